@@ -1,0 +1,266 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { ChorusError } from '../../src/errors.js';
+import type { IngestStoreView } from '../../src/ingest/decide.js';
+import type { VerifiedAttestation } from '../../src/ingest/verified.js';
+import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
+import { kindOfType, type PredicateKind, type RetractionPredicate } from '../../src/statement/predicates.js';
+import type { Envelope, Statement } from '../../src/statement/statement.js';
+import { decodeBase64 } from '../../src/encoding/bytes.js';
+import { hex32, key, metaKey, P, readU64, u64, upperBound } from './keys.js';
+
+type DB = Level<Buffer, Buffer>;
+
+/** An attestation as read back from the store. Its signature was checked on the way in. */
+export interface StoredAttestation {
+  readonly id: string;
+  readonly seq: number;
+  readonly receivedAt: number;
+  readonly envelope: Envelope;
+  readonly envelopeBytes: number;
+  readonly statement: Statement;
+  readonly kind: PredicateKind | undefined;
+  readonly issuer: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number | undefined;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Pass back as `after` for the next page; undefined at the end. */
+  readonly next: number | undefined;
+}
+
+const SCHEMA_VERSION = '1';
+
+function decodeRecord(id: string, value: Buffer): StoredAttestation {
+  const seq = readU64(value, 0);
+  const receivedAt = readU64(value, 8);
+  const json = value.subarray(16);
+  const envelope = JSON.parse(json.toString('utf8')) as Envelope;
+  const payload = decodeBase64(envelope.payload) ?? new Uint8Array();
+  const statement = JSON.parse(Buffer.from(payload).toString('utf8')) as Statement;
+  const p = statement.predicate;
+  return {
+    id,
+    seq,
+    receivedAt,
+    envelope,
+    envelopeBytes: json.length,
+    statement,
+    kind: kindOfType(statement.predicateType),
+    issuer: p.issuer,
+    issuedAt: Date.parse(p.issuedAt),
+    expiresAt: p.expiresAt === undefined ? undefined : Date.parse(p.expiresAt),
+  };
+}
+
+/**
+ * The replicated local store on LevelDB. One process owns it (LevelDB's lock); every
+ * accepted attestation lands in one atomic batch with all its index entries, so a crash
+ * can never leave an index pointing at nothing.
+ */
+export class AttestationStore implements IngestStoreView {
+  private seq = 0;
+  private count = 0;
+  private readonly usage = new Map<string, { bytes: number; count: number }>();
+
+  private constructor(private readonly db: DB, readonly location: string) {}
+
+  /** Opens (creating if needed) the store at `location`. */
+  static async open(location: string): Promise<AttestationStore> {
+    const db: DB = new Level<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+      if (/lock/i.test(cause)) {
+        throw new ChorusError('store_locked', `the store at ${location} is in use by another chorus process (is a node running?)`);
+      }
+      throw new ChorusError('io_error', `cannot open the store at ${location}: ${cause}`);
+    }
+    const store = new AttestationStore(db, location);
+    await store.load();
+    return store;
+  }
+
+  private async load(): Promise<void> {
+    const version = await this.db.get(metaKey('schema'));
+    if (version === undefined) await this.db.put(metaKey('schema'), Buffer.from(SCHEMA_VERSION));
+    else if (version.toString() !== SCHEMA_VERSION) {
+      throw new ChorusError('io_error', `store schema ${version.toString()} is not supported (expected ${SCHEMA_VERSION})`);
+    }
+    for await (const k of this.db.keys({ gte: key(P.seq), lt: key(P.seq + 1), reverse: true, limit: 1 })) {
+      this.seq = readU64(k, 1);
+    }
+    const c = await this.db.get(metaKey('count'));
+    this.count = c === undefined ? 0 : readU64(c);
+  }
+
+  /** Number of attestations stored. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The highest arrival sequence number assigned so far. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  async has(id: string): Promise<boolean> {
+    return (await this.db.get(key(P.record, hex32(id)))) !== undefined;
+  }
+
+  /** Which of the ids are stored, in one round trip. */
+  async hasMany(ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const values = await this.db.getMany(ids.map((id) => key(P.record, hex32(id))));
+    return values.map((v) => v !== undefined);
+  }
+
+  async lookup(id: string): Promise<{ issuer: string; kind: PredicateKind | undefined } | undefined> {
+    const a = await this.get(id);
+    return a === undefined ? undefined : { issuer: a.issuer, kind: a.kind };
+  }
+
+  async issuerBytes(issuer: string): Promise<number> {
+    return (await this.usageOf(issuer)).bytes;
+  }
+
+  private async usageOf(issuer: string): Promise<{ bytes: number; count: number }> {
+    let u = this.usage.get(issuer);
+    if (u === undefined) {
+      const pub = publicKeyFromDidKey(issuer);
+      const v = pub === undefined ? undefined : await this.db.get(key(P.usage, pub));
+      u = v === undefined ? { bytes: 0, count: 0 } : { bytes: readU64(v, 0), count: v.readUInt32BE(8) };
+      this.usage.set(issuer, u);
+    }
+    return u;
+  }
+
+  async get(id: string): Promise<StoredAttestation | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
+    const v = await this.db.get(key(P.record, hex32(id)));
+    return v === undefined ? undefined : decodeRecord(id, v);
+  }
+
+  private async getIds(ids: Buffer[]): Promise<StoredAttestation[]> {
+    if (ids.length === 0) return [];
+    const values = await this.db.getMany(ids.map((id) => key(P.record, id)));
+    const out: StoredAttestation[] = [];
+    values.forEach((v, i) => {
+      if (v !== undefined) out.push(decodeRecord((ids[i] as Buffer).toString('hex'), v));
+    });
+    return out;
+  }
+
+  /**
+   * Stores accepted attestations: one atomic LevelDB batch holding, for each, the record
+   * and every index entry, plus the updated counters. Returns the assigned sequence numbers.
+   * The caller guarantees the batch holds no id twice and none already stored.
+   */
+  async putAccepted(atts: readonly VerifiedAttestation[], receivedAt: number): Promise<number[]> {
+    if (atts.length === 0) return [];
+    const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+    const seqs: number[] = [];
+    let seq = this.seq;
+    const touched = new Map<string, { bytes: number; count: number }>();
+    for (const a of atts) {
+      seq += 1;
+      seqs.push(seq);
+      const id = hex32(a.id);
+      const s = u64(seq);
+      const issuerKey = Buffer.from(a.issuerKey);
+      ops.push({ type: 'put', key: key(P.record, id), value: Buffer.concat([s, u64(receivedAt), a.envelopeBytes]) });
+      for (const d of a.subjects) ops.push({ type: 'put', key: key(P.subject, hex32(d), s), value: id });
+      ops.push({ type: 'put', key: key(P.issuer, issuerKey, s), value: id });
+      ops.push({ type: 'put', key: key(P.seq, s), value: id });
+      if (a.kind === 'retraction') {
+        const target = (a.statement.predicate as RetractionPredicate).target;
+        ops.push({ type: 'put', key: key(P.retraction, hex32(target), id), value: Buffer.alloc(0) });
+      }
+      const before = touched.get(a.issuer) ?? (await this.usageOf(a.issuer));
+      touched.set(a.issuer, { bytes: before.bytes + a.envelopeBytes.length, count: before.count + 1 });
+    }
+    for (const [issuer, u] of touched) {
+      const v = Buffer.alloc(12);
+      v.writeBigUInt64BE(BigInt(u.bytes), 0);
+      v.writeUInt32BE(u.count, 8);
+      ops.push({ type: 'put', key: key(P.usage, Buffer.from(publicKeyFromDidKey(issuer) as Uint8Array)), value: v });
+    }
+    ops.push({ type: 'put', key: metaKey('count'), value: u64(this.count + atts.length) });
+    await this.db.batch(ops, { sync: true });
+    this.seq = seq;
+    this.count += atts.length;
+    for (const [issuer, u] of touched) this.usage.set(issuer, u);
+    return seqs;
+  }
+
+  /** Attestations about a subject digest, in arrival order. */
+  async bySubject(digest: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
+    return this.page(key(P.subject, hex32(digest)), opts);
+  }
+
+  /** Attestations by an issuer, in arrival order. */
+  async byIssuer(issuer: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
+    const pub = publicKeyFromDidKey(issuer);
+    if (pub === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: ${issuer}`);
+    return this.page(key(P.issuer, Buffer.from(pub)), opts);
+  }
+
+  /** Every attestation in arrival order after sequence `after`. */
+  async bySeq(opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
+    return this.page(key(P.seq), opts);
+  }
+
+  private async page(prefix: Buffer, { after = 0, limit = Infinity }: { after?: number; limit?: number }): Promise<Page<StoredAttestation>> {
+    const ids: Buffer[] = [];
+    let last = 0;
+    let more = false;
+    for await (const [k, v] of this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix) })) {
+      if (ids.length >= limit) {
+        more = true;
+        break;
+      }
+      ids.push(v);
+      last = readU64(k, k.length - 8);
+    }
+    return { items: await this.getIds(ids), next: more ? last : undefined };
+  }
+
+  /** Ids of the retractions that target `id`. */
+  async retractionsOf(id: string): Promise<string[]> {
+    const prefix = key(P.retraction, hex32(id));
+    const out: string[] = [];
+    for await (const k of this.db.keys({ gt: prefix, lt: upperBound(prefix) })) out.push(k.subarray(33).toString('hex'));
+    return out;
+  }
+
+  /** Every record, raw, for verify-store. */
+  async *records(): AsyncGenerator<{ id: string; value: Buffer }> {
+    for await (const [k, v] of this.db.iterator({ gte: key(P.record), lt: key(P.record + 1) })) {
+      yield { id: k.subarray(1).toString('hex'), value: v };
+    }
+  }
+
+  /** Every index entry of one kind, raw, for verify-store. */
+  async *indexEntries(prefix: number): AsyncGenerator<{ key: Buffer; value: Buffer }> {
+    for await (const [k, v] of this.db.iterator({ gte: key(prefix), lt: key(prefix + 1) })) yield { key: k, value: v };
+  }
+
+  /** Bytes the store's files take on disk. */
+  async diskBytes(): Promise<number> {
+    let total = 0;
+    for (const name of await readdir(this.location)) total += (await stat(join(this.location, name))).size;
+    return total;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

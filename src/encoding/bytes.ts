@@ -1,0 +1,81 @@
+/** Byte helpers that run the same in Node and in browsers (no Buffer). */
+
+const STD = /^[A-Za-z0-9+/]*={0,2}$/;
+const URL_SAFE = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/**
+ * Decodes standard or URL-safe base64, padded or not, as DSSE asks readers to accept.
+ * Returns undefined for anything else (whitespace, mixed alphabets, bad length).
+ */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  let std: string;
+  if (STD.test(text)) std = text;
+  else if (URL_SAFE.test(text)) std = text.replaceAll('-', '+').replaceAll('_', '/');
+  else return undefined;
+  const body = std.replace(/=+$/, '');
+  if (body.length % 4 === 1) return undefined;
+  if (std.length !== body.length && std.length % 4 !== 0) return undefined;
+  let bin: string;
+  try {
+    bin = atob(body + '='.repeat((4 - (body.length % 4)) % 4));
+  } catch {
+    return undefined;
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Standard base64 with padding: the form Chorus writes. */
+export function encodeBase64(bytes: Uint8Array): string {
+  let bin = '';
+  const CHUNK = 0x8000;
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  }
+  return btoa(bin);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += HEX[b];
+  return s;
+}
+
+/** Parses even-length hex (either case); undefined when not hex. */
+export function fromHex(hex: string): Uint8Array | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+export const utf8 = {
+  encode: (s: string): Uint8Array => new TextEncoder().encode(s),
+  /** Strict: invalid UTF-8 throws instead of being replaced. */
+  decode: (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b),
+};
+
+/** Concatenates byte arrays. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Constant-shape equality of two byte arrays. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
+  return d === 0;
+}

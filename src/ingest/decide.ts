@@ -1,0 +1,111 @@
+import { ChorusError, type ErrorCode } from '../errors.js';
+import type { PredicateKind, RetractionPredicate } from '../statement/predicates.js';
+import type { CryptoSuite } from '../crypto/suite.js';
+import type { Limits } from './limits.js';
+import type { VerifiedAttestation } from './verified.js';
+import { verifyEnvelope } from './verify-envelope.js';
+
+/** What the ingest path needs to know about the store; the node passes its store in. */
+export interface IngestStoreView {
+  has(id: string): boolean | Promise<boolean>;
+  /** Issuer and kind of a stored attestation, for retraction rights. */
+  lookup(id: string): { issuer: string; kind: PredicateKind | undefined } | undefined | Promise<{ issuer: string; kind: PredicateKind | undefined } | undefined>;
+  /** Bytes of envelopes stored for the issuer so far. */
+  issuerBytes(issuer: string): number | Promise<number>;
+}
+
+export interface IngestContext {
+  readonly suite: CryptoSuite;
+  readonly limits: Limits;
+  /** The receiver's clock, epoch ms. */
+  readonly now: number;
+  readonly store: IngestStoreView;
+}
+
+/**
+ * The outcome of the ingest path. `ignore` drops without blame (duplicate, expired, over
+ * quota); `reject` means the input is invalid and its sender is at fault.
+ */
+export type Decision =
+  | { readonly outcome: 'accept'; readonly code: 'accepted'; readonly id: string; readonly attestation: VerifiedAttestation }
+  | { readonly outcome: 'ignore' | 'reject'; readonly code: ErrorCode; readonly message: string; readonly id?: string; readonly details?: Record<string, unknown> };
+
+const IGNORED: ReadonlySet<ErrorCode> = new Set(['duplicate', 'expired', 'future_dated', 'issuer_quota']);
+
+/** The outcome class of an error code: ignore or reject. */
+export function outcomeOf(code: ErrorCode): 'ignore' | 'reject' {
+  return IGNORED.has(code) ? 'ignore' : 'reject';
+}
+
+function toDecision(e: unknown, id?: string): Decision {
+  if (e instanceof ChorusError) {
+    return {
+      outcome: outcomeOf(e.code),
+      code: e.code,
+      message: e.message,
+      ...(id === undefined ? {} : { id }),
+      ...(e.details === undefined ? {} : { details: e.details }),
+    };
+  }
+  // A bug, not an input problem; still an answer rather than a crash.
+  return { outcome: 'reject', code: 'bad_input', message: `internal error while checking input: ${String(e)}` };
+}
+
+/** Step 4: the semantic rules, on an attestation whose signature already verified. */
+export async function checkSemantics(att: VerifiedAttestation, ctx: IngestContext): Promise<Decision> {
+  const { id } = att;
+  if (await ctx.store.has(id)) return { outcome: 'ignore', code: 'duplicate', message: 'already stored', id };
+  if (att.expiresAt !== undefined && att.expiresAt <= ctx.now) {
+    return { outcome: 'ignore', code: 'expired', message: `expired at ${new Date(att.expiresAt).toISOString()}`, id };
+  }
+  if (att.issuedAt > ctx.now + ctx.limits.maxClockSkewMs) {
+    return {
+      outcome: 'ignore',
+      code: 'future_dated',
+      message: `issuedAt ${new Date(att.issuedAt).toISOString()} is more than ${ctx.limits.maxClockSkewMs / 1000}s in the future`,
+      id,
+    };
+  }
+  if (att.kind === 'retraction') {
+    const target = (att.statement.predicate as RetractionPredicate).target;
+    if (target === id) return { outcome: 'reject', code: 'retraction_bad_target', message: 'a retraction cannot target itself', id };
+    const info = await ctx.store.lookup(target);
+    if (info !== undefined) {
+      if (info.issuer !== att.issuer) {
+        return { outcome: 'reject', code: 'retraction_not_owner', message: 'only the issuer of an attestation may retract it', id, details: { target } };
+      }
+      if (info.kind === 'retraction') {
+        return { outcome: 'reject', code: 'retraction_bad_target', message: 'a retraction cannot be retracted', id, details: { target } };
+      }
+    }
+  }
+  const used = await ctx.store.issuerBytes(att.issuer);
+  if (used + att.envelopeBytes.length > ctx.limits.issuerQuotaBytes) {
+    return {
+      outcome: 'ignore',
+      code: 'issuer_quota',
+      message: `issuer is over its storage quota of ${ctx.limits.issuerQuotaBytes} bytes`,
+      id,
+      details: { used, quota: ctx.limits.issuerQuotaBytes },
+    };
+  }
+  return { outcome: 'accept', code: 'accepted', id, attestation: att };
+}
+
+/**
+ * The one ingest path: bytes -> decode -> schema -> signature -> semantic rules -> decision.
+ * Never throws; every input gets a typed decision.
+ */
+export async function decide(input: Uint8Array | string, ctx: IngestContext): Promise<Decision> {
+  let att: VerifiedAttestation;
+  try {
+    att = verifyEnvelope(input, ctx.suite, ctx.limits);
+  } catch (e) {
+    return toDecision(e);
+  }
+  try {
+    return await checkSemantics(att, ctx);
+  } catch (e) {
+    return toDecision(e, att.id);
+  }
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import {
+  AttestationId, DidKeyString, DigestSet, LongText, PredicateHeader, ShortText, Uri,
+} from './common.js';
+
+/** Base of every Chorus predicate type URI. */
+export const PREDICATE_BASE = 'https://chorus.dev/attestation/';
+
+export const Verdict = z.enum(['pass', 'warn', 'fail']);
+
+export const AuditPredicate = z.strictObject({
+  ...PredicateHeader,
+  harness: z.strictObject({
+    name: ShortText,
+    version: ShortText,
+    digest: DigestSet.optional(),
+  }),
+  metrics: z.record(z.string().min(1).max(128), z.number()).refine((m) => Object.keys(m).length <= 256, 'at most 256 metrics').default({}),
+  verdict: Verdict,
+  summary: LongText.optional(),
+  reproduce: z
+    .strictObject({
+      command: LongText.optional(),
+      config: LongText.optional(),
+      dataset: ShortText.optional(),
+      uri: Uri.optional(),
+    })
+    .optional(),
+});
+
+export const DealignmentPredicate = z.strictObject({
+  ...PredicateHeader,
+  baseModel: DigestSet,
+  method: z.enum(['lora', 'full-finetune', 'abliteration', 'steering', 'merge', 'prompt-injection', 'other']),
+  evidence: z.strictObject({
+    description: LongText.min(1),
+    uri: Uri.optional(),
+    metrics: z.record(z.string().min(1).max(128), z.number()).optional(),
+  }),
+});
+
+export const LicensePredicate = z.strictObject({
+  ...PredicateHeader,
+  declared: z.string().min(1).max(512).nullable().describe('SPDX expression declared by the publisher, or null if none'),
+  detected: z.array(z.string().min(1).max(512)).max(64).describe('SPDX expressions found in the artifact'),
+  verdict: z.enum(['compliant', 'noncompliant', 'unknown']),
+  notes: LongText.optional(),
+});
+
+export const Severity = z.enum(['info', 'low', 'medium', 'high', 'critical']);
+
+export const PayloadPredicate = z.strictObject({
+  ...PredicateHeader,
+  scanner: z.strictObject({ name: ShortText, version: ShortText }),
+  finding: z.strictObject({
+    kind: z.enum(['malicious-code', 'pickle-exec', 'backdoor', 'suspicious', 'clean']),
+    path: z.string().max(1024).optional(),
+    description: LongText,
+  }),
+  severity: Severity,
+});
+
+export const LineagePredicate = z.strictObject({
+  ...PredicateHeader,
+  derivedFrom: z
+    .array(
+      z.strictObject({
+        digest: DigestSet,
+        relation: z.enum(['quantized', 'fine-tuned', 'merged', 'converted', 'distilled', 'pruned']),
+        name: ShortText.optional(),
+      }),
+    )
+    .min(1)
+    .max(64),
+  notes: LongText.optional(),
+});
+
+export const RetractionPredicate = z.strictObject({
+  ...PredicateHeader,
+  target: AttestationId,
+  reason: LongText.optional(),
+});
+
+export const EndorsementPredicate = z.strictObject({
+  ...PredicateHeader,
+  endorsed: DidKeyString,
+  scope: z.array(z.string().min(1).max(64)).min(1).max(16).describe('predicate kinds the endorsement covers, or ["*"]'),
+  weight: z.number().min(0).max(1),
+  note: LongText.optional(),
+});
+
+/** Predicates a node does not know: header checked, the rest kept and relayed. */
+export const UnknownPredicate = z.looseObject({ ...PredicateHeader });
+
+/** The v1 vocabulary: kind name -> type URI and schema. */
+export const PREDICATES = {
+  audit: { type: `${PREDICATE_BASE}audit/v1`, schema: AuditPredicate },
+  dealignment: { type: `${PREDICATE_BASE}dealignment/v1`, schema: DealignmentPredicate },
+  license: { type: `${PREDICATE_BASE}license/v1`, schema: LicensePredicate },
+  payload: { type: `${PREDICATE_BASE}payload/v1`, schema: PayloadPredicate },
+  lineage: { type: `${PREDICATE_BASE}lineage/v1`, schema: LineagePredicate },
+  retraction: { type: `${PREDICATE_BASE}retraction/v1`, schema: RetractionPredicate },
+  endorsement: { type: `${PREDICATE_BASE}endorsement/v1`, schema: EndorsementPredicate },
+} as const;
+
+export type PredicateKind = keyof typeof PREDICATES;
+export const PREDICATE_KINDS = Object.keys(PREDICATES) as PredicateKind[];
+
+const BY_TYPE = new Map<string, PredicateKind>(
+  PREDICATE_KINDS.map((k) => [PREDICATES[k].type, k]),
+);
+
+/** The kind for a predicate type URI, or undefined when this node does not know it. */
+export function kindOfType(predicateType: string): PredicateKind | undefined {
+  return BY_TYPE.get(predicateType);
+}
+
+export type AuditPredicate = z.infer<typeof AuditPredicate>;
+export type DealignmentPredicate = z.infer<typeof DealignmentPredicate>;
+export type LicensePredicate = z.infer<typeof LicensePredicate>;
+export type PayloadPredicate = z.infer<typeof PayloadPredicate>;
+export type LineagePredicate = z.infer<typeof LineagePredicate>;
+export type RetractionPredicate = z.infer<typeof RetractionPredicate>;
+export type EndorsementPredicate = z.infer<typeof EndorsementPredicate>;
