@@ -1,0 +1,237 @@
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { ChorusError } from '../../../src/errors.js';
+import { parseDigest } from '../../../src/digest/parse-digest.js';
+import { buildStatement } from '../../../src/statement/build.js';
+import { signStatement } from '../../../src/statement/sign.js';
+import { PREDICATES, type PredicateKind } from '../../../src/statement/predicates.js';
+import { utf8, toHex } from '../../../src/encoding/bytes.js';
+import type { Subject } from '../../../src/statement/statement.js';
+import { nativeSuite } from '../../crypto/native-suite.js';
+import { action, collect, type Cli } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { resolveSubject } from '../subjects.js';
+
+interface CommonOpts {
+  subject?: string[];
+  predicate?: string;
+  expires?: string;
+  json?: boolean;
+  dryRun?: boolean;
+  allowSymlinks?: boolean;
+}
+
+/** "90d", "12h", "30m" or an RFC 3339 time. */
+export function parseExpiry(text: string, now: Date): Date {
+  const m = /^(\d+)([dhm])$/.exec(text);
+  if (m) {
+    const n = Number(m[1]);
+    const unit = m[2] === 'd' ? 86_400_000 : m[2] === 'h' ? 3_600_000 : 60_000;
+    return new Date(now.getTime() + n * unit);
+  }
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new ChorusError('bad_input', `--expires: expected a duration like 90d/12h/30m or an RFC 3339 time, got "${text}"`);
+  return new Date(t);
+}
+
+function nameVersion(flag: string, v: string | undefined): { name: string; version: string } | undefined {
+  if (v === undefined) return undefined;
+  const at = v.lastIndexOf('@');
+  if (at <= 0 || at === v.length - 1) throw new ChorusError('bad_input', `${flag}: expected NAME@VERSION, got "${v}"`);
+  return { name: v.slice(0, at), version: v.slice(at + 1) };
+}
+
+function metrics(list: string[] | undefined): Record<string, number> | undefined {
+  if (!list) return undefined;
+  const out: Record<string, number> = {};
+  for (const kv of list) {
+    const eq = kv.indexOf('=');
+    const value = Number(kv.slice(eq + 1));
+    if (eq <= 0 || kv.slice(eq + 1).trim() === '' || !Number.isFinite(value)) throw new ChorusError('bad_input', `--metric: expected KEY=NUMBER, got "${kv}"`);
+    out[kv.slice(0, eq)] = value;
+  }
+  return out;
+}
+
+/** Drops undefined values so optional fields stay absent rather than null. */
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0 && !Array.isArray(v))));
+}
+
+type Opts = CommonOpts & Record<string, unknown>;
+
+/** Per-kind flags and how they become predicate fields. */
+const KINDS: Record<PredicateKind, { summary: string; options: Option[]; fields: (o: Opts) => Record<string, unknown> }> = {
+  audit: {
+    summary: 'publish the result of an evaluation or audit run',
+    options: [
+      new Option('--harness <name@version>', 'the evaluation harness').makeOptionMandatory(),
+      new Option('--harness-digest <digest>', 'sha256 of the harness itself'),
+      new Option('--verdict <verdict>', 'overall result').choices(['pass', 'warn', 'fail']).makeOptionMandatory(),
+      new Option('--metric <key=number>', 'a measured metric (repeatable)').argParser(collect),
+      new Option('--summary <text>', 'what was found, in a sentence or two'),
+      new Option('--reproduce <command>', 'command that reproduces the run'),
+      new Option('--dataset <name>', 'dataset the run used'),
+      new Option('--uri <uri>', 'where the full report is'),
+    ],
+    fields: (o) => defined({
+      harness: defined({ ...nameVersion('--harness', o['harness'] as string), digest: o['harnessDigest'] ? { sha256: parseDigest(o['harnessDigest'] as string) } : undefined }),
+      verdict: o['verdict'],
+      metrics: metrics(o['metric'] as string[] | undefined) ?? {},
+      summary: o['summary'],
+      reproduce: defined({ command: o['reproduce'], dataset: o['dataset'], uri: o['uri'] }),
+    }),
+  },
+  dealignment: {
+    summary: 'mark the subject as a known de-aligned variant of a base model',
+    options: [
+      new Option('--base <digest>', 'digest of the aligned base model').makeOptionMandatory(),
+      new Option('--method <method>', 'how alignment was removed').choices(['lora', 'full-finetune', 'abliteration', 'steering', 'merge', 'prompt-injection', 'other']).makeOptionMandatory(),
+      new Option('--evidence <text>', 'what shows it').makeOptionMandatory(),
+      new Option('--evidence-uri <uri>', 'where the evidence is'),
+    ],
+    fields: (o) => ({
+      baseModel: { sha256: parseDigest(o['base'] as string) },
+      method: o['method'],
+      evidence: defined({ description: o['evidence'], uri: o['evidenceUri'] }),
+    }),
+  },
+  license: {
+    summary: 'publish a license finding',
+    options: [
+      new Option('--declared <spdx>', 'SPDX expression the publisher declares ("none" if none)').makeOptionMandatory(),
+      new Option('--detected <spdx>', 'SPDX expression found in the artifact (repeatable)').argParser(collect),
+      new Option('--verdict <verdict>', 'compliance').choices(['compliant', 'noncompliant', 'unknown']).makeOptionMandatory(),
+      new Option('--notes <text>', 'notes'),
+    ],
+    fields: (o) => defined({
+      declared: o['declared'] === 'none' ? null : o['declared'],
+      detected: (o['detected'] as string[] | undefined) ?? [],
+      verdict: o['verdict'],
+      notes: o['notes'],
+    }),
+  },
+  payload: {
+    summary: 'publish a malicious or suspicious content finding (or a clean scan)',
+    options: [
+      new Option('--scanner <name@version>', 'the scanner').makeOptionMandatory(),
+      new Option('--finding <kind>', 'what was found').choices(['malicious-code', 'pickle-exec', 'backdoor', 'suspicious', 'clean']).makeOptionMandatory(),
+      new Option('--severity <level>', 'severity').choices(['info', 'low', 'medium', 'high', 'critical']).makeOptionMandatory(),
+      new Option('--description <text>', 'what the finding is').default(''),
+      new Option('--path <file>', 'file inside the model where it was found'),
+    ],
+    fields: (o) => ({
+      scanner: nameVersion('--scanner', o['scanner'] as string),
+      finding: defined({ kind: o['finding'], description: o['description'], path: o['path'] }),
+      severity: o['severity'],
+    }),
+  },
+  lineage: {
+    summary: 'record what the subject was derived from',
+    options: [
+      new Option('--from <digest>', 'digest of a parent model (repeatable)').argParser(collect).makeOptionMandatory(),
+      new Option('--relation <relation>', 'how it was derived').choices(['quantized', 'fine-tuned', 'merged', 'converted', 'distilled', 'pruned']).makeOptionMandatory(),
+      new Option('--notes <text>', 'notes'),
+    ],
+    fields: (o) => defined({
+      derivedFrom: (o['from'] as string[]).map((d) => ({ digest: { sha256: parseDigest(d) }, relation: o['relation'] })),
+      notes: o['notes'],
+    }),
+  },
+  retraction: {
+    summary: 'withdraw one of your own earlier attestations',
+    options: [
+      new Option('--target <id>', 'id of the attestation to withdraw').makeOptionMandatory(),
+      new Option('--reason <text>', 'why'),
+    ],
+    fields: (o) => defined({ target: String(o['target']).toLowerCase(), reason: o['reason'] }),
+  },
+  endorsement: {
+    summary: 'vouch for another issuer',
+    options: [
+      new Option('--endorsed <did>', "the issuer's did:key").makeOptionMandatory(),
+      new Option('--scope <kinds>', 'comma-separated predicate kinds, or *').default('*'),
+      new Option('--weight <number>', 'how much their word counts, 0..1').default('1'),
+      new Option('--note <text>', 'note'),
+    ],
+    fields: (o) => defined({
+      endorsed: o['endorsed'],
+      scope: String(o['scope']).split(',').map((s) => s.trim()).filter(Boolean),
+      weight: Number(o['weight']),
+      note: o['note'],
+    }),
+  },
+};
+
+async function predicateJson(arg: string | undefined): Promise<Record<string, unknown>> {
+  if (arg === undefined) return {};
+  let text = arg;
+  if (arg.startsWith('@')) {
+    try {
+      text = await readFile(arg.slice(1), 'utf8');
+    } catch (e) {
+      throw new ChorusError('bad_input', `--predicate: cannot read ${arg.slice(1)}: ${(e as Error).message}`);
+    }
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new ChorusError('bad_input', `--predicate: expected a JSON object: ${(e as Error).message}`);
+  }
+}
+
+export function attestCommand(cli: Cli): Command {
+  const attest = new Command('attest').description('sign an attestation about a model with this node\'s key and store it');
+  for (const kind of Object.keys(KINDS) as PredicateKind[]) {
+    const def = KINDS[kind];
+    const sub = attest
+      .command(kind)
+      .description(`${def.summary} (${PREDICATES[kind].type})`)
+      .option('--subject <digest|path>', 'model digest (sha256:<hex>) or a model file/directory to hash (repeatable)', collect)
+      .option('--predicate <json|@file>', 'extra predicate fields as JSON (flags win)')
+      .option('--expires <when>', 'expiry: a duration (90d, 12h, 30m) or an RFC 3339 time')
+      .option('--allow-symlinks', 'follow symbolic links when hashing a directory subject')
+      .option('--dry-run', 'print the signed envelope and store nothing')
+      .option('--json', 'print the result as JSON');
+    for (const o of def.options) sub.addOption(o);
+    sub.action(action(async (o: Opts) => {
+      return cli.withNode(async (node) => {
+        const now = new Date();
+        let subjects: Subject[] = [];
+        for (const s of o.subject ?? []) subjects.push(await resolveSubject(s, { allowSymlinks: o.allowSymlinks ?? false }));
+        const fields = { ...(await predicateJson(o.predicate)), ...def.fields(o) };
+        if (subjects.length === 0 && kind === 'retraction') {
+          const target = await node.store.get(String(fields['target']));
+          if (!target) throw new ChorusError('bad_input', 'retraction: the target is not in the store; pass --subject with its digest');
+          subjects = target.statement.subject.map((s) => ({ name: s.name, digest: { sha256: s.digest.sha256 } }));
+        }
+        if (subjects.length === 0 && kind === 'endorsement') {
+          const did = String(fields['endorsed']);
+          subjects = [{ name: did, digest: { sha256: toHex(node.suite.sha256(utf8.encode(did))) } }];
+        }
+        if (subjects.length === 0) throw new ChorusError('bad_input', '--subject is required: a model digest or a path to hash');
+        const statement = buildStatement({
+          kind,
+          subjects,
+          fields,
+          issuer: node.identity.did,
+          issuedAt: now,
+          ...(o.expires === undefined ? {} : { expiresAt: parseExpiry(o.expires, now) }),
+        });
+        const envelope = signStatement(statement, node.identity.secretKey);
+        if (o.dryRun) {
+          cli.json(envelope);
+          return EXIT.ok;
+        }
+        const d = await node.ingestor.ingest(JSON.stringify(envelope));
+        if (o.json) cli.json({ outcome: d.outcome, code: d.code, id: d.id, ...(d.outcome === 'accept' ? {} : { message: d.message }), statement });
+        else if (d.outcome === 'accept') cli.out(`stored ${kind} attestation ${d.id}`);
+        else cli.err(`chorus: ${d.outcome === 'ignore' ? 'ignored' : 'rejected'} (${d.code}): ${d.message}`);
+        return d.outcome === 'accept' ? EXIT.ok : d.code === 'duplicate' ? EXIT.ok : EXIT.rejected;
+      });
+    }));
+  }
+  return attest;
+}

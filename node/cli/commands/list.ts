@@ -1,0 +1,34 @@
+import { Command } from 'commander';
+import { ChorusError } from '../../../src/errors.js';
+import { parseDigest } from '../../../src/digest/parse-digest.js';
+import { action, intOption, type Cli } from '../context.js';
+import { formatRow } from '../format.js';
+
+export function listCommand(cli: Cli): Command {
+  return new Command('list')
+    .description('list stored attestations about a subject or by an issuer, in arrival order')
+    .option('--subject <digest>', 'model digest')
+    .option('--issuer <did>', 'issuer did:key')
+    .option('--limit <n>', 'at most this many', intOption('--limit'), 100)
+    .option('--after <seq>', 'start after this arrival number (from a previous page)', intOption('--after'), 0)
+    .option('--json', 'print as JSON')
+    .action(action(async (opts: { subject?: string; issuer?: string; limit: number; after: number; json?: boolean }) => {
+      if ((opts.subject === undefined) === (opts.issuer === undefined)) {
+        throw new ChorusError('bad_input', 'give exactly one of --subject DIGEST or --issuer DID');
+      }
+      return cli.withNode(async (node) => {
+        const q = { after: opts.after, limit: opts.limit };
+        const page = opts.subject !== undefined ? await node.store.bySubject(parseDigest(opts.subject), q) : await node.store.byIssuer(opts.issuer as string, q);
+        if (opts.json) {
+          cli.json({
+            items: page.items.map((a) => ({ id: a.id, seq: a.seq, kind: a.kind ?? null, predicateType: a.statement.predicateType, issuer: a.issuer, issuedAt: new Date(a.issuedAt).toISOString() })),
+            next: page.next ?? null,
+          });
+        } else {
+          for (const a of page.items) cli.out(formatRow(a));
+          if (page.items.length === 0) cli.err('no attestations');
+          if (page.next !== undefined) cli.err(`more: --after ${page.next}`);
+        }
+      });
+    }));
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, open } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ChorusError } from '../../src/errors.js';
+import { DEFAULT_CONFIG } from './config.js';
+import { createIdentity, type Identity } from './identity.js';
+import { writeFileAtomic } from './files.js';
+
+/** Where everything of one node lives. */
+export interface HomePaths {
+  readonly root: string;
+  readonly key: string;
+  readonly config: string;
+  readonly trust: string;
+  readonly token: string;
+  readonly store: string;
+}
+
+/** The data dir: $CHORUS_HOME, else ~/.chorus. */
+export function resolveHome(env: NodeJS.ProcessEnv = process.env, override?: string): HomePaths {
+  const root = resolve(override ?? env['CHORUS_HOME'] ?? join(homedir(), '.chorus'));
+  return {
+    root,
+    key: join(root, 'identity.key'),
+    config: join(root, 'config.json'),
+    trust: join(root, 'trust.json'),
+    token: join(root, 'api-token'),
+    store: join(root, 'store'),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates the data dir: identity key (0600), API token (0600), default config and an
+ * empty trust list. Refuses to overwrite an existing identity.
+ */
+export async function initHome(home: HomePaths): Promise<Identity> {
+  if (await exists(home.key)) {
+    throw new ChorusError('already_initialized', `${home.root} already holds an identity; nothing was changed`);
+  }
+  await mkdir(home.root, { recursive: true, mode: 0o700 });
+  const identity = await createIdentity(home.key);
+  if (!(await exists(home.token))) {
+    const fh = await open(home.token, 'wx', 0o600);
+    try {
+      await fh.writeFile(randomBytes(32).toString('hex') + '\n');
+    } finally {
+      await fh.close();
+    }
+  }
+  if (!(await exists(home.config))) await writeFileAtomic(home.config, JSON.stringify(DEFAULT_CONFIG, null, 2) + '\n');
+  if (!(await exists(home.trust))) await writeFileAtomic(home.trust, JSON.stringify({ issuers: [] }, null, 2) + '\n');
+  await mkdir(home.store, { recursive: true });
+  return identity;
+}

@@ -1,0 +1,125 @@
+import { checkSemantics, outcomeOf, type Decision, type IngestStoreView } from '../../src/ingest/decide.js';
+import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
+import type { VerifiedAttestation } from '../../src/ingest/verified.js';
+import type { Limits } from '../../src/ingest/limits.js';
+import type { CryptoSuite } from '../../src/crypto/suite.js';
+import { ChorusError } from '../../src/errors.js';
+import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
+import type { AttestationStore } from '../store/attestation-store.js';
+
+/** How many inputs are checked before their accepted ones are written in one batch. */
+const CHUNK = 512;
+
+export interface IngestorOptions {
+  readonly store: AttestationStore;
+  readonly suite: CryptoSuite;
+  readonly limits: Limits;
+  /** The clock; injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** Called after each chunk is durably written, with that chunk's decisions in input order. */
+export type OnCommitted = (decisions: readonly Decision[]) => void | Promise<void>;
+
+/**
+ * Runs every input through the one ingest path (`verifyEnvelope` + `checkSemantics`) and
+ * writes the accepted ones. Inputs are handled one chunk at a time, in order: the
+ * signature checks of a chunk run back to back, the store is asked about the whole chunk
+ * in one round trip, and the accepted attestations land in one atomic batch. Calls are
+ * serialised, so two callers can never both accept the same attestation.
+ */
+export class Ingestor {
+  private readonly store: AttestationStore;
+  private readonly suite: CryptoSuite;
+  private readonly limits: Limits;
+  private readonly now: () => number;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: IngestorOptions) {
+    this.store = opts.store;
+    this.suite = opts.suite;
+    this.limits = opts.limits;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Ingests one input; resolves once an accepted attestation is durably stored. */
+  async ingest(input: Uint8Array | string): Promise<Decision> {
+    const [d] = await this.ingestMany([input]);
+    return d as Decision;
+  }
+
+  /** Ingests inputs in order; `onCommitted` hears about each chunk once it is on disk. */
+  ingestMany(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
+    const run = this.queue.then(() => this.run(inputs, onCommitted));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
+    const all: Decision[] = [];
+    let chunk: (Uint8Array | string)[] = [];
+    for await (const input of inputs) {
+      chunk.push(input);
+      if (chunk.length >= CHUNK) {
+        const ds = await this.runChunk(chunk);
+        all.push(...ds);
+        await onCommitted?.(ds);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) {
+      const ds = await this.runChunk(chunk);
+      all.push(...ds);
+      await onCommitted?.(ds);
+    }
+    return all;
+  }
+
+  private async runChunk(inputs: readonly (Uint8Array | string)[]): Promise<Decision[]> {
+    const decisions: (Decision | undefined)[] = new Array(inputs.length);
+    const verified: { index: number; att: VerifiedAttestation }[] = [];
+    inputs.forEach((input, index) => {
+      try {
+        verified.push({ index, att: verifyEnvelope(input, this.suite, this.limits) });
+      } catch (e) {
+        decisions[index] = e instanceof ChorusError
+          ? { outcome: outcomeOf(e.code), code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) }
+          : { outcome: 'reject', code: 'bad_input', message: String(e) };
+      }
+    });
+
+    // One round trip for "is it stored?" and for the targets of retractions.
+    const ids = verified.map((v) => v.att.id);
+    const stored = await this.store.hasMany(ids);
+    const targets = new Map<string, { issuer: string; kind: PredicateKind | undefined } | undefined>();
+    for (const { att } of verified) {
+      if (att.kind === 'retraction') {
+        const t = (att.statement.predicate as RetractionPredicate).target;
+        if (!targets.has(t)) targets.set(t, await this.store.lookup(t));
+      }
+    }
+
+    const storedSet = new Set(ids.filter((_, i) => stored[i]));
+    const pending = new Map<string, VerifiedAttestation>();
+    const pendingBytes = new Map<string, number>();
+    const view: IngestStoreView = {
+      has: (id) => storedSet.has(id) || pending.has(id),
+      lookup: (id) => {
+        const p = pending.get(id);
+        return p !== undefined ? { issuer: p.issuer, kind: p.kind } : targets.get(id);
+      },
+      issuerBytes: async (issuer) => (await this.store.issuerBytes(issuer)) + (pendingBytes.get(issuer) ?? 0),
+    };
+    const ctx = { suite: this.suite, limits: this.limits, now: this.now(), store: view };
+    for (const { index, att } of verified) {
+      const d = await checkSemantics(att, ctx);
+      decisions[index] = d;
+      if (d.outcome === 'accept') {
+        pending.set(att.id, att);
+        pendingBytes.set(att.issuer, (pendingBytes.get(att.issuer) ?? 0) + att.envelopeBytes.length);
+      }
+    }
+    await this.store.putAccepted([...pending.values()], this.now());
+    return decisions as Decision[];
+  }
+}

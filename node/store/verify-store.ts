@@ -1,0 +1,118 @@
+import { ChorusError } from '../../src/errors.js';
+import type { CryptoSuite } from '../../src/crypto/suite.js';
+import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
+import type { RetractionPredicate } from '../../src/statement/predicates.js';
+import type { AttestationStore } from './attestation-store.js';
+import { P, readU64 } from './keys.js';
+
+export interface StoreProblem {
+  readonly kind: 'bad-record' | 'bad-signature' | 'dangling-index' | 'missing-index' | 'counter';
+  readonly message: string;
+  readonly id?: string;
+}
+
+export interface StoreReport {
+  readonly records: number;
+  readonly indexEntries: number;
+  readonly problems: readonly StoreProblem[];
+  readonly ok: boolean;
+}
+
+interface RecordFacts {
+  seq: number;
+  issuerKey: string;
+  subjects: Set<string>;
+  target: string | undefined;
+}
+
+/**
+ * Re-checks every stored envelope (schema, signature, id) and every index entry (points
+ * at a record whose facts match; every record has all its entries).
+ */
+export async function verifyStore(store: AttestationStore, suite: CryptoSuite, opts: { onProgress?: (n: number) => void; maxProblems?: number } = {}): Promise<StoreReport> {
+  const max = opts.maxProblems ?? 100;
+  const problems: StoreProblem[] = [];
+  const add = (p: StoreProblem): void => {
+    if (problems.length < max) problems.push(p);
+  };
+  const facts = new Map<string, RecordFacts>();
+  let records = 0;
+  const usage = new Map<string, { bytes: number; count: number }>();
+  for await (const { id, value } of store.records()) {
+    records++;
+    if (records % 10_000 === 0) opts.onProgress?.(records);
+    if (value.length < 17) {
+      add({ kind: 'bad-record', id, message: 'record is truncated' });
+      continue;
+    }
+    const seq = readU64(value, 0);
+    const envelope = value.subarray(16);
+    try {
+      const att = verifyEnvelope(envelope, suite, { maxEnvelopeBytes: Number.MAX_SAFE_INTEGER });
+      if (att.id !== id) add({ kind: 'bad-record', id, message: `record is stored under ${id} but its id is ${att.id}` });
+      facts.set(id, {
+        seq,
+        issuerKey: Buffer.from(att.issuerKey).toString('hex'),
+        subjects: new Set(att.subjects),
+        target: att.kind === 'retraction' ? (att.statement.predicate as RetractionPredicate).target : undefined,
+      });
+      const u = usage.get(att.issuer) ?? { bytes: 0, count: 0 };
+      usage.set(att.issuer, { bytes: u.bytes + envelope.length, count: u.count + 1 });
+    } catch (e) {
+      const code = e instanceof ChorusError ? e.code : 'bad_input';
+      add({ kind: code === 'bad_signature' ? 'bad-signature' : 'bad-record', id, message: `${code}: ${(e as Error).message}` });
+    }
+  }
+
+  let indexEntries = 0;
+  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0 };
+  const check = (ok: boolean, id: string, message: string): void => {
+    if (!ok) add({ kind: 'dangling-index', id, message });
+  };
+  for await (const { key, value } of store.indexEntries(P.subject)) {
+    indexEntries++;
+    seen.subject++;
+    const id = value.toString('hex');
+    const f = facts.get(id);
+    check(f !== undefined && f.subjects.has(key.subarray(1, 33).toString('hex')) && f.seq === readU64(key, 33), id, 'subject index entry does not match a record');
+  }
+  for await (const { key, value } of store.indexEntries(P.issuer)) {
+    indexEntries++;
+    seen.issuer++;
+    const id = value.toString('hex');
+    const f = facts.get(id);
+    check(f !== undefined && f.issuerKey === key.subarray(1, 33).toString('hex') && f.seq === readU64(key, 33), id, 'issuer index entry does not match a record');
+  }
+  for await (const { key, value } of store.indexEntries(P.seq)) {
+    indexEntries++;
+    seen.seq++;
+    const id = value.toString('hex');
+    check(facts.get(id)?.seq === readU64(key, 1), id, 'arrival index entry does not match a record');
+  }
+  for await (const { key } of store.indexEntries(P.retraction)) {
+    indexEntries++;
+    seen.retraction++;
+    const id = key.subarray(33).toString('hex');
+    check(facts.get(id)?.target === key.subarray(1, 33).toString('hex'), id, 'retraction index entry does not match a record');
+  }
+  // Every entry above is valid and keys are unique, so equal counts mean none is missing.
+  let subjects = 0;
+  let retractions = 0;
+  for (const f of facts.values()) {
+    subjects += f.subjects.size;
+    if (f.target !== undefined) retractions++;
+  }
+  const expect = (name: string, got: number, want: number): void => {
+    if (got !== want) add({ kind: 'missing-index', message: `${name} index has ${got} entries; the records need ${want}` });
+  };
+  expect('subject', seen.subject, subjects);
+  expect('issuer', seen.issuer, facts.size);
+  expect('arrival', seen.seq, facts.size);
+  expect('retraction', seen.retraction, retractions);
+  if (store.size !== records) add({ kind: 'counter', message: `count says ${store.size}, the store holds ${records}` });
+  for (const [issuer, u] of usage) {
+    const stored = await store.issuerBytes(issuer);
+    if (stored !== u.bytes) add({ kind: 'counter', message: `usage of ${issuer} says ${stored} bytes, records add up to ${u.bytes}` });
+  }
+  return { records, indexEntries, problems, ok: problems.length === 0 };
+}
