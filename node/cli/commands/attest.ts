@@ -7,7 +7,6 @@ import { signStatement } from '../../../src/statement/sign.js';
 import { PREDICATES, type PredicateKind } from '../../../src/statement/predicates.js';
 import { utf8, toHex } from '../../../src/encoding/bytes.js';
 import type { Subject } from '../../../src/statement/statement.js';
-import { nativeSuite } from '../../crypto/native-suite.js';
 import { action, collect, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { resolveSubject } from '../subjects.js';

@@ -1,0 +1,27 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'protocol/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The core is pure and portable: it never reaches into the node shell or Node's I/O.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/node/**', '../node/*', '../../node/*'], message: 'src/ must not import from node/: imports point node/ -> src/ only.' },
+          { group: ['node:*', 'fs', 'net', 'http', 'child_process', 'level', 'classic-level'], message: 'src/ is pure: pass I/O in from node/.' },
+        ],
+      }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'src/ is pure: pass configuration in.' }],
+    },
+  },
+);
