@@ -1,0 +1,668 @@
+/**
+ * Ingest benchmark: `npm run bench:ingest` (full) or `npm run bench:ingest -- --quick`.
+ *
+ * A benchmark, never a test: every figure is printed beside a reference measured in the
+ * same run, with its goal and PASS/MISS, and the process exits 0 whatever the figures.
+ *
+ *   1. bulk import through the real ingest path (Ingestor -> AttestationStore on LevelDB),
+ *      against the raw node:crypto Ed25519 verify rate of the same envelopes;
+ *   2. store bytes per envelope byte;
+ *   3. peak RSS during the import;
+ *   4. in-process query (bySubject + baselineView) of a digest with 1,000 attestations;
+ *   5. `chorus hash` of a 1 GiB file against `sha256sum` (skipped with --quick).
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, closeSync, openSync, writeSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Level } from 'level';
+import { nativeSuite } from '../../node/crypto/native-suite.js';
+import { readLines } from '../../node/cli/read-lines.js';
+import { Ingestor } from '../../node/ingest/ingestor.js';
+import { AttestationStore } from '../../node/store/attestation-store.js';
+import type { CryptoSuite } from '../../src/crypto/suite.js';
+import { decodeBase64 } from '../../src/encoding/bytes.js';
+import { pae } from '../../src/dsse/pae.js';
+import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
+import type { Decision } from '../../src/ingest/decide.js';
+import { DEFAULT_LIMITS } from '../../src/ingest/limits.js';
+import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
+import { baselineView, type TrustPolicy } from '../../src/reputation/baseline-view.js';
+import type { PredicateKind } from '../../src/statement/predicates.js';
+import type { Envelope } from '../../src/statement/statement.js';
+import { exampleFields, makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
+
+// ---------------------------------------------------------------------------------------
+// Parameters
+
+const QUICK = process.argv.includes('--quick');
+const ISSUERS = 1_000;
+const PER_ISSUER = QUICK ? 10 : 100;
+const TOTAL = ISSUERS * PER_ISSUER;
+/** Attestations about the hot digest: one from each issuer. */
+const HOT = ISSUERS;
+/** The other attestations are spread over this many digests. */
+const COLD_DIGESTS = QUICK ? 1_000 : 10_000;
+const QUERY_WARMUP = 5;
+const QUERY_RUNS = 250;
+const HASH_FILE_BYTES = 1024 ** 3;
+const HASH_BLOCK = 64 * 1024 ** 2;
+const RSS_SAMPLE_MS = 50;
+
+const GOALS = {
+  importRatio: 0.7,
+  storeRatio: 2,
+  peakRssMB: 300,
+  queryP99Ms: 20,
+  hashRatio: 0.9,
+};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+const MB = 1e6;
+const gc = (globalThis as { gc?: () => void }).gc;
+function collect(): void {
+  gc?.();
+  gc?.();
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function pct(r: number): string {
+  return `${(r * 100).toFixed(1)}%`;
+}
+
+function verdictWord(pass: boolean): string {
+  return pass ? 'PASS' : 'MISS';
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[i] as number;
+}
+
+/** Deterministic PRNG (mulberry32) so every run builds the same data set shape. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function rssMB(): number {
+  return process.memoryUsage().rss / MB;
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
+  return total;
+}
+
+interface Row {
+  readonly figure: string;
+  readonly measured: string;
+  readonly reference: string;
+  readonly ratio: string;
+  readonly goal: string;
+  readonly result: 'PASS' | 'MISS' | 'SKIP';
+}
+
+function table(rows: readonly Row[]): string {
+  const head: Row = { figure: 'figure', measured: 'measured', reference: 'reference (same run)', ratio: 'ratio', goal: 'goal', result: 'PASS' };
+  const cols = ['figure', 'measured', 'reference', 'ratio', 'goal', 'result'] as const;
+  const all = [head, ...rows];
+  const width = cols.map((c) => Math.max(...all.map((r) => r[c].length)));
+  const line = (r: Row): string => cols.map((c, i) => r[c].padEnd(width[i] as number)).join(' | ');
+  const sep = width.map((w) => '-'.repeat(w)).join('-+-');
+  return [line({ ...head, result: 'result' as Row['result'] }), sep, ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// 0. Data set
+
+interface DataSet {
+  readonly file: string;
+  readonly lines: number;
+  readonly envelopeBytes: number;
+  readonly hotDigest: string;
+  readonly issuers: readonly TestIssuer[];
+}
+
+const DAY = 86_400_000;
+
+function kindFor(r: number): PredicateKind {
+  if (r < 0.7) return 'audit';
+  if (r < 0.8) return 'license';
+  if (r < 0.9) return 'payload';
+  return 'lineage';
+}
+
+function fieldsFor(kind: PredicateKind, rand: () => number): Record<string, unknown> {
+  const r = rand();
+  switch (kind) {
+    case 'audit':
+      return exampleFields('audit', { verdict: r < 0.8 ? 'pass' : r < 0.95 ? 'warn' : 'fail', metrics: { refusal_rate: Math.round(r * 1000) / 1000 } });
+    case 'license':
+      return exampleFields('license', { verdict: r < 0.85 ? 'compliant' : r < 0.95 ? 'unknown' : 'noncompliant' });
+    case 'payload':
+      return r < 0.9
+        ? exampleFields('payload', { finding: { kind: 'clean', description: 'no findings' }, severity: 'info' })
+        : exampleFields('payload');
+    default:
+      return exampleFields(kind);
+  }
+}
+
+/** Signs every envelope up front and writes them, one JSON line each, to a temp file. */
+async function generate(dir: string): Promise<DataSet> {
+  const rand = prng(0xc40c05);
+  const issuers: TestIssuer[] = [];
+  for (let i = 0; i < ISSUERS; i++) issuers.push(makeIssuer(Buffer.from(sha256Hex(`chorus-bench-issuer-${i}`), 'hex')));
+  const hotDigest = sha256Hex('chorus-bench-hot-digest');
+  const cold: string[] = [];
+  for (let k = 0; k < COLD_DIGESTS; k++) cold.push(sha256Hex(`chorus-bench-digest-${k}`));
+
+  const file = join(dir, 'envelopes.jsonl');
+  const fd = openSync(file, 'w');
+  const now = Date.now();
+  let envelopeBytes = 0;
+  let lines = 0;
+  let batch: string[] = [];
+  const t0 = performance.now();
+  try {
+    // Round-robin over issuers, as a mixed feed would arrive; each issuer's one attestation
+    // about the hot digest sits at a different position so the hot digest is spread out.
+    for (let j = 0; j < PER_ISSUER; j++) {
+      for (let i = 0; i < ISSUERS; i++) {
+        const issuer = issuers[i] as TestIssuer;
+        const hot = j === i % PER_ISSUER;
+        const kind = hot ? 'audit' : kindFor(rand());
+        const issuedAt = new Date(now - 120_000 - Math.floor(rand() * 30 * DAY));
+        const expiring = rand() < 0.1;
+        const line = makeEnvelopeLine(issuer, {
+          subjects: [hot ? hotDigest : (cold[Math.floor(rand() * COLD_DIGESTS)] as string)],
+          kind,
+          fields: fieldsFor(kind, rand),
+          issuedAt,
+          ...(expiring ? { expiresAt: new Date(now + 365 * DAY) } : {}),
+        });
+        envelopeBytes += Buffer.byteLength(line);
+        batch.push(line);
+        lines++;
+        if (batch.length >= 1_000) {
+          writeSync(fd, batch.join('\n') + '\n');
+          batch = [];
+        }
+        if (lines % 10_000 === 0) log(`generated ${fmt(lines)}/${fmt(TOTAL)} envelopes (${fmt(lines / ((performance.now() - t0) / 1000))}/s)`);
+      }
+    }
+    if (batch.length > 0) writeSync(fd, batch.join('\n') + '\n');
+  } finally {
+    closeSync(fd);
+  }
+  return { file, lines, envelopeBytes, hotDigest, issuers };
+}
+
+// ---------------------------------------------------------------------------------------
+// 1-3. Import
+
+interface ImportResult {
+  readonly seconds: number;
+  readonly accepted: number;
+  readonly byCode: Record<string, number>;
+  readonly rssBaselineMB: number;
+  readonly rssPeakSampledMB: number;
+  readonly rssAfterMB: number;
+  readonly maxRssMB: number;
+  readonly samples: number;
+  readonly storeWriteSeconds: number;
+  readonly storeReadSeconds: number;
+  readonly diskBytesOpen: number;
+  readonly diskBytesClosed: number;
+}
+
+async function* envelopeLines(file: string): AsyncGenerator<Buffer> {
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  for await (const line of readLines(stream, DEFAULT_LIMITS.maxEnvelopeBytes)) {
+    if (line.bytes !== undefined && line.bytes.length > 0) yield line.bytes;
+  }
+}
+
+async function runImport(data: DataSet, storeDir: string): Promise<ImportResult> {
+  const store = await AttestationStore.open(storeDir);
+  // Time spent in the store, measured around the two store calls the ingestor makes per
+  // chunk (a few microseconds of overhead per 512 inputs).
+  let storeWrite = 0;
+  let storeRead = 0;
+  const putAccepted = store.putAccepted.bind(store);
+  const hasMany = store.hasMany.bind(store);
+  store.putAccepted = async (atts, receivedAt) => {
+    const t = performance.now();
+    try {
+      return await putAccepted(atts, receivedAt);
+    } finally {
+      storeWrite += performance.now() - t;
+    }
+  };
+  store.hasMany = async (ids) => {
+    const t = performance.now();
+    try {
+      return await hasMany(ids);
+    } finally {
+      storeRead += performance.now() - t;
+    }
+  };
+  const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS });
+
+  collect();
+  const rssBaselineMB = rssMB();
+  let peak = rssBaselineMB;
+  let samples = 0;
+  const timer = setInterval(() => {
+    samples++;
+    peak = Math.max(peak, rssMB());
+  }, RSS_SAMPLE_MS);
+
+  let done = 0;
+  let accepted = 0;
+  const byCode: Record<string, number> = {};
+  let lastReport = 0;
+  const t0 = performance.now();
+  let decisions: Decision[] | undefined = await ingestor.ingestMany(envelopeLines(data.file), (ds) => {
+    for (const d of ds) {
+      if (d.outcome === 'accept') accepted++;
+      byCode[d.code] = (byCode[d.code] ?? 0) + 1;
+    }
+    done += ds.length;
+    peak = Math.max(peak, rssMB());
+    if (done - lastReport >= 10_000) {
+      lastReport = done;
+      log(`imported ${fmt(done)}/${fmt(data.lines)} (${fmt(done / ((performance.now() - t0) / 1000))}/s, rss ${fmt(rssMB())} MB)`);
+    }
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(timer);
+  peak = Math.max(peak, rssMB());
+  const rssAfterMB = rssMB();
+  const maxRssMB = (process.resourceUsage().maxRSS * 1024) / MB;
+  if (decisions.length !== data.lines) log(`warning: ${decisions.length} decisions for ${data.lines} lines`);
+  decisions = undefined;
+
+  const diskBytesOpen = await store.diskBytes();
+  await store.close();
+  const diskBytesClosed = await dirBytes(storeDir);
+  return {
+    seconds, accepted, byCode, rssBaselineMB, rssPeakSampledMB: peak, rssAfterMB, maxRssMB, samples,
+    storeWriteSeconds: storeWrite / 1000, storeReadSeconds: storeRead / 1000, diskBytesOpen, diskBytesClosed,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// 1 (reference) and breakdown: raw verify, verifyEnvelope alone, verifyEnvelope sans crypto
+
+interface Prepared {
+  readonly msgs: Buffer[];
+  readonly keys: KeyObject[];
+  readonly sigs: Buffer[];
+}
+
+async function prepareRaw(file: string): Promise<Prepared> {
+  const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+  const keyCache = new Map<string, KeyObject>();
+  const msgs: Buffer[] = [];
+  const keys: KeyObject[] = [];
+  const sigs: Buffer[] = [];
+  for await (const line of envelopeLines(file)) {
+    const env = JSON.parse(line.toString('utf8')) as Envelope;
+    const sig = env.signatures[0];
+    if (sig === undefined) throw new Error('envelope without a signature');
+    const payload = decodeBase64(env.payload);
+    if (payload === undefined) throw new Error('bad payload base64');
+    let key = keyCache.get(sig.keyid);
+    if (key === undefined) {
+      const pub = publicKeyFromDidKey(sig.keyid);
+      if (pub === undefined) throw new Error(`bad keyid ${sig.keyid}`);
+      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' });
+      keyCache.set(sig.keyid, key);
+    }
+    msgs.push(Buffer.from(pae(env.payloadType, payload)));
+    keys.push(key);
+    sigs.push(Buffer.from(decodeBase64(sig.sig) ?? new Uint8Array()));
+  }
+  return { msgs, keys, sigs };
+}
+
+/** The raw node:crypto verify rate, single core, tight loop. */
+function rawVerifyRate(p: Prepared): { rate: number; ok: number } {
+  let ok = 0;
+  const n = p.msgs.length;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    if (verify(null, p.msgs[i] as Buffer, p.keys[i] as KeyObject, p.sigs[i] as Buffer)) ok++;
+  }
+  const s = (performance.now() - t0) / 1000;
+  return { rate: n / s, ok };
+}
+
+/** verifyEnvelope alone (no store, no semantics), in a tight loop over the same inputs. */
+function verifyEnvelopeRate(inputs: readonly Buffer[], suite: CryptoSuite): number {
+  let ok = 0;
+  const t0 = performance.now();
+  for (const input of inputs) {
+    try {
+      verifyEnvelope(input, suite, DEFAULT_LIMITS);
+      ok++;
+    } catch {
+      // counted below
+    }
+  }
+  const s = (performance.now() - t0) / 1000;
+  if (ok !== inputs.length) log(`warning: verifyEnvelope rejected ${inputs.length - ok} of ${inputs.length}`);
+  return inputs.length / s;
+}
+
+async function readAllLines(file: string, limit: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const b of envelopeLines(file)) {
+    out.push(b);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Query
+
+interface QueryResult {
+  readonly items: number;
+  readonly coldMs: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+  readonly max: number;
+  readonly storeP50: number;
+  readonly viewP50: number;
+  readonly status: string;
+}
+
+async function runQuery(storeDir: string, data: DataSet): Promise<QueryResult> {
+  const store = await AttestationStore.open(storeDir);
+  try {
+    const policy: TrustPolicy = { trusted: new Set(data.issuers.filter((_, i) => i % 2 === 0).map((x) => x.did)) };
+    const once = async (): Promise<{ total: number; store: number; view: number; items: number; status: string }> => {
+      const t0 = performance.now();
+      const page = await store.bySubject(data.hotDigest);
+      const t1 = performance.now();
+      const view = baselineView(data.hotDigest, page.items, policy, Date.now());
+      const t2 = performance.now();
+      return { total: t2 - t0, store: t1 - t0, view: t2 - t1, items: page.items.length, status: view.status };
+    };
+    const first = await once();
+    for (let i = 1; i < QUERY_WARMUP; i++) await once();
+    const totals: number[] = [];
+    const stores: number[] = [];
+    const views: number[] = [];
+    let status = first.status;
+    for (let i = 0; i < QUERY_RUNS; i++) {
+      const r = await once();
+      totals.push(r.total);
+      stores.push(r.store);
+      views.push(r.view);
+      status = r.status;
+      if (r.items !== first.items) log(`warning: query returned ${r.items} items, first returned ${first.items}`);
+    }
+    totals.sort((a, b) => a - b);
+    stores.sort((a, b) => a - b);
+    views.sort((a, b) => a - b);
+    return {
+      items: first.items,
+      coldMs: first.total,
+      p50: percentile(totals, 0.5),
+      p99: percentile(totals, 0.99),
+      mean: totals.reduce((s, x) => s + x, 0) / totals.length,
+      max: totals[totals.length - 1] as number,
+      storeP50: percentile(stores, 0.5),
+      viewP50: percentile(views, 0.5),
+      status,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Compacts the whole key space, to see the store's steady-state size (informational). */
+async function compactedBytes(storeDir: string): Promise<number> {
+  const db = new Level<Buffer, Buffer>(storeDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    // On Node `level` is classic-level, which has compactRange.
+    await (db as unknown as { compactRange(a: Buffer, b: Buffer): Promise<void> }).compactRange(Buffer.alloc(0), Buffer.alloc(64, 0xff));
+  } finally {
+    await db.close();
+  }
+  return dirBytes(storeDir);
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Hash
+
+interface HashResult {
+  readonly shaSeconds: number;
+  readonly chorusSeconds: number;
+  readonly match: boolean;
+}
+
+function timeChild(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): { seconds: number; stdout: string } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return { seconds, stdout: r.stdout };
+}
+
+async function runHash(dir: string): Promise<HashResult> {
+  const file = join(dir, 'model.bin');
+  log(`writing a ${HASH_FILE_BYTES / 1024 ** 3} GiB file`);
+  {
+    let block: Buffer | undefined = randomBytes(HASH_BLOCK);
+    const fd = openSync(file, 'w');
+    try {
+      for (let written = 0; written < HASH_FILE_BYTES; written += HASH_BLOCK) writeSync(fd, block);
+    } finally {
+      closeSync(fd);
+    }
+    block = undefined;
+  }
+  collect();
+  const cli = fileURLToPath(new URL('../../node/cli/main.js', import.meta.url));
+  const env = { ...process.env, CHORUS_HOME: join(dir, 'home') };
+  try {
+    let sha = Infinity;
+    let chorus = Infinity;
+    let shaDigest = '';
+    let chorusDigest = '';
+    for (let round = 1; round <= 2; round++) {
+      log(`hash round ${round}: sha256sum`);
+      const a = timeChild('sha256sum', [file], env);
+      sha = Math.min(sha, a.seconds);
+      shaDigest = a.stdout.split(/\s+/)[0] ?? '';
+      log(`hash round ${round}: chorus hash`);
+      const b = timeChild(process.execPath, [cli, 'hash', file], env);
+      chorus = Math.min(chorus, b.seconds);
+      chorusDigest = (b.stdout.split(/\s+/)[0] ?? '').replace(/^sha256:/, '');
+    }
+    return { shaSeconds: sha, chorusSeconds: chorus, match: shaDigest.length === 64 && shaDigest === chorusDigest };
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-bench-'));
+  const storeDir = join(dir, 'store');
+  const rows: Row[] = [];
+  const out = (s = ''): void => {
+    process.stdout.write(`${s}\n`);
+  };
+  try {
+    out(`Chorus ingest benchmark${QUICK ? ' (--quick)' : ''}`);
+    out(`node ${process.version}, ${process.platform}/${process.arch}, gc exposed: ${gc !== undefined}`);
+    out(`data set: ${fmt(TOTAL)} attestations from ${fmt(ISSUERS)} issuers (${PER_ISSUER} each); one digest with ${fmt(HOT)}, the rest over ${fmt(COLD_DIGESTS)} digests`);
+    out();
+
+    log(`signing ${fmt(TOTAL)} envelopes into ${dir}`);
+    const tg = performance.now();
+    const data = await generate(dir);
+    log(`generated ${fmt(data.lines)} envelopes, ${fmt(data.envelopeBytes / MB, 1)} MB, in ${((performance.now() - tg) / 1000).toFixed(1)} s`);
+
+    // 1-3. Import
+    log('importing');
+    const imp = await runImport(data, storeDir);
+    const importRate = data.lines / imp.seconds;
+    out('1. Bulk import (Ingestor -> AttestationStore on LevelDB, input streamed from JSONL via readLines)');
+    out(`   ${fmt(data.lines)} lines in ${imp.seconds.toFixed(2)} s: ${fmt(importRate)} attestations/s; ${fmt(imp.accepted)} accepted; decisions by code: ${JSON.stringify(imp.byCode)}`);
+    out(`   time in store calls during the import: putAccepted ${imp.storeWriteSeconds.toFixed(2)} s (${pct(imp.storeWriteSeconds / imp.seconds)}), hasMany ${imp.storeReadSeconds.toFixed(2)} s (${pct(imp.storeReadSeconds / imp.seconds)})`);
+
+    // Reference, measured right after the import, on the same envelopes.
+    log('measuring the raw verify rate of the same envelopes');
+    let raw: { rate: number; ok: number };
+    {
+      const prepared = await prepareRaw(data.file);
+      rawVerifyRate({ msgs: prepared.msgs.slice(0, 1000), keys: prepared.keys.slice(0, 1000), sigs: prepared.sigs.slice(0, 1000) }); // warm-up
+      raw = rawVerifyRate(prepared);
+    }
+    collect();
+    const importRatio = importRate / raw.rate;
+    out(`   reference: raw node:crypto verify(null, PAE, KeyObject, sig) of the same ${fmt(data.lines)} envelopes, single core: ${fmt(raw.rate)}/s (${fmt(raw.ok)} verified)`);
+    out(`   import / raw verify = ${pct(importRatio)}   goal >= ${pct(GOALS.importRatio)}   ${verdictWord(importRatio >= GOALS.importRatio)}`);
+    rows.push({
+      figure: '1. import rate', measured: `${fmt(importRate)} att/s`, reference: `raw verify ${fmt(raw.rate)}/s`,
+      ratio: pct(importRatio), goal: `>= ${pct(GOALS.importRatio)}`, result: verdictWord(importRatio >= GOALS.importRatio),
+    });
+
+    // Breakdown: where the time per attestation goes.
+    log('breakdown: verifyEnvelope alone, and without the signature check');
+    {
+      const inputs = await readAllLines(data.file, Math.min(data.lines, 50_000));
+      const native = nativeSuite();
+      verifyEnvelopeRate(inputs.slice(0, 1000), native); // warm-up
+      const veRate = verifyEnvelopeRate(inputs, native);
+      const noCrypto: CryptoSuite = { name: 'no-verify', sha256: native.sha256, verify: () => true };
+      verifyEnvelopeRate(inputs.slice(0, 1000), noCrypto);
+      const ncRate = verifyEnvelopeRate(inputs, noCrypto);
+      const us = (rate: number): string => `${(1e6 / rate).toFixed(1)} µs`;
+      const perImport = 1e6 / importRate;
+      const perStore = ((imp.storeWriteSeconds + imp.storeReadSeconds) * 1e6) / data.lines;
+      out(`   breakdown per attestation (verifyEnvelope figures over the first ${fmt(inputs.length)} envelopes, no store):`);
+      out(`     whole import path                         ${us(importRate).padStart(9)}  (${fmt(importRate)}/s)`);
+      out(`     verifyEnvelope (decode+schema+sig+id)     ${us(veRate).padStart(9)}  (${fmt(veRate)}/s)`);
+      out(`       of which raw Ed25519 verify             ${us(raw.rate).padStart(9)}  (${fmt(raw.rate)}/s)`);
+      out(`       of which everything but the signature   ${us(ncRate).padStart(9)}  (${fmt(ncRate)}/s, verify stubbed to true)`);
+      out(`     store calls (hasMany + putAccepted)       ${perStore.toFixed(1).padStart(6)} µs`);
+      out(`     rest (reading lines, semantics, glue)     ${(perImport - 1e6 / veRate - perStore).toFixed(1).padStart(6)} µs`);
+    }
+    collect();
+    out();
+
+    // 2. Store size
+    const storeRatio = imp.diskBytesClosed / data.envelopeBytes;
+    out('2. Store size');
+    out(`   envelope lines: ${fmt(data.envelopeBytes)} bytes (${fmt(data.envelopeBytes / data.lines)} per attestation)`);
+    out(`   LevelDB dir: ${fmt(imp.diskBytesOpen)} bytes via store.diskBytes() while open, ${fmt(imp.diskBytesClosed)} bytes after close (${fmt(imp.diskBytesClosed / data.lines)} per attestation)`);
+    out(`   store / envelope bytes (after close, no manual compaction) = ${storeRatio.toFixed(2)}   goal <= ${GOALS.storeRatio}   ${verdictWord(storeRatio <= GOALS.storeRatio)}`);
+    rows.push({
+      figure: '2. store bytes / envelope bytes', measured: `${fmt(imp.diskBytesClosed / data.lines)} B/att`, reference: `envelope ${fmt(data.envelopeBytes / data.lines)} B/att`,
+      ratio: storeRatio.toFixed(2), goal: `<= ${GOALS.storeRatio}`, result: verdictWord(storeRatio <= GOALS.storeRatio),
+    });
+    out();
+
+    // 3. Memory
+    const rssPass = imp.rssPeakSampledMB < GOALS.peakRssMB;
+    out('3. Memory during the import');
+    out(`   RSS baseline before import (after gc): ${fmt(imp.rssBaselineMB)} MB`);
+    out(`   peak RSS during import: ${fmt(imp.rssPeakSampledMB)} MB (${imp.samples} samples every ${RSS_SAMPLE_MS} ms plus one per committed chunk); RSS right after: ${fmt(imp.rssAfterMB)} MB`);
+    out(`   process maxRSS so far (includes generation): ${fmt(imp.maxRssMB)} MB`);
+    out(`   peak ${fmt(imp.rssPeakSampledMB)} MB   goal < ${GOALS.peakRssMB} MB   ${verdictWord(rssPass)}`);
+    rows.push({
+      figure: '3. peak RSS during import', measured: `${fmt(imp.rssPeakSampledMB)} MB`, reference: `baseline ${fmt(imp.rssBaselineMB)} MB`,
+      ratio: `+${fmt(imp.rssPeakSampledMB - imp.rssBaselineMB)} MB`, goal: `< ${GOALS.peakRssMB} MB`, result: verdictWord(rssPass),
+    });
+    out();
+
+    // 4. Query
+    log('querying');
+    const q = await runQuery(storeDir, data);
+    const qPass = q.p99 < GOALS.queryP99Ms;
+    out(`4. Query: store.bySubject(hot digest) + baselineView, trust policy of ${fmt(ISSUERS / 2)} issuers, ${QUERY_RUNS} runs after ${QUERY_WARMUP} warm-up`);
+    out(`   ${fmt(q.items)} attestations per answer, status ${q.status}; first (cold) query ${q.coldMs.toFixed(2)} ms`);
+    out(`   p50 ${q.p50.toFixed(2)} ms (bySubject ${q.storeP50.toFixed(2)} + baselineView ${q.viewP50.toFixed(2)}), p99 ${q.p99.toFixed(2)} ms, mean ${q.mean.toFixed(2)} ms, max ${q.max.toFixed(2)} ms`);
+    out(`   p99 ${q.p99.toFixed(2)} ms   goal < ${GOALS.queryP99Ms} ms   ${verdictWord(qPass)}`);
+    rows.push({
+      figure: `4. query p99 (${fmt(q.items)} atts)`, measured: `p99 ${q.p99.toFixed(2)} ms`, reference: `p50 ${q.p50.toFixed(2)} ms`,
+      ratio: '-', goal: `< ${GOALS.queryP99Ms} ms`, result: verdictWord(qPass),
+    });
+
+    log('compacting the store (informational)');
+    const compacted = await compactedBytes(storeDir);
+    out();
+    out(`   (informational) after a full manual compaction the LevelDB dir is ${fmt(compacted)} bytes: ${(compacted / data.envelopeBytes).toFixed(2)}x the envelope bytes`);
+    out();
+
+    // 5. Hash
+    if (QUICK) {
+      out('5. chorus hash vs sha256sum: skipped (--quick)');
+      rows.push({ figure: '5. chorus hash 1 GiB', measured: 'skipped', reference: 'skipped', ratio: '-', goal: `>= ${pct(GOALS.hashRatio)}`, result: 'SKIP' });
+    } else {
+      const h = await runHash(dir);
+      const shaRate = HASH_FILE_BYTES / MB / h.shaSeconds;
+      const chorusRate = HASH_FILE_BYTES / MB / h.chorusSeconds;
+      const ratio = chorusRate / shaRate;
+      out('5. Hash of a 1 GiB file (best of 2, page cache warm, child processes incl. start-up)');
+      out(`   sha256sum: ${h.shaSeconds.toFixed(2)} s = ${fmt(shaRate)} MB/s; chorus hash: ${h.chorusSeconds.toFixed(2)} s = ${fmt(chorusRate)} MB/s; digests ${h.match ? 'match' : 'DIFFER'}`);
+      out(`   chorus / sha256sum = ${pct(ratio)}   goal >= ${pct(GOALS.hashRatio)}   ${verdictWord(ratio >= GOALS.hashRatio)}`);
+      rows.push({
+        figure: '5. chorus hash 1 GiB', measured: `${fmt(chorusRate)} MB/s`, reference: `sha256sum ${fmt(shaRate)} MB/s`,
+        ratio: pct(ratio), goal: `>= ${pct(GOALS.hashRatio)}`, result: verdictWord(ratio >= GOALS.hashRatio),
+      });
+    }
+    out();
+    out('Summary (MB = 10^6 bytes)');
+    out(table(rows));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => {
+    process.exitCode = 0;
+  },
+  (e: unknown) => {
+    process.stderr.write(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

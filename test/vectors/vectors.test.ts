@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { decide, type IngestStoreView } from '../../src/ingest/decide.js';
+import { DEFAULT_LIMITS, type Limits } from '../../src/ingest/limits.js';
+import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
+import { referenceSuite } from '../../src/crypto/reference-suite.js';
+import { pae } from '../../src/dsse/pae.js';
+import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
+import { fromHex, toHex } from '../../src/encoding/bytes.js';
+import { rootDigest } from '../../src/digest/model-digest.js';
+import { nativeSuite } from '../../node/crypto/native-suite.js';
+import { buildVectors, type EnvelopeCase, type Ed25519Vector } from '../../node/tools/vectors.js';
+import { buildSchemas } from '../../node/tools/schemas.js';
+import type { CryptoSuite } from '../../src/crypto/suite.js';
+
+const read = (path: string): unknown => JSON.parse(readFileSync(new URL(`../../protocol/${path}`, import.meta.url), 'utf8'));
+const vectors = (name: string): any => read(`vectors/${name}`);
+const hex = (h: string): Uint8Array => fromHex(h) as Uint8Array;
+const suites: CryptoSuite[] = [referenceSuite, nativeSuite()];
+
+describe('protocol files are generated from the code', () => {
+  it.each(Object.entries(buildVectors()))('vectors/%s is up to date (npm run vectors)', (name, content) => {
+    expect(vectors(name)).toEqual(JSON.parse(JSON.stringify(content)));
+  });
+  it.each(Object.entries(buildSchemas()))('schemas/%s is up to date (npm run schemas)', (name, content) => {
+    expect(read(`schemas/${name}`)).toEqual(JSON.parse(JSON.stringify(content)));
+  });
+});
+
+describe('ed25519 vectors: the reference and the native verifier agree with the spec', () => {
+  const cases = vectors('ed25519.json').cases as Ed25519Vector[];
+  it('covers small-order, non-canonical and mixed-order edge cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+    expect(cases.some((c) => c.valid)).toBe(true);
+  });
+  it.each(cases)('$name -> valid=$valid', (c) => {
+    for (const suite of suites) {
+      expect([suite.name, suite.verify(hex(c.signature), hex(c.message), hex(c.publicKey))]).toEqual([suite.name, c.valid]);
+    }
+  });
+});
+
+describe('PAE vectors', () => {
+  it.each(vectors('pae.json').cases as { payloadType: string; payloadHex: string; paeHex: string }[])('$payloadType / $payloadHex', (c) => {
+    expect(toHex(pae(c.payloadType, hex(c.payloadHex)))).toBe(c.paeHex);
+  });
+  it('lengths are in bytes, not characters', () => {
+    const bytes = pae('t', new TextEncoder().encode('é'));
+    expect(new TextDecoder().decode(bytes)).toBe('DSSEv1 1 t 2 é');
+  });
+});
+
+describe('did:key vectors', () => {
+  const v = vectors('did-key.json');
+  it.each(v.valid as { publicKey: string; did: string }[])('$did', (c) => {
+    expect(didKeyFromPublicKey(hex(c.publicKey))).toBe(c.did);
+    expect(toHex(publicKeyFromDidKey(c.did) as Uint8Array)).toBe(c.publicKey);
+  });
+  it.each(v.invalid as { did: string; why: string }[])('rejects $why', (c) => {
+    expect(publicKeyFromDidKey(c.did)).toBeUndefined();
+  });
+});
+
+describe('model digest vectors', () => {
+  it.each(vectors('model-digest.json').cases as { files: { path: string; contentUtf8: string; sha256: string }[]; root: string }[])('root $root', (c) => {
+    const shuffled = [...c.files].reverse();
+    expect(rootDigest(shuffled, referenceSuite).root).toBe(c.root);
+    for (const f of c.files) expect(toHex(referenceSuite.sha256(new TextEncoder().encode(f.contentUtf8)))).toBe(f.sha256);
+  });
+});
+
+/** An in-memory store view for running the pure ingest path. */
+function memoryStore(): IngestStoreView & { add(text: string): void } {
+  const byId = new Map<string, { issuer: string; kind: any; bytes: number }>();
+  return {
+    has: (id) => byId.has(id),
+    lookup: (id) => byId.get(id),
+    issuerBytes: (issuer) => [...byId.values()].filter((v) => v.issuer === issuer).reduce((s, v) => s + v.bytes, 0),
+    add(text) {
+      const a = verifyEnvelope(text, referenceSuite, DEFAULT_LIMITS);
+      byId.set(a.id, { issuer: a.issuer, kind: a.kind, bytes: a.envelopeBytes.length });
+    },
+  };
+}
+
+describe('envelope vectors through the one ingest path', () => {
+  const file = vectors('envelopes.json');
+  const now = Date.parse(file.now);
+  it('has valid and invalid cases for every error class', () => {
+    const outcomes = new Set((file.cases as EnvelopeCase[]).map((c) => c.expect.outcome));
+    expect([...outcomes].sort()).toEqual(['accept', 'ignore', 'reject']);
+  });
+  it.each(file.cases as EnvelopeCase[])('$name -> $expect.outcome $expect.code', async (c) => {
+    for (const suite of suites) {
+      const store = memoryStore();
+      const limits: Limits = { ...DEFAULT_LIMITS, ...(c.limits ?? {}) };
+      for (const g of c.given ?? []) {
+        const d = await decide(g, { suite, limits, now, store });
+        expect(d.outcome).toBe('accept');
+        store.add(g);
+      }
+      const d = await decide(c.envelope, { suite, limits, now, store });
+      if (c.expect.outcome === 'accept') expect({ outcome: d.outcome, id: 'id' in d ? d.id : undefined }).toEqual(c.expect);
+      else expect({ outcome: d.outcome, code: d.code }).toEqual(c.expect);
+    }
+  });
+});
