@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { Level } from 'level';
+import { DEFAULT_LIMITS } from '../../src/ingest/limits.js';
+import { baselineView } from '../../src/reputation/baseline-view.js';
+import { nativeSuite } from '../../node/crypto/native-suite.js';
+import { Ingestor } from '../../node/ingest/ingestor.js';
+import { AttestationStore } from '../../node/store/attestation-store.js';
+import { verifyStore } from '../../node/store/verify-store.js';
+import { P } from '../../node/store/keys.js';
+import { isChorusError } from '../../src/errors.js';
+import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
+import { tempDir } from '../support/temp-dir.js';
+
+async function withStore<T>(path: string, fn: (store: AttestationStore, ingestor: Ingestor) => Promise<T>): Promise<T> {
+  const store = await AttestationStore.open(path);
+  try {
+    return await fn(store, new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS }));
+  } finally {
+    await store.close();
+  }
+}
+
+describe('AttestationStore on a real LevelDB', () => {
+  it('keeps what it accepted across a reopen, with indexes by subject, issuer and arrival', async () => {
+    await using dir = await tempDir();
+    const alice = makeIssuer();
+    const bob = makeIssuer();
+    const digest = randomDigest();
+    const lines = [
+      makeEnvelopeLine(alice, { subjects: [digest] }),
+      makeEnvelopeLine(bob, { subjects: [digest, randomDigest()] }),
+      makeEnvelopeLine(bob),
+    ];
+    const ids = await withStore(dir.path, async (_, ingestor) => (await ingestor.ingestMany(lines)).map((d) => {
+      expect(d.outcome).toBe('accept');
+      return d.id as string;
+    }));
+    await withStore(dir.path, async (store) => {
+      expect(store.size).toBe(3);
+      expect(store.lastSeq).toBe(3);
+      expect((await store.bySubject(digest)).items.map((a) => a.id)).toEqual(ids.slice(0, 2));
+      expect((await store.byIssuer(bob.did)).items.map((a) => a.id)).toEqual(ids.slice(1));
+      const first = await store.bySeq({ limit: 2 });
+      expect(first.items.map((a) => a.seq)).toEqual([1, 2]);
+      expect(first.next).toBe(2);
+      const rest = await store.bySeq({ after: first.next as number, limit: 2 });
+      expect(rest.items.map((a) => a.id)).toEqual([ids[2]]);
+      expect(rest.next).toBeUndefined();
+      expect(await store.issuerBytes(bob.did)).toBeGreaterThan(await store.issuerBytes(alice.did));
+      expect((await verifyStore(store, nativeSuite())).ok).toBe(true);
+    });
+  });
+
+  it('refuses a second opener with a clear, typed error', async () => {
+    await using dir = await tempDir();
+    await withStore(dir.path, async () => {
+      const err = await AttestationStore.open(dir.path).catch((e: unknown) => e);
+      expect(isChorusError(err, 'store_locked')).toBe(true);
+      expect((err as Error).message).toMatch(/in use by another chorus process/);
+    });
+  });
+
+  it('the same attestation sent twice in one batch is stored once', async () => {
+    await using dir = await tempDir();
+    const line = makeEnvelopeLine(makeIssuer());
+    await withStore(dir.path, async (store, ingestor) => {
+      const ds = await ingestor.ingestMany([line, line, Buffer.from(line)]);
+      expect(ds.map((d) => d.code)).toEqual(['accepted', 'duplicate', 'duplicate']);
+      expect(store.size).toBe(1);
+    });
+  });
+
+  it('concurrent single ingests of the same attestation accept it once', async () => {
+    await using dir = await tempDir();
+    const line = makeEnvelopeLine(makeIssuer());
+    await withStore(dir.path, async (store, ingestor) => {
+      const ds = await Promise.all(Array.from({ length: 10 }, () => ingestor.ingest(line)));
+      expect(ds.filter((d) => d.outcome === 'accept')).toHaveLength(1);
+      expect(store.size).toBe(1);
+    });
+  });
+
+  it('verify-store finds a record deleted behind its back and a damaged signature', async () => {
+    await using dir = await tempDir();
+    const issuer = makeIssuer();
+    const ids = await withStore(dir.path, async (_, ingestor) => (await ingestor.ingestMany([makeEnvelopeLine(issuer), makeEnvelopeLine(issuer)])).map((d) => d.id as string));
+    const db = new Level<Buffer, Buffer>(dir.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    await db.del(Buffer.concat([Buffer.of(P.record), Buffer.from(ids[0]!, 'hex')]));
+    const k2 = Buffer.concat([Buffer.of(P.record), Buffer.from(ids[1]!, 'hex')]);
+    const v2 = (await db.get(k2)) as Buffer;
+    const text = v2.subarray(16).toString('utf8').replace(/"sig":"(.)/, (_m, c: string) => `"sig":"${c === 'A' ? 'B' : 'A'}`);
+    await db.put(k2, Buffer.concat([v2.subarray(0, 16), Buffer.from(text)]));
+    await db.close();
+    await withStore(dir.path, async (store) => {
+      const report = await verifyStore(store, nativeSuite());
+      expect(report.ok).toBe(false);
+      const kinds = new Set(report.problems.map((p) => p.kind));
+      expect(kinds.has('dangling-index')).toBe(true);
+      expect(kinds.has('bad-signature')).toBe(true);
+      expect(kinds.has('counter')).toBe(true);
+    });
+  });
+
+  it('a query over 1,000 attestations of one digest returns them all with evidence', async () => {
+    await using dir = await tempDir();
+    const issuers = Array.from({ length: 50 }, () => makeIssuer());
+    const digest = randomDigest();
+    const lines = Array.from({ length: 1000 }, (_, i) => makeEnvelopeLine(issuers[i % 50]!, { subjects: [digest], fields: exampleFields('audit', { metrics: { run: i } }) }));
+    await withStore(dir.path, async (store, ingestor) => {
+      await ingestor.ingestMany(lines);
+      const page = await store.bySubject(digest);
+      expect(page.items).toHaveLength(1000);
+      const view = baselineView(digest, page.items, { trusted: new Set([issuers[0]!.did]) }, Date.now());
+      expect(view.byPredicate['audit']?.total).toBe(1000);
+      expect(view.byPredicate['audit']?.counted).toBe(20);
+      expect(view.status).toBe('ok');
+    });
+  });
+});
