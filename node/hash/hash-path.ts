@@ -42,7 +42,9 @@ async function listFiles(root: string, allowSymlinks: boolean): Promise<{ rel: s
       if (isIgnoredPath(rel)) continue;
       if (e.isSymbolicLink()) {
         if (!allowSymlinks) throw new ChorusError('bad_input', `${rel} is a symbolic link; pass --allow-symlinks to hash what it points to`);
-        const st = await stat(abs);
+        const st = await stat(abs).catch((e: NodeJS.ErrnoException) => {
+          throw new ChorusError('bad_input', `${rel} is a symbolic link that cannot be followed (${e.code ?? e.message})`);
+        });
         if (st.isFile()) out.push({ rel, abs, size: st.size });
         continue; // links to directories are not walked, as in OpenSSF model signing
       }

@@ -275,8 +275,8 @@ function envelopeCases(): EnvelopeCase[] {
   accept('issued-within-clock-skew', envelope(alice, statement(alice, 'audit', audit, { header: { issuedAt: '2026-06-01T00:09:59Z' } })));
   refuse('duplicate', 'ignore', 'duplicate', auditA.text, { given: [auditA.text] });
   refuse('duplicate-in-other-base64', 'ignore', 'duplicate', urlSafe.text, { given: [auditA.text] });
-  refuse('retraction-by-someone-else', 'reject', 'retraction_not_owner', envelope(bob, statement(bob, 'retraction', { target: auditA.id })).text, { given: [auditA.text] });
-  refuse('retraction-of-a-retraction', 'reject', 'retraction_bad_target', envelope(alice, statement(alice, 'retraction', { target: retraction.id })).text, { given: [auditA.text, retraction.text] });
+  refuse('retraction-by-someone-else', 'ignore', 'retraction_not_owner', envelope(bob, statement(bob, 'retraction', { target: auditA.id })).text, { given: [auditA.text] });
+  refuse('retraction-of-a-retraction', 'ignore', 'retraction_bad_target', envelope(alice, statement(alice, 'retraction', { target: retraction.id })).text, { given: [auditA.text, retraction.text] });
   refuse('issuer-over-quota', 'ignore', 'issuer_quota', envelope(alice, statement(alice, 'license', { declared: 'MIT', detected: [], verdict: 'compliant' })).text, { given: [auditA.text], limits: { issuerQuotaBytes: 1200 } });
   return cases;
 }

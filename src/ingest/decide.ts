@@ -30,7 +30,9 @@ export type Decision =
   | { readonly outcome: 'accept'; readonly code: 'accepted'; readonly id: string; readonly attestation: VerifiedAttestation }
   | { readonly outcome: 'ignore' | 'reject'; readonly code: ErrorCode; readonly message: string; readonly id?: string; readonly details?: Record<string, unknown> };
 
-const IGNORED: ReadonlySet<ErrorCode> = new Set(['duplicate', 'expired', 'future_dated', 'issuer_quota']);
+// Retraction conflicts are ignored, not rejected: a node that did not yet hold the target
+// accepts and relays such a retraction in good faith, and must not be blamed for it.
+const IGNORED: ReadonlySet<ErrorCode> = new Set(['duplicate', 'expired', 'future_dated', 'issuer_quota', 'retraction_not_owner', 'retraction_bad_target']);
 
 /** The outcome class of an error code: ignore or reject. */
 export function outcomeOf(code: ErrorCode): 'ignore' | 'reject' {
@@ -68,14 +70,14 @@ export async function checkSemantics(att: VerifiedAttestation, ctx: IngestContex
   }
   if (att.kind === 'retraction') {
     const target = (att.statement.predicate as RetractionPredicate).target;
-    if (target === id) return { outcome: 'reject', code: 'retraction_bad_target', message: 'a retraction cannot target itself', id };
+    if (target === id) return { outcome: 'ignore', code: 'retraction_bad_target', message: 'a retraction cannot target itself', id };
     const info = await ctx.store.lookup(target);
     if (info !== undefined) {
       if (info.issuer !== att.issuer) {
-        return { outcome: 'reject', code: 'retraction_not_owner', message: 'only the issuer of an attestation may retract it', id, details: { target } };
+        return { outcome: 'ignore', code: 'retraction_not_owner', message: 'only the issuer of an attestation may retract it', id, details: { target } };
       }
       if (info.kind === 'retraction') {
-        return { outcome: 'reject', code: 'retraction_bad_target', message: 'a retraction cannot be retracted', id, details: { target } };
+        return { outcome: 'ignore', code: 'retraction_bad_target', message: 'a retraction cannot be retracted', id, details: { target } };
       }
     }
   }

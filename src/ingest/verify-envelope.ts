@@ -24,7 +24,9 @@ function describe(error: z.ZodError): string {
   return `${at}: ${first.message}`;
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a byte-order mark in the text, so JSON.parse rejects it whether the
+// input arrived as bytes or as a string.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Decodes, schema-checks and signature-checks one envelope (steps 1-3 of the ingest
@@ -110,11 +112,17 @@ export function verifyEnvelope(
     payload: encodeBase64(payloadBytes),
     signatures: [{ keyid: issuer, sig: encodeBase64(sig) }],
   };
+  const envelopeBytes = utf8.encode(JSON.stringify(canonical));
+  // The canonical form pads base64, so it can be a few bytes longer than the input; it is
+  // what other nodes receive, so it must fit the cap too.
+  if (envelopeBytes.length > limits.maxEnvelopeBytes) {
+    fail('too_large', `envelope exceeds ${limits.maxEnvelopeBytes} bytes in canonical form`, { size: envelopeBytes.length, limit: limits.maxEnvelopeBytes });
+  }
   const subjects = [...new Set(statement.subject.map((s) => s.digest.sha256))];
   return {
     id: toHex(suite.sha256(signed)),
     envelope: canonical,
-    envelopeBytes: utf8.encode(JSON.stringify(canonical)),
+    envelopeBytes,
     statement,
     kind,
     issuer: issuer as DidKey,

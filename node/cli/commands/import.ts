@@ -50,7 +50,8 @@ export function importCommand(cli: Cli): Command {
         const lineNumbers: number[] = [];
         const cap = node.limits.maxEnvelopeBytes;
         async function* envelopes(): AsyncGenerator<Buffer> {
-          for await (const line of readLines(stream, cap)) {
+          // +1 so a line at the cap still fits with a CRLF ending; the ingest path applies the cap.
+          for await (const line of readLines(stream, cap + 1)) {
             if (line.bytes !== undefined && line.bytes.toString('latin1').trim() === '') continue;
             t.lines++;
             if (line.bytes === undefined) {
