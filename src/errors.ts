@@ -32,6 +32,12 @@ export const ERROR_CODES = [
   'store_locked',
   'not_initialized',
   'already_initialized',
+  // HTTP API
+  'unauthorized',
+  'rate_limited',
+  'unsupported_media_type',
+  'conflict',
+  'unavailable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,14 +1,21 @@
 import { Command } from 'commander';
 import { ChorusError } from '../../src/errors.js';
 import { resolveHome, type HomePaths } from '../home/home.js';
+import { readFile } from 'node:fs/promises';
 import { LocalNode } from '../local/local-node.js';
+import { readDaemonInfo } from '../daemon/daemon-file.js';
+import { httpClient } from '../client/http-client.js';
+import { localClient } from '../client/local-client.js';
+import type { NodeClient } from '../client/node-client.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
 
 /** What every command gets: where the node lives and how to print. */
 export interface Cli {
   home(): HomePaths;
-  /** Opens the node's data dir for the duration of `fn`. */
+  /** Opens the node's data dir for the duration of `fn` (only when no daemon runs). */
   withNode<T>(fn: (node: LocalNode) => Promise<T>): Promise<T>;
+  /** The running daemon over its API if there is one, else the data dir opened here. */
+  withClient<T>(fn: (client: NodeClient) => Promise<T>): Promise<T>;
   out(text: string): void;
   err(text: string): void;
   json(value: unknown): void;
@@ -18,12 +25,36 @@ export function makeCli(program: Command): Cli {
   const cli: Cli = {
     home: () => resolveHome(process.env, program.opts<{ home?: string }>().home),
     async withNode(fn) {
-      const node = await LocalNode.open(cli.home());
+      const home = cli.home();
+      let node: LocalNode;
+      try {
+        node = await LocalNode.open(home);
+      } catch (e) {
+        if (e instanceof ChorusError && e.code === 'store_locked') {
+          const running = await readDaemonInfo(home);
+          if (running) throw new ChorusError('store_locked', `the node running on ${home.root} (pid ${running.pid}) holds the store; stop it first (SIGTERM or Ctrl-C)`);
+        }
+        throw e;
+      }
       try {
         return await fn(node);
       } finally {
         await node.close();
       }
+    },
+    async withClient(fn) {
+      const home = cli.home();
+      const running = await readDaemonInfo(home);
+      if (running) {
+        let token: string;
+        try {
+          token = (await readFile(home.token, 'utf8')).trim();
+        } catch {
+          throw new ChorusError('not_initialized', `no API token at ${home.token}; run: chorus init`);
+        }
+        return fn(httpClient(running.url, token));
+      }
+      return cli.withNode((node) => fn(localClient(node)));
     },
     out: (text) => void process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
     err: (text) => void process.stderr.write(text.endsWith('\n') ? text : text + '\n'),

@@ -1,5 +1,5 @@
 import type { ReputationView } from '../../src/reputation/baseline-view.js';
-import type { StoredAttestation } from '../store/attestation-store.js';
+import type { AttestationSummary } from '../client/node-client.js';
 
 const MARK: Record<string, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', info: 'info' };
 
@@ -26,7 +26,7 @@ export function formatView(v: ReputationView, self?: string): string {
 }
 
 /** One line per attestation for listings. */
-export function formatRow(a: StoredAttestation): string {
-  const kind = a.kind ?? a.statement.predicateType;
-  return `${String(a.seq).padStart(8)}  ${a.id}  ${kind.padEnd(11)}  ${new Date(a.issuedAt).toISOString().slice(0, 19)}Z  ${a.issuer}`;
+export function formatRow(a: AttestationSummary): string {
+  const kind = a.kind ?? a.predicateType;
+  return `${String(a.seq).padStart(8)}  ${a.id}  ${kind.padEnd(11)}  ${a.issuedAt.slice(0, 19)}Z  ${a.issuer}`;
 }

@@ -12,6 +12,7 @@ import { initCommand } from './commands/init.js';
 import { listCommand } from './commands/list.js';
 import { queryCommand } from './commands/query.js';
 import { showCommand } from './commands/show.js';
+import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { trustCommand } from './commands/trust.js';
 import { verifyStoreCommand } from './commands/verify-store.js';
@@ -31,7 +32,7 @@ Exit status:
   );
 
 const cli = makeCli(program);
-for (const make of [initCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, verifyStoreCommand, statusCommand]) {
+for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, verifyStoreCommand, statusCommand]) {
   program.addCommand(make(cli));
 }
 

@@ -12,6 +12,22 @@ export const ConfigSchema = z.strictObject({
       issuerQuotaBytes: z.int().min(1024).default(DEFAULT_LIMITS.issuerQuotaBytes),
     })
     .prefault({}),
+  api: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1').describe('address the HTTP API binds to; loopback unless you mean it'),
+      port: z.int().min(0).max(65_535).default(7420),
+      requireTokenForReads: z.boolean().default(false),
+      bodyLimitBytes: z.int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),
+      importLimitBytes: z.int().min(1024).default(1024 * 1024 * 1024),
+      writeRateLimitPerMinute: z.int().min(1).default(6000),
+      corsOrigins: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
   trust: z
     .strictObject({
       /** Whether the node's own key counts without being on the trust list. */
@@ -24,28 +40,89 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 export const DEFAULT_CONFIG: Config = ConfigSchema.parse({});
 
-/** Reads and validates config.json; a missing file means all defaults. */
-export async function loadConfig(path: string): Promise<Config> {
+/**
+ * Environment variables that override config.json, each naming the field it sets.
+ * Values are parsed as JSON when they look like it (numbers, booleans, arrays).
+ */
+export const ENV_OVERRIDES: Record<string, string> = {
+  CHORUS_API_HOST: 'api.host',
+  CHORUS_API_PORT: 'api.port',
+  CHORUS_API_REQUIRE_TOKEN_FOR_READS: 'api.requireTokenForReads',
+  CHORUS_API_WRITE_RATE_LIMIT: 'api.writeRateLimitPerMinute',
+  CHORUS_API_CORS_ORIGINS: 'api.corsOrigins',
+  CHORUS_LOG_LEVEL: 'log.level',
+};
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let o = target;
+  for (const p of parts.slice(0, -1)) {
+    if (typeof o[p] !== 'object' || o[p] === null) o[p] = {};
+    o = o[p] as Record<string, unknown>;
+  }
+  o[parts[parts.length - 1] as string] = value;
+}
+
+function envValue(raw: string): unknown {
+  if (/^(true|false|-?\d+(\.\d+)?|\[.*\])$/s.test(raw.trim())) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/**
+ * The configuration in force: config.json, then environment variables, then `overrides`
+ * (command-line flags, as dotted paths), validated once. A bad value is one error that
+ * names the field and where it came from.
+ */
+export async function resolveConfig(path: string, env: NodeJS.ProcessEnv = {}, overrides: Record<string, unknown> = {}): Promise<Config> {
+  const raw = await readRawConfig(path);
+  const from = new Map<string, string>();
+  for (const [name, field] of Object.entries(ENV_OVERRIDES)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') {
+      setPath(raw, field, envValue(v));
+      from.set(field, `environment variable ${name}`);
+    }
+  }
+  for (const [field, v] of Object.entries(overrides)) {
+    if (v === undefined) continue;
+    setPath(raw, field, v);
+    from.set(field, 'command line');
+  }
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const field = i && i.path.length > 0 ? i.path.join('.') : '(root)';
+    throw new ChorusError('bad_input', `invalid configuration: field "${field}" (from ${from.get(field) ?? path}): ${i?.message ?? 'invalid'}`, { field });
+  }
+  return r.data;
+}
+
+async function readRawConfig(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_CONFIG;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ChorusError('io_error', `cannot read ${path}: ${(e as Error).message}`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as Record<string, unknown>;
   } catch (e) {
     throw new ChorusError('bad_input', `${path} is not valid JSON: ${(e as Error).message}`);
   }
-  const r = ConfigSchema.safeParse(json);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    const field = i && i.path.length > 0 ? i.path.join('.') : '(root)';
-    throw new ChorusError('bad_input', `invalid config ${path}: field "${field}": ${i?.message ?? 'invalid'}`, { field });
-  }
-  return r.data;
+}
+
+/** Reads and validates config.json alone; a missing file means all defaults. */
+export async function loadConfig(path: string): Promise<Config> {
+  return resolveConfig(path);
 }
 
 export function limitsOf(config: Config): Limits {

@@ -29,6 +29,11 @@ export async function loadTrust(path: string): Promise<TrustFile> {
   }
 }
 
+/** Replaces the whole trust list (atomically). */
+export async function writeTrust(path: string, t: TrustFile): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(TrustFile.parse(t), null, 2) + '\n');
+}
+
 function checkIssuer(issuer: string): void {
   if (publicKeyFromDidKey(issuer) === undefined) {
     throw new ChorusError('bad_input', `not an Ed25519 did:key: "${issuer.slice(0, 100)}"`);

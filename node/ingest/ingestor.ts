@@ -34,6 +34,8 @@ export class Ingestor {
   private readonly limits: Limits;
   private readonly now: () => number;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly waiting: { input: Uint8Array | string; resolve: (d: Decision) => void; reject: (e: unknown) => void }[] = [];
+  private readonly listeners = new Set<OnCommitted>();
 
   constructor(opts: IngestorOptions) {
     this.store = opts.store;
@@ -42,17 +44,50 @@ export class Ingestor {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Ingests one input; resolves once an accepted attestation is durably stored. */
-  async ingest(input: Uint8Array | string): Promise<Decision> {
-    const [d] = await this.ingestMany([input]);
-    return d as Decision;
+  /**
+   * Ingests one input; resolves once an accepted attestation is durably stored. Inputs
+   * that arrive while a batch is being written are committed together in the next batch
+   * (group commit), so many concurrent publishers share one fsync.
+   */
+  ingest(input: Uint8Array | string): Promise<Decision> {
+    return new Promise<Decision>((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      if (this.waiting.length === 1) this.enqueue(() => this.drainWaiting());
+    });
   }
 
   /** Ingests inputs in order; `onCommitted` hears about each chunk once it is on disk. */
   ingestMany(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
-    const run = this.queue.then(() => this.run(inputs, onCommitted));
+    return this.enqueue(() => this.run(inputs, onCommitted));
+  }
+
+  /** Hears every committed chunk's decisions, whatever the entry point (metrics, event streams). */
+  onCommitted(listener: OnCommitted): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves when everything queued so far has been written. */
+  async idle(): Promise<void> {
+    await this.queue;
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  private async drainWaiting(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, CHUNK);
+      try {
+        const ds = await this.runChunk(batch.map((w) => w.input));
+        batch.forEach((w, i) => w.resolve(ds[i] as Decision));
+      } catch (e) {
+        for (const w of batch) w.reject(e);
+      }
+    }
   }
 
   private async run(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
@@ -120,6 +155,14 @@ export class Ingestor {
       }
     }
     await this.store.putAccepted([...pending.values()], this.now());
-    return decisions as Decision[];
+    const ds = decisions as Decision[];
+    for (const l of this.listeners) {
+      try {
+        await l(ds);
+      } catch {
+        // A listener's failure must not undo or fail a committed write.
+      }
+    }
+    return ds;
   }
 }

@@ -1,8 +1,8 @@
 import type { CryptoSuite } from '../../src/crypto/suite.js';
 import type { Limits } from '../../src/ingest/limits.js';
-import type { TrustPolicy } from '../../src/reputation/baseline-view.js';
+import { baselineView, type ReputationView, type TrustPolicy } from '../../src/reputation/baseline-view.js';
 import { nativeSuite } from '../crypto/native-suite.js';
-import { loadConfig, limitsOf, type Config } from '../home/config.js';
+import { resolveConfig, limitsOf, type Config } from '../home/config.js';
 import type { HomePaths } from '../home/home.js';
 import { loadIdentity, type Identity } from '../home/identity.js';
 import { loadTrust } from '../home/trust-list.js';
@@ -24,9 +24,9 @@ export class LocalNode {
     readonly ingestor: Ingestor,
   ) {}
 
-  static async open(home: HomePaths, opts: { now?: () => number } = {}): Promise<LocalNode> {
+  static async open(home: HomePaths, opts: { now?: () => number; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): Promise<LocalNode> {
     const identity = await loadIdentity(home.key);
-    const config = await loadConfig(home.config);
+    const config = await resolveConfig(home.config, opts.env ?? process.env, opts.overrides);
     const store = await AttestationStore.open(home.store);
     const suite = nativeSuite();
     const limits = limitsOf(config);
@@ -40,6 +40,12 @@ export class LocalNode {
     const trusted = new Set(t.issuers.map((e) => e.issuer));
     if (this.config.trust.includeSelf) trusted.add(this.identity.did);
     return { trusted };
+  }
+
+  /** This node's reputation view of a digest: the store read, then the pure view. */
+  async view(digest: string, now = Date.now()): Promise<ReputationView> {
+    const page = await this.store.bySubject(digest);
+    return baselineView(digest, page.items, await this.trustPolicy(), now);
   }
 
   async close(): Promise<void> {

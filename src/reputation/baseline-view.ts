@@ -1,6 +1,9 @@
 import type { PredicateKind, RetractionPredicate } from '../statement/predicates.js';
 import type { Statement } from '../statement/statement.js';
-import { verdictOf, worst, type ModelVerdict } from './verdicts.js';
+import { verdictOf, worst } from './verdicts.js';
+import type { CountReason, EvidenceItem, ModelVerdict, PredicateSummary, ReputationView, Status } from './view-schema.js';
+
+export type { CountReason, EvidenceItem, PredicateSummary, ReputationView, Status };
 
 /** An attestation as the view needs it: what the store hands back. */
 export interface ViewInput {
@@ -16,43 +19,6 @@ export interface ViewInput {
 /** Whose attestations count. The baseline: a flat list of trusted issuers. */
 export interface TrustPolicy {
   readonly trusted: ReadonlySet<string>;
-}
-
-export type CountReason = 'trusted' | 'untrusted' | 'retracted' | 'expired' | 'not-scored';
-
-export interface EvidenceItem {
-  readonly id: string;
-  readonly issuer: string;
-  readonly predicateType: string;
-  readonly issuedAt: string;
-  readonly expiresAt?: string;
-  readonly verdict?: ModelVerdict;
-  /** Whether this attestation counts toward the summary. */
-  readonly counts: boolean;
-  /** Why it counts or does not. */
-  readonly reason: CountReason;
-  /** The retraction that withdrew it, when retracted. */
-  readonly retractedBy?: string;
-  readonly predicate: Record<string, unknown>;
-}
-
-export type Status = 'flagged' | 'caution' | 'ok' | 'unknown';
-
-export interface PredicateSummary {
-  /** Worst verdict among the attestations that count; 'none' when none count. */
-  readonly summary: ModelVerdict | 'none';
-  readonly counted: number;
-  readonly total: number;
-  readonly attestations: readonly EvidenceItem[];
-}
-
-export interface ReputationView {
-  readonly digest: string;
-  readonly asOf: string;
-  /** flagged: a counted fail; caution: a counted warn; ok: counted passes only; unknown: nothing counted. */
-  readonly status: Status;
-  readonly trustedIssuers: number;
-  readonly byPredicate: Readonly<Record<string, PredicateSummary>>;
 }
 
 /**

@@ -2,8 +2,9 @@ import type {
   AuditPredicate, DealignmentPredicate, LicensePredicate, PayloadPredicate, PredicateKind,
 } from '../statement/predicates.js';
 
-/** What one attestation says about the model, on one scale for every kind. */
-export type ModelVerdict = 'pass' | 'warn' | 'fail' | 'info';
+import type { ModelVerdict } from './view-schema.js';
+
+export type { ModelVerdict };
 
 /** The verdict an attestation of a scored kind expresses; undefined for kinds not about the model's safety. */
 export function verdictOf(kind: PredicateKind | undefined, predicate: Record<string, unknown>): ModelVerdict | undefined {

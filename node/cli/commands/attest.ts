@@ -5,8 +5,9 @@ import { parseDigest } from '../../../src/digest/parse-digest.js';
 import { buildStatement } from '../../../src/statement/build.js';
 import { signStatement } from '../../../src/statement/sign.js';
 import { PREDICATES, type PredicateKind } from '../../../src/statement/predicates.js';
-import { utf8, toHex } from '../../../src/encoding/bytes.js';
-import type { Subject } from '../../../src/statement/statement.js';
+import { createHash } from 'node:crypto';
+import { loadIdentity } from '../../home/identity.js';
+import type { Statement, Subject } from '../../../src/statement/statement.js';
 import { action, collect, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { resolveSubject } from '../subjects.js';
@@ -196,39 +197,40 @@ export function attestCommand(cli: Cli): Command {
       .option('--json', 'print the result as JSON');
     for (const o of def.options) sub.addOption(o);
     sub.action(action(async (o: Opts) => {
-      return cli.withNode(async (node) => {
-        const now = new Date();
-        let subjects: Subject[] = [];
-        for (const s of o.subject ?? []) subjects.push(await resolveSubject(s, { allowSymlinks: o.allowSymlinks ?? false }));
-        const fields = { ...(await predicateJson(o.predicate)), ...def.fields(o) };
+      const identity = await loadIdentity(cli.home().key);
+      const now = new Date();
+      let subjects: Subject[] = [];
+      for (const s of o.subject ?? []) subjects.push(await resolveSubject(s, { allowSymlinks: o.allowSymlinks ?? false }));
+      const fields = { ...(await predicateJson(o.predicate)), ...def.fields(o) };
+      return cli.withClient(async (client) => {
         if (subjects.length === 0 && kind === 'retraction') {
-          const target = await node.store.get(String(fields['target']));
+          const target = await client.get(String(fields['target']));
           if (!target) throw new ChorusError('bad_input', 'retraction: the target is not in the store; pass --subject with its digest');
-          subjects = target.statement.subject.map((s) => ({ name: s.name, digest: { sha256: s.digest.sha256 } }));
+          subjects = (target.statement as unknown as Statement).subject.map((s) => ({ name: s.name, digest: { sha256: s.digest.sha256 } }));
         }
         if (subjects.length === 0 && kind === 'endorsement') {
           const did = String(fields['endorsed']);
-          subjects = [{ name: did, digest: { sha256: toHex(node.suite.sha256(utf8.encode(did))) } }];
+          subjects = [{ name: did, digest: { sha256: createHash('sha256').update(did, 'utf8').digest('hex') } }];
         }
         if (subjects.length === 0) throw new ChorusError('bad_input', '--subject is required: a model digest or a path to hash');
         const statement = buildStatement({
           kind,
           subjects,
           fields,
-          issuer: node.identity.did,
+          issuer: identity.did,
           issuedAt: now,
           ...(o.expires === undefined ? {} : { expiresAt: parseExpiry(o.expires, now) }),
         });
-        const envelope = signStatement(statement, node.identity.secretKey);
+        const envelope = signStatement(statement, identity.secretKey);
         if (o.dryRun) {
           cli.json(envelope);
           return EXIT.ok;
         }
-        const d = await node.ingestor.ingest(JSON.stringify(envelope));
+        const d = await client.publish(envelope);
         if (o.json) cli.json({ outcome: d.outcome, code: d.code, id: d.id, ...(d.outcome === 'accept' ? {} : { message: d.message }), statement });
         else if (d.outcome === 'accept') cli.out(`stored ${kind} attestation ${d.id}`);
-        else cli.err(`chorus: ${d.outcome === 'ignore' ? 'ignored' : 'rejected'} (${d.code}): ${d.message}`);
-        return d.outcome === 'accept' ? EXIT.ok : d.code === 'duplicate' ? EXIT.ok : EXIT.rejected;
+        else cli.err(`chorus: ${d.outcome === 'ignore' ? 'ignored' : 'rejected'} (${d.code}): ${d.message ?? ''}`);
+        return d.outcome === 'accept' || d.code === 'duplicate' ? EXIT.ok : EXIT.rejected;
       });
     }));
   }

@@ -15,7 +15,7 @@ export function exportCommand(cli: Cli): Command {
     .action(action(async (opts: { subject?: string; issuer?: string; output?: string }) => {
       if (opts.subject !== undefined && opts.issuer !== undefined) throw new ChorusError('bad_input', 'give at most one of --subject and --issuer');
       const digest = opts.subject === undefined ? undefined : parseDigest(opts.subject);
-      return cli.withNode(async (node) => {
+      return cli.withClient(async (client) => {
         const out: Writable = opts.output ? createWriteStream(opts.output, { flags: 'wx' }) : process.stdout;
         if (opts.output) {
           await new Promise<void>((resolve, reject) => {
@@ -27,12 +27,12 @@ export function exportCommand(cli: Cli): Command {
         let n = 0;
         for (;;) {
           const q = { after, limit: 1000 };
-          const page = digest !== undefined ? await node.store.bySubject(digest, q) : opts.issuer !== undefined ? await node.store.byIssuer(opts.issuer, q) : await node.store.bySeq(q);
+          const page = await client.list(digest !== undefined ? { subject: digest } : opts.issuer !== undefined ? { issuer: opts.issuer } : {}, q);
           for (const a of page.items) {
             n++;
             if (!out.write(JSON.stringify(a.envelope) + '\n')) await once(out, 'drain');
           }
-          if (page.next === undefined) break;
+          if (page.next === null) break;
           after = page.next;
         }
         if (opts.output) {

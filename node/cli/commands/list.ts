@@ -16,18 +16,15 @@ export function listCommand(cli: Cli): Command {
       if ((opts.subject === undefined) === (opts.issuer === undefined)) {
         throw new ChorusError('bad_input', 'give exactly one of --subject DIGEST or --issuer DID');
       }
-      return cli.withNode(async (node) => {
-        const q = { after: opts.after, limit: opts.limit };
-        const page = opts.subject !== undefined ? await node.store.bySubject(parseDigest(opts.subject), q) : await node.store.byIssuer(opts.issuer as string, q);
+      const by = opts.subject !== undefined ? { subject: parseDigest(opts.subject) } : { issuer: opts.issuer as string };
+      return cli.withClient(async (client) => {
+        const page = await client.list(by, { after: opts.after, limit: opts.limit });
         if (opts.json) {
-          cli.json({
-            items: page.items.map((a) => ({ id: a.id, seq: a.seq, kind: a.kind ?? null, predicateType: a.statement.predicateType, issuer: a.issuer, issuedAt: new Date(a.issuedAt).toISOString() })),
-            next: page.next ?? null,
-          });
+          cli.json({ items: page.items.map(({ envelope: _e, ...rest }) => rest), next: page.next });
         } else {
           for (const a of page.items) cli.out(formatRow(a));
           if (page.items.length === 0) cli.err('no attestations');
-          if (page.next !== undefined) cli.err(`more: --after ${page.next}`);
+          if (page.next !== null) cli.err(`more: --after ${page.next}`);
         }
       });
     }));

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ChorusError } from '../../../src/errors.js';
+import type { Statement } from '../../../src/statement/statement.js';
 import { action, type Cli } from '../context.js';
 
 export function showCommand(cli: Cli): Command {
@@ -11,27 +12,17 @@ export function showCommand(cli: Cli): Command {
     .action(action(async (id: string, opts: { envelope?: boolean; json?: boolean }) => {
       const want = id.trim().toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(want)) throw new ChorusError('bad_input', `not an attestation id: "${id.slice(0, 80)}" (expected 64 hex characters)`);
-      return cli.withNode(async (node) => {
-        const a = await node.store.get(want);
+      return cli.withClient(async (client) => {
+        const a = await client.get(want);
         if (!a) throw new ChorusError('not_found', `no attestation ${want} in this node's store`);
         if (opts.envelope) return void cli.json(a.envelope);
-        const retractedBy = await node.store.retractionsOf(a.id);
-        const info = {
-          id: a.id,
-          kind: a.kind ?? null,
-          issuer: a.issuer,
-          seq: a.seq,
-          receivedAt: new Date(a.receivedAt).toISOString(),
-          retractedBy,
-          statement: a.statement,
-        };
-        if (opts.json) cli.json(info);
-        else {
-          cli.out(`id:          ${a.id}\nkind:        ${a.kind ?? `(not scored) ${a.statement.predicateType}`}\nissuer:      ${a.issuer}`);
-          cli.out(`received:    ${info.receivedAt} (arrival #${a.seq})${retractedBy.length ? `\nretracted by: ${retractedBy.join(', ')}` : ''}`);
-          cli.out(`subjects:    ${a.statement.subject.map((s) => `sha256:${s.digest.sha256}${s.name ? ` (${s.name})` : ''}`).join('\n             ')}`);
-          cli.out(`predicate:   ${JSON.stringify(a.statement.predicate, null, 2).replaceAll('\n', '\n             ')}`);
-        }
+        const { envelope: _e, ...info } = a;
+        if (opts.json) return void cli.json(info);
+        const statement = a.statement as unknown as Statement;
+        cli.out(`id:          ${a.id}\nkind:        ${a.kind ?? `(not scored) ${a.predicateType}`}\nissuer:      ${a.issuer}`);
+        cli.out(`received:    ${a.receivedAt} (arrival #${a.seq})${a.retractedBy.length ? `\nretracted by: ${a.retractedBy.join(', ')}` : ''}`);
+        cli.out(`subjects:    ${statement.subject.map((s) => `sha256:${s.digest.sha256}${s.name ? ` (${s.name})` : ''}`).join('\n             ')}`);
+        cli.out(`predicate:   ${JSON.stringify(statement.predicate, null, 2).replaceAll('\n', '\n             ')}`);
       });
     }));
 }

@@ -1,25 +1,16 @@
 import { Command } from 'commander';
 import { action, type Cli } from '../context.js';
-import { VERSION } from '../../version.js';
 
 export function statusCommand(cli: Cli): Command {
   return new Command('status')
-    .description("show this node's identity, store counts and trust list size")
+    .description("show this node's identity, whether it is running, store counts and trust list size")
     .option('--json', 'print as JSON')
     .action(action(async (opts: { json?: boolean }) => {
-      return cli.withNode(async (node) => {
-        const policy = await node.trustPolicy();
-        const s = {
-          version: VERSION,
-          did: node.identity.did,
-          home: node.home.root,
-          attestations: node.store.size,
-          lastSeq: node.store.lastSeq,
-          storeBytes: await node.store.diskBytes(),
-          trustedIssuers: policy.trusted.size,
-        };
-        if (opts.json) cli.json(s);
-        else cli.out(Object.entries(s).map(([k, v]) => `${k.padEnd(15)} ${v}`).join('\n'));
+      return cli.withClient(async (client) => {
+        const s = { running: client.mode === 'daemon', ...(await client.status()) };
+        if (opts.json) return void cli.json(s);
+        const { api, ...rest } = s;
+        cli.out(Object.entries({ ...rest, api: s.running ? api.url : 'no node running (chorus start)' }).map(([k, v]) => `${k.padEnd(15)} ${String(v)}`).join('\n'));
       });
     }));
 }

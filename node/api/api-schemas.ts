@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { Envelope, Subject } from '../../src/statement/statement.js';
+import { ReputationViewSchema } from '../../src/reputation/view-schema.js';
+import { Timestamp } from '../../src/statement/common.js';
+
+/** Schemas of the HTTP API: validation, types and the OpenAPI document all come from here. */
+
+export const ErrorBodySchema = z.object({
+  code: z.string().describe('stable error code (SPEC.md §8.2 and README)'),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+}).describe('Error');
+
+export const DigestParams = z.strictObject({
+  digest: z.string().max(80).describe('model digest: sha256:<hex> or bare hex'),
+});
+
+export const IdParams = z.strictObject({ id: z.string().max(80).describe('attestation id (64 hex)') });
+
+export const PageQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0).describe('arrival sequence to start after (the previous page\'s next)'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const ListQuery = PageQuery.extend({
+  issuer: z.string().max(100).optional().describe('only attestations by this did:key'),
+});
+
+export const AttestationSummarySchema = z.object({
+  id: z.string(),
+  seq: z.int(),
+  receivedAt: z.string(),
+  kind: z.string().nullable().describe('Chorus predicate kind, null for a type this node does not know'),
+  predicateType: z.string(),
+  issuer: z.string(),
+  issuedAt: z.string(),
+  expiresAt: z.string().optional(),
+  subjects: z.array(z.string()),
+  envelope: Envelope,
+});
+
+export const AttestationDetailSchema = AttestationSummarySchema.extend({
+  statement: z.record(z.string(), z.unknown()),
+  retractedBy: z.array(z.string()),
+});
+
+export const PageSchema = z.object({
+  items: z.array(AttestationSummarySchema),
+  next: z.int().nullable().describe('pass as ?after= for the next page; null at the end'),
+});
+
+/** Publish: a pre-signed envelope, or a statement for the node to sign with its key. */
+export const UnsignedStatement = z.strictObject({
+  subject: z.array(Subject).min(1).max(64),
+  predicateType: z.string().min(1).max(512),
+  predicate: z.record(z.string(), z.unknown()).describe('predicate fields; issuer and issuedAt are set by the node'),
+  expiresAt: Timestamp.optional(),
+});
+
+export const PublishBody = z.union([Envelope, z.strictObject({ statement: UnsignedStatement })], {
+  error: 'expected a DSSE envelope {payloadType, payload, signatures} or {"statement": {subject, predicateType, predicate}}',
+});
+
+export const PublishResult = z.object({
+  outcome: z.enum(['accept', 'ignore', 'reject']),
+  code: z.string(),
+  id: z.string().optional(),
+  message: z.string().optional(),
+  envelope: Envelope.optional().describe('the envelope the node signed, for unsigned publishes'),
+});
+
+export const QueryBody = z.strictObject({
+  digests: z.array(z.string().max(80)).min(1).max(1000),
+});
+
+export const QueryResult = z.object({
+  results: z.array(z.union([ReputationViewSchema, z.object({ digest: z.string(), error: ErrorBodySchema })])),
+});
+
+export const ImportResult = z.object({
+  lines: z.int(),
+  accepted: z.int(),
+  ignored: z.int(),
+  rejected: z.int(),
+  byCode: z.record(z.string(), z.int()),
+  problems: z.array(z.object({ line: z.int(), outcome: z.string(), code: z.string(), message: z.string() })),
+});
+
+export const TrustEntrySchema = z.object({ issuer: z.string(), note: z.string().optional(), addedAt: z.string() });
+export const TrustView = z.object({
+  self: z.string().nullable().describe("this node's own key, when it counts without being listed"),
+  issuers: z.array(TrustEntrySchema),
+});
+export const TrustPut = z.strictObject({
+  issuers: z.array(z.strictObject({ issuer: z.string().max(100), note: z.string().max(256).optional() })).max(10_000),
+});
+
+export const StatusSchema = z.object({
+  version: z.string(),
+  did: z.string(),
+  home: z.string(),
+  uptimeSeconds: z.number(),
+  attestations: z.int(),
+  lastSeq: z.int(),
+  storeBytes: z.int(),
+  trustedIssuers: z.int(),
+  api: z.object({ url: z.string(), requireTokenForReads: z.boolean() }),
+});
+
+export const HealthSchema = z.object({ ok: z.boolean() });

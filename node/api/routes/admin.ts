@@ -1,0 +1,73 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { loadTrust, writeTrust } from '../../home/trust-list.js';
+import { publicKeyFromDidKey } from '../../../src/identity/did-key.js';
+import { ChorusError } from '../../../src/errors.js';
+import { VERSION } from '../../version.js';
+import { ErrorBodySchema, HealthSchema, StatusSchema, TrustPut, TrustView } from '../api-schemas.js';
+import type { AppContext, Guards } from '../context.js';
+
+/** Trust list, status, health. */
+export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsyncZod {
+  const trustView = async () => {
+    const t = await loadTrust(ctx.node.home.trust);
+    return { self: ctx.node.config.trust.includeSelf ? ctx.node.identity.did : null, issuers: t.issuers };
+  };
+  return async (app) => {
+    app.get('/v1/trust', {
+      schema: { summary: "This node's trust list: whose attestations count", tags: ['trust'], response: { 200: TrustView } },
+    }, trustView);
+
+    app.put('/v1/trust', {
+      schema: {
+        summary: 'Replace the trust list',
+        tags: ['trust'],
+        security: [{ bearer: [] }],
+        body: TrustPut,
+        response: { 200: TrustView, 400: ErrorBodySchema, 401: ErrorBodySchema },
+      },
+      // The token is checked before the body is even parsed.
+      onRequest: guards.write,
+      config: { rateLimit: guards.writeLimit },
+    }, async (req) => {
+      const before = new Map((await loadTrust(ctx.node.home.trust)).issuers.map((e) => [e.issuer, e]));
+      const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const seen = new Set<string>();
+      const issuers = req.body.issuers.map((e) => {
+        if (publicKeyFromDidKey(e.issuer) === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${e.issuer.slice(0, 100)}"`, { issuer: e.issuer });
+        if (seen.has(e.issuer)) throw new ChorusError('bad_input', `listed twice: ${e.issuer}`);
+        seen.add(e.issuer);
+        const note = e.note ?? before.get(e.issuer)?.note;
+        return { issuer: e.issuer, ...(note === undefined ? {} : { note }), addedAt: before.get(e.issuer)?.addedAt ?? now };
+      });
+      await writeTrust(ctx.node.home.trust, { issuers });
+      req.log.info({ trusted: issuers.length }, 'trust list replaced');
+      return trustView();
+    });
+
+    app.get('/v1/status', {
+      schema: { summary: 'Identity, version, store counts, uptime', tags: ['node'], response: { 200: StatusSchema } },
+    }, async () => ({
+      version: VERSION,
+      did: ctx.node.identity.did,
+      home: ctx.node.home.root,
+      uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+      attestations: ctx.node.store.size,
+      lastSeq: ctx.node.store.lastSeq,
+      storeBytes: await ctx.node.store.diskBytes(),
+      trustedIssuers: (await ctx.node.trustPolicy()).trusted.size,
+      api: { url: ctx.url, requireTokenForReads: ctx.node.config.api.requireTokenForReads },
+    }));
+
+    app.get('/healthz', {
+      schema: { summary: 'Liveness', tags: ['node'], response: { 200: HealthSchema } },
+      config: { public: true },
+    }, async () => ({ ok: true }));
+
+    app.get('/metrics', {
+      schema: { summary: 'Prometheus metrics (text format)', tags: ['node'] },
+    }, async (_req, reply) => {
+      reply.type(ctx.metrics.registry.contentType);
+      return ctx.metrics.registry.metrics();
+    });
+  };
+}

@@ -1,0 +1,57 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { isChorusError } from '../../../src/errors.js';
+import { baselineView } from '../../../src/reputation/baseline-view.js';
+import { parseDigest } from '../../../src/digest/parse-digest.js';
+import { ReputationViewSchema } from '../../../src/reputation/view-schema.js';
+import { DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult } from '../api-schemas.js';
+import { summarize, type AppContext } from '../context.js';
+
+/** Reads about model digests: the reputation view, the raw attestations, batch queries. */
+export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get('/v1/models/:digest/reputation', {
+      schema: {
+        summary: "This node's reputation view of a model digest, with its evidence",
+        tags: ['models'],
+        params: DigestParams,
+        response: { 200: ReputationViewSchema, 400: ErrorBodySchema },
+      },
+    }, async (req) => ctx.node.view(parseDigest(req.params.digest)));
+
+    app.get('/v1/models/:digest/attestations', {
+      schema: {
+        summary: 'Attestations about a model digest, in arrival order',
+        tags: ['models'],
+        params: DigestParams,
+        querystring: PageQuery,
+        response: { 200: PageSchema, 400: ErrorBodySchema },
+      },
+    }, async (req) => {
+      const page = await ctx.node.store.bySubject(parseDigest(req.params.digest), req.query);
+      return { items: page.items.map(summarize), next: page.next ?? null };
+    });
+
+    app.post('/v1/query', {
+      schema: {
+        summary: 'Reputation views of up to 1,000 digests in one call',
+        tags: ['models'],
+        body: QueryBody,
+        response: { 200: QueryResult, 400: ErrorBodySchema },
+      },
+    }, async (req) => {
+      const policy = await ctx.node.trustPolicy();
+      const now = Date.now();
+      const results = await Promise.all(req.body.digests.map(async (text) => {
+        try {
+          const digest = parseDigest(text);
+          const page = await ctx.node.store.bySubject(digest);
+          return baselineView(digest, page.items, policy, now);
+        } catch (e) {
+          if (!isChorusError(e)) throw e;
+          return { digest: text, error: { code: e.code, message: e.message } };
+        }
+      }));
+      return { results };
+    });
+  };
+}

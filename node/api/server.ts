@@ -1,0 +1,147 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
+  type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault,
+} from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import {
+  hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler, type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { ChorusError } from '../../src/errors.js';
+import { VERSION } from '../version.js';
+import type { AppContext } from './context.js';
+import { statusOf, type ErrorBody } from './http-errors.js';
+import { adminRoutes } from './routes/admin.js';
+import { attestationRoutes } from './routes/attestations.js';
+import { eventRoutes } from './routes/events.js';
+import { modelRoutes } from './routes/models.js';
+
+/** The server as built: Fastify on node:http with the zod type provider. */
+export type ChorusServer = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+/** Fastify's own error codes, mapped to ours. */
+function fromFastify(err: { code?: string; statusCode?: number; message: string }): ErrorBody & { status: number } {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'too_large', message: 'request body is too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'unsupported_media_type', message: 'unsupported Content-Type; send application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'malformed_json', message: 'the JSON body is empty' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'malformed_json', message: `the body is not valid JSON: ${err.message}` };
+    default:
+      if (err.statusCode === 400 && err instanceof SyntaxError) return { status: 400, code: 'malformed_json', message: `the body is not valid JSON: ${err.message}` };
+      if (err.statusCode === 429) return { status: 429, code: 'rate_limited', message: err.message };
+      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode, code: 'bad_input', message: err.message };
+      return { status: 500, code: 'io_error', message: 'internal error' };
+  }
+}
+
+/**
+ * The local HTTP API on Fastify. Routes validate with the zod schemas of api-schemas.ts,
+ * which also generate the OpenAPI 3.1 document at /v1/openapi.json.
+ */
+export async function buildServer(ctx: AppContext, logger: Logger): Promise<ChorusServer> {
+  const { api } = ctx.node.config;
+  const app = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    bodyLimit: api.bodyLimitBytes,
+    // Per-request logs would dominate a busy node's output; latency goes to /metrics.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are our own data, already typed; plain JSON keeps the hot path fast.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.removeContentTypeParser('text/plain');
+  // Bulk import streams NDJSON straight into the ingest path.
+  app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, req, reply) => {
+    let body: ErrorBody;
+    let status: number;
+    if (err instanceof ChorusError) {
+      status = statusOf(err.code);
+      body = { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+    } else if (hasZodFastifySchemaValidationErrors(err)) {
+      status = 400;
+      const issues = err.validation.slice(0, 10).map((v) => ({ path: v.instancePath, message: v.message ?? 'invalid' }));
+      const first = issues[0];
+      body = { code: 'bad_input', message: `invalid request ${err.validationContext ?? ''}${first ? ` at "${first.path || '/'}": ${first.message}` : ''}`.trim(), details: { issues } };
+    } else {
+      const m = fromFastify(err);
+      status = m.status;
+      body = { code: m.code, message: m.message };
+      if (status >= 500) req.log.error({ err }, 'request failed');
+    }
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  // Metrics: latency per route.
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.metrics.httpDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const unauthorized = (reply: FastifyReply, why: string) => reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: why });
+  const write = async (req: FastifyRequest, reply: FastifyReply) => {
+    const t = bearer(req);
+    if (t === undefined) return unauthorized(reply, 'writes need the API token: Authorization: Bearer <token from api-token in the data dir>');
+    if (!sameToken(t, ctx.token)) return unauthorized(reply, 'wrong API token');
+  };
+  if (api.requireTokenForReads) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return;
+      const t = bearer(req);
+      if (t === undefined || !sameToken(t, ctx.token)) return unauthorized(reply, 'this node requires the API token for reads');
+    });
+  }
+
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, c) => ({ statusCode: 429, code: 'rate_limited', message: `too many writes: at most ${c.max} per ${c.after === undefined ? 'minute' : 'minute'}; retry in ${c.after}` }),
+  });
+  if (api.corsOrigins.length > 0) await app.register(cors, { origin: api.corsOrigins });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Chorus node API', version: VERSION, description: 'Local HTTP API of a Chorus node: reputation views of model digests, attestations, events, trust.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token in the data dir\'s api-token file' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.get('/v1/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+
+  const guards = { write, writeLimit: { max: api.writeRateLimitPerMinute, timeWindow: '1 minute' } };
+  await app.register(modelRoutes(ctx));
+  await app.register(attestationRoutes(ctx, guards));
+  await app.register(eventRoutes(ctx));
+  await app.register(adminRoutes(ctx, guards));
+  return app;
+}

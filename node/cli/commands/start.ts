@@ -1,0 +1,35 @@
+import { Command } from 'commander';
+import { startDaemon } from '../../daemon/daemon.js';
+import { action, intOption, type Cli } from '../context.js';
+
+export function startCommand(cli: Cli): Command {
+  return new Command('start')
+    .description('run the node: open the store and serve the local HTTP API until stopped (Ctrl-C, SIGTERM)')
+    .option('--host <address>', 'address for the API (default 127.0.0.1; config api.host, env CHORUS_API_HOST)')
+    .option('--port <port>', 'port for the API (default 7420; 0 picks a free one)', intOption('--port'))
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .addHelpText('after', '\nWhile the node runs, the other chorus commands talk to it over the API.\nConfiguration: <data dir>/config.json, then environment variables, then these flags.')
+    .action(action(async (opts: { host?: string; port?: number; logLevel?: string }) => {
+      const daemon = await startDaemon(cli.home(), {
+        overrides: { 'api.host': opts.host, 'api.port': opts.port, 'log.level': opts.logLevel },
+      });
+      await new Promise<void>((resolve) => {
+        let signals = 0;
+        const onSignal = (sig: NodeJS.Signals): void => {
+          signals++;
+          if (signals > 1) {
+            daemon.log.warn({ sig }, 'second signal: exiting without waiting');
+            process.exit(1);
+          }
+          daemon.log.info({ sig }, 'signal received');
+          daemon.stop().then(resolve, (e: unknown) => {
+            daemon.log.error({ err: e }, 'error while stopping');
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+    }));
+}

@@ -1,0 +1,79 @@
+import type { Readable } from 'node:stream';
+import { ChorusError, ERROR_CODES, type ErrorCode } from '../../src/errors.js';
+import type { ReputationView } from '../../src/reputation/view-schema.js';
+import type { ImportTally } from '../ingest/import-lines.js';
+import type { AttestationDetail, ListPage, NodeClient, NodeStatus, PublishOutcome, TrustListView } from './node-client.js';
+
+const CODES = new Set<string>(ERROR_CODES);
+
+/** The running daemon, over its local HTTP API. */
+export function httpClient(baseUrl: string, token: string): NodeClient {
+  async function call<T>(method: string, path: string, body?: unknown, opts: { ok?: number[]; raw?: Readable; contentType?: string } = {}): Promise<{ status: number; body: T }> {
+    let res: Response;
+    try {
+      res = await fetch(baseUrl + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined || opts.raw ? { 'content-type': opts.contentType ?? 'application/json' } : {}),
+        },
+        ...(opts.raw ? { body: opts.raw as never, duplex: 'half' } : body !== undefined ? { body: JSON.stringify(body) } : {}),
+      } as RequestInit);
+    } catch (e) {
+      throw new ChorusError('unavailable', `cannot reach the running node at ${baseUrl}: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (res.ok || opts.ok?.includes(res.status)) return { status: res.status, body: json as T };
+    const err = json as { code?: string; message?: string; details?: Record<string, unknown> } | undefined;
+    const code = (err?.code && CODES.has(err.code) ? err.code : 'io_error') as ErrorCode;
+    throw new ChorusError(code, err?.message ?? `the node answered ${res.status}`, err?.details);
+  }
+
+  return {
+    mode: 'daemon',
+    async view(digest) {
+      return (await call<ReputationView>('GET', `/v1/models/${digest}/reputation`)).body;
+    },
+    async publish(envelope) {
+      const r = await call<PublishOutcome | { code: string; message: string; details?: { outcome?: string; id?: string } }>('POST', '/v1/attestations', envelope, { ok: [422] });
+      if (r.status !== 422) return r.body as PublishOutcome;
+      const e = r.body as { code: string; message: string; details?: { outcome?: string; id?: string } };
+      return { outcome: e.details?.outcome === 'ignore' ? 'ignore' : 'reject', code: e.code, message: e.message, ...(e.details?.id ? { id: e.details.id } : {}) };
+    },
+    async importLines(stream, opts) {
+      // The daemon reports once at the end; progress is the final tally.
+      const t = (await call<ImportTally>('POST', `/v1/import?show=${opts.show}`, undefined, { raw: stream, contentType: 'application/x-ndjson' })).body;
+      opts.onProgress?.(t, t.lines);
+      return t;
+    },
+    async get(id) {
+      try {
+        return (await call<AttestationDetail>('GET', `/v1/attestations/${id}`)).body;
+      } catch (e) {
+        if (e instanceof ChorusError && e.code === 'not_found') return undefined;
+        throw e;
+      }
+    },
+    async list(by, q) {
+      const qs = `after=${q.after}&limit=${q.limit}`;
+      const path = by.subject !== undefined ? `/v1/models/${by.subject}/attestations?${qs}` : `/v1/attestations?${qs}${by.issuer !== undefined ? `&issuer=${encodeURIComponent(by.issuer)}` : ''}`;
+      return (await call<ListPage>('GET', path)).body;
+    },
+    async trust() {
+      return (await call<TrustListView>('GET', '/v1/trust')).body;
+    },
+    async setTrust(issuers) {
+      return (await call<TrustListView>('PUT', '/v1/trust', { issuers })).body;
+    },
+    async status() {
+      return (await call<NodeStatus>('GET', '/v1/status')).body;
+    },
+    close: async () => {},
+  };
+}

@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { ChorusError, isChorusError } from '../../src/errors.js';
+import type { HomePaths } from '../home/home.js';
+import { LocalNode } from '../local/local-node.js';
+import { EventHub } from '../api/event-hub.js';
+import { Metrics } from '../api/metrics.js';
+import { buildServer } from '../api/server.js';
+import type { AppContext } from '../api/context.js';
+import { VERSION } from '../version.js';
+import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file.js';
+import { makeLogger } from './logger.js';
+
+export interface Daemon {
+  readonly url: string;
+  readonly node: LocalNode;
+  readonly log: Logger;
+  /** Stops serving, lets in-flight requests and writes finish, closes the store. */
+  stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Command-line overrides as dotted config paths (api.port, log.level, ...). */
+  readonly overrides?: Record<string, unknown>;
+  readonly logger?: Logger;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/**
+ * Starts the long-running node: opens the store (taking LevelDB's lock, so a second
+ * daemon on the same data dir is refused), serves the API, and records where it listens
+ * in daemon.json so the CLI can talk to it.
+ */
+export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Promise<Daemon> {
+  const startedAt = Date.now();
+  let node: LocalNode;
+  try {
+    node = await LocalNode.open(home, { env: opts.env ?? process.env, overrides: opts.overrides ?? {} });
+  } catch (e) {
+    if (isChorusError(e, 'store_locked')) {
+      const running = await readDaemonInfo(home);
+      throw new ChorusError('store_locked', running
+        ? `a chorus node is already running on ${home.root} (pid ${running.pid}, ${running.url})`
+        : `the store at ${home.store} is in use by another chorus process`);
+    }
+    throw e;
+  }
+  const log = opts.logger ?? makeLogger(node.config.log.level);
+  try {
+    const token = (await readFile(home.token, 'utf8').catch(() => {
+      throw new ChorusError('not_initialized', `no API token at ${home.token}; run: chorus init`);
+    })).trim();
+    const events = new EventHub();
+    const metrics = new Metrics(node.store);
+    node.ingestor.onCommitted((ds) => {
+      metrics.countDecisions(ds);
+      if (ds.some((d) => d.outcome === 'accept')) events.notify();
+    });
+    const ctx: AppContext = { node, token, events, metrics, startedAt, url: '' };
+    const app = await buildServer(ctx, log);
+    const { host, port } = node.config.api;
+    await app.listen({ host, port });
+    const addr = app.server.address();
+    const actualPort = typeof addr === 'object' && addr !== null ? addr.port : port;
+    ctx.url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    if (!LOOPBACK.test(host)) {
+      log.warn({ host }, 'the API is bound to a non-loopback address: other machines can reach it; reads are open unless api.requireTokenForReads is set');
+    }
+    await writeDaemonInfo(home, { pid: process.pid, url: ctx.url, startedAt: new Date(startedAt).toISOString(), version: VERSION });
+    log.info({ url: ctx.url, did: node.identity.did, attestations: node.store.size, home: home.root, startupMs: Date.now() - startedAt }, 'chorus node started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: ctx.url,
+      node,
+      log,
+      stop() {
+        stopping ??= (async () => {
+          log.info('stopping: finishing in-flight requests and writes');
+          events.close();
+          await app.close();
+          await node.ingestor.idle();
+          await node.close();
+          await removeDaemonInfo(home);
+          log.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await node.close();
+    throw e;
+  }
+}
