@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { initHome } from '../../home/home.js';
 import { startDaemon } from '../../daemon/daemon.js';
 import { action, intOption, type Cli } from '../context.js';
 
@@ -8,9 +10,14 @@ export function startCommand(cli: Cli): Command {
     .option('--host <address>', 'address for the API (default 127.0.0.1; config api.host, env CHORUS_API_HOST)')
     .option('--port <port>', 'port for the API (default 7420; 0 picks a free one)', intOption('--port'))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .addHelpText('after', '\nWhile the node runs, the other chorus commands talk to it over the API.\nConfiguration: <data dir>/config.json, then environment variables, then these flags.')
+    .addHelpText('after', '\nA data dir without an identity is initialised first (as chorus init does).\nWhile the node runs, the other chorus commands talk to it over the API.\nConfiguration: <data dir>/config.json, then environment variables, then these flags.')
     .action(action(async (opts: { host?: string; port?: number; logLevel?: string }) => {
-      const daemon = await startDaemon(cli.home(), {
+      const home = cli.home();
+      if (!existsSync(home.key)) {
+        const id = await initHome(home);
+        cli.err(`initialised a new node in ${home.root}; its issuer id is ${id.did}`);
+      }
+      const daemon = await startDaemon(home, {
         overrides: { 'api.host': opts.host, 'api.port': opts.port, 'log.level': opts.logLevel },
       });
       await new Promise<void>((resolve) => {
