@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { summarize, type AppContext } from '../context.js';
 
 const HEARTBEAT_MS = 15_000;
-const PAGE = 200;
+// Small pages: a stalled client holds one decoded page in memory while it waits.
+const PAGE = 16;
 
 /**
  * Server-Sent Events: every accepted attestation, resumable from an arrival-sequence
@@ -49,6 +50,7 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsyncZod {
             cursor = a.seq;
             const ok = res.write(`id: ${a.seq}\nevent: attestation\ndata: ${JSON.stringify(summarize(a))}\n\n`);
             if (!ok) {
+              req.log.debug({ buffered: res.writableLength, socket: res.socket?.writableLength, cursor }, 'event stream waits for a slow client');
               await Promise.race([once(res, 'drain'), once(res, 'close')]);
             }
           }
