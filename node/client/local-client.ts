@@ -48,6 +48,7 @@ export function localClient(node: LocalNode): NodeClient {
           return { issuer: e.issuer, ...(note === undefined ? {} : { note }), addedAt: before.get(e.issuer)?.addedAt ?? now };
         }),
       });
+      node.trustChanged();
       return trustView();
     },
     async status() {

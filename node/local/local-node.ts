@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
 import type { Limits } from '../../src/ingest/limits.js';
 import { baselineView, type ReputationView, type TrustPolicy } from '../../src/reputation/baseline-view.js';
@@ -34,12 +35,31 @@ export class LocalNode {
     return new LocalNode(home, config, identity, store, suite, limits, ingestor);
   }
 
-  /** The issuers whose attestations count in this node's view. */
+  private trustCache: { policy: TrustPolicy; mtimeMs: number; checkedAt: number } | undefined;
+
+  /**
+   * The issuers whose attestations count in this node's view. Cached: re-read when the
+   * trust file changes (checked at most once a second) or after `trustChanged()`.
+   */
   async trustPolicy(): Promise<TrustPolicy> {
+    const now = Date.now();
+    const c = this.trustCache;
+    if (c && now - c.checkedAt < 1000) return c.policy;
+    const mtimeMs = await stat(this.home.trust).then((s) => s.mtimeMs, () => 0);
+    if (c && c.mtimeMs === mtimeMs) {
+      c.checkedAt = now;
+      return c.policy;
+    }
     const t = await loadTrust(this.home.trust);
     const trusted = new Set(t.issuers.map((e) => e.issuer));
     if (this.config.trust.includeSelf) trusted.add(this.identity.did);
-    return { trusted };
+    this.trustCache = { policy: { trusted }, mtimeMs, checkedAt: now };
+    return this.trustCache.policy;
+  }
+
+  /** Drops the cached trust policy after this process changed the trust file. */
+  trustChanged(): void {
+    this.trustCache = undefined;
   }
 
   /** This node's reputation view of a digest: the store read, then the pure view. */

@@ -7,7 +7,6 @@ import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { kindOfType, type PredicateKind, type RetractionPredicate } from '../../src/statement/predicates.js';
 import type { Envelope, Statement } from '../../src/statement/statement.js';
-import { decodeBase64 } from '../../src/encoding/bytes.js';
 import { hex32, key, metaKey, P, readU64, u64, upperBound } from './keys.js';
 
 type DB = Level<Buffer, Buffer>;
@@ -39,8 +38,8 @@ function decodeRecord(id: string, value: Buffer): StoredAttestation {
   const receivedAt = readU64(value, 8);
   const json = value.subarray(16);
   const envelope = JSON.parse(json.toString('utf8')) as Envelope;
-  const payload = decodeBase64(envelope.payload) ?? new Uint8Array();
-  const statement = JSON.parse(Buffer.from(payload).toString('utf8')) as Statement;
+  // Stored envelopes are canonical (standard base64), checked on the way in.
+  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement;
   const p = statement.predicate;
   return {
     id,

@@ -15,6 +15,9 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   const body = std.replace(/=+$/, '');
   if (body.length % 4 === 1) return undefined;
   if (std.length !== body.length && std.length % 4 !== 0) return undefined;
+  // Node's Buffer decodes natively (the input is already validated); elsewhere atob.
+  const NodeBuffer = (globalThis as { Buffer?: { from(s: string, enc: 'base64'): Uint8Array } }).Buffer;
+  if (NodeBuffer) return new Uint8Array(NodeBuffer.from(body, 'base64'));
   let bin: string;
   try {
     bin = atob(body + '='.repeat((4 - (body.length % 4)) % 4));

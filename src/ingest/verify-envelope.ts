@@ -48,7 +48,8 @@ export function verifyEnvelope(
   } catch {
     fail('malformed_json', 'envelope is not valid UTF-8');
   }
-  if (utf8.encode(text).length > limits.maxEnvelopeBytes) {
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: encode only when it matters.
+  if (typeof input === 'string' && text.length * 3 > limits.maxEnvelopeBytes && utf8.encode(text).length > limits.maxEnvelopeBytes) {
     fail('too_large', `envelope exceeds ${limits.maxEnvelopeBytes} bytes`, { limit: limits.maxEnvelopeBytes });
   }
   let json: unknown;

@@ -40,6 +40,7 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
         return { issuer: e.issuer, ...(note === undefined ? {} : { note }), addedAt: before.get(e.issuer)?.addedAt ?? now };
       });
       await writeTrust(ctx.node.home.trust, { issuers });
+      ctx.node.trustChanged();
       req.log.info({ trusted: issuers.length }, 'trust list replaced');
       return trustView();
     });

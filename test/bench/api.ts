@@ -1,0 +1,187 @@
+/**
+ * API benchmark: `npm run bench:api` (full) or `npm run bench:api -- --quick`.
+ * A benchmark, never a test: each figure beside a reference measured in the same run.
+ *
+ *   1. GET /v1/models/{digest}/reputation under load from this process (autocannon) against
+ *      the daemon in a child process, with 100,000 attestations over 10,000 digests stored;
+ *      reference: Fastify serving a constant JSON body of the same size (HTTP alone).
+ *   2. POST /v1/query with 1,000 digests: latency.
+ *   3. POST /v1/attestations (pre-signed) throughput vs the bulk import rate of this run.
+ *   4. Daemon RSS idle with that store; start-up to serving.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { initHome, resolveHome } from '../../node/home/home.js';
+import { trustAdd } from '../../node/home/trust-list.js';
+import { LocalNode } from '../../node/local/local-node.js';
+import { makeEnvelopeLine, makeIssuer, exampleFields, type TestIssuer } from '../support/fixtures.js';
+
+const QUICK = process.argv.includes('--quick');
+const TOTAL = QUICK ? 10_000 : 100_000;
+const DIGESTS = QUICK ? 1_000 : 10_000;
+const ISSUERS = 1_000;
+const DURATION = QUICK ? 5 : 15;
+const CLI = fileURLToPath(new URL('../../node/cli/main.js', import.meta.url));
+const CONSTANT = fileURLToPath(new URL('./constant-server.js', import.meta.url));
+
+const log = (m: string): void => void process.stderr.write(`[bench:api] ${m}\n`);
+const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+
+function digestOf(i: number): string {
+  return i.toString(16).padStart(64, '0');
+}
+
+async function waitHealthy(url: string, deadlineMs: number): Promise<void> {
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadlineMs) throw new Error('daemon did not become healthy');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function startDaemon(home: string): Promise<{ child: ChildProcess; url: string; startupMs: number }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--log-level', 'warn'], {
+    env: { ...process.env, CHORUS_HOME: home, CHORUS_API_WRITE_RATE_LIMIT: '100000000' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (;;) {
+    try {
+      const info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
+      if (info.pid === child.pid) {
+        await waitHealthy(info.url, Date.now() + 10_000);
+        return { child, url: info.url, startupMs: performance.now() - t0 };
+      }
+    } catch {
+      // not written yet
+    }
+    if (child.exitCode !== null) throw new Error('daemon exited');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function rssMB(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) / 1024;
+}
+
+function load(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-bench-api-'));
+  const children: ChildProcess[] = [];
+  try {
+    const home = resolveHome({}, join(dir, 'home'));
+    await initHome(home);
+
+    // 1. Data: TOTAL attestations from ISSUERS issuers over DIGESTS digests.
+    log(`signing ${fmt(TOTAL)} attestations…`);
+    const issuers: TestIssuer[] = Array.from({ length: ISSUERS }, () => makeIssuer());
+    const lines: string[] = [];
+    for (let i = 0; i < TOTAL; i++) {
+      lines.push(makeEnvelopeLine(issuers[i % ISSUERS]!, { subjects: [digestOf(i % DIGESTS)], fields: exampleFields('audit', { verdict: i % 7 === 0 ? 'warn' : 'pass', metrics: { run: i } }) }));
+    }
+    for (const issuer of issuers.slice(0, ISSUERS / 2)) await trustAdd(home.trust, issuer.did, undefined, new Date());
+
+    // Reference for publish: the bulk import rate of this run, in process.
+    log('bulk import (reference for publish throughput)…');
+    const node = await LocalNode.open(home, { env: {} });
+    const t0 = performance.now();
+    const ds = await node.ingestor.ingestMany(lines.map((l) => Buffer.from(l)));
+    const importRate = TOTAL / ((performance.now() - t0) / 1000);
+    const accepted = ds.filter((d) => d.outcome === 'accept').length;
+    await node.close();
+    log(`imported ${fmt(accepted)} at ${fmt(importRate)}/s`);
+
+    // 2. Start-up and idle RSS.
+    const daemon = await startDaemon(home.root);
+    children.push(daemon.child);
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleRss = await rssMB(daemon.child.pid as number);
+
+    // 3. Reputation under load vs the constant-body reference.
+    const sample = await (await fetch(`${daemon.url}/v1/models/${digestOf(1)}/reputation`)).text();
+    const constant = spawn(process.execPath, [CONSTANT, String(sample.length)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(constant);
+    const [chunk] = (await once(constant.stdout!, 'data')) as [Buffer];
+    const constantUrl = chunk.toString().trim();
+    const requests = Array.from({ length: 1000 }, (_, i) => ({ method: 'GET' as const, path: `/v1/models/sha256:${digestOf((i * 7919) % DIGESTS)}/reputation` }));
+    log(`load: reference (constant ${fmt(sample.length)}-byte JSON), ${DURATION}s…`);
+    await load({ url: constantUrl, connections: 10, duration: 2, requests });
+    const ref = await load({ url: constantUrl, connections: 10, duration: DURATION, requests });
+    log(`load: reputation view, ${DURATION}s…`);
+    await load({ url: daemon.url, connections: 10, duration: 2, requests });
+    const rep = await load({ url: daemon.url, connections: 10, duration: DURATION, requests });
+    constant.kill('SIGTERM');
+
+    // 4. Batch query of 1,000 digests.
+    const batch = JSON.stringify({ digests: Array.from({ length: 1000 }, (_, i) => digestOf((i * 13) % DIGESTS)) });
+    const qt: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const s = performance.now();
+      const r = await fetch(`${daemon.url}/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: batch });
+      await r.arrayBuffer();
+      if (i >= 5) qt.push(performance.now() - s);
+    }
+    qt.sort((a, b) => a - b);
+    const q50 = qt[Math.floor(qt.length * 0.5)]!;
+    const q99 = qt[Math.min(qt.length - 1, Math.ceil(qt.length * 0.99) - 1)]!;
+
+    // 5. Publish throughput: distinct pre-signed envelopes, concurrent clients.
+    const PUBLISH = QUICK ? 5_000 : 30_000;
+    log(`signing ${fmt(PUBLISH)} envelopes to publish…`);
+    const fresh = Array.from({ length: PUBLISH }, (_, i) => makeEnvelopeLine(issuers[i % ISSUERS]!, { subjects: [digestOf(DIGESTS + i)], fields: exampleFields('audit', { metrics: { publish: i } }) }));
+    const token = (await readFile(home.token, 'utf8')).trim();
+    let next = 0;
+    log('load: publish…');
+    const pub = await load({
+      url: daemon.url,
+      connections: 32,
+      amount: PUBLISH,
+      requests: [{
+        method: 'POST',
+        path: '/v1/attestations',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: fresh[next++ % PUBLISH] as string }),
+      }],
+    });
+    const publishRate = pub.requests.total / (pub.duration);
+    const created = pub['2xx'];
+
+    daemon.child.kill('SIGTERM');
+    await once(daemon.child, 'exit');
+
+    const rows: [string, string, string, string, string][] = [
+      ['reputation GET req/s (10 conns)', fmt(rep.requests.average), `constant JSON: ${fmt(ref.requests.average)}`, `${fmt((rep.requests.average / ref.requests.average) * 100)}% (goal >= 50%)`, mark(rep.requests.average >= 0.5 * ref.requests.average)],
+      ['reputation GET latency p50 / p99', `${fmt(rep.latency.p50, 2)} / ${fmt(rep.latency.p99, 2)} ms`, `constant: ${fmt(ref.latency.p50, 2)} / ${fmt(ref.latency.p99, 2)} ms`, 'p99 < 10 ms', mark(rep.latency.p99 < 10)],
+      ['POST /v1/query, 1,000 digests p50 / p99', `${fmt(q50, 1)} / ${fmt(q99, 1)} ms`, '-', '< 100 ms', mark(q99 < 100)],
+      ['publish (pre-signed) /s, 32 conns', fmt(publishRate), `bulk import: ${fmt(importRate)}/s`, `${fmt((publishRate / importRate) * 100)}% (goal >= 50%)`, mark(publishRate >= 0.5 * importRate)],
+      ['  publishes answered 201', fmt(created), `of ${fmt(PUBLISH)}`, 'all', mark(created === PUBLISH)],
+      ['daemon RSS idle', `${fmt(idleRss)} MB`, `${fmt(TOTAL)} attestations stored`, '< 150 MB', mark(idleRss < 150)],
+      ['start-up to serving', `${fmt(daemon.startupMs)} ms`, 'spawn -> /healthz 200', '< 2,000 ms', mark(daemon.startupMs < 2000)],
+    ];
+    const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 8));
+    console.log(`\nbench:api — ${fmt(TOTAL)} attestations over ${fmt(DIGESTS)} digests${QUICK ? ' (quick)' : ''}; load from this process, daemon in a child, loopback`);
+    console.log(['figure', 'measured', 'reference (same run)', 'goal', ''].map((h, i) => h.padEnd(w[i]!)).join('  '));
+    for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '));
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
