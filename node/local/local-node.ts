@@ -8,7 +8,11 @@ import type { HomePaths } from '../home/home.js';
 import { loadIdentity, type Identity } from '../home/identity.js';
 import { loadTrust } from '../home/trust-list.js';
 import { Ingestor } from '../ingest/ingestor.js';
-import { AttestationStore } from '../store/attestation-store.js';
+import { AttestationStore, type StoredAttestation } from '../store/attestation-store.js';
+import type { Decision } from '../../src/ingest/decide.js';
+
+/** How many decoded attestations the view cache keeps in all (~2-3 KB each). */
+const ABOUT_CACHE_ITEMS = 20_000;
 
 /**
  * Everything a node holds, opened from its data dir: one object passed to the commands
@@ -32,7 +36,9 @@ export class LocalNode {
     const suite = nativeSuite();
     const limits = limitsOf(config);
     const ingestor = new Ingestor({ store, suite, limits, ...(opts.now ? { now: opts.now } : {}) });
-    return new LocalNode(home, config, identity, store, suite, limits, ingestor);
+    const node = new LocalNode(home, config, identity, store, suite, limits, ingestor);
+    ingestor.onCommitted((ds) => node.forget(ds));
+    return node;
   }
 
   private trustCache: { policy: TrustPolicy; mtimeMs: number; checkedAt: number } | undefined;
@@ -63,9 +69,52 @@ export class LocalNode {
   }
 
   /** This node's reputation view of a digest: the store read, then the pure view. */
-  async view(digest: string, now = Date.now()): Promise<ReputationView> {
-    const page = await this.store.bySubject(digest);
-    return baselineView(digest, page.items, await this.trustPolicy(), now);
+  async view(digest: string, now = Date.now(), policy?: TrustPolicy): Promise<ReputationView> {
+    return baselineView(digest, await this.attestationsAbout(digest), policy ?? (await this.trustPolicy()), now);
+  }
+
+  private readonly about = new Map<string, readonly StoredAttestation[]>();
+  private aboutItems = 0;
+  private commits = 0;
+
+  /**
+   * Every attestation about a digest, decoded. Recently asked digests are kept in memory
+   * (a model loader asks about the same files again and again) and dropped as soon as a
+   * commit touches them.
+   */
+  async attestationsAbout(digest: string): Promise<readonly StoredAttestation[]> {
+    const hit = this.about.get(digest);
+    if (hit) {
+      this.about.delete(digest); // most recently used goes last
+      this.about.set(digest, hit);
+      return hit;
+    }
+    const generation = this.commits;
+    const { items } = await this.store.bySubject(digest);
+    // A commit that landed while we read may not be in `items`: do not cache those.
+    if (generation === this.commits && items.length <= ABOUT_CACHE_ITEMS / 10) {
+      this.about.set(digest, items);
+      this.aboutItems += items.length;
+      for (const [k, v] of this.about) {
+        if (this.aboutItems <= ABOUT_CACHE_ITEMS) break;
+        this.about.delete(k);
+        this.aboutItems -= v.length;
+      }
+    }
+    return items;
+  }
+
+  private forget(ds: readonly Decision[]): void {
+    let touched = false;
+    for (const d of ds) {
+      if (d.outcome !== 'accept') continue;
+      touched = true;
+      for (const s of d.attestation.subjects) {
+        this.aboutItems -= this.about.get(s)?.length ?? 0;
+        this.about.delete(s);
+      }
+    }
+    if (touched) this.commits++;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { isChorusError } from '../../../src/errors.js';
-import { baselineView } from '../../../src/reputation/baseline-view.js';
 import { parseDigest } from '../../../src/digest/parse-digest.js';
 import { ReputationViewSchema } from '../../../src/reputation/view-schema.js';
 import { DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult } from '../api-schemas.js';
@@ -43,9 +42,7 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       const now = Date.now();
       const results = await Promise.all(req.body.digests.map(async (text) => {
         try {
-          const digest = parseDigest(text);
-          const page = await ctx.node.store.bySubject(digest);
-          return baselineView(digest, page.items, policy, now);
+          return await ctx.node.view(parseDigest(text), now, policy);
         } catch (e) {
           if (!isChorusError(e)) throw e;
           return { digest: text, error: { code: e.code, message: e.message } };
