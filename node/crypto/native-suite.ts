@@ -34,6 +34,19 @@ export function nativeSuite(): CryptoSuite {
   return {
     name: 'native (node:crypto)',
     sha256: (data) => createHash('sha256').update(data).digest(),
+    verifyAsync(signature, message, publicKey) {
+      if (precheck(signature, publicKey) !== undefined) return Promise.resolve(false);
+      const key = keyFor(publicKey);
+      if (key === null) return Promise.resolve(false);
+      return new Promise((resolve) => {
+        try {
+          // With a callback, OpenSSL runs on the libuv threadpool.
+          verify(null, message, key, signature, (err, ok) => resolve(err === null && ok));
+        } catch {
+          resolve(false);
+        }
+      });
+    },
     verify(signature, message, publicKey) {
       if (precheck(signature, publicKey) !== undefined) return false;
       const key = keyFor(publicKey);

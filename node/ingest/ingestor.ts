@@ -1,5 +1,5 @@
 import { checkSemantics, outcomeOf, type Decision, type IngestStoreView } from '../../src/ingest/decide.js';
-import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
+import { badSignature, parseEnvelope, verified as verifiedAttestation, type ParsedEnvelope } from '../../src/ingest/verify-envelope.js';
 import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import type { Limits } from '../../src/ingest/limits.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
@@ -56,7 +56,11 @@ export class Ingestor {
     });
   }
 
-  /** Ingests inputs in order; `onCommitted` hears about each chunk once it is on disk. */
+  /**
+   * Ingests inputs in order; `onCommitted` hears about each chunk once it is on disk.
+   * With `onCommitted`, decisions are handed out per chunk only and the result is empty,
+   * so a long import holds one chunk in memory, not all of it.
+   */
   ingestMany(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
     return this.enqueue(() => this.run(inputs, onCommitted));
   }
@@ -74,7 +78,8 @@ export class Ingestor {
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(task);
-    this.queue = run.catch(() => undefined);
+    // The queue must not hold on to the last result (a large import's decisions).
+    this.queue = run.then(() => undefined, () => undefined);
     return run;
   }
 
@@ -97,30 +102,43 @@ export class Ingestor {
       chunk.push(input);
       if (chunk.length >= CHUNK) {
         const ds = await this.runChunk(chunk);
-        all.push(...ds);
-        await onCommitted?.(ds);
+        if (onCommitted) await onCommitted(ds);
+        else all.push(...ds);
         chunk = [];
       }
     }
     if (chunk.length > 0) {
       const ds = await this.runChunk(chunk);
-      all.push(...ds);
-      await onCommitted?.(ds);
+      if (onCommitted) await onCommitted(ds);
+      else all.push(...ds);
     }
     return all;
   }
 
   private async runChunk(inputs: readonly (Uint8Array | string)[]): Promise<Decision[]> {
     const decisions: (Decision | undefined)[] = new Array(inputs.length);
-    const verified: { index: number; att: VerifiedAttestation }[] = [];
+    const fail = (index: number, e: unknown): void => {
+      decisions[index] = e instanceof ChorusError
+        ? { outcome: outcomeOf(e.code), code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) }
+        : { outcome: 'reject', code: 'bad_input', message: String(e) };
+    };
+    const parsed: { index: number; p: ParsedEnvelope }[] = [];
     inputs.forEach((input, index) => {
       try {
-        verified.push({ index, att: verifyEnvelope(input, this.suite, this.limits) });
+        parsed.push({ index, p: parseEnvelope(input, this.limits) });
       } catch (e) {
-        decisions[index] = e instanceof ChorusError
-          ? { outcome: outcomeOf(e.code), code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) }
-          : { outcome: 'reject', code: 'bad_input', message: String(e) };
+        fail(index, e);
       }
+    });
+    // The chunk's signatures are checked together, off the main thread where the suite can.
+    const { suite } = this;
+    const oks = suite.verifyAsync
+      ? await Promise.all(parsed.map(({ p }) => suite.verifyAsync!(p.sig, p.signed, p.issuerKey)))
+      : parsed.map(({ p }) => suite.verify(p.sig, p.signed, p.issuerKey));
+    const verified: { index: number; att: VerifiedAttestation }[] = [];
+    parsed.forEach(({ index, p }, i) => {
+      if (oks[i]) verified.push({ index, att: verifiedAttestation(p, suite) });
+      else fail(index, badSignature(p));
     });
 
     // One round trip for "is it stored?" and for the targets of retractions.

@@ -214,18 +214,17 @@ export class AttestationStore implements IngestStoreView {
   }
 
   private async page(prefix: Buffer, { after = 0, limit = Infinity }: { after?: number; limit?: number }): Promise<Page<StoredAttestation>> {
-    const ids: Buffer[] = [];
-    let last = 0;
-    let more = false;
-    for await (const [k, v] of this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix) })) {
-      if (ids.length >= limit) {
-        more = true;
-        break;
-      }
-      ids.push(v);
-      last = readU64(k, k.length - 8);
-    }
-    return { items: await this.getIds(ids), next: more ? last : undefined };
+    // One native call for the index range (limit + 1 tells whether there is more).
+    const entries = await this.db
+      .iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), ...(Number.isFinite(limit) ? { limit: limit + 1 } : {}) })
+      .all();
+    const more = entries.length > limit;
+    const taken = more ? entries.slice(0, limit) : entries;
+    const last = taken.at(-1);
+    return {
+      items: await this.getIds(taken.map(([, v]) => v)),
+      next: more && last ? readU64(last[0], last[0].length - 8) : undefined,
+    };
   }
 
   /** Ids of the retractions that target `id`. */

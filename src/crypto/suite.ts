@@ -9,4 +9,9 @@ export interface CryptoSuite {
   sha256(data: Uint8Array): Uint8Array;
   /** Strict Ed25519 verification as SPEC.md defines it. Never throws. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /**
+   * The same verdict as `verify`, computed off the calling thread where the platform can
+   * (so a node checks many signatures in parallel). Optional.
+   */
+  verifyAsync?(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
 }

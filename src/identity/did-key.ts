@@ -21,6 +21,21 @@ export function didKeyFromPublicKey(publicKey: Uint8Array): DidKey {
  * not exactly that (other key types, bad base58, wrong length, trailing fragment).
  */
 export function publicKeyFromDidKey(did: string): Uint8Array | undefined {
+  const cached = decoded.get(did);
+  if (cached !== undefined) return cached;
+  const key = decode(did);
+  if (key !== undefined) {
+    if (decoded.size >= CACHE_SIZE) decoded.delete(decoded.keys().next().value as string);
+    decoded.set(did, key);
+  }
+  return key;
+}
+
+// Issuers repeat: decoding (base58 and the canonical re-encode) is worth remembering.
+const CACHE_SIZE = 4096;
+const decoded = new Map<string, Uint8Array>();
+
+function decode(did: string): Uint8Array | undefined {
   if (!did.startsWith(DID_KEY_PREFIX) || did.length > 64) return undefined;
   let bytes: Uint8Array;
   try {

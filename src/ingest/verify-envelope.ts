@@ -28,15 +28,23 @@ function describe(error: z.ZodError): string {
 // input arrived as bytes or as a string.
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** An envelope that passed every check but the signature: what the signature check needs. */
+export interface ParsedEnvelope {
+  /** PAE(payloadType, payload): the signed bytes. */
+  readonly signed: Uint8Array;
+  readonly sig: Uint8Array;
+  readonly issuerKey: Uint8Array;
+  /** The attestation, to be handed out only once the signature verified. */
+  readonly unverified: Omit<VerifiedAttestation, 'id'>;
+}
+
 /**
- * Decodes, schema-checks and signature-checks one envelope (steps 1-3 of the ingest
- * path). Throws a ChorusError with the code of the first rule broken; never anything else.
+ * Steps 1-3 of the ingest path except the signature check: decode, schema, identity.
+ * Throws a ChorusError with the code of the first rule broken; never anything else.
+ * Split from `verifyEnvelope` so a node can check many signatures at once off its main
+ * thread.
  */
-export function verifyEnvelope(
-  input: Uint8Array | string,
-  suite: CryptoSuite,
-  limits: Pick<Limits, 'maxEnvelopeBytes'>,
-): VerifiedAttestation {
+export function parseEnvelope(input: Uint8Array | string, limits: Pick<Limits, 'maxEnvelopeBytes'>): ParsedEnvelope {
   // 1. decode, size first so a huge input costs nothing more
   const size = typeof input === 'string' ? input.length : input.byteLength;
   if (size > limits.maxEnvelopeBytes) {
@@ -106,7 +114,6 @@ export function verifyEnvelope(
     fail('keyid_mismatch', "the signature's keyid must equal the statement's issuer", { keyid: sigEntry.keyid, issuer });
   }
   const signed = pae(payloadType, payloadBytes);
-  if (!suite.verify(sig, signed, issuerKey)) fail('bad_signature', 'signature does not verify for the issuer key', { issuer });
 
   const canonical: Envelope = {
     payloadType,
@@ -120,8 +127,7 @@ export function verifyEnvelope(
     fail('too_large', `envelope exceeds ${limits.maxEnvelopeBytes} bytes in canonical form`, { size: envelopeBytes.length, limit: limits.maxEnvelopeBytes });
   }
   const subjects = [...new Set(statement.subject.map((s) => s.digest.sha256))];
-  return {
-    id: toHex(suite.sha256(signed)),
+  const unverified = {
     envelope: canonical,
     envelopeBytes,
     statement,
@@ -131,5 +137,26 @@ export function verifyEnvelope(
     issuedAt: issuedAtMs,
     expiresAt: expiresAtMs,
     subjects,
-  } as unknown as VerifiedAttestation;
+  } as unknown as Omit<VerifiedAttestation, 'id'>;
+  return { signed, sig, issuerKey, unverified };
+}
+
+/** The attestation of a parsed envelope whose signature verified; its id is sha256(PAE). */
+export function verified(p: ParsedEnvelope, suite: Pick<CryptoSuite, 'sha256'>): VerifiedAttestation {
+  return { ...p.unverified, id: toHex(suite.sha256(p.signed)) } as VerifiedAttestation;
+}
+
+/** The error of an envelope whose signature did not verify. */
+export function badSignature(p: ParsedEnvelope): ChorusError {
+  return new ChorusError('bad_signature', 'signature does not verify for the issuer key', { issuer: p.unverified.issuer });
+}
+
+/**
+ * Decodes, schema-checks and signature-checks one envelope (steps 1-3 of the ingest
+ * path). Throws a ChorusError with the code of the first rule broken; never anything else.
+ */
+export function verifyEnvelope(input: Uint8Array | string, suite: CryptoSuite, limits: Pick<Limits, 'maxEnvelopeBytes'>): VerifiedAttestation {
+  const p = parseEnvelope(input, limits);
+  if (!suite.verify(p.sig, p.signed, p.issuerKey)) throw badSignature(p);
+  return verified(p, suite);
 }
