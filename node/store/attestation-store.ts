@@ -5,25 +5,13 @@ import { ChorusError } from '../../src/errors.js';
 import type { IngestStoreView } from '../../src/ingest/decide.js';
 import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
-import { kindOfType, type PredicateKind, type RetractionPredicate } from '../../src/statement/predicates.js';
-import type { Envelope, Statement } from '../../src/statement/statement.js';
+import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
+import { decodeRecord, encodeRecord, type StoredAttestation } from './record.js';
+
+export type { StoredAttestation };
 import { hex32, key, metaKey, P, readU64, u64, upperBound } from './keys.js';
 
 type DB = Level<Buffer, Buffer>;
-
-/** An attestation as read back from the store. Its signature was checked on the way in. */
-export interface StoredAttestation {
-  readonly id: string;
-  readonly seq: number;
-  readonly receivedAt: number;
-  readonly envelope: Envelope;
-  readonly envelopeBytes: number;
-  readonly statement: Statement;
-  readonly kind: PredicateKind | undefined;
-  readonly issuer: string;
-  readonly issuedAt: number;
-  readonly expiresAt: number | undefined;
-}
 
 export interface Page<T> {
   readonly items: T[];
@@ -31,29 +19,7 @@ export interface Page<T> {
   readonly next: number | undefined;
 }
 
-const SCHEMA_VERSION = '1';
-
-function decodeRecord(id: string, value: Buffer): StoredAttestation {
-  const seq = readU64(value, 0);
-  const receivedAt = readU64(value, 8);
-  const json = value.subarray(16);
-  const envelope = JSON.parse(json.toString('utf8')) as Envelope;
-  // Stored envelopes are canonical (standard base64), checked on the way in.
-  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement;
-  const p = statement.predicate;
-  return {
-    id,
-    seq,
-    receivedAt,
-    envelope,
-    envelopeBytes: json.length,
-    statement,
-    kind: kindOfType(statement.predicateType),
-    issuer: p.issuer,
-    issuedAt: Date.parse(p.issuedAt),
-    expiresAt: p.expiresAt === undefined ? undefined : Date.parse(p.expiresAt),
-  };
-}
+const SCHEMA_VERSION = '2';
 
 /**
  * The replicated local store on LevelDB. One process owns it (LevelDB's lock); every
@@ -171,7 +137,7 @@ export class AttestationStore implements IngestStoreView {
       const id = hex32(a.id);
       const s = u64(seq);
       const issuerKey = Buffer.from(a.issuerKey);
-      ops.push({ type: 'put', key: key(P.record, id), value: Buffer.concat([s, u64(receivedAt), a.envelopeBytes]) });
+      ops.push({ type: 'put', key: key(P.record, id), value: encodeRecord(a, seq, receivedAt) });
       for (const d of a.subjects) ops.push({ type: 'put', key: key(P.subject, hex32(d), s), value: id });
       ops.push({ type: 'put', key: key(P.issuer, issuerKey, s), value: id });
       ops.push({ type: 'put', key: key(P.seq, s), value: id });

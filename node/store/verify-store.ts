@@ -4,6 +4,7 @@ import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
 import type { RetractionPredicate } from '../../src/statement/predicates.js';
 import type { AttestationStore } from './attestation-store.js';
 import { P, readU64 } from './keys.js';
+import { recordEnvelopeJson, recordSeq } from './record.js';
 
 export interface StoreProblem {
   readonly kind: 'bad-record' | 'bad-signature' | 'dangling-index' | 'missing-index' | 'counter';
@@ -41,12 +42,12 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   for await (const { id, value } of store.records()) {
     records++;
     if (records % 10_000 === 0) opts.onProgress?.(records);
-    if (value.length < 17) {
-      add({ kind: 'bad-record', id, message: 'record is truncated' });
+    const envelope = recordEnvelopeJson(value);
+    if (envelope === undefined) {
+      add({ kind: 'bad-record', id, message: 'record is truncated or damaged' });
       continue;
     }
-    const seq = readU64(value, 0);
-    const envelope = value.subarray(16);
+    const seq = recordSeq(value);
     try {
       const att = verifyEnvelope(envelope, suite, { maxEnvelopeBytes: Number.MAX_SAFE_INTEGER });
       if (att.id !== id) add({ kind: 'bad-record', id, message: `record is stored under ${id} but its id is ${att.id}` });

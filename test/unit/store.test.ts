@@ -89,8 +89,9 @@ describe('AttestationStore on a real LevelDB', () => {
     await db.del(Buffer.concat([Buffer.of(P.record), Buffer.from(ids[0]!, 'hex')]));
     const k2 = Buffer.concat([Buffer.of(P.record), Buffer.from(ids[1]!, 'hex')]);
     const v2 = (await db.get(k2)) as Buffer;
-    const text = v2.subarray(16).toString('utf8').replace(/"sig":"(.)/, (_m, c: string) => `"sig":"${c === 'A' ? 'B' : 'A'}`);
-    await db.put(k2, Buffer.concat([v2.subarray(0, 16), Buffer.from(text)]));
+    const damaged = Buffer.from(v2);
+    damaged[17 + 10] = (damaged[17 + 10] as number) ^ 0x01; // a bit of the stored signature
+    await db.put(k2, damaged);
     await db.close();
     await withStore(dir.path, async (store) => {
       const report = await verifyStore(store, nativeSuite());
