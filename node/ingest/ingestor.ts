@@ -18,6 +18,12 @@ export interface IngestorOptions {
   readonly now?: () => number;
 }
 
+/** A chunk after stage 1: decisions for the inputs that failed, attestations for the rest. */
+interface Checked {
+  readonly decisions: (Decision | undefined)[];
+  readonly verified: { index: number; att: VerifiedAttestation }[];
+}
+
 /** Called after each chunk is durably written, with that chunk's decisions in input order. */
 export type OnCommitted = (decisions: readonly Decision[]) => void | Promise<void>;
 
@@ -97,25 +103,43 @@ export class Ingestor {
 
   private async run(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
     const all: Decision[] = [];
-    let chunk: (Uint8Array | string)[] = [];
-    for await (const input of inputs) {
-      chunk.push(input);
-      if (chunk.length >= CHUNK) {
-        const ds = await this.runChunk(chunk);
-        if (onCommitted) await onCommitted(ds);
-        else all.push(...ds);
-        chunk = [];
-      }
-    }
-    if (chunk.length > 0) {
-      const ds = await this.runChunk(chunk);
+    // Two stages, overlapped: while chunk n is checked against the store and written,
+    // chunk n+1's signatures are already being verified on the threadpool.
+    let checking: Promise<Checked> | undefined;
+    const commitPrevious = async (next: Promise<Checked> | undefined): Promise<void> => {
+      const previous = checking;
+      checking = next;
+      if (previous === undefined) return;
+      const ds = await this.commitChunk(await previous);
       if (onCommitted) await onCommitted(ds);
       else all.push(...ds);
+    };
+    let chunk: (Uint8Array | string)[] = [];
+    try {
+      for await (const input of inputs) {
+        chunk.push(input);
+        if (chunk.length >= CHUNK) {
+          const next = this.checkChunk(chunk);
+          chunk = [];
+          await commitPrevious(next);
+        }
+      }
+      if (chunk.length > 0) await commitPrevious(this.checkChunk(chunk));
+      await commitPrevious(undefined);
+    } catch (e) {
+      await checking?.catch(() => undefined); // never leave a rejection unobserved
+      throw e;
     }
     return all;
   }
 
+  /** Runs one chunk through both stages. */
   private async runChunk(inputs: readonly (Uint8Array | string)[]): Promise<Decision[]> {
+    return this.commitChunk(await this.checkChunk(inputs));
+  }
+
+  /** Stage 1, needing no store: decode, schema, identity, signatures. */
+  private async checkChunk(inputs: readonly (Uint8Array | string)[]): Promise<Checked> {
     const decisions: (Decision | undefined)[] = new Array(inputs.length);
     const fail = (index: number, e: unknown): void => {
       decisions[index] = e instanceof ChorusError
@@ -140,6 +164,11 @@ export class Ingestor {
       if (oks[i]) verified.push({ index, att: verifiedAttestation(p, suite) });
       else fail(index, badSignature(p));
     });
+    return { decisions, verified };
+  }
+
+  /** Stage 2, in input order: the semantic rules against the store, then one atomic write. */
+  private async commitChunk({ decisions, verified }: Checked): Promise<Decision[]> {
 
     // One round trip for "is it stored?" and for the targets of retractions.
     const ids = verified.map((v) => v.att.id);
