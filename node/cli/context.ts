@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { ChorusError } from '../../src/errors.js';
 import { resolveHome, type HomePaths } from '../home/home.js';
 import { readFile } from 'node:fs/promises';
@@ -81,11 +81,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
   };
 }
 
-/** Parses a positive integer option. */
+/** Parses a non-negative integer option; a bad value is a usage error (exit 2). */
 export function intOption(name: string): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 0) throw new ChorusError('bad_input', `${name} must be a non-negative integer, got "${v}"`);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`);
     return n;
   };
 }

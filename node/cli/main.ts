@@ -38,7 +38,8 @@ for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCom
 
 function usageExit(cmd: Command): void {
   cmd.exitOverride((err: CommanderError) => {
-    const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    // --help and --version succeed; help shown because a command is missing is a usage error.
+    const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
     process.exit(ok ? EXIT.ok : EXIT.usage);
   });
   for (const c of cmd.commands) usageExit(c);

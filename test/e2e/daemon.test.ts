@@ -130,10 +130,11 @@ describe('chorus start (the daemon, as a child process)', () => {
     };
     const workers = Array.from({ length: 16 }, (_, w) => worker(w));
     while (acknowledged.length < 300) await new Promise((r) => setTimeout(r, 10));
+    const exited = once(node.child, 'exit');
     node.child.kill('SIGKILL');
     stop = true;
     await Promise.all(workers);
-    await once(node.child, 'exit').catch(() => undefined);
+    await exited;
 
     const report = JSON.parse((await sb.expectCode(0, ['verify-store', '--json'])).stdout) as { ok: boolean; records: number };
     expect(report.ok).toBe(true);

@@ -27,6 +27,9 @@ export function randomDigest(): string {
   return randomBytes(32).toString('hex');
 }
 
+/** A fixed issuer to endorse in examples (made once: key derivation in pure JS is slow). */
+let endorsed: TestIssuer | undefined;
+
 /** Example predicate fields (no header) for each kind. */
 export function exampleFields(kind: PredicateKind, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const base: Record<PredicateKind, Record<string, unknown>> = {
@@ -36,7 +39,7 @@ export function exampleFields(kind: PredicateKind, extra: Record<string, unknown
     payload: { scanner: { name: 'picklescan', version: '0.0.14' }, finding: { kind: 'pickle-exec', description: 'os.system in data.pkl' }, severity: 'critical' },
     lineage: { derivedFrom: [{ digest: { sha256: 'b'.repeat(64) }, relation: 'quantized' }] },
     retraction: { target: 'c'.repeat(64), reason: 'wrong model' },
-    endorsement: { endorsed: makeIssuer(new Uint8Array(32).fill(7)).did, scope: ['audit'], weight: 0.5 },
+    endorsement: { endorsed: (endorsed ??= makeIssuer(new Uint8Array(32).fill(7))).did, scope: ['audit'], weight: 0.5 },
   };
   return { ...base[kind], ...extra };
 }

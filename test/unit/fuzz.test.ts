@@ -28,7 +28,7 @@ const JUNK = ['', 'null', '[]', '{}', '"x"', '1e999', '-0', 'true', '{"a":', '\u
 function mutate(line: string, other: TestIssuer, r: () => number): string | Uint8Array {
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const env = JSON.parse(line) as { payloadType: string; payload: string; signatures: { keyid: string; sig: string }[] };
-  const payload = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as Record<string, any>;
+  const payload = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as Record<string, unknown> & { predicate: Record<string, unknown> };
   const reencode = (p: unknown): string => JSON.stringify({ ...env, payload: Buffer.from(typeof p === 'string' ? p : JSON.stringify(p)).toString('base64') });
   switch (Math.floor(r() * 12)) {
     case 0: { // flip a byte anywhere in the text

@@ -12,8 +12,10 @@ import { nativeSuite } from '../../node/crypto/native-suite.js';
 import { buildVectors, type EnvelopeCase, type Ed25519Vector } from '../../node/tools/vectors.js';
 import { buildSchemas } from '../../node/tools/schemas.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
+import type { PredicateKind } from '../../src/statement/predicates.js';
 
 const read = (path: string): unknown => JSON.parse(readFileSync(new URL(`../../protocol/${path}`, import.meta.url), 'utf8'));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- vector files are JSON read at run time
 const vectors = (name: string): any => read(`vectors/${name}`);
 const hex = (h: string): Uint8Array => fromHex(h) as Uint8Array;
 const suites: CryptoSuite[] = [referenceSuite, nativeSuite()];
@@ -71,7 +73,7 @@ describe('model digest vectors', () => {
 
 /** An in-memory store view for running the pure ingest path. */
 function memoryStore(): IngestStoreView & { add(text: string): void } {
-  const byId = new Map<string, { issuer: string; kind: any; bytes: number }>();
+  const byId = new Map<string, { issuer: string; kind: PredicateKind | undefined; bytes: number }>();
   return {
     has: (id) => byId.has(id),
     lookup: (id) => byId.get(id),
