@@ -1,8 +1,6 @@
 import type { Readable } from 'node:stream';
-import { ChorusError } from '../../src/errors.js';
-import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { summarize } from '../api/context.js';
-import { loadTrust, writeTrust } from '../home/trust-list.js';
+import { loadTrust, replaceTrust } from '../home/trust-list.js';
 import { importLines } from '../ingest/import-lines.js';
 import type { LocalNode } from '../local/local-node.js';
 import { VERSION } from '../version.js';
@@ -39,15 +37,7 @@ export function localClient(node: LocalNode): NodeClient {
     },
     trust: trustView,
     async setTrust(issuers) {
-      const before = new Map((await loadTrust(node.home.trust)).issuers.map((e) => [e.issuer, e]));
-      const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-      for (const e of issuers) if (publicKeyFromDidKey(e.issuer) === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${e.issuer.slice(0, 100)}"`);
-      await writeTrust(node.home.trust, {
-        issuers: issuers.map((e) => {
-          const note = e.note ?? before.get(e.issuer)?.note;
-          return { issuer: e.issuer, ...(note === undefined ? {} : { note }), addedAt: before.get(e.issuer)?.addedAt ?? now };
-        }),
-      });
+      await replaceTrust(node.home.trust, issuers, new Date());
       node.trustChanged();
       return trustView();
     },

@@ -34,33 +34,23 @@ export async function writeTrust(path: string, t: TrustFile): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(TrustFile.parse(t), null, 2) + '\n');
 }
 
-function checkIssuer(issuer: string): void {
-  if (publicKeyFromDidKey(issuer) === undefined) {
-    throw new ChorusError('bad_input', `not an Ed25519 did:key: "${issuer.slice(0, 100)}"`);
-  }
-}
-
-/** Adds (or updates the note of) an issuer. Returns whether it was new. */
-export async function trustAdd(path: string, issuer: string, note: string | undefined, now: Date): Promise<boolean> {
-  checkIssuer(issuer);
-  const t = await loadTrust(path);
-  const existing = t.issuers.find((e) => e.issuer === issuer);
-  if (existing) {
-    if (note !== undefined) existing.note = note;
-  } else {
-    t.issuers.push({ issuer, ...(note === undefined ? {} : { note }), addedAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z') });
-  }
-  await writeFileAtomic(path, JSON.stringify(t, null, 2) + '\n');
-  return existing === undefined;
-}
-
-/** Removes an issuer. Returns whether it was there. */
-export async function trustRemove(path: string, issuer: string): Promise<boolean> {
-  checkIssuer(issuer);
-  const t = await loadTrust(path);
-  const before = t.issuers.length;
-  t.issuers = t.issuers.filter((e) => e.issuer !== issuer);
-  if (t.issuers.length === before) return false;
-  await writeFileAtomic(path, JSON.stringify(t, null, 2) + '\n');
-  return true;
+/**
+ * Replaces the trust list with `issuers`, keeping the addedAt (and, when not given, the
+ * note) of issuers that were already on it. Rejects a bad or repeated did before writing.
+ */
+export async function replaceTrust(path: string, issuers: readonly { issuer: string; note?: string | undefined }[], now: Date): Promise<TrustFile> {
+  const before = new Map((await loadTrust(path)).issuers.map((e) => [e.issuer, e]));
+  const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const seen = new Set<string>();
+  const next: TrustFile = {
+    issuers: issuers.map((e) => {
+      if (publicKeyFromDidKey(e.issuer) === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${e.issuer.slice(0, 100)}"`, { issuer: e.issuer });
+      if (seen.has(e.issuer)) throw new ChorusError('bad_input', `listed twice: ${e.issuer}`);
+      seen.add(e.issuer);
+      const note = e.note ?? before.get(e.issuer)?.note;
+      return { issuer: e.issuer, ...(note === undefined ? {} : { note }), addedAt: before.get(e.issuer)?.addedAt ?? stamp };
+    }),
+  };
+  await writeTrust(path, next);
+  return next;
 }

@@ -10,6 +10,27 @@ import type { AttestationStore } from '../store/attestation-store.js';
 /** How many inputs are checked before their accepted ones are written in one batch. */
 const CHUNK = 512;
 
+/**
+ * Signature checks in flight on the libuv threadpool at once. The pool (4 threads) is
+ * shared with LevelDB: flooding it with a whole chunk's checks would make the store's
+ * reads and writes of the previous chunk wait behind them, serialising the pipeline.
+ */
+const VERIFY_IN_FLIGHT = 2;
+
+/** `items.map(fn)` with at most `limit` promises pending at once; results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
 export interface IngestorOptions {
   readonly store: AttestationStore;
   readonly suite: CryptoSuite;
@@ -157,7 +178,7 @@ export class Ingestor {
     // The chunk's signatures are checked together, off the main thread where the suite can.
     const { suite } = this;
     const oks = suite.verifyAsync
-      ? await Promise.all(parsed.map(({ p }) => suite.verifyAsync!(p.sig, p.signed, p.issuerKey)))
+      ? await mapLimit(parsed, VERIFY_IN_FLIGHT, ({ p }) => suite.verifyAsync!(p.sig, p.signed, p.issuerKey))
       : parsed.map(({ p }) => suite.verify(p.sig, p.signed, p.issuerKey));
     const verified: { index: number; att: VerifiedAttestation }[] = [];
     parsed.forEach(({ index, p }, i) => {

@@ -1,7 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { loadTrust, writeTrust } from '../../home/trust-list.js';
-import { publicKeyFromDidKey } from '../../../src/identity/did-key.js';
-import { ChorusError } from '../../../src/errors.js';
+import { loadTrust, replaceTrust } from '../../home/trust-list.js';
 import { VERSION } from '../../version.js';
 import { ErrorBodySchema, HealthSchema, StatusSchema, TrustPut, TrustView } from '../api-schemas.js';
 import type { AppContext, Guards } from '../context.js';
@@ -29,17 +27,7 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
       onRequest: guards.write,
       config: { rateLimit: guards.writeLimit },
     }, async (req) => {
-      const before = new Map((await loadTrust(ctx.node.home.trust)).issuers.map((e) => [e.issuer, e]));
-      const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-      const seen = new Set<string>();
-      const issuers = req.body.issuers.map((e) => {
-        if (publicKeyFromDidKey(e.issuer) === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${e.issuer.slice(0, 100)}"`, { issuer: e.issuer });
-        if (seen.has(e.issuer)) throw new ChorusError('bad_input', `listed twice: ${e.issuer}`);
-        seen.add(e.issuer);
-        const note = e.note ?? before.get(e.issuer)?.note;
-        return { issuer: e.issuer, ...(note === undefined ? {} : { note }), addedAt: before.get(e.issuer)?.addedAt ?? now };
-      });
-      await writeTrust(ctx.node.home.trust, { issuers });
+      const { issuers } = await replaceTrust(ctx.node.home.trust, req.body.issuers, new Date());
       ctx.node.trustChanged();
       req.log.info({ trusted: issuers.length }, 'trust list replaced');
       return trustView();
