@@ -105,6 +105,18 @@ export const StatusSchema = z.object({
   storeBytes: z.int(),
   trustedIssuers: z.int(),
   api: z.object({ url: z.string(), requireTokenForReads: z.boolean() }),
+  network: z.object({ peerId: z.string(), listen: z.array(z.string()), peers: z.int() }).nullable().describe('null when the node does not join the network'),
 });
+
+export const PeerSchema = z.object({
+  peerId: z.string(),
+  addresses: z.array(z.string()),
+  latencyMs: z.number().nullable(),
+  gossipScore: z.number(),
+  direction: z.string(),
+});
+export const PeersView = z.object({ peers: z.array(PeerSchema) });
+export const ConnectBody = z.strictObject({ multiaddr: z.string().min(1).max(1024) });
+export const ConnectResult = z.object({ peerId: z.string() });
 
 export const HealthSchema = z.object({ ok: z.boolean() });

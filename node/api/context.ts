@@ -3,6 +3,7 @@ import type { LocalNode } from '../local/local-node.js';
 import type { EventHub } from './event-hub.js';
 import type { Metrics } from './metrics.js';
 import type { StoredAttestation } from '../store/attestation-store.js';
+import type { Network } from '../net/network.js';
 
 /** Everything the API's handlers use, built once at start. */
 export interface AppContext {
@@ -11,6 +12,8 @@ export interface AppContext {
   readonly events: EventHub;
   readonly metrics: Metrics;
   readonly startedAt: number;
+  /** The peer-to-peer side, when net.enabled. */
+  readonly network: Network | undefined;
   /** Set once the server listens. */
   url: string;
 }

@@ -14,6 +14,7 @@ import { queryCommand } from './commands/query.js';
 import { showCommand } from './commands/show.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
+import { connectCommand, peersCommand } from './commands/peers.js';
 import { trustCommand } from './commands/trust.js';
 import { verifyStoreCommand } from './commands/verify-store.js';
 
@@ -32,7 +33,7 @@ Exit status:
   );
 
 const cli = makeCli(program);
-for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, verifyStoreCommand, statusCommand]) {
+for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, verifyStoreCommand, statusCommand, peersCommand, connectCommand]) {
   program.addCommand(make(cli));
 }
 

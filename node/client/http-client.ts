@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { ChorusError, ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import type { ReputationView } from '../../src/reputation/view-schema.js';
 import type { ImportTally } from '../ingest/import-lines.js';
-import type { AttestationDetail, ListPage, NodeClient, NodeStatus, PublishOutcome, TrustListView } from './node-client.js';
+import type { AttestationDetail, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustListView } from './node-client.js';
 
 const CODES = new Set<string>(ERROR_CODES);
 
@@ -73,6 +73,12 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
     },
     async status() {
       return (await call<NodeStatus>('GET', '/v1/status')).body;
+    },
+    async peers() {
+      return (await call<{ peers: PeerView[] }>('GET', '/v1/peers')).body.peers;
+    },
+    async connect(addr) {
+      return (await call<{ peerId: string }>('POST', '/v1/peers', { multiaddr: addr })).body.peerId;
     },
     close: async () => {},
   };

@@ -1,3 +1,4 @@
+import { ChorusError } from '../../src/errors.js';
 import type { Readable } from 'node:stream';
 import { summarize } from '../api/context.js';
 import { loadTrust, replaceTrust } from '../home/trust-list.js';
@@ -5,6 +6,8 @@ import { importLines } from '../ingest/import-lines.js';
 import type { LocalNode } from '../local/local-node.js';
 import { VERSION } from '../version.js';
 import type { NodeClient } from './node-client.js';
+
+const notRunning = (): ChorusError => new ChorusError('unavailable', 'no node is running: the network lives in the node; start it with chorus start');
 
 /** The node's data dir opened in this process (no daemon running). */
 export function localClient(node: LocalNode): NodeClient {
@@ -52,8 +55,11 @@ export function localClient(node: LocalNode): NodeClient {
         storeBytes: await node.store.diskBytes(),
         trustedIssuers: (await node.trustPolicy()).trusted.size,
         api: { url: '(no node running)', requireTokenForReads: node.config.api.requireTokenForReads },
+        network: null,
       };
     },
+    peers: () => Promise.reject(notRunning()),
+    connect: () => Promise.reject(notRunning()),
     close: () => node.close(),
   };
 }

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { ReputationView } from '../../src/reputation/view-schema.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import type {
-  AttestationDetailSchema, AttestationSummarySchema, PublishResult, StatusSchema, TrustView,
+  AttestationDetailSchema, AttestationSummarySchema, PeerSchema, PublishResult, StatusSchema, TrustView,
 } from '../api/api-schemas.js';
 import type { ImportTally } from '../ingest/import-lines.js';
 
@@ -12,6 +12,7 @@ export type AttestationDetail = z.infer<typeof AttestationDetailSchema>;
 export type PublishOutcome = z.infer<typeof PublishResult>;
 export type NodeStatus = z.infer<typeof StatusSchema>;
 export type TrustListView = z.infer<typeof TrustView>;
+export type PeerView = z.infer<typeof PeerSchema>;
 
 export interface ListPage {
   readonly items: AttestationSummary[];
@@ -32,5 +33,9 @@ export interface NodeClient {
   trust(): Promise<TrustListView>;
   setTrust(issuers: { issuer: string; note?: string }[]): Promise<TrustListView>;
   status(): Promise<NodeStatus>;
+  /** Connected peers (needs a running node). */
+  peers(): Promise<PeerView[]>;
+  /** Dials a peer and keeps the connection (needs a running node). */
+  connect(multiaddr: string): Promise<string>;
   close(): Promise<void>;
 }

@@ -10,11 +10,13 @@ import type { AppContext } from '../api/context.js';
 import { VERSION } from '../version.js';
 import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file.js';
 import { makeLogger } from './logger.js';
+import { Network } from '../net/network.js';
 
 export interface Daemon {
   readonly url: string;
   readonly node: LocalNode;
   readonly log: Logger;
+  readonly network: Network | undefined;
   /** Stops serving, lets in-flight requests and writes finish, closes the store. */
   stop(): Promise<void>;
 }
@@ -58,7 +60,8 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       metrics.countDecisions(ds);
       if (ds.some((d) => d.outcome === 'accept')) events.notify();
     });
-    const ctx: AppContext = { node, token, events, metrics, startedAt, url: '' };
+    const network = node.config.net.enabled ? await Network.start(node, log) : undefined;
+    const ctx: AppContext = { node, token, events, metrics, startedAt, url: '', network };
     const app = await buildServer(ctx, log);
     const { host, port } = node.config.api;
     await app.listen({ host, port });
@@ -76,11 +79,13 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       url: ctx.url,
       node,
       log,
+      network,
       stop() {
         stopping ??= (async () => {
           log.info('stopping: finishing in-flight requests and writes');
           events.close();
           await app.close();
+          await network?.stop();
           await node.ingestor.idle();
           await node.close();
           await removeDaemonInfo(home);

@@ -23,6 +23,17 @@ export const ConfigSchema = z.strictObject({
       corsOrigins: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
+  net: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('join the peer-to-peer network'),
+      listen: z.array(z.string().min(1)).default(['/ip4/0.0.0.0/tcp/7421']).describe('libp2p listen multiaddrs'),
+      bootstrap: z.array(z.string().min(1)).default([]).describe('peers to dial at start and keep connected (multiaddrs ending in /p2p/<peer id>)'),
+      mdns: z.boolean().default(true).describe('find peers on the local network'),
+      dht: z.boolean().default(true).describe('Kademlia DHT for peer routing (protocol /chorus/kad/1.0.0)'),
+      maxConnections: z.int().min(1).max(10_000).default(64),
+      syncIntervalSeconds: z.int().min(5).default(300).describe('how often to reconcile with each connected peer'),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -51,6 +62,10 @@ export const ENV_OVERRIDES: Record<string, string> = {
   CHORUS_API_WRITE_RATE_LIMIT: 'api.writeRateLimitPerMinute',
   CHORUS_API_CORS_ORIGINS: 'api.corsOrigins',
   CHORUS_LOG_LEVEL: 'log.level',
+  CHORUS_NET_ENABLED: 'net.enabled',
+  CHORUS_NET_LISTEN: 'net.listen',
+  CHORUS_NET_BOOTSTRAP: 'net.bootstrap',
+  CHORUS_NET_MDNS: 'net.mdns',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

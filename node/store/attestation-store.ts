@@ -6,7 +6,7 @@ import type { IngestStoreView } from '../../src/ingest/decide.js';
 import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
-import { decodeRecord, encodeRecord, type StoredAttestation } from './record.js';
+import { decodeRecord, encodeRecord, recordEnvelopeJson, type StoredAttestation } from './record.js';
 
 export type { StoredAttestation };
 import { hex32, key, metaKey, P, readU64, u64, upperBound } from './keys.js';
@@ -19,7 +19,7 @@ export interface Page<T> {
   readonly next: number | undefined;
 }
 
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 
 /**
  * The replicated local store on LevelDB. One process owns it (LevelDB's lock); every
@@ -141,6 +141,7 @@ export class AttestationStore implements IngestStoreView {
       for (const d of a.subjects) ops.push({ type: 'put', key: key(P.subject, hex32(d), s), value: id });
       ops.push({ type: 'put', key: key(P.issuer, issuerKey, s), value: id });
       ops.push({ type: 'put', key: key(P.seq, s), value: id });
+      ops.push({ type: 'put', key: key(P.time, u64(Math.floor(a.issuedAt / 1000)), id), value: Buffer.alloc(0) });
       if (a.kind === 'retraction') {
         const target = (a.statement.predicate as RetractionPredicate).target;
         ops.push({ type: 'put', key: key(P.retraction, hex32(target), id), value: Buffer.alloc(0) });
@@ -198,6 +199,24 @@ export class AttestationStore implements IngestStoreView {
     const prefix = key(P.retraction, hex32(id));
     const out: string[] = [];
     for await (const k of this.db.keys({ gt: prefix, lt: upperBound(prefix) })) out.push(k.subarray(33).toString('hex'));
+    return out;
+  }
+
+  /** Every (issuedAt seconds, id) pair, in order: what catch-up sync reconciles. */
+  async *timeKeys(): AsyncGenerator<{ t: number; id: string }> {
+    for await (const k of this.db.keys({ gte: key(P.time), lt: key(P.time + 1) })) {
+      yield { t: readU64(k, 1), id: k.subarray(9).toString('hex') };
+    }
+  }
+
+  /** Canonical envelope JSON of stored attestations (missing ids are skipped). */
+  async envelopes(ids: readonly string[]): Promise<string[]> {
+    const values = await this.db.getMany(ids.map((id) => key(P.record, hex32(id))));
+    const out: string[] = [];
+    for (const v of values) {
+      const json = v === undefined ? undefined : recordEnvelopeJson(v);
+      if (json !== undefined) out.push(json);
+    }
     return out;
   }
 

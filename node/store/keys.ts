@@ -9,6 +9,7 @@
  *   0x04 seq(8)                    -> id(32)      arrival order (sync, event streams)
  *   0x05 issuerKey(32)             -> bytes(8) count(4)   per-issuer usage (quota)
  *   0x06 target(32) retraction(32) -> ''          retractions by target
+ *   0x07 issuedAtSeconds(8) id(32) -> ''        the (time, id) set catch-up sync reconciles
  */
 export const P = {
   meta: 0x00,
@@ -18,6 +19,7 @@ export const P = {
   seq: 0x04,
   usage: 0x05,
   retraction: 0x06,
+  time: 0x07,
 } as const;
 
 export function u64(n: number): Buffer {

@@ -24,6 +24,7 @@ interface RecordFacts {
   issuerKey: string;
   subjects: Set<string>;
   target: string | undefined;
+  t: number;
 }
 
 /**
@@ -56,6 +57,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
         issuerKey: Buffer.from(att.issuerKey).toString('hex'),
         subjects: new Set(att.subjects),
         target: att.kind === 'retraction' ? (att.statement.predicate as RetractionPredicate).target : undefined,
+        t: Math.floor(att.issuedAt / 1000),
       });
       const u = usage.get(att.issuer) ?? { bytes: 0, count: 0 };
       usage.set(att.issuer, { bytes: u.bytes + envelope.length, count: u.count + 1 });
@@ -66,7 +68,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   }
 
   let indexEntries = 0;
-  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0 };
+  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0, time: 0 };
   const check = (ok: boolean, id: string, message: string): void => {
     if (!ok) add({ kind: 'dangling-index', id, message });
   };
@@ -96,6 +98,12 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
     const id = key.subarray(33).toString('hex');
     check(facts.get(id)?.target === key.subarray(1, 33).toString('hex'), id, 'retraction index entry does not match a record');
   }
+  for await (const { key } of store.indexEntries(P.time)) {
+    indexEntries++;
+    seen.time++;
+    const id = key.subarray(9).toString('hex');
+    check(facts.get(id)?.t === readU64(key, 1), id, 'time index entry does not match a record');
+  }
   // Every entry above is valid and keys are unique, so equal counts mean none is missing.
   let subjects = 0;
   let retractions = 0;
@@ -110,6 +118,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   expect('issuer', seen.issuer, facts.size);
   expect('arrival', seen.seq, facts.size);
   expect('retraction', seen.retraction, retractions);
+  expect('time', seen.time, facts.size);
   if (store.size !== records) add({ kind: 'counter', message: `count says ${store.size}, the store holds ${records}` });
   for (const [issuer, u] of usage) {
     const stored = await store.issuerBytes(issuer);

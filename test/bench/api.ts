@@ -52,7 +52,7 @@ async function waitHealthy(url: string, deadlineMs: number): Promise<void> {
 async function startDaemon(home: string): Promise<{ child: ChildProcess; url: string; startupMs: number }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--log-level', 'warn'], {
-    env: { ...process.env, CHORUS_HOME: home, CHORUS_API_WRITE_RATE_LIMIT: '100000000' },
+    env: { ...process.env, CHORUS_HOME: home, CHORUS_API_WRITE_RATE_LIMIT: '100000000', CHORUS_NET_ENABLED: 'false' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (;;) {

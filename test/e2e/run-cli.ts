@@ -44,6 +44,9 @@ function childEnv(opts: RunOptions): NodeJS.ProcessEnv {
   // Never let a test touch the real ~/.chorus: without an explicit home, point at nothing.
   env['CHORUS_HOME'] = opts.home ?? join(tmpdir(), 'chorus-e2e-no-home-given');
   delete env['NODE_OPTIONS'];
+  // Nodes started by tests listen on loopback only, on a free port, and never multicast.
+  env['CHORUS_NET_LISTEN'] ??= '["/ip4/127.0.0.1/tcp/0"]';
+  env['CHORUS_NET_MDNS'] ??= 'false';
   // Node 22's on-disk compile cache: the CLI is started a few hundred times, this makes
   // every start after the first cheaper. It changes nothing about what the CLI does.
   env['NODE_COMPILE_CACHE'] ??= join(tmpdir(), 'chorus-e2e-compile-cache');

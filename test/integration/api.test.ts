@@ -22,7 +22,7 @@ beforeAll(async () => {
   const home = resolveHome({}, dir);
   await initHome(home);
   token = (await readFile(home.token, 'utf8')).trim();
-  daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000 }, logger: makeLogger('silent', false) });
+  daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false }, logger: makeLogger('silent', false) });
   url = daemon.url;
 });
 

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { loadTrust, replaceTrust } from '../../home/trust-list.js';
 import { VERSION } from '../../version.js';
-import { ErrorBodySchema, HealthSchema, StatusSchema, TrustPut, TrustView } from '../api-schemas.js';
+import { ConnectBody, ConnectResult, ErrorBodySchema, HealthSchema, PeersView, StatusSchema, TrustPut, TrustView } from '../api-schemas.js';
+import { ChorusError } from '../../../src/errors.js';
 import type { AppContext, Guards } from '../context.js';
 
 /** Trust list, status, health. */
@@ -45,7 +46,27 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
       storeBytes: await ctx.node.store.diskBytes(),
       trustedIssuers: (await ctx.node.trustPolicy()).trusted.size,
       api: { url: ctx.url, requireTokenForReads: ctx.node.config.api.requireTokenForReads },
+      network: ctx.network ? { peerId: ctx.network.peerId, listen: ctx.network.listenAddrs, peers: (await ctx.network.peers()).length } : null,
     }));
+
+    const network = () => {
+      if (!ctx.network) throw new ChorusError('unavailable', 'this node does not join the network (net.enabled is false)');
+      return ctx.network;
+    };
+    app.get('/v1/peers', {
+      schema: { summary: 'Connected peers: id, address, latency, gossip score', tags: ['network'], response: { 200: PeersView, 503: ErrorBodySchema } },
+    }, async () => ({ peers: await network().peers() }));
+
+    app.post('/v1/peers', {
+      schema: {
+        summary: 'Connect to a peer (and keep the connection)',
+        tags: ['network'],
+        security: [{ bearer: [] }],
+        body: ConnectBody,
+        response: { 200: ConnectResult, 400: ErrorBodySchema, 401: ErrorBodySchema, 503: ErrorBodySchema },
+      },
+      onRequest: guards.write,
+    }, async (req) => ({ peerId: await network().connect(req.body.multiaddr) }));
 
     app.get('/healthz', {
       schema: { summary: 'Liveness', tags: ['node'], response: { 200: HealthSchema } },

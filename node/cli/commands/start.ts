@@ -10,15 +10,27 @@ export function startCommand(cli: Cli): Command {
     .option('--host <address>', 'address for the API (default 127.0.0.1; config api.host, env CHORUS_API_HOST)')
     .option('--port <port>', 'port for the API (default 7420; 0 picks a free one)', intOption('--port'))
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--no-net', 'do not join the peer-to-peer network (config net.enabled)')
+    .option('--listen <multiaddr...>', 'libp2p listen addresses (default /ip4/0.0.0.0/tcp/7421)')
+    .option('--bootstrap <multiaddr...>', 'peers to dial at start and keep connected')
+    .option('--no-mdns', 'do not look for peers on the local network')
     .addHelpText('after', '\nA data dir without an identity is initialised first (as chorus init does).\nWhile the node runs, the other chorus commands talk to it over the API.\nConfiguration: <data dir>/config.json, then environment variables, then these flags.')
-    .action(action(async (opts: { host?: string; port?: number; logLevel?: string }) => {
+    .action(action(async (opts: { host?: string; port?: number; logLevel?: string; net: boolean; listen?: string[]; bootstrap?: string[]; mdns: boolean }) => {
       const home = cli.home();
       if (!existsSync(home.key)) {
         const id = await initHome(home);
         cli.err(`initialised a new node in ${home.root}; its issuer id is ${id.did}`);
       }
       const daemon = await startDaemon(home, {
-        overrides: { 'api.host': opts.host, 'api.port': opts.port, 'log.level': opts.logLevel },
+        overrides: {
+          'api.host': opts.host,
+          'api.port': opts.port,
+          'log.level': opts.logLevel,
+          'net.listen': opts.listen,
+          'net.bootstrap': opts.bootstrap,
+          ...(opts.net ? {} : { 'net.enabled': false }),
+          ...(opts.mdns ? {} : { 'net.mdns': false }),
+        },
       });
       await new Promise<void>((resolve) => {
         let signals = 0;

@@ -9,8 +9,9 @@ export function statusCommand(cli: Cli): Command {
       return cli.withClient(async (client) => {
         const s = { running: client.mode === 'daemon', ...(await client.status()) };
         if (opts.json) return void cli.json(s);
-        const { api, ...rest } = s;
-        cli.out(Object.entries({ ...rest, api: s.running ? api.url : 'no node running (chorus start)' }).map(([k, v]) => `${k.padEnd(15)} ${String(v)}`).join('\n'));
+        const { api, network, ...rest } = s;
+        const net = network ? { peerId: network.peerId, listen: network.listen.join(' '), peers: network.peers } : { network: s.running ? 'off' : '-' };
+        cli.out(Object.entries({ ...rest, api: s.running ? api.url : 'no node running (chorus start)', ...net }).map(([k, v]) => `${k.padEnd(15)} ${String(v)}`).join('\n'));
       });
     }));
 }

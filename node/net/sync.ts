@@ -1,0 +1,189 @@
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { lpStream } from '@libp2p/utils';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Ingestor } from '../ingest/ingestor.js';
+import type { AttestationStore } from '../store/attestation-store.js';
+import { boundOf, fingerprint, MAX_BOUND, MIN_BOUND, type Bound, type SyncIndex } from './sync-index.js';
+
+/** The catch-up sync protocol (SPEC.md, "Sync"). */
+export const SYNC_PROTOCOL = '/chorus/sync/1.0.0';
+
+/** Largest message either side sends or accepts. */
+export const MAX_SYNC_MESSAGE = 1024 * 1024;
+/** A range with at most this many keys is answered with its ids rather than split. */
+const LEAF = 32;
+/** How many parts a mismatched range is split into. */
+const FANOUT = 8;
+const MAX_ROUNDS = 24;
+const MAX_RANGES_PER_REQUEST = 512;
+const FETCH_BATCH = 200;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+const BoundSchema = z.tuple([z.int().min(0), z.string().regex(/^([0-9a-f]{64})?$/)]);
+const RangeSummary = z.strictObject({ lo: BoundSchema, hi: BoundSchema, fp: z.string().regex(/^[0-9a-f]{32}$/), n: z.int().min(0) });
+const Request = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('reconcile'), ranges: z.array(RangeSummary).min(1).max(MAX_RANGES_PER_REQUEST) }),
+  z.strictObject({ type: z.literal('fetch'), ids: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1).max(FETCH_BATCH) }),
+]);
+type RangeSummary = z.infer<typeof RangeSummary>;
+type Request = z.infer<typeof Request>;
+
+const RangeReply = z.union([
+  z.strictObject({ lo: BoundSchema, hi: BoundSchema, ids: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(LEAF) }),
+  z.strictObject({ lo: BoundSchema, hi: BoundSchema, parts: z.array(RangeSummary).max(FANOUT) }),
+]);
+const ReconcileReply = z.strictObject({ ranges: z.array(RangeReply).max(MAX_RANGES_PER_REQUEST) });
+const FetchReply = z.strictObject({ envelopes: z.array(z.string().max(64 * 1024)).max(FETCH_BATCH) });
+type RangeReply = z.infer<typeof RangeReply>;
+
+/** What one sync with a peer moved. */
+export interface SyncStats {
+  rounds: number;
+  bytesSent: number;
+  bytesReceived: number;
+  fetched: number;
+  accepted: number;
+}
+
+const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+
+/**
+ * Answers one reconcile request from the node's own key set: a matching range is left
+ * out, a small mismatched one is answered with its ids, a large one split into parts.
+ */
+export function answerReconcile(index: SyncIndex, ranges: readonly RangeSummary[]): RangeReply[] {
+  const out: RangeReply[] = [];
+  for (const r of ranges) {
+    const { keys, from, to } = index.range(r.lo, r.hi);
+    const n = to - from;
+    if (n === r.n && fingerprint(keys, from, to) === r.fp) continue;
+    if (n <= LEAF) {
+      out.push({ lo: r.lo, hi: r.hi, ids: keys.slice(from, to).map((k) => k.id.toString('hex')) });
+      continue;
+    }
+    const parts: RangeSummary[] = [];
+    const step = Math.ceil(n / FANOUT);
+    for (let i = from; i < to; i += step) {
+      const j = Math.min(i + step, to);
+      const lo: Bound = i === from ? r.lo : boundOf(keys[i]!);
+      const hi: Bound = j === to ? r.hi : boundOf(keys[j]!);
+      parts.push({ lo: [...lo], hi: [...hi], fp: fingerprint(keys, i, j), n: j - i });
+    }
+    out.push({ lo: r.lo, hi: r.hi, parts });
+  }
+  return out;
+}
+
+/**
+ * Range-based set reconciliation over (issuedAt, id) with one peer, then a batched pull of
+ * what this node lacks, through the one ingest path. Bytes grow with the difference
+ * between the two stores, not their size.
+ */
+export class SyncService {
+  constructor(
+    private readonly host: Libp2p,
+    private readonly store: AttestationStore,
+    private readonly index: SyncIndex,
+    private readonly ingestor: Ingestor,
+    private readonly log: Logger,
+    /** Told the ids about to be fetched, before they are ingested. */
+    private readonly onWanted: (ids: readonly string[]) => void = () => {},
+  ) {}
+
+  async start(): Promise<void> {
+    await this.host.handle(SYNC_PROTOCOL, (stream) => this.serve(stream), { maxInboundStreams: 2, maxOutboundStreams: 2 });
+  }
+
+  /** Serves one request per stream. Anything malformed or oversized ends the stream. */
+  private async serve(stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE });
+    try {
+      const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+      const raw = await lp.read({ signal });
+      let req: Request;
+      try {
+        req = Request.parse(JSON.parse(new TextDecoder().decode(raw.subarray())));
+      } catch {
+        stream.abort(new Error('malformed sync request'));
+        return;
+      }
+      const reply = req.type === 'reconcile'
+        ? { ranges: answerReconcile(this.index, req.ranges) }
+        : { envelopes: await this.store.envelopes(req.ids) };
+      let bytes = enc(reply);
+      if (bytes.length > MAX_SYNC_MESSAGE && req.type === 'fetch') {
+        // Large envelopes: send what fits; the peer asks again for the rest.
+        const env = reply as { envelopes: string[] };
+        while (bytes.length > MAX_SYNC_MESSAGE && env.envelopes.length > 1) {
+          env.envelopes.length = Math.floor(env.envelopes.length / 2);
+          bytes = enc(env);
+        }
+      }
+      await lp.write(bytes, { signal });
+      await stream.close({ signal });
+    } catch (e) {
+      this.log.debug({ err: e }, 'sync request failed');
+      stream.abort(e as Error);
+    }
+  }
+
+  private async request(peer: PeerId, body: Request, stats: SyncStats): Promise<unknown> {
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const stream = await this.host.dialProtocol(peer, SYNC_PROTOCOL, { signal });
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE });
+      const out = enc(body);
+      stats.bytesSent += out.length;
+      await lp.write(out, { signal });
+      const res = await lp.read({ signal });
+      stats.bytesReceived += res.byteLength;
+      await stream.close({ signal });
+      return JSON.parse(new TextDecoder().decode(res.subarray())) as unknown;
+    } catch (e) {
+      stream.abort(e as Error);
+      throw e;
+    }
+  }
+
+  /** Pulls from `peer` everything it has and this node lacks. */
+  async syncWith(peer: PeerId): Promise<SyncStats> {
+    const stats: SyncStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, fetched: 0, accepted: 0 };
+    const want = new Set<string>();
+    let pending: RangeSummary[] = [{ lo: [...MIN_BOUND], hi: [...MAX_BOUND], ...this.index.summary(MIN_BOUND, MAX_BOUND) }];
+    while (pending.length > 0 && stats.rounds < MAX_ROUNDS) {
+      stats.rounds++;
+      const next: RangeSummary[] = [];
+      for (let i = 0; i < pending.length; i += MAX_RANGES_PER_REQUEST) {
+        const reply = ReconcileReply.parse(await this.request(peer, { type: 'reconcile', ranges: pending.slice(i, i + MAX_RANGES_PER_REQUEST) }, stats));
+        for (const r of reply.ranges) {
+          if ('ids' in r) {
+            const { keys, from, to } = this.index.range(r.lo, r.hi);
+            const mine = new Set(keys.slice(from, to).map((k) => k.id.toString('hex')));
+            for (const id of r.ids) if (!mine.has(id)) want.add(id);
+          } else {
+            for (const part of r.parts) {
+              const own = this.index.summary(part.lo, part.hi);
+              if (own.n !== part.n || own.fp !== part.fp) next.push({ lo: part.lo, hi: part.hi, ...own });
+            }
+          }
+        }
+      }
+      pending = next;
+    }
+    const ids = [...want];
+    this.onWanted(ids);
+    for (let i = 0; i < ids.length; i += FETCH_BATCH) {
+      let batch = ids.slice(i, i + FETCH_BATCH);
+      while (batch.length > 0) {
+        const reply = FetchReply.parse(await this.request(peer, { type: 'fetch', ids: batch }, stats));
+        if (reply.envelopes.length === 0) break;
+        stats.fetched += reply.envelopes.length;
+        const ds = await this.ingestor.ingestMany(reply.envelopes);
+        stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
+        batch = batch.slice(reply.envelopes.length);
+      }
+    }
+    return stats;
+  }
+}
