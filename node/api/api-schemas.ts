@@ -71,6 +71,7 @@ export const PublishResult = z.object({
 
 export const QueryBody = z.strictObject({
   digests: z.array(z.string().max(80)).min(1).max(1000),
+  evidence: z.boolean().default(false).describe('include every attestation with each view (default: the summaries only)'),
 });
 
 export const QueryResult = z.object({

@@ -39,6 +39,13 @@ export interface IngestorOptions {
   readonly now?: () => number;
 }
 
+/** A single ingest waiting for the next group commit. */
+interface Waiting {
+  readonly input: Uint8Array | string;
+  resolve(d: Decision): void;
+  reject(e: unknown): void;
+}
+
 /** A chunk after stage 1: decisions for the inputs that failed, attestations for the rest. */
 interface Checked {
   readonly decisions: (Decision | undefined)[];
@@ -61,7 +68,7 @@ export class Ingestor {
   private readonly limits: Limits;
   private readonly now: () => number;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly waiting: { input: Uint8Array | string; resolve: (d: Decision) => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiting: Waiting[] = [];
   private readonly listeners = new Set<OnCommitted>();
 
   constructor(opts: IngestorOptions) {
@@ -111,14 +118,22 @@ export class Ingestor {
   }
 
   private async drainWaiting(): Promise<void> {
-    while (this.waiting.length > 0) {
+    // The same two stages as `run`: while one group is checked against the store and
+    // written (an fsync), the next group's signatures are already being verified.
+    type Group = { batch: Waiting[]; checked: Promise<Checked> };
+    let previous: Group | undefined;
+    while (this.waiting.length > 0 || previous !== undefined) {
       const batch = this.waiting.splice(0, CHUNK);
-      try {
-        const ds = await this.runChunk(batch.map((w) => w.input));
-        batch.forEach((w, i) => w.resolve(ds[i] as Decision));
-      } catch (e) {
-        for (const w of batch) w.reject(e);
+      const next: Group | undefined = batch.length > 0 ? { batch, checked: this.checkChunk(batch.map((w) => w.input)) } : undefined;
+      if (previous !== undefined) {
+        try {
+          const ds = await this.commitChunk(await previous.checked);
+          previous.batch.forEach((w, i) => w.resolve(ds[i] as Decision));
+        } catch (e) {
+          for (const w of previous.batch) w.reject(e);
+        }
       }
+      previous = next;
     }
   }
 

@@ -93,8 +93,9 @@ export class LocalNode {
     const { items } = await this.store.bySubject(digest);
     // A commit that landed while we read may not be in `items`: do not cache those.
     if (generation === this.commits && items.length <= ABOUT_CACHE_ITEMS / 10) {
+      // Concurrent misses for one digest each get here: count the entry once.
+      this.aboutItems += items.length - (this.about.get(digest)?.length ?? 0);
       this.about.set(digest, items);
-      this.aboutItems += items.length;
       for (const [k, v] of this.about) {
         if (this.aboutItems <= ABOUT_CACHE_ITEMS) break;
         this.about.delete(k);

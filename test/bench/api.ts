@@ -119,22 +119,29 @@ async function main(): Promise<void> {
     children.push(constant);
     const [chunk] = (await once(constant.stdout!, 'data')) as [Buffer];
     const constantUrl = chunk.toString().trim();
-    const requests = Array.from({ length: 1000 }, (_, i) => ({ method: 'GET' as const, path: `/v1/models/sha256:${digestOf((i * 7919) % DIGESTS)}/reputation` }));
+    // The working set a model loader or scanner asks about again and again: 1,000 digests.
+    const hot = Array.from({ length: 1000 }, (_, i) => ({ method: 'GET' as const, path: `/v1/models/sha256:${digestOf((i * 7919) % DIGESTS)}/reputation` }));
+    // Every digest in turn: mostly store reads (the view cache holds ~2,000 digests of 10).
+    const spread = Array.from({ length: DIGESTS }, (_, i) => ({ method: 'GET' as const, path: `/v1/models/${digestOf((i * 7919) % DIGESTS)}/reputation` }));
     log(`load: reference (constant ${fmt(sample.length)}-byte JSON), ${DURATION}s…`);
-    await load({ url: constantUrl, connections: 10, duration: 2, requests });
-    const ref = await load({ url: constantUrl, connections: 10, duration: DURATION, requests });
-    log(`load: reputation view, ${DURATION}s…`);
-    await load({ url: daemon.url, connections: 10, duration: 2, requests });
-    const rep = await load({ url: daemon.url, connections: 10, duration: DURATION, requests });
+    await load({ url: constantUrl, connections: 10, duration: 2, requests: hot });
+    const ref = await load({ url: constantUrl, connections: 10, duration: DURATION, requests: hot });
+    log(`load: reputation view over the 1,000-digest working set, ${DURATION}s…`);
+    for (const r of hot) await (await fetch(daemon.url + r.path)).arrayBuffer(); // first asks
+    const rep = await load({ url: daemon.url, connections: 10, duration: DURATION, requests: hot });
+    log(`load: reputation view over all ${fmt(DIGESTS)} digests, ${DURATION}s…`);
+    const cold = await load({ url: daemon.url, connections: 10, duration: DURATION, requests: spread });
     constant.kill('SIGTERM');
 
     // 4. Batch query of 1,000 digests.
     const batch = JSON.stringify({ digests: Array.from({ length: 1000 }, (_, i) => digestOf((i * 13) % DIGESTS)) });
     const qt: number[] = [];
+    let qFirst = 0;
     for (let i = 0; i < 40; i++) {
       const s = performance.now();
       const r = await fetch(`${daemon.url}/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: batch });
       await r.arrayBuffer();
+      if (i === 0) qFirst = performance.now() - s;
       if (i >= 5) qt.push(performance.now() - s);
     }
     qt.sort((a, b) => a - b);
@@ -159,16 +166,19 @@ async function main(): Promise<void> {
         setupRequest: (req) => ({ ...req, body: fresh[next++ % PUBLISH] as string }),
       }],
     });
-    const publishRate = pub.requests.total / (pub.duration);
+    const publishRate = pub.requests.total / pub.duration;
+    log(`publish: ${pub.requests.total} requests in ${pub.duration.toFixed(2)} s, latency p50 ${pub.latency.p50} ms p99 ${pub.latency.p99} ms`);
     const created = pub['2xx'];
 
     daemon.child.kill('SIGTERM');
     await once(daemon.child, 'exit');
 
     const rows: [string, string, string, string, string][] = [
-      ['reputation GET req/s (10 conns)', fmt(rep.requests.average), `constant JSON: ${fmt(ref.requests.average)}`, `${fmt((rep.requests.average / ref.requests.average) * 100)}% (goal >= 50%)`, mark(rep.requests.average >= 0.5 * ref.requests.average)],
-      ['reputation GET latency p50 / p99', `${fmt(rep.latency.p50, 2)} / ${fmt(rep.latency.p99, 2)} ms`, `constant: ${fmt(ref.latency.p50, 2)} / ${fmt(ref.latency.p99, 2)} ms`, 'p99 < 10 ms', mark(rep.latency.p99 < 10)],
-      ['POST /v1/query, 1,000 digests p50 / p99', `${fmt(q50, 1)} / ${fmt(q99, 1)} ms`, '-', '< 100 ms', mark(q99 < 100)],
+      ['reputation GET req/s, 1k-digest working set', fmt(rep.requests.average), `constant JSON: ${fmt(ref.requests.average)}`, `${fmt((rep.requests.average / ref.requests.average) * 100)}% (goal >= 50%)`, mark(rep.requests.average >= 0.5 * ref.requests.average)],
+      ['  latency p50 / p99', `${fmt(rep.latency.p50, 2)} / ${fmt(rep.latency.p99, 2)} ms`, `constant: ${fmt(ref.latency.p50, 2)} / ${fmt(ref.latency.p99, 2)} ms`, 'p99 < 10 ms', mark(rep.latency.p99 < 10)],
+      [`reputation GET req/s, all ${fmt(DIGESTS)} digests`, fmt(cold.requests.average), `constant JSON: ${fmt(ref.requests.average)}`, `${fmt((cold.requests.average / ref.requests.average) * 100)}% (goal >= 50%)`, mark(cold.requests.average >= 0.5 * ref.requests.average)],
+      ['  latency p50 / p99', `${fmt(cold.latency.p50, 2)} / ${fmt(cold.latency.p99, 2)} ms`, '-', 'p99 < 10 ms', mark(cold.latency.p99 < 10)],
+      ['POST /v1/query, 1,000 digests p50 / p99', `${fmt(q50, 1)} / ${fmt(q99, 1)} ms`, `first call: ${fmt(qFirst, 1)} ms`, '< 100 ms', mark(q99 < 100)],
       ['publish (pre-signed) /s, 32 conns', fmt(publishRate), `bulk import: ${fmt(importRate)}/s`, `${fmt((publishRate / importRate) * 100)}% (goal >= 50%)`, mark(publishRate >= 0.5 * importRate)],
       ['  publishes answered 201', fmt(created), `of ${fmt(PUBLISH)}`, 'all', mark(created === PUBLISH)],
       ['daemon RSS idle', `${fmt(idleRss)} MB`, `${fmt(TOTAL)} attestations stored`, '< 150 MB', mark(idleRss < 150)],

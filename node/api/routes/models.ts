@@ -32,7 +32,7 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
 
     app.post('/v1/query', {
       schema: {
-        summary: 'Reputation views of up to 1,000 digests in one call',
+        summary: 'Reputation views of up to 1,000 digests in one call (summaries; evidence: true for every attestation)',
         tags: ['models'],
         body: QueryBody,
         response: { 200: QueryResult, 400: ErrorBodySchema },
@@ -42,7 +42,11 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       const now = Date.now();
       const results = await Promise.all(req.body.digests.map(async (text) => {
         try {
-          return await ctx.node.view(parseDigest(text), now, policy);
+          const view = await ctx.node.view(parseDigest(text), now, policy);
+          if (req.body.evidence) return view;
+          // Without evidence: each predicate's summary and counts, not its attestations.
+          const byPredicate = Object.fromEntries(Object.entries(view.byPredicate).map(([k, v]) => [k, { ...v, attestations: [] }]));
+          return { ...view, byPredicate };
         } catch (e) {
           if (!isChorusError(e)) throw e;
           return { digest: text, error: { code: e.code, message: e.message } };
