@@ -32,6 +32,7 @@ export const ConfigSchema = z.strictObject({
       dht: z.boolean().default(true).describe('Kademlia DHT for peer routing (protocol /chorus/kad/1.0.0)'),
       maxConnections: z.int().min(1).max(10_000).default(64),
       syncIntervalSeconds: z.int().min(5).default(300).describe('how often to reconcile with each connected peer'),
+      syncOnConnect: z.boolean().default(true).describe('reconcile with a peer as soon as it connects'),
     })
     .prefault({}),
   log: z

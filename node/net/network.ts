@@ -165,7 +165,7 @@ export class Network {
         this.publish(new TextDecoder().decode(d.attestation.envelopeBytes)).catch((e: unknown) => this.log.warn({ err: e, id: d.id }, 'gossip publish failed'));
       }
     });
-    this.host.addEventListener('peer:connect', (e) => void this.syncWith(e.detail));
+    if (this.node.config.net.syncOnConnect) this.host.addEventListener('peer:connect', (e) => void this.syncWith(e.detail));
     this.host.addEventListener('peer:discovery', (e) => {
       if (this.host.getConnections(e.detail.id).length === 0) void this.host.dial(e.detail.id).catch(() => undefined);
     });
