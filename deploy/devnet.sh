@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Start an N-node Chorus network on this machine's loopback, from one command:
 #   deploy/devnet.sh [N] [DIR]        (defaults: 3 nodes, data in ./.chorus-dev)
-# Node i serves its API on 127.0.0.1:$((7500+i)) and listens for peers on 127.0.0.1:$((7600+i));
-# nodes 1..N-1 bootstrap to node 0. Ctrl-C stops them all. Build first: npm run build.
+# Node i serves its API on 127.0.0.1:$((API_BASE+i)) and listens for peers on
+# 127.0.0.1:$((P2P_BASE+i)) (API_BASE=7500, P2P_BASE=7600 unless set in the environment);
+# nodes 1..N-1 bootstrap to node 0. Ctrl-C (or SIGTERM) stops them all. Build first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-3}
 DIR=${2:-.chorus-dev}
+API_BASE=${API_BASE:-7500}
+P2P_BASE=${P2P_BASE:-7600}
 NODE=node_modules/.bin/node
 [ -x "$NODE" ] || NODE=node
 CLI=dist/node/cli/main.js
@@ -20,24 +23,24 @@ start_node() { # i bootstrap...
   local i=$1; shift
   local home="$DIR/node$i"
   mkdir -p "$home"
-  CHORUS_HOME="$home" CHORUS_NET_MDNS=false "$NODE" "$CLI" start --port $((7500 + i)) \
-    --listen "/ip4/127.0.0.1/tcp/$((7600 + i))" ${1:+--bootstrap "$1"} --log-level warn \
+  CHORUS_HOME="$home" CHORUS_NET_MDNS=false "$NODE" "$CLI" start --port $((API_BASE + i)) \
+    --listen "/ip4/127.0.0.1/tcp/$((P2P_BASE + i))" ${1:+--bootstrap "$1"} --log-level warn \
     >>"$home/node.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$((7500 + i))/healthz" >/dev/null 2>&1 && return 0
+    curl -sf "http://127.0.0.1:$((API_BASE + i))/healthz" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "node $i did not start; see $home/node.log" >&2; exit 1
 }
 
 start_node 0
-PEER0=$(curl -sf http://127.0.0.1:7500/v1/status | sed -E 's/.*"peerId":"([^"]+)".*/\1/')
-BOOT="/ip4/127.0.0.1/tcp/7600/p2p/$PEER0"
+PEER0=$(curl -sf "http://127.0.0.1:$API_BASE/v1/status" | sed -E 's/.*"peerId":"([^"]+)".*/\1/')
+BOOT="/ip4/127.0.0.1/tcp/$P2P_BASE/p2p/$PEER0"
 for i in $(seq 1 $((N - 1))); do start_node "$i" "$BOOT"; done
 
-echo "devnet: $N nodes; APIs on http://127.0.0.1:7500..$((7500 + N - 1)); data in $DIR"
+echo "devnet: $N nodes; APIs on http://127.0.0.1:$API_BASE..$((API_BASE + N - 1)); data in $DIR"
 echo "try:    CHORUS_HOME=$DIR/node0 npx chorus attest audit --subject sha256:$(printf 'ab%.0s' $(seq 32)) --harness demo@1 --verdict fail"
-echo "        curl http://127.0.0.1:$((7500 + N - 1))/v1/models/sha256:$(printf 'ab%.0s' $(seq 32))/reputation"
+echo "        curl http://127.0.0.1:$((API_BASE + N - 1))/v1/models/sha256:$(printf 'ab%.0s' $(seq 32))/reputation"
 echo "Ctrl-C stops the network."
 wait

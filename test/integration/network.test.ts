@@ -6,6 +6,8 @@ import { initHome, resolveHome } from '../../node/home/home.js';
 import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
 import { makeLogger } from '../../node/daemon/logger.js';
 import { ATTESTATION_TOPIC } from '../../node/net/network.js';
+import { SYNC_PROTOCOL } from '../../node/net/sync.js';
+import { lpStream } from '@libp2p/utils';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
 
 const dirs: string[] = [];
@@ -115,4 +117,60 @@ describe('the network: real libp2p nodes on loopback', () => {
     expect(a.node.store.size).toBe(before);
     expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
   });
+
+  it('a lying, flooding or stalling sync peer costs a bounded session; the node stays healthy', async () => {
+    const liar = await node();
+    const victim = await node();
+    await liar.network!.host.unhandle(SYNC_PROTOCOL);
+    let mode: 'split-forever' | 'huge' | 'stall' = 'split-forever';
+    await liar.network!.host.handle(SYNC_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 });
+      const req = JSON.parse(new TextDecoder().decode((await lp.read()).subarray())) as { ranges?: { lo: unknown; hi: unknown }[] };
+      if (mode === 'stall') return; // never answer
+      if (mode === 'huge') {
+        await lp.write(new Uint8Array(2 * 1024 * 1024).fill(0x20)).catch(() => undefined);
+        return;
+      }
+      // Claim every range differs, forever, with made-up fingerprints.
+      const parts = (r: { lo: unknown; hi: unknown }) => Array.from({ length: 8 }, () => ({ lo: r.lo, hi: r.hi, fp: 'f'.repeat(32), n: 1000 }));
+      await lp.write(new TextEncoder().encode(JSON.stringify({ ranges: (req.ranges ?? []).slice(0, 60).map((r) => ({ lo: r.lo, hi: r.hi, parts: parts(r) })) })));
+      await stream.close();
+    }, { maxInboundStreams: 8 });
+    await victim.network!.connect(liar.network!.listenAddrs[0]!);
+    const liarId = liar.network!.host.peerId;
+
+    // Endless splitting: capped by the round limit, nothing fetched.
+    const lies = await victim.network!.sync.syncWith(liarId);
+    expect(lies.rounds).toBeLessThanOrEqual(24);
+    expect(lies.fetched).toBe(0);
+    // An oversized reply is refused by the length limit.
+    mode = 'huge';
+    await expect(victim.network!.sync.syncWith(liarId)).rejects.toThrow(/too long|length/i);
+    // A stalled peer times out.
+    mode = 'stall';
+    const t = Date.now();
+    await expect(victim.network!.sync.syncWith(liarId)).rejects.toThrow();
+    expect(Date.now() - t).toBeLessThan(15_000);
+    expect(victim.node.store.size).toBe(0);
+    expect((await fetch(`${victim.url}/healthz`)).status).toBe(200);
+  }, 40_000);
+
+  it('a node that was stopped catches up after a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-net-'));
+    dirs.push(dir);
+    const home = resolveHome({}, dir);
+    await initHome(home);
+    const opts = { env: {}, overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.bootstrap': [a.network!.listenAddrs[0]!] }, logger: makeLogger('silent', false) };
+    const first = await startDaemon(home, opts);
+    await until('caught up at first start', () => first.node.store.size >= a.node.store.size);
+    const peerId = first.network!.peerId;
+    await first.stop();
+    const fresh = Array.from({ length: 50 }, (_, i) => makeEnvelopeLine(makeIssuer(), { fields: exampleFields('audit', { metrics: { whileAway: i } }) }));
+    await a.node.ingestor.ingestMany(fresh);
+    const again = await startDaemon(home, opts);
+    daemons.push(again);
+    expect(again.network!.peerId).toBe(peerId); // same peer identity across restarts
+    await until('caught up after restart', () => again.node.store.size >= a.node.store.size);
+    expect(again.node.store.size).toBe(a.node.store.size);
+  }, 60_000);
 });

@@ -1,0 +1,73 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli } from './run-cli.js';
+
+const DEVNET = join(REPO_ROOT, 'deploy', 'devnet.sh');
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond().catch(() => false))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('deploy/', () => {
+  it('devnet.sh brings up 3 nodes from one command; an attestation published on one is answered on another; Ctrl-C stops them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-devnet-'));
+    const apiBase = 21_000 + Math.floor(Math.random() * 2000);
+    const p2pBase = apiBase + 5000;
+    const child = spawn('bash', [DEVNET, '3', dir], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, API_BASE: String(apiBase), P2P_BASE: String(p2pBase) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await until('the devnet is up', async () => out.includes('devnet: 3 nodes'), 60_000);
+      const digest = 'cd'.repeat(32);
+      // Publish on node 0 through the CLI (which talks to node 0's API).
+      const r = await runCli(['attest', 'audit', '--subject', digest, '--harness', 'devnet@1', '--verdict', 'fail'], { home: join(dir, 'node0') });
+      expect(r.code).toBe(0);
+      // Node 2 answers from its own store once gossip has delivered it.
+      await until('node 2 knows it', async () => {
+        const v = (await (await fetch(`http://127.0.0.1:${apiBase + 2}/v1/models/${digest}/reputation`)).json()) as { byPredicate: { audit?: { total: number } } };
+        return v.byPredicate.audit?.total === 1;
+      });
+      const peers = (await (await fetch(`http://127.0.0.1:${apiBase}/v1/peers`)).json()) as { peers: unknown[] };
+      expect(peers.peers.length).toBe(2);
+    } finally {
+      const exited = once(child, 'exit');
+      process.kill(-child.pid!, 'SIGINT');
+      await exited;
+      // Every node removed its daemon.json on the way out: they stopped cleanly.
+      for (const i of [0, 1, 2]) await expect(readFile(join(dir, `node${i}`, 'daemon.json'))).rejects.toThrow();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the systemd unit, Dockerfile and devnet script use paths and flags the CLI has', async () => {
+    const unit = await readFile(join(REPO_ROOT, 'deploy', 'chorus.service'), 'utf8');
+    expect(unit).toMatch(/ExecStart=.*dist\/node\/cli\/main\.js start/);
+    const docker = await readFile(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
+    expect(docker).toMatch(/FROM node:22/);
+    expect(docker).toMatch(/\nUSER node\n/);
+    expect(docker).toMatch(/HEALTHCHECK/);
+    expect(docker).toMatch(/"dist\/node\/cli\/main\.js", "start"/);
+    const help = (await runCli(['start', '--help'])).stdout;
+    for (const file of [DEVNET, join(REPO_ROOT, 'deploy', 'docker-compose.yml')]) {
+      const text = await readFile(file, 'utf8');
+      const flags = [...text.matchAll(/[ "](--[a-z-]+)/g)].map((m) => m[1]!).filter((f) => f !== '--build');
+      expect(flags.length).toBeGreaterThan(0);
+      for (const flag of flags) expect([file, help.includes(flag)]).toEqual([file, true]);
+    }
+    expect(spawnSync('bash', ['-n', DEVNET]).status).toBe(0);
+  });
+});
