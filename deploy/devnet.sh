@@ -16,8 +16,17 @@ CLI=dist/node/cli/main.js
 [ -f "$CLI" ] || { echo "build first: npm run build" >&2; exit 1; }
 mkdir -p "$DIR"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait; }
-trap cleanup EXIT INT TERM
+stopping=0
+cleanup() { # once: each node finishes its writes and closes its store on SIGTERM
+  [ "$stopping" = 1 ] && return; stopping=1
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait
+}
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
+
+# HTTP GET with the Node that runs the nodes (no curl needed): prints the body, fails on non-2xx.
+get() { "$NODE" -e "fetch(process.argv[1]).then(async r => { if (!r.ok) process.exit(1); process.stdout.write(await r.text()) }, () => process.exit(1))" "$1"; }
 
 start_node() { # i bootstrap...
   local i=$1; shift
@@ -28,14 +37,14 @@ start_node() { # i bootstrap...
     >>"$home/node.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$((API_BASE + i))/healthz" >/dev/null 2>&1 && return 0
+    get "http://127.0.0.1:$((API_BASE + i))/healthz" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "node $i did not start; see $home/node.log" >&2; exit 1
 }
 
 start_node 0
-PEER0=$(curl -sf "http://127.0.0.1:$API_BASE/v1/status" | sed -E 's/.*"peerId":"([^"]+)".*/\1/')
+PEER0=$(get "http://127.0.0.1:$API_BASE/v1/status" | sed -E 's/.*"peerId":"([^"]+)".*/\1/')
 BOOT="/ip4/127.0.0.1/tcp/$P2P_BASE/p2p/$PEER0"
 for i in $(seq 1 $((N - 1))); do start_node "$i" "$BOOT"; done
 

@@ -99,6 +99,9 @@ export class Network {
           allowPublishToZeroTopicPeers: true,
           floodPublish: true,
           emitSelf: false,
+          // Peer exchange: a peer pruned from a full mesh learns other peers to connect to,
+          // so a network bootstrapped through one node does not stay a star.
+          doPX: true,
           maxInboundDataLength: MAX_GOSSIP_MESSAGE,
           scoreParams: {
             IPColocationFactorWeight: 0,
@@ -120,7 +123,7 @@ export class Network {
               }),
             },
           },
-          scoreThresholds: { gossipThreshold: -10, publishThreshold: -20, graylistThreshold: -30, acceptPXThreshold: 10, opportunisticGraftThreshold: 5 },
+          scoreThresholds: { gossipThreshold: -10, publishThreshold: -20, graylistThreshold: -30, acceptPXThreshold: 0, opportunisticGraftThreshold: 5 },
         }),
         ...(cfg.dht ? { dht: kadDHT({ protocol: '/chorus/kad/1.0.0', clientMode: false, peerInfoMapper: removePublicAddressesMapper, allowQueryWithZeroPeers: true }) } : {}),
       },

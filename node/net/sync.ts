@@ -81,6 +81,9 @@ export function answerReconcile(index: SyncIndex, ranges: readonly RangeSummary[
  * between the two stores, not their size.
  */
 export class SyncService {
+  /** Ids being fetched from some peer right now: concurrent syncs do not fetch them twice. */
+  private readonly inFlight = new Set<string>();
+
   constructor(
     private readonly host: Libp2p,
     private readonly store: AttestationStore,
@@ -171,18 +174,23 @@ export class SyncService {
       }
       pending = next;
     }
-    const ids = [...want];
+    const ids = [...want].filter((id) => !this.inFlight.has(id));
+    for (const id of ids) this.inFlight.add(id);
     this.onWanted(ids);
-    for (let i = 0; i < ids.length; i += FETCH_BATCH) {
-      let batch = ids.slice(i, i + FETCH_BATCH);
-      while (batch.length > 0) {
-        const reply = FetchReply.parse(await this.request(peer, { type: 'fetch', ids: batch }, stats));
-        if (reply.envelopes.length === 0) break;
-        stats.fetched += reply.envelopes.length;
-        const ds = await this.ingestor.ingestMany(reply.envelopes);
-        stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
-        batch = batch.slice(reply.envelopes.length);
+    try {
+      for (let i = 0; i < ids.length; i += FETCH_BATCH) {
+        let batch = ids.slice(i, i + FETCH_BATCH);
+        while (batch.length > 0) {
+          const reply = FetchReply.parse(await this.request(peer, { type: 'fetch', ids: batch }, stats));
+          if (reply.envelopes.length === 0) break;
+          stats.fetched += reply.envelopes.length;
+          const ds = await this.ingestor.ingestMany(reply.envelopes);
+          stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
+          batch = batch.slice(reply.envelopes.length);
+        }
       }
+    } finally {
+      for (const id of ids) this.inFlight.delete(id);
     }
     return stats;
   }

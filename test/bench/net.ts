@@ -21,7 +21,7 @@ import { makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtur
 const QUICK = process.argv.includes('--quick');
 const N = QUICK ? 10_000 : 100_000;
 const DIFFS = QUICK ? [5_000, 100, 10] : [50_000, 1_000, 10];
-const PEERS = QUICK ? 8 : 20;
+const PEERS = process.argv.includes('--peers') ? Number(process.argv[process.argv.indexOf('--peers') + 1]) : QUICK ? 8 : 20;
 const PUBLISH = QUICK ? 200 : 1_000;
 const log = (m: string): void => void process.stderr.write(`[bench:net] ${m}\n`);
 const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -130,6 +130,9 @@ async function main(): Promise<void> {
     }
     lat.sort((x, y) => x - y);
     const share = complete / sentAt.size;
+    const reach = new Map<number, number>();
+    for (const id of sentAt.keys()) reach.set(arrived.get(id)?.length ?? 0, (reach.get(arrived.get(id)?.length ?? 0) ?? 0) + 1);
+    log(`nodes reached per attestation [nodes, attestations]: ${JSON.stringify([...reach].sort((x, y) => x[0] - y[0]))}`);
     rows.push([`propagation, ${PEERS} nodes in one process, ${fmt(PUBLISH)} publishes`, `p50 ${fmt(pct(lat, 0.5), 1)} ms, p99 ${fmt(pct(lat, 0.99), 1)} ms, max ${fmt(lat.at(-1) ?? NaN, 1)} ms`, `delivered to all: ${fmt(share * 100, 1)}%`, '100%, p99 < 1 s', mark(share === 1 && pct(lat, 0.99) < 1000)]);
     log(rows.at(-1)!.join(' | '));
 

@@ -61,7 +61,8 @@ describe('deploy/', () => {
     expect(docker).toMatch(/\nUSER node\n/);
     expect(docker).toMatch(/HEALTHCHECK/);
     expect(docker).toMatch(/"dist\/node\/cli\/main\.js", "start"/);
-    const help = (await runCli(['start', '--help'])).stdout;
+    // The scripts start nodes and, in their hints, publish an audit finding.
+    const help = (await runCli(['start', '--help'])).stdout + (await runCli(['attest', 'audit', '--help'])).stdout;
     for (const file of [DEVNET, join(REPO_ROOT, 'deploy', 'docker-compose.yml')]) {
       const text = await readFile(file, 'utf8');
       const flags = [...text.matchAll(/[ "](--[a-z-]+)/g)].map((m) => m[1]!).filter((f) => f !== '--build');

@@ -91,7 +91,6 @@ describe('the network: real libp2p nodes on loopback', () => {
     const stats = await d.network!.sync.syncWith(a.network!.host.peerId);
     // The sync that `connect` starts on its own may have fetched some of them first.
     expect(stats.fetched).toBeLessThanOrEqual(missing);
-    expect(d.node.store.size - before).toBeGreaterThan(0);
     await until('D caught up', () => d.node.store.size >= a.node.store.size);
     expect(d.node.store.size).toBe(a.node.store.size);
     // A full copy would move ~1.6 MB of envelopes; reconciliation moves a few kilobytes
@@ -102,7 +101,7 @@ describe('the network: real libp2p nodes on loopback', () => {
     expect(again).toMatchObject({ rounds: 1, fetched: 0 });
   });
 
-  it('a peer gossiping invalid attestations is rejected, graylisted, and stores nothing', async () => {
+  it('a peer gossiping invalid attestations is rejected, graylisted, and stores nothing', { timeout: 40_000 }, async () => {
     const hostile = await node({ bootstrap: [a.network!.listenAddrs[0]!] });
     await until('hostile connected', async () => (await a.network!.peers()).some((p) => p.peerId === hostile.network!.peerId));
     await until('hostile subscribed', () => a.network!.host.services.pubsub.getSubscribers(ATTESTATION_TOPIC).some((p) => p.toString() === hostile.network!.peerId));
@@ -113,7 +112,7 @@ describe('the network: real libp2p nodes on loopback', () => {
     for (const data of ['garbage', JSON.stringify(forged), '{"payloadType":1}']) {
       await hostile.network!.host.services.pubsub.publish(ATTESTATION_TOPIC, new TextEncoder().encode(data)).catch(() => undefined);
     }
-    await until('score falls below the graylist threshold', () => a.network!.host.services.pubsub.getScore(hostile.network!.peerId) < -30, 10_000);
+    await until('score falls below the graylist threshold', () => a.network!.host.services.pubsub.getScore(hostile.network!.peerId) < -30, 20_000);
     expect(a.node.store.size).toBe(before);
     expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
   });

@@ -33,13 +33,17 @@ export function startCommand(cli: Cli): Command {
         },
       });
       await new Promise<void>((resolve) => {
-        let signals = 0;
+        const seen = new Set<NodeJS.Signals>();
         const onSignal = (sig: NodeJS.Signals): void => {
-          signals++;
-          if (signals > 1) {
-            daemon.log.warn({ sig }, 'second signal: exiting without waiting');
+          // The same signal twice (Ctrl-C pressed again) forces the exit; a SIGTERM right
+          // after a SIGINT (a supervisor passing Ctrl-C on) is the same stop request.
+          if (seen.has(sig)) {
+            daemon.log.warn({ sig }, 'signal repeated: exiting without waiting');
             process.exit(1);
           }
+          const first = seen.size === 0;
+          seen.add(sig);
+          if (!first) return;
           daemon.log.info({ sig }, 'signal received');
           daemon.stop().then(resolve, (e: unknown) => {
             daemon.log.error({ err: e }, 'error while stopping');
