@@ -24,6 +24,8 @@ import { SyncService, type SyncStats } from './sync.js';
 
 /** The one gossip topic of attestations, versioned with the protocol. */
 export const ATTESTATION_TOPIC = '/chorus/attestations/1';
+/** A sync that fetches at most this many attestations relays them by gossip. */
+const RELAY_SYNCED_MAX = 1000;
 /** Gossip messages larger than this are dropped (an envelope is at most 64 KiB). */
 const MAX_GOSSIP_MESSAGE = 70 * 1024;
 
@@ -132,8 +134,11 @@ export class Network {
     const index = new SyncIndex();
     for await (const k of node.store.timeKeys()) index.add(k.t, k.id);
     const fromNetwork = new Set<string>();
+    // What a sync brings in is relayed by gossip when it is a small difference (a healed
+    // partition: the rest of each side learns it in seconds, not at the next periodic sync);
+    // a large catch-up is not re-broadcast, the peers that lack it sync for themselves.
     const sync = new SyncService(host as unknown as Libp2p, node.store, index, node.ingestor, log, (ids) => {
-      for (const id of ids) fromNetwork.add(id);
+      if (ids.length > RELAY_SYNCED_MAX) for (const id of ids) fromNetwork.add(id);
     });
     await sync.start();
     const net = new Network(host, node, sync, index, log, fromNetwork);

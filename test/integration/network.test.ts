@@ -117,6 +117,23 @@ describe('the network: real libp2p nodes on loopback', () => {
     expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
   });
 
+  it('a Reject on a topic without score params penalises nobody (why the attestation topic has them)', { timeout: 30_000 }, async () => {
+    const sender = await node({ bootstrap: [a.network!.listenAddrs[0]!] });
+    const TOPIC = '/chorus/test-no-score/1';
+    const psA = a.network!.host.services.pubsub;
+    const { TopicValidatorResult } = await import('@libp2p/gossipsub');
+    psA.topicValidators.set(TOPIC, () => TopicValidatorResult.Reject);
+    psA.subscribe(TOPIC);
+    sender.network!.host.services.pubsub.subscribe(TOPIC);
+    await until('sender subscribed', () => psA.getSubscribers(TOPIC).some((p) => p.toString() === sender.network!.peerId));
+    const before = psA.getScore(sender.network!.peerId);
+    for (let i = 0; i < 5; i++) await sender.network!.host.services.pubsub.publish(TOPIC, new TextEncoder().encode(`junk ${i}`)).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1500)); // scores are recomputed each heartbeat
+    expect(psA.getScore(sender.network!.peerId)).toBeGreaterThanOrEqual(Math.min(before, 0));
+    expect(psA.getScore(sender.network!.peerId)).toBeGreaterThan(-1);
+    psA.unsubscribe(TOPIC);
+  });
+
   it('a lying, flooding or stalling sync peer costs a bounded session; the node stays healthy', async () => {
     const liar = await node();
     const victim = await node();
@@ -171,5 +188,32 @@ describe('the network: real libp2p nodes on loopback', () => {
     expect(again.network!.peerId).toBe(peerId); // same peer identity across restarts
     await until('caught up after restart', () => again.node.store.size >= a.node.store.size);
     expect(again.node.store.size).toBe(a.node.store.size);
+  }, 60_000);
+
+  it('partition: two halves publish apart, then heal and converge to the same set', async () => {
+    const left = [await node()];
+    const right = [await node()];
+    for (let i = 0; i < 2; i++) {
+      left.push(await node({ bootstrap: [left[0]!.network!.listenAddrs[0]!] }));
+      right.push(await node({ bootstrap: [right[0]!.network!.listenAddrs[0]!] }));
+    }
+    await until('halves formed', async () => (await left[0]!.network!.peers()).length >= 2 && (await right[0]!.network!.peers()).length >= 2);
+    await new Promise((r) => setTimeout(r, 1500)); // gossip mesh
+    const publishOn = async (side: typeof left, n: number, tag: string): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const r = await publish(side[i % side.length]!, makeEnvelopeLine(makeIssuer(), { fields: exampleFields('audit', { metrics: { [tag]: i } }) }));
+        expect(r.status).toBe(201);
+      }
+    };
+    await publishOn(left, 9, 'left');
+    await publishOn(right, 6, 'right');
+    const all = [...left, ...right];
+    const sizes = () => all.map((d) => d.node.store.size);
+    await until('each half has its own', () => left.every((d) => d.node.store.size === 9) && right.every((d) => d.node.store.size === 6));
+    // Heal: one link across the partition.
+    await left[1]!.network!.connect(right[2]!.network!.listenAddrs[0]!);
+    await until('all six converge', () => sizes().every((n) => n === 15), 30_000);
+    const sets = await Promise.all(all.map(async (d) => (await d.node.store.bySeq()).items.map((a) => a.id).sort().join(',')));
+    expect(new Set(sets).size).toBe(1);
   }, 60_000);
 });
