@@ -169,11 +169,6 @@ export class Ingestor {
     return all;
   }
 
-  /** Runs one chunk through both stages. */
-  private async runChunk(inputs: readonly (Uint8Array | string)[]): Promise<Decision[]> {
-    return this.commitChunk(await this.checkChunk(inputs));
-  }
-
   /** Stage 1, needing no store: decode, schema, identity, signatures. */
   private async checkChunk(inputs: readonly (Uint8Array | string)[]): Promise<Checked> {
     const decisions: (Decision | undefined)[] = new Array(inputs.length);

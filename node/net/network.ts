@@ -16,6 +16,8 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
 import { createHash } from 'node:crypto';
 import { ChorusError } from '../../src/errors.js';
+import { pae } from '../../src/dsse/pae.js';
+import { decodeBase64 } from '../../src/encoding/bytes.js';
 import type { Decision } from '../../src/ingest/decide.js';
 import type { LocalNode } from '../local/local-node.js';
 import { loadOrCreatePeerKey } from './peer-key.js';
@@ -47,11 +49,10 @@ export interface PeerInfo {
 function attestationMessageId(data: Uint8Array): Uint8Array {
   try {
     const env = JSON.parse(new TextDecoder().decode(data)) as { payloadType?: unknown; payload?: unknown };
-    if (typeof env.payloadType === 'string' && typeof env.payload === 'string') {
-      const payload = Buffer.from(env.payload, 'base64');
-      const type = Buffer.from(env.payloadType);
-      const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
-      return createHash('sha256').update(pae).digest();
+    const payload = typeof env.payload === 'string' ? decodeBase64(env.payload) : undefined;
+    if (typeof env.payloadType === 'string' && payload !== undefined) {
+      // The same bytes the attestation id is the hash of (SPEC §7).
+      return createHash('sha256').update(pae(env.payloadType, payload)).digest();
     }
   } catch {
     // not an envelope: fall through to a content hash

@@ -64,10 +64,10 @@ export function fromHex(hex: string): Uint8Array | undefined {
   return out;
 }
 
+const encoder = new TextEncoder();
+
 export const utf8 = {
-  encode: (s: string): Uint8Array => new TextEncoder().encode(s),
-  /** Strict: invalid UTF-8 throws instead of being replaced. */
-  decode: (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(b),
+  encode: (s: string): Uint8Array => encoder.encode(s),
 };
 
 /** Concatenates byte arrays. */

@@ -36,6 +36,7 @@ import { baselineView, type TrustPolicy } from '../../src/reputation/baseline-vi
 import type { PredicateKind } from '../../src/statement/predicates.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import { makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
+import { prng } from '../support/prng.js';
 
 // ---------------------------------------------------------------------------------------
 // Parameters
@@ -91,18 +92,6 @@ function verdictWord(pass: boolean): 'PASS' | 'MISS' {
 function percentile(sorted: readonly number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
   return sorted[i] as number;
-}
-
-/** Deterministic PRNG (mulberry32) so every run builds the same data set shape. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function sha256Hex(s: string): string {

@@ -9,18 +9,7 @@ import { AttestationStore } from '../../node/store/attestation-store.js';
 import { verifyStore } from '../../node/store/verify-store.js';
 import { makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
 import { tempDir } from '../support/temp-dir.js';
-
-/** Deterministic PRNG so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 const JUNK = ['', 'null', '[]', '{}', '"x"', '1e999', '-0', 'true', '{"a":', '\u0000', '\ud800', 'A'.repeat(300), 'did:key:z6Mk', '=='];
 
@@ -81,7 +70,7 @@ describe('fuzzed envelopes', () => {
       const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS });
       const issuers = Array.from({ length: 20 }, () => makeIssuer());
       const originals = Array.from({ length: 200 }, (_, i) => makeEnvelopeLine(issuers[i % 20]!));
-      const r = rng(20261122);
+      const r = prng(20261122); // fixed seed: a failure can be replayed
       const inputs = Array.from({ length: 10_000 }, (_, i) => mutate(originals[i % originals.length]!, issuers[(i + 1) % 20]!, r));
       const decisions = await ingestor.ingestMany(inputs);
 
