@@ -105,14 +105,22 @@ describe('the network: real libp2p nodes on loopback', () => {
     const hostile = await node({ bootstrap: [a.network!.listenAddrs[0]!] });
     await until('hostile connected', async () => (await a.network!.peers()).some((p) => p.peerId === hostile.network!.peerId));
     await until('hostile subscribed', () => a.network!.host.services.pubsub.getSubscribers(ATTESTATION_TOPIC).some((p) => p.toString() === hostile.network!.peerId));
+    // Both sides must see each other subscribed, or the hostile publish reaches nobody.
+    await until('hostile sees A subscribed', () => hostile.network!.host.services.pubsub.getSubscribers(ATTESTATION_TOPIC).some((p) => p.toString() === a.network!.peerId));
     const before = a.node.store.size;
     const forged = JSON.parse(makeEnvelopeLine(makeIssuer())) as { signatures: { sig: string }[] };
     forged.signatures[0]!.sig = Buffer.alloc(64, 7).toString('base64');
-    // Published straight on the topic, so the hostile node's own validator is bypassed.
-    for (const data of ['garbage', JSON.stringify(forged), '{"payloadType":1}']) {
-      await hostile.network!.host.services.pubsub.publish(ATTESTATION_TOPIC, new TextEncoder().encode(data)).catch(() => undefined);
-    }
-    await until('score falls below the graylist threshold', () => a.network!.host.services.pubsub.getScore(hostile.network!.peerId) < -30, 20_000);
+    // Published straight on the topic, so the hostile node's own validator is bypassed;
+    // kept up (each message distinct) until A's score for it crosses the graylist line.
+    let n = 0;
+    await until('score falls below the graylist threshold', async () => {
+      for (const data of [`garbage ${n}`, JSON.stringify({ ...forged, n }), `{"payloadType":${n}}`]) {
+        await hostile.network!.host.services.pubsub.publish(ATTESTATION_TOPIC, new TextEncoder().encode(data)).catch(() => undefined);
+      }
+      n++;
+      await new Promise((r) => setTimeout(r, 300));
+      return a.network!.host.services.pubsub.getScore(hostile.network!.peerId) < -30;
+    }, 20_000);
     expect(a.node.store.size).toBe(before);
     expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
   });
