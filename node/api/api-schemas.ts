@@ -15,6 +15,22 @@ export const DigestParams = z.strictObject({
   digest: z.string().max(80).describe('model digest: sha256:<hex> or bare hex'),
 });
 
+export const ReputationQuery = z.strictObject({
+  lookup: z.enum(['true', 'false']).optional().describe('when this node holds nothing about the digest, ask the network (DHT provider records) first; default true'),
+});
+
+export const LookupSchema = z
+  .object({
+    outcome: z.enum(['asked', 'skipped']).describe('skipped: asked recently without result, or too many lookups at once'),
+    holders: z.int().describe('nodes the DHT named as holding attestations about the digest'),
+    fetched: z.int(),
+    accepted: z.int().describe('attestations that landed here through the ingest path'),
+    ms: z.int(),
+  })
+  .describe('what asking the network about an unknown digest did');
+
+export const ReputationResponse = ReputationViewSchema.extend({ lookup: LookupSchema.optional() });
+
 export const IdParams = z.strictObject({ id: z.string().max(80).describe('attestation id (64 hex)') });
 
 export const PageQuery = z.strictObject({
@@ -96,6 +112,16 @@ export const TrustPut = z.strictObject({
   issuers: z.array(z.strictObject({ issuer: z.string().max(100), note: z.string().max(256).optional() })).max(10_000),
 });
 
+export const ReachabilitySchema = z.object({
+  state: z.enum(['public', 'relayed', 'private']).describe('public: a public address confirmed by AutoNAT; relayed: reachable through a circuit relay; private: this machine or LAN only'),
+  addresses: z.array(z.object({ addr: z.string(), type: z.string(), verified: z.boolean() })),
+  upnp: z.boolean(),
+  autonat: z.boolean(),
+  relay: z.enum(['off', 'auto', 'always']),
+  relayServer: z.boolean(),
+  dcutr: z.boolean(),
+});
+
 export const StatusSchema = z.object({
   version: z.string(),
   did: z.string(),
@@ -106,7 +132,19 @@ export const StatusSchema = z.object({
   storeBytes: z.int(),
   trustedIssuers: z.int(),
   api: z.object({ url: z.string(), requireTokenForReads: z.boolean() }),
-  network: z.object({ peerId: z.string(), listen: z.array(z.string()), peers: z.int() }).nullable().describe('null when the node does not join the network'),
+  network: z
+    .object({
+      peerId: z.string(),
+      listen: z.array(z.string()),
+      peers: z.int(),
+      reachability: ReachabilitySchema,
+      providers: z
+        .object({ announced: z.int(), pending: z.int(), waiting: z.int() })
+        .nullable()
+        .describe('digests announced in the DHT by this run, queued, and waiting for a peer; null when net.providers or net.dht is off'),
+    })
+    .nullable()
+    .describe('null when the node does not join the network'),
 });
 
 export const PeerSchema = z.object({
@@ -115,6 +153,7 @@ export const PeerSchema = z.object({
   latencyMs: z.number().nullable(),
   gossipScore: z.number(),
   direction: z.string(),
+  relayed: z.boolean().describe('the connection runs through a circuit relay'),
 });
 export const PeersView = z.object({ peers: z.array(PeerSchema) });
 export const ConnectBody = z.strictObject({ multiaddr: z.string().min(1).max(1024) });

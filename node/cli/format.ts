@@ -1,5 +1,4 @@
-import type { ReputationView } from '../../src/reputation/baseline-view.js';
-import type { AttestationSummary } from '../client/node-client.js';
+import type { AttestationSummary, ViewWithLookup } from '../client/node-client.js';
 
 const MARK: Record<string, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', info: 'info' };
 
@@ -9,8 +8,14 @@ export function shortDid(did: string): string {
 }
 
 /** The reputation view as a person reads it. */
-export function formatView(v: ReputationView, self?: string): string {
+export function formatView(v: ViewWithLookup, self?: string): string {
   const lines = [`${v.digest}`, `status: ${v.status.toUpperCase()}   (trusted issuers: ${v.trustedIssuers}, as of ${v.asOf})`];
+  const l = v.lookup;
+  if (l) {
+    lines.push(l.outcome === 'skipped'
+      ? 'not asked the network this time (asked recently without result, or busy)'
+      : `asked the network: ${l.holders} node(s) hold attestations about it; ${l.accepted} new attestation(s) landed here (${l.ms} ms)`);
+  }
   const groups = Object.entries(v.byPredicate);
   if (groups.length === 0) lines.push('', 'no attestations about this digest');
   for (const [group, s] of groups) {

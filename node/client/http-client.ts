@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ChorusError, ERROR_CODES, type ErrorCode } from '../../src/errors.js';
-import type { ReputationView } from '../../src/reputation/view-schema.js';
 import type { ImportTally } from '../ingest/import-lines.js';
-import type { AttestationDetail, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustListView } from './node-client.js';
+import type { AttestationDetail, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustListView, ViewWithLookup } from './node-client.js';
 
 const CODES = new Set<string>(ERROR_CODES);
 
@@ -37,8 +36,8 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
 
   return {
     mode: 'daemon',
-    async view(digest) {
-      return (await call<ReputationView>('GET', `/v1/models/${digest}/reputation`)).body;
+    async view(digest, opts) {
+      return (await call<ViewWithLookup>('GET', `/v1/models/${digest}/reputation${opts?.lookup === false ? '?lookup=false' : ''}`)).body;
     },
     async publish(envelope) {
       const r = await call<PublishOutcome | { code: string; message: string; details?: { outcome?: string; id?: string } }>('POST', '/v1/attestations', envelope, { ok: [422] });

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { ReputationView } from '../../src/reputation/view-schema.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import type {
-  AttestationDetailSchema, AttestationSummarySchema, PeerSchema, PublishResult, StatusSchema, TrustView,
+  AttestationDetailSchema, AttestationSummarySchema, LookupSchema, PeerSchema, PublishResult, StatusSchema, TrustView,
 } from '../api/api-schemas.js';
 import type { ImportTally } from '../ingest/import-lines.js';
 
@@ -13,6 +13,9 @@ export type PublishOutcome = z.infer<typeof PublishResult>;
 export type NodeStatus = z.infer<typeof StatusSchema>;
 export type TrustListView = z.infer<typeof TrustView>;
 export type PeerView = z.infer<typeof PeerSchema>;
+export type LookupView = z.infer<typeof LookupSchema>;
+/** A reputation view, with what asking the network did when the node knew nothing. */
+export type ViewWithLookup = ReputationView & { lookup?: LookupView };
 
 export interface ListPage {
   readonly items: AttestationSummary[];
@@ -25,7 +28,8 @@ export interface ListPage {
  */
 export interface NodeClient {
   readonly mode: 'local' | 'daemon';
-  view(digest: string): Promise<ReputationView>;
+  /** `lookup: false`: do not ask the network about a digest this node holds nothing about. */
+  view(digest: string, opts?: { lookup?: boolean }): Promise<ViewWithLookup>;
   publish(envelope: Envelope): Promise<PublishOutcome>;
   importLines(stream: Readable, opts: { show: number; onProgress?: (t: Readonly<ImportTally>, committed: number) => void }): Promise<ImportTally>;
   get(id: string): Promise<AttestationDetail | undefined>;

@@ -33,6 +33,14 @@ export const ConfigSchema = z.strictObject({
       maxConnections: z.int().min(1).max(10_000).default(64),
       syncIntervalSeconds: z.int().min(5).default(300).describe('how often to reconcile with each connected peer'),
       syncOnConnect: z.boolean().default(true).describe('reconcile with a peer as soon as it connects'),
+      announce: z.array(z.string().min(1)).default([]).describe('addresses to tell peers instead of the listen addresses (a public address you forward to this node)'),
+      upnp: z.boolean().default(true).describe('ask the router (UPnP IGD) to forward the listen port; mapped addresses are announced once AutoNAT confirms them'),
+      autonat: z.boolean().default(true).describe('AutoNAT v2: ask peers to dial back so the node knows which of its addresses are reachable'),
+      relay: z.enum(['off', 'auto', 'always']).default('auto').describe('circuit relay v2 client: dial relayed addresses; auto = also take a relay reservation when no public address is confirmed and a relay is known; always = reserve from the start'),
+      relayServer: z.boolean().default(false).describe('act as a circuit relay for peers behind NAT (for a node with a public address)'),
+      dcutr: z.boolean().default(true).describe('DCUtR: upgrade a relayed connection to a direct one by hole punching'),
+      providers: z.boolean().default(true).describe('announce in the DHT which digests this node holds attestations about, and ask the DHT when queried about an unknown digest'),
+      lookupTimeoutSeconds: z.number().min(0.1).max(60).default(5).describe('how long a query about an unknown digest waits for the network'),
     })
     .prefault({}),
   log: z
@@ -67,6 +75,10 @@ export const ENV_OVERRIDES: Record<string, string> = {
   CHORUS_NET_LISTEN: 'net.listen',
   CHORUS_NET_BOOTSTRAP: 'net.bootstrap',
   CHORUS_NET_MDNS: 'net.mdns',
+  CHORUS_NET_ANNOUNCE: 'net.announce',
+  CHORUS_NET_UPNP: 'net.upnp',
+  CHORUS_NET_RELAY: 'net.relay',
+  CHORUS_NET_RELAY_SERVER: 'net.relayServer',
 };
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -25,6 +25,8 @@ const RangeSummary = z.strictObject({ lo: BoundSchema, hi: BoundSchema, fp: z.st
 const Request = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('reconcile'), ranges: z.array(RangeSummary).min(1).max(MAX_RANGES_PER_REQUEST) }),
   z.strictObject({ type: z.literal('fetch'), ids: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1).max(FETCH_BATCH) }),
+  // "What do you hold about this digest": a page of envelopes in the peer's arrival order.
+  z.strictObject({ type: z.literal('subject'), digest: z.string().regex(/^[0-9a-f]{64}$/), after: z.int().min(0).optional() }),
 ]);
 type RangeSummary = z.infer<typeof RangeSummary>;
 type Request = z.infer<typeof Request>;
@@ -35,6 +37,9 @@ const RangeReply = z.union([
 ]);
 const ReconcileReply = z.strictObject({ ranges: z.array(RangeReply).max(MAX_RANGES_PER_REQUEST) });
 const FetchReply = z.strictObject({ envelopes: z.array(z.string().max(64 * 1024)).max(FETCH_BATCH) });
+const SubjectReply = z.strictObject({ envelopes: z.array(z.string().max(64 * 1024)).max(FETCH_BATCH), next: z.int().min(0).optional() });
+/** A lookup pulls at most this many pages about one digest from one peer. */
+const MAX_SUBJECT_PAGES = 10;
 type RangeReply = z.infer<typeof RangeReply>;
 
 /** What one sync with a peer moved. */
@@ -95,7 +100,7 @@ export class SyncService {
   ) {}
 
   async start(): Promise<void> {
-    await this.host.handle(SYNC_PROTOCOL, (stream) => this.serve(stream), { maxInboundStreams: 2, maxOutboundStreams: 2 });
+    await this.host.handle(SYNC_PROTOCOL, (stream) => this.serve(stream), { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true });
   }
 
   /** Serves one request per stream. Anything malformed or oversized ends the stream. */
@@ -113,13 +118,17 @@ export class SyncService {
       }
       const reply = req.type === 'reconcile'
         ? { ranges: answerReconcile(this.index, req.ranges) }
-        : { envelopes: await this.store.envelopes(req.ids) };
+        : req.type === 'fetch'
+          ? { envelopes: await this.store.envelopes(req.ids) }
+          : await this.subjectPage(req.digest, req.after);
       let bytes = enc(reply);
-      if (bytes.length > MAX_SYNC_MESSAGE && req.type === 'fetch') {
+      if (bytes.length > MAX_SYNC_MESSAGE && req.type !== 'reconcile') {
         // Large envelopes: send what fits; the peer asks again for the rest.
-        const env = reply as { envelopes: string[] };
+        const env = reply as { envelopes: string[]; next?: number };
         while (bytes.length > MAX_SYNC_MESSAGE && env.envelopes.length > 1) {
           env.envelopes.length = Math.floor(env.envelopes.length / 2);
+          // A shortened subject page cannot say where it ended: the asker gets fewer, not wrong ones.
+          delete env.next;
           bytes = enc(env);
         }
       }
@@ -131,9 +140,34 @@ export class SyncService {
     }
   }
 
-  private async request(peer: PeerId, body: Request, stats: SyncStats): Promise<unknown> {
-    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    const stream = await this.host.dialProtocol(peer, SYNC_PROTOCOL, { signal });
+  private async subjectPage(digest: string, after: number | undefined): Promise<{ envelopes: string[]; next?: number }> {
+    const page = await this.store.subjectEnvelopes(digest, { after: after ?? 0, limit: FETCH_BATCH });
+    return page.next === undefined ? { envelopes: page.envelopes } : { envelopes: page.envelopes, next: page.next };
+  }
+
+  /**
+   * Pulls from `peer` what it holds about one digest (a few pages at most) through the
+   * ingest path: how a query about an unknown digest is answered from a provider.
+   */
+  async fetchSubject(peer: PeerId, digest: string, signal?: AbortSignal): Promise<SyncStats> {
+    const stats: SyncStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, fetched: 0, accepted: 0 };
+    let after: number | undefined;
+    while (stats.rounds < MAX_SUBJECT_PAGES && signal?.aborted !== true) {
+      stats.rounds++;
+      const reply = SubjectReply.parse(await this.request(peer, after === undefined ? { type: 'subject', digest } : { type: 'subject', digest, after }, stats, signal));
+      stats.fetched += reply.envelopes.length;
+      const ds = await this.ingestor.ingestMany(reply.envelopes);
+      stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
+      if (reply.next === undefined || reply.next <= (after ?? 0)) break;
+      after = reply.next;
+    }
+    return stats;
+  }
+
+  private async request(peer: PeerId, body: Request, stats: SyncStats, outer?: AbortSignal): Promise<unknown> {
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
+    const stream = await this.host.dialProtocol(peer, SYNC_PROTOCOL, { signal, runOnLimitedConnection: true });
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE });
       const out = enc(body);

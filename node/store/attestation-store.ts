@@ -182,6 +182,33 @@ export class AttestationStore implements IngestStoreView {
     return this.page(key(P.subject, hex32(digest)), opts);
   }
 
+  /**
+   * Envelope JSON of the attestations about a subject, in arrival order, a page at a time:
+   * what a peer asking "what do you hold about this digest" is sent (no decoding).
+   */
+  async subjectEnvelopes(digest: string, { after = 0, limit }: { after?: number; limit: number }): Promise<{ envelopes: string[]; next: number | undefined }> {
+    const prefix = key(P.subject, hex32(digest));
+    const entries = await this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit: limit + 1 }).all();
+    const more = entries.length > limit;
+    const taken = more ? entries.slice(0, limit) : entries;
+    const last = taken.at(-1);
+    return {
+      envelopes: await this.envelopes(taken.map(([, v]) => v.toString('hex'))),
+      next: more && last ? readU64(last[0], last[0].length - 8) : undefined,
+    };
+  }
+
+  /** Every subject digest the store holds attestations about, each once, in digest order. */
+  async *subjects(): AsyncGenerator<string> {
+    let last: Buffer | undefined;
+    for await (const k of this.db.keys({ gt: key(P.subject), lt: key(P.subject + 1) })) {
+      const d = k.subarray(1, 33);
+      if (last && d.equals(last)) continue;
+      last = Buffer.from(d);
+      yield last.toString('hex');
+    }
+  }
+
   /** Attestations by an issuer, in arrival order. */
   async byIssuer(issuer: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
     const pub = publicKeyFromDidKey(issuer);

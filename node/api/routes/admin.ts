@@ -46,7 +46,15 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
       storeBytes: await ctx.node.store.diskBytes(),
       trustedIssuers: (await ctx.node.trustPolicy()).trusted.size,
       api: { url: ctx.url, requireTokenForReads: ctx.node.config.api.requireTokenForReads },
-      network: ctx.network ? { peerId: ctx.network.peerId, listen: ctx.network.listenAddrs, peers: (await ctx.network.peers()).length } : null,
+      network: ctx.network
+        ? {
+            peerId: ctx.network.peerId,
+            listen: ctx.network.listenAddrs,
+            peers: (await ctx.network.peers()).length,
+            reachability: ctx.network.reachability(),
+            providers: ctx.network.providerStats ?? null,
+          }
+        : null,
     }));
 
     const network = () => {

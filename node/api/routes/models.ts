@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { isChorusError } from '../../../src/errors.js';
 import { parseDigest } from '../../../src/digest/parse-digest.js';
-import { ReputationViewSchema } from '../../../src/reputation/view-schema.js';
-import { DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult } from '../api-schemas.js';
+import { DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../api-schemas.js';
 import { summarize, type AppContext } from '../context.js';
 
 /** Reads about model digests: the reputation view, the raw attestations, batch queries. */
@@ -12,10 +11,18 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       schema: {
         summary: "This node's reputation view of a model digest, with its evidence",
         tags: ['models'],
+        description: 'When the node holds nothing about the digest and joins the network, it first asks the DHT which nodes hold attestations about it and fetches them (bounded by net.lookupTimeoutSeconds); `lookup` says what that did.',
         params: DigestParams,
-        response: { 200: ReputationViewSchema, 400: ErrorBodySchema },
+        querystring: ReputationQuery,
+        response: { 200: ReputationResponse, 400: ErrorBodySchema },
       },
-    }, async (req) => ctx.node.view(parseDigest(req.params.digest)));
+    }, async (req) => {
+      const digest = parseDigest(req.params.digest);
+      const view = await ctx.node.view(digest);
+      if (!ctx.network || req.query.lookup === 'false' || Object.keys(view.byPredicate).length > 0) return view;
+      const lookup = await ctx.network.lookup(digest);
+      return { ...(lookup.accepted > 0 ? await ctx.node.view(digest) : view), lookup };
+    });
 
     app.get('/v1/models/:digest/attestations', {
       schema: {

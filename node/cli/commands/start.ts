@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { initHome } from '../../home/home.js';
 import { startDaemon } from '../../daemon/daemon.js';
@@ -14,8 +14,12 @@ export function startCommand(cli: Cli): Command {
     .option('--listen <multiaddr...>', 'libp2p listen addresses (default /ip4/0.0.0.0/tcp/7421)')
     .option('--bootstrap <multiaddr...>', 'peers to dial at start and keep connected')
     .option('--no-mdns', 'do not look for peers on the local network')
+    .option('--announce <multiaddr...>', 'addresses to tell peers (a public address forwarded to this node)')
+    .option('--no-upnp', 'do not ask the router to forward the listen port')
+    .addOption(new Option('--relay <mode>', 'circuit relay client: off, auto (reserve when no public address is confirmed), always').choices(['off', 'auto', 'always']))
+    .option('--relay-server', 'relay for peers behind NAT (for a node with a public address)')
     .addHelpText('after', '\nA data dir without an identity is initialised first (as chorus init does).\nWhile the node runs, the other chorus commands talk to it over the API.\nConfiguration: <data dir>/config.json, then environment variables, then these flags.')
-    .action(action(async (opts: { host?: string; port?: number; logLevel?: string; net: boolean; listen?: string[]; bootstrap?: string[]; mdns: boolean }) => {
+    .action(action(async (opts: { host?: string; port?: number; logLevel?: string; net: boolean; listen?: string[]; bootstrap?: string[]; mdns: boolean; announce?: string[]; upnp: boolean; relay?: string; relayServer?: boolean }) => {
       const home = cli.home();
       if (!existsSync(home.key)) {
         const id = await initHome(home);
@@ -30,6 +34,10 @@ export function startCommand(cli: Cli): Command {
           'net.bootstrap': opts.bootstrap,
           ...(opts.net ? {} : { 'net.enabled': false }),
           ...(opts.mdns ? {} : { 'net.mdns': false }),
+          'net.announce': opts.announce,
+          ...(opts.upnp ? {} : { 'net.upnp': false }),
+          'net.relay': opts.relay,
+          ...(opts.relayServer ? { 'net.relayServer': true } : {}),
         },
       });
       await new Promise<void>((resolve) => {
