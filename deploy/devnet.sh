@@ -33,7 +33,7 @@ start_node() { # i bootstrap...
   local home="$DIR/node$i"
   mkdir -p "$home"
   CHORUS_HOME="$home" CHORUS_NET_MDNS=false "$NODE" "$CLI" start --port $((API_BASE + i)) \
-    --listen "/ip4/127.0.0.1/tcp/$((P2P_BASE + i))" ${1:+--bootstrap "$1"} --log-level warn \
+    --listen "/ip4/127.0.0.1/tcp/$((P2P_BASE + i))" ${1:+--bootstrap "$1"} --no-upnp --log-level warn \
     >>"$home/node.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do

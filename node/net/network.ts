@@ -140,6 +140,8 @@ export class Network {
     private readonly index: SyncIndex,
     private readonly log: Logger,
     private readonly fromNetwork: Set<string>,
+    /** Ids a sync or a lookup is bringing in (announced in the DHT's slow lane). */
+    private readonly synced: Set<string>,
     private readonly datastore: LevelDatastore,
     readonly announcer: Announcer | undefined,
   ) {}
@@ -225,13 +227,15 @@ export class Network {
     // What a sync brings in is relayed by gossip when it is a small difference (a healed
     // partition: the rest of each side learns it in seconds, not at the next periodic sync);
     // a large catch-up is not re-broadcast, the peers that lack it sync for themselves.
+    const synced = new Set<string>();
     const sync = new SyncService(host as unknown as Libp2p, node.store, index, node.ingestor, log, (ids) => {
+      for (const id of ids) synced.add(id);
       if (ids.length > RELAY_SYNCED_MAX) for (const id of ids) fromNetwork.add(id);
     });
     await sync.start();
     const dht = host.services.dht;
     const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log) : undefined;
-    const net = new Network(host, node, sync, index, log, fromNetwork, datastore, announcer);
+    const net = new Network(host, node, sync, index, log, fromNetwork, synced, datastore, announcer);
     net.wire();
     for (const addr of cfg.bootstrap) {
       const id = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value;
@@ -262,8 +266,10 @@ export class Network {
       for (const d of ds) {
         if (d.outcome !== 'accept') continue;
         this.index.add(Math.floor(d.attestation.issuedAt / 1000), d.id);
-        if (this.announcer) for (const s of d.attestation.subjects) this.announcer.enqueue(s);
-        if (this.fromNetwork.delete(d.id)) continue;
+        const gossiped = this.fromNetwork.delete(d.id);
+        const synced = this.synced.delete(d.id);
+        if (this.announcer) for (const s of d.attestation.subjects) this.announcer.enqueue(s, gossiped || synced ? 'network' : 'local');
+        if (gossiped) continue;
         this.publish(new TextDecoder().decode(d.attestation.envelopeBytes)).catch((e: unknown) => this.log.warn({ err: e, id: d.id }, 'gossip publish failed'));
       }
     });
@@ -274,6 +280,7 @@ export class Network {
     });
     this.timer = setInterval(() => {
       if (this.fromNetwork.size > 100_000) this.fromNetwork.clear(); // ids that never landed
+      if (this.synced.size > 100_000) this.synced.clear();
       for (const p of this.host.getPeers()) void this.syncWith(p);
     }, this.node.config.net.syncIntervalSeconds * 1000);
     this.timer.unref();
@@ -358,7 +365,13 @@ export class Network {
       let accepted = 0;
       await Promise.all(holders.map(async (peer) => {
         try {
-          const s = await this.sync.fetchSubject(peer, digest, signal);
+          const s = await this.sync.fetchSubject(peer, digest, signal, (envelopes) => {
+            for (const e of envelopes) {
+              const id = Buffer.from(attestationMessageId(new TextEncoder().encode(e))).toString('hex');
+              this.fromNetwork.add(id);
+              this.synced.add(id);
+            }
+          });
           fetched += s.fetched;
           accepted += s.accepted;
         } catch (e) {

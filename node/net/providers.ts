@@ -21,6 +21,8 @@ export function subjectKey(digestHex: string): CID {
 
 /** Provides at most this many digests at once. */
 const CONCURRENCY = 2;
+/** Digests that arrived from the network are announced at most one per this many ms. */
+const NETWORK_PACE_MS = 2_000;
 /** A provide that reached no peer is retried after 2 s, then less often up to 60 s (and when a peer connects). */
 const RETRY_FIRST_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
@@ -35,17 +37,26 @@ export interface AnnouncerStats {
 /**
  * Announces, once per digest, that this node holds attestations about it: a provider
  * record in the DHT. Remembered in the libp2p datastore, so a restart does not announce
- * everything again (the DHT re-provides its own records before they expire). Runs in the
- * background, a couple at a time; a digest that reached no peer waits for one.
+ * everything again (the DHT re-provides its own records before they expire).
+ *
+ * Two queues. Digests of attestations that entered the network here (API, CLI, import)
+ * go first, a couple at a time: this node is their first holder. Digests that arrived by
+ * gossip or sync are announced slowly (one per 2 s), because every node receives them: if
+ * each announced everything at once, a busy network would spend its CPU on the DHT. A
+ * digest that reached no peer waits for one.
  */
 export class Announcer {
   private readonly pending = new Set<string>();
+  /** Arrived from the network: announced at the slow pace. */
+  private readonly later = new Set<string>();
   /** Reached no peer: retried later. */
   private readonly waiting = new Set<string>();
   private running = 0;
   private announced = 0;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private paceTimer: NodeJS.Timeout | undefined;
+  private lastLaterStart = 0;
   private retryMs = RETRY_FIRST_MS;
 
   constructor(
@@ -58,17 +69,23 @@ export class Announcer {
     return new Key(`/chorus/provided/${digest}`);
   }
 
-  /** Queues the digests this node has not announced yet (a background scan at start). */
+  /** Queues (slow lane) the digests this node has not announced yet: a background scan at start. */
   async announceMissing(digests: AsyncIterable<string>): Promise<void> {
     for await (const d of digests) {
       if (this.stopped) return;
-      if (!(await this.datastore.has(this.marker(d)))) this.enqueue(d);
+      if (!(await this.datastore.has(this.marker(d)))) this.enqueue(d, 'network');
     }
   }
 
-  enqueue(digest: string): void {
+  /** `origin`: local — the attestation entered the network here; network — it came from a peer. */
+  enqueue(digest: string, origin: 'local' | 'network'): void {
     if (this.stopped || this.pending.has(digest) || this.waiting.has(digest)) return;
-    this.pending.add(digest);
+    if (origin === 'local') {
+      this.later.delete(digest);
+      this.pending.add(digest);
+    } else if (!this.later.has(digest)) {
+      this.later.add(digest);
+    }
     this.pump();
   }
 
@@ -89,22 +106,41 @@ export class Announcer {
   }
 
   get stats(): AnnouncerStats {
-    return { pending: this.pending.size + this.running, announced: this.announced, waiting: this.waiting.size };
+    return { pending: this.pending.size + this.later.size + this.running, announced: this.announced, waiting: this.waiting.size };
   }
 
   private pump(): void {
     while (!this.stopped && this.running < CONCURRENCY && this.pending.size > 0) {
       const d = this.pending.values().next().value as string;
       this.pending.delete(d);
-      this.running++;
-      void this.provide(d).finally(() => {
-        this.running--;
-        this.pump();
-      });
+      this.start(d);
     }
+    if (this.stopped || this.running > 0 || this.pending.size > 0 || this.later.size === 0 || this.paceTimer) return;
+    const wait = this.lastLaterStart + NETWORK_PACE_MS - Date.now();
+    if (wait > 0) {
+      this.paceTimer = setTimeout(() => {
+        this.paceTimer = undefined;
+        this.pump();
+      }, wait);
+      this.paceTimer.unref();
+      return;
+    }
+    const d = this.later.values().next().value as string;
+    this.later.delete(d);
+    this.lastLaterStart = Date.now();
+    this.start(d);
+  }
+
+  private start(digest: string): void {
+    this.running++;
+    void this.provide(digest).finally(() => {
+      this.running--;
+      this.pump();
+    });
   }
 
   private async provide(digest: string): Promise<void> {
+    if (await Promise.resolve(this.datastore.has(this.marker(digest))).catch(() => false)) return;
     let reached = 0;
     try {
       for await (const ev of this.dht.provide(subjectKey(digest), { signal: AbortSignal.timeout(PROVIDE_TIMEOUT_MS) })) {
@@ -132,6 +168,7 @@ export class Announcer {
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.paceTimer) clearTimeout(this.paceTimer);
   }
 }
 

@@ -149,13 +149,14 @@ export class SyncService {
    * Pulls from `peer` what it holds about one digest (a few pages at most) through the
    * ingest path: how a query about an unknown digest is answered from a provider.
    */
-  async fetchSubject(peer: PeerId, digest: string, signal?: AbortSignal): Promise<SyncStats> {
+  async fetchSubject(peer: PeerId, digest: string, signal?: AbortSignal, beforeIngest: (envelopes: readonly string[]) => void = () => {}): Promise<SyncStats> {
     const stats: SyncStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, fetched: 0, accepted: 0 };
     let after: number | undefined;
     while (stats.rounds < MAX_SUBJECT_PAGES && signal?.aborted !== true) {
       stats.rounds++;
       const reply = SubjectReply.parse(await this.request(peer, after === undefined ? { type: 'subject', digest } : { type: 'subject', digest, after }, stats, signal));
       stats.fetched += reply.envelopes.length;
+      beforeIngest(reply.envelopes);
       const ds = await this.ingestor.ingestMany(reply.envelopes);
       stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
       if (reply.next === undefined || reply.next <= (after ?? 0)) break;

@@ -43,6 +43,14 @@ describe('deploy/', () => {
       });
       const peers = (await (await fetch(`http://127.0.0.1:${apiBase}/v1/peers`)).json()) as { peers: unknown[] };
       expect(peers.peers.length).toBe(2);
+      // What a user sees: reachability in status (loopback only: private), and a query about
+      // a digest no node holds asks the network, finds no holder, and says so.
+      const st = await runCli(['status'], { home: join(dir, 'node1') });
+      expect(st.stdout).toMatch(/reachability\s+private\s+\(upnp off, autonat on, relay auto/);
+      const q = await runCli(['query', 'ef'.repeat(32)], { home: join(dir, 'node2') });
+      expect(q.code).toBe(0);
+      expect(q.stdout).toMatch(/asked the network: 0 node\(s\) hold attestations about it/);
+      expect(q.stdout).toMatch(/status: UNKNOWN/);
     } finally {
       const exited = once(child, 'exit');
       process.kill(-child.pid!, 'SIGINT');

@@ -1,0 +1,171 @@
+/**
+ * Devnet benchmark: `npm run bench:devnet` (20 nodes) or `npm run bench:devnet -- --quick` (8).
+ * A benchmark, never a test. Every node is its own `chorus start` process (the built CLI)
+ * with its own data dir, on loopback TCP, bootstrapped to the first, with the default
+ * network configuration (DHT, provider records, AutoNAT, relay auto, DCUtR; UPnP off:
+ * loopback has no router). Measures:
+ *   1. Propagation: PUBLISH attestations POSTed to random nodes; the time from each POST
+ *      until each node's event stream (GET /v1/events, SSE) reports it.
+ *   2. Memory: each node process's RSS (VmRSS) at the end.
+ * Reference printed beside it: the same publishes' local acceptance (the POST's own
+ * response time), measured in the same run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
+
+const QUICK = process.argv.includes('--quick');
+const NODES = process.argv.includes('--nodes') ? Number(process.argv[process.argv.indexOf('--nodes') + 1]) : QUICK ? 8 : 20;
+const PUBLISH = QUICK ? 200 : 1_000;
+const CLI = join(resolve(fileURLToPath(new URL('../../..', import.meta.url))), 'dist', 'node', 'cli', 'main.js');
+const log = (m: string): void => void process.stderr.write(`[bench:devnet] ${m}\n`);
+const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))] ?? NaN;
+
+interface Proc { child: ChildProcess; home: string; url: string; token: string; out: string }
+
+function env(home: string): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, CHORUS_HOME: home, NODE_COMPILE_CACHE: join(tmpdir(), 'chorus-e2e-compile-cache') };
+  delete e['NODE_OPTIONS'];
+  return e;
+}
+
+async function run(args: string[], home: string): Promise<void> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: env(home), stdio: 'ignore' });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`chorus ${args.join(' ')} exited ${code}`);
+}
+
+async function startNode(root: string, name: string, bootstrap: string[]): Promise<Proc> {
+  const home = join(root, name);
+  await run(['init'], home);
+  const args = ['start', '--port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-upnp', '--log-level', 'warn', ...(bootstrap.length ? ['--bootstrap', ...bootstrap] : [])];
+  const child = spawn(process.execPath, [CLI, ...args], { env: env(home), stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: Proc = { child, home, url: '', token: '', out: '' };
+  child.stdout?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
+  child.stderr?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
+      if (info.pid === child.pid) {
+        p.url = info.url;
+        p.token = (await readFile(join(home, 'api-token'), 'utf8')).trim();
+        return p;
+      }
+    } catch {
+      // not written yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${p.out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Follows a node's event stream, calling `seen(id)` for each accepted attestation. */
+async function follow(p: Proc, signal: AbortSignal, seen: (id: string) => void): Promise<void> {
+  const res = await fetch(`${p.url}/v1/events`, { signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const ev = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = /^data: (.*)$/m.exec(ev)?.[1];
+        if (data) seen((JSON.parse(data) as { id: string }).id);
+      }
+    }
+  } catch (e) {
+    if (!signal.aborted) throw e;
+  }
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'chorus-bench-devnet-'));
+  const procs: Proc[] = [];
+  const streams = new AbortController();
+  try {
+    log(`starting ${NODES} chorus processes…`);
+    const first = await startNode(root, 'n0', []);
+    procs.push(first);
+    const status = (await (await fetch(`${first.url}/v1/status`)).json()) as { network: { listen: string[] } };
+    const boot = [status.network.listen[0]!];
+    // A few at a time: each start is a Node process loading the CLI on a 2-core machine.
+    for (let i = 1; i < NODES; i += 4) {
+      procs.push(...(await Promise.all(Array.from({ length: Math.min(4, NODES - i) }, (_, k) => startNode(root, `n${i + k}`, boot)))));
+    }
+    const t0 = performance.now();
+    const meshed = async () => (await Promise.all(procs.map(async (p) => ((await (await fetch(`${p.url}/v1/peers`)).json()) as { peers: unknown[] }).peers.length))).every((n) => n >= 1);
+    while (!(await meshed())) await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 5000)); // let the gossip mesh settle
+    log(`all connected in ${fmt((performance.now() - t0) / 1000, 1)} s (+5 s to settle)`);
+
+    const arrived = new Map<string, number[]>();
+    const following = procs.map((p) => follow(p, streams.signal, (id) => (arrived.get(id) ?? arrived.set(id, []).get(id)!).push(performance.now())));
+    await new Promise((r) => setTimeout(r, 500));
+
+    const issuers = Array.from({ length: 50 }, () => makeIssuer());
+    const bodies = Array.from({ length: PUBLISH }, (_, i) => makeEnvelopeLine(issuers[i % issuers.length]!, { fields: { harness: { name: 'bench-devnet', version: String(i) }, metrics: {}, verdict: 'pass' } }));
+    log(`publishing ${fmt(PUBLISH)} attestations to random nodes…`);
+    const sentAt = new Map<string, number>();
+    const accepted: number[] = [];
+    for (const body of bodies) {
+      const p = procs[Math.floor(Math.random() * procs.length)]!;
+      const t = performance.now();
+      const r = await fetch(`${p.url}/v1/attestations`, { method: 'POST', headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' }, body });
+      accepted.push(performance.now() - t);
+      if (r.status === 201) sentAt.set(((await r.json()) as { id: string }).id, t);
+      else log(`publish answered ${r.status}: ${await r.text()}`);
+      await new Promise((r2) => setTimeout(r2, 5));
+    }
+    const end = Date.now() + 30_000;
+    while ([...sentAt.keys()].some((id) => (arrived.get(id)?.length ?? 0) < NODES) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+
+    const lat: number[] = [];
+    let complete = 0;
+    for (const [id, t] of sentAt) {
+      const times = arrived.get(id) ?? [];
+      if (times.length >= NODES) complete++;
+      for (const x of times) lat.push(x - t);
+    }
+    lat.sort((x, y) => x - y);
+    accepted.sort((x, y) => x - y);
+    const share = sentAt.size === 0 ? 0 : complete / sentAt.size;
+    const rss = await Promise.all(procs.map((p) => rssMb(p.child.pid!)));
+    const rows = [
+      [`propagation, ${NODES} processes, ${fmt(PUBLISH)} publishes`, `p50 ${fmt(pct(lat, 0.5), 1)} ms, p99 ${fmt(pct(lat, 0.99), 1)} ms, max ${fmt(lat.at(-1) ?? NaN, 1)} ms; delivered to all: ${fmt(share * 100, 1)}%`, `POST accepted locally: p50 ${fmt(pct(accepted, 0.5), 1)} ms, p99 ${fmt(pct(accepted, 0.99), 1)} ms`, '100%, p99 < 1 s', mark(share === 1 && pct(lat, 0.99) < 1000)],
+      ['RSS per node process', `max ${fmt(Math.max(...rss))} MB, mean ${fmt(rss.reduce((a, b) => a + b, 0) / rss.length)} MB`, '-', '< 250 MB', mark(Math.max(...rss) < 250)],
+    ];
+    const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 6));
+    console.log(`\nbench:devnet — ${NODES} chorus processes (the built CLI), loopback TCP, default network config${QUICK ? ' (quick)' : ''}`);
+    for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join(' | '));
+    streams.abort();
+    await Promise.allSettled(following);
+  } finally {
+    streams.abort();
+    await Promise.all(procs.map(async (p) => {
+      if (p.child.exitCode !== null) return;
+      p.child.kill('SIGTERM');
+      await new Promise((r) => p.child.once('exit', r));
+    }));
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
