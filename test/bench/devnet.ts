@@ -19,7 +19,9 @@ import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
 
 const QUICK = process.argv.includes('--quick');
 const NODES = process.argv.includes('--nodes') ? Number(process.argv[process.argv.indexOf('--nodes') + 1]) : QUICK ? 8 : 20;
-const PUBLISH = QUICK ? 200 : 1_000;
+const PUBLISH = process.argv.includes('--publish') ? Number(process.argv[process.argv.indexOf('--publish') + 1]) : QUICK ? 200 : 1_000;
+/** `--cpu-prof DIR`: node n1 writes a V8 CPU profile into DIR when it stops. */
+const PROF = process.argv.includes('--cpu-prof') ? resolve(process.argv[process.argv.indexOf('--cpu-prof') + 1]!) : undefined;
 const CLI = join(resolve(fileURLToPath(new URL('../../..', import.meta.url))), 'dist', 'node', 'cli', 'main.js');
 const log = (m: string): void => void process.stderr.write(`[bench:devnet] ${m}\n`);
 const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -44,7 +46,8 @@ async function startNode(root: string, name: string, bootstrap: string[]): Promi
   const home = join(root, name);
   await run(['init'], home);
   const args = ['start', '--port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-upnp', '--log-level', 'warn', ...(bootstrap.length ? ['--bootstrap', ...bootstrap] : [])];
-  const child = spawn(process.execPath, [CLI, ...args], { env: env(home), stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = PROF && name === 'n1' ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, CLI, ...args], { env: env(home), stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { child, home, url: '', token: '', out: '' };
   child.stdout?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
@@ -93,6 +96,13 @@ async function rssMb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(stat[11]) + Number(stat[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+const cpuAll = (procs: Proc[]): Promise<number[]> => Promise.all(procs.map((p) => cpuSeconds(p.child.pid!)));
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'chorus-bench-devnet-'));
   const procs: Proc[] = [];
@@ -110,8 +120,11 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const meshed = async () => (await Promise.all(procs.map(async (p) => ((await (await fetch(`${p.url}/v1/peers`)).json()) as { peers: unknown[] }).peers.length))).every((n) => n >= 1);
     while (!(await meshed())) await new Promise((r) => setTimeout(r, 200));
-    await new Promise((r) => setTimeout(r, 5000)); // let the gossip mesh settle
-    log(`all connected in ${fmt((performance.now() - t0) / 1000, 1)} s (+5 s to settle)`);
+    log(`all connected in ${fmt((performance.now() - t0) / 1000, 1)} s; 10 s to settle, measuring idle CPU…`);
+    const idle0 = await cpuAll(procs);
+    await new Promise((r) => setTimeout(r, 10_000)); // let the gossip mesh settle
+    const idle1 = await cpuAll(procs);
+    const idleShare = idle1.reduce((a, x, i) => a + x - idle0[i]!, 0) / 10; // cores busy, all nodes together
 
     const arrived = new Map<string, number[]>();
     const following = procs.map((p) => follow(p, streams.signal, (id) => (arrived.get(id) ?? arrived.set(id, []).get(id)!).push(performance.now())));
@@ -122,7 +135,10 @@ async function main(): Promise<void> {
     log(`publishing ${fmt(PUBLISH)} attestations to random nodes…`);
     const sentAt = new Map<string, number>();
     const accepted: number[] = [];
-    for (const body of bodies) {
+    const busy0 = await cpuAll(procs);
+    const tPub = performance.now();
+    for (const [n, body] of bodies.entries()) {
+      if (n > 0 && n % 100 === 0) log(`  ${fmt(n)} published, ${fmt((performance.now() - tPub) / 1000, 1)} s`);
       const p = procs[Math.floor(Math.random() * procs.length)]!;
       const t = performance.now();
       const r = await fetch(`${p.url}/v1/attestations`, { method: 'POST', headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' }, body });
@@ -134,6 +150,9 @@ async function main(): Promise<void> {
     const end = Date.now() + 30_000;
     while ([...sentAt.keys()].some((id) => (arrived.get(id)?.length ?? 0) < NODES) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
 
+    const busy1 = await cpuAll(procs);
+    const pubSeconds = (performance.now() - tPub) / 1000;
+    const busyShare = busy1.reduce((a, x, i) => a + x - busy0[i]!, 0) / pubSeconds;
     const lat: number[] = [];
     let complete = 0;
     for (const [id, t] of sentAt) {
@@ -147,6 +166,7 @@ async function main(): Promise<void> {
     const rss = await Promise.all(procs.map((p) => rssMb(p.child.pid!)));
     const rows = [
       [`propagation, ${NODES} processes, ${fmt(PUBLISH)} publishes`, `p50 ${fmt(pct(lat, 0.5), 1)} ms, p99 ${fmt(pct(lat, 0.99), 1)} ms, max ${fmt(lat.at(-1) ?? NaN, 1)} ms; delivered to all: ${fmt(share * 100, 1)}%`, `POST accepted locally: p50 ${fmt(pct(accepted, 0.5), 1)} ms, p99 ${fmt(pct(accepted, 0.99), 1)} ms`, '100%, p99 < 1 s', mark(share === 1 && pct(lat, 0.99) < 1000)],
+      ['CPU, all nodes together', `idle: ${fmt(idleShare, 2)} cores; publishing: ${fmt(busyShare, 2)} cores (${fmt(PUBLISH / pubSeconds, 1)} publishes/s)`, 'machine: 2 cores', '-', '-'],
       ['RSS per node process', `max ${fmt(Math.max(...rss))} MB, mean ${fmt(rss.reduce((a, b) => a + b, 0) / rss.length)} MB`, '-', '< 250 MB', mark(Math.max(...rss) < 250)],
     ];
     const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 6));
