@@ -15,10 +15,10 @@ import { autoNATv2 } from '@libp2p/autonat-v2';
 import { circuitRelayServer, circuitRelayTransport, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2';
 import { dcutr } from '@libp2p/dcutr';
 import { isPrivate } from '@libp2p/utils';
-import { LevelDatastore } from 'datastore-level';
+import { P2pDatastore } from './p2p-datastore.js';
 import { KEEP_ALIVE, type PeerId } from '@libp2p/interface';
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal';
-import type { KadDHT } from '@libp2p/kad-dht';
+import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
@@ -118,6 +118,9 @@ function attestationMessageId(data: Uint8Array): Uint8Array {
   return createHash('sha256').update(data).digest();
 }
 
+/** Kademlia's k for the Chorus DHT (SPEC §13.3). */
+export const DHT_K = 10;
+
 /**
  * The node's libp2p side: gossip of attestations (validated by the one ingest path),
  * catch-up sync with every peer on connect and periodically, discovery (bootstrap, mDNS,
@@ -142,7 +145,7 @@ export class Network {
     private readonly fromNetwork: Set<string>,
     /** Ids a sync or a lookup is bringing in (announced in the DHT's slow lane). */
     private readonly synced: Set<string>,
-    private readonly datastore: LevelDatastore,
+    private readonly datastore: P2pDatastore,
     readonly announcer: Announcer | undefined,
   ) {}
 
@@ -151,7 +154,7 @@ export class Network {
     const privateKey = await loadOrCreatePeerKey(join(node.home.root, 'peer.key'));
     // The peer store (known peers and their addresses) and the DHT's provider records
     // live in their own LevelDB beside the attestation store, so a restart keeps them.
-    const datastore = new LevelDatastore(join(node.home.root, 'p2p'));
+    const datastore = new P2pDatastore(join(node.home.root, 'p2p'));
     await datastore.open();
     const peerDiscovery = [];
     if (cfg.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: cfg.bootstrap, timeout: 1000, tagName: `${KEEP_ALIVE}-bootstrap`, tagValue: 50 }));
@@ -209,7 +212,13 @@ export class Network {
           // find each other; on the internet the dialer tries public and private in turn.
           // A query with an empty routing table waits for a peer: with zero peers allowed it
           // completes at once, and the relay's random walk then spins without yielding.
-          ...(cfg.dht ? { dht: kadDHT({ protocol: '/chorus/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: false }) } : {}),
+          // k = 10, not kad-dht's 20: every DHT answer carries k peers, each of which the
+          // asking node files in its routing table and peer store, and a provider record goes
+          // to the k closest nodes. k = 20 (sized for IPFS's hundreds of thousands of nodes)
+          // made a provide cost most of a 20-node devnet's CPU; 10 replicas of a record that
+          // is re-announced daily is plenty for networks of Chorus's size. alpha / disjoint
+          // paths 3 (kad-dht's default is 10 / 10).
+          ...(cfg.dht ? { dht: kadDHT({ protocol: '/chorus/kad/1.0.0', kBucketSize: DHT_K, alpha: 3, disjointPaths: 3, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: false }) } : {}),
           ...(cfg.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'chorus' }) } : {}),
           ...(cfg.autonat ? { autonat: autoNATv2({ protocolPrefix: 'chorus' }) } : {}),
           ...(cfg.relayServer ? { relay: chorusRelayServer() } : {}),
@@ -234,7 +243,7 @@ export class Network {
     });
     await sync.start();
     const dht = host.services.dht;
-    const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log) : undefined;
+    const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log, host.peerId.toString(), () => ((host.services.dht as SingleKadDHT | undefined)?.routingTable.size ?? 0) + 1) : undefined;
     const net = new Network(host, node, sync, index, log, fromNetwork, synced, datastore, announcer);
     net.wire();
     for (const addr of cfg.bootstrap) {
@@ -268,6 +277,7 @@ export class Network {
         this.index.add(Math.floor(d.attestation.issuedAt / 1000), d.id);
         const gossiped = this.fromNetwork.delete(d.id);
         const synced = this.synced.delete(d.id);
+        this.announcer?.activity();
         if (this.announcer) for (const s of d.attestation.subjects) this.announcer.enqueue(s, gossiped || synced ? 'network' : 'local');
         if (gossiped) continue;
         this.publish(new TextDecoder().decode(d.attestation.envelopeBytes)).catch((e: unknown) => this.log.warn({ err: e, id: d.id }, 'gossip publish failed'));

@@ -27,6 +27,30 @@ const NETWORK_PACE_MS = 2_000;
 const RETRY_FIRST_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
 const PROVIDE_TIMEOUT_MS = 30_000;
+/** Announcements wait until no attestation has landed here for this long: gossip first… */
+export const QUIET_MS = 1_500;
+/** …but none waits longer than this. */
+export const MAX_DEFER_MS = 5 * 60_000;
+/**
+ * How many nodes, besides the one where it entered the network, are expected to announce
+ * a digest that reached them by gossip or sync. Every node receives every attestation; if
+ * every node announced every digest, a network of n nodes would run n DHT provides (each
+ * some 2k streams) per attestation: in a 20-process devnet on two cores that was most of
+ * the CPU. A few extra providers keep the digest findable when its first holder is gone.
+ */
+export const EXTRA_PROVIDERS = 3;
+
+/**
+ * Whether this node is one of the extra providers of `digest`: a hash of (peer id, digest)
+ * read as a number in [0, 1) below EXTRA_PROVIDERS / network size. Deterministic, so a
+ * restart decides the same; independent across nodes, so about EXTRA_PROVIDERS volunteer.
+ */
+export function volunteers(peerId: string, digest: string, networkSize: number): boolean {
+  const share = Math.min(1, EXTRA_PROVIDERS / Math.max(1, networkSize));
+  if (share >= 1) return true;
+  const h = createHash('sha256').update(`chorus/volunteer/1:${peerId}:${digest}`).digest();
+  return h.readUInt32BE(0) / 2 ** 32 < share;
+}
 
 export interface AnnouncerStats {
   readonly pending: number;
@@ -40,15 +64,21 @@ export interface AnnouncerStats {
  * everything again (the DHT re-provides its own records before they expire).
  *
  * Two queues. Digests of attestations that entered the network here (API, CLI, import)
- * go first, a couple at a time: this node is their first holder. Digests that arrived by
- * gossip or sync are announced slowly (one per 2 s), because every node receives them: if
- * each announced everything at once, a busy network would spend its CPU on the DHT. A
- * digest that reached no peer waits for one.
+ * go first, a couple at a time: this node is their first holder. Of the digests that
+ * arrived by gossip or sync, this node announces only those it volunteers for (about
+ * EXTRA_PROVIDERS nodes per digest, whatever the network's size; see `volunteers`), and
+ * slowly (one per 2 s). A digest that reached no peer waits for one.
+ *
+ * Provider records are a background index; gossip is what users wait for. A DHT provide
+ * is a query of k peers plus k ADD_PROVIDER requests, far more work than relaying one
+ * attestation, so announcements wait for a quiet moment: none starts while attestations
+ * are landing here (within QUIET_MS of the last), unless one has waited MAX_DEFER_MS.
  */
 export class Announcer {
-  private readonly pending = new Set<string>();
-  /** Arrived from the network: announced at the slow pace. */
-  private readonly later = new Set<string>();
+  /** Entered the network here: digest → when queued. */
+  private readonly pending = new Map<string, number>();
+  /** Arrived from the network, announced at the slow pace: digest → when queued. */
+  private readonly later = new Map<string, number>();
   /** Reached no peer: retried later. */
   private readonly waiting = new Set<string>();
   private running = 0;
@@ -56,24 +86,32 @@ export class Announcer {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private paceTimer: NodeJS.Timeout | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
   private lastLaterStart = 0;
+  private lastActivity = 0;
   private retryMs = RETRY_FIRST_MS;
 
+  /**
+   * `networkSize`: this node's estimate of how many nodes run the DHT (its routing table's
+   * size plus itself); read when a digest arrives from the network.
+   */
   constructor(
     private readonly dht: KadDHT,
     private readonly datastore: Datastore,
     private readonly log: Logger,
+    private readonly selfId: string,
+    private readonly networkSize: () => number,
   ) {}
 
   private marker(digest: string): Key {
     return new Key(`/chorus/provided/${digest}`);
   }
 
-  /** Queues (slow lane) the digests this node has not announced yet: a background scan at start. */
+  /** Queues (slow lane) the digests this node volunteers for and has not announced yet: a background scan at start. */
   async announceMissing(digests: AsyncIterable<string>): Promise<void> {
     for await (const d of digests) {
       if (this.stopped) return;
-      if (!(await this.datastore.has(this.marker(d)))) this.enqueue(d, 'network');
+      if (volunteers(this.selfId, d, this.networkSize()) && !(await this.datastore.has(this.marker(d)))) this.enqueue(d, 'network');
     }
   }
 
@@ -81,12 +119,28 @@ export class Announcer {
   enqueue(digest: string, origin: 'local' | 'network'): void {
     if (this.stopped || this.pending.has(digest) || this.waiting.has(digest)) return;
     if (origin === 'local') {
+      this.pending.set(digest, this.later.get(digest) ?? Date.now());
       this.later.delete(digest);
-      this.pending.add(digest);
     } else if (!this.later.has(digest)) {
-      this.later.add(digest);
+      if (!volunteers(this.selfId, digest, this.networkSize())) return;
+      this.later.set(digest, Date.now());
     }
     this.pump();
+  }
+
+  /** An attestation landed here (from anywhere): announcements wait for a quiet moment. */
+  activity(): void {
+    this.lastActivity = Date.now();
+  }
+
+  /** Milliseconds until announcements may start: 0 when quiet, or when one has waited too long. */
+  private untilQuiet(): number {
+    const now = Date.now();
+    const quietIn = this.lastActivity + QUIET_MS - now;
+    if (quietIn <= 0) return 0;
+    // Maps iterate in insertion order: the first entry of each has waited longest.
+    const oldest = Math.min(this.pending.values().next().value ?? now, this.later.values().next().value ?? now);
+    return now - oldest >= MAX_DEFER_MS ? 0 : quietIn;
   }
 
   /** A peer connected: digests that reached nobody get another go. */
@@ -98,7 +152,7 @@ export class Announcer {
     if (this.retryTimer || this.stopped) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      for (const d of this.waiting) this.pending.add(d);
+      for (const d of this.waiting) this.pending.set(d, Date.now());
       this.waiting.clear();
       this.pump();
     }, ms);
@@ -110,8 +164,18 @@ export class Announcer {
   }
 
   private pump(): void {
+    if (this.stopped || this.quietTimer || this.running >= CONCURRENCY || (this.pending.size === 0 && this.later.size === 0)) return;
+    const quiet = this.untilQuiet();
+    if (quiet > 0) {
+      this.quietTimer = setTimeout(() => {
+        this.quietTimer = undefined;
+        this.pump();
+      }, quiet);
+      this.quietTimer.unref();
+      return;
+    }
     while (!this.stopped && this.running < CONCURRENCY && this.pending.size > 0) {
-      const d = this.pending.values().next().value as string;
+      const d = this.pending.keys().next().value as string;
       this.pending.delete(d);
       this.start(d);
     }
@@ -125,10 +189,15 @@ export class Announcer {
       this.paceTimer.unref();
       return;
     }
-    const d = this.later.values().next().value as string;
-    this.later.delete(d);
-    this.lastLaterStart = Date.now();
-    this.start(d);
+    // Decided again when its turn comes: at start the routing table is still filling, and
+    // a node that then thought itself alone would volunteer for everything.
+    for (const d of this.later.keys()) {
+      this.later.delete(d);
+      if (!volunteers(this.selfId, d, this.networkSize())) continue;
+      this.lastLaterStart = Date.now();
+      this.start(d);
+      return;
+    }
   }
 
   private start(digest: string): void {
@@ -169,6 +238,7 @@ export class Announcer {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.paceTimer) clearTimeout(this.paceTimer);
+    if (this.quietTimer) clearTimeout(this.quietTimer);
   }
 }
 

@@ -11,7 +11,8 @@
  * response time), measured in the same run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,8 @@ const NODES = process.argv.includes('--nodes') ? Number(process.argv[process.arg
 const PUBLISH = process.argv.includes('--publish') ? Number(process.argv[process.argv.indexOf('--publish') + 1]) : QUICK ? 200 : 1_000;
 /** `--cpu-prof DIR`: node n1 writes a V8 CPU profile into DIR when it stops. */
 const PROF = process.argv.includes('--cpu-prof') ? resolve(process.argv[process.argv.indexOf('--cpu-prof') + 1]!) : undefined;
+/** `--net JSON`: network options written into every node's config.json (e.g. '{"autonat":false}'). */
+const NET = process.argv.includes('--net') ? (JSON.parse(process.argv[process.argv.indexOf('--net') + 1]!) as Record<string, unknown>) : undefined;
 const CLI = join(resolve(fileURLToPath(new URL('../../..', import.meta.url))), 'dist', 'node', 'cli', 'main.js');
 const log = (m: string): void => void process.stderr.write(`[bench:devnet] ${m}\n`);
 const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -45,9 +48,13 @@ async function run(args: string[], home: string): Promise<void> {
 async function startNode(root: string, name: string, bootstrap: string[]): Promise<Proc> {
   const home = join(root, name);
   await run(['init'], home);
+  if (NET) await writeFile(join(home, 'config.json'), JSON.stringify({ net: NET }, null, 2));
   const args = ['start', '--port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-upnp', '--log-level', 'warn', ...(bootstrap.length ? ['--bootstrap', ...bootstrap] : [])];
   const prof = PROF && name === 'n1' ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, CLI, ...args], { env: env(home), stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_N1_DEBUG=pattern: node n1 runs with DEBUG=pattern, its stderr into chorus-bench-n1.debug.log in the temp dir.
+  const debug = name === 'n1' && process.env['BENCH_N1_DEBUG'] ? { DEBUG: process.env['BENCH_N1_DEBUG'] } : {};
+  const child = spawn(process.execPath, [...prof, CLI, ...args], { env: { ...env(home), ...debug }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if ('DEBUG' in debug) child.stderr?.pipe(createWriteStream(join(tmpdir(), 'chorus-bench-n1.debug.log')));
   const p: Proc = { child, home, url: '', token: '', out: '' };
   child.stdout?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
@@ -120,9 +127,10 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const meshed = async () => (await Promise.all(procs.map(async (p) => ((await (await fetch(`${p.url}/v1/peers`)).json()) as { peers: unknown[] }).peers.length))).every((n) => n >= 1);
     while (!(await meshed())) await new Promise((r) => setTimeout(r, 200));
-    log(`all connected in ${fmt((performance.now() - t0) / 1000, 1)} s; 10 s to settle, measuring idle CPU…`);
+    log(`all connected in ${fmt((performance.now() - t0) / 1000, 1)} s; 10 s to settle, then 10 s measuring idle CPU…`);
+    await new Promise((r) => setTimeout(r, 10_000)); // let the gossip mesh and the DHT's first queries settle
     const idle0 = await cpuAll(procs);
-    await new Promise((r) => setTimeout(r, 10_000)); // let the gossip mesh settle
+    await new Promise((r) => setTimeout(r, 10_000));
     const idle1 = await cpuAll(procs);
     const idleShare = idle1.reduce((a, x, i) => a + x - idle0[i]!, 0) / 10; // cores busy, all nodes together
 
@@ -164,13 +172,33 @@ async function main(): Promise<void> {
     accepted.sort((x, y) => x - y);
     const share = sentAt.size === 0 ? 0 : complete / sentAt.size;
     const rss = await Promise.all(procs.map((p) => rssMb(p.child.pid!)));
+
+    // Provider records are announced in the background, after the burst (they wait for a
+    // quiet moment): how long until every node's queue is empty, and how many went out.
+    const providerRow: string[] = ['provider records (DHT), after the last publish', 'net.providers off', '-', '-', '-'];
+    const tDrain = performance.now();
+    const providers = async () => Promise.all(procs.map(async (p) => ((await (await fetch(`${p.url}/v1/status`)).json()) as { network: { providers: { pending: number; announced: number; waiting: number } | null } | null }).network?.providers ?? null));
+    let last = await providers();
+    if (last.every((x) => x !== null)) {
+      const left = (xs: typeof last) => xs.reduce((a, x) => a + (x?.pending ?? 0) + (x?.waiting ?? 0), 0);
+      log(`waiting for the provider queues to drain (${fmt(left(last))} digests queued)…`);
+      const drainEnd = Date.now() + (QUICK ? 120_000 : 600_000);
+      while (left(last) > 0 && Date.now() < drainEnd) {
+        await new Promise((r) => setTimeout(r, 1000));
+        last = await providers();
+      }
+      const announced = last.reduce((a, x) => a + (x?.announced ?? 0), 0);
+      providerRow[1] = left(last) === 0 ? `all queues empty ${fmt((performance.now() - tDrain) / 1000, 1)} s after; ${fmt(announced)} announcements (${fmt(announced / PUBLISH, 1)} per digest)` : `${fmt(left(last))} still queued after ${fmt((performance.now() - tDrain) / 1000)} s; ${fmt(announced)} announced`;
+      providerRow[2] = `publishing took ${fmt(pubSeconds, 1)} s`;
+    }
     const rows = [
       [`propagation, ${NODES} processes, ${fmt(PUBLISH)} publishes`, `p50 ${fmt(pct(lat, 0.5), 1)} ms, p99 ${fmt(pct(lat, 0.99), 1)} ms, max ${fmt(lat.at(-1) ?? NaN, 1)} ms; delivered to all: ${fmt(share * 100, 1)}%`, `POST accepted locally: p50 ${fmt(pct(accepted, 0.5), 1)} ms, p99 ${fmt(pct(accepted, 0.99), 1)} ms`, '100%, p99 < 1 s', mark(share === 1 && pct(lat, 0.99) < 1000)],
       ['CPU, all nodes together', `idle: ${fmt(idleShare, 2)} cores; publishing: ${fmt(busyShare, 2)} cores (${fmt(PUBLISH / pubSeconds, 1)} publishes/s)`, 'machine: 2 cores', '-', '-'],
+      providerRow,
       ['RSS per node process', `max ${fmt(Math.max(...rss))} MB, mean ${fmt(rss.reduce((a, b) => a + b, 0) / rss.length)} MB`, '-', '< 250 MB', mark(Math.max(...rss) < 250)],
     ];
     const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 6));
-    console.log(`\nbench:devnet — ${NODES} chorus processes (the built CLI), loopback TCP, default network config${QUICK ? ' (quick)' : ''}`);
+    console.log(`\nbench:devnet — ${NODES} chorus processes (the built CLI), loopback TCP, ${NET ? `network config ${JSON.stringify(NET)}` : 'default network config'}${QUICK ? ' (quick)' : ''}`);
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join(' | '));
     streams.abort();
     await Promise.allSettled(following);
