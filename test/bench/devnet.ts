@@ -6,9 +6,16 @@
  * loopback has no router). Measures:
  *   1. Propagation: PUBLISH attestations POSTed to random nodes; the time from each POST
  *      until each node's event stream (GET /v1/events, SSE) reports it.
- *   2. Memory: each node process's RSS (VmRSS) at the end.
- * Reference printed beside it: the same publishes' local acceptance (the POST's own
- * response time), measured in the same run.
+ *   2. CPU of all node processes together (utime + stime from /proc), idle and while
+ *      publishing, against the machine's cores.
+ *   3. Provider records: how long after the last publish every node's announcement queue
+ *      is empty (announcements wait for a quiet moment), and how many were made.
+ *   4. Memory: each node process's RSS (VmRSS) at the end.
+ * Reference printed beside propagation: the same publishes' local acceptance (the POST's
+ * own response time), measured in the same run.
+ * Options: --quick (8 nodes, 200 publishes), --nodes N, --publish N, --net JSON (network
+ * options for every node's config.json), --cpu-prof DIR (V8 profile of node n1);
+ * BENCH_N1_DEBUG=pattern runs n1 with DEBUG=pattern into chorus-bench-n1.debug.log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
