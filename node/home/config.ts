@@ -39,7 +39,7 @@ export const ConfigSchema = z.strictObject({
       relay: z.enum(['off', 'auto', 'always']).default('auto').describe('circuit relay v2 client: dial relayed addresses; auto = also take a relay reservation when no public address is confirmed and a relay is known; always = reserve from the start'),
       relayServer: z.boolean().default(false).describe('act as a circuit relay for peers behind NAT (for a node with a public address)'),
       dcutr: z.boolean().default(true).describe('DCUtR: upgrade a relayed connection to a direct one by hole punching'),
-      providers: z.boolean().default(true).describe('announce in the DHT which digests this node holds attestations about, and ask the DHT when queried about an unknown digest'),
+      providers: z.boolean().default(true).describe('announce in the DHT which digests this node holds attestations about (every digest published through it; of those received, about 3 nodes per digest do; SPEC §13.4), and ask the DHT when queried about an unknown digest'),
       lookupTimeoutSeconds: z.number().min(0.1).max(60).default(5).describe('how long a query about an unknown digest waits for the network'),
     })
     .prefault({}),
