@@ -2,10 +2,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ChorusError } from '../../src/errors.js';
 import { resolveHome, type HomePaths } from '../home/home.js';
 import { readFile } from 'node:fs/promises';
-import { LocalNode } from '../local/local-node.js';
+import type { LocalNode } from '../local/local-node.js';
 import { readDaemonInfo } from '../daemon/daemon-file.js';
 import { httpClient } from '../client/http-client.js';
-import { localClient } from '../client/local-client.js';
 import type { NodeClient } from '../client/node-client.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
 
@@ -28,6 +27,9 @@ export function makeCli(program: Command): Cli {
       const home = cli.home();
       let node: LocalNode;
       try {
+        // Loaded on first use: the store and the reputation engine are not needed for
+        // --help, hash, or a command answered by a running daemon.
+        const { LocalNode } = await import('../local/local-node.js');
         node = await LocalNode.open(home);
       } catch (e) {
         if (e instanceof ChorusError && e.code === 'store_locked') {
@@ -54,6 +56,7 @@ export function makeCli(program: Command): Cli {
         }
         return fn(httpClient(running.url, token));
       }
+      const { localClient } = await import('../client/local-client.js');
       return cli.withNode((node) => fn(localClient(node)));
     },
     out: (text) => void process.stdout.write(text.endsWith('\n') ? text : text + '\n'),

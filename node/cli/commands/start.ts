@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { initHome } from '../../home/home.js';
-import { startDaemon } from '../../daemon/daemon.js';
 import { action, intOption, type Cli } from '../context.js';
 
 export function startCommand(cli: Cli): Command {
@@ -25,6 +24,9 @@ export function startCommand(cli: Cli): Command {
         const id = await initHome(home);
         cli.err(`initialised a new node in ${home.root}; its issuer id is ${id.did}`);
       }
+      // Loaded here, not at the top: the daemon pulls in libp2p and Fastify (over a second
+      // of module loading), which every other command and --help would otherwise pay for.
+      const { startDaemon } = await import('../../daemon/daemon.js');
       const daemon = await startDaemon(home, {
         overrides: {
           'api.host': opts.host,
