@@ -40,6 +40,7 @@ export const ConfigSchema = z.strictObject({
       relayServer: z.boolean().default(false).describe('act as a circuit relay for peers behind NAT (for a node with a public address)'),
       dcutr: z.boolean().default(true).describe('DCUtR: upgrade a relayed connection to a direct one by hole punching'),
       providers: z.boolean().default(true).describe('announce in the DHT which digests this node holds attestations about (every digest published through it; of those received, about 3 nodes per digest do; SPEC §13.4), and ask the DHT when queried about an unknown digest'),
+      announceQuietSeconds: z.number().min(0).max(3600).default(10).describe('provider announcements start only once no attestation has landed for this long (plus a random part of up to half of it); none waits more than 5 minutes'),
       lookupTimeoutSeconds: z.number().min(0.1).max(60).default(5).describe('how long a query about an unknown digest waits for the network'),
     })
     .prefault({}),

@@ -243,7 +243,7 @@ export class Network {
     });
     await sync.start();
     const dht = host.services.dht;
-    const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log, host.peerId.toString(), () => ((host.services.dht as SingleKadDHT | undefined)?.routingTable.size ?? 0) + 1) : undefined;
+    const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log, host.peerId.toString(), () => ((host.services.dht as SingleKadDHT | undefined)?.routingTable.size ?? 0) + 1, { quietMs: cfg.announceQuietSeconds * 1000 }) : undefined;
     const net = new Network(host, node, sync, index, log, fromNetwork, synced, datastore, announcer);
     net.wire();
     for (const addr of cfg.bootstrap) {

@@ -19,18 +19,30 @@ export function subjectKey(digestHex: string): CID {
   return CID.createV1(RAW, createDigest(SHA2_256, h));
 }
 
-/** Provides at most this many digests at once. */
-const CONCURRENCY = 2;
+/** Provides one digest at a time. */
+const CONCURRENCY = 1;
 /** Digests that arrived from the network are announced at most one per this many ms. */
 const NETWORK_PACE_MS = 2_000;
 /** A provide that reached no peer is retried after 2 s, then less often up to 60 s (and when a peer connects). */
 const RETRY_FIRST_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
 const PROVIDE_TIMEOUT_MS = 30_000;
-/** Announcements wait until no attestation has landed here for this long: gossip first… */
-export const QUIET_MS = 1_500;
+/**
+ * Announcements wait until no attestation has landed here for this long (net.announceQuietSeconds),
+ * plus a random part of up to half of it, so that the nodes of a network, which all see the
+ * same attestations and so the same quiet moments, do not all start providing at once: gossip first…
+ */
+export const QUIET_MS = 10_000;
 /** …but none waits longer than this. */
 export const MAX_DEFER_MS = 5 * 60_000;
+
+/** When announcements may start; the defaults are the constants above. */
+export interface AnnouncerTiming {
+  readonly quietMs?: number;
+  readonly maxDeferMs?: number;
+  /** The random part added to each quiet wait, in [0, quietMs / 2); a test may fix it. */
+  readonly jitter?: (quietMs: number) => number;
+}
 /**
  * How many nodes, besides the one where it entered the network, are expected to announce
  * a digest that reached them by gossip or sync. Every node receives every attestation; if
@@ -64,7 +76,7 @@ export interface AnnouncerStats {
  * everything again (the DHT re-provides its own records before they expire).
  *
  * Two queues. Digests of attestations that entered the network here (API, CLI, import)
- * go first, a couple at a time: this node is their first holder. Of the digests that
+ * go first, one at a time: this node is their first holder. Of the digests that
  * arrived by gossip or sync, this node announces only those it volunteers for (about
  * EXTRA_PROVIDERS nodes per digest, whatever the network's size; see `volunteers`), and
  * slowly (one per 2 s). A digest that reached no peer waits for one.
@@ -72,7 +84,10 @@ export interface AnnouncerStats {
  * Provider records are a background index; gossip is what users wait for. A DHT provide
  * is a query of k peers plus k ADD_PROVIDER requests, far more work than relaying one
  * attestation, so announcements wait for a quiet moment: none starts while attestations
- * are landing here (within QUIET_MS of the last), unless one has waited MAX_DEFER_MS.
+ * are landing here (within the quiet period, 10 s by default, plus a random part of up
+ * to half of it, of the last), unless one has waited MAX_DEFER_MS. Every node sees the same
+ * attestations, so without the random part a whole network would start its provides in
+ * the same instant: on one machine that burst was the tail of gossip's propagation.
  */
 export class Announcer {
   /** Entered the network here: digest → when queued. */
@@ -90,6 +105,11 @@ export class Announcer {
   private lastLaterStart = 0;
   private lastActivity = 0;
   private retryMs = RETRY_FIRST_MS;
+  private readonly quietMs: number;
+  private readonly maxDeferMs: number;
+  private readonly jitter: (quietMs: number) => number;
+  /** The random part of the current quiet wait, drawn at each landing. */
+  private extra = 0;
 
   /**
    * `networkSize`: this node's estimate of how many nodes run the DHT (its routing table's
@@ -101,7 +121,12 @@ export class Announcer {
     private readonly log: Logger,
     private readonly selfId: string,
     private readonly networkSize: () => number,
-  ) {}
+    timing: AnnouncerTiming = {},
+  ) {
+    this.quietMs = timing.quietMs ?? QUIET_MS;
+    this.maxDeferMs = timing.maxDeferMs ?? MAX_DEFER_MS;
+    this.jitter = timing.jitter ?? ((q) => Math.random() * (q / 2));
+  }
 
   private marker(digest: string): Key {
     return new Key(`/chorus/provided/${digest}`);
@@ -131,16 +156,17 @@ export class Announcer {
   /** An attestation landed here (from anywhere): announcements wait for a quiet moment. */
   activity(): void {
     this.lastActivity = Date.now();
+    this.extra = this.jitter(this.quietMs);
   }
 
   /** Milliseconds until announcements may start: 0 when quiet, or when one has waited too long. */
   private untilQuiet(): number {
     const now = Date.now();
-    const quietIn = this.lastActivity + QUIET_MS - now;
+    const quietIn = this.lastActivity + this.quietMs + this.extra - now;
     if (quietIn <= 0) return 0;
     // Maps iterate in insertion order: the first entry of each has waited longest.
     const oldest = Math.min(this.pending.values().next().value ?? now, this.later.values().next().value ?? now);
-    return now - oldest >= MAX_DEFER_MS ? 0 : quietIn;
+    return now - oldest >= this.maxDeferMs ? 0 : Math.min(quietIn, oldest + this.maxDeferMs - now);
   }
 
   /** A peer connected: digests that reached nobody get another go. */

@@ -70,8 +70,9 @@ afterAll(async () => {
 
 describe('discovery: DHT provider records for digests', () => {
   it('a node asked about a digest it holds nothing about finds the holders in the DHT and answers from what they hold', { timeout: 60_000 }, async () => {
-    const a = await node();
-    const b = await node({ bootstrap: [a.network!.listenAddrs[0]!] });
+    // Announcements wait 1 s of quiet here, not the default 10 s (the waiting is unit-tested).
+    const a = await node({ announceQuietSeconds: 1 });
+    const b = await node({ bootstrap: [a.network!.listenAddrs[0]!], announceQuietSeconds: 1 });
     await until('A and B connected', async () => (await a.network!.peers()).length === 1);
     await until('gossip between A and B', () => a.network!.host.services.pubsub.getSubscribers('/chorus/attestations/1').length === 1);
 

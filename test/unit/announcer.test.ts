@@ -5,7 +5,7 @@ import type { KadDHT } from '@libp2p/kad-dht';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { P2pDatastore } from '../../node/net/p2p-datastore.js';
-import { Announcer, QUIET_MS, subjectKey } from '../../node/net/providers.js';
+import { Announcer, subjectKey } from '../../node/net/providers.js';
 
 /**
  * The announcer's scheduling, against a DHT stand-in that records what it is asked to
@@ -39,9 +39,11 @@ describe('provider announcements wait for a quiet moment, and are made once', ()
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('a digest published here is announced once attestations stop landing, not while they land', async () => {
+  it('a digest published here is announced once attestations stop landing (quiet period plus its random part), not while they land', async () => {
     const { dht, provided } = recordingDht();
-    const a = new Announcer(dht, ds, pino({ level: 'silent' }), 'self', () => 1);
+    const QUIET = 1000;
+    const EXTRA = 400;
+    const a = new Announcer(dht, ds, pino({ level: 'silent' }), 'self', () => 1, { quietMs: QUIET, jitter: () => EXTRA });
     const start = Date.now();
     // A stream of attestations landing every 300 ms for about 1.2 s.
     a.activity();
@@ -53,12 +55,29 @@ describe('provider announcements wait for a quiet moment, and are made once', ()
     }
     while (provided.length === 0 && Date.now() - start < 10_000) await sleep(50);
     expect(provided).toEqual([subjectKey(digest(1)).toString()]);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(1200 + QUIET_MS - 50);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(1200 + QUIET + EXTRA - 50);
     // Already announced (the marker is in the datastore): not again.
     a.enqueue(digest(1), 'local');
-    await sleep(QUIET_MS + 300);
+    await sleep(QUIET + EXTRA + 300);
     expect(provided).toHaveLength(1);
     expect(a.stats).toMatchObject({ pending: 0, announced: 1 });
+    a.stop();
+  });
+
+  it('attestations that never stop landing delay an announcement by at most the longest deferral', async () => {
+    const { dht, provided } = recordingDht();
+    const a = new Announcer(dht, ds, pino({ level: 'silent' }), 'self', () => 1, { quietMs: 1000, maxDeferMs: 1500, jitter: () => 0 });
+    const start = Date.now();
+    a.activity();
+    a.enqueue(digest(2), 'local');
+    // Never quiet: one landing every 200 ms.
+    while (provided.length === 0 && Date.now() - start < 5000) {
+      a.activity();
+      await sleep(200);
+    }
+    expect(provided).toEqual([subjectKey(digest(2)).toString()]);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(1500 - 50);
+    expect(Date.now() - start).toBeLessThan(4000);
     a.stop();
   });
 
