@@ -101,6 +101,16 @@ describe.concurrent('bad input', () => {
     expect(existsSync(sb.home), 'trust add must not create the data dir before init').toBe(false);
   });
 
+  test('peers and connect with no node running: exit 1, saying to start the node', async () => {
+    const sb = await initialised();
+    for (const args of [['peers'], ['connect', '/ip4/127.0.0.1/tcp/7421']]) {
+      const r = await sb.run(args);
+      expect(r.code, describeRun(args, r)).toBe(1);
+      expect(r.stderr).toContain('no node is running');
+      expect(r.stderr).not.toContain('unexpected error');
+    }
+  });
+
   test('init twice exits 2 and changes nothing', async () => {
     const sb = await initialised();
     const key = await readFile(join(sb.home, 'identity.key'));

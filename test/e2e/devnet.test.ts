@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli } from './run-cli.js';
 
@@ -17,7 +19,7 @@ async function until(what: string, cond: () => Promise<boolean>, ms = 30_000): P
 }
 
 describe('deploy/', () => {
-  it('devnet.sh brings up 3 nodes from one command; an attestation published on one is answered on another; Ctrl-C stops them', async () => {
+  it('devnet.sh brings up 3 nodes from one command; an attestation published on one is answered on another; chorus peers/connect work against it; Ctrl-C stops them', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'chorus-devnet-'));
     const apiBase = 21_000 + Math.floor(Math.random() * 2000);
     const p2pBase = apiBase + 5000;
@@ -51,6 +53,26 @@ describe('deploy/', () => {
       expect(q.code).toBe(0);
       expect(q.stdout).toMatch(/asked the network: 0 node\(s\) hold attestations about it/);
       expect(q.stdout).toMatch(/status: UNKNOWN/);
+
+      // The peer commands of the built CLI, against node 0's API.
+      const home0 = join(dir, 'node0');
+      const api = (await (await fetch(`http://127.0.0.1:${apiBase}/v1/peers`)).json()) as { peers: { peerId: string; addresses: string[] }[] };
+      const listed = await runCli(['peers'], { home: home0 });
+      expect(listed.code).toBe(0);
+      for (const p of api.peers) expect(listed.stdout).toContain(p.peerId);
+      expect(listed.stdout).toMatch(/score -?\d+\.\d\d/);
+      const bad = await runCli(['connect', 'not-a-multiaddr'], { home: home0 });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('not a multiaddr');
+      // A peer nobody runs, at a port nobody listens on.
+      const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+      const closed = await runCli(['connect', `/ip4/127.0.0.1/tcp/1/p2p/${nobody}`], { home: home0, timeoutMs: 20_000 });
+      expect(closed.code).toBe(1);
+      expect(closed.stderr).toContain('cannot connect');
+      const someone = api.peers[0]!;
+      const again = await runCli(['connect', `${someone.addresses[0]!.split('/p2p/')[0]}/p2p/${someone.peerId}`], { home: home0 });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain(`connected to ${someone.peerId}`);
     } finally {
       const exited = once(child, 'exit');
       process.kill(-child.pid!, 'SIGINT');
