@@ -189,15 +189,21 @@ export class Announcer {
     return { pending: this.pending.size + this.later.size + this.running, announced: this.announced, waiting: this.waiting.size };
   }
 
+  /** Runs `pump` again in `ms` (after `done`, which forgets the timer); never keeps the process alive. */
+  private pumpIn(ms: number, done: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      done();
+      this.pump();
+    }, ms);
+    t.unref();
+    return t;
+  }
+
   private pump(): void {
     if (this.stopped || this.quietTimer || this.running >= CONCURRENCY || (this.pending.size === 0 && this.later.size === 0)) return;
     const quiet = this.untilQuiet();
     if (quiet > 0) {
-      this.quietTimer = setTimeout(() => {
-        this.quietTimer = undefined;
-        this.pump();
-      }, quiet);
-      this.quietTimer.unref();
+      this.quietTimer = this.pumpIn(quiet, () => (this.quietTimer = undefined));
       return;
     }
     while (!this.stopped && this.running < CONCURRENCY && this.pending.size > 0) {
@@ -208,11 +214,7 @@ export class Announcer {
     if (this.stopped || this.running > 0 || this.pending.size > 0 || this.later.size === 0 || this.paceTimer) return;
     const wait = this.lastLaterStart + NETWORK_PACE_MS - Date.now();
     if (wait > 0) {
-      this.paceTimer = setTimeout(() => {
-        this.paceTimer = undefined;
-        this.pump();
-      }, wait);
-      this.paceTimer.unref();
+      this.paceTimer = this.pumpIn(wait, () => (this.paceTimer = undefined));
       return;
     }
     // Decided again when its turn comes: at start the routing table is still filling, and
