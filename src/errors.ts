@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'retraction_not_owner',
   'retraction_bad_target',
   'issuer_quota',
+  'stranger_budget',
   // not about attestations
   'not_found',
   'bad_input',
@@ -38,6 +39,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'conflict',
   'unavailable',
+  'storage_full',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

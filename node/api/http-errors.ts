@@ -20,6 +20,8 @@ export function statusOf(code: ErrorCode | string): number {
       return 429;
     case 'io_error':
       return 500;
+    case 'storage_full':
+      return 507;
     case 'unavailable':
     case 'store_locked':
       return 503;

@@ -22,6 +22,7 @@ export function exitCodeOf(code: ErrorCode): number {
     case 'store_locked':
       return EXIT.storeBusy;
     case 'io_error':
+    case 'storage_full':
     case 'unavailable': // no node running, or a peer that cannot be reached
       return EXIT.error;
     case 'bad_input':

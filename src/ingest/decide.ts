@@ -32,7 +32,7 @@ export type Decision =
 
 // Retraction conflicts are ignored, not rejected: a node that did not yet hold the target
 // accepts and relays such a retraction in good faith, and must not be blamed for it.
-const IGNORED: ReadonlySet<ErrorCode> = new Set(['duplicate', 'expired', 'future_dated', 'issuer_quota', 'retraction_not_owner', 'retraction_bad_target']);
+const IGNORED: ReadonlySet<ErrorCode> = new Set(['duplicate', 'expired', 'future_dated', 'issuer_quota', 'stranger_budget', 'rate_limited', 'storage_full', 'retraction_not_owner', 'retraction_bad_target']);
 
 /** The outcome class of an error code: ignore or reject. */
 export function outcomeOf(code: ErrorCode): 'ignore' | 'reject' {
