@@ -6,6 +6,11 @@ import type { CryptoSuite } from '../../src/crypto/suite.js';
 import { ChorusError } from '../../src/errors.js';
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
 import type { AttestationStore } from '../store/attestation-store.js';
+import type { StrangerPool } from '../store/stranger-pool.js';
+import type { PeerAdmission } from './admission.js';
+import { LOCAL, type Origin } from './origin.js';
+
+export type { Origin };
 
 /** How many inputs are checked before their accepted ones are written in one batch. */
 const CHUNK = 512;
@@ -37,11 +42,18 @@ export interface IngestorOptions {
   readonly limits: Limits;
   /** The clock; injectable for tests. */
   readonly now?: () => number;
+  /** The storage budget for strangers; without it every issuer is only held to its quota. */
+  readonly pool?: StrangerPool;
+  /** Per-peer limits on what network origins may introduce. */
+  readonly admission?: PeerAdmission;
+  /** Whether an issuer is trusted (exempt from per-peer new-issuer limits). */
+  readonly trusted?: (issuer: string) => boolean;
 }
 
 /** A single ingest waiting for the next group commit. */
 interface Waiting {
   readonly input: Uint8Array | string;
+  readonly origin: Origin;
   resolve(d: Decision): void;
   reject(e: unknown): void;
 }
@@ -52,8 +64,8 @@ interface Checked {
   readonly verified: { index: number; att: VerifiedAttestation }[];
 }
 
-/** Called after each chunk is durably written, with that chunk's decisions in input order. */
-export type OnCommitted = (decisions: readonly Decision[]) => void | Promise<void>;
+/** Called after each chunk is durably written, with that chunk's decisions (and origins) in input order. */
+export type OnCommitted = (decisions: readonly Decision[], origins: readonly Origin[]) => void | Promise<void>;
 
 /**
  * Runs every input through the one ingest path (`verifyEnvelope` + `checkSemantics`) and
@@ -70,12 +82,18 @@ export class Ingestor {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly waiting: Waiting[] = [];
   private readonly listeners = new Set<OnCommitted>();
+  private readonly pool: StrangerPool | undefined;
+  private readonly admission: PeerAdmission | undefined;
+  private readonly trusted: (issuer: string) => boolean;
 
   constructor(opts: IngestorOptions) {
     this.store = opts.store;
     this.suite = opts.suite;
     this.limits = opts.limits;
     this.now = opts.now ?? Date.now;
+    this.pool = opts.pool;
+    this.admission = opts.admission;
+    this.trusted = opts.trusted ?? (() => false);
   }
 
   /**
@@ -83,9 +101,9 @@ export class Ingestor {
    * that arrive while a batch is being written are committed together in the next batch
    * (group commit), so many concurrent publishers share one fsync.
    */
-  ingest(input: Uint8Array | string): Promise<Decision> {
+  ingest(input: Uint8Array | string, origin: Origin = LOCAL): Promise<Decision> {
     return new Promise<Decision>((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
+      this.waiting.push({ input, origin, resolve, reject });
       if (this.waiting.length === 1) this.enqueue(() => this.drainWaiting());
     });
   }
@@ -95,8 +113,8 @@ export class Ingestor {
    * With `onCommitted`, decisions are handed out per chunk only and the result is empty,
    * so a long import holds one chunk in memory, not all of it.
    */
-  ingestMany(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
-    return this.enqueue(() => this.run(inputs, onCommitted));
+  ingestMany(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted, origin: Origin = LOCAL): Promise<Decision[]> {
+    return this.enqueue(() => this.run(inputs, onCommitted, origin));
   }
 
   /** Hears every committed chunk's decisions, whatever the entry point (metrics, event streams). */
@@ -127,7 +145,7 @@ export class Ingestor {
       const next: Group | undefined = batch.length > 0 ? { batch, checked: this.checkChunk(batch.map((w) => w.input)) } : undefined;
       if (previous !== undefined) {
         try {
-          const ds = await this.commitChunk(await previous.checked);
+          const ds = await this.commitChunk(await previous.checked, previous.batch.map((w) => w.origin));
           previous.batch.forEach((w, i) => w.resolve(ds[i] as Decision));
         } catch (e) {
           for (const w of previous.batch) w.reject(e);
@@ -137,7 +155,7 @@ export class Ingestor {
     }
   }
 
-  private async run(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted): Promise<Decision[]> {
+  private async run(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted: OnCommitted | undefined, origin: Origin): Promise<Decision[]> {
     const all: Decision[] = [];
     // Two stages, overlapped: while chunk n is checked against the store and written,
     // chunk n+1's signatures are already being verified on the threadpool.
@@ -146,8 +164,10 @@ export class Ingestor {
       const previous = checking;
       checking = next;
       if (previous === undefined) return;
-      const ds = await this.commitChunk(await previous);
-      if (onCommitted) await onCommitted(ds);
+      const checked = await previous;
+      const origins = new Array<Origin>(checked.decisions.length).fill(origin);
+      const ds = await this.commitChunk(checked, origins);
+      if (onCommitted) await onCommitted(ds, origins);
       else all.push(...ds);
     };
     let chunk: (Uint8Array | string)[] = [];
@@ -198,9 +218,13 @@ export class Ingestor {
     return { decisions, verified };
   }
 
-  /** Stage 2, in input order: the semantic rules against the store, then one atomic write. */
-  private async commitChunk({ decisions, verified }: Checked): Promise<Decision[]> {
-
+  /**
+   * Stage 2, in input order: the semantic rules against the store, the admission limits
+   * (new issuers per peer, the strangers' storage budget), then one atomic write. A store
+   * error fails only the item that caused it; a full disk fails the group, each as
+   * `storage_full`, and nothing of it is written.
+   */
+  private async commitChunk({ decisions, verified }: Checked, origins: readonly Origin[]): Promise<Decision[]> {
     // One round trip for "is it stored?" and for the targets of retractions.
     const ids = verified.map((v) => v.att.id);
     const stored = await this.store.hasMany(ids);
@@ -213,34 +237,69 @@ export class Ingestor {
     }
 
     const storedSet = new Set(ids.filter((_, i) => stored[i]));
-    const pending = new Map<string, VerifiedAttestation>();
+    const pending = new Map<string, { att: VerifiedAttestation; index: number }>();
     const pendingBytes = new Map<string, number>();
     const view: IngestStoreView = {
       has: (id) => storedSet.has(id) || pending.has(id),
       lookup: (id) => {
-        const p = pending.get(id);
+        const p = pending.get(id)?.att;
         return p !== undefined ? { issuer: p.issuer, kind: p.kind } : targets.get(id);
       },
-      issuerBytes: async (issuer) => (await this.store.issuerBytes(issuer)) + (pendingBytes.get(issuer) ?? 0),
+      issuerBytes: (issuer) => this.store.issuerBytes(issuer) + (pendingBytes.get(issuer) ?? 0),
     };
     const ctx = { suite: this.suite, limits: this.limits, now: this.now(), store: view };
+    const plan = this.pool?.plan();
     for (const { index, att } of verified) {
-      const d = await checkSemantics(att, ctx);
+      let d = await checkSemantics(att, ctx);
+      if (d.outcome === 'accept') d = await this.admit(att, origins[index] ?? LOCAL, view, plan);
       decisions[index] = d;
       if (d.outcome === 'accept') {
-        pending.set(att.id, att);
+        pending.set(att.id, { att, index });
         pendingBytes.set(att.issuer, (pendingBytes.get(att.issuer) ?? 0) + att.envelopeBytes.length);
       }
     }
-    await this.store.putAccepted([...pending.values()], this.now());
+    const accepted = [...pending.values()];
+    try {
+      await this.store.putAccepted(accepted.map((p) => p.att), this.now(), plan?.evict ?? []);
+      plan?.applied();
+    } catch (e) {
+      if (e instanceof ChorusError && e.code === 'storage_full') {
+        for (const { att, index } of accepted) decisions[index] = { outcome: 'ignore', code: 'storage_full', message: e.message, id: att.id };
+      } else {
+        // One item the store cannot take must not cost the others theirs: store one by one.
+        for (const { att, index } of accepted) {
+          try {
+            await this.store.putAccepted([att], this.now());
+          } catch (e1) {
+            decisions[index] = e1 instanceof ChorusError && e1.code === 'storage_full'
+              ? { outcome: 'ignore', code: 'storage_full', message: e1.message, id: att.id }
+              : { outcome: 'reject', code: 'bad_input', message: `the store could not take this attestation: ${(e1 as Error).message}`, id: att.id };
+          }
+        }
+        this.pool?.retally();
+      }
+    }
     const ds = decisions as Decision[];
     for (const l of this.listeners) {
       try {
-        await l(ds);
+        await l(ds, origins);
       } catch {
         // A listener's failure must not undo or fail a committed write.
       }
     }
     return ds;
+  }
+
+  /** The admission limits, after the semantic rules accepted `att`. */
+  private async admit(att: VerifiedAttestation, origin: Origin, view: IngestStoreView, plan: ReturnType<StrangerPool['plan']> | undefined): Promise<Decision> {
+    const { id } = att;
+    const trusted = this.trusted(att.issuer);
+    if (!trusted && origin.via !== 'local' && this.admission && (await view.issuerBytes(att.issuer)) === 0 && !this.admission.allowNewIssuer(origin.peer)) {
+      return { outcome: 'ignore', code: 'rate_limited', message: `this peer introduced more than ${this.admission.newIssuersPerHour} new issuers in the last hour`, id };
+    }
+    if (plan && !(await plan.admit(att.issuer, att.envelopeBytes.length))) {
+      return { outcome: 'ignore', code: 'stranger_budget', message: 'the storage budget for untrusted issuers is full and this issuer already holds a fair share', id };
+    }
+    return { outcome: 'accept', code: 'accepted', id, attestation: att };
   }
 }

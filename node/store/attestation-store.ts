@@ -4,12 +4,40 @@ import { Level } from 'level';
 import { ChorusError } from '../../src/errors.js';
 import type { IngestStoreView } from '../../src/ingest/decide.js';
 import type { VerifiedAttestation } from '../../src/ingest/verified.js';
-import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
+import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
 import { decodeRecord, encodeRecord, recordEnvelopeJson, type StoredAttestation } from './record.js';
+import { indexKeys, type IndexFacts } from './index-entries.js';
+import { hex32, key, metaKey, P, readU64, u32, u64, upperBound } from './keys.js';
 
 export type { StoredAttestation };
-import { hex32, key, metaKey, P, readU64, u64, upperBound } from './keys.js';
+
+/** What left the store (evicted or collected): enough for the sync set to drop it. */
+export interface Removed {
+  readonly id: string;
+  readonly issuer: string;
+  /** issuedAt, epoch seconds: the sync key. */
+  readonly t: number;
+}
+
+/** Whether an error from LevelDB means the disk (or its quota) is full. */
+function isDiskFull(e: unknown): boolean {
+  const text = `${(e as Error)?.message ?? ''} ${(e as { cause?: Error }).cause?.message ?? ''} ${(e as { code?: string }).code ?? ''}`;
+  return /ENOSPC|No space left|EDQUOT|quota exceeded/i.test(text);
+}
+
+function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number): IndexFacts {
+  const subjects = 'subjects' in a ? a.subjects : [...new Set(a.statement.subject.map((s) => s.digest.sha256))];
+  return {
+    id: a.id,
+    seq,
+    subjects,
+    issuerKey: publicKeyFromDidKey(a.issuer) as Uint8Array,
+    issuedAt: a.issuedAt,
+    expiresAt: a.expiresAt,
+    retracts: a.kind === 'retraction' ? (a.statement.predicate as RetractionPredicate).target : undefined,
+  };
+}
 
 /** `level` re-exports classic-level on Node, which also has getSync; its typings omit it. */
 type DB = Level<Buffer, Buffer> & { getSync(key: Buffer): Buffer | undefined };
@@ -20,7 +48,7 @@ export interface Page<T> {
   readonly next: number | undefined;
 }
 
-const SCHEMA_VERSION = '3';
+const SCHEMA_VERSION = '4';
 
 /** Up to this many records are read synchronously (see getIds). */
 const SYNC_READ_MAX = 64;
@@ -33,7 +61,9 @@ const SYNC_READ_MAX = 64;
 export class AttestationStore implements IngestStoreView {
   private seq = 0;
   private count = 0;
+  /** Every issuer's usage, all in memory (loaded at open): quota, stranger pool, eviction. */
   private readonly usage = new Map<string, { bytes: number; count: number }>();
+  private readonly removedListeners = new Set<(removed: readonly Removed[]) => void>();
 
   private constructor(private readonly db: DB, readonly location: string) {}
 
@@ -50,21 +80,48 @@ export class AttestationStore implements IngestStoreView {
       throw new ChorusError('io_error', `cannot open the store at ${location}: ${cause}`);
     }
     const store = new AttestationStore(db, location);
-    await store.load();
+    try {
+      await store.load();
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
     return store;
   }
 
   private async load(): Promise<void> {
-    const version = await this.db.get(metaKey('schema'));
-    if (version === undefined) await this.db.put(metaKey('schema'), Buffer.from(SCHEMA_VERSION));
-    else if (version.toString() !== SCHEMA_VERSION) {
-      throw new ChorusError('io_error', `store schema ${version.toString()} is not supported (expected ${SCHEMA_VERSION})`);
+    const version = (await this.db.get(metaKey('schema')))?.toString();
+    if (version === '3') await this.migrateFrom3();
+    else if (version === undefined) await this.db.put(metaKey('schema'), Buffer.from(SCHEMA_VERSION));
+    else if (version !== SCHEMA_VERSION) {
+      throw new ChorusError('io_error', `store schema ${version} is not supported (expected ${SCHEMA_VERSION})`);
     }
     for await (const k of this.db.keys({ gte: key(P.seq), lt: key(P.seq + 1), reverse: true, limit: 1 })) {
       this.seq = readU64(k, 1);
     }
     const c = await this.db.get(metaKey('count'));
     this.count = c === undefined ? 0 : readU64(c);
+    for await (const [k, v] of this.db.iterator({ gt: key(P.usage), lt: key(P.usage + 1) })) {
+      this.usage.set(didKeyFromPublicKey(k.subarray(1)), { bytes: readU64(v, 0), count: v.readUInt32BE(8) });
+    }
+  }
+
+  /** Schema 3 -> 4: the subject-issuer, expiry and subject-count indexes, built from the records. */
+  private async migrateFrom3(): Promise<void> {
+    let ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+    const counts = new Map<string, number>();
+    for await (const [k, v] of this.db.iterator({ gte: key(P.record), lt: key(P.record + 1) })) {
+      const a = decodeRecord(k.subarray(1).toString('hex'), v);
+      for (const e of indexKeys(factsOf(a, a.seq))) ops.push({ type: 'put', ...e });
+      for (const d of factsOf(a, a.seq).subjects) counts.set(d, (counts.get(d) ?? 0) + 1);
+      if (ops.length >= 10_000) {
+        await this.db.batch(ops);
+        ops = [];
+      }
+    }
+    for (const [d, n] of counts) ops.push({ type: 'put', key: key(P.subjectCount, hex32(d)), value: u32(n) });
+    ops.push({ type: 'put', key: metaKey('schema'), value: Buffer.from(SCHEMA_VERSION) });
+    await this.db.batch(ops, { sync: true });
   }
 
   /** Number of attestations stored. */
@@ -75,6 +132,22 @@ export class AttestationStore implements IngestStoreView {
   /** The highest arrival sequence number assigned so far. */
   get lastSeq(): number {
     return this.seq;
+  }
+
+  /** Hears every eviction and garbage collection, after it is written. */
+  onRemoved(listener: (removed: readonly Removed[]) => void): () => void {
+    this.removedListeners.add(listener);
+    return () => this.removedListeners.delete(listener);
+  }
+
+  /** How many issuers have something stored. */
+  get issuerCount(): number {
+    return this.usage.size;
+  }
+
+  /** Every issuer with something stored, and its usage (a live view: do not keep). */
+  usageEntries(): IterableIterator<[string, { readonly bytes: number; readonly count: number }]> {
+    return this.usage.entries();
   }
 
   async has(id: string): Promise<boolean> {
@@ -93,19 +166,12 @@ export class AttestationStore implements IngestStoreView {
     return a === undefined ? undefined : { issuer: a.issuer, kind: a.kind };
   }
 
-  async issuerBytes(issuer: string): Promise<number> {
-    return (await this.usageOf(issuer)).bytes;
+  issuerBytes(issuer: string): number {
+    return this.usageOf(issuer).bytes;
   }
 
-  private async usageOf(issuer: string): Promise<{ bytes: number; count: number }> {
-    let u = this.usage.get(issuer);
-    if (u === undefined) {
-      const pub = publicKeyFromDidKey(issuer);
-      const v = pub === undefined ? undefined : await this.db.get(key(P.usage, pub));
-      u = v === undefined ? { bytes: 0, count: 0 } : { bytes: readU64(v, 0), count: v.readUInt32BE(8) };
-      this.usage.set(issuer, u);
-    }
-    return u;
+  private usageOf(issuer: string): { bytes: number; count: number } {
+    return this.usage.get(issuer) ?? { bytes: 0, count: 0 };
   }
 
   async get(id: string): Promise<StoredAttestation | undefined> {
@@ -135,46 +201,131 @@ export class AttestationStore implements IngestStoreView {
   }
 
   /**
-   * Stores accepted attestations: one atomic LevelDB batch holding, for each, the record
-   * and every index entry, plus the updated counters. Returns the assigned sequence numbers.
-   * The caller guarantees the batch holds no id twice and none already stored.
+   * Stores accepted attestations and removes `remove` (evicted ids) in one atomic LevelDB
+   * batch holding, for each, the record and every index entry, plus the updated counters.
+   * Returns the assigned sequence numbers. The caller guarantees the batch holds no id twice
+   * and none already stored. A full disk is a `storage_full` error; nothing is written.
    */
-  async putAccepted(atts: readonly VerifiedAttestation[], receivedAt: number): Promise<number[]> {
-    if (atts.length === 0) return [];
-    const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+  async putAccepted(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[] = []): Promise<number[]> {
+    if (atts.length === 0 && remove.length === 0) return [];
+    const ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] = [];
     const seqs: number[] = [];
     let seq = this.seq;
     const touched = new Map<string, { bytes: number; count: number }>();
+    const subjectDelta = new Map<string, number>();
+    const bump = (issuer: string, bytes: number, n: number): void => {
+      const before = touched.get(issuer) ?? this.usageOf(issuer);
+      touched.set(issuer, { bytes: before.bytes + bytes, count: before.count + n });
+    };
     for (const a of atts) {
       seq += 1;
       seqs.push(seq);
-      const id = hex32(a.id);
-      const s = u64(seq);
-      const issuerKey = Buffer.from(a.issuerKey);
-      ops.push({ type: 'put', key: key(P.record, id), value: encodeRecord(a, seq, receivedAt) });
-      for (const d of a.subjects) ops.push({ type: 'put', key: key(P.subject, hex32(d), s), value: id });
-      ops.push({ type: 'put', key: key(P.issuer, issuerKey, s), value: id });
-      ops.push({ type: 'put', key: key(P.seq, s), value: id });
-      ops.push({ type: 'put', key: key(P.time, u64(Math.floor(a.issuedAt / 1000)), id), value: Buffer.alloc(0) });
-      if (a.kind === 'retraction') {
-        const target = (a.statement.predicate as RetractionPredicate).target;
-        ops.push({ type: 'put', key: key(P.retraction, hex32(target), id), value: Buffer.alloc(0) });
-      }
-      const before = touched.get(a.issuer) ?? (await this.usageOf(a.issuer));
-      touched.set(a.issuer, { bytes: before.bytes + a.envelopeBytes.length, count: before.count + 1 });
+      ops.push({ type: 'put', key: key(P.record, hex32(a.id)), value: encodeRecord(a, seq, receivedAt) });
+      for (const e of indexKeys(factsOf(a, seq))) ops.push({ type: 'put', ...e });
+      for (const d of a.subjects) subjectDelta.set(d, (subjectDelta.get(d) ?? 0) + 1);
+      bump(a.issuer, a.envelopeBytes.length, 1);
     }
+    const removed: Removed[] = [];
+    const values = remove.length === 0 ? [] : await this.db.getMany(remove.map((id) => key(P.record, hex32(id))));
+    values.forEach((v, i) => {
+      if (v === undefined) return;
+      const id = remove[i] as string;
+      const a = decodeRecord(id, v);
+      const f = factsOf(a, a.seq);
+      ops.push({ type: 'del', key: key(P.record, hex32(id)) });
+      for (const e of indexKeys(f)) ops.push({ type: 'del', key: e.key });
+      for (const d of f.subjects) subjectDelta.set(d, (subjectDelta.get(d) ?? 0) - 1);
+      bump(a.issuer, -Buffer.byteLength(recordEnvelopeJson(v) ?? ''), -1);
+      removed.push({ id, issuer: a.issuer, t: Math.floor(a.issuedAt / 1000) });
+    });
     for (const [issuer, u] of touched) {
-      const v = Buffer.alloc(12);
-      v.writeBigUInt64BE(BigInt(u.bytes), 0);
-      v.writeUInt32BE(u.count, 8);
-      ops.push({ type: 'put', key: key(P.usage, Buffer.from(publicKeyFromDidKey(issuer) as Uint8Array)), value: v });
+      const k = key(P.usage, Buffer.from(publicKeyFromDidKey(issuer) as Uint8Array));
+      if (u.count <= 0) ops.push({ type: 'del', key: k });
+      else {
+        const v = Buffer.alloc(12);
+        v.writeBigUInt64BE(BigInt(u.bytes), 0);
+        v.writeUInt32BE(u.count, 8);
+        ops.push({ type: 'put', key: k, value: v });
+      }
     }
-    ops.push({ type: 'put', key: metaKey('count'), value: u64(this.count + atts.length) });
-    await this.db.batch(ops, { sync: true });
+    const subjects = [...subjectDelta.keys()];
+    const before = subjects.length === 0 ? [] : await this.db.getMany(subjects.map((d) => key(P.subjectCount, hex32(d))));
+    subjects.forEach((d, i) => {
+      const n = (before[i] === undefined ? 0 : (before[i] as Buffer).readUInt32BE(0)) + (subjectDelta.get(d) as number);
+      const k = key(P.subjectCount, hex32(d));
+      ops.push(n > 0 ? { type: 'put', key: k, value: u32(n) } : { type: 'del', key: k });
+    });
+    const count = this.count + atts.length - removed.length;
+    ops.push({ type: 'put', key: metaKey('count'), value: u64(count) });
+    try {
+      await this.db.batch(ops, { sync: true });
+    } catch (e) {
+      if (isDiskFull(e)) throw new ChorusError('storage_full', 'the disk is full: nothing was stored; free space and retry');
+      throw e;
+    }
     this.seq = seq;
-    this.count += atts.length;
-    for (const [issuer, u] of touched) this.usage.set(issuer, u);
+    this.count = count;
+    for (const [issuer, u] of touched) {
+      if (u.count <= 0) this.usage.delete(issuer);
+      else this.usage.set(issuer, u);
+    }
+    if (removed.length > 0) {
+      for (const l of this.removedListeners) {
+        try {
+          l(removed);
+        } catch {
+          // a listener's failure must not fail a committed write
+        }
+      }
+    }
     return seqs;
+  }
+
+  /** Removes attestations (and every index entry of theirs) in one atomic batch. */
+  async remove(ids: readonly string[]): Promise<number> {
+    const before = this.count;
+    await this.putAccepted([], Date.now(), ids);
+    return before - this.count;
+  }
+
+  /** Ids of an issuer's attestations, oldest arrival first, with their envelope sizes. */
+  async oldestOf(issuer: string, limit: number): Promise<{ id: string; bytes: number }[]> {
+    const pub = publicKeyFromDidKey(issuer);
+    if (pub === undefined) return [];
+    const prefix = key(P.issuer, Buffer.from(pub));
+    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), limit }).all();
+    const values = await this.db.getMany(entries.map(([, id]) => key(P.record, id)));
+    const out: { id: string; bytes: number }[] = [];
+    values.forEach((v, i) => {
+      if (v !== undefined) out.push({ id: (entries[i] as [Buffer, Buffer])[1].toString('hex'), bytes: Buffer.byteLength(recordEnvelopeJson(v) ?? '') });
+    });
+    return out;
+  }
+
+  /** Ids of attestations that expire at or before `beforeMs` (retractions never do), oldest expiry first. */
+  async expiringBefore(beforeMs: number, limit: number): Promise<string[]> {
+    const keys = await this.db.keys({ gte: key(P.expiry), lt: key(P.expiry, u64(Math.floor(beforeMs / 1000) + 1)), limit }).all();
+    return keys.map((k) => k.subarray(9).toString('hex'));
+  }
+
+  /** Every (expiresAt seconds, id) pair, in expiry order: what the sync set leaves out once past. */
+  async *expiryKeys(): AsyncGenerator<{ expiresAt: number; id: string }> {
+    for await (const k of this.db.keys({ gte: key(P.expiry), lt: key(P.expiry + 1) })) {
+      yield { expiresAt: readU64(k, 1) * 1000, id: k.subarray(9).toString('hex') };
+    }
+  }
+
+  /** How many attestations are stored about a subject (any issuer), without reading them. */
+  async subjectCount(digest: string): Promise<number> {
+    const v = await this.db.get(key(P.subjectCount, hex32(digest)));
+    return v === undefined ? 0 : v.readUInt32BE(0);
+  }
+
+  /** One issuer's attestations about a subject, in arrival order. */
+  async bySubjectIssuer(digest: string, issuer: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
+    const pub = publicKeyFromDidKey(issuer);
+    if (pub === undefined) return { items: [], next: undefined };
+    return this.page(key(P.subjectIssuer, hex32(digest), Buffer.from(pub)), opts);
   }
 
   /** Attestations about a subject digest, in arrival order. */
@@ -276,7 +427,9 @@ export class AttestationStore implements IngestStoreView {
   /** Bytes the store's files take on disk. */
   async diskBytes(): Promise<number> {
     let total = 0;
-    for (const name of await readdir(this.location)) total += (await stat(join(this.location, name))).size;
+    // LevelDB deletes files while it compacts: a file that vanished between the listing and
+    // its stat takes no space.
+    for (const name of await readdir(this.location)) total += await stat(join(this.location, name)).then((s) => s.size, () => 0);
     return total;
   }
 

@@ -10,6 +10,9 @@
  *   0x05 issuerKey(32)             -> bytes(8) count(4)   per-issuer usage (quota)
  *   0x06 target(32) retraction(32) -> ''          retractions by target
  *   0x07 issuedAtSeconds(8) id(32) -> ''        the (time, id) set catch-up sync reconciles
+ *   0x08 sha256(32) issuerKey(32) seq(8) -> id(32)   attestations by subject and issuer (views)
+ *   0x09 expiresAtSeconds(8) id(32) -> ''       expiry order (garbage collection, sync set)
+ *   0x0a sha256(32)                -> count(4)   attestations about a subject, counted
  */
 export const P = {
   meta: 0x00,
@@ -20,6 +23,9 @@ export const P = {
   usage: 0x05,
   retraction: 0x06,
   time: 0x07,
+  subjectIssuer: 0x08,
+  expiry: 0x09,
+  subjectCount: 0x0a,
 } as const;
 
 export function u64(n: number): Buffer {
@@ -47,4 +53,10 @@ export function metaKey(name: string): Buffer {
 /** The smallest key after every key that starts with `k`. */
 export function upperBound(k: Buffer): Buffer {
   return Buffer.concat([k, Buffer.alloc(9, 0xff)]);
+}
+
+export function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
 }

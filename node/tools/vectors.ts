@@ -239,6 +239,7 @@ function envelopeCases(): EnvelopeCase[] {
   accept('url-safe-unpadded-base64-same-id', urlSafe);
   const retraction = envelope(alice, statement(alice, 'retraction', { target: auditA.id, reason: 'wrong harness' }));
   accept('retraction-by-owner', retraction, [auditA.text]);
+  accept('retraction-past-its-expiry-still-counts', envelope(alice, statement(alice, 'retraction', { target: auditA.id }, { header: { expiresAt: '2026-05-15T00:00:00Z' } })), [auditA.text]);
   accept('retraction-of-unknown-target', envelope(alice, statement(alice, 'retraction', { target: 'd'.repeat(64) })));
 
   refuse('too-large', 'reject', 'too_large', envelope(alice, statement(alice, 'https://example.org/big/v1', { blob: 'x'.repeat(50_000) })).text);
@@ -260,6 +261,8 @@ function envelopeCases(): EnvelopeCase[] {
   refuse('unknown-predicate-field', 'reject', 'bad_predicate', envelope(alice, statement(alice, 'audit', { ...audit, score: 3 })).text);
   refuse('missing-issuedAt', 'reject', 'malformed_statement', envelope(alice, statement(alice, 'audit', audit, { header: { issuedAt: undefined } })).text);
   refuse('local-time-not-utc', 'reject', 'malformed_statement', envelope(alice, statement(alice, 'audit', audit, { header: { issuedAt: '2026-05-01T02:00:00+02:00' } })).text);
+  refuse('issued-before-1970', 'reject', 'malformed_statement', envelope(alice, statement(alice, 'audit', audit, { header: { issuedAt: '1969-12-31T23:59:59Z' } })).text);
+  refuse('issued-in-year-0000', 'reject', 'malformed_statement', envelope(alice, statement(alice, 'audit', audit, { header: { issuedAt: '0000-01-01T00:00:00Z' } })).text);
   refuse('expiry-before-issue', 'reject', 'bad_expiry', envelope(alice, statement(alice, 'audit', audit, { header: { expiresAt: '2026-04-01T00:00:00Z' } })).text);
   const x25519 = `did:key:z${base58.encode(concatBytes(Uint8Array.of(0xec, 0x01), alice.pub))}`;
   refuse('issuer-not-ed25519', 'reject', 'bad_issuer', envelope(alice, statement(alice, 'audit', audit, { header: { issuer: x25519 } }), { keyid: x25519 }).text);

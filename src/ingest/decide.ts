@@ -1,9 +1,8 @@
-import { ChorusError, type ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import type { PredicateKind, RetractionPredicate } from '../statement/predicates.js';
 import type { CryptoSuite } from '../crypto/suite.js';
 import type { Limits } from './limits.js';
 import type { VerifiedAttestation } from './verified.js';
-import { verifyEnvelope } from './verify-envelope.js';
 
 /** What the ingest path needs to know about the store; the node passes its store in. */
 export interface IngestStoreView {
@@ -39,25 +38,12 @@ export function outcomeOf(code: ErrorCode): 'ignore' | 'reject' {
   return IGNORED.has(code) ? 'ignore' : 'reject';
 }
 
-function toDecision(e: unknown, id?: string): Decision {
-  if (e instanceof ChorusError) {
-    return {
-      outcome: outcomeOf(e.code),
-      code: e.code,
-      message: e.message,
-      ...(id === undefined ? {} : { id }),
-      ...(e.details === undefined ? {} : { details: e.details }),
-    };
-  }
-  // A bug, not an input problem; still an answer rather than a crash.
-  return { outcome: 'reject', code: 'bad_input', message: `internal error while checking input: ${String(e)}` };
-}
-
 /** Step 4: the semantic rules, on an attestation whose signature already verified. */
 export async function checkSemantics(att: VerifiedAttestation, ctx: IngestContext): Promise<Decision> {
   const { id } = att;
   if (await ctx.store.has(id)) return { outcome: 'ignore', code: 'duplicate', message: 'already stored', id };
-  if (att.expiresAt !== undefined && att.expiresAt <= ctx.now) {
+  // A retraction does not expire (SPEC §9): once its target is withdrawn it stays withdrawn.
+  if (att.kind !== 'retraction' && att.expiresAt !== undefined && att.expiresAt <= ctx.now) {
     return { outcome: 'ignore', code: 'expired', message: `expired at ${new Date(att.expiresAt).toISOString()}`, id };
   }
   if (att.issuedAt > ctx.now + ctx.limits.maxClockSkewMs) {
@@ -92,22 +78,4 @@ export async function checkSemantics(att: VerifiedAttestation, ctx: IngestContex
     };
   }
   return { outcome: 'accept', code: 'accepted', id, attestation: att };
-}
-
-/**
- * The one ingest path: bytes -> decode -> schema -> signature -> semantic rules -> decision.
- * Never throws; every input gets a typed decision.
- */
-export async function decide(input: Uint8Array | string, ctx: IngestContext): Promise<Decision> {
-  let att: VerifiedAttestation;
-  try {
-    att = verifyEnvelope(input, ctx.suite, ctx.limits);
-  } catch (e) {
-    return toDecision(e);
-  }
-  try {
-    return await checkSemantics(att, ctx);
-  } catch (e) {
-    return toDecision(e, att.id);
-  }
 }

@@ -18,8 +18,15 @@ export const DidKeyString = z
   .regex(/^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$/, 'expected an Ed25519 did:key (did:key:z6Mk…)')
   .describe('Ed25519 did:key identifying an issuer');
 
-/** RFC 3339 UTC timestamp ending in Z. */
-export const Timestamp = z.iso.datetime({ offset: false }).describe('RFC 3339 UTC timestamp, e.g. 2026-01-02T03:04:05Z');
+/**
+ * RFC 3339 UTC timestamp ending in Z, in the years 1970-9999: the store keys attestations by
+ * unsigned seconds since the epoch, so an earlier time is not representable and is refused
+ * here, where it fails only its own envelope.
+ */
+export const Timestamp = z.iso
+  .datetime({ offset: false })
+  .regex(/^(19[7-9]\d|[2-9]\d{3})-/, 'timestamps before 1970 are not accepted')
+  .describe('RFC 3339 UTC timestamp from 1970 on, e.g. 2026-01-02T03:04:05Z');
 
 /** An attestation id: sha256 over the signed bytes, lowercase hex. */
 export const AttestationId = Sha256Hex.describe('attestation id: sha256 of PAE(payloadType, payload), hex');

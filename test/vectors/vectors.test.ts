@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decide, type IngestStoreView } from '../../src/ingest/decide.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/ingest/limits.js';
-import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
 import { referenceSuite } from '../../src/crypto/reference-suite.js';
 import { pae } from '../../src/dsse/pae.js';
 import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
@@ -12,7 +10,9 @@ import { nativeSuite } from '../../node/crypto/native-suite.js';
 import { buildVectors, type EnvelopeCase, type Ed25519Vector } from '../../node/tools/vectors.js';
 import { buildSchemas } from '../../node/tools/schemas.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
-import type { PredicateKind } from '../../src/statement/predicates.js';
+import { Ingestor } from '../../node/ingest/ingestor.js';
+import { AttestationStore } from '../../node/store/attestation-store.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const read = (path: string): unknown => JSON.parse(readFileSync(new URL(`../../protocol/${path}`, import.meta.url), 'utf8'));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- vector files are JSON read at run time
@@ -71,21 +71,7 @@ describe('model digest vectors', () => {
   });
 });
 
-/** An in-memory store view for running the pure ingest path. */
-function memoryStore(): IngestStoreView & { add(text: string): void } {
-  const byId = new Map<string, { issuer: string; kind: PredicateKind | undefined; bytes: number }>();
-  return {
-    has: (id) => byId.has(id),
-    lookup: (id) => byId.get(id),
-    issuerBytes: (issuer) => [...byId.values()].filter((v) => v.issuer === issuer).reduce((s, v) => s + v.bytes, 0),
-    add(text) {
-      const a = verifyEnvelope(text, referenceSuite, DEFAULT_LIMITS);
-      byId.set(a.id, { issuer: a.issuer, kind: a.kind, bytes: a.envelopeBytes.length });
-    },
-  };
-}
-
-describe('envelope vectors through the one ingest path', () => {
+describe('envelope vectors through the one ingest path the node runs', () => {
   const file = vectors('envelopes.json');
   const now = Date.parse(file.now);
   it('has valid and invalid cases for every error class', () => {
@@ -94,16 +80,16 @@ describe('envelope vectors through the one ingest path', () => {
   });
   it.each(file.cases as EnvelopeCase[])('$name -> $expect.outcome $expect.code', async (c) => {
     for (const suite of suites) {
-      const store = memoryStore();
+      // The node's own pipeline over a real LevelDB store: what gossip, sync, import and the API run.
+      await using dir = await tempDir();
+      await using store = await AttestationStore.open(dir.path);
       const limits: Limits = { ...DEFAULT_LIMITS, ...(c.limits ?? {}) };
-      for (const g of c.given ?? []) {
-        const d = await decide(g, { suite, limits, now, store });
-        expect(d.outcome).toBe('accept');
-        store.add(g);
-      }
-      const d = await decide(c.envelope, { suite, limits, now, store });
+      const ingestor = new Ingestor({ store, suite, limits, now: () => now });
+      for (const g of c.given ?? []) expect((await ingestor.ingest(g)).outcome).toBe('accept');
+      const d = await ingestor.ingest(c.envelope);
       if (c.expect.outcome === 'accept') expect({ outcome: d.outcome, id: 'id' in d ? d.id : undefined }).toEqual(c.expect);
       else expect({ outcome: d.outcome, code: d.code }).toEqual(c.expect);
+      expect(store.size).toBe((c.given?.length ?? 0) + (d.outcome === 'accept' ? 1 : 0));
     }
   });
 });

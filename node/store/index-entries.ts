@@ -1,0 +1,37 @@
+import { hex32, key, P, u64 } from './keys.js';
+
+/** What the indexes of one stored attestation are made from. */
+export interface IndexFacts {
+  readonly id: string;
+  readonly seq: number;
+  readonly subjects: readonly string[];
+  readonly issuerKey: Uint8Array;
+  /** epoch ms */
+  readonly issuedAt: number;
+  /** epoch ms; a retraction's is ignored (retractions do not expire, SPEC §9) */
+  readonly expiresAt: number | undefined;
+  /** For a retraction: the id it withdraws. */
+  readonly retracts: string | undefined;
+}
+
+/**
+ * Every index key of one attestation: the same list is written when it is stored and
+ * deleted when it is evicted or collected, so the two can never disagree.
+ */
+export function indexKeys(f: IndexFacts): { key: Buffer; value: Buffer }[] {
+  const id = hex32(f.id);
+  const s = u64(f.seq);
+  const issuerKey = Buffer.from(f.issuerKey);
+  const empty = Buffer.alloc(0);
+  const out: { key: Buffer; value: Buffer }[] = [];
+  for (const d of f.subjects) {
+    out.push({ key: key(P.subject, hex32(d), s), value: id });
+    out.push({ key: key(P.subjectIssuer, hex32(d), issuerKey, s), value: id });
+  }
+  out.push({ key: key(P.issuer, issuerKey, s), value: id });
+  out.push({ key: key(P.seq, s), value: id });
+  out.push({ key: key(P.time, u64(Math.floor(f.issuedAt / 1000)), id), value: empty });
+  if (f.expiresAt !== undefined && f.retracts === undefined) out.push({ key: key(P.expiry, u64(Math.floor(f.expiresAt / 1000)), id), value: empty });
+  if (f.retracts !== undefined) out.push({ key: key(P.retraction, hex32(f.retracts), id), value: empty });
+  return out;
+}
