@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   'conflict',
   'unavailable',
   'storage_full',
+  'forbidden_host',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -125,7 +125,7 @@ export const ReachabilitySchema = z.object({
 export const StatusSchema = z.object({
   version: z.string(),
   did: z.string(),
-  home: z.string(),
+  home: z.string().optional().describe('the data dir; only for requests with the API token'),
   uptimeSeconds: z.number(),
   attestations: z.int(),
   lastSeq: z.int(),
@@ -159,4 +159,8 @@ export const PeersView = z.object({ peers: z.array(PeerSchema) });
 export const ConnectBody = z.strictObject({ multiaddr: z.string().min(1).max(1024) });
 export const ConnectResult = z.object({ peerId: z.string() });
 
-export const HealthSchema = z.object({ ok: z.boolean() });
+export const HealthSchema = z.object({
+  ok: z.boolean(),
+  status: z.literal('degraded').optional(),
+  reason: z.enum(['storage_full']).optional().describe('storage_full: the last write failed for lack of disk space; clears when a write succeeds'),
+});

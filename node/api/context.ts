@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LocalNode } from '../local/local-node.js';
 import type { EventHub } from './event-hub.js';
+import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { StoredAttestation } from '../store/attestation-store.js';
 import type { Network } from '../net/network.js';
@@ -11,6 +12,7 @@ export interface AppContext {
   readonly token: string;
   readonly events: EventHub;
   readonly metrics: Metrics;
+  readonly health: Health;
   readonly startedAt: number;
   /** The peer-to-peer side, when net.enabled. */
   readonly network: Network | undefined;
@@ -34,8 +36,10 @@ export function summarize(a: StoredAttestation) {
   };
 }
 
-/** Hooks that protect write routes: the token check and the per-client rate limit. */
+/** Hooks that protect write routes: the token check and the per-client rate limit; and the token check alone. */
 export interface Guards {
   readonly write: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  /** Whether the request carries the API token. */
+  readonly authed: (req: FastifyRequest) => boolean;
   readonly writeLimit: { max: number; timeWindow: string };
 }

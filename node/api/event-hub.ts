@@ -3,26 +3,32 @@
  * cursor and read the store themselves, so a slow reader holds no queue in memory.
  */
 export class EventHub {
-  private waiters: (() => void)[] = [];
+  private waiters: ((why: 'event' | 'timeout') => void)[] = [];
   private closed = false;
 
   /** Called after a commit that stored something. */
   notify(): void {
     const w = this.waiters;
     this.waiters = [];
-    for (const f of w) f();
+    for (const f of w) f('event');
   }
 
-  /** Resolves at the next notify, after `timeoutMs`, or at close; whichever is first. */
-  wait(timeoutMs: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  /**
+   * Resolves at the next notify ('event'), after `timeoutMs` ('timeout'), at close or when
+   * `signal` aborts ('event'); whichever is first.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<'event' | 'timeout'> {
+    if (this.closed || signal?.aborted) return Promise.resolve('event');
     return new Promise((resolve) => {
-      const done = (): void => {
+      const done = (why: 'event' | 'timeout'): void => {
         clearTimeout(t);
+        signal?.removeEventListener('abort', onAbort);
         this.waiters = this.waiters.filter((f) => f !== done);
-        resolve();
+        resolve(why);
       };
-      const t = setTimeout(done, timeoutMs);
+      const onAbort = (): void => done('event');
+      const t = setTimeout(() => done('timeout'), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(done);
     });
   }

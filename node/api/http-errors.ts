@@ -18,6 +18,8 @@ export function statusOf(code: ErrorCode | string): number {
       return 415;
     case 'rate_limited':
       return 429;
+    case 'forbidden_host':
+      return 421;
     case 'io_error':
       return 500;
     case 'storage_full':

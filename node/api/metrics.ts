@@ -7,6 +7,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly ingestDecisions: Counter<'outcome' | 'code'>;
+  readonly eventStreams: Gauge;
+  readonly eventStreamsDropped: Counter;
 
   constructor(store: AttestationStore) {
     collectDefaultMetrics({ register: this.registry, prefix: 'chorus_process_' });
@@ -21,6 +23,12 @@ export class Metrics {
       name: 'chorus_ingest_decisions_total',
       help: 'Ingest decisions by outcome and code, whatever the entry point',
       labelNames: ['outcome', 'code'],
+      registers: [this.registry],
+    });
+    this.eventStreams = new Gauge({ name: 'chorus_event_streams', help: 'Open /v1/events streams', registers: [this.registry] });
+    this.eventStreamsDropped = new Counter({
+      name: 'chorus_event_streams_dropped_total',
+      help: 'Event streams disconnected because the client stopped reading',
       registers: [this.registry],
     });
     new Gauge({

@@ -15,6 +15,8 @@ import { ChorusError } from '../../src/errors.js';
 import { VERSION } from '../version.js';
 import type { AppContext } from './context.js';
 import { statusOf, type ErrorBody } from './http-errors.js';
+import { hostAllowed } from './host-check.js';
+import { isNoSpace } from './health.js';
 import { adminRoutes } from './routes/admin.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { eventRoutes } from './routes/events.js';
@@ -80,7 +82,14 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, req, reply) => {
     let body: ErrorBody;
     let status: number;
-    if (err instanceof ChorusError) {
+    if (isNoSpace(err)) {
+      // A write the disk had no room for: degraded until a write succeeds (health.ts).
+      ctx.health.storageFull();
+      status = 507;
+      body = { code: 'storage_full', message: 'the node\'s disk is full: nothing was stored; free space and retry' };
+      req.log.error({ err }, 'write failed: no space left on the device');
+    } else if (err instanceof ChorusError) {
+      if (err.code === 'storage_full') ctx.health.storageFull();
       status = statusOf(err.code);
       body = { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
     } else if (hasZodFastifySchemaValidationErrors(err)) {
@@ -98,6 +107,25 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  // DNS rebinding: a page on another origin reaches this node under a name its attacker
+  // controls, and the Host header still names it (host-check.ts).
+  const hostPolicy = { bindHost: api.host, allowedHosts: api.allowedHosts };
+  app.addHook('onRequest', async (req, reply) => {
+    const host = req.headers.host;
+    if (hostAllowed(host, hostPolicy)) return;
+    return reply.code(421).send({
+      code: 'forbidden_host',
+      message: `this node does not answer to the host name ${JSON.stringify(host)}; use 127.0.0.1 or localhost, or add the name to api.allowedHosts`,
+    });
+  });
+
+  // A request answered before its body was read (a 401, 413, or an import that failed
+  // half way) closes its connection once the answer is sent: reading a body nobody wants
+  // would hold the socket, and server.close() at SIGTERM would wait for it forever.
+  app.addHook('onSend', async (req, reply) => {
+    if (!req.raw.complete) void reply.header('connection', 'close');
   });
 
   // Metrics: latency per route.
@@ -138,7 +166,11 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   });
   app.get('/v1/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 
-  const guards = { write, writeLimit: { max: api.writeRateLimitPerMinute, timeWindow: '1 minute' } };
+  const authed = (req: FastifyRequest): boolean => {
+    const t = bearer(req);
+    return t !== undefined && sameToken(t, ctx.token);
+  };
+  const guards = { write, authed, writeLimit: { max: api.writeRateLimitPerMinute, timeWindow: '1 minute' } };
   await app.register(modelRoutes(ctx));
   await app.register(attestationRoutes(ctx, guards));
   await app.register(eventRoutes(ctx));

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ChorusError } from '../../src/errors.js';
-import { resolveHome, type HomePaths } from '../home/home.js';
+import { resolveHome, secureDirs, type HomePaths } from '../home/home.js';
 import { readFile } from 'node:fs/promises';
 import type { LocalNode } from '../local/local-node.js';
 import { readDaemonInfo } from '../daemon/daemon-file.js';
@@ -30,6 +30,7 @@ export function makeCli(program: Command): Cli {
         // Loaded on first use: the store and the reputation engine are not needed for
         // --help, hash, or a command answered by a running daemon.
         const { LocalNode } = await import('../local/local-node.js');
+        await secureDirs(home);
         node = await LocalNode.open(home);
       } catch (e) {
         if (e instanceof ChorusError && e.code === 'store_locked') {
@@ -73,15 +74,23 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
       const code = await fn(...args);
       process.exitCode = code ?? EXIT.ok;
     } catch (e) {
-      if (e instanceof ChorusError) {
-        process.stderr.write(`chorus: ${e.message}\n`);
-        process.exitCode = exitCodeOf(e.code);
-      } else {
-        process.stderr.write(`chorus: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
-        process.exitCode = EXIT.error;
-      }
+      process.exitCode = report(e);
     }
   };
+}
+
+/** Prints a failure as one line (a stack only for the unexpected) and returns its exit code. */
+export function report(e: unknown): number {
+  if ((e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') {
+    // The reader of our output went away (chorus export | head -1): nothing to report.
+    return EXIT.ok;
+  }
+  if (e instanceof ChorusError) {
+    process.stderr.write(`chorus: ${e.message}\n`);
+    return exitCodeOf(e.code);
+  }
+  process.stderr.write(`chorus: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
+  return EXIT.error;
 }
 
 /** Parses a non-negative integer option; a bad value is a usage error (exit 2). */

@@ -23,6 +23,7 @@ export function exitCodeOf(code: ErrorCode): number {
       return EXIT.storeBusy;
     case 'io_error':
     case 'storage_full':
+    case 'forbidden_host': // a node that refuses the name it was reached under
     case 'unavailable': // no node running, or a peer that cannot be reached
       return EXIT.error;
     case 'bad_input':

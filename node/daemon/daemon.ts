@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ChorusError, isChorusError } from '../../src/errors.js';
-import type { HomePaths } from '../home/home.js';
+import { secureDirs, type HomePaths } from '../home/home.js';
 import { LocalNode } from '../local/local-node.js';
 import { EventHub } from '../api/event-hub.js';
 import { Metrics } from '../api/metrics.js';
+import { Health } from '../api/health.js';
 import { buildServer } from '../api/server.js';
 import type { AppContext } from '../api/context.js';
 import { VERSION } from '../version.js';
@@ -30,6 +31,9 @@ export interface DaemonOptions {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
+/** How long stop() lets in-flight requests finish before closing their connections. */
+export const STOP_GRACE_MS = 5_000;
+
 /**
  * Starts the long-running node: opens the store (taking LevelDB's lock, so a second
  * daemon on the same data dir is refused), serves the API, and records where it listens
@@ -38,7 +42,9 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Promise<Daemon> {
   const startedAt = Date.now();
   let node: LocalNode;
+  let network: Network | undefined;
   try {
+    await secureDirs(home);
     node = await LocalNode.open(home, { env: opts.env ?? process.env, overrides: opts.overrides ?? {} });
   } catch (e) {
     if (isChorusError(e, 'store_locked')) {
@@ -56,15 +62,23 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     })).trim();
     const events = new EventHub();
     const metrics = new Metrics(node.store);
+    const health = new Health();
     node.ingestor.onCommitted((ds) => {
       metrics.countDecisions(ds);
+      health.noteDecisions(ds);
       if (ds.some((d) => d.outcome === 'accept')) events.notify();
     });
-    const network = node.config.net.enabled ? await Network.start(node, log) : undefined;
-    const ctx: AppContext = { node, token, events, metrics, startedAt, url: '', network };
+    network = node.config.net.enabled
+      ? await Network.start(node, log).catch((e: unknown) => {
+          throw listenError(e, `the p2p listen address (net.listen ${node.config.net.listen.join(' ')})`, '--listen');
+        })
+      : undefined;
+    const ctx: AppContext = { node, token, events, metrics, health, startedAt, url: '', network };
     const app = await buildServer(ctx, log);
     const { host, port } = node.config.api;
-    await app.listen({ host, port });
+    await app.listen({ host, port }).catch((e: unknown) => {
+      throw listenError(e, `the API address ${host}:${port} (api.host, api.port)`, '--host/--port');
+    });
     const addr = app.server.address();
     const actualPort = typeof addr === 'object' && addr !== null ? addr.port : port;
     ctx.url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
@@ -84,7 +98,13 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         stopping ??= (async () => {
           log.info('stopping: finishing in-flight requests and writes');
           events.close();
-          await app.close();
+          // In-flight requests get a grace period; a client that keeps its request open
+          // (a stalled upload, a stream) then loses its connection, so stop always ends.
+          const force = setTimeout(() => {
+            log.warn({ graceMs: STOP_GRACE_MS }, 'requests still open after the grace period: closing their connections');
+            app.server.closeAllConnections();
+          }, STOP_GRACE_MS);
+          await app.close().finally(() => clearTimeout(force));
           await network?.stop();
           await node.ingestor.idle();
           await node.close();
@@ -95,7 +115,22 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       },
     };
   } catch (e) {
+    await network?.stop().catch(() => undefined);
     await node.close();
     throw e;
   }
+}
+
+/**
+ * A listen failure as one clear error: an address in use or not allowed is a runtime
+ * problem (exit 1), an address that cannot be listened on at all is configuration (exit 2).
+ */
+function listenError(e: unknown, what: string, flag: string): unknown {
+  if (e instanceof ChorusError) return e;
+  const text = `${(e as { code?: string } | undefined)?.code ?? ''} ${(e as Error | undefined)?.message ?? String(e)}`;
+  if (/EADDRINUSE/.test(text)) return new ChorusError('unavailable', `${what} is in use by another process; choose another (${flag}, or 0 for any free port)`);
+  if (/EACCES/.test(text)) return new ChorusError('unavailable', `${what} needs privileges this process does not have (ports below 1024); choose another (${flag})`);
+  if (/EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN/.test(text)) return new ChorusError('bad_input', `${what} is not an address of this machine (${flag})`);
+  if (/UnsupportedListenAddress|NoValidAddresses|InvalidMultiaddr/i.test(text)) return new ChorusError('bad_input', `${what} cannot be listened on: ${(e as Error).message.split('\n')[0]}`);
+  return e;
 }

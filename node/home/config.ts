@@ -1,7 +1,22 @@
 import { readFile } from 'node:fs/promises';
+import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
 import { ChorusError } from '../../src/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/ingest/limits.js';
+
+/** A multiaddr string (`/ip4/127.0.0.1/tcp/7421`), checked when the config is read, not when libp2p starts. */
+const Multiaddr = z.string().min(1).refine((s) => {
+  try {
+    multiaddr(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: (i) => `not a multiaddr: ${JSON.stringify(i.input)} (expected e.g. /ip4/0.0.0.0/tcp/7421)` });
+
+/** A DNS name as it appears in a Host header, without port: letters, digits, dots, hyphens. */
+const HostName = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i, 'a host name without port or scheme, e.g. "chorus.example.org"')
+  .transform((h) => h.toLowerCase().replace(/\.$/, ''));
 
 /** config.json in the data dir. Every field has a default; unknown fields are an error. */
 export const ConfigSchema = z.strictObject({
@@ -10,6 +25,10 @@ export const ConfigSchema = z.strictObject({
       maxEnvelopeBytes: z.int().min(1024).max(DEFAULT_LIMITS.maxEnvelopeBytes).default(DEFAULT_LIMITS.maxEnvelopeBytes),
       maxClockSkewSeconds: z.int().min(0).max(86_400).default(DEFAULT_LIMITS.maxClockSkewMs / 1000),
       issuerQuotaBytes: z.int().min(1024).default(DEFAULT_LIMITS.issuerQuotaBytes),
+      strangerPoolBytes: z.int().min(1024 * 1024).default(1024 * 1024 * 1024).describe('bytes of envelopes kept from issuers this node does not trust (SPEC §14.3)'),
+      newIssuersPerPeerPerHour: z.int().min(0).default(1000).describe('issuers new to this node that one peer may bring in per hour'),
+      expiredGraceSeconds: z.int().min(0).default(7 * 86_400).describe('expired attestations are deleted this long after they expire'),
+      maxConcurrentViews: z.int().min(1).max(64).default(4).describe('reputation views computed at once; more wait'),
     })
     .prefault({}),
   api: z
@@ -21,19 +40,21 @@ export const ConfigSchema = z.strictObject({
       importLimitBytes: z.int().min(1024).default(1024 * 1024 * 1024),
       writeRateLimitPerMinute: z.int().min(1).default(6000),
       corsOrigins: z.array(z.string().min(1)).default([]),
+      allowedHosts: z.array(HostName).default([]).describe('host names (besides loopback addresses and the bound address) that requests may name in their Host header; anything else is refused (DNS rebinding)'),
+      maxEventStreams: z.int().min(1).max(100_000).default(64).describe('concurrent /v1/events streams; more are answered 503'),
     })
     .prefault({}),
   net: z
     .strictObject({
       enabled: z.boolean().default(true).describe('join the peer-to-peer network'),
-      listen: z.array(z.string().min(1)).default(['/ip4/0.0.0.0/tcp/7421']).describe('libp2p listen multiaddrs'),
-      bootstrap: z.array(z.string().min(1)).default([]).describe('peers to dial at start and keep connected (multiaddrs ending in /p2p/<peer id>)'),
+      listen: z.array(Multiaddr).default(['/ip4/0.0.0.0/tcp/7421']).describe('libp2p listen multiaddrs'),
+      bootstrap: z.array(Multiaddr).default([]).describe('peers to dial at start and keep connected (multiaddrs ending in /p2p/<peer id>)'),
       mdns: z.boolean().default(true).describe('find peers on the local network'),
       dht: z.boolean().default(true).describe('Kademlia DHT for peer routing (protocol /chorus/kad/1.0.0)'),
       maxConnections: z.int().min(1).max(10_000).default(64),
       syncIntervalSeconds: z.int().min(5).default(300).describe('how often to reconcile with each connected peer'),
       syncOnConnect: z.boolean().default(true).describe('reconcile with a peer as soon as it connects'),
-      announce: z.array(z.string().min(1)).default([]).describe('addresses to tell peers instead of the listen addresses (a public address you forward to this node)'),
+      announce: z.array(Multiaddr).default([]).describe('addresses to tell peers instead of the listen addresses (a public address you forward to this node)'),
       upnp: z.boolean().default(true).describe('ask the router (UPnP IGD) to forward the listen port; mapped addresses are announced once AutoNAT confirms them'),
       autonat: z.boolean().default(true).describe('AutoNAT v2: ask peers to dial back so the node knows which of its addresses are reachable'),
       relay: z.enum(['off', 'auto', 'always']).default('auto').describe('circuit relay v2 client: dial relayed addresses; auto = also take a relay reservation when no public address is confirmed and a relay is known; always = reserve from the start'),
@@ -71,6 +92,8 @@ export const ENV_OVERRIDES: Record<string, string> = {
   CHORUS_API_REQUIRE_TOKEN_FOR_READS: 'api.requireTokenForReads',
   CHORUS_API_WRITE_RATE_LIMIT: 'api.writeRateLimitPerMinute',
   CHORUS_API_CORS_ORIGINS: 'api.corsOrigins',
+  CHORUS_API_ALLOWED_HOSTS: 'api.allowedHosts',
+  CHORUS_API_MAX_EVENT_STREAMS: 'api.maxEventStreams',
   CHORUS_LOG_LEVEL: 'log.level',
   CHORUS_NET_ENABLED: 'net.enabled',
   CHORUS_NET_LISTEN: 'net.listen',
@@ -127,7 +150,9 @@ export async function resolveConfig(path: string, env: NodeJS.ProcessEnv = {}, o
   if (!r.success) {
     const i = r.error.issues[0];
     const field = i && i.path.length > 0 ? i.path.join('.') : '(root)';
-    throw new ChorusError('bad_input', `invalid configuration: field "${field}" (from ${from.get(field) ?? path}): ${i?.message ?? 'invalid'}`, { field });
+    // An array item's source is its array's: "net.listen.0" came from where "net.listen" did.
+    const source = i?.path.map((_, n) => from.get(i.path.slice(0, n + 1).join('.'))).findLast((s) => s !== undefined);
+    throw new ChorusError('bad_input', `invalid configuration: field "${field}" (from ${source ?? path}): ${i?.message ?? 'invalid'}`, { field });
   }
   return r.data;
 }

@@ -3,10 +3,11 @@ import { dirname } from 'node:path';
 
 /**
  * Writes a file so that a crash leaves either the old or the new content, never a torn
- * one: write a temporary sibling, fsync it, rename it over the target.
+ * one: write a temporary sibling, fsync it, rename it over the target. Owner-only by
+ * default: the data dir is nobody else's business.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
   const fh = await open(tmp, 'w', mode);
   try {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open } from 'node:fs/promises';
+import { access, chmod, mkdir, open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ChorusError } from '../../src/errors.js';
@@ -15,6 +15,8 @@ export interface HomePaths {
   readonly trust: string;
   readonly token: string;
   readonly store: string;
+  /** libp2p's datastore (LevelDB): known peers, DHT records. */
+  readonly p2p: string;
 }
 
 /** The data dir: $CHORUS_HOME, else ~/.chorus. */
@@ -27,6 +29,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env, override?: str
     trust: join(root, 'trust.json'),
     token: join(root, 'api-token'),
     store: join(root, 'store'),
+    p2p: join(root, 'p2p'),
   };
 }
 
@@ -48,6 +51,7 @@ export async function initHome(home: HomePaths): Promise<Identity> {
     throw new ChorusError('already_initialized', `${home.root} already holds an identity; nothing was changed`);
   }
   await mkdir(home.root, { recursive: true, mode: 0o700 });
+  await chmod(home.root, 0o700);
   const identity = await createIdentity(home.key);
   if (!(await exists(home.token))) {
     const fh = await open(home.token, 'wx', 0o600);
@@ -59,6 +63,20 @@ export async function initHome(home: HomePaths): Promise<Identity> {
   }
   if (!(await exists(home.config))) await writeFileAtomic(home.config, JSON.stringify(DEFAULT_CONFIG, null, 2) + '\n');
   if (!(await exists(home.trust))) await writeFileAtomic(home.trust, JSON.stringify({ issuers: [] }, null, 2) + '\n');
-  await mkdir(home.store, { recursive: true });
+  await secureDirs(home);
   return identity;
+}
+
+/**
+ * Creates the data dir and its LevelDB dirs owner-only (0700) whatever the umask, and
+ * makes existing ones so: LevelDB creates its files with the process umask, and a
+ * directory others cannot enter keeps them private even under `umask 000`.
+ */
+export async function secureDirs(home: HomePaths): Promise<void> {
+  if (!(await exists(home.root))) return; // not initialised: nothing to secure, nothing to create
+  await chmod(home.root, 0o700);
+  for (const dir of [home.store, home.p2p]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  }
 }

@@ -173,7 +173,7 @@ describe('chorus start (the daemon, as a child process)', () => {
     const clients = 8;
     const sockets = Array.from({ length: clients }, () => {
       const s = connect(Number(port), '127.0.0.1');
-      s.write(`GET /v1/events?cursor=0 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      s.write(`GET /v1/events?cursor=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
       s.pause(); // never read: the socket buffers fill and the server must wait
       return s;
     });

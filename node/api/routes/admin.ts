@@ -35,11 +35,12 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
     });
 
     app.get('/v1/status', {
-      schema: { summary: 'Identity, version, store counts, uptime', tags: ['node'], response: { 200: StatusSchema } },
-    }, async () => ({
+      schema: { summary: 'Identity, version, store counts, uptime (the data dir only with the API token)', tags: ['node'], response: { 200: StatusSchema } },
+    }, async (req) => ({
       version: VERSION,
       did: ctx.node.identity.did,
-      home: ctx.node.home.root,
+      // A path on this machine is for its operator, not for whoever can read the API.
+      ...(guards.authed(req) ? { home: ctx.node.home.root } : {}),
       uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
       attestations: ctx.node.store.size,
       lastSeq: ctx.node.store.lastSeq,
@@ -77,9 +78,13 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
     }, async (req) => ({ peerId: await network().connect(req.body.multiaddr) }));
 
     app.get('/healthz', {
-      schema: { summary: 'Liveness', tags: ['node'], response: { 200: HealthSchema } },
+      schema: { summary: 'Health: 200 {ok:true}; 503 {ok:false, status:"degraded", reason} while writes fail (storage_full: the disk is full)', tags: ['node'], response: { 200: HealthSchema, 503: HealthSchema } },
       config: { public: true },
-    }, async () => ({ ok: true }));
+    }, async (_req, reply) => {
+      const reason = ctx.health.degraded;
+      if (reason === undefined) return { ok: true };
+      return reply.code(503).send({ ok: false, status: 'degraded', reason });
+    });
 
     app.get('/metrics', {
       schema: { summary: 'Prometheus metrics (text format)', tags: ['node'] },

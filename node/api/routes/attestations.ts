@@ -47,11 +47,11 @@ export function attestationRoutes(ctx: AppContext, guards: Guards): FastifyPlugi
     app.post('/v1/attestations', {
       schema: {
         summary: 'Publish an attestation: a pre-signed DSSE envelope, or {statement} for this node to sign',
-        description: 'Both go through the one ingest path. 201 stored; 200 already stored (duplicate); 422 not stored (rejected or ignored, with the code).',
+        description: 'Both go through the one ingest path. 201 stored; 200 already stored (duplicate); 422 not stored (rejected or ignored, with the code); 507 storage_full: the node\'s disk is full.',
         tags: ['attestations'],
         security: [{ bearer: [] }],
         body: PublishBody,
-        response: { 200: PublishResult, 201: PublishResult, 401: ErrorBodySchema, 409: ErrorBodySchema, 413: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema },
+        response: { 200: PublishResult, 201: PublishResult, 401: ErrorBodySchema, 409: ErrorBodySchema, 413: ErrorBodySchema, 422: ErrorBodySchema, 429: ErrorBodySchema, 507: ErrorBodySchema },
       },
       // The token is checked before the body is even parsed.
       onRequest: guards.write,
@@ -82,6 +82,7 @@ export function attestationRoutes(ctx: AppContext, guards: Guards): FastifyPlugi
         envelope = req.body;
       }
       const d = await ctx.node.ingestor.ingest(JSON.stringify(envelope));
+      ctx.health.noteDecisions([d]);
       if (d.outcome === 'accept') return reply.code(201).send({ outcome: d.outcome, code: d.code, id: d.id, ...(signed ? { envelope } : {}) });
       if (d.code === 'duplicate') return reply.code(200).send({ outcome: d.outcome, code: d.code, ...(d.id ? { id: d.id } : {}), message: d.message });
       return reply.code(statusOf(d.code) as 422).send({ code: d.code, message: d.message, details: { outcome: d.outcome, ...(d.id ? { id: d.id } : {}), ...(d.details ?? {}) } });
@@ -93,7 +94,7 @@ export function attestationRoutes(ctx: AppContext, guards: Guards): FastifyPlugi
         tags: ['attestations'],
         security: [{ bearer: [] }],
         querystring: z.strictObject({ show: z.coerce.number().int().min(0).max(10_000).default(20) }),
-        response: { 200: ImportResult, 401: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema },
+        response: { 200: ImportResult, 401: ErrorBodySchema, 413: ErrorBodySchema, 415: ErrorBodySchema, 507: ErrorBodySchema },
       },
       // The token is checked before the body is even parsed.
       onRequest: guards.write,
@@ -101,7 +102,13 @@ export function attestationRoutes(ctx: AppContext, guards: Guards): FastifyPlugi
     }, async (req) => {
       const stream = req.body as unknown as Readable;
       if (typeof (stream as { pipe?: unknown })?.pipe !== 'function') throw new ChorusError('unsupported_media_type', 'send the bundle as application/x-ndjson');
-      return importLines(ctx.node.ingestor, stream, { maxEnvelopeBytes: ctx.node.limits.maxEnvelopeBytes, maxTotalBytes: ctx.node.config.api.importLimitBytes, show: req.query.show });
+      const tally = await importLines(ctx.node.ingestor, stream, { maxEnvelopeBytes: ctx.node.limits.maxEnvelopeBytes, maxTotalBytes: ctx.node.config.api.importLimitBytes, show: req.query.show });
+      const full = tally.byCode['storage_full'] ?? 0;
+      if (full > 0) {
+        ctx.health.storageFull();
+        throw new ChorusError('storage_full', `the node's disk is full: ${full} of ${tally.lines} lines were not stored (${tally.accepted} were); free space and import again`, { ...tally });
+      }
+      return tally;
     });
   };
 }

@@ -1,7 +1,12 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { initHome } from '../../home/home.js';
-import { action, intOption, type Cli } from '../context.js';
+import { action, intOption, report, type Cli } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+
+/** After a stop signal, the process exits within this long whatever is still open. */
+const STOP_DEADLINE_MS = 10_000;
+const PARENT_POLL_MS = 500;
 
 export function startCommand(cli: Cli): Command {
   return new Command('start')
@@ -27,6 +32,8 @@ export function startCommand(cli: Cli): Command {
       // Loaded here, not at the top: the daemon pulls in libp2p and Fastify (over a second
       // of module loading), which every other command and --help would otherwise pay for.
       const { startDaemon } = await import('../../daemon/daemon.js');
+      // A node that failed to start may have parts still running (a half-started network):
+      // the process ends here rather than hang on them.
       const daemon = await startDaemon(home, {
         overrides: {
           'api.host': opts.host,
@@ -41,9 +48,22 @@ export function startCommand(cli: Cli): Command {
           'net.relay': opts.relay,
           ...(opts.relayServer ? { 'net.relayServer': true } : {}),
         },
-      });
+      }).catch((e: unknown) => process.exit(report(e)));
       await new Promise<void>((resolve) => {
         const seen = new Set<NodeJS.Signals>();
+        const stop = (why: Record<string, unknown>): void => {
+          daemon.log.info(why, 'stopping');
+          // Whatever hangs, the process ends: a supervisor expects SIGTERM to be obeyed.
+          setTimeout(() => {
+            daemon.log.error({ deadlineMs: STOP_DEADLINE_MS }, 'did not stop in time: exiting without waiting');
+            process.exit(EXIT.error);
+          }, STOP_DEADLINE_MS).unref();
+          daemon.stop().then(resolve, (e: unknown) => {
+            daemon.log.error({ err: e }, 'error while stopping');
+            process.exitCode = EXIT.error;
+            resolve();
+          });
+        };
         const onSignal = (sig: NodeJS.Signals): void => {
           // The same signal twice (Ctrl-C pressed again) forces the exit; a SIGTERM right
           // after a SIGINT (a supervisor passing Ctrl-C on) is the same stop request.
@@ -54,15 +74,23 @@ export function startCommand(cli: Cli): Command {
           const first = seen.size === 0;
           seen.add(sig);
           if (!first) return;
-          daemon.log.info({ sig }, 'signal received');
-          daemon.stop().then(resolve, (e: unknown) => {
-            daemon.log.error({ err: e }, 'error while stopping');
-            process.exitCode = 1;
-            resolve();
-          });
+          stop({ sig });
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
+        // Started by npm (npm start, npx chorus start), the node runs under a shell that
+        // npm signals; that shell dies without passing the signal on, and the node would
+        // be left running under init. When that parent goes, the node stops too.
+        if (process.env['npm_command'] !== undefined) {
+          const parent = process.ppid;
+          const watch = setInterval(() => {
+            if (process.ppid === parent || seen.size > 0) return;
+            clearInterval(watch);
+            seen.add('SIGHUP');
+            stop({ parentGone: parent });
+          }, PARENT_POLL_MS);
+          watch.unref();
+        }
       });
     }));
 }

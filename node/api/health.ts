@@ -1,0 +1,37 @@
+import type { Decision } from '../../src/ingest/decide.js';
+
+/** Why /healthz answers 503. */
+export type Degraded = 'storage_full';
+
+/**
+ * What /healthz reports beyond "the process answers": a write that failed for lack of
+ * disk space makes the node degraded until a write succeeds again, so a supervisor or
+ * load balancer sees the problem and sees it clear without a restart.
+ */
+export class Health {
+  private reason: Degraded | undefined;
+
+  /** Hears each committed (or failed) group of ingest decisions. */
+  noteDecisions(ds: readonly Decision[]): void {
+    if (ds.some((d) => d.code === 'storage_full')) this.reason = 'storage_full';
+    else if (ds.some((d) => d.outcome === 'accept')) this.reason = undefined;
+  }
+
+  storageFull(): void {
+    this.reason = 'storage_full';
+  }
+
+  get degraded(): Degraded | undefined {
+    return this.reason;
+  }
+}
+
+/** Whether an error from a write is the file system running out of space. */
+export function isNoSpace(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x !== undefined && x !== null && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
+    const { code, message } = x as { code?: unknown; message?: unknown };
+    if (code === 'ENOSPC') return true;
+    if (typeof message === 'string' && /ENOSPC|No space left/i.test(message)) return true;
+  }
+  return false;
+}
