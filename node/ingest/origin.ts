@@ -5,6 +5,8 @@
  */
 export type Origin =
   | { readonly via: 'local' }
-  | { readonly via: 'gossip' | 'sync' | 'lookup'; readonly peer: string };
+  | { readonly via: 'gossip' | 'lookup'; readonly peer: string }
+  /** relay: a small catch-up (a healed partition) is passed on by gossip; a large one is not. */
+  | { readonly via: 'sync'; readonly peer: string; readonly relay?: boolean };
 
 export const LOCAL: Origin = { via: 'local' };

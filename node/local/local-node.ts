@@ -7,12 +7,18 @@ import { resolveConfig, limitsOf, type Config } from '../home/config.js';
 import type { HomePaths } from '../home/home.js';
 import { loadIdentity, type Identity } from '../home/identity.js';
 import { loadTrust } from '../home/trust-list.js';
+import { PeerAdmission } from '../ingest/admission.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { AttestationStore, type StoredAttestation } from '../store/attestation-store.js';
+import { StrangerPool } from '../store/stranger-pool.js';
 import type { Decision } from '../../src/ingest/decide.js';
 
 /** How many decoded attestations the view cache keeps in all (~2-3 KB each). */
 const ABOUT_CACHE_ITEMS = 20_000;
+/** A view lists, besides every counting attestation, at most this many that do not count. */
+export const OTHERS_LISTED = 20;
+/** Expired attestations are collected in batches of this many. */
+const GC_BATCH = 500;
 
 /**
  * Everything a node holds, opened from its data dir: one object passed to the commands
@@ -27,6 +33,8 @@ export class LocalNode {
     readonly suite: CryptoSuite,
     readonly limits: Limits,
     readonly ingestor: Ingestor,
+    readonly pool: StrangerPool,
+    private readonly now: () => number,
   ) {}
 
   static async open(home: HomePaths, opts: { now?: () => number; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): Promise<LocalNode> {
@@ -35,12 +43,29 @@ export class LocalNode {
     const store = await AttestationStore.open(home.store);
     const suite = nativeSuite();
     const limits = limitsOf(config);
-    const ingestor = new Ingestor({ store, suite, limits, ...(opts.now ? { now: opts.now } : {}) });
-    const node = new LocalNode(home, config, identity, store, suite, limits, ingestor);
+    const now = opts.now ?? Date.now;
+    // The trust policy is read before the pool is sized, so who counts as a stranger is known.
+    const trusted = { set: new Set<string>() as ReadonlySet<string> };
+    const isTrusted = (issuer: string): boolean => trusted.set.has(issuer);
+    const pool = new StrangerPool(store, config.limits.strangerPoolBytes, isTrusted);
+    const admission = new PeerAdmission(config.limits.newIssuersPerPeerPerHour, now);
+    const ingestor = new Ingestor({ store, suite, limits, now, pool, admission, trusted: isTrusted });
+    const node = new LocalNode(home, config, identity, store, suite, limits, ingestor, pool, now);
+    node.onTrust = (set) => {
+      trusted.set = set;
+      pool.retally();
+    };
     ingestor.onCommitted((ds) => node.forget(ds));
+    store.onRemoved(() => {
+      node.about.clear();
+      node.aboutItems = 0;
+      pool.retally();
+    });
+    await node.trustPolicy();
     return node;
   }
 
+  private onTrust: (trusted: ReadonlySet<string>) => void = () => {};
   private trustCache: { policy: TrustPolicy; mtimeMs: number; checkedAt: number } | undefined;
 
   /**
@@ -60,6 +85,10 @@ export class LocalNode {
     const trusted = new Set(t.issuers.map((e) => e.issuer));
     if (this.config.trust.includeSelf) trusted.add(this.identity.did);
     this.trustCache = { policy: { trusted }, mtimeMs, checkedAt: now };
+    // Whose attestations count changed: cached views and the strangers' tally are stale.
+    this.about.clear();
+    this.aboutItems = 0;
+    this.onTrust(trusted);
     return this.trustCache.policy;
   }
 
@@ -68,9 +97,37 @@ export class LocalNode {
     this.trustCache = undefined;
   }
 
-  /** This node's reputation view of a digest: the store read, then the pure view. */
-  async view(digest: string, now = Date.now(), policy?: TrustPolicy): Promise<ReputationView> {
-    return baselineView(digest, await this.attestationsAbout(digest), policy ?? (await this.trustPolicy()), now);
+  /**
+   * This node's reputation view of a digest: the store read, then the pure view. What it
+   * costs is bounded by what counts: every attestation of the counting issuers is read,
+   * of the rest only the first OTHERS_LISTED, and the total is a stored counter. At most
+   * `limits.maxConcurrentViews` views are computed at once; the rest wait their turn.
+   */
+  async view(digest: string, now = this.now(), policy?: TrustPolicy): Promise<ReputationView & { evidence: { total: number; listed: number; omitted: number } }> {
+    const p = policy ?? (await this.trustPolicy());
+    const [counting, others, total] = await this.viewSlot(() => Promise.all([
+      this.attestationsAbout(digest, p),
+      this.store.bySubject(digest, { limit: OTHERS_LISTED }),
+      this.store.subjectCount(digest),
+    ]));
+    const inputs = [...counting, ...others.items.filter((a) => !p.trusted.has(a.issuer))];
+    const view = baselineView(digest, inputs, p, now);
+    return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
+  }
+
+  private viewsRunning = 0;
+  private readonly viewQueue: (() => void)[] = [];
+
+  private async viewSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.viewsRunning >= this.config.limits.maxConcurrentViews) await new Promise<void>((resolve) => this.viewQueue.push(resolve));
+    else this.viewsRunning++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.viewQueue.shift();
+      if (next) next();
+      else this.viewsRunning--;
+    }
   }
 
   private readonly about = new Map<string, readonly StoredAttestation[]>();
@@ -78,11 +135,11 @@ export class LocalNode {
   private commits = 0;
 
   /**
-   * Every attestation about a digest, decoded. Recently asked digests are kept in memory
-   * (a model loader asks about the same files again and again) and dropped as soon as a
-   * commit touches them.
+   * The counting issuers' attestations about a digest, decoded. Recently asked digests are
+   * kept in memory (a model loader asks about the same files again and again) and dropped
+   * as soon as a commit touches them or the trust policy changes.
    */
-  async attestationsAbout(digest: string): Promise<readonly StoredAttestation[]> {
+  async attestationsAbout(digest: string, policy: TrustPolicy): Promise<readonly StoredAttestation[]> {
     const hit = this.about.get(digest);
     if (hit) {
       this.about.delete(digest); // most recently used goes last
@@ -90,7 +147,8 @@ export class LocalNode {
       return hit;
     }
     const generation = this.commits;
-    const { items } = await this.store.bySubject(digest);
+    const pages = await Promise.all([...policy.trusted].map((issuer) => this.store.bySubjectIssuer(digest, issuer)));
+    const items = pages.flatMap((pg) => pg.items);
     // A commit that landed while we read may not be in `items`: do not cache those.
     if (generation === this.commits && items.length <= ABOUT_CACHE_ITEMS / 10) {
       // Concurrent misses for one digest each get here: count the entry once.
@@ -103,6 +161,20 @@ export class LocalNode {
       }
     }
     return items;
+  }
+
+  /**
+   * Deletes attestations that expired more than `limits.expiredGraceSeconds` ago (never
+   * retractions), in batches; returns how many went.
+   */
+  async collectExpired(now = this.now()): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const ids = await this.store.expiringBefore(now - this.config.limits.expiredGraceSeconds * 1000, GC_BATCH);
+      if (ids.length === 0) return removed;
+      removed += await this.store.remove(ids);
+      if (ids.length < GC_BATCH) return removed;
+    }
   }
 
   private forget(ds: readonly Decision[]): void {

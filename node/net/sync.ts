@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { AttestationStore } from '../store/attestation-store.js';
-import { boundOf, fingerprint, MAX_BOUND, MIN_BOUND, type Bound, type SyncIndex } from './sync-index.js';
+import { RELAY_SYNCED_MAX } from './constants.js';
+import { boundOf, cmpBounds, MAX_BOUND, MIN_BOUND, type Bound, type SyncIndex } from './sync-index.js';
 
 /** The catch-up sync protocol (SPEC.md, "Sync"). */
 export const SYNC_PROTOCOL = '/chorus/sync/1.0.0';
@@ -19,6 +20,14 @@ const MAX_ROUNDS = 24;
 const MAX_RANGES_PER_REQUEST = 512;
 const FETCH_BATCH = 200;
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * What one peer may ask of this node: work units (a request 1, each range 1, each fetched
+ * id 1) per minute, refilled continuously. A full catch-up of 50,000 attestations takes
+ * about 52,000; a stream of 512-range requests gets ~120 a minute, each O(512 log n).
+ */
+const PEER_UNITS_PER_MINUTE = 60_000;
+/** Answers yield to the event loop after this many ranges. */
+const RANGES_PER_SLICE = 64;
 
 const BoundSchema = z.tuple([z.int().min(0), z.string().regex(/^([0-9a-f]{64})?$/)]);
 const RangeSummary = z.strictObject({ lo: BoundSchema, hi: BoundSchema, fp: z.string().regex(/^[0-9a-f]{32}$/), n: z.int().min(0) });
@@ -57,27 +66,61 @@ const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(
  * Answers one reconcile request from the node's own key set: a matching range is left
  * out, a small mismatched one is answered with its ids, a large one split into parts.
  */
-export function answerReconcile(index: SyncIndex, ranges: readonly RangeSummary[]): RangeReply[] {
+export async function answerReconcile(index: SyncIndex, ranges: readonly RangeSummary[]): Promise<RangeReply[]> {
   const out: RangeReply[] = [];
-  for (const r of ranges) {
-    const { keys, from, to } = index.range(r.lo, r.hi);
+  for (const [ri, r] of ranges.entries()) {
+    if (ri > 0 && ri % RANGES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+    const { from, to } = index.range(r.lo, r.hi);
     const n = to - from;
-    if (n === r.n && fingerprint(keys, from, to) === r.fp) continue;
+    if (n === r.n && index.fingerprint(from, to) === r.fp) continue;
     if (n <= LEAF) {
-      out.push({ lo: r.lo, hi: r.hi, ids: keys.slice(from, to).map((k) => k.id.toString('hex')) });
+      out.push({ lo: r.lo, hi: r.hi, ids: index.keysIn(from, to).map((k) => k.id.toString('hex')) });
       continue;
     }
     const parts: RangeSummary[] = [];
     const step = Math.ceil(n / FANOUT);
     for (let i = from; i < to; i += step) {
       const j = Math.min(i + step, to);
-      const lo: Bound = i === from ? r.lo : boundOf(keys[i]!);
-      const hi: Bound = j === to ? r.hi : boundOf(keys[j]!);
-      parts.push({ lo: [...lo], hi: [...hi], fp: fingerprint(keys, i, j), n: j - i });
+      const lo: Bound = i === from ? r.lo : boundOf(index.keyAt(i));
+      const hi: Bound = j === to ? r.hi : boundOf(index.keyAt(j));
+      parts.push({ lo: [...lo], hi: [...hi], fp: index.fingerprint(i, j), n: j - i });
     }
     out.push({ lo: r.lo, hi: r.hi, parts });
   }
   return out;
+}
+
+/** Why a reconcile request is malformed (unsorted, overlapping or empty ranges), or undefined. */
+export function rangesProblem(ranges: readonly RangeSummary[]): string | undefined {
+  let prev: Bound | undefined;
+  for (const r of ranges) {
+    if (cmpBounds(r.lo, r.hi) >= 0) return 'a range whose lower bound is not below its upper bound';
+    if (prev !== undefined && cmpBounds(r.lo, prev) < 0) return 'ranges not sorted or overlapping';
+    prev = r.hi;
+  }
+  return undefined;
+}
+
+/** What a peer did wrong on the sync protocol. */
+export type SyncAbuse = 'malformed' | 'bad_ranges' | 'over_budget';
+
+/** Per-peer token buckets of sync work units. */
+class PeerBudget {
+  private readonly buckets = new Map<string, { units: number; at: number }>();
+
+  take(peer: string, units: number, now = Date.now()): boolean {
+    let b = this.buckets.get(peer);
+    if (b === undefined) {
+      if (this.buckets.size >= 10_000) this.buckets.clear();
+      b = { units: PEER_UNITS_PER_MINUTE, at: now };
+      this.buckets.set(peer, b);
+    }
+    b.units = Math.min(PEER_UNITS_PER_MINUTE, b.units + ((now - b.at) * PEER_UNITS_PER_MINUTE) / 60_000);
+    b.at = now;
+    if (b.units < units) return false;
+    b.units -= units;
+    return true;
+  }
 }
 
 /**
@@ -88,6 +131,7 @@ export function answerReconcile(index: SyncIndex, ranges: readonly RangeSummary[
 export class SyncService {
   /** Ids being fetched from some peer right now: concurrent syncs do not fetch them twice. */
   private readonly inFlight = new Set<string>();
+  private readonly budget = new PeerBudget();
 
   constructor(
     private readonly host: Libp2p,
@@ -95,17 +139,25 @@ export class SyncService {
     private readonly index: SyncIndex,
     private readonly ingestor: Ingestor,
     private readonly log: Logger,
-    /** Told the ids about to be fetched, before they are ingested. */
-    private readonly onWanted: (ids: readonly string[]) => void = () => {},
+    /** Told of a peer that sent a malformed, abusive or over-budget request. */
+    private readonly onAbuse: (peer: PeerId, why: SyncAbuse) => void = () => {},
   ) {}
 
   async start(): Promise<void> {
-    await this.host.handle(SYNC_PROTOCOL, (stream) => this.serve(stream), { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true });
+    await this.host.handle(SYNC_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true });
   }
 
-  /** Serves one request per stream. Anything malformed or oversized ends the stream. */
-  private async serve(stream: Stream): Promise<void> {
+  /**
+   * Serves one request per stream. Anything malformed, out of order or over the peer's
+   * budget ends the stream and is reported as abuse.
+   */
+  private async serve(stream: Stream, peer: PeerId): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE });
+    const refuse = (why: SyncAbuse, message: string): void => {
+      stream.abort(new Error(message));
+      this.log.debug({ peer: peer.toString(), why }, 'sync request refused');
+      this.onAbuse(peer, why);
+    };
     try {
       const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
       const raw = await lp.read({ signal });
@@ -113,11 +165,17 @@ export class SyncService {
       try {
         req = Request.parse(JSON.parse(new TextDecoder().decode(raw.subarray())));
       } catch {
-        stream.abort(new Error('malformed sync request'));
+        refuse('malformed', 'malformed sync request');
         return;
       }
+      if (req.type === 'reconcile') {
+        const problem = rangesProblem(req.ranges);
+        if (problem !== undefined) return refuse('bad_ranges', problem);
+      }
+      const units = 1 + (req.type === 'reconcile' ? req.ranges.length : req.type === 'fetch' ? req.ids.length : FETCH_BATCH);
+      if (!this.budget.take(peer.toString(), units)) return refuse('over_budget', 'sync budget exhausted: retry later');
       const reply = req.type === 'reconcile'
-        ? { ranges: answerReconcile(this.index, req.ranges) }
+        ? { ranges: await answerReconcile(this.index, req.ranges) }
         : req.type === 'fetch'
           ? { envelopes: await this.store.envelopes(req.ids) }
           : await this.subjectPage(req.digest, req.after);
@@ -149,15 +207,14 @@ export class SyncService {
    * Pulls from `peer` what it holds about one digest (a few pages at most) through the
    * ingest path: how a query about an unknown digest is answered from a provider.
    */
-  async fetchSubject(peer: PeerId, digest: string, signal?: AbortSignal, beforeIngest: (envelopes: readonly string[]) => void = () => {}): Promise<SyncStats> {
+  async fetchSubject(peer: PeerId, digest: string, signal?: AbortSignal): Promise<SyncStats> {
     const stats: SyncStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, fetched: 0, accepted: 0 };
     let after: number | undefined;
     while (stats.rounds < MAX_SUBJECT_PAGES && signal?.aborted !== true) {
       stats.rounds++;
       const reply = SubjectReply.parse(await this.request(peer, after === undefined ? { type: 'subject', digest } : { type: 'subject', digest, after }, stats, signal));
       stats.fetched += reply.envelopes.length;
-      beforeIngest(reply.envelopes);
-      const ds = await this.ingestor.ingestMany(reply.envelopes);
+      const ds = await this.ingestor.ingestMany(reply.envelopes, undefined, { via: 'lookup', peer: peer.toString() });
       stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
       if (reply.next === undefined || reply.next <= (after ?? 0)) break;
       after = reply.next;
@@ -187,7 +244,7 @@ export class SyncService {
   /** Pulls from `peer` everything it has and this node lacks. */
   async syncWith(peer: PeerId): Promise<SyncStats> {
     const stats: SyncStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, fetched: 0, accepted: 0 };
-    const want = new Set<string>();
+    const offered = new Set<string>();
     let pending: RangeSummary[] = [{ lo: [...MIN_BOUND], hi: [...MAX_BOUND], ...this.index.summary(MIN_BOUND, MAX_BOUND) }];
     while (pending.length > 0 && stats.rounds < MAX_ROUNDS) {
       stats.rounds++;
@@ -196,9 +253,7 @@ export class SyncService {
         const reply = ReconcileReply.parse(await this.request(peer, { type: 'reconcile', ranges: pending.slice(i, i + MAX_RANGES_PER_REQUEST) }, stats));
         for (const r of reply.ranges) {
           if ('ids' in r) {
-            const { keys, from, to } = this.index.range(r.lo, r.hi);
-            const mine = new Set(keys.slice(from, to).map((k) => k.id.toString('hex')));
-            for (const id of r.ids) if (!mine.has(id)) want.add(id);
+            for (const id of r.ids) offered.add(id);
           } else {
             for (const part of r.parts) {
               const own = this.index.summary(part.lo, part.hi);
@@ -207,11 +262,17 @@ export class SyncService {
           }
         }
       }
-      pending = next;
+      // A peer's parts must stay inside the asked ranges and in order, or we could be led
+      // around forever: sort and drop overlaps before asking again.
+      next.sort((a, b) => cmpBounds(a.lo, b.lo));
+      pending = next.filter((r, i) => cmpBounds(r.lo, r.hi) < 0 && (i === 0 || cmpBounds(r.lo, (next[i - 1] as RangeSummary).hi) >= 0));
     }
+    // What the peer offered that this node does not hold (one store round trip, whatever our range sizes).
+    const offeredIds = [...offered];
+    const held = await this.store.hasMany(offeredIds);
+    const want = new Set(offeredIds.filter((_, i) => !held[i]));
     const ids = [...want].filter((id) => !this.inFlight.has(id));
     for (const id of ids) this.inFlight.add(id);
-    this.onWanted(ids);
     try {
       for (let i = 0; i < ids.length; i += FETCH_BATCH) {
         let batch = ids.slice(i, i + FETCH_BATCH);
@@ -219,7 +280,7 @@ export class SyncService {
           const reply = FetchReply.parse(await this.request(peer, { type: 'fetch', ids: batch }, stats));
           if (reply.envelopes.length === 0) break;
           stats.fetched += reply.envelopes.length;
-          const ds = await this.ingestor.ingestMany(reply.envelopes);
+          const ds = await this.ingestor.ingestMany(reply.envelopes, undefined, { via: 'sync', peer: peer.toString(), relay: ids.length <= RELAY_SYNCED_MAX });
           stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
           batch = batch.slice(reply.envelopes.length);
         }

@@ -31,6 +31,13 @@ export const ReputationViewSchema = z.object({
   status: StatusSchema,
   trustedIssuers: z.int(),
   byPredicate: z.record(z.string(), PredicateSummarySchema),
+  evidence: z
+    .object({
+      total: z.int().describe('attestations stored about the digest, by any issuer'),
+      listed: z.int().describe('attestations listed in byPredicate: every one of a counting issuer, and at most 20 others'),
+      omitted: z.int().describe('attestations not listed (none of them counts); page them with GET /v1/models/{digest}/attestations'),
+    })
+    .optional(),
 });
 
 export type ModelVerdict = z.infer<typeof ModelVerdictSchema>;

@@ -47,9 +47,16 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
     }, async (req) => {
       const policy = await ctx.node.trustPolicy();
       const now = Date.now();
+      // Each distinct digest is viewed once, however often it is named; views run a few at a time.
+      const views = new Map<string, ReturnType<typeof ctx.node.view>>();
+      const viewOf = (digest: string): ReturnType<typeof ctx.node.view> => {
+        let v = views.get(digest);
+        if (v === undefined) views.set(digest, (v = ctx.node.view(digest, now, policy)));
+        return v;
+      };
       const results = await Promise.all(req.body.digests.map(async (text) => {
         try {
-          const view = await ctx.node.view(parseDigest(text), now, policy);
+          const view = await viewOf(parseDigest(text));
           if (req.body.evidence) return view;
           // Without evidence: each predicate's summary and counts, not its attestations.
           const byPredicate = Object.fromEntries(Object.entries(view.byPredicate).map(([k, v]) => [k, { ...v, attestations: [] }]));

@@ -1,0 +1,32 @@
+/** The network's tunables, with their units (SPEC §13, §14). */
+const second = 1000;
+const minute = 60 * second;
+
+/** The one gossip topic of attestations, versioned with the protocol. */
+export const ATTESTATION_TOPIC = '/chorus/attestations/1';
+/** Gossip messages larger than this are dropped (an envelope is at most 64 KiB). */
+export const MAX_GOSSIP_MESSAGE = 70 * 1024;
+/** A sync that fetches at most this many attestations relays them by gossip. */
+export const RELAY_SYNCED_MAX = 1000;
+/** Kademlia's k for the Chorus DHT (SPEC §13.3). */
+export const DHT_K = 10;
+
+/** Gossip messages one peer may deliver: a bucket of this many, refilled at this rate per second. */
+export const GOSSIP_BURST = 1000;
+export const GOSSIP_PER_SECOND = 200;
+/** Gossip bytes one peer may deliver per second (the bucket holds ten seconds' worth). */
+export const GOSSIP_BYTES_PER_SECOND = 1024 * 1024;
+
+/** Score taken from a peer per abusive sync request; decays by half every 10 minutes. */
+export const ABUSE_PENALTY = 10;
+export const ABUSE_HALF_LIFE_MS = 10 * minute;
+/** At this many abuses in a half-life a peer is disconnected and refused for BLOCK_MS. */
+export const ABUSES_TO_BLOCK = 3;
+export const BLOCK_MS = 10 * minute;
+
+/** How often (and how soon after start) a node in relay mode "auto" checks whether it needs a relay. */
+export const RELAY_CHECK_MS = minute;
+/** A lookup asks at most this many holders, and remembers a fruitless digest this long. */
+export const LOOKUP_HOLDERS = 3;
+export const LOOKUP_NEGATIVE_MS = 10 * minute;
+export const LOOKUP_CONCURRENCY = 4;

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import type { Logger } from 'pino';
+import { pae } from '../../src/dsse/pae.js';
+import { decodeBase64 } from '../../src/encoding/bytes.js';
+import type { Decision } from '../../src/ingest/decide.js';
+import type { Ingestor, Origin } from '../ingest/ingestor.js';
+import { ATTESTATION_TOPIC, GOSSIP_BURST, GOSSIP_BYTES_PER_SECOND, GOSSIP_PER_SECOND, MAX_GOSSIP_MESSAGE } from './constants.js';
+import type { Pubsub } from './host.js';
+import { PeerRate } from './peer-penalties.js';
+
+/**
+ * The message id gossip dedupes by: the attestation id (sha256 of PAE) when the data is an
+ * envelope, so the same attestation published by two nodes is one message.
+ */
+export function attestationMessageId(data: Uint8Array): Uint8Array {
+  try {
+    const env = JSON.parse(new TextDecoder().decode(data)) as { payloadType?: unknown; payload?: unknown };
+    const payload = typeof env.payload === 'string' ? decodeBase64(env.payload) : undefined;
+    if (typeof env.payloadType === 'string' && payload !== undefined) {
+      // The same bytes the attestation id is the hash of (SPEC §7).
+      return createHash('sha256').update(pae(env.payloadType, payload)).digest();
+    }
+  } catch {
+    // not an envelope: fall through to a content hash
+  }
+  return createHash('sha256').update(data).digest();
+}
+
+/**
+ * Gossip of attestations: every message a peer delivers runs through the one ingest path
+ * (with the peer as its origin) before it is forwarded; what this node accepts from
+ * elsewhere (API, CLI, import, a small sync) is published.
+ */
+export class Gossip {
+  private readonly rate = new PeerRate(GOSSIP_BURST, GOSSIP_PER_SECOND, GOSSIP_BYTES_PER_SECOND);
+
+  constructor(
+    private readonly pubsub: Pubsub,
+    private readonly ingestor: Ingestor,
+    private readonly log: Logger,
+  ) {}
+
+  /** Installs the validator (before the host starts, so no message arrives unchecked). */
+  register(): void {
+    this.pubsub.topicValidators.set(ATTESTATION_TOPIC, async (from, msg) => {
+      const peer = from.toString();
+      try {
+        if (msg.data.byteLength > MAX_GOSSIP_MESSAGE) return TopicValidatorResult.Reject;
+        // Over its rate a peer's messages are dropped unforwarded, not blamed: it may be relaying.
+        if (!this.rate.take(peer, msg.data.byteLength)) return TopicValidatorResult.Ignore;
+        const d = await this.ingestor.ingest(msg.data, { via: 'gossip', peer });
+        if (d.outcome === 'accept') return TopicValidatorResult.Accept;
+        return d.outcome === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
+      } catch (e) {
+        // Whatever went wrong fails this message only.
+        this.log.debug({ err: e, peer }, 'gossip validation failed');
+        return TopicValidatorResult.Reject;
+      }
+    });
+  }
+
+  /** Joins the topic (once the host runs). */
+  subscribe(): void {
+    this.pubsub.subscribe(ATTESTATION_TOPIC);
+  }
+
+  /** Publishes what this node accepted that is not already on its way through gossip. */
+  onCommitted(ds: readonly Decision[], origins: readonly Origin[]): void {
+    ds.forEach((d, i) => {
+      if (d.outcome !== 'accept') return;
+      const o = origins[i];
+      if (o !== undefined && o.via !== 'local' && !(o.via === 'sync' && o.relay === true)) return;
+      this.publish(new TextDecoder().decode(d.attestation.envelopeBytes)).catch((e: unknown) => this.log.warn({ err: e, id: d.id }, 'gossip publish failed'));
+    });
+  }
+
+  /** Publishes an attestation to the network; resolves to the number of peers it went to. */
+  async publish(envelopeJson: string): Promise<number> {
+    const r = await this.pubsub.publish(ATTESTATION_TOPIC, new TextEncoder().encode(envelopeJson));
+    return r.recipients.length;
+  }
+}
