@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/ingest/limits.js';
+import { nativeSuite } from '../../node/crypto/native-suite.js';
+import { PeerAdmission } from '../../node/ingest/admission.js';
+import { Ingestor } from '../../node/ingest/ingestor.js';
+import { AttestationStore } from '../../node/store/attestation-store.js';
+import { StrangerPool } from '../../node/store/stranger-pool.js';
+import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
+import { tempDir } from '../support/temp-dir.js';
+
+/** An envelope of about `bytes` (an unknown predicate type: kept and relayed, never scored). */
+const blob = (issuer: TestIssuer, bytes: number): string =>
+  makeEnvelopeLine(issuer, { predicateType: 'https://example.org/blob/v1', fields: { blob: 'x'.repeat(Math.floor(bytes * 0.7)) } });
+
+describe('the storage budget for strangers', () => {
+  it('stays within budget, evicts the largest stranger first, and never touches trusted issuers', async () => {
+    await using dir = await tempDir();
+    await using store = await AttestationStore.open(dir.path);
+    const trusted = makeIssuer();
+    const budget = 200_000;
+    const pool = new StrangerPool(store, budget, (i) => i === trusted.did);
+    const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS, pool, trusted: (i) => i === trusted.did });
+
+    // The trusted issuer stores more than the whole budget: it is not counted against it.
+    const mine = await ingestor.ingestMany(Array.from({ length: 30 }, () => blob(trusted, 10_000)));
+    expect(mine.every((d) => d.outcome === 'accept')).toBe(true);
+    expect(pool.usedBytes).toBe(0);
+
+    // One stranger fills the pool...
+    const big = makeIssuer();
+    const bigDs = await ingestor.ingestMany(Array.from({ length: 40 }, () => blob(big, 10_000)));
+    expect(bigDs.filter((d) => d.outcome === 'accept').length).toBeLessThan(40);
+    expect(bigDs.filter((d) => d.code === 'stranger_budget').length).toBeGreaterThan(0);
+    expect(pool.usedBytes).toBeLessThanOrEqual(budget);
+    const bigFirst = bigDs.find((d) => d.outcome === 'accept')!.id!;
+
+    // ...then ten more strangers each get in, at the big one's expense (oldest first).
+    const others = Array.from({ length: 10 }, () => makeIssuer());
+    for (const o of others) {
+      const ds = await ingestor.ingestMany([blob(o, 10_000)]);
+      expect(ds[0]!.outcome).toBe('accept');
+    }
+    expect(pool.usedBytes).toBeLessThanOrEqual(budget);
+    expect(await store.has(bigFirst)).toBe(false);
+    for (const o of others) expect(store.issuerBytes(o.did)).toBeGreaterThan(0);
+    // Trusted data untouched; counters agree with what is stored.
+    expect(store.issuerBytes(trusted.did)).toBeGreaterThan(budget);
+    const { items } = await store.byIssuer(trusted.did);
+    expect(items).toHaveLength(30);
+    expect(store.size).toBe(30 + (await store.byIssuer(big.did)).items.length + 10);
+
+    // The big stranger cannot push the small ones out: it is refused once it holds no more than they would.
+    const again = await ingestor.ingestMany(Array.from({ length: 20 }, () => blob(big, 10_000)));
+    expect(again.every((d) => d.outcome !== 'accept' || store.issuerBytes(big.did) <= budget)).toBe(true);
+    for (const o of others) expect(store.issuerBytes(o.did)).toBeGreaterThan(0);
+  });
+
+  it('limits how many new issuers one peer may introduce per hour; local input and trusted issuers are exempt', async () => {
+    await using dir = await tempDir();
+    await using store = await AttestationStore.open(dir.path);
+    let clock = Date.now();
+    const admission = new PeerAdmission(5, () => clock);
+    const friend = makeIssuer();
+    const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS, admission, trusted: (i) => i === friend.did });
+    const sybils = Array.from({ length: 8 }, () => makeIssuer());
+    const ds = await ingestor.ingestMany(sybils.map((s) => makeEnvelopeLine(s)), undefined, { via: 'gossip', peer: 'hostile' });
+    expect(ds.filter((d) => d.outcome === 'accept')).toHaveLength(5);
+    expect(ds.filter((d) => d.code === 'rate_limited')).toHaveLength(3);
+    // A known issuer is not new; a trusted one is exempt; the same keys from the CLI are fine.
+    expect((await ingestor.ingest(makeEnvelopeLine(sybils[0]!), { via: 'gossip', peer: 'hostile' })).outcome).toBe('accept');
+    expect((await ingestor.ingest(makeEnvelopeLine(friend), { via: 'gossip', peer: 'hostile' })).outcome).toBe('accept');
+    expect((await ingestor.ingest(makeEnvelopeLine(sybils[7]!))).outcome).toBe('accept');
+    // Another peer has its own allowance; an hour later the first has a new one.
+    expect((await ingestor.ingest(makeEnvelopeLine(sybils[6]!), { via: 'gossip', peer: 'other' })).outcome).toBe('accept');
+    clock += 3_600_000;
+    expect((await ingestor.ingest(makeEnvelopeLine(sybils[5]!), { via: 'sync', peer: 'hostile' })).outcome).toBe('accept');
+  });
+
+  it('one pre-1970 attestation in a group of 51 fails only itself; the other 50 are stored', async () => {
+    await using dir = await tempDir();
+    await using store = await AttestationStore.open(dir.path);
+    const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS });
+    const a = makeIssuer();
+    const digest = randomDigest();
+    const lines = Array.from({ length: 50 }, (_, i) => makeEnvelopeLine(a, { subjects: [digest], fields: exampleFields('audit', { metrics: { run: i } }) }));
+    // Pre-1970: refused by the schema (the store keys times as unsigned seconds), alone.
+    lines.splice(25, 0, makeEnvelopeLine(a, { issuedAt: new Date('1969-07-20T20:17:40Z') }));
+    const ds = await ingestor.ingestMany(lines);
+    expect(ds.filter((d) => d.outcome === 'accept')).toHaveLength(50);
+    expect(ds[25]).toMatchObject({ outcome: 'reject', code: 'malformed_statement' });
+    expect(await store.subjectCount(digest)).toBe(50);
+  });
+});
