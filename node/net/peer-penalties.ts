@@ -30,7 +30,8 @@ export class PeerPenalties {
     if (this.abuses.size >= 10_000 && !this.abuses.has(peer)) this.abuses.clear();
     const n = this.count(peer) + 1;
     this.abuses.set(peer, { score: n, at: this.now() });
-    if (n >= ABUSES_TO_BLOCK && !this.isBlocked(peer)) {
+    // Decay between abuses seconds apart is tiny: three in quick succession count as three.
+    if (n > ABUSES_TO_BLOCK - 0.5 && !this.isBlocked(peer)) {
       if (this.blocked.size >= 10_000) this.blocked.clear();
       this.blocked.set(peer, this.now() + BLOCK_MS);
       this.log.warn({ peer, why, abuses: Math.round(n) }, 'peer disconnected and refused for abusing the protocol');

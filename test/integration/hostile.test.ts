@@ -1,0 +1,162 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lpStream } from '@libp2p/utils';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
+import { makeLogger } from '../../node/daemon/logger.js';
+import { initHome, resolveHome } from '../../node/home/home.js';
+import { ATTESTATION_TOPIC } from '../../node/net/network.js';
+import { SYNC_PROTOCOL } from '../../node/net/sync.js';
+import { MAX_BOUND, MIN_BOUND } from '../../node/net/sync-index.js';
+import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
+
+/*
+ * Attacks from issue 11, each against real daemons on loopback: what a stranger's peer or
+ * HTTP client can make a node do, and that it is bounded.
+ */
+
+const dirs: string[] = [];
+const daemons: Daemon[] = [];
+
+async function node(overrides: Record<string, unknown> = {}): Promise<Daemon & { token: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-hostile-'));
+  dirs.push(dir);
+  const home = resolveHome({}, dir);
+  await initHome(home);
+  const d = await startDaemon(home, {
+    env: {},
+    overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 1_000_000, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': false, ...overrides },
+    logger: makeLogger('silent', false),
+  });
+  daemons.push(d);
+  return Object.assign(d, { token: (await readFile(home.token, 'utf8')).trim() });
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const post = (d: Daemon & { token: string }, path: string, body: string, type = 'application/json') =>
+  fetch(`${d.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': type }, body });
+
+afterAll(async () => {
+  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('a node survives hostile peers and clients', () => {
+  it('overlapping whole-set sync ranges are refused, the sender loses score, is disconnected and refused', async () => {
+    const victim = await node();
+    const hostile = await node({ 'net.syncOnConnect': false });
+    const a = makeIssuer();
+    await post(victim, '/v1/import', Array.from({ length: 300 }, () => makeEnvelopeLine(a)).join('\n'), 'application/x-ndjson');
+    await hostile.network!.connect(victim.network!.listenAddrs[0]!);
+    const whole = { lo: [...MIN_BOUND], hi: [...MAX_BOUND], fp: 'f'.repeat(32), n: 1 };
+    const ask = async (): Promise<'answered' | 'refused'> => {
+      try {
+        const stream = await hostile.network!.host.dialProtocol(victim.network!.host.peerId, SYNC_PROTOCOL, { signal: AbortSignal.timeout(5000) });
+        const lp = lpStream(stream);
+        await lp.write(new TextEncoder().encode(JSON.stringify({ type: 'reconcile', ranges: Array.from({ length: 512 }, () => whole) })));
+        await lp.read({ signal: AbortSignal.timeout(5000) });
+        return 'answered';
+      } catch {
+        return 'refused';
+      }
+    };
+    expect(await ask()).toBe('refused');
+    expect(victim.network!.penalties.score(hostile.network!.peerId)).toBeLessThan(0);
+    await ask();
+    await ask();
+    await until('hostile disconnected', () => victim.network!.host.getConnections(hostile.network!.host.peerId).length === 0);
+    // Refused at the connection gate: a redial never becomes a connection the victim keeps.
+    expect(victim.network!.penalties.isBlocked(hostile.network!.peerId)).toBe(true);
+    await hostile.network!.connect(victim.network!.listenAddrs[0]!).catch(() => undefined);
+    await until('redial dropped', () => victim.network!.host.getConnections(hostile.network!.host.peerId).length === 0);
+    expect(await ask()).toBe('refused');
+    // The victim is unharmed: it serves, and still syncs with honest peers.
+    expect((await fetch(`${victim.url}/healthz`)).status).toBe(200);
+    const honest = await node();
+    await honest.network!.connect(victim.network!.listenAddrs[0]!);
+    await until('honest peer caught up', () => honest.node.store.size === 300);
+  }, 60_000);
+
+  it('a peer gossiping pre-1970 envelopes among honest traffic costs no honest attestation, and is graylisted', async () => {
+    const a = await node();
+    const honestPeer = await node({ 'net.bootstrap': [a.network!.listenAddrs[0]!] });
+    const hostile = await node({ 'net.bootstrap': [a.network!.listenAddrs[0]!] });
+    await until('mesh', () => a.network!.host.services.pubsub.getSubscribers(ATTESTATION_TOPIC).length >= 2
+      && hostile.network!.host.services.pubsub.getSubscribers(ATTESTATION_TOPIC).some((p) => p.toString() === a.network!.peerId)
+      && honestPeer.network!.host.services.pubsub.getSubscribers(ATTESTATION_TOPIC).some((p) => p.toString() === a.network!.peerId));
+    const bad = makeIssuer();
+    const good = makeIssuer();
+    const flood = (async () => {
+      for (let i = 0; i < 200; i++) {
+        const line = makeEnvelopeLine(bad, { issuedAt: new Date(-1000 - i * 1000) });
+        await hostile.network!.host.services.pubsub.publish(ATTESTATION_TOPIC, new TextEncoder().encode(line)).catch(() => undefined);
+      }
+    })();
+    const honest = Array.from({ length: 50 }, (_, i) => makeEnvelopeLine(good, { fields: exampleFields('audit', { metrics: { run: i } }) }));
+    for (const line of honest) await honestPeer.network!.publish(line);
+    await flood;
+    await until('all honest arrived', async () => (await a.node.store.byIssuer(good.did)).items.length === 50);
+    expect((await a.node.store.byIssuer(bad.did)).items).toHaveLength(0);
+    // Scores are refreshed on gossipsub's heartbeat.
+    await until('hostile graylisted', () => a.network!.host.services.pubsub.getScore(hostile.network!.peerId) < -30);
+  }, 60_000);
+
+  it('a digest flooded with untrusted attestations: the view lists what counts plus a page, the batch query dedupes', async () => {
+    const d = await node({ 'net.enabled': false });
+    const digest = randomDigest();
+    const strangers = Array.from({ length: 50 }, () => makeIssuer());
+    const lines = Array.from({ length: 3000 }, (_, i) => makeEnvelopeLine(strangers[i % 50]!, { subjects: [digest], fields: exampleFields('audit', { verdict: 'fail', metrics: { run: i } }) }));
+    const lab = makeIssuer();
+    lines.push(makeEnvelopeLine(lab, { subjects: [digest] }));
+    const imported = await post(d, '/v1/import', lines.join('\n'), 'application/x-ndjson');
+    expect(imported.status).toBe(200);
+    const put = await fetch(`${d.url}/v1/trust`, { method: 'PUT', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ issuers: [{ issuer: lab.did, note: 'lab' }] }) });
+    expect(put.status).toBe(200);
+
+    const res = await fetch(`${d.url}/v1/models/sha256:${digest}/reputation?lookup=false`);
+    const body = await res.text();
+    expect(body.length).toBeLessThan(64 * 1024);
+    const view = JSON.parse(body) as { status: string; evidence: { total: number; listed: number; omitted: number }; byPredicate: Record<string, { counted: number; attestations: { reason: string }[] }> };
+    // The stranger's 3,000 fails do not count; the lab's pass does.
+    expect(view.status).toBe('ok');
+    expect(view.evidence).toEqual({ total: 3001, listed: 21, omitted: 2980 });
+    expect(view.byPredicate.audit!.counted).toBe(1);
+    expect(view.byPredicate.audit!.attestations.filter((a) => a.reason === 'untrusted')).toHaveLength(20);
+
+    const q = await fetch(`${d.url}/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ digests: Array.from({ length: 1000 }, () => `sha256:${digest}`) }) });
+    expect(q.status).toBe(200);
+    const { results } = (await q.json()) as { results: { status: string }[] };
+    expect(results).toHaveLength(1000);
+    expect(results.every((r) => r.status === 'ok')).toBe(true);
+  }, 120_000);
+
+  it('attestations that expired are left out of the sync set: two nodes with the same live data converge with zero fetches; GC deletes them after the grace period, never retractions', async () => {
+    const a = await node();
+    const issuer = makeIssuer();
+    const live = Array.from({ length: 20 }, (_, i) => makeEnvelopeLine(issuer, { fields: exampleFields('audit', { metrics: { run: i } }) }));
+    const soon = new Date(Date.now() + 1500);
+    const expiring = Array.from({ length: 30 }, (_, i) => makeEnvelopeLine(issuer, { expiresAt: soon, fields: exampleFields('audit', { metrics: { run: 100 + i } }) }));
+    await post(a, '/v1/import', [...live, ...expiring].join('\n'), 'application/x-ndjson');
+    expect(a.node.store.size).toBe(50);
+    await new Promise((r) => setTimeout(r, 2000));
+    const b = await node({ 'net.syncOnConnect': false });
+    await post(b, '/v1/import', live.join('\n'), 'application/x-ndjson');
+    await b.network!.connect(a.network!.listenAddrs[0]!);
+    const first = await b.network!.syncWith(a.network!.host.peerId);
+    expect(first).toMatchObject({ fetched: 0, accepted: 0 });
+    expect(first!.rounds).toBe(1);
+    // GC: not before the grace period; after it, the 30 expired go and the 20 live stay.
+    expect(await a.node.collectExpired()).toBe(0);
+    expect(await a.node.collectExpired(Date.now() + 8 * 86_400_000)).toBe(30);
+    expect(a.node.store.size).toBe(20);
+    expect(await a.node.store.subjectCount(JSON.parse(Buffer.from((JSON.parse(expiring[0]!) as { payload: string }).payload, 'base64').toString()).subject[0].digest.sha256)).toBe(0);
+  }, 60_000);
+});
