@@ -146,9 +146,14 @@ describe('a node survives hostile peers and clients', () => {
     const expiring = Array.from({ length: 30 }, (_, i) => makeEnvelopeLine(issuer, { expiresAt: soon, fields: exampleFields('audit', { metrics: { run: 100 + i } }) }));
     await post(a, '/v1/import', [...live, ...expiring].join('\n'), 'application/x-ndjson');
     expect(a.node.store.size).toBe(50);
+    // A retraction that carries an expiry: it withdraws its target for good.
+    const target = (await a.node.store.byIssuer(issuer.did, { limit: 1 })).items[0]!;
+    const retraction = makeEnvelopeLine(issuer, { kind: 'retraction', subjects: [target.statement.subject[0]!.digest.sha256], fields: { target: target.id }, expiresAt: soon });
+    await fetch(`${a.url}/v1/trust`, { method: 'PUT', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ issuers: [{ issuer: issuer.did }] }) });
+    expect((await post(a, '/v1/attestations', retraction)).status).toBe(201);
     await new Promise((r) => setTimeout(r, 2000));
     const b = await node({ 'net.syncOnConnect': false });
-    await post(b, '/v1/import', live.join('\n'), 'application/x-ndjson');
+    await post(b, '/v1/import', [...live, retraction].join('\n'), 'application/x-ndjson');
     await b.network!.connect(a.network!.listenAddrs[0]!);
     const first = await b.network!.syncWith(a.network!.host.peerId);
     expect(first).toMatchObject({ fetched: 0, accepted: 0 });
@@ -156,7 +161,9 @@ describe('a node survives hostile peers and clients', () => {
     // GC: not before the grace period; after it, the 30 expired go and the 20 live stay.
     expect(await a.node.collectExpired()).toBe(0);
     expect(await a.node.collectExpired(Date.now() + 8 * 86_400_000)).toBe(30);
-    expect(a.node.store.size).toBe(20);
+    expect(a.node.store.size).toBe(21);
+    const view = await a.node.view(target.statement.subject[0]!.digest.sha256);
+    expect(view.byPredicate.audit!.attestations.find((x) => x.id === target.id)).toMatchObject({ reason: 'retracted', counts: false });
     expect(await a.node.store.subjectCount(JSON.parse(Buffer.from((JSON.parse(expiring[0]!) as { payload: string }).payload, 'base64').toString()).subject[0].digest.sha256)).toBe(0);
   }, 60_000);
 });
