@@ -88,6 +88,15 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     await writeDaemonInfo(home, { pid: process.pid, url: ctx.url, startedAt: new Date(startedAt).toISOString(), version: VERSION });
     log.info({ url: ctx.url, did: node.identity.did, attestations: node.store.size, home: home.root, startupMs: Date.now() - startedAt }, 'chorus node started');
 
+    // Expired attestations are deleted after their grace period: a minute after start, then hourly.
+    const collect = (): void => {
+      node.collectExpired().then((n) => {
+        if (n > 0) log.info({ removed: n }, 'expired attestations collected');
+      }, (e: unknown) => log.warn({ err: e }, 'collecting expired attestations failed'));
+    };
+    const gcFirst = setTimeout(collect, 60_000).unref();
+    const gcTimer = setInterval(collect, 3_600_000).unref();
+
     let stopping: Promise<void> | undefined;
     return {
       url: ctx.url,
@@ -97,6 +106,8 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       stop() {
         stopping ??= (async () => {
           log.info('stopping: finishing in-flight requests and writes');
+          clearTimeout(gcFirst);
+          clearInterval(gcTimer);
           events.close();
           // In-flight requests get a grace period; a client that keeps its request open
           // (a stalled upload, a stream) then loses its connection, so stop always ends.

@@ -63,7 +63,7 @@ export class Network {
     const privateKey = await loadOrCreatePeerKey(join(node.home.root, 'peer.key'));
     // The peer store (known peers and their addresses) and the DHT's provider records
     // live in their own LevelDB beside the attestation store, so a restart keeps them.
-    const datastore = new P2pDatastore(join(node.home.root, 'p2p'));
+    const datastore = new P2pDatastore(node.home.p2p);
     await datastore.open();
     let host: Host | undefined;
     const penalties = new PeerPenalties(log, (peer) => void Promise.resolve(host?.hangUp(peerIdFromString(peer))).catch(() => undefined));
