@@ -25,6 +25,8 @@ interface RecordFacts {
   subjects: Set<string>;
   target: string | undefined;
   t: number;
+  /** expiresAt in seconds; undefined for none and for retractions (they do not expire). */
+  expires: number | undefined;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
         subjects: new Set(att.subjects),
         target: att.kind === 'retraction' ? (att.statement.predicate as RetractionPredicate).target : undefined,
         t: Math.floor(att.issuedAt / 1000),
+        expires: att.expiresAt === undefined || att.kind === 'retraction' ? undefined : Math.floor(att.expiresAt / 1000),
       });
       const u = usage.get(att.issuer) ?? { bytes: 0, count: 0 };
       usage.set(att.issuer, { bytes: u.bytes + envelope.length, count: u.count + 1 });
@@ -68,7 +71,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   }
 
   let indexEntries = 0;
-  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0, time: 0 };
+  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0, time: 0, subjectIssuer: 0, expiry: 0 };
   const check = (ok: boolean, id: string, message: string): void => {
     if (!ok) add({ kind: 'dangling-index', id, message });
   };
@@ -104,13 +107,39 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
     const id = key.subarray(9).toString('hex');
     check(facts.get(id)?.t === readU64(key, 1), id, 'time index entry does not match a record');
   }
+  for await (const { key, value } of store.indexEntries(P.subjectIssuer)) {
+    indexEntries++;
+    seen.subjectIssuer++;
+    const id = value.toString('hex');
+    const f = facts.get(id);
+    check(f !== undefined && f.subjects.has(key.subarray(1, 33).toString('hex')) && f.issuerKey === key.subarray(33, 65).toString('hex') && f.seq === readU64(key, 65), id, 'subject-issuer index entry does not match a record');
+  }
+  for await (const { key } of store.indexEntries(P.expiry)) {
+    indexEntries++;
+    seen.expiry++;
+    const id = key.subarray(9).toString('hex');
+    check(facts.get(id)?.expires === readU64(key, 1), id, 'expiry index entry does not match a record');
+  }
   // Every entry above is valid and keys are unique, so equal counts mean none is missing.
   let subjects = 0;
   let retractions = 0;
+  let expiring = 0;
+  const perSubject = new Map<string, number>();
   for (const f of facts.values()) {
     subjects += f.subjects.size;
     if (f.target !== undefined) retractions++;
+    if (f.expires !== undefined) expiring++;
+    for (const d of f.subjects) perSubject.set(d, (perSubject.get(d) ?? 0) + 1);
   }
+  let counters = 0;
+  for await (const { key, value } of store.indexEntries(P.subjectCount)) {
+    indexEntries++;
+    counters++;
+    const d = key.subarray(1, 33).toString('hex');
+    const want = perSubject.get(d) ?? 0;
+    if (value.readUInt32BE(0) !== want) add({ kind: 'counter', message: `count of ${d} says ${value.readUInt32BE(0)}, the store holds ${want}` });
+  }
+  if (counters !== perSubject.size) add({ kind: 'counter', message: `${counters} subject counters; the records name ${perSubject.size} subjects` });
   const expect = (name: string, got: number, want: number): void => {
     if (got !== want) add({ kind: 'missing-index', message: `${name} index has ${got} entries; the records need ${want}` });
   };
@@ -119,6 +148,8 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   expect('arrival', seen.seq, facts.size);
   expect('retraction', seen.retraction, retractions);
   expect('time', seen.time, facts.size);
+  expect('subject-issuer', seen.subjectIssuer, subjects);
+  expect('expiry', seen.expiry, expiring);
   if (store.size !== records) add({ kind: 'counter', message: `count says ${store.size}, the store holds ${records}` });
   for (const [issuer, u] of usage) {
     const stored = await store.issuerBytes(issuer);

@@ -118,4 +118,24 @@ describe('AttestationStore on a real LevelDB', () => {
       expect(view.status).toBe('ok');
     });
   });
+
+  it('a store of schema 3 is migrated on open: the new indexes are built from the records, nothing lost', async () => {
+    await using dir = await tempDir();
+    const alice = makeIssuer();
+    const digest = randomDigest();
+    const lines = Array.from({ length: 30 }, (_, i) => makeEnvelopeLine(alice, { subjects: [digest], expiresAt: new Date(Date.now() + 86_400_000), fields: exampleFields('audit', { metrics: { run: i } }) }));
+    await withStore(dir.path, async (_, ingestor) => ingestor.ingestMany(lines));
+    // Turn it back into what schema 3 wrote: no subject-issuer, expiry or subject-count entries.
+    const db = new Level<Buffer, Buffer>(dir.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    for (const prefix of [P.subjectIssuer, P.expiry, P.subjectCount]) await db.clear({ gte: Buffer.of(prefix), lt: Buffer.of(prefix + 1) });
+    await db.put(Buffer.concat([Buffer.of(P.meta), Buffer.from('schema')]), Buffer.from('3'));
+    await db.close();
+    await withStore(dir.path, async (store) => {
+      expect(store.size).toBe(30);
+      expect(await store.subjectCount(digest)).toBe(30);
+      expect((await store.bySubjectIssuer(digest, alice.did)).items).toHaveLength(30);
+      expect(await store.expiringBefore(Date.now() + 2 * 86_400_000, 100)).toHaveLength(30);
+      expect((await verifyStore(store, nativeSuite())).ok).toBe(true);
+    });
+  });
 });

@@ -5,6 +5,7 @@ import { PeerAdmission } from '../../node/ingest/admission.js';
 import { Ingestor } from '../../node/ingest/ingestor.js';
 import { AttestationStore } from '../../node/store/attestation-store.js';
 import { StrangerPool } from '../../node/store/stranger-pool.js';
+import { verifyStore } from '../../node/store/verify-store.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -53,6 +54,8 @@ describe('the storage budget for strangers', () => {
     const again = await ingestor.ingestMany(Array.from({ length: 20 }, () => blob(big, 10_000)));
     expect(again.every((d) => d.outcome !== 'accept' || store.issuerBytes(big.did) <= budget)).toBe(true);
     for (const o of others) expect(store.issuerBytes(o.did)).toBeGreaterThan(0);
+    // Evictions removed every index entry and kept every counter right.
+    expect(await verifyStore(store, nativeSuite())).toMatchObject({ ok: true, problems: [] });
   });
 
   it('limits how many new issuers one peer may introduce per hour; local input and trusted issuers are exempt', async () => {
