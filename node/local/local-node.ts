@@ -56,10 +56,10 @@ export class LocalNode {
       pool.retally();
     };
     ingestor.onCommitted((ds) => node.forget(ds));
-    store.onRemoved(() => {
-      node.about.clear();
-      node.aboutItems = 0;
-      pool.retally();
+    store.onRemoved((removed, reason) => {
+      for (const r of removed) for (const d of r.subjects) node.forgetSubject(d);
+      // An eviction's effect on the pool is the plan's own; a collection is recounted.
+      if (reason === 'gc') pool.retally();
     });
     await node.trustPolicy();
     return node;
@@ -175,6 +175,11 @@ export class LocalNode {
       removed += await this.store.remove(ids);
       if (ids.length < GC_BATCH) return removed;
     }
+  }
+
+  private forgetSubject(digest: string): void {
+    this.aboutItems -= this.about.get(digest)?.length ?? 0;
+    this.about.delete(digest);
   }
 
   private forget(ds: readonly Decision[]): void {

@@ -12,13 +12,17 @@ import { hex32, key, metaKey, P, readU64, u32, u64, upperBound } from './keys.js
 
 export type { StoredAttestation };
 
-/** What left the store (evicted or collected): enough for the sync set to drop it. */
+/** What left the store (evicted or collected): enough for the sync set and caches to drop it. */
 export interface Removed {
   readonly id: string;
   readonly issuer: string;
   /** issuedAt, epoch seconds: the sync key. */
   readonly t: number;
+  readonly subjects: readonly string[];
 }
+
+/** Why attestations left: evicted for a newcomer (stranger pool) or collected after expiry. */
+export type RemovalReason = 'evict' | 'gc';
 
 /** Whether an error from LevelDB means the disk (or its quota) is full. */
 function isDiskFull(e: unknown): boolean {
@@ -26,7 +30,7 @@ function isDiskFull(e: unknown): boolean {
   return /ENOSPC|No space left|EDQUOT|quota exceeded/i.test(text);
 }
 
-function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number): IndexFacts {
+function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number, bytes: number): IndexFacts {
   const subjects = 'subjects' in a ? a.subjects : [...new Set(a.statement.subject.map((s) => s.digest.sha256))];
   return {
     id: a.id,
@@ -36,6 +40,7 @@ function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number): Index
     issuedAt: a.issuedAt,
     expiresAt: a.expiresAt,
     retracts: a.kind === 'retraction' ? (a.statement.predicate as RetractionPredicate).target : undefined,
+    bytes,
   };
 }
 
@@ -63,7 +68,9 @@ export class AttestationStore implements IngestStoreView {
   private count = 0;
   /** Every issuer's usage, all in memory (loaded at open): quota, stranger pool, eviction. */
   private readonly usage = new Map<string, { bytes: number; count: number }>();
-  private readonly removedListeners = new Set<(removed: readonly Removed[]) => void>();
+  private readonly removedListeners = new Set<(removed: readonly Removed[], reason: RemovalReason) => void>();
+  /** Writes are serialised: each reads counters (seq, usage, subject counts) it then updates. */
+  private writing: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly db: DB, readonly location: string) {}
 
@@ -112,8 +119,9 @@ export class AttestationStore implements IngestStoreView {
     const counts = new Map<string, number>();
     for await (const [k, v] of this.db.iterator({ gte: key(P.record), lt: key(P.record + 1) })) {
       const a = decodeRecord(k.subarray(1).toString('hex'), v);
-      for (const e of indexKeys(factsOf(a, a.seq))) ops.push({ type: 'put', ...e });
-      for (const d of factsOf(a, a.seq).subjects) counts.set(d, (counts.get(d) ?? 0) + 1);
+      const f = factsOf(a, a.seq, Buffer.byteLength(recordEnvelopeJson(v) ?? ''));
+      for (const e of indexKeys(f)) ops.push({ type: 'put', ...e });
+      for (const d of f.subjects) counts.set(d, (counts.get(d) ?? 0) + 1);
       if (ops.length >= 10_000) {
         await this.db.batch(ops);
         ops = [];
@@ -135,7 +143,7 @@ export class AttestationStore implements IngestStoreView {
   }
 
   /** Hears every eviction and garbage collection, after it is written. */
-  onRemoved(listener: (removed: readonly Removed[]) => void): () => void {
+  onRemoved(listener: (removed: readonly Removed[], reason: RemovalReason) => void): () => void {
     this.removedListeners.add(listener);
     return () => this.removedListeners.delete(listener);
   }
@@ -206,8 +214,23 @@ export class AttestationStore implements IngestStoreView {
    * Returns the assigned sequence numbers. The caller guarantees the batch holds no id twice
    * and none already stored. A full disk is a `storage_full` error; nothing is written.
    */
-  async putAccepted(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[] = []): Promise<number[]> {
-    if (atts.length === 0 && remove.length === 0) return [];
+  async putAccepted(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[] = [], reason: RemovalReason = 'evict'): Promise<number[]> {
+    return (await this.serialised(atts, receivedAt, remove, reason)).seqs;
+  }
+
+  /** Removes attestations (and every index entry of theirs) in one atomic batch; returns how many were stored. */
+  async remove(ids: readonly string[], reason: RemovalReason = 'gc'): Promise<number> {
+    return (await this.serialised([], Date.now(), ids, reason)).removed;
+  }
+
+  private serialised(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[], reason: RemovalReason): Promise<{ seqs: number[]; removed: number }> {
+    if (atts.length === 0 && remove.length === 0) return Promise.resolve({ seqs: [], removed: 0 });
+    const run = this.writing.then(() => this.write(atts, receivedAt, remove, reason));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[], reason: RemovalReason): Promise<{ seqs: number[]; removed: number }> {
     const ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] = [];
     const seqs: number[] = [];
     let seq = this.seq;
@@ -221,7 +244,7 @@ export class AttestationStore implements IngestStoreView {
       seq += 1;
       seqs.push(seq);
       ops.push({ type: 'put', key: key(P.record, hex32(a.id)), value: encodeRecord(a, seq, receivedAt) });
-      for (const e of indexKeys(factsOf(a, seq))) ops.push({ type: 'put', ...e });
+      for (const e of indexKeys(factsOf(a, seq, a.envelopeBytes.length))) ops.push({ type: 'put', ...e });
       for (const d of a.subjects) subjectDelta.set(d, (subjectDelta.get(d) ?? 0) + 1);
       bump(a.issuer, a.envelopeBytes.length, 1);
     }
@@ -231,12 +254,13 @@ export class AttestationStore implements IngestStoreView {
       if (v === undefined) return;
       const id = remove[i] as string;
       const a = decodeRecord(id, v);
-      const f = factsOf(a, a.seq);
+      const bytes = Buffer.byteLength(recordEnvelopeJson(v) ?? '');
+      const f = factsOf(a, a.seq, bytes);
       ops.push({ type: 'del', key: key(P.record, hex32(id)) });
       for (const e of indexKeys(f)) ops.push({ type: 'del', key: e.key });
       for (const d of f.subjects) subjectDelta.set(d, (subjectDelta.get(d) ?? 0) - 1);
-      bump(a.issuer, -Buffer.byteLength(recordEnvelopeJson(v) ?? ''), -1);
-      removed.push({ id, issuer: a.issuer, t: Math.floor(a.issuedAt / 1000) });
+      bump(a.issuer, -bytes, -1);
+      removed.push({ id, issuer: a.issuer, t: Math.floor(a.issuedAt / 1000), subjects: f.subjects });
     });
     for (const [issuer, u] of touched) {
       const k = key(P.usage, Buffer.from(publicKeyFromDidKey(issuer) as Uint8Array));
@@ -272,34 +296,25 @@ export class AttestationStore implements IngestStoreView {
     if (removed.length > 0) {
       for (const l of this.removedListeners) {
         try {
-          l(removed);
+          l(removed, reason);
         } catch {
           // a listener's failure must not fail a committed write
         }
       }
     }
-    return seqs;
+    return { seqs, removed: removed.length };
   }
 
-  /** Removes attestations (and every index entry of theirs) in one atomic batch. */
-  async remove(ids: readonly string[]): Promise<number> {
-    const before = this.count;
-    await this.putAccepted([], Date.now(), ids);
-    return before - this.count;
-  }
-
-  /** Ids of an issuer's attestations, oldest arrival first, with their envelope sizes. */
-  async oldestOf(issuer: string, limit: number): Promise<{ id: string; bytes: number }[]> {
+  /**
+   * An issuer's attestations, oldest arrival first, after arrival `after`, with their
+   * envelope sizes (from the issuer index: no record is read).
+   */
+  async oldestOf(issuer: string, limit: number, after = 0): Promise<{ id: string; bytes: number; seq: number }[]> {
     const pub = publicKeyFromDidKey(issuer);
     if (pub === undefined) return [];
     const prefix = key(P.issuer, Buffer.from(pub));
-    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), limit }).all();
-    const values = await this.db.getMany(entries.map(([, id]) => key(P.record, id)));
-    const out: { id: string; bytes: number }[] = [];
-    values.forEach((v, i) => {
-      if (v !== undefined) out.push({ id: (entries[i] as [Buffer, Buffer])[1].toString('hex'), bytes: Buffer.byteLength(recordEnvelopeJson(v) ?? '') });
-    });
-    return out;
+    const entries = await this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit }).all();
+    return entries.map(([k, v]) => ({ id: v.subarray(0, 32).toString('hex'), bytes: v.length >= 36 ? v.readUInt32BE(32) : 0, seq: readU64(k, k.length - 8) }));
   }
 
   /** Ids of attestations that expire at or before `beforeMs` (retractions never do), oldest expiry first. */
@@ -381,7 +396,7 @@ export class AttestationStore implements IngestStoreView {
     const taken = more ? entries.slice(0, limit) : entries;
     const last = taken.at(-1);
     return {
-      items: await this.getIds(taken.map(([, v]) => v)),
+      items: await this.getIds(taken.map(([, v]) => v.subarray(0, 32))),
       next: more && last ? readU64(last[0], last[0].length - 8) : undefined,
     };
   }

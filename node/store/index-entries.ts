@@ -12,6 +12,8 @@ export interface IndexFacts {
   readonly expiresAt: number | undefined;
   /** For a retraction: the id it withdraws. */
   readonly retracts: string | undefined;
+  /** Bytes of the canonical envelope (kept in the issuer index: eviction reads no record). */
+  readonly bytes: number;
 }
 
 /**
@@ -28,7 +30,10 @@ export function indexKeys(f: IndexFacts): { key: Buffer; value: Buffer }[] {
     out.push({ key: key(P.subject, hex32(d), s), value: id });
     out.push({ key: key(P.subjectIssuer, hex32(d), issuerKey, s), value: id });
   }
-  out.push({ key: key(P.issuer, issuerKey, s), value: id });
+  const sized = Buffer.alloc(36);
+  id.copy(sized);
+  sized.writeUInt32BE(f.bytes, 32);
+  out.push({ key: key(P.issuer, issuerKey, s), value: sized });
   out.push({ key: key(P.seq, s), value: id });
   out.push({ key: key(P.time, u64(Math.floor(f.issuedAt / 1000)), id), value: empty });
   if (f.expiresAt !== undefined && f.retracts === undefined) out.push({ key: key(P.expiry, u64(Math.floor(f.expiresAt / 1000)), id), value: empty });

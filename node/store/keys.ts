@@ -5,7 +5,7 @@
  *   0x00 name                      -> meta value (schema version, counters)
  *   0x01 id(32)                    -> record: seq(8) receivedAt(8) envelope JSON
  *   0x02 sha256(32) seq(8)         -> id(32)      attestations by subject digest
- *   0x03 issuerKey(32) seq(8)      -> id(32)      attestations by issuer
+ *   0x03 issuerKey(32) seq(8)      -> id(32) bytes(4)   attestations by issuer, envelope size
  *   0x04 seq(8)                    -> id(32)      arrival order (sync, event streams)
  *   0x05 issuerKey(32)             -> bytes(8) count(4)   per-issuer usage (quota)
  *   0x06 target(32) retraction(32) -> ''          retractions by target

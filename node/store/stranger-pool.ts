@@ -27,8 +27,12 @@ export class StrangerPool {
     return this.used;
   }
 
-  /** Recounts from the store's usage table: after a trust change or a removal. */
+  /** Bumped by every recount, so a plan made before one knows its snapshot is stale. */
+  generation = 0;
+
+  /** Recounts from the store's usage table: after a trust change or a collection. */
   retally(): void {
+    this.generation++;
     this.used = 0;
     this.heap = [];
     for (const [issuer, u] of this.store.usageEntries()) {
@@ -74,10 +78,16 @@ export class StrangerPool {
     return best;
   }
 
-  /** @internal */
-  applied(usedDelta: number, issuers: Iterable<string>): void {
-    this.used += usedDelta;
-    for (const issuer of issuers) {
+  /** @internal the committed change of the touched issuers' usage, measured before and after. */
+  applied(before: ReadonlyMap<string, number>, generation: number): void {
+    if (generation !== this.generation) {
+      this.retally();
+      return;
+    }
+    for (const [issuer, was] of before) {
+      if (!this.trusted(issuer)) this.used += this.store.issuerBytes(issuer) - was;
+    }
+    for (const issuer of before.keys()) {
       const bytes = this.store.issuerBytes(issuer);
       if (bytes > 0 && !this.trusted(issuer)) heapPush(this.heap, { bytes, issuer });
     }
@@ -93,8 +103,19 @@ export class PoolPlan {
   private readonly evicting = new Set<string>();
   private readonly delta = new Map<string, number>();
   private usedDelta = 0;
+  /** Committed usage of every issuer the plan touches, when first touched. */
+  private readonly before = new Map<string, number>();
+  /** Per issuer, the arrival seq after which eviction candidates are read next. */
+  private readonly cursor = new Map<string, number>();
+  private readonly generation: number;
 
-  constructor(private readonly pool: StrangerPool) {}
+  constructor(private readonly pool: StrangerPool) {
+    this.generation = pool.generation;
+  }
+
+  private touch(issuer: string): void {
+    if (!this.before.has(issuer)) this.before.set(issuer, this.pool.state().store.issuerBytes(issuer));
+  }
 
   /**
    * Whether an attestation of `bytes` by `issuer` may be stored, planning evictions when
@@ -108,14 +129,18 @@ export class PoolPlan {
     let need = used + this.usedDelta + bytes - budget;
     const planned: { id: string; bytes: number; issuer: string }[] = [];
     const delta = new Map(this.delta);
+    const cursor = new Map(this.cursor);
     while (need > 0) {
       const top = this.pool.largest(delta, issuer);
       if (top === undefined || top.bytes <= mine) break;
-      const candidates = (await store.oldestOf(top.issuer, 64)).filter((c) => !this.evicting.has(c.id) && !planned.some((p) => p.id === c.id));
+      // Oldest first, a page at a time from where this plan left off: sizes come from the index.
+      const candidates = await store.oldestOf(top.issuer, 64, cursor.get(top.issuer) ?? 0);
       if (candidates.length === 0) break;
       let left = top.bytes;
       for (const c of candidates) {
         if (need <= 0 || left <= mine) break;
+        cursor.set(top.issuer, c.seq);
+        if (this.evicting.has(c.id)) continue;
         planned.push({ ...c, issuer: top.issuer });
         delta.set(top.issuer, (delta.get(top.issuer) ?? 0) - c.bytes);
         left -= c.bytes;
@@ -123,7 +148,10 @@ export class PoolPlan {
       }
     }
     if (need > 0) return false;
+    for (const [k, v] of cursor) this.cursor.set(k, v);
+    this.touch(issuer);
     for (const p of planned) {
+      this.touch(p.issuer);
       this.evict.push(p.id);
       this.evicting.add(p.id);
       this.usedDelta -= p.bytes;
@@ -137,7 +165,7 @@ export class PoolPlan {
 
   /** Call once the batch is written. */
   applied(): void {
-    this.pool.applied(this.usedDelta, this.delta.keys());
+    this.pool.applied(this.before, this.generation);
   }
 }
 

@@ -42,6 +42,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   const facts = new Map<string, RecordFacts>();
   let records = 0;
   const usage = new Map<string, { bytes: number; count: number }>();
+  const envelopeBytes = new Map<string, number>();
   for await (const { id, value } of store.records()) {
     records++;
     if (records % 10_000 === 0) opts.onProgress?.(records);
@@ -62,6 +63,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
         t: Math.floor(att.issuedAt / 1000),
         expires: att.expiresAt === undefined || att.kind === 'retraction' ? undefined : Math.floor(att.expiresAt / 1000),
       });
+      envelopeBytes.set(id, envelope.length);
       const u = usage.get(att.issuer) ?? { bytes: 0, count: 0 };
       usage.set(att.issuer, { bytes: u.bytes + envelope.length, count: u.count + 1 });
     } catch (e) {
@@ -85,7 +87,8 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   for await (const { key, value } of store.indexEntries(P.issuer)) {
     indexEntries++;
     seen.issuer++;
-    const id = value.toString('hex');
+    const id = value.subarray(0, 32).toString('hex');
+    check(value.length === 36 && value.readUInt32BE(32) === envelopeBytes.get(id), id, 'issuer index entry does not carry the envelope size');
     const f = facts.get(id);
     check(f !== undefined && f.issuerKey === key.subarray(1, 33).toString('hex') && f.seq === readU64(key, 33), id, 'issuer index entry does not match a record');
   }

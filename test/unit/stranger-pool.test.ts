@@ -93,4 +93,49 @@ describe('the storage budget for strangers', () => {
     expect(ds[25]).toMatchObject({ outcome: 'reject', code: 'malformed_statement' });
     expect(await store.subjectCount(digest)).toBe(50);
   });
+
+  it('many small envelopes of the largest stranger make room for a large newcomer; the tally matches the store', async () => {
+    await using dir = await tempDir();
+    await using store = await AttestationStore.open(dir.path);
+    const budget = 200_000;
+    const pool = new StrangerPool(store, budget, () => false);
+    const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS, pool });
+    const strangersBytes = (): number => [...store.usageEntries()].reduce((n, [, u]) => n + u.bytes, 0);
+    const x = makeIssuer();
+    // About 290 envelopes of ~700 bytes: more than one page of eviction candidates.
+    await ingestor.ingestMany(Array.from({ length: 300 }, () => blob(x, 700)));
+    expect(pool.usedBytes).toBe(strangersBytes());
+    const newcomer = makeIssuer();
+    expect((await ingestor.ingest(blob(newcomer, 60_000))).outcome).toBe('accept');
+    // A group of many newcomers at once, each evicting some of x's.
+    const many = Array.from({ length: 60 }, () => makeIssuer());
+    const ds = await ingestor.ingestMany(many.map((m) => blob(m, 1_600)));
+    expect(ds.filter((d) => d.outcome === 'accept')).toHaveLength(60);
+    expect(pool.usedBytes).toBe(strangersBytes());
+    expect(pool.usedBytes).toBeLessThanOrEqual(budget);
+    expect(await verifyStore(store, nativeSuite())).toMatchObject({ ok: true });
+  });
+
+  it('garbage collection racing a burst of ingests leaves a consistent store', async () => {
+    await using dir = await tempDir();
+    await using store = await AttestationStore.open(dir.path);
+    const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS });
+    const a = makeIssuer();
+    const soon = new Date(Date.now() + 60_000);
+    await ingestor.ingestMany(Array.from({ length: 1200 }, (_, i) => makeEnvelopeLine(a, { expiresAt: soon, fields: exampleFields('audit', { metrics: { run: i } }) })));
+    const later = Array.from({ length: 1500 }, (_, i) => makeEnvelopeLine(a, { fields: exampleFields('audit', { metrics: { run: 10_000 + i } }) }));
+    const burst = ingestor.ingestMany(later);
+    // Collect while the burst is being written, in small batches, as the hourly timer would.
+    let removed = 0;
+    for (;;) {
+      const ids = await store.expiringBefore(Date.now() + 120_000, 100);
+      if (ids.length === 0) break;
+      removed += await store.remove(ids);
+    }
+    await burst;
+    expect(removed).toBe(1200);
+    expect(store.size).toBe(1500);
+    expect((await store.byIssuer(a.did)).items).toHaveLength(1500);
+    expect(await verifyStore(store, nativeSuite())).toMatchObject({ ok: true, problems: [] });
+  });
 });
