@@ -28,7 +28,7 @@ export class PeerAdmission {
 
   private prune(now: number): void {
     for (const [peer, w] of this.windows) if (now - w.start >= 3_600_000) this.windows.delete(peer);
-    // Still full: forget the oldest half rather than grow without bound.
-    if (this.windows.size >= 10_000) [...this.windows.keys()].slice(0, 5_000).forEach((p) => this.windows.delete(p));
+    // Still full: forget the least recently started windows, one at a time, rather than grow.
+    while (this.windows.size >= 10_000) this.windows.delete(this.windows.keys().next().value as string);
   }
 }

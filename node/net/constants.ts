@@ -6,6 +6,10 @@ const minute = 60 * second;
 export const ATTESTATION_TOPIC = '/chorus/attestations/1';
 /** Gossip messages larger than this are dropped (an envelope is at most 64 KiB). */
 export const MAX_GOSSIP_MESSAGE = 70 * 1024;
+/** Largest gossipsub RPC frame read from a peer (several messages and control messages). */
+export const MAX_GOSSIP_FRAME = 1024 * 1024;
+/** The protocol's envelope size limit (SPEC §8.3): a node may only tighten it. */
+export const PROTOCOL_MAX_ENVELOPE = 64 * 1024;
 /** A sync that fetches at most this many attestations relays them by gossip. */
 export const RELAY_SYNCED_MAX = 1000;
 /** Kademlia's k for the Chorus DHT (SPEC §13.3). */

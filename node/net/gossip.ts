@@ -5,7 +5,7 @@ import { pae } from '../../src/dsse/pae.js';
 import { decodeBase64 } from '../../src/encoding/bytes.js';
 import type { Decision } from '../../src/ingest/decide.js';
 import type { Ingestor, Origin } from '../ingest/ingestor.js';
-import { ATTESTATION_TOPIC, GOSSIP_BURST, GOSSIP_BYTES_PER_SECOND, GOSSIP_PER_SECOND, MAX_GOSSIP_MESSAGE } from './constants.js';
+import { ATTESTATION_TOPIC, GOSSIP_BURST, GOSSIP_BYTES_PER_SECOND, GOSSIP_PER_SECOND, MAX_GOSSIP_MESSAGE, PROTOCOL_MAX_ENVELOPE } from './constants.js';
 import type { Pubsub } from './host.js';
 import { PeerRate } from './peer-penalties.js';
 
@@ -51,6 +51,8 @@ export class Gossip {
         if (!this.rate.take(peer, msg.data.byteLength)) return TopicValidatorResult.Ignore;
         const d = await this.ingestor.ingest(msg.data, { via: 'gossip', peer });
         if (d.outcome === 'accept') return TopicValidatorResult.Accept;
+        // Over this node's tightened size limit but within the protocol's: the relay is honest.
+        if (d.code === 'too_large' && msg.data.byteLength <= PROTOCOL_MAX_ENVELOPE) return TopicValidatorResult.Ignore;
         return d.outcome === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
       } catch (e) {
         // Whatever went wrong fails this message only.

@@ -17,7 +17,7 @@ import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface';
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal';
 import type { Datastore } from 'interface-datastore';
 import type { Config } from '../home/config.js';
-import { ATTESTATION_TOPIC, DHT_K, MAX_GOSSIP_MESSAGE } from './constants.js';
+import { ATTESTATION_TOPIC, DHT_K, MAX_GOSSIP_FRAME } from './constants.js';
 import { attestationMessageId } from './gossip.js';
 
 export type Pubsub = GossipSub & { getScore(peer: string): number; getMeshPeers(topic: string): string[] };
@@ -87,7 +87,10 @@ export async function createHost(o: HostOptions): Promise<Host> {
         // Peer exchange: a peer pruned from a full mesh learns other peers to connect to,
         // so a network bootstrapped through one node does not stay a star.
         doPX: true,
-        maxInboundDataLength: MAX_GOSSIP_MESSAGE,
+        // One RPC frame may batch several messages and control: a frame limit of one message
+        // killed the inbound stream of a peer relaying a burst of large envelopes. Each
+        // message's own size is checked by the validator.
+        maxInboundDataLength: MAX_GOSSIP_FRAME,
         scoreParams: {
           IPColocationFactorWeight: 0,
           // Abuse of the sync protocol (and other application-level faults) lowers the score too.

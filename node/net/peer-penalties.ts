@@ -1,12 +1,21 @@
 import type { Logger } from 'pino';
 import { ABUSE_HALF_LIFE_MS, ABUSE_PENALTY, ABUSES_TO_BLOCK, BLOCK_MS } from './constants.js';
 
+const MAX_PEERS = 10_000;
+
+/** Sets `key` as the most recently used entry, dropping the least recently used when full. */
+function touch<V>(m: Map<string, V>, key: string, value: V): void {
+  m.delete(key);
+  if (m.size >= MAX_PEERS) m.delete(m.keys().next().value as string);
+  m.set(key, value);
+}
+
 /**
  * What this node holds against peers that abused its protocols (a malformed or
  * over-budget sync request, a flood of gossip): a penalty that feeds gossipsub's
  * application-specific score (so the mesh prunes and graylists them) and, past a few
  * abuses, a disconnect and a refusal to reconnect for a while. Bounded: at most 10,000
- * peers are remembered; penalties decay.
+ * peers are remembered (least recently used forgotten first); penalties decay.
  */
 export class PeerPenalties {
   private readonly abuses = new Map<string, { score: number; at: number }>();
@@ -27,13 +36,11 @@ export class PeerPenalties {
 
   /** Records one abuse; may disconnect and block the peer. */
   abuse(peer: string, why: string): void {
-    if (this.abuses.size >= 10_000 && !this.abuses.has(peer)) this.abuses.clear();
     const n = this.count(peer) + 1;
-    this.abuses.set(peer, { score: n, at: this.now() });
+    touch(this.abuses, peer, { score: n, at: this.now() });
     // Decay between abuses seconds apart is tiny: three in quick succession count as three.
     if (n > ABUSES_TO_BLOCK - 0.5 && !this.isBlocked(peer)) {
-      if (this.blocked.size >= 10_000) this.blocked.clear();
-      this.blocked.set(peer, this.now() + BLOCK_MS);
+      touch(this.blocked, peer, this.now() + BLOCK_MS);
       this.log.warn({ peer, why, abuses: Math.round(n) }, 'peer disconnected and refused for abusing the protocol');
       this.disconnect(peer);
     }
@@ -41,7 +48,8 @@ export class PeerPenalties {
 
   /** gossipsub's application-specific score: minus ABUSE_PENALTY per recent abuse. */
   score(peer: string): number {
-    return -ABUSE_PENALTY * this.count(peer);
+    const n = this.count(peer);
+    return n === 0 ? 0 : -ABUSE_PENALTY * n;
   }
 
   isBlocked(peer: string): boolean {
@@ -67,11 +75,8 @@ export class PeerRate {
   take(peer: string, bytes: number): boolean {
     const now = this.now();
     let b = this.buckets.get(peer);
-    if (b === undefined) {
-      if (this.buckets.size >= 10_000) this.buckets.clear();
-      b = { msgs: this.burst, bytes: this.bytesPerSecond * 10, at: now };
-      this.buckets.set(peer, b);
-    }
+    if (b === undefined) b = { msgs: this.burst, bytes: this.bytesPerSecond * 10, at: now };
+    touch(this.buckets, peer, b);
     const dt = (now - b.at) / 1000;
     b.msgs = Math.min(this.burst, b.msgs + dt * this.perSecond);
     b.bytes = Math.min(this.bytesPerSecond * 10, b.bytes + dt * this.bytesPerSecond);

@@ -91,6 +91,8 @@ export class SyncIndex {
   /** sums[b*8..] = sum of all keys in blocks [0..b); undefined when stale. */
   private sums: Uint32Array | undefined = new Uint32Array(LIMBS);
   private expiries: { at: number; key: SyncKey }[] = [];
+  /** The live expiry of each key with one (id hex -> at): heap entries that disagree are dead. */
+  private readonly expiring = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -110,11 +112,18 @@ export class SyncIndex {
       if (block.keys.length > 2 * BLOCK) this.blocks.splice(b, 1, { keys: block.keys.slice(0, BLOCK), prefix: undefined }, { keys: block.keys.slice(BLOCK), prefix: undefined });
     }
     this.sums = undefined;
-    if (expiresAt !== undefined) heapPush(this.expiries, { at: expiresAt, key: k });
+    if (expiresAt !== undefined) {
+      this.expiring.set(idHex, expiresAt);
+      heapPush(this.expiries, { at: expiresAt, key: k });
+    }
   }
 
   /** Removes a key (evicted or collected); absent keys are ignored. */
   remove(t: number, idHex: string): void {
+    if (this.expiring.delete(idHex) && this.expiries.length > 2 * this.expiring.size + 1024) {
+      // Removed keys leave dead heap entries behind: rebuild before they pile up.
+      this.expiries = this.expiries.filter((e) => this.expiring.get(e.key.id.toString('hex')) === e.at).sort((a, b) => a.at - b.at);
+    }
     if (this.blocks.length === 0) return;
     const k: SyncKey = { t, id: Buffer.from(idHex, 'hex') };
     const b = this.blockFor(k);
@@ -137,8 +146,9 @@ export class SyncIndex {
   private expire(): void {
     const now = this.now();
     while (this.expiries.length > 0 && (this.expiries[0] as { at: number }).at <= now) {
-      const { key } = heapPop(this.expiries);
-      this.remove(key.t, key.id.toString('hex'));
+      const { key, at } = heapPop(this.expiries);
+      const id = key.id.toString('hex');
+      if (this.expiring.get(id) === at) this.remove(key.t, id);
     }
   }
 

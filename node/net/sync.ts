@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { AttestationStore } from '../store/attestation-store.js';
 import { RELAY_SYNCED_MAX } from './constants.js';
+import { SyncBudget } from './sync-budget.js';
 import { boundOf, cmpBounds, MAX_BOUND, MIN_BOUND, type Bound, type SyncIndex } from './sync-index.js';
 
 /** The catch-up sync protocol (SPEC.md, "Sync"). */
@@ -21,11 +22,24 @@ const MAX_RANGES_PER_REQUEST = 512;
 const FETCH_BATCH = 200;
 const REQUEST_TIMEOUT_MS = 10_000;
 /**
- * What one peer may ask of this node: work units (a request 1, each range 1, each fetched
- * id 1) per minute, refilled continuously. A full catch-up of 50,000 attestations takes
- * about 52,000; a stream of 512-range requests gets ~120 a minute, each O(512 log n).
+ * What one peer may ask of this node: work units per minute, charged after each request
+ * for what it cost (1, plus 1 per range, part and id answered, plus 1 per KiB of reply).
+ * A full catch-up of 50,000 attestations (~40 MB) costs about 90,000: paced over 1.5
+ * minutes. All peers together get four times one peer's share.
  */
 const PEER_UNITS_PER_MINUTE = 60_000;
+const ALL_UNITS_PER_MINUTE = 4 * PEER_UNITS_PER_MINUTE;
+/** A request over budget waits this long at most, then is answered `busy`. */
+const MAX_BUDGET_WAIT_MS = 5_000;
+/** A reply aims at most this many range summaries (parts) in all: fewer parts per range when many ranges are asked. */
+const MAX_PARTS_PER_REPLY = 1024;
+/** The client asks about at most this many ranges per request, so the reply fits 1 MiB. */
+const CLIENT_RANGES_PER_REQUEST = 128;
+/** Bounds of one sync as a client, whatever the server answers. */
+const MAX_PENDING_RANGES = 4096;
+const MAX_REQUESTS_PER_SYNC = 1000;
+const MAX_OFFERED_IDS = 200_000;
+const SYNC_DEADLINE_MS = 10 * 60_000;
 /** Answers yield to the event loop after this many ranges. */
 const RANGES_PER_SLICE = 64;
 
@@ -46,6 +60,8 @@ const RangeReply = z.union([
 ]);
 const ReconcileReply = z.strictObject({ ranges: z.array(RangeReply).max(MAX_RANGES_PER_REQUEST) });
 const FetchReply = z.strictObject({ envelopes: z.array(z.string().max(64 * 1024)).max(FETCH_BATCH) });
+/** The server is over its budget: try again later (not an error of either side). */
+const BusyReply = z.strictObject({ busy: z.int().min(0) });
 const SubjectReply = z.strictObject({ envelopes: z.array(z.string().max(64 * 1024)).max(FETCH_BATCH), next: z.int().min(0).optional() });
 /** A lookup pulls at most this many pages about one digest from one peer. */
 const MAX_SUBJECT_PAGES = 10;
@@ -68,6 +84,7 @@ const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(
  */
 export async function answerReconcile(index: SyncIndex, ranges: readonly RangeSummary[]): Promise<RangeReply[]> {
   const out: RangeReply[] = [];
+  const fanout = Math.max(2, Math.min(FANOUT, Math.floor(MAX_PARTS_PER_REPLY / ranges.length)));
   for (const [ri, r] of ranges.entries()) {
     if (ri > 0 && ri % RANGES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
     const { from, to } = index.range(r.lo, r.hi);
@@ -78,7 +95,7 @@ export async function answerReconcile(index: SyncIndex, ranges: readonly RangeSu
       continue;
     }
     const parts: RangeSummary[] = [];
-    const step = Math.ceil(n / FANOUT);
+    const step = Math.ceil(n / fanout);
     for (let i = from; i < to; i += step) {
       const j = Math.min(i + step, to);
       const lo: Bound = i === from ? r.lo : boundOf(index.keyAt(i));
@@ -101,27 +118,11 @@ export function rangesProblem(ranges: readonly RangeSummary[]): string | undefin
   return undefined;
 }
 
-/** What a peer did wrong on the sync protocol. */
-export type SyncAbuse = 'malformed' | 'bad_ranges' | 'over_budget';
+/** What a peer did wrong on the sync protocol: a malformed or out-of-order request, or (as a server) a reply that breaks the rules. */
+export type SyncAbuse = 'malformed' | 'bad_ranges' | 'bad_reply';
 
-/** Per-peer token buckets of sync work units. */
-class PeerBudget {
-  private readonly buckets = new Map<string, { units: number; at: number }>();
-
-  take(peer: string, units: number, now = Date.now()): boolean {
-    let b = this.buckets.get(peer);
-    if (b === undefined) {
-      if (this.buckets.size >= 10_000) this.buckets.clear();
-      b = { units: PEER_UNITS_PER_MINUTE, at: now };
-      this.buckets.set(peer, b);
-    }
-    b.units = Math.min(PEER_UNITS_PER_MINUTE, b.units + ((now - b.at) * PEER_UNITS_PER_MINUTE) / 60_000);
-    b.at = now;
-    if (b.units < units) return false;
-    b.units -= units;
-    return true;
-  }
-}
+/** A sync stopped early by a bound or a `busy` server; it resumes at the next sync. */
+class SyncStopped extends Error {}
 
 /**
  * Range-based set reconciliation over (issuedAt, id) with one peer, then a batched pull of
@@ -131,7 +132,7 @@ class PeerBudget {
 export class SyncService {
   /** Ids being fetched from some peer right now: concurrent syncs do not fetch them twice. */
   private readonly inFlight = new Set<string>();
-  private readonly budget = new PeerBudget();
+  private readonly budget = new SyncBudget(PEER_UNITS_PER_MINUTE, ALL_UNITS_PER_MINUTE);
 
   constructor(
     private readonly host: Libp2p,
@@ -148,8 +149,8 @@ export class SyncService {
   }
 
   /**
-   * Serves one request per stream. Anything malformed, out of order or over the peer's
-   * budget ends the stream and is reported as abuse.
+   * Serves one request per stream. Anything malformed or out of order ends the stream and
+   * is reported as abuse; a request over budget waits for it, or is answered `busy`.
    */
   private async serve(stream: Stream, peer: PeerId): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE });
@@ -172,24 +173,27 @@ export class SyncService {
         const problem = rangesProblem(req.ranges);
         if (problem !== undefined) return refuse('bad_ranges', problem);
       }
-      const units = 1 + (req.type === 'reconcile' ? req.ranges.length : req.type === 'fetch' ? req.ids.length : FETCH_BATCH);
-      if (!this.budget.take(peer.toString(), units)) return refuse('over_budget', 'sync budget exhausted: retry later');
+      const who = peer.toString();
+      const wait = this.budget.waitMs(who);
+      if (wait > MAX_BUDGET_WAIT_MS) {
+        await lp.write(enc({ busy: wait }), { signal });
+        await stream.close({ signal });
+        return;
+      }
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      // Envelopes are read a few at a time and no more than fit one message: a page of
+      // 64 KiB envelopes costs what 1 MiB costs, not 13 MB read and re-encoded.
+      const room = MAX_SYNC_MESSAGE - 64 * 1024;
+      let answered = 0;
       const reply = req.type === 'reconcile'
         ? { ranges: await answerReconcile(this.index, req.ranges) }
         : req.type === 'fetch'
-          ? { envelopes: await this.store.envelopes(req.ids) }
-          : await this.subjectPage(req.digest, req.after);
-      let bytes = enc(reply);
-      if (bytes.length > MAX_SYNC_MESSAGE && req.type !== 'reconcile') {
-        // Large envelopes: send what fits; the peer asks again for the rest.
-        const env = reply as { envelopes: string[]; next?: number };
-        while (bytes.length > MAX_SYNC_MESSAGE && env.envelopes.length > 1) {
-          env.envelopes.length = Math.floor(env.envelopes.length / 2);
-          // A shortened subject page cannot say where it ended: the asker gets fewer, not wrong ones.
-          delete env.next;
-          bytes = enc(env);
-        }
-      }
+          ? { envelopes: await this.store.envelopes(req.ids, room) }
+          : await this.subjectPage(req.digest, req.after, room);
+      if ('ranges' in reply) for (const r of reply.ranges) answered += 'ids' in r ? r.ids.length : r.parts.length;
+      else answered = reply.envelopes.length;
+      const bytes = enc(reply);
+      this.budget.charge(who, 1 + (req.type === 'reconcile' ? req.ranges.length : 0) + answered + Math.ceil(bytes.length / 1024));
       await lp.write(bytes, { signal });
       await stream.close({ signal });
     } catch (e) {
@@ -198,8 +202,8 @@ export class SyncService {
     }
   }
 
-  private async subjectPage(digest: string, after: number | undefined): Promise<{ envelopes: string[]; next?: number }> {
-    const page = await this.store.subjectEnvelopes(digest, { after: after ?? 0, limit: FETCH_BATCH });
+  private async subjectPage(digest: string, after: number | undefined, maxBytes: number): Promise<{ envelopes: string[]; next?: number }> {
+    const page = await this.store.subjectEnvelopes(digest, { after: after ?? 0, limit: FETCH_BATCH, maxBytes });
     return page.next === undefined ? { envelopes: page.envelopes } : { envelopes: page.envelopes, next: page.next };
   }
 
@@ -226,6 +230,7 @@ export class SyncService {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
     const stream = await this.host.dialProtocol(peer, SYNC_PROTOCOL, { signal, runOnLimitedConnection: true });
+    let reply: unknown;
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_SYNC_MESSAGE });
       const out = enc(body);
@@ -234,50 +239,82 @@ export class SyncService {
       const res = await lp.read({ signal });
       stats.bytesReceived += res.byteLength;
       await stream.close({ signal });
-      return JSON.parse(new TextDecoder().decode(res.subarray())) as unknown;
+      reply = JSON.parse(new TextDecoder().decode(res.subarray())) as unknown;
     } catch (e) {
       stream.abort(e as Error);
       throw e;
     }
+    const busy = BusyReply.safeParse(reply);
+    if (busy.success) throw new SyncStopped(`peer is busy: retry in ${busy.data.busy} ms`);
+    return reply;
   }
 
-  /** Pulls from `peer` everything it has and this node lacks. */
+  /**
+   * Pulls from `peer` everything it has and this node lacks. Bounded whatever the peer
+   * answers: parts must lie inside the ranges asked about, in order (a peer that breaks
+   * this is reported as abusing the protocol); pending ranges, requests, offered ids and
+   * time are capped, and what is not reached resumes at the next sync.
+   */
   async syncWith(peer: PeerId): Promise<SyncStats> {
     const stats: SyncStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, fetched: 0, accepted: 0 };
+    const deadline = AbortSignal.timeout(SYNC_DEADLINE_MS);
+    let requests = 0;
+    const ask = async (body: Request): Promise<unknown> => {
+      if (++requests > MAX_REQUESTS_PER_SYNC) throw new SyncStopped('request limit of one sync reached');
+      return this.request(peer, body, stats, deadline);
+    };
+    const badReply = (why: string): never => {
+      this.onAbuse(peer, 'bad_reply');
+      throw new Error(`peer broke the sync protocol: ${why}`);
+    };
     const offered = new Set<string>();
     let pending: RangeSummary[] = [{ lo: [...MIN_BOUND], hi: [...MAX_BOUND], ...this.index.summary(MIN_BOUND, MAX_BOUND) }];
-    while (pending.length > 0 && stats.rounds < MAX_ROUNDS) {
-      stats.rounds++;
-      const next: RangeSummary[] = [];
-      for (let i = 0; i < pending.length; i += MAX_RANGES_PER_REQUEST) {
-        const reply = ReconcileReply.parse(await this.request(peer, { type: 'reconcile', ranges: pending.slice(i, i + MAX_RANGES_PER_REQUEST) }, stats));
-        for (const r of reply.ranges) {
-          if ('ids' in r) {
-            for (const id of r.ids) offered.add(id);
-          } else {
+    try {
+      while (pending.length > 0 && stats.rounds < MAX_ROUNDS) {
+        stats.rounds++;
+        const next: RangeSummary[] = [];
+        for (let i = 0; i < pending.length; i += CLIENT_RANGES_PER_REQUEST) {
+          const asked = pending.slice(i, i + CLIENT_RANGES_PER_REQUEST);
+          const parsed = ReconcileReply.safeParse(await ask({ type: 'reconcile', ranges: asked }));
+          if (!parsed.success) badReply('malformed reconcile reply');
+          // Replies name asked ranges, in order; parts tile their range's inside, in order.
+          let at = 0;
+          for (const r of parsed.data!.ranges) {
+            while (at < asked.length && (cmpBounds(asked[at]!.lo, r.lo) !== 0 || cmpBounds(asked[at]!.hi, r.hi) !== 0)) at++;
+            if (at === asked.length) badReply('a reply range that was not asked about');
+            at++;
+            if ('ids' in r) {
+              for (const id of r.ids) offered.add(id);
+              if (offered.size > MAX_OFFERED_IDS) throw new SyncStopped('offered-id limit of one sync reached');
+              continue;
+            }
+            let prev: Bound = r.lo;
             for (const part of r.parts) {
+              if (cmpBounds(part.lo, prev) < 0 || cmpBounds(part.lo, part.hi) >= 0 || cmpBounds(part.hi, r.hi) > 0) badReply('parts outside their range or out of order');
+              prev = part.hi;
               const own = this.index.summary(part.lo, part.hi);
-              if (own.n !== part.n || own.fp !== part.fp) next.push({ lo: part.lo, hi: part.hi, ...own });
+              if ((own.n !== part.n || own.fp !== part.fp) && next.length < MAX_PENDING_RANGES) next.push({ lo: part.lo, hi: part.hi, ...own });
             }
           }
         }
+        pending = next;
       }
-      // A peer's parts must stay inside the asked ranges and in order, or we could be led
-      // around forever: sort and drop overlaps before asking again.
-      next.sort((a, b) => cmpBounds(a.lo, b.lo));
-      pending = next.filter((r, i) => cmpBounds(r.lo, r.hi) < 0 && (i === 0 || cmpBounds(r.lo, (next[i - 1] as RangeSummary).hi) >= 0));
+    } catch (e) {
+      if (!(e instanceof SyncStopped)) throw e;
+      this.log.debug({ peer: peer.toString(), why: e.message }, 'sync stopped early; it resumes at the next sync');
     }
     // What the peer offered that this node does not hold (one store round trip, whatever our range sizes).
     const offeredIds = [...offered];
     const held = await this.store.hasMany(offeredIds);
-    const want = new Set(offeredIds.filter((_, i) => !held[i]));
-    const ids = [...want].filter((id) => !this.inFlight.has(id));
+    const ids = offeredIds.filter((id, i) => !held[i] && !this.inFlight.has(id));
     for (const id of ids) this.inFlight.add(id);
     try {
       for (let i = 0; i < ids.length; i += FETCH_BATCH) {
         let batch = ids.slice(i, i + FETCH_BATCH);
         while (batch.length > 0) {
-          const reply = FetchReply.parse(await this.request(peer, { type: 'fetch', ids: batch }, stats));
+          const parsed = FetchReply.safeParse(await ask({ type: 'fetch', ids: batch }));
+          if (!parsed.success) badReply('malformed fetch reply');
+          const reply = parsed.data!;
           if (reply.envelopes.length === 0) break;
           stats.fetched += reply.envelopes.length;
           const ds = await this.ingestor.ingestMany(reply.envelopes, undefined, { via: 'sync', peer: peer.toString(), relay: ids.length <= RELAY_SYNCED_MAX });
@@ -285,6 +322,9 @@ export class SyncService {
           batch = batch.slice(reply.envelopes.length);
         }
       }
+    } catch (e) {
+      if (!(e instanceof SyncStopped)) throw e;
+      this.log.debug({ peer: peer.toString(), why: e.message }, 'sync stopped early; it resumes at the next sync');
     } finally {
       for (const id of ids) this.inFlight.delete(id);
     }

@@ -352,16 +352,15 @@ export class AttestationStore implements IngestStoreView {
    * Envelope JSON of the attestations about a subject, in arrival order, a page at a time:
    * what a peer asking "what do you hold about this digest" is sent (no decoding).
    */
-  async subjectEnvelopes(digest: string, { after = 0, limit }: { after?: number; limit: number }): Promise<{ envelopes: string[]; next: number | undefined }> {
+  async subjectEnvelopes(digest: string, { after = 0, limit, maxBytes = Infinity }: { after?: number; limit: number; maxBytes?: number }): Promise<{ envelopes: string[]; next: number | undefined }> {
     const prefix = key(P.subject, hex32(digest));
     const entries = await this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit: limit + 1 }).all();
-    const more = entries.length > limit;
-    const taken = more ? entries.slice(0, limit) : entries;
-    const last = taken.at(-1);
-    return {
-      envelopes: await this.envelopes(taken.map(([, v]) => v.toString('hex'))),
-      next: more && last ? readU64(last[0], last[0].length - 8) : undefined,
-    };
+    const taken = entries.slice(0, limit);
+    const envelopes = await this.envelopes(taken.map(([, v]) => v.toString('hex')), maxBytes);
+    // Cut short by size or by the limit: the page says where the next one starts.
+    const more = envelopes.length < taken.length || entries.length > limit;
+    const last = taken[envelopes.length - 1];
+    return { envelopes, next: more && last ? readU64(last[0], last[0].length - 8) : undefined };
   }
 
   /** Every subject digest the store holds attestations about, each once, in digest order. */
@@ -416,13 +415,22 @@ export class AttestationStore implements IngestStoreView {
     }
   }
 
-  /** Canonical envelope JSON of stored attestations (missing ids are skipped). */
-  async envelopes(ids: readonly string[]): Promise<string[]> {
-    const values = await this.db.getMany(ids.map((id) => key(P.record, hex32(id))));
+  /**
+   * Canonical envelope JSON of stored attestations, in order (missing ids are skipped),
+   * read a few at a time and stopping before `maxBytes` of JSON (at least one is returned).
+   */
+  async envelopes(ids: readonly string[], maxBytes = Infinity): Promise<string[]> {
     const out: string[] = [];
-    for (const v of values) {
-      const json = v === undefined ? undefined : recordEnvelopeJson(v);
-      if (json !== undefined) out.push(json);
+    let bytes = 0;
+    for (let i = 0; i < ids.length; i += 16) {
+      const values = await this.db.getMany(ids.slice(i, i + 16).map((id) => key(P.record, hex32(id))));
+      for (const v of values) {
+        const json = v === undefined ? undefined : recordEnvelopeJson(v);
+        if (json === undefined) continue;
+        if (out.length > 0 && bytes + json.length > maxBytes) return out;
+        bytes += json.length + 3;
+        out.push(json);
+      }
     }
     return out;
   }

@@ -166,4 +166,50 @@ describe('a node survives hostile peers and clients', () => {
     expect(view.byPredicate.audit!.attestations.find((x) => x.id === target.id)).toMatchObject({ reason: 'retracted', counts: false });
     expect(await a.node.store.subjectCount(JSON.parse(Buffer.from((JSON.parse(expiring[0]!) as { payload: string }).payload, 'base64').toString()).subject[0].digest.sha256)).toBe(0);
   }, 60_000);
+
+  it('a sync server that splits every range forever costs a bounded session; an honest catch-up of 15,000 completes', async () => {
+    const liar = await node({ 'net.syncOnConnect': false });
+    const victim = await node({ 'net.syncOnConnect': false });
+    await liar.network!.host.unhandle(SYNC_PROTOCOL);
+    let asked = 0;
+    await liar.network!.host.handle(SYNC_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 });
+      const req = JSON.parse(new TextDecoder().decode((await lp.read()).subarray())) as { type: string; ranges: { lo: [number, string]; hi: [number, string] }[] };
+      asked++;
+      if (req.type !== 'reconcile') {
+        await lp.write(new TextEncoder().encode(JSON.stringify({ envelopes: [] })));
+        await stream.close();
+        return;
+      }
+      // Every range "differs": split into 8 legal parts inside it while it is wide, then
+      // 32 made-up ids; whatever the victim asks, there is always more.
+      const answer = (r: { lo: [number, string]; hi: [number, string] }) => {
+        const lo = r.lo[0];
+        const hi = Math.min(r.hi[0], lo + 8 ** 12);
+        const step = Math.floor((hi - lo) / 8);
+        if (step < 1) return { lo: r.lo, hi: r.hi, ids: Array.from({ length: 32 }, () => randomDigest()) };
+        return { lo: r.lo, hi: r.hi, parts: Array.from({ length: 8 }, (_, i) => ({ lo: i === 0 ? r.lo : [lo + i * step, ''], hi: i === 7 ? r.hi : [lo + (i + 1) * step, ''], fp: 'e'.repeat(32), n: 99 })) };
+      };
+      await lp.write(new TextEncoder().encode(JSON.stringify({ ranges: req.ranges.map(answer) })));
+      await stream.close();
+    }, { maxInboundStreams: 8 });
+    await victim.network!.connect(liar.network!.listenAddrs[0]!);
+    const heapBefore = process.memoryUsage().heapUsed;
+    const stats = await victim.network!.sync.syncWith(liar.network!.host.peerId);
+    expect(stats.fetched).toBe(0);
+    expect(asked).toBeLessThanOrEqual(1000);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 * 1024 * 1024);
+
+    // An honest peer with 15,000 (reconcile replies that once passed 1 MiB at this size).
+    const full = await node({ 'net.syncOnConnect': false });
+    const issuers = Array.from({ length: 100 }, () => makeIssuer());
+    await full.node.ingestor.ingestMany(Array.from({ length: 15_000 }, (_, i) => makeEnvelopeLine(issuers[i % 100]!)), () => {});
+    const fresh = await node({ 'net.syncOnConnect': false });
+    await fresh.network!.connect(full.network!.listenAddrs[0]!);
+    const caught = await fresh.network!.sync.syncWith(full.network!.host.peerId);
+    expect(caught.accepted).toBe(15_000);
+    expect(fresh.node.store.size).toBe(15_000);
+    // Catching up is not abuse.
+    expect(full.network!.penalties.score(fresh.network!.peerId)).toBe(0);
+  }, 180_000);
 });

@@ -62,9 +62,13 @@ describe('sync index: range fingerprints from prefix sums', () => {
     expect(rangesProblem(ranges)).toBeUndefined();
     const reply = await answerReconcile(index, ranges);
     expect(reply).toHaveLength(512);
-    // Each mismatched range is split into 8 parts whose counts add up to the range.
+    // One range asked: the full fan-out of 8.
+    const one = await answerReconcile(index, [{ lo: [...MIN_BOUND], hi: [...MAX_BOUND], fp: 'f'.repeat(32), n: 1 }]);
+    expect((one[0] as { parts: unknown[] }).parts).toHaveLength(8);
+    // Each mismatched range is split into parts whose counts add up to the range; with 512
+    // ranges asked, 2 parts each, so the reply stays near 1,024 summaries.
     const first = reply[0] as { parts: { n: number }[] };
-    expect(first.parts).toHaveLength(8);
+    expect(first.parts).toHaveLength(2);
     expect(first.parts.reduce((s, p) => s + p.n, 0)).toBe(Math.floor(100_000 / 512));
   });
 });
