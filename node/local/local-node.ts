@@ -12,13 +12,31 @@ import { Ingestor } from '../ingest/ingestor.js';
 import { AttestationStore, type StoredAttestation } from '../store/attestation-store.js';
 import { StrangerPool } from '../store/stranger-pool.js';
 import type { Decision } from '../../src/ingest/decide.js';
+import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 
 /** How many decoded attestations the view cache keeps in all (~2-3 KB each). */
 const ABOUT_CACHE_ITEMS = 20_000;
 /** A view lists, besides every counting attestation, at most this many that do not count. */
 export const OTHERS_LISTED = 20;
+/** A view counts at most this many attestations of one issuer about one digest, its newest. */
+export const PER_ISSUER = 1000;
 /** Expired attestations are collected in batches of this many. */
 const GC_BATCH = 500;
+
+const keysOfPolicy = new WeakMap<TrustPolicy, ReadonlySet<string>>();
+
+/** The trusted issuers' public keys, hex (what the store's index keys hold). */
+function issuerKeysOf(policy: TrustPolicy): ReadonlySet<string> {
+  let keys = keysOfPolicy.get(policy);
+  if (keys === undefined) {
+    keys = new Set([...policy.trusted].flatMap((did) => {
+      const pub = publicKeyFromDidKey(did);
+      return pub === undefined ? [] : [Buffer.from(pub).toString('hex')];
+    }));
+    keysOfPolicy.set(policy, keys);
+  }
+  return keys;
+}
 
 /**
  * Everything a node holds, opened from its data dir: one object passed to the commands
@@ -105,11 +123,10 @@ export class LocalNode {
    */
   async view(digest: string, now = this.now(), policy?: TrustPolicy): Promise<ReputationView & { evidence: { total: number; listed: number; omitted: number } }> {
     const p = policy ?? (await this.trustPolicy());
-    const [counting, others, total] = await this.viewSlot(() => Promise.all([
-      this.attestationsAbout(digest, p),
-      this.store.bySubject(digest, { limit: OTHERS_LISTED }),
-      this.store.subjectCount(digest),
-    ]));
+    const [counting, others, total] = await this.viewSlot(async () => {
+      const count = await this.store.subjectCount(digest);
+      return Promise.all([this.attestationsAbout(digest, p, count), this.store.bySubject(digest, { limit: OTHERS_LISTED }), count]);
+    });
     const inputs = [...counting, ...others.items.filter((a) => !p.trusted.has(a.issuer))];
     const view = baselineView(digest, inputs, p, now);
     return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
@@ -139,7 +156,7 @@ export class LocalNode {
    * kept in memory (a model loader asks about the same files again and again) and dropped
    * as soon as a commit touches them or the trust policy changes.
    */
-  async attestationsAbout(digest: string, policy: TrustPolicy): Promise<readonly StoredAttestation[]> {
+  async attestationsAbout(digest: string, policy: TrustPolicy, subjectCount?: number): Promise<readonly StoredAttestation[]> {
     const hit = this.about.get(digest);
     if (hit) {
       this.about.delete(digest); // most recently used goes last
@@ -147,8 +164,12 @@ export class LocalNode {
       return hit;
     }
     const generation = this.commits;
-    const pages = await Promise.all([...policy.trusted].map((issuer) => this.store.bySubjectIssuer(digest, issuer)));
-    const items = pages.flatMap((pg) => pg.items);
+    // Whichever is smaller decides how: a seek per counting issuer, or one pass over the
+    // subject's index keys. Each issuer counts with at most its newest PER_ISSUER.
+    const count = subjectCount ?? (await this.store.subjectCount(digest));
+    const items = policy.trusted.size * 8 <= count
+      ? (await Promise.all([...policy.trusted].map((issuer) => this.store.newestBySubjectIssuer(digest, issuer, PER_ISSUER)))).flat()
+      : count === 0 ? [] : await this.store.bySubjectAmong(digest, issuerKeysOf(policy), PER_ISSUER);
     // A commit that landed while we read may not be in `items`: do not cache those.
     if (generation === this.commits && items.length <= ABOUT_CACHE_ITEMS / 10) {
       // Concurrent misses for one digest each get here: count the entry once.

@@ -336,6 +336,40 @@ export class AttestationStore implements IngestStoreView {
     return v === undefined ? 0 : v.readUInt32BE(0);
   }
 
+  /** One issuer's newest `limit` attestations about a subject, newest first. */
+  async newestBySubjectIssuer(digest: string, issuer: string, limit: number): Promise<StoredAttestation[]> {
+    const pub = publicKeyFromDidKey(issuer);
+    if (pub === undefined) return [];
+    const prefix = key(P.subjectIssuer, hex32(digest), Buffer.from(pub));
+    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all();
+    return this.getIds(entries.map(([, v]) => v));
+  }
+
+  /**
+   * The attestations about a subject by issuers in `issuerKeys` (public keys, hex), at most
+   * `perIssuer` newest of each: one keys-only pass over the subject's (issuer, seq) index,
+   * then a read of only the wanted records. The cheaper way when the issuers outnumber the
+   * subject's attestations.
+   */
+  async bySubjectAmong(digest: string, issuerKeys: ReadonlySet<string>, perIssuer: number): Promise<StoredAttestation[]> {
+    const prefix = key(P.subjectIssuer, hex32(digest));
+    const ids: Buffer[] = [];
+    let current = '';
+    let taken = 0;
+    // Newest first within each issuer: the index runs (issuer, seq), so read it backwards.
+    for await (const [k, v] of this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true })) {
+      const issuer = k.subarray(33, 65).toString('hex');
+      if (issuer !== current) {
+        current = issuer;
+        taken = 0;
+      }
+      if (taken >= perIssuer || !issuerKeys.has(issuer)) continue;
+      taken++;
+      ids.push(v);
+    }
+    return this.getIds(ids);
+  }
+
   /** One issuer's attestations about a subject, in arrival order. */
   async bySubjectIssuer(digest: string, issuer: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
     const pub = publicKeyFromDidKey(issuer);

@@ -212,4 +212,27 @@ describe('a node survives hostile peers and clients', () => {
     // Catching up is not abuse.
     expect(full.network!.penalties.score(fresh.network!.peerId)).toBe(0);
   }, 180_000);
+
+  it('a view costs what counts: 2,000 trusted issuers are read in one pass; one prolific trusted issuer counts with its newest 1,000', async () => {
+    const d = await node({ 'net.enabled': false });
+    const lab = makeIssuer();
+    const friend = makeIssuer();
+    const many = Array.from({ length: 2000 }, () => makeIssuer().did);
+    const put = await fetch(`${d.url}/v1/trust`, { method: 'PUT', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ issuers: [lab.did, friend.did, ...many].map((issuer) => ({ issuer })) }) });
+    expect(put.status).toBe(200);
+    const digest = randomDigest();
+    const lines = Array.from({ length: 1200 }, (_, i) => makeEnvelopeLine(lab, { subjects: [digest], issuedAt: new Date(Date.now() - 3_600_000 + i * 1000), fields: exampleFields('audit', { metrics: { run: i } }) }));
+    lines.push(makeEnvelopeLine(friend, { subjects: [digest], fields: exampleFields('audit', { verdict: 'fail' }) }));
+    await post(d, '/v1/import', lines.join('\n'), 'application/x-ndjson');
+    const view = (await (await fetch(`${d.url}/v1/models/sha256:${digest}/reputation?lookup=false`)).json()) as { status: string; evidence: { total: number; listed: number }; byPredicate: Record<string, { counted: number }> };
+    expect(view.status).toBe('flagged');
+    expect(view.evidence.total).toBe(1201);
+    expect(view.byPredicate.audit!.counted).toBe(1001);
+    // A digest with few attestations among thousands of trusted issuers: the keys pass.
+    const small = randomDigest();
+    await post(d, '/v1/import', [makeEnvelopeLine(friend, { subjects: [small] }), makeEnvelopeLine(makeIssuer(), { subjects: [small] })].join('\n'), 'application/x-ndjson');
+    const v2 = (await (await fetch(`${d.url}/v1/models/sha256:${small}/reputation?lookup=false`)).json()) as { status: string; evidence: { total: number; listed: number }; byPredicate: Record<string, { counted: number }> };
+    expect(v2).toMatchObject({ status: 'ok', evidence: { total: 2, listed: 2 } });
+    expect(v2.byPredicate.audit!.counted).toBe(1);
+  }, 120_000);
 });

@@ -39,7 +39,7 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
 
     app.post('/v1/query', {
       schema: {
-        summary: 'Reputation views of up to 1,000 digests in one call (summaries; evidence: true for every attestation)',
+        summary: 'Reputation views of up to 1,000 digests in one call (summaries; evidence: true for the listed attestations, once per distinct digest)',
         tags: ['models'],
         body: QueryBody,
         response: { 200: QueryResult, 400: ErrorBodySchema },
@@ -54,10 +54,16 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         if (v === undefined) views.set(digest, (v = ctx.node.view(digest, now, policy)));
         return v;
       };
+      // Evidence is sent once per distinct digest: a digest named again gets its summary.
+      const withEvidence = new Set<string>();
       const results = await Promise.all(req.body.digests.map(async (text) => {
         try {
-          const view = await viewOf(parseDigest(text));
-          if (req.body.evidence) return view;
+          const digest = parseDigest(text);
+          const view = await viewOf(digest);
+          if (req.body.evidence && !withEvidence.has(digest)) {
+            withEvidence.add(digest);
+            return view;
+          }
           // Without evidence: each predicate's summary and counts, not its attestations.
           const byPredicate = Object.fromEntries(Object.entries(view.byPredicate).map(([k, v]) => [k, { ...v, attestations: [] }]));
           return { ...view, byPredicate };
