@@ -3,12 +3,14 @@ import type { LocalNode } from '../local/local-node.js';
 import type { EventHub } from './event-hub.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
-import type { StoredAttestation } from '../store/attestation-store.js';
+import type { NodeService } from '../service/node-service.js';
 import type { Network } from '../net/network.js';
 
 /** Everything the API's handlers use, built once at start. */
 export interface AppContext {
   readonly node: LocalNode;
+  /** The node's operations (the same the in-process client calls). */
+  readonly service: NodeService;
   readonly token: string;
   readonly events: EventHub;
   readonly metrics: Metrics;
@@ -20,21 +22,7 @@ export interface AppContext {
   url: string;
 }
 
-/** The summary form of a stored attestation in API responses. */
-export function summarize(a: StoredAttestation) {
-  return {
-    id: a.id,
-    seq: a.seq,
-    receivedAt: new Date(a.receivedAt).toISOString(),
-    kind: a.kind ?? null,
-    predicateType: a.statement.predicateType,
-    issuer: a.issuer,
-    issuedAt: new Date(a.issuedAt).toISOString(),
-    ...(a.expiresAt === undefined ? {} : { expiresAt: new Date(a.expiresAt).toISOString() }),
-    subjects: [...new Set(a.statement.subject.map((s) => s.digest.sha256))],
-    envelope: a.envelope,
-  };
-}
+export { summarize } from '../service/node-service.js';
 
 /** Hooks that protect write routes: the token check and the per-client rate limit; and the token check alone. */
 export interface Guards {

@@ -58,7 +58,7 @@ function fromFastify(err: { code?: string; statusCode?: number; message: string 
 }
 
 /**
- * The local HTTP API on Fastify. Routes validate with the zod schemas of api-schemas.ts,
+ * The local HTTP API on Fastify. Routes validate with the zod schemas of node/service/contract.ts,
  * which also generate the OpenAPI 3.1 document at /v1/openapi.json.
  */
 export async function buildServer(ctx: AppContext, logger: Logger): Promise<ChorusServer> {

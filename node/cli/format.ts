@@ -1,4 +1,5 @@
 import type { AttestationSummary, ViewWithLookup } from '../client/node-client.js';
+import type { EvidenceItem } from '../../src/reputation/view-schema.js';
 
 const MARK: Record<string, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', info: 'info' };
 
@@ -7,26 +8,78 @@ export function shortDid(did: string): string {
   return did.length > 30 ? `${did.slice(0, 14)}…${did.slice(-6)}` : did;
 }
 
-/** The reputation view as a person reads it. */
-export function formatView(v: ViewWithLookup, self?: string): string {
-  const lines = [`${v.digest}`, `status: ${v.status.toUpperCase()}   (trusted issuers: ${v.trustedIssuers}, as of ${v.asOf})`];
+/** How a person knows an issuer: you, their trust-list note, or the shortened did. */
+function nameOf(did: string, note: string | undefined, self: string | undefined): string {
+  if (did === self) return 'you';
+  return note ?? shortDid(did);
+}
+
+/** The attestation's own words, in a line: summary, finding, method, licenses. */
+export function ownWords(a: EvidenceItem): string {
+  const p = a.predicate as Record<string, unknown>;
+  const kind = a.predicateType.split('/').at(-2);
+  const parts: string[] = [];
+  if (kind === 'audit') {
+    const h = p['harness'] as { name?: string; version?: string } | undefined;
+    if (h) parts.push(`${h.name}@${h.version}`);
+    const m = Object.entries((p['metrics'] as Record<string, number> | undefined) ?? {}).slice(0, 4).map(([k, v]) => `${k}=${v}`);
+    if (m.length > 0) parts.push(m.join(' '));
+    if (typeof p['summary'] === 'string') parts.push(`"${p['summary']}"`);
+  } else if (kind === 'payload') {
+    const f = p['finding'] as { kind?: string; path?: string; description?: string } | undefined;
+    parts.push(`${f?.kind ?? '?'} (${String(p['severity'])})${f?.path ? ` in ${f.path}` : ''}`);
+    if (f?.description) parts.push(`"${f.description}"`);
+  } else if (kind === 'license') {
+    parts.push(`declared ${String(p['declared'] ?? 'none')}, detected ${((p['detected'] as string[] | undefined) ?? []).join(', ') || 'none'}`);
+  } else if (kind === 'dealignment') {
+    const e = p['evidence'] as { description?: string } | undefined;
+    parts.push(`${String(p['method'])} of sha256:${String((p['baseModel'] as { sha256?: string } | undefined)?.sha256 ?? '?').slice(0, 12)}…`);
+    if (e?.description) parts.push(`"${e.description}"`);
+  } else if (kind === 'lineage') {
+    const d = (p['derivedFrom'] as { relation: string; digest: { sha256: string } }[] | undefined) ?? [];
+    parts.push(d.map((x) => `${x.relation} from sha256:${x.digest.sha256.slice(0, 12)}…`).join(', '));
+  } else if (kind === 'endorsement') {
+    parts.push(`endorses ${shortDid(String(p['endorsed']))} on ${((p['scope'] as string[] | undefined) ?? []).join(',')} at ${String(p['weight'])}`);
+  }
+  const line = parts.join('  ');
+  return line.length > 160 ? `${line.slice(0, 159)}…` : line;
+}
+
+/** The reputation view as a person reads it: the verdict and its reason first, then the evidence. */
+export function formatView(v: ViewWithLookup, self?: string, opts: { explain?: boolean } = {}): string {
+  const lines = [`${v.status.toUpperCase()}  ${v.digest}`, v.reason];
   const l = v.lookup;
   if (l) {
     lines.push(l.outcome === 'skipped'
       ? 'not asked the network this time (asked recently without result, or busy)'
       : `asked the network: ${l.holders} node(s) hold attestations about it; ${l.accepted} new attestation(s) landed here (${l.ms} ms)`);
   }
+  if (v.without) lines.push(`what-if: without ${shortDid(v.without)}`);
+  for (const d of v.disputes) {
+    const side = (xs: { issuer: string; weight: number }[]) => xs.map((x) => `${shortDid(x.issuer)} (${x.weight})`).join(', ');
+    lines.push(`dispute on ${d.kind}: FAIL ${side(d.fail)}  vs  pass ${side(d.pass)}`);
+  }
+  if (v.equivocators.length > 0) lines.push(`equivocating (contradictory verdicts signed at once, not counted): ${v.equivocators.map(shortDid).join(', ')}`);
   const groups = Object.entries(v.byPredicate);
   if (groups.length === 0) lines.push('', 'no attestations about this digest');
   for (const [group, s] of groups) {
-    lines.push('', `${group}: ${s.summary === 'none' ? 'nothing counted' : MARK[s.summary]}   (${s.counted} counted of ${s.total})`);
+    const w = s.weights;
+    lines.push('', `${group}: ${s.status}   (${s.counted} counted of ${s.total}; weights fail ${w.fail}, warn ${w.warn}, pass ${w.pass})`);
     for (const a of s.attestations) {
-      const who = a.issuer === self ? 'you' : shortDid(a.issuer);
       const verdict = (a.verdict === undefined ? undefined : MARK[a.verdict]) ?? '-';
-      const why = a.counts ? 'counts' : `does not count: ${a.reason}${a.retractedBy ? ` by ${a.retractedBy.slice(0, 12)}` : ''}`;
-      lines.push(`  ${verdict.padEnd(4)}  ${a.issuedAt.slice(0, 10)}  ${who.padEnd(21)}  ${a.id.slice(0, 12)}  ${why}`);
+      const why = a.counts ? `counts, weight ${a.weight}` : `does not count: ${a.reason}${a.retractedBy ? ` by ${a.retractedBy}` : ''}${a.supersededBy ? ` by ${a.supersededBy}` : ''}`;
+      lines.push(`  ${verdict.padEnd(4)}  ${a.issuedAt.slice(0, 10)}  ${nameOf(a.issuer, a.issuerNote, self).padEnd(21)}  ${why}`);
+      lines.push(`        ${a.id}  ${ownWords(a)}`);
+      if (a.inherited) lines.push(`        inherited from ${a.inherited.from} (${a.inherited.relation}), lineage by ${shortDid(a.inherited.lineageBy)}; was ${a.inherited.originalVerdict}`);
+      if (opts.explain && a.trust) {
+        const path = a.trust.path.length === 0 ? `${a.trust.via} (your policy)` : a.trust.path.map((h) => `${shortDid(h.from)} -(${h.weight})-> ${shortDid(h.to)}`).join('  ');
+        lines.push(`        trust in ${a.trust.scope}: ${a.trust.trust} via ${path}`);
+      }
     }
   }
+  const u = v.untrusted;
+  if (u.listed > 0) lines.push('', `${u.listed} listed attestation(s) from issuers you do not trust: ${u.fail} fail, ${u.warn} warn, ${u.pass} pass (they do not count)`);
+  if (v.evidence && v.evidence.omitted > 0) lines.push(`${v.evidence.omitted} more attestation(s) by issuers you do not trust are not listed (chorus list --subject ${v.digest})`);
   return lines.join('\n');
 }
 

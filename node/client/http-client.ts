@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ChorusError, ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import type { ImportTally } from '../ingest/import-lines.js';
-import type { AttestationDetail, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustListView, ViewWithLookup } from './node-client.js';
+import type { AttestationDetail, IssuerInfo, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustGraphInfo, TrustListView, ViewWithLookup } from './node-client.js';
 
 const CODES = new Set<string>(ERROR_CODES);
 
@@ -37,7 +37,11 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
   return {
     mode: 'daemon',
     async view(digest, opts) {
-      return (await call<ViewWithLookup>('GET', `/v1/models/${digest}/reputation${opts?.lookup === false ? '?lookup=false' : ''}`)).body;
+      const qs = new URLSearchParams();
+      if (opts?.lookup === false) qs.set('lookup', 'false');
+      if (opts?.without !== undefined) qs.set('without', opts.without);
+      const q = qs.toString();
+      return (await call<ViewWithLookup>('GET', `/v1/models/${digest}/reputation${q === '' ? '' : `?${q}`}`)).body;
     },
     async publish(envelope) {
       const r = await call<PublishOutcome | { code: string; message: string; details?: { outcome?: string; id?: string } }>('POST', '/v1/attestations', envelope, { ok: [422] });
@@ -69,6 +73,15 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
     },
     async setTrust(issuers) {
       return (await call<TrustListView>('PUT', '/v1/trust', { issuers })).body;
+    },
+    async editTrust(edit) {
+      return (await call<TrustListView & { changed: boolean }>('POST', '/v1/trust', edit)).body;
+    },
+    async issuer(did) {
+      return (await call<IssuerInfo>('GET', `/v1/issuers/${encodeURIComponent(did)}`)).body;
+    },
+    async trustGraph() {
+      return (await call<TrustGraphInfo>('GET', '/v1/trust/graph')).body;
     },
     async status() {
       return (await call<NodeStatus>('GET', '/v1/status')).body;

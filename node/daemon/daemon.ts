@@ -8,6 +8,7 @@ import { Metrics } from '../api/metrics.js';
 import { Health } from '../api/health.js';
 import { buildServer } from '../api/server.js';
 import type { AppContext } from '../api/context.js';
+import { NodeService } from '../service/node-service.js';
 import { VERSION } from '../version.js';
 import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file.js';
 import { makeLogger } from './logger.js';
@@ -73,7 +74,17 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
           throw listenError(e, `the p2p listen address (net.listen ${node.config.net.listen.join(' ')})`, '--listen');
         })
       : undefined;
-    const ctx: AppContext = { node, token, events, metrics, health, startedAt, url: '', network };
+    const ctx: AppContext = {
+      node, token, events, metrics, health, startedAt, url: '', network,
+      service: new NodeService(node, {
+        startedAt,
+        url: () => ctx.url,
+        ...(network ? { lookup: (digest: string) => network!.lookup(digest) } : {}),
+        network: async () => network
+          ? { peerId: network.peerId, listen: network.listenAddrs, peers: (await network.peers()).length, reachability: network.reachability(), providers: network.providerStats ?? null }
+          : null,
+      }),
+    };
     const app = await buildServer(ctx, log);
     const { host, port } = node.config.api;
     await app.listen({ host, port }).catch((e: unknown) => {

@@ -6,6 +6,8 @@ import { ChorusError } from '../../src/errors.js';
 import { DEFAULT_CONFIG } from './config.js';
 import { createIdentity, type Identity } from './identity.js';
 import { writeFileAtomic } from './files.js';
+import { writePolicy } from './trust-list.js';
+import { emptyPolicy } from '../../src/reputation/policy.js';
 
 /** Where everything of one node lives. */
 export interface HomePaths {
@@ -44,7 +46,7 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Creates the data dir: identity key (0600), API token (0600), default config and an
- * empty trust list. Refuses to overwrite an existing identity.
+ * empty trust policy. Refuses to overwrite an existing identity.
  */
 export async function initHome(home: HomePaths): Promise<Identity> {
   if (await exists(home.key)) {
@@ -62,7 +64,7 @@ export async function initHome(home: HomePaths): Promise<Identity> {
     }
   }
   if (!(await exists(home.config))) await writeFileAtomic(home.config, JSON.stringify(DEFAULT_CONFIG, null, 2) + '\n');
-  if (!(await exists(home.trust))) await writeFileAtomic(home.trust, JSON.stringify({ issuers: [] }, null, 2) + '\n');
+  if (!(await exists(home.trust))) await writePolicy(home.trust, emptyPolicy());
   await secureDirs(home);
   return identity;
 }

@@ -1,48 +1,38 @@
-import { stat } from 'node:fs/promises';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
 import type { Limits } from '../../src/ingest/limits.js';
-import { baselineView, type ReputationView, type TrustPolicy } from '../../src/reputation/baseline-view.js';
+import { inheritedVerdict, MAX_BASES, MAX_LINEAGE_DEPTH, type Relation } from '../../src/reputation/lineage.js';
+import { scopeOf } from '../../src/reputation/policy.js';
+import type { TrustGraph } from '../../src/reputation/trust-graph.js';
+import { reputationView, type InheritedInput, type ReputationView } from '../../src/reputation/view.js';
+import type { LineagePredicate } from '../../src/statement/predicates.js';
 import { nativeSuite } from '../crypto/native-suite.js';
 import { resolveConfig, limitsOf, type Config } from '../home/config.js';
 import type { HomePaths } from '../home/home.js';
 import { loadIdentity, type Identity } from '../home/identity.js';
-import { loadTrust } from '../home/trust-list.js';
 import { PeerAdmission } from '../ingest/admission.js';
 import { Ingestor } from '../ingest/ingestor.js';
-import { AttestationStore, type StoredAttestation } from '../store/attestation-store.js';
+import { AttestationStore } from '../store/attestation-store.js';
 import { StrangerPool } from '../store/stranger-pool.js';
-import type { Decision } from '../../src/ingest/decide.js';
-import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
+import { TrustState } from './trust-state.js';
+import { ViewReader } from './view-reader.js';
 
-/** How many decoded attestations the view cache keeps in all (~2-3 KB each). */
-const ABOUT_CACHE_ITEMS = 20_000;
+export { PER_ISSUER } from './view-reader.js';
+
 /** A view lists, besides every counting attestation, at most this many that do not count. */
 export const OTHERS_LISTED = 20;
-/** A view counts at most this many attestations of one issuer about one digest, its newest. */
-export const PER_ISSUER = 1000;
 /** Expired attestations are collected in batches of this many. */
 const GC_BATCH = 500;
 
-const keysOfPolicy = new WeakMap<TrustPolicy, ReadonlySet<string>>();
-
-/** The trusted issuers' public keys, hex (what the store's index keys hold). */
-function issuerKeysOf(policy: TrustPolicy): ReadonlySet<string> {
-  let keys = keysOfPolicy.get(policy);
-  if (keys === undefined) {
-    keys = new Set([...policy.trusted].flatMap((did) => {
-      const pub = publicKeyFromDidKey(did);
-      return pub === undefined ? [] : [Buffer.from(pub).toString('hex')];
-    }));
-    keysOfPolicy.set(policy, keys);
-  }
-  return keys;
-}
+/** A view as the node serves it: the pure view plus what was read. */
+export type NodeView = ReputationView & { evidence: { total: number; listed: number; omitted: number } };
 
 /**
  * Everything a node holds, opened from its data dir: one object passed to the commands
  * (and later the daemon) instead of each opening things on its own.
  */
 export class LocalNode {
+  private readonly reader: ViewReader;
+
   private constructor(
     readonly home: HomePaths,
     readonly config: Config,
@@ -52,8 +42,11 @@ export class LocalNode {
     readonly limits: Limits,
     readonly ingestor: Ingestor,
     readonly pool: StrangerPool,
+    readonly trustState: TrustState,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.reader = new ViewReader(store);
+  }
 
   static async open(home: HomePaths, opts: { now?: () => number; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): Promise<LocalNode> {
     const identity = await loadIdentity(home.key);
@@ -62,74 +55,101 @@ export class LocalNode {
     const suite = nativeSuite();
     const limits = limitsOf(config);
     const now = opts.now ?? Date.now;
-    // The trust policy is read before the pool is sized, so who counts as a stranger is known.
-    const trusted = { set: new Set<string>() as ReadonlySet<string> };
-    const isTrusted = (issuer: string): boolean => trusted.set.has(issuer);
+    const trustState = new TrustState(home.trust, store, config.trust.includeSelf ? identity.did : undefined, now);
+    // Strangers are the issuers the trust graph does not reach (SPEC §14.3).
+    const isTrusted = (issuer: string): boolean => trustState.last?.counts(issuer) ?? false;
     const pool = new StrangerPool(store, config.limits.strangerPoolBytes, isTrusted);
     const admission = new PeerAdmission(config.limits.newIssuersPerPeerPerHour, now);
     const ingestor = new Ingestor({ store, suite, limits, now, pool, admission, trusted: isTrusted });
-    const node = new LocalNode(home, config, identity, store, suite, limits, ingestor, pool, now);
-    node.onTrust = (set) => {
-      trusted.set = set;
-      pool.retally();
-    };
-    ingestor.onCommitted((ds) => node.forget(ds));
+    const node = new LocalNode(home, config, identity, store, suite, limits, ingestor, pool, trustState, now);
+    trustState.onChange(() => pool.retally());
+    ingestor.onCommitted((ds) => {
+      node.reader.committed(ds);
+      trustState.committed(ds);
+    });
     store.onRemoved((removed, reason) => {
-      for (const r of removed) for (const d of r.subjects) node.forgetSubject(d);
+      for (const r of removed) for (const d of r.subjects) node.reader.forgetSubject(d);
+      trustState.removed(removed);
       // An eviction's effect on the pool is the plan's own; a collection is recounted.
       if (reason === 'gc') pool.retally();
     });
-    await node.trustPolicy();
+    try {
+      await trustState.current();
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     return node;
   }
 
-  private onTrust: (trusted: ReadonlySet<string>) => void = () => {};
-  private trustCache: { policy: TrustPolicy; mtimeMs: number; checkedAt: number } | undefined;
-
-  /**
-   * The issuers whose attestations count in this node's view. Cached: re-read when the
-   * trust file changes (checked at most once a second) or after `trustChanged()`.
-   */
-  async trustPolicy(): Promise<TrustPolicy> {
-    const now = Date.now();
-    const c = this.trustCache;
-    if (c && now - c.checkedAt < 1000) return c.policy;
-    const mtimeMs = await stat(this.home.trust).then((s) => s.mtimeMs, () => 0);
-    if (c && c.mtimeMs === mtimeMs) {
-      c.checkedAt = now;
-      return c.policy;
-    }
-    const t = await loadTrust(this.home.trust);
-    const trusted = new Set(t.issuers.map((e) => e.issuer));
-    if (this.config.trust.includeSelf) trusted.add(this.identity.did);
-    this.trustCache = { policy: { trusted }, mtimeMs, checkedAt: now };
-    // Whose attestations count changed: cached views and the strangers' tally are stale.
-    this.about.clear();
-    this.aboutItems = 0;
-    this.onTrust(trusted);
-    return this.trustCache.policy;
+  /** This node's trust graph as it stands (SPEC §10.2). */
+  trust(): Promise<TrustGraph> {
+    return this.trustState.current();
   }
 
-  /** Drops the cached trust policy after this process changed the trust file. */
+  /** After this process changed the trust policy file. */
   trustChanged(): void {
-    this.trustCache = undefined;
+    this.trustState.changed();
   }
 
   /**
    * This node's reputation view of a digest: the store read, then the pure view. What it
-   * costs is bounded by what counts: every attestation of the counting issuers is read,
-   * of the rest only the first OTHERS_LISTED, and the total is a stored counter. At most
-   * `limits.maxConcurrentViews` views are computed at once; the rest wait their turn.
+   * costs is bounded by what counts: the counting issuers' attestations (each its newest
+   * 1,000), of the rest only the first OTHERS_LISTED, a stored total, and the bases a
+   * trusted lineage claim names (at most 4, 2 hops). At most `limits.maxConcurrentViews`
+   * views are computed at once; the rest wait their turn.
    */
-  async view(digest: string, now = this.now(), policy?: TrustPolicy): Promise<ReputationView & { evidence: { total: number; listed: number; omitted: number } }> {
-    const p = policy ?? (await this.trustPolicy());
-    const [counting, others, total] = await this.viewSlot(async () => {
-      const count = await this.store.subjectCount(digest);
-      return Promise.all([this.attestationsAbout(digest, p, count), this.store.bySubject(digest, { limit: OTHERS_LISTED }), count]);
-    });
-    const inputs = [...counting, ...others.items.filter((a) => !p.trusted.has(a.issuer))];
-    const view = baselineView(digest, inputs, p, now);
+  async view(digest: string, opts: { now?: number; graph?: TrustGraph; without?: string | undefined } = {}): Promise<NodeView> {
+    const graph = opts.graph ?? (await this.trust());
+    return this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0));
+  }
+
+  private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number): Promise<NodeView> {
+    const total = await this.store.subjectCount(digest);
+    const [counting, others] = await Promise.all([this.reader.counting(digest, graph, total), this.store.bySubject(digest, { limit: OTHERS_LISTED })]);
+    const seen = new Set(counting.map((a) => a.id));
+    const inputs = [...counting, ...others.items.filter((a) => !seen.has(a.id))];
+    // Lineage: findings about the bases that trusted lineage claims name carry over (SPEC §10.5).
+    let inherited: InheritedInput[] = [];
+    if (depth < MAX_LINEAGE_DEPTH) {
+      const own = reputationView(digest, inputs, graph, now, { without });
+      inherited = await this.inherit(own, graph, now, without, depth);
+    }
+    const view = reputationView(digest, inputs, graph, now, { without, inherited });
     return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
+  }
+
+  private async inherit(own: ReputationView, graph: TrustGraph, now: number, without: string | undefined, depth: number): Promise<InheritedInput[]> {
+    const claims = (own.byPredicate['lineage']?.attestations ?? []).filter((i) => i.counts);
+    const bases: { digest: string; relation: Relation; by: string; id: string; weight: number }[] = [];
+    for (const c of claims) {
+      for (const d of (c.predicate as unknown as LineagePredicate).derivedFrom) {
+        if (bases.length >= MAX_BASES || bases.some((b) => b.digest === d.digest.sha256) || `sha256:${d.digest.sha256}` === own.digest) continue;
+        bases.push({ digest: d.digest.sha256, relation: d.relation, by: c.issuer, id: c.id, weight: c.weight ?? 0 });
+      }
+    }
+    const ownAudit = (own.byPredicate['audit']?.counted ?? 0) > 0;
+    const out: InheritedInput[] = [];
+    for (const b of bases) {
+      const base = await this.viewAt(b.digest, graph, now, without, depth + 1);
+      for (const [group, summary] of Object.entries(base.byPredicate)) {
+        const kind = scopeOf(group);
+        if (kind === undefined) continue;
+        for (const item of summary.attestations) {
+          if (!item.counts || item.verdict === undefined) continue;
+          const verdict = inheritedVerdict(kind, item.verdict, b.relation, ownAudit);
+          if (verdict === undefined) continue;
+          out.push({
+            item,
+            kind,
+            verdict,
+            weight: Math.min(item.weight ?? 0, b.weight),
+            inherited: { from: `sha256:${b.digest}`, relation: b.relation, lineageBy: b.by, lineageId: b.id, originalVerdict: item.inherited?.originalVerdict ?? item.verdict },
+          });
+        }
+      }
+    }
+    return out;
   }
 
   private viewsRunning = 0;
@@ -147,43 +167,6 @@ export class LocalNode {
     }
   }
 
-  private readonly about = new Map<string, readonly StoredAttestation[]>();
-  private aboutItems = 0;
-  private commits = 0;
-
-  /**
-   * The counting issuers' attestations about a digest, decoded. Recently asked digests are
-   * kept in memory (a model loader asks about the same files again and again) and dropped
-   * as soon as a commit touches them or the trust policy changes.
-   */
-  async attestationsAbout(digest: string, policy: TrustPolicy, subjectCount?: number): Promise<readonly StoredAttestation[]> {
-    const hit = this.about.get(digest);
-    if (hit) {
-      this.about.delete(digest); // most recently used goes last
-      this.about.set(digest, hit);
-      return hit;
-    }
-    const generation = this.commits;
-    // Whichever is smaller decides how: a seek per counting issuer, or one pass over the
-    // subject's index keys. Each issuer counts with at most its newest PER_ISSUER.
-    const count = subjectCount ?? (await this.store.subjectCount(digest));
-    const items = policy.trusted.size * 8 <= count
-      ? (await Promise.all([...policy.trusted].map((issuer) => this.store.newestBySubjectIssuer(digest, issuer, PER_ISSUER)))).flat()
-      : count === 0 ? [] : await this.store.bySubjectAmong(digest, issuerKeysOf(policy), PER_ISSUER);
-    // A commit that landed while we read may not be in `items`: do not cache those.
-    if (generation === this.commits && items.length <= ABOUT_CACHE_ITEMS / 10) {
-      // Concurrent misses for one digest each get here: count the entry once.
-      this.aboutItems += items.length - (this.about.get(digest)?.length ?? 0);
-      this.about.set(digest, items);
-      for (const [k, v] of this.about) {
-        if (this.aboutItems <= ABOUT_CACHE_ITEMS) break;
-        this.about.delete(k);
-        this.aboutItems -= v.length;
-      }
-    }
-    return items;
-  }
-
   /**
    * Deletes attestations that expired more than `limits.expiredGraceSeconds` ago (never
    * retractions), in batches; returns how many went.
@@ -198,24 +181,6 @@ export class LocalNode {
     }
   }
 
-  private forgetSubject(digest: string): void {
-    this.aboutItems -= this.about.get(digest)?.length ?? 0;
-    this.about.delete(digest);
-  }
-
-  private forget(ds: readonly Decision[]): void {
-    let touched = false;
-    for (const d of ds) {
-      if (d.outcome !== 'accept') continue;
-      touched = true;
-      for (const s of d.attestation.subjects) {
-        this.aboutItems -= this.about.get(s)?.length ?? 0;
-        this.about.delete(s);
-      }
-    }
-    if (touched) this.commits++;
-  }
-
   async close(): Promise<void> {
     await this.store.close();
   }
@@ -224,4 +189,3 @@ export class LocalNode {
     await this.close();
   }
 }
-

@@ -41,6 +41,7 @@ function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number, bytes:
     expiresAt: a.expiresAt,
     retracts: a.kind === 'retraction' ? (a.statement.predicate as RetractionPredicate).target : undefined,
     bytes,
+    endorsement: a.kind === 'endorsement',
   };
 }
 
@@ -172,6 +173,12 @@ export class AttestationStore implements IngestStoreView {
   async lookup(id: string): Promise<{ issuer: string; kind: PredicateKind | undefined } | undefined> {
     const a = await this.get(id);
     return a === undefined ? undefined : { issuer: a.issuer, kind: a.kind };
+  }
+
+  /** What an issuer has stored here. */
+  issuerUsage(issuer: string): { attestations: number; bytes: number } {
+    const u = this.usageOf(issuer);
+    return { attestations: u.count, bytes: u.bytes };
   }
 
   issuerBytes(issuer: string): number {
@@ -368,6 +375,15 @@ export class AttestationStore implements IngestStoreView {
       ids.push(v);
     }
     return this.getIds(ids);
+  }
+
+  /** An issuer's newest `limit` endorsements, newest first. */
+  async endorsementsBy(issuer: string, limit: number): Promise<StoredAttestation[]> {
+    const pub = publicKeyFromDidKey(issuer);
+    if (pub === undefined) return [];
+    const prefix = key(P.endorsement, Buffer.from(pub));
+    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all();
+    return this.getIds(entries.map(([, v]) => v));
   }
 
   /** One issuer's attestations about a subject, in arrival order. */

@@ -14,6 +14,8 @@ export interface IndexFacts {
   readonly retracts: string | undefined;
   /** Bytes of the canonical envelope (kept in the issuer index: eviction reads no record). */
   readonly bytes: number;
+  /** An endorsement: indexed by endorser for the trust graph. */
+  readonly endorsement: boolean;
 }
 
 /**
@@ -37,6 +39,7 @@ export function indexKeys(f: IndexFacts): { key: Buffer; value: Buffer }[] {
   out.push({ key: key(P.seq, s), value: id });
   out.push({ key: key(P.time, u64(Math.floor(f.issuedAt / 1000)), id), value: empty });
   if (f.expiresAt !== undefined && f.retracts === undefined) out.push({ key: key(P.expiry, u64(Math.floor(f.expiresAt / 1000)), id), value: empty });
+  if (f.endorsement) out.push({ key: key(P.endorsement, issuerKey, s), value: id });
   if (f.retracts !== undefined) out.push({ key: key(P.retraction, hex32(f.retracts), id), value: empty });
   return out;
 }

@@ -13,6 +13,7 @@
  *   0x08 sha256(32) issuerKey(32) seq(8) -> id(32)   attestations by subject and issuer (views)
  *   0x09 expiresAtSeconds(8) id(32) -> ''       expiry order (garbage collection, sync set)
  *   0x0a sha256(32)                -> count(4)   attestations about a subject, counted
+ *   0x0b issuerKey(32) seq(8)      -> id(32)    endorsements by endorser (the trust graph)
  */
 export const P = {
   meta: 0x00,
@@ -26,6 +27,7 @@ export const P = {
   subjectIssuer: 0x08,
   expiry: 0x09,
   subjectCount: 0x0a,
+  endorsement: 0x0b,
 } as const;
 
 export function u64(n: number): Buffer {

@@ -27,6 +27,7 @@ interface RecordFacts {
   t: number;
   /** expiresAt in seconds; undefined for none and for retractions (they do not expire). */
   expires: number | undefined;
+  endorsement: boolean;
 }
 
 /**
@@ -62,6 +63,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
         target: att.kind === 'retraction' ? (att.statement.predicate as RetractionPredicate).target : undefined,
         t: Math.floor(att.issuedAt / 1000),
         expires: att.expiresAt === undefined || att.kind === 'retraction' ? undefined : Math.floor(att.expiresAt / 1000),
+        endorsement: att.kind === 'endorsement',
       });
       envelopeBytes.set(id, envelope.length);
       const u = usage.get(att.issuer) ?? { bytes: 0, count: 0 };
@@ -73,7 +75,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   }
 
   let indexEntries = 0;
-  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0, time: 0, subjectIssuer: 0, expiry: 0 };
+  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0, time: 0, subjectIssuer: 0, expiry: 0, endorsement: 0 };
   const check = (ok: boolean, id: string, message: string): void => {
     if (!ok) add({ kind: 'dangling-index', id, message });
   };
@@ -123,8 +125,16 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
     const id = key.subarray(9).toString('hex');
     check(facts.get(id)?.expires === readU64(key, 1), id, 'expiry index entry does not match a record');
   }
+  for await (const { key, value } of store.indexEntries(P.endorsement)) {
+    indexEntries++;
+    seen.endorsement++;
+    const id = value.toString('hex');
+    const f = facts.get(id);
+    check(f !== undefined && f.endorsement && f.issuerKey === key.subarray(1, 33).toString('hex') && f.seq === readU64(key, 33), id, 'endorsement index entry does not match a record');
+  }
   // Every entry above is valid and keys are unique, so equal counts mean none is missing.
   let subjects = 0;
+  let endorsements = 0;
   let retractions = 0;
   let expiring = 0;
   const perSubject = new Map<string, number>();
@@ -132,6 +142,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
     subjects += f.subjects.size;
     if (f.target !== undefined) retractions++;
     if (f.expires !== undefined) expiring++;
+    if (f.endorsement) endorsements++;
     for (const d of f.subjects) perSubject.set(d, (perSubject.get(d) ?? 0) + 1);
   }
   let counters = 0;
@@ -153,6 +164,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   expect('time', seen.time, facts.size);
   expect('subject-issuer', seen.subjectIssuer, subjects);
   expect('expiry', seen.expiry, expiring);
+  expect('endorsement', seen.endorsement, endorsements);
   if (store.size !== records) add({ kind: 'counter', message: `count says ${store.size}, the store holds ${records}` });
   for (const [issuer, u] of usage) {
     const stored = await store.issuerBytes(issuer);

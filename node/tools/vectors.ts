@@ -5,10 +5,13 @@ import { concatBytes, encodeBase64, toHex, utf8 } from '../../src/encoding/bytes
 import { pae, PAYLOAD_TYPE } from '../../src/dsse/pae.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { base58 } from '@scure/base';
-import { PREDICATES, type PredicateKind } from '../../src/statement/predicates.js';
-import { STATEMENT_TYPE } from '../../src/statement/statement.js';
+import { kindOfType, PREDICATES, type PredicateKind } from '../../src/statement/predicates.js';
 import { rootDigest } from '../../src/digest/model-digest.js';
 import { referenceSuite } from '../../src/crypto/reference-suite.js';
+import { TrustPolicyFile } from '../../src/reputation/policy.js';
+import { TrustGraph, type EndorsementInput } from '../../src/reputation/trust-graph.js';
+import { reputationView } from '../../src/reputation/view.js';
+import { STATEMENT_TYPE, type Statement } from '../../src/statement/statement.js';
 
 ed.hashes.sha512 = sha512;
 
@@ -284,6 +287,72 @@ function envelopeCases(): EnvelopeCase[] {
   return cases;
 }
 
+// --- Reputation views (SPEC §10) --------------------------------------------------------
+
+/** One view case: a policy, endorsements, attestations about DIGEST, a time -> the view. */
+export interface ViewCase {
+  name: string;
+  policy: unknown;
+  endorsements: EndorsementInput[];
+  attestations: { id: string; issuer: string; predicateType: string; predicate: Record<string, unknown>; issuedAt: string; expiresAt?: string }[];
+  without?: string;
+  expect: {
+    status: string;
+    byPredicate: Record<string, { status: string; weights: Record<string, number>; attestations: { id: string; counts: boolean; reason: string; weight?: number }[] }>;
+    trust: Record<string, Record<string, number>>;
+  };
+}
+
+function viewCases(): ViewCase[] {
+  const [lab, red, anon, curator, scanner, weak] = ['lab', 'red', 'anon', 'curator', 'scanner', 'weak'].map((l) => key(`view ${l}`).did) as [string, string, string, string, string, string];
+  const sybils = Array.from({ length: 30 }, (_, i) => key(`view sybil ${i}`).did);
+  let n = 0;
+  const nextId = (): string => toHex(sha256(utf8.encode(`view vector ${n++}`)));
+  const day = 86_400_000;
+  const at = (msBeforeNow: number): string => new Date(Date.parse(NOW) - msBeforeNow).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const a = (issuer: string, kind: PredicateKind, fields: Record<string, unknown>, o: { ago?: number; expires?: number } = {}) => ({
+    id: nextId(), issuer, predicateType: PREDICATES[kind].type, predicate: { issuer, issuedAt: at(o.ago ?? day), ...(o.expires === undefined ? {} : { expiresAt: at(-o.expires) }), ...fields },
+    issuedAt: at(o.ago ?? day), ...(o.expires === undefined ? {} : { expiresAt: at(-o.expires) }),
+  });
+  const e = (endorser: string, endorsed: string, weight: number, scope: string[] = ['*'], o: { retracted?: boolean; ago?: number } = {}): EndorsementInput => ({
+    id: nextId(), endorser, endorsed, scope, weight, issuedAt: Date.parse(NOW) - (o.ago ?? day), expiresAt: undefined, retracted: o.retracted ?? false,
+  });
+  const audit = (verdict: string) => ({ harness: { name: 'lm-eval', version: '0.4.2' }, metrics: {}, verdict });
+  const payload = { scanner: { name: 'picklescan', version: '0.0.14' }, finding: { kind: 'pickle-exec', description: 'os.system' }, severity: 'critical' };
+  const cases: Omit<ViewCase, 'expect'>[] = [
+    { name: 'sybil-cluster-behind-one-weak-endorsement', policy: { version: 2, roots: [{ issuer: lab }] }, endorsements: [e(lab, weak, 0.1), e(weak, sybils[0]!, 1), ...sybils.flatMap((s, i) => [e(s, sybils[(i + 1) % 30]!, 1), e(s, sybils[(i + 7) % 30]!, 1)])], attestations: [a(lab, 'audit', audit('pass')), ...sybils.map((s) => a(s, 'audit', audit('fail')))] },
+    { name: 'scope-carried-along-a-path', policy: { version: 2, roots: [{ issuer: lab, scope: ['payload'] }] }, endorsements: [e(lab, scanner, 1)], attestations: [a(scanner, 'payload', payload), a(scanner, 'audit', audit('fail'))] },
+    { name: 'dispute-between-trusted-issuers', policy: { version: 2, roots: [{ issuer: lab }, { issuer: red, weight: 0.8 }] }, endorsements: [], attestations: [a(lab, 'audit', audit('fail')), a(red, 'audit', audit('pass'))] },
+    { name: 'supersession-and-equivocation', policy: { version: 2, roots: [{ issuer: lab }, { issuer: red }] }, endorsements: [], attestations: [a(lab, 'audit', audit('fail'), { ago: 2 * day }), a(lab, 'audit', audit('pass'), { ago: day }), a(red, 'audit', audit('pass'), { ago: day }), a(red, 'audit', audit('fail'), { ago: day })] },
+    { name: 'subscription-and-block', policy: { version: 2, subscriptions: [{ issuer: curator, weight: 0.8 }], blocks: [{ issuer: anon }] }, endorsements: [e(curator, scanner, 1, ['payload']), e(curator, anon, 1)], attestations: [a(scanner, 'payload', payload), a(curator, 'audit', audit('pass')), a(anon, 'audit', audit('fail'))] },
+    { name: 'retracted-endorsement-and-license-severity', policy: { version: 2, roots: [{ issuer: lab }] }, endorsements: [e(lab, red, 1, ['*'], { retracted: true }), e(lab, anon, 1, ['license'])], attestations: [a(red, 'audit', audit('fail')), a(anon, 'license', { declared: 'MIT', detected: ['GPL-3.0-only'], verdict: 'noncompliant' })] },
+    { name: 'what-if-without-an-issuer', policy: { version: 2, roots: [{ issuer: lab }, { issuer: red }] }, endorsements: [], attestations: [a(lab, 'payload', payload), a(red, 'audit', audit('pass'))], without: lab },
+  ];
+  return cases.map((c) => ({ ...c, expect: expectedView(c) }));
+}
+
+/** The view the reference implementation computes for a case (what the vectors pin down). */
+export function expectedView(c: Omit<ViewCase, 'expect'>): ViewCase['expect'] {
+  const now = Date.parse(NOW);
+  const graph = TrustGraph.compute(TrustPolicyFile.parse(c.policy), c.endorsements, now);
+  const inputs = c.attestations.map((x) => ({
+    id: x.id, issuer: x.issuer, kind: kindOfType(x.predicateType), issuedAt: Date.parse(x.issuedAt), expiresAt: x.expiresAt === undefined ? undefined : Date.parse(x.expiresAt),
+    statement: { _type: STATEMENT_TYPE, subject: [{ name: 'example.gguf', digest: { sha256: DIGEST } }], predicateType: x.predicateType, predicate: x.predicate } as Statement,
+  }));
+  const v = reputationView(DIGEST, inputs, graph, now, { without: c.without });
+  const trust: Record<string, Record<string, number>> = {};
+  for (const [issuer, t] of graph.reached()) trust[issuer] = Object.fromEntries(Object.entries(t).map(([k, x]) => [k, Math.round(x * 10_000) / 10_000]));
+  return {
+    status: v.status,
+    byPredicate: Object.fromEntries(Object.entries(v.byPredicate).map(([k, g]) => [k, {
+      status: g.status,
+      weights: g.weights,
+      attestations: g.attestations.map((i) => ({ id: i.id, counts: i.counts, reason: i.reason, ...(i.weight === undefined ? {} : { weight: i.weight }) })),
+    }])),
+    trust,
+  };
+}
+
 /** Every vector file: name -> content. */
 export function buildVectors(): Record<string, unknown> {
   return {
@@ -291,6 +360,12 @@ export function buildVectors(): Record<string, unknown> {
     'pae.json': { description: 'DSSE v1 Pre-Authentication Encoding. Hex.', cases: paeVectors() },
     'did-key.json': { description: 'Ed25519 did:key encoding.', ...didVectors() },
     'model-digest.json': { description: 'Model directory root digests (SPEC.md, Model digests). Files listed in digest order; ignored paths must not change the root.', cases: modelDigestVectors() },
+    'views.json': {
+      description: 'Reputation views (SPEC §10): a trust policy, the live endorsements, attestations about one digest and `now` -> per kind the status, weights and each attestation\'s reason and weight (4 decimals), and every reached issuer\'s trust per kind.',
+      now: NOW,
+      digest: DIGEST,
+      cases: viewCases(),
+    },
     'envelopes.json': {
       description: 'Envelopes through the whole ingest path. Evaluate at `now` with default limits unless a case overrides them; ingest `given` first (each is accepted).',
       now: NOW,

@@ -2,39 +2,87 @@ import { z } from 'zod';
 
 /** The reputation view's shape: the API documents and the code types it from here. */
 export const ModelVerdictSchema = z.enum(['pass', 'warn', 'fail', 'info']);
-export const CountReasonSchema = z.enum(['trusted', 'untrusted', 'retracted', 'expired', 'not-scored']);
-export const StatusSchema = z.enum(['flagged', 'caution', 'ok', 'unknown']).describe('flagged: a counted fail; caution: a counted warn; ok: counted passes only; unknown: nothing counted');
+export const CountReasonSchema = z
+  .enum(['trusted', 'untrusted', 'weak', 'blocked', 'retracted', 'expired', 'superseded', 'equivocating', 'ignored', 'not-scored'])
+  .describe('trusted: counts; untrusted: issuer not reached by your trust; weak: reached, below params.minWeight; blocked: on your block list; retracted / expired; superseded: its issuer said something newer about this digest and kind; equivocating: its issuer signed contradictory verdicts at the same time; ignored: left out by `without`; not-scored: a kind without a verdict');
+export const StatusSchema = z
+  .enum(['flagged', 'disputed', 'caution', 'ok', 'unknown'])
+  .describe('flagged: counted fail weight decides; disputed: trusted issuers contradict each other; caution: a counted warn, or a fail outweighed, or a finding mapped to caution; ok: counted passes only; unknown: nothing counted');
+
+export const TrustHopSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  endorsement: z.string().optional().describe('id of the endorsement attestation of this hop'),
+  weight: z.number(),
+});
+
+export const IssuerTrustSchema = z.object({
+  scope: z.string(),
+  trust: z.number().describe('this node\'s trust in the issuer for this kind, 0-1, rounded to 4 decimals'),
+  via: z.enum(['root', 'endorsed', 'blocked']),
+  path: z.array(TrustHopSchema).describe('the strongest path from one of your roots (or subscriptions) to the issuer'),
+});
+
+export const InheritedSchema = z.object({
+  from: z.string().describe('sha256:<hex> of the base model'),
+  relation: z.string(),
+  lineageBy: z.string().describe('issuer of the lineage attestation'),
+  lineageId: z.string(),
+  originalVerdict: ModelVerdictSchema,
+});
 
 export const EvidenceItemSchema = z.object({
   id: z.string(),
   issuer: z.string(),
+  issuerNote: z.string().optional().describe('your name for the issuer (trust list note)'),
   predicateType: z.string(),
   issuedAt: z.string(),
   expiresAt: z.string().optional(),
   verdict: ModelVerdictSchema.optional(),
-  counts: z.boolean().describe('whether this attestation counts toward the summary'),
-  reason: CountReasonSchema.describe('why it counts or does not'),
+  counts: z.boolean().describe('whether this attestation counts toward the status'),
+  reason: CountReasonSchema,
+  weight: z.number().optional().describe('what it weighs when it counts: its issuer\'s trust in this kind'),
+  trust: IssuerTrustSchema.optional(),
   retractedBy: z.string().optional().describe('id of the retraction that withdrew it'),
+  supersededBy: z.string().optional(),
+  inherited: InheritedSchema.optional().describe('a finding about a base model, carried to this one by a trusted lineage claim'),
   predicate: z.record(z.string(), z.unknown()),
 });
 
+export const WeightsSchema = z.object({ fail: z.number(), warn: z.number(), pass: z.number(), info: z.number() });
+
 export const PredicateSummarySchema = z.object({
-  summary: z.union([ModelVerdictSchema, z.literal('none')]).describe('worst verdict among counted attestations; none when none count'),
+  status: StatusSchema,
+  summary: z.union([ModelVerdictSchema, z.literal('none')]).describe('worst counted verdict; none when none count'),
   counted: z.int(),
   total: z.int(),
+  weights: WeightsSchema.describe('sum of counted weights per verdict'),
   attestations: z.array(EvidenceItemSchema),
+});
+
+export const DisputeSchema = z.object({
+  kind: z.string(),
+  fail: z.array(z.object({ issuer: z.string(), weight: z.number(), id: z.string() })),
+  pass: z.array(z.object({ issuer: z.string(), weight: z.number(), id: z.string() })),
 });
 
 export const ReputationViewSchema = z.object({
   digest: z.string().describe('sha256:<hex>'),
   asOf: z.string(),
   status: StatusSchema,
-  trustedIssuers: z.int(),
+  reason: z.string().describe('the status in one sentence'),
+  trustedIssuers: z.int().describe('issuers your trust reaches (any kind, at or above minWeight)'),
   byPredicate: z.record(z.string(), PredicateSummarySchema),
+  disputes: z.array(DisputeSchema),
+  equivocators: z.array(z.string()),
+  untrusted: z
+    .object({ listed: z.int(), fail: z.int(), warn: z.int(), pass: z.int(), other: z.int() })
+    .describe('listed attestations from issuers you do not trust, by verdict: they do not count'),
+  without: z.string().optional().describe('the issuer left out (what-if)'),
   evidence: z
     .object({
       total: z.int().describe('attestations stored about the digest, by any issuer'),
-      listed: z.int().describe('attestations listed in byPredicate: every one of a counting issuer, and at most 20 others'),
+      listed: z.int().describe('attestations listed in byPredicate: those of counting issuers, and at most 20 others'),
       omitted: z.int().describe('attestations not listed (none of them counts); page them with GET /v1/models/{digest}/attestations'),
     })
     .optional(),
@@ -46,3 +94,5 @@ export type Status = z.infer<typeof StatusSchema>;
 export type EvidenceItem = z.infer<typeof EvidenceItemSchema>;
 export type PredicateSummary = z.infer<typeof PredicateSummarySchema>;
 export type ReputationView = z.infer<typeof ReputationViewSchema>;
+export type Dispute = z.infer<typeof DisputeSchema>;
+export type Inherited = z.infer<typeof InheritedSchema>;

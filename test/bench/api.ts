@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { initHome, resolveHome } from '../../node/home/home.js';
-import { replaceTrust } from '../../node/home/trust-list.js';
+import { replaceRoots } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { makeEnvelopeLine, makeIssuer, exampleFields, type TestIssuer } from '../support/fixtures.js';
 
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < TOTAL; i++) {
       lines.push(makeEnvelopeLine(issuers[i % ISSUERS]!, { subjects: [digestOf(i % DIGESTS)], fields: exampleFields('audit', { verdict: i % 7 === 0 ? 'warn' : 'pass', metrics: { run: i } }) }));
     }
-    await replaceTrust(home.trust, issuers.slice(0, ISSUERS / 2).map((i) => ({ issuer: i.did })), new Date());
+    await replaceRoots(home.trust, issuers.slice(0, ISSUERS / 2).map((i) => ({ issuer: i.did })), new Date());
 
     // Reference for publish: the bulk import rate of this run, in process.
     log('bulk import (reference for publish throughput)…');

@@ -36,7 +36,7 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { initHome, resolveHome } from '../../node/home/home.js';
-import { replaceTrust } from '../../node/home/trust-list.js';
+import { replaceRoots } from '../../node/home/trust-list.js';
 import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
 import { makeLogger } from '../../node/daemon/logger.js';
 import { LocalNode } from '../../node/local/local-node.js';
@@ -214,7 +214,7 @@ async function victimRole(): Promise<void> {
       const hot = randomDigest();
       const small = randomDigest();
       const trusted: TestIssuer[] = Array.from({ length: TRUSTED }, () => makeIssuer());
-      await replaceTrust(home.trust, [...trusted.map((t) => ({ issuer: t.did })), ...a.trust.map((issuer) => ({ issuer }))], new Date());
+      await replaceRoots(home.trust, [...trusted.map((t) => ({ issuer: t.did })), ...a.trust.map((issuer) => ({ issuer }))], new Date());
       let fillSeconds = 0;
       if (a.fill) {
         // Build the store before the daemon starts: LocalNode in this process, then closed.

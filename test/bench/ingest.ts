@@ -8,7 +8,7 @@
  *      against the raw node:crypto Ed25519 verify rate of the same envelopes;
  *   2. store bytes per envelope byte;
  *   3. peak RSS during the import;
- *   4. in-process query (bySubject + baselineView) of a digest with 1,000 attestations;
+ *   4. in-process query (bySubject + reputationView) of a digest with 1,000 attestations;
  *   5. `chorus hash` of a 1 GiB file against `sha256sum` (skipped with --quick).
  */
 import { spawnSync } from 'node:child_process';
@@ -32,7 +32,10 @@ import { pae } from '../../src/dsse/pae.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { DEFAULT_LIMITS } from '../../src/ingest/limits.js';
 import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
-import { baselineView, type TrustPolicy } from '../../src/reputation/baseline-view.js';
+import { reputationView } from '../../src/reputation/view.js';
+import { TrustGraph } from '../../src/reputation/trust-graph.js';
+import { TrustPolicyFile } from '../../src/reputation/policy.js';
+import { writePolicy } from '../../node/home/trust-list.js';
 import type { PredicateKind } from '../../src/statement/predicates.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import { makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
@@ -440,12 +443,12 @@ interface QueryResult {
 async function runQuery(storeDir: string, data: DataSet): Promise<QueryResult> {
   const store = await AttestationStore.open(storeDir);
   try {
-    const policy: TrustPolicy = { trusted: new Set(data.issuers.filter((_, i) => i % 2 === 0)) };
+    const policy = TrustGraph.compute(TrustPolicyFile.parse({ version: 2, roots: data.issuers.filter((_, i) => i % 2 === 0).map((issuer) => ({ issuer })) }), [], Date.now());
     const once = async (): Promise<{ total: number; store: number; view: number; items: number; status: string }> => {
       const t0 = performance.now();
       const page = await store.bySubject(data.hotDigest);
       const t1 = performance.now();
-      const view = baselineView(data.hotDigest, page.items, policy, Date.now());
+      const view = reputationView(data.hotDigest, page.items, policy, Date.now());
       const t2 = performance.now();
       return { total: t2 - t0, store: t1 - t0, view: t2 - t1, items: page.items.length, status: view.status };
     };
@@ -495,16 +498,16 @@ async function runServedQuery(storeDir: string, data: DataSet): Promise<{ cold: 
   const home = { ...resolveHome({}, root), store: storeDir };
   try {
     await initHome(home);
+    await writePolicy(home.trust, TrustPolicyFile.parse({ version: 2, roots: data.issuers.filter((_, i) => i % 2 === 0).map((issuer) => ({ issuer })) }));
     const node = await LocalNode.open(home, { env: {} });
     try {
-      const policy: TrustPolicy = { trusted: new Set(data.issuers.filter((_, i) => i % 2 === 0)) };
       let t = performance.now();
-      await node.view(data.hotDigest, Date.now(), policy);
+      await node.view(data.hotDigest);
       const cold = performance.now() - t;
       const times: number[] = [];
       for (let i = 0; i < QUERY_RUNS; i++) {
         t = performance.now();
-        await node.view(data.hotDigest, Date.now(), policy);
+        await node.view(data.hotDigest);
         times.push(performance.now() - t);
       }
       times.sort((x, y) => x - y);
@@ -704,9 +707,9 @@ async function main(): Promise<void> {
     const q = await runQuery(storeDir, data);
     const served = await runServedQuery(storeDir, data);
     const qPass = served.p99 < GOALS.queryP99Ms;
-    out(`4. Query: store.bySubject(hot digest) + baselineView, trust policy of ${fmt(ISSUERS / 2)} issuers, ${QUERY_RUNS} runs after ${QUERY_WARMUP} warm-up`);
+    out(`4. Query: store.bySubject(hot digest) + reputationView, trust policy of ${fmt(ISSUERS / 2)} issuers, ${QUERY_RUNS} runs after ${QUERY_WARMUP} warm-up`);
     out(`   ${fmt(q.items)} attestations per answer, status ${q.status}; first (cold) query ${q.coldMs.toFixed(2)} ms`);
-    out(`   p50 ${q.p50.toFixed(2)} ms (bySubject ${q.storeP50.toFixed(2)} + baselineView ${q.viewP50.toFixed(2)}), p99 ${q.p99.toFixed(2)} ms, mean ${q.mean.toFixed(2)} ms, min ${q.min.toFixed(2)} ms, max ${q.max.toFixed(2)} ms`);
+    out(`   p50 ${q.p50.toFixed(2)} ms (bySubject ${q.storeP50.toFixed(2)} + reputationView ${q.viewP50.toFixed(2)}), p99 ${q.p99.toFixed(2)} ms, mean ${q.mean.toFixed(2)} ms, min ${q.min.toFixed(2)} ms, max ${q.max.toFixed(2)} ms`);
     out(`   CPU time per query (process, all threads): ${q.cpuMean.toFixed(2)} ms on average`);
     out(`   as the node serves it (LocalNode.view, recently asked digests kept decoded until a commit touches them):`);
     out(`   first (store read) ${served.cold.toFixed(2)} ms, then p50 ${served.p50.toFixed(2)} ms, p99 ${served.p99.toFixed(2)} ms over ${QUERY_RUNS} runs`);

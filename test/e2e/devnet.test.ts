@@ -52,7 +52,7 @@ describe('deploy/', () => {
       const q = await runCli(['query', 'ef'.repeat(32)], { home: join(dir, 'node2') });
       expect(q.code).toBe(0);
       expect(q.stdout).toMatch(/asked the network: 0 node\(s\) hold attestations about it/);
-      expect(q.stdout).toMatch(/status: UNKNOWN/);
+      expect(q.stdout).toMatch(/^UNKNOWN {2}sha256:/);
 
       // The peer commands of the built CLI, against node 0's API.
       const home0 = join(dir, 'node0');

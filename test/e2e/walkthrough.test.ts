@@ -127,8 +127,9 @@ describe.concurrent('README walk-through', () => {
     expect(q.code, describeRun(['query', bad], q)).toBe(3);
     expect(q.stdout).toContain(`sha256:${badDigest}`);
     expect(q.stdout).toContain('FLAGGED');
-    expect(q.stdout).toMatch(/audit: FAIL\s+\(1 counted of 1\)/);
-    expect(q.stdout).toContain(failId.slice(0, 12));
+    expect(q.stdout).toMatch(/^flagged: audit fail by this node \(weight 1\)\.$/m);
+    expect(q.stdout).toMatch(/audit: flagged\s+\(1 counted of 1; weights fail 1, warn 0, pass 0\)/);
+    expect(q.stdout).toContain(failId);
 
     const qj = await sb.run(['query', '--json', bad]);
     expect(qj.code).toBe(3);
@@ -151,7 +152,7 @@ describe.concurrent('README walk-through', () => {
     expect(gview.status).toBe('ok');
     expect(gview.byPredicate['audit']).toMatchObject({ summary: 'pass', counted: 1, total: 1 });
     const qgText = await sb.expectCode(0, ['query', good]);
-    expect(qgText.stdout).toContain('status: OK');
+    expect(qgText.stdout).toMatch(/^OK {2}sha256:/);
 
     // show
     const show = await sb.expectCode(0, ['show', failId]);

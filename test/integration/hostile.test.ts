@@ -225,9 +225,11 @@ describe('a node survives hostile peers and clients', () => {
     lines.push(makeEnvelopeLine(friend, { subjects: [digest], fields: exampleFields('audit', { verdict: 'fail' }) }));
     await post(d, '/v1/import', lines.join('\n'), 'application/x-ndjson');
     const view = (await (await fetch(`${d.url}/v1/models/sha256:${digest}/reputation?lookup=false`)).json()) as { status: string; evidence: { total: number; listed: number }; byPredicate: Record<string, { counted: number }> };
-    expect(view.status).toBe('flagged');
-    expect(view.evidence.total).toBe(1201);
-    expect(view.byPredicate.audit!.counted).toBe(1001);
+    // The lab's newest pass against the friend's fail: a dispute. The lab's other 999 listed
+    // audits are superseded; of its 200 oldest only the first 20 stored are listed.
+    expect(view.status).toBe('disputed');
+    expect(view.evidence).toMatchObject({ total: 1201, listed: 1021 }); // its newest 1,000, the friend's, and the 20 first stored
+    expect(view.byPredicate.audit!.counted).toBe(2);
     // A digest with few attestations among thousands of trusted issuers: the keys pass.
     const small = randomDigest();
     await post(d, '/v1/import', [makeEnvelopeLine(friend, { subjects: [small] }), makeEnvelopeLine(makeIssuer(), { subjects: [small] })].join('\n'), 'application/x-ndjson');

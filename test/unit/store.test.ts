@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Level } from 'level';
 import { DEFAULT_LIMITS } from '../../src/ingest/limits.js';
-import { baselineView } from '../../src/reputation/baseline-view.js';
+import { reputationView } from '../../src/reputation/view.js';
+import { TrustGraph } from '../../src/reputation/trust-graph.js';
+import { TrustPolicyFile } from '../../src/reputation/policy.js';
 import { nativeSuite } from '../../node/crypto/native-suite.js';
 import { Ingestor } from '../../node/ingest/ingestor.js';
 import { AttestationStore } from '../../node/store/attestation-store.js';
@@ -112,9 +114,12 @@ describe('AttestationStore on a real LevelDB', () => {
       await ingestor.ingestMany(lines);
       const page = await store.bySubject(digest);
       expect(page.items).toHaveLength(1000);
-      const view = baselineView(digest, page.items, { trusted: new Set([issuers[0]!.did]) }, Date.now());
+      const trust = TrustGraph.compute(TrustPolicyFile.parse({ version: 2, roots: [{ issuer: issuers[0]!.did }] }), [], Date.now());
+      const view = reputationView(digest, page.items, trust, Date.now());
       expect(view.byPredicate['audit']?.total).toBe(1000);
-      expect(view.byPredicate['audit']?.counted).toBe(20);
+      // One trusted issuer's 20 audits: one counts, the other 19 are superseded.
+      expect(view.byPredicate['audit']?.counted).toBe(1);
+      expect(view.byPredicate['audit']?.attestations.filter((a) => a.reason === 'superseded')).toHaveLength(19);
       expect(view.status).toBe('ok');
     });
   });
@@ -127,7 +132,7 @@ describe('AttestationStore on a real LevelDB', () => {
     await withStore(dir.path, async (_, ingestor) => ingestor.ingestMany(lines));
     // Turn it back into what schema 3 wrote: no subject-issuer, expiry or subject-count entries.
     const db = new Level<Buffer, Buffer>(dir.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    for (const prefix of [P.subjectIssuer, P.expiry, P.subjectCount]) await db.clear({ gte: Buffer.of(prefix), lt: Buffer.of(prefix + 1) });
+    for (const prefix of [P.subjectIssuer, P.expiry, P.subjectCount, P.endorsement]) await db.clear({ gte: Buffer.of(prefix), lt: Buffer.of(prefix + 1) });
     await db.put(Buffer.concat([Buffer.of(P.meta), Buffer.from('schema')]), Buffer.from('3'));
     await db.close();
     await withStore(dir.path, async (store) => {

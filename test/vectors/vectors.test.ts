@@ -7,7 +7,7 @@ import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did
 import { fromHex, toHex } from '../../src/encoding/bytes.js';
 import { rootDigest } from '../../src/digest/model-digest.js';
 import { nativeSuite } from '../../node/crypto/native-suite.js';
-import { buildVectors, type EnvelopeCase, type Ed25519Vector } from '../../node/tools/vectors.js';
+import { buildVectors, expectedView, type EnvelopeCase, type Ed25519Vector, type ViewCase } from '../../node/tools/vectors.js';
 import { buildSchemas } from '../../node/tools/schemas.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
 import { Ingestor } from '../../node/ingest/ingestor.js';
@@ -91,5 +91,20 @@ describe('envelope vectors through the one ingest path the node runs', () => {
       else expect({ outcome: d.outcome, code: d.code }).toEqual(c.expect);
       expect(store.size).toBe((c.given?.length ?? 0) + (d.outcome === 'accept' ? 1 : 0));
     }
+  });
+});
+
+describe('view vectors: the reputation view of SPEC §10', () => {
+  const file = vectors('views.json');
+  it('covers the Sybil bound, scope, disputes, supersession, equivocation, subscriptions, blocks, what-if', () => {
+    expect((file.cases as ViewCase[]).length).toBeGreaterThanOrEqual(7);
+  });
+  it.each(file.cases as ViewCase[])('$name -> $expect.status', (c) => {
+    expect(expectedView(c)).toEqual(c.expect);
+  });
+  it('the Sybil cluster holds no more trust than the one weak endorsement carries, and counts for nothing', () => {
+    const c = (file.cases as ViewCase[]).find((x) => x.name === 'sybil-cluster-behind-one-weak-endorsement')!;
+    expect(c.expect.status).toBe('ok');
+    expect(c.expect.byPredicate['audit']!.attestations.filter((a) => a.counts)).toHaveLength(1);
   });
 });

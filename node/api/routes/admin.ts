@@ -1,24 +1,21 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { loadTrust, replaceTrust } from '../../home/trust-list.js';
-import { VERSION } from '../../version.js';
-import { ConnectBody, ConnectResult, ErrorBodySchema, HealthSchema, PeersView, StatusSchema, TrustPut, TrustView } from '../api-schemas.js';
+import {
+  ConnectBody, ConnectResult, DidParams, ErrorBodySchema, HealthSchema, IssuerView, PeersView, StatusSchema, TrustEdit, TrustEditResult, TrustGraphView, TrustPut, TrustView,
+} from '../../service/contract.js';
 import { ChorusError } from '../../../src/errors.js';
 import type { AppContext, Guards } from '../context.js';
 
-/** Trust list, status, health. */
+/** Trust policy and graph, issuers, status, peers, health. */
 export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsyncZod {
-  const trustView = async () => {
-    const t = await loadTrust(ctx.node.home.trust);
-    return { self: ctx.node.config.trust.includeSelf ? ctx.node.identity.did : null, issuers: t.issuers };
-  };
+  const { service } = ctx;
   return async (app) => {
     app.get('/v1/trust', {
-      schema: { summary: "This node's trust list: whose attestations count", tags: ['trust'], response: { 200: TrustView } },
-    }, trustView);
+      schema: { summary: "This node's trust policy: roots (with scope and weight), blocks, subscriptions, parameters", tags: ['trust'], response: { 200: TrustView } },
+    }, () => service.trust());
 
     app.put('/v1/trust', {
       schema: {
-        summary: 'Replace the trust list',
+        summary: 'Replace the roots (an issuer list) or the whole policy',
         tags: ['trust'],
         security: [{ bearer: [] }],
         body: TrustPut,
@@ -28,35 +25,39 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
       onRequest: guards.write,
       config: { rateLimit: guards.writeLimit },
     }, async (req) => {
-      const { issuers } = await replaceTrust(ctx.node.home.trust, req.body.issuers, new Date());
-      ctx.node.trustChanged();
-      req.log.info({ trusted: issuers.length }, 'trust list replaced');
-      return trustView();
+      const t = await service.setTrust(req.body);
+      req.log.info({ roots: t.policy.roots.length }, 'trust policy replaced');
+      return t;
     });
+
+    app.post('/v1/trust', {
+      schema: {
+        summary: 'Change one entry: trust (scope, weight), block, subscribe, remove',
+        tags: ['trust'],
+        security: [{ bearer: [] }],
+        body: TrustEdit,
+        response: { 200: TrustEditResult, 400: ErrorBodySchema, 401: ErrorBodySchema },
+      },
+      onRequest: guards.write,
+      config: { rateLimit: guards.writeLimit },
+    }, (req) => service.editTrust(req.body));
+
+    app.get('/v1/trust/graph', {
+      schema: { summary: 'Your trust graph: roots, reach per kind, the most trusted issuers', tags: ['trust'], response: { 200: TrustGraphView } },
+    }, () => service.trustGraph());
+
+    app.get('/v1/issuers/:did', {
+      schema: {
+        summary: 'An issuer: your trust in it per kind with its paths, who endorses it, whom it endorses, what it published',
+        tags: ['trust'],
+        params: DidParams,
+        response: { 200: IssuerView, 400: ErrorBodySchema },
+      },
+    }, (req) => service.issuer(req.params.did));
 
     app.get('/v1/status', {
       schema: { summary: 'Identity, version, store counts, uptime (the data dir only with the API token)', tags: ['node'], response: { 200: StatusSchema } },
-    }, async (req) => ({
-      version: VERSION,
-      did: ctx.node.identity.did,
-      // A path on this machine is for its operator, not for whoever can read the API.
-      ...(guards.authed(req) ? { home: ctx.node.home.root } : {}),
-      uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
-      attestations: ctx.node.store.size,
-      lastSeq: ctx.node.store.lastSeq,
-      storeBytes: await ctx.node.store.diskBytes(),
-      trustedIssuers: (await ctx.node.trustPolicy()).trusted.size,
-      api: { url: ctx.url, requireTokenForReads: ctx.node.config.api.requireTokenForReads },
-      network: ctx.network
-        ? {
-            peerId: ctx.network.peerId,
-            listen: ctx.network.listenAddrs,
-            peers: (await ctx.network.peers()).length,
-            reachability: ctx.network.reachability(),
-            providers: ctx.network.providerStats ?? null,
-          }
-        : null,
-    }));
+    }, (req) => service.status({ withHome: guards.authed(req) }));
 
     const network = () => {
       if (!ctx.network) throw new ChorusError('unavailable', 'this node does not join the network (net.enabled is false)');

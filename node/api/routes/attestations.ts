@@ -9,7 +9,7 @@ import type { Envelope } from '../../../src/statement/statement.js';
 import { importLines } from '../../ingest/import-lines.js';
 import {
   AttestationDetailSchema, ErrorBodySchema, IdParams, ImportResult, ListQuery, PageSchema, PublishBody, PublishResult,
-} from '../api-schemas.js';
+} from '../../service/contract.js';
 import { summarize, type AppContext, type Guards } from '../context.js';
 import { statusOf } from '../http-errors.js';
 

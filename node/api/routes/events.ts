@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ChorusError } from '../../../src/errors.js';
-import { ErrorBodySchema } from '../api-schemas.js';
+import { ErrorBodySchema } from '../../service/contract.js';
 import { summarize, type AppContext } from '../context.js';
 import type { EventHub } from '../event-hub.js';
 

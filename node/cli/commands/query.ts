@@ -1,25 +1,36 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadIdentity } from '../../home/identity.js';
 import { action, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { formatView } from '../format.js';
 import { resolveSubject } from '../subjects.js';
 
+/** Statuses that fail a gate, from the least to the most strict choice. */
+const FAIL_ON: Record<string, readonly string[]> = {
+  flagged: ['flagged'],
+  disputed: ['flagged', 'disputed'],
+  caution: ['flagged', 'disputed', 'caution'],
+  unknown: ['flagged', 'disputed', 'caution', 'unknown'],
+};
+
 export function queryCommand(cli: Cli): Command {
   return new Command('query')
-    .description("show this node's reputation view of a model: every attestation, whether it counts, and a verdict")
+    .description("show this node's reputation view of a model: the verdict and why, every attestation, whether it counts and its weight")
     .argument('<digest|path>', 'model digest (sha256:<hex> or hex) or a model file/directory to hash')
     .option('--json', 'print the view with its evidence as JSON')
+    .option('--explain', 'show the trust path behind every counted attestation')
+    .option('--without <did>', 'what-if: the view with this issuer left out')
+    .addOption(new Option('--fail-on <status>', 'exit 3 from this status on: flagged; disputed (and flagged); caution (and worse); unknown (anything not ok)').choices(Object.keys(FAIL_ON)).default('flagged'))
     .option('--allow-symlinks', 'follow symbolic links when hashing a directory')
     .option('--no-lookup', 'do not ask the network when the node holds nothing about the digest')
-    .addHelpText('after', '\nExit status: 0 when the view is ok, caution or unknown; 3 when it is flagged.')
-    .action(action(async (target: string, opts: { json?: boolean; allowSymlinks?: boolean; lookup: boolean }) => {
+    .addHelpText('after', '\nExit status: 3 when the status is one --fail-on names (default: flagged), else 0.')
+    .action(action(async (target: string, opts: { json?: boolean; explain?: boolean; without?: string; failOn: string; allowSymlinks?: boolean; lookup: boolean }) => {
       const subject = await resolveSubject(target, { allowSymlinks: opts.allowSymlinks ?? false });
       return cli.withClient(async (client) => {
-        const view = await client.view(subject.digest.sha256, { lookup: opts.lookup });
+        const view = await client.view(subject.digest.sha256, { lookup: opts.lookup, without: opts.without });
         if (opts.json) cli.json(view);
-        else cli.out(formatView(view, (await loadIdentity(cli.home().key).catch(() => undefined))?.did));
-        return view.status === 'flagged' ? EXIT.flagged : EXIT.ok;
+        else cli.out(formatView(view, (await loadIdentity(cli.home().key).catch(() => undefined))?.did, { explain: opts.explain ?? false }));
+        return (FAIL_ON[opts.failOn] ?? FAIL_ON['flagged']!).includes(view.status) ? EXIT.flagged : EXIT.ok;
       });
     }));
 }

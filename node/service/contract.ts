@@ -1,9 +1,13 @@
 import { z } from 'zod';
+import { ScopeList, TrustParams, TrustPolicyFile } from '../../src/reputation/policy.js';
 import { Envelope, Subject } from '../../src/statement/statement.js';
-import { ReputationViewSchema } from '../../src/reputation/view-schema.js';
-import { Timestamp } from '../../src/statement/common.js';
+import { IssuerTrustSchema, ReputationViewSchema } from '../../src/reputation/view-schema.js';
+import { DidKeyString, Timestamp } from '../../src/statement/common.js';
 
-/** Schemas of the HTTP API: validation, types and the OpenAPI document all come from here. */
+/**
+ * The node's operations' contract: the HTTP API validates with these schemas, the OpenAPI
+ * document is generated from them, and clients (in process or over HTTP) are typed by them.
+ */
 
 export const ErrorBodySchema = z.object({
   code: z.string().describe('stable error code (SPEC.md §8.2 and README)'),
@@ -17,6 +21,7 @@ export const DigestParams = z.strictObject({
 
 export const ReputationQuery = z.strictObject({
   lookup: z.enum(['true', 'false']).optional().describe('when this node holds nothing about the digest, ask the network (DHT provider records) first; default true'),
+  without: DidKeyString.optional().describe('what-if: the view with this issuer\'s attestations left out'),
 });
 
 export const LookupSchema = z
@@ -87,6 +92,7 @@ export const PublishResult = z.object({
 
 export const QueryBody = z.strictObject({
   digests: z.array(z.string().max(80)).min(1).max(1000),
+  without: DidKeyString.optional().describe('what-if: leave this issuer out of every view'),
   evidence: z.boolean().default(false).describe('include every attestation with each view (default: the summaries only)'),
 });
 
@@ -103,13 +109,46 @@ export const ImportResult = z.object({
   problems: z.array(z.object({ line: z.int(), outcome: z.string(), code: z.string(), message: z.string() })),
 });
 
-export const TrustEntrySchema = z.object({ issuer: z.string(), note: z.string().optional(), addedAt: z.string() });
+export const TrustEntrySchema = z.object({ issuer: z.string(), note: z.string().optional(), addedAt: z.string().optional() });
 export const TrustView = z.object({
   self: z.string().nullable().describe("this node's own key, when it counts without being listed"),
-  issuers: z.array(TrustEntrySchema),
+  issuers: z.array(TrustEntrySchema).describe('the roots, as a flat list (version 1 form)'),
+  policy: TrustPolicyFile.describe('the whole policy: roots with scope and weight, blocks, subscriptions, parameters (SPEC §10.1)'),
 });
-export const TrustPut = z.strictObject({
-  issuers: z.array(z.strictObject({ issuer: z.string().max(100), note: z.string().max(256).optional() })).max(10_000),
+export const TrustPut = z.union([
+  z.strictObject({
+    issuers: z.array(z.strictObject({ issuer: z.string().max(100), note: z.string().max(256).optional(), scope: ScopeList.optional(), weight: z.number().gt(0).max(1).optional() })).max(10_000),
+  }).describe('replace the roots (blocks, subscriptions and parameters are kept)'),
+  TrustPolicyFile.describe('replace the whole policy'),
+]);
+export const TrustEdit = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('trust'), issuer: DidKeyString, scope: ScopeList.optional(), weight: z.number().gt(0).max(1).optional(), note: z.string().max(256).optional() }),
+  z.strictObject({ op: z.literal('block'), issuer: DidKeyString, note: z.string().max(256).optional() }),
+  z.strictObject({ op: z.literal('subscribe'), issuer: DidKeyString, weight: z.number().gt(0).max(1).optional(), note: z.string().max(256).optional() }),
+  z.strictObject({ op: z.literal('remove'), issuer: DidKeyString }),
+]);
+export const TrustEditResult = TrustView.extend({ changed: z.boolean() });
+
+export const DidParams = z.strictObject({ did: z.string().max(100).describe('an Ed25519 did:key') });
+export const IssuerView = z.object({
+  did: z.string(),
+  note: z.string().optional(),
+  role: z.enum(['self', 'root', 'subscription', 'blocked', 'endorsed', 'stranger']),
+  trust: z.record(z.string(), IssuerTrustSchema).describe('your trust in the issuer per kind, with the strongest path'),
+  counts: z.boolean().describe('whether the issuer counts in some kind (trust at or above minWeight)'),
+  endorsedBy: z.array(z.object({ id: z.string(), issuer: z.string(), scope: z.array(z.string()), weight: z.number(), issuedAt: z.string(), expiresAt: z.string().optional() })).describe('endorsements of this issuer stored here (newest first, at most 100)'),
+  endorses: z.array(z.object({ id: z.string(), endorsed: z.string(), scope: z.array(z.string()), weight: z.number() })).describe('its own endorsements (newest first, at most 100)'),
+  published: z.object({ attestations: z.int(), bytes: z.int(), recent: z.array(AttestationSummarySchema) }),
+});
+export const TrustGraphView = z.object({
+  roots: z.int(),
+  subscriptions: z.int(),
+  blocks: z.int(),
+  endorsements: z.int().describe('live endorsements taking part in the graph'),
+  reached: z.int().describe('issuers that count in some kind'),
+  byScope: z.record(z.string(), z.int()).describe('issuers that count, per kind'),
+  params: TrustParams,
+  issuers: z.array(z.object({ issuer: z.string(), note: z.string().optional(), trust: z.record(z.string(), z.number()) })).describe('the most trusted issuers (at most 200), by their highest trust'),
 });
 
 export const ReachabilitySchema = z.object({

@@ -1,0 +1,90 @@
+import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
+import type { Decision } from '../../src/ingest/decide.js';
+import type { TrustGraph } from '../../src/reputation/trust-graph.js';
+import type { AttestationStore, StoredAttestation } from '../store/attestation-store.js';
+
+/** How many decoded attestations the cache keeps in all (~2-3 KB each). */
+const CACHE_ITEMS = 20_000;
+/** A view counts at most this many attestations of one issuer about one digest, its newest. */
+export const PER_ISSUER = 1000;
+
+const keysOfGraph = new WeakMap<TrustGraph, { dids: ReadonlySet<string>; keys: ReadonlySet<string> }>();
+
+/** The counting issuers of a graph, as dids and as public keys in hex (what index keys hold). */
+function countingOf(graph: TrustGraph): { dids: ReadonlySet<string>; keys: ReadonlySet<string> } {
+  let c = keysOfGraph.get(graph);
+  if (c === undefined) {
+    const dids = graph.counting();
+    const keys = new Set([...dids].flatMap((did) => {
+      const pub = publicKeyFromDidKey(did);
+      return pub === undefined ? [] : [Buffer.from(pub).toString('hex')];
+    }));
+    keysOfGraph.set(graph, (c = { dids, keys }));
+  }
+  return c;
+}
+
+/**
+ * Reads what a view of a digest needs: the attestations of the issuers that count, found
+ * whichever way is cheaper — a seek per counting issuer, or one pass over the digest's
+ * (issuer, seq) index keys — each issuer with at most its newest PER_ISSUER. Recently
+ * read digests are kept decoded (a model loader asks about the same files again and
+ * again), dropped as soon as a commit or removal touches them or the trust graph changes.
+ */
+export class ViewReader {
+  private readonly cache = new Map<string, readonly StoredAttestation[]>();
+  private items = 0;
+  private commits = 0;
+  private graph: TrustGraph | undefined;
+
+  constructor(private readonly store: AttestationStore) {}
+
+  /** The counting issuers' attestations about `digest`. */
+  async counting(digest: string, graph: TrustGraph, subjectCount: number): Promise<readonly StoredAttestation[]> {
+    if (graph !== this.graph) {
+      this.cache.clear();
+      this.items = 0;
+      this.graph = graph;
+    }
+    const hit = this.cache.get(digest);
+    if (hit) {
+      this.cache.delete(digest); // most recently used goes last
+      this.cache.set(digest, hit);
+      return hit;
+    }
+    const generation = this.commits;
+    const { dids, keys } = countingOf(graph);
+    const items = subjectCount === 0
+      ? []
+      : dids.size * 8 <= subjectCount
+        ? (await Promise.all([...dids].map((issuer) => this.store.newestBySubjectIssuer(digest, issuer, PER_ISSUER)))).flat()
+        : await this.store.bySubjectAmong(digest, keys, PER_ISSUER);
+    // A commit that landed while we read may not be in `items`: do not cache those.
+    if (generation === this.commits && graph === this.graph && items.length <= CACHE_ITEMS / 10) {
+      // Concurrent misses for one digest each get here: count the entry once.
+      this.items += items.length - (this.cache.get(digest)?.length ?? 0);
+      this.cache.set(digest, items);
+      for (const [k, v] of this.cache) {
+        if (this.items <= CACHE_ITEMS) break;
+        this.cache.delete(k);
+        this.items -= v.length;
+      }
+    }
+    return items;
+  }
+
+  forgetSubject(digest: string): void {
+    this.items -= this.cache.get(digest)?.length ?? 0;
+    this.cache.delete(digest);
+  }
+
+  committed(ds: readonly Decision[]): void {
+    let touched = false;
+    for (const d of ds) {
+      if (d.outcome !== 'accept') continue;
+      touched = true;
+      for (const s of d.attestation.subjects) this.forgetSubject(s);
+    }
+    if (touched) this.commits++;
+  }
+}

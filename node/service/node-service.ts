@@ -1,0 +1,240 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { ChorusError, isChorusError } from '../../src/errors.js';
+import { parseDigest } from '../../src/digest/parse-digest.js';
+import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
+import { SCOPES } from '../../src/reputation/policy.js';
+import type { EndorsementPredicate } from '../../src/statement/predicates.js';
+import type { Envelope } from '../../src/statement/statement.js';
+import { editPolicy, loadPolicy, replaceRoots, writePolicy, type PolicyEdit } from '../home/trust-list.js';
+import type { LocalNode, NodeView } from '../local/local-node.js';
+import type { StoredAttestation } from '../store/attestation-store.js';
+import { VERSION } from '../version.js';
+import type {
+  AttestationDetailSchema, AttestationSummarySchema, IssuerView, LookupSchema, PublishResult, StatusSchema, TrustGraphView, TrustPut, TrustView,
+} from './contract.js';
+
+export type AttestationSummary = z.infer<typeof AttestationSummarySchema>;
+export type AttestationDetail = z.infer<typeof AttestationDetailSchema>;
+export type PublishOutcome = z.infer<typeof PublishResult>;
+export type NodeStatus = z.infer<typeof StatusSchema>;
+export type TrustListView = z.infer<typeof TrustView>;
+export type IssuerInfo = z.infer<typeof IssuerView>;
+export type TrustGraphInfo = z.infer<typeof TrustGraphView>;
+export type LookupView = z.infer<typeof LookupSchema>;
+/** A reputation view, with what asking the network did when the node knew nothing. */
+export type ViewWithLookup = NodeView & { lookup?: LookupView };
+
+/** The summary form of a stored attestation. */
+export function summarize(a: StoredAttestation): AttestationSummary {
+  return {
+    id: a.id,
+    seq: a.seq,
+    receivedAt: new Date(a.receivedAt).toISOString(),
+    kind: a.kind ?? null,
+    predicateType: a.statement.predicateType,
+    issuer: a.issuer,
+    issuedAt: new Date(a.issuedAt).toISOString(),
+    ...(a.expiresAt === undefined ? {} : { expiresAt: new Date(a.expiresAt).toISOString() }),
+    subjects: [...new Set(a.statement.subject.map((s) => s.digest.sha256))],
+    envelope: a.envelope,
+  };
+}
+
+/** What the service needs of a running node beyond the data dir (absent in process). */
+export interface ServiceEnv {
+  /** Asks the network about a digest this node holds nothing about. */
+  readonly lookup?: (digest: string) => Promise<LookupView>;
+  readonly startedAt?: number;
+  readonly url?: () => string;
+  readonly network?: () => Promise<NodeStatus['network']>;
+}
+
+/** Endorsements of an issuer are about sha256(did) by convention (SPEC §9). */
+export function endorsementSubject(did: string): string {
+  return createHash('sha256').update(did, 'utf8').digest('hex');
+}
+
+/**
+ * The node's operations, once: the HTTP API's routes and the in-process client both call
+ * these, so the CLI gives the same answers with or without a running node.
+ */
+export class NodeService {
+  constructor(
+    readonly node: LocalNode,
+    private readonly env: ServiceEnv = {},
+  ) {}
+
+  /** The reputation view of a digest; a node holding nothing about it may ask the network first. */
+  async view(digestText: string, opts: { without?: string | undefined; lookup?: boolean } = {}): Promise<ViewWithLookup> {
+    const digest = parseDigest(digestText);
+    if (opts.without !== undefined && publicKeyFromDidKey(opts.without) === undefined) throw new ChorusError('bad_input', `without: not an Ed25519 did:key: "${opts.without.slice(0, 100)}"`);
+    const view = await this.node.view(digest, { without: opts.without });
+    if (!this.env.lookup || opts.lookup === false || view.evidence.total > 0) return view;
+    const lookup = await this.env.lookup(digest);
+    return { ...(lookup.accepted > 0 ? await this.node.view(digest, { without: opts.without }) : view), lookup };
+  }
+
+  /** Views of up to 1,000 digests: each distinct digest viewed once, evidence sent once. */
+  async query(digests: readonly string[], opts: { evidence?: boolean; without?: string | undefined }) {
+    const graph = await this.node.trust();
+    const now = Date.now();
+    const views = new Map<string, Promise<NodeView>>();
+    const viewOf = (digest: string): Promise<NodeView> => {
+      let v = views.get(digest);
+      if (v === undefined) views.set(digest, (v = this.node.view(digest, { now, graph, without: opts.without })));
+      return v;
+    };
+    const withEvidence = new Set<string>();
+    const results = await Promise.all(digests.map(async (text) => {
+      try {
+        const digest = parseDigest(text);
+        const view = await viewOf(digest);
+        if (opts.evidence && !withEvidence.has(digest)) {
+          withEvidence.add(digest);
+          return view;
+        }
+        // Without evidence: each predicate's summary and counts, not its attestations.
+        const byPredicate = Object.fromEntries(Object.entries(view.byPredicate).map(([k, v]) => [k, { ...v, attestations: [] }]));
+        return { ...view, byPredicate };
+      } catch (e) {
+        if (!isChorusError(e)) throw e;
+        return { digest: text, error: { code: e.code, message: e.message } };
+      }
+    }));
+    return { results };
+  }
+
+  async publish(envelope: Envelope): Promise<PublishOutcome> {
+    const d = await this.node.ingestor.ingest(JSON.stringify(envelope));
+    return d.outcome === 'accept'
+      ? { outcome: d.outcome, code: d.code, id: d.id }
+      : { outcome: d.outcome, code: d.code, message: d.message, ...(d.id ? { id: d.id } : {}) };
+  }
+
+  /** One stored attestation with its statement and any retractions of it. */
+  async detail(idText: string): Promise<AttestationDetail> {
+    const id = idText.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new ChorusError('bad_input', 'attestation ids are 64 hex characters');
+    const a = await this.node.store.get(id);
+    if (!a) throw new ChorusError('not_found', `no attestation ${id} in this node's store`);
+    return { ...summarize(a), statement: a.statement as unknown as Record<string, unknown>, retractedBy: await this.node.store.retractionsOf(id) };
+  }
+
+  async list(by: { subject?: string | undefined; issuer?: string | undefined }, q: { after: number; limit: number }): Promise<{ items: AttestationSummary[]; next: number | null }> {
+    const store = this.node.store;
+    const page = by.subject !== undefined ? await store.bySubject(parseDigest(by.subject), q) : by.issuer !== undefined ? await store.byIssuer(by.issuer, q) : await store.bySeq(q);
+    return { items: page.items.map(summarize), next: page.next ?? null };
+  }
+
+  async trust(): Promise<TrustListView> {
+    const policy = await loadPolicy(this.node.home.trust);
+    return {
+      self: this.node.config.trust.includeSelf ? this.node.identity.did : null,
+      issuers: policy.roots.map((r) => ({ issuer: r.issuer, ...(r.note === undefined ? {} : { note: r.note }), ...(r.addedAt === undefined ? {} : { addedAt: r.addedAt }) })),
+      policy,
+    };
+  }
+
+  /** Replaces the roots (an issuer list) or the whole policy. */
+  async setTrust(body: z.infer<typeof TrustPut>): Promise<TrustListView> {
+    if ('version' in body) await writePolicy(this.node.home.trust, body);
+    else await replaceRoots(this.node.home.trust, body.issuers, new Date());
+    this.node.trustChanged();
+    return this.trust();
+  }
+
+  /** One change: trust (with scope and weight), block, subscribe, remove. */
+  async editTrust(edit: PolicyEdit): Promise<TrustListView & { changed: boolean }> {
+    const { changed } = await editPolicy(this.node.home.trust, edit);
+    if (changed) this.node.trustChanged();
+    return { ...(await this.trust()), changed };
+  }
+
+  /** What this node knows and thinks of an issuer. */
+  async issuer(did: string): Promise<IssuerInfo> {
+    if (publicKeyFromDidKey(did) === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${did.slice(0, 100)}"`);
+    const graph = await this.node.trust();
+    const policy = graph.policy;
+    const root = policy.roots.find((r) => r.issuer === did);
+    const role = graph.isBlocked(did) ? 'blocked'
+      : did === this.node.identity.did && this.node.config.trust.includeSelf ? 'self'
+        : root ? 'root'
+          : policy.subscriptions.some((s) => s.issuer === did) ? 'subscription'
+            : graph.counts(did) ? 'endorsed' : 'stranger';
+    const trust: IssuerInfo['trust'] = {};
+    for (const scope of SCOPES) {
+      const t = graph.trust(did, scope);
+      if (t.trust > 0 || t.via === 'blocked') trust[scope] = { scope, trust: Math.round(t.trust * 10_000) / 10_000, via: t.via, path: t.path.map((h) => ({ from: h.from, to: h.to, weight: h.weight, ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }) })) };
+    }
+    const about = await this.node.store.bySubject(endorsementSubject(did), { limit: 100 });
+    const endorsedBy = about.items
+      .filter((a) => a.kind === 'endorsement' && (a.statement.predicate as EndorsementPredicate).endorsed === did)
+      .map((a) => {
+        const p = a.statement.predicate as EndorsementPredicate;
+        return { id: a.id, issuer: a.issuer, scope: p.scope, weight: p.weight, issuedAt: new Date(a.issuedAt).toISOString(), ...(a.expiresAt === undefined ? {} : { expiresAt: new Date(a.expiresAt).toISOString() }) };
+      });
+    const endorses = (await this.node.store.endorsementsBy(did, 100)).map((a) => {
+      const p = a.statement.predicate as EndorsementPredicate;
+      return { id: a.id, endorsed: p.endorsed, scope: p.scope, weight: p.weight };
+    });
+    const recent = await this.node.store.byIssuer(did, { limit: 10 });
+    const note = graph.noteOf(did);
+    return {
+      did,
+      ...(note === undefined ? {} : { note }),
+      role,
+      trust,
+      counts: graph.counts(did),
+      endorsedBy,
+      endorses,
+      published: { ...this.node.store.issuerUsage(did), recent: recent.items.map(summarize) },
+    };
+  }
+
+  /** A summary of this node's trust graph. */
+  async trustGraph(): Promise<TrustGraphInfo> {
+    const graph = await this.node.trust();
+    const reached = graph.reached();
+    const byScope: Record<string, number> = {};
+    const issuers: TrustGraphInfo['issuers'] = [];
+    for (const [issuer, t] of reached) {
+      const counting = Object.entries(t).filter(([, v]) => v >= graph.params.minWeight);
+      for (const [scope] of counting) byScope[scope] = (byScope[scope] ?? 0) + 1;
+      if (counting.length > 0) {
+        const note = graph.noteOf(issuer);
+        issuers.push({ issuer, ...(note === undefined ? {} : { note }), trust: Object.fromEntries(counting.map(([k, v]) => [k, Math.round(v * 10_000) / 10_000])) });
+      }
+    }
+    const top = (x: TrustGraphInfo['issuers'][number]): number => Math.max(...Object.values(x.trust));
+    issuers.sort((a, b) => top(b) - top(a) || (a.issuer < b.issuer ? -1 : 1));
+    return {
+      roots: graph.policy.roots.length,
+      subscriptions: graph.policy.subscriptions.length,
+      blocks: graph.policy.blocks.length,
+      endorsements: graph.edges,
+      reached: graph.reachedCount,
+      byScope,
+      params: graph.params,
+      issuers: issuers.slice(0, 200),
+    };
+  }
+
+  async status(opts: { withHome: boolean }): Promise<NodeStatus> {
+    const store = this.node.store;
+    return {
+      version: VERSION,
+      did: this.node.identity.did,
+      // A path on this machine is for its operator, not for whoever can read the API.
+      ...(opts.withHome ? { home: this.node.home.root } : {}),
+      uptimeSeconds: this.env.startedAt === undefined ? 0 : Math.round((Date.now() - this.env.startedAt) / 1000),
+      attestations: store.size,
+      lastSeq: store.lastSeq,
+      storeBytes: await store.diskBytes(),
+      trustedIssuers: (await this.node.trust()).reachedCount,
+      api: { url: this.env.url?.() ?? '', requireTokenForReads: this.node.config.api.requireTokenForReads },
+      network: (await this.env.network?.()) ?? null,
+    };
+  }
+}
+
