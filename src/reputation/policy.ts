@@ -20,9 +20,10 @@ export const SeverityMap = z.strictObject({
 export const TrustParams = z.strictObject({
   maxDepth: z.int().min(0).max(6).default(3).describe('endorsement hops from a root at most'),
   spread: z.number().gt(0).lt(1).default(0.5).describe('fraction of its trust an issuer passes on to those it endorses (decay per hop)'),
-  minWeight: z.number().min(0).max(1).default(0.05).describe('an issuer counts from this trust on'),
-  decideWeight: z.number().gt(0).default(0.2).describe('weight a verdict needs before it decides a status'),
+  minWeight: z.number().min(0).max(1).default(0.005).describe('an issuer counts from this trust on'),
+  decideWeight: z.number().gt(0).default(0.01).describe('weight a side needs before it decides a status'),
   disputeRatio: z.number().gt(0).max(1).default(0.5).describe('fail and pass weights closer than this ratio (smaller / larger) are a dispute'),
+  cautionRatio: z.number().gt(0).max(1).default(0.25).describe('fail and warn weight outweighed by passes still make caution from this ratio (to the pass weight) on'),
   severity: SeverityMap.prefault({}),
 });
 

@@ -50,14 +50,16 @@ const GROUP_ORDER: Record<Status, number> = { flagged: 4, disputed: 3, caution: 
 /**
  * The weighted status of one kind's counted evidence (SPEC §10.4): a dispute when both a
  * fail and a pass side reach `decideWeight` and the smaller is at least `disputeRatio` of
- * the larger; otherwise the heavier side decides.
+ * the larger; otherwise the heavier side decides, and fails or warnings outweighed by
+ * passes still make caution when they reach `cautionRatio` of the pass weight.
  */
 export function statusOfWeights(w: { fail: number; warn: number; pass: number }, p: TrustParams, onFail: 'flagged' | 'caution'): Status {
   const t = p.decideWeight;
-  if (w.fail >= t && w.pass >= t && Math.min(w.fail, w.pass) / Math.max(w.fail, w.pass) >= p.disputeRatio) return 'disputed';
-  if (w.fail >= t && w.fail >= w.pass) return onFail;
-  if (w.fail >= t || w.warn >= t) return 'caution';
-  if (w.pass >= t) return 'ok';
+  const { fail: f, warn: v, pass: ok } = w;
+  if (f >= t && ok >= t && Math.min(f, ok) / Math.max(f, ok) >= p.disputeRatio) return 'disputed';
+  if (f >= t && f >= ok) return onFail;
+  if (ok >= t) return (f >= t || v >= t) && (f + v) / ok >= p.cautionRatio ? 'caution' : 'ok';
+  if (f >= t || v >= t) return 'caution';
   return 'unknown';
 }
 
