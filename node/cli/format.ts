@@ -72,13 +72,13 @@ export function formatView(v: ViewWithLookup, self?: string, opts: { explain?: b
       lines.push(`        ${a.id}  ${ownWords(a)}`);
       if (a.inherited) lines.push(`        inherited from ${a.inherited.from} (${a.inherited.relation}), lineage by ${shortDid(a.inherited.lineageBy)}; was ${a.inherited.originalVerdict}`);
       if (opts.explain && a.trust) {
-        const path = a.trust.path.length === 0 ? `${a.trust.via} (your policy)` : a.trust.path.map((h) => `${shortDid(h.from)} -(${h.weight})-> ${shortDid(h.to)}`).join('  ');
+        const path = a.trust.path.length === 0 ? `${a.trust.via} (your policy)` : a.trust.path.map((h, i) => `${i === 0 ? `${h.fromNote ?? shortDid(h.from)} ` : ''}-(${h.weight})-> ${h.to === a.issuer ? nameOf(h.to, a.issuerNote, self) : shortDid(h.to)}`).join(' ');
         lines.push(`        trust in ${a.trust.scope}: ${a.trust.trust} via ${path}`);
       }
     }
   }
   const u = v.untrusted;
-  if (u.listed > 0) lines.push('', `${u.listed} listed attestation(s) from issuers you do not trust: ${u.fail} fail, ${u.warn} warn, ${u.pass} pass (they do not count)`);
+  if (u.listed > 0) lines.push('', `${u.listed} listed attestation(s) from issuers you do not trust for their kind: ${u.fail} fail, ${u.warn} warn, ${u.pass} pass (they do not count)`);
   if (v.evidence && v.evidence.omitted > 0) lines.push(`${v.evidence.omitted} more attestation(s) by issuers you do not trust are not listed (chorus list --subject ${v.digest})`);
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ export const StatusSchema = z
 
 export const TrustHopSchema = z.object({
   from: z.string(),
+  fromNote: z.string().optional().describe('your name for `from` (trust list note)'),
   to: z.string(),
   endorsement: z.string().optional().describe('id of the endorsement attestation of this hop'),
   weight: z.number(),

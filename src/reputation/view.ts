@@ -158,7 +158,10 @@ export function reputationView(digest: string, inputs: readonly ViewInput[], tru
       counts,
       reason: r.reason,
       ...(counts && t ? { weight: round(t.trust) } : {}),
-      ...(t && r.scope && t.trust > 0 ? { trust: { scope: r.scope, trust: round(t.trust), via: t.via, path: t.path.map((h) => ({ ...h, weight: round(h.weight), ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }) })) } } : {}),
+      ...(t && r.scope && t.trust > 0 ? { trust: { scope: r.scope, trust: round(t.trust), via: t.via, path: t.path.map((h) => {
+        const fromNote = trust.noteOf(h.from);
+        return { from: h.from, to: h.to, weight: round(h.weight), ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }), ...(fromNote === undefined ? {} : { fromNote }) };
+      }) } } : {}),
       ...(retractedBy.has(a.id) ? { retractedBy: retractedBy.get(a.id) as string } : {}),
       ...(r.supersededBy === undefined ? {} : { supersededBy: r.supersededBy }),
       predicate: a.statement.predicate as Record<string, unknown>,
@@ -225,7 +228,7 @@ function reasonOf(
   reached: number,
 ): string {
   if (status === 'unknown' || decisive === undefined) {
-    const others = untrusted.listed > 0 ? ` ${untrusted.listed} listed attestation(s) from issuers you do not trust (${untrusted.fail} fail, ${untrusted.warn} warn, ${untrusted.pass} pass) do not count; trust an issuer with \`chorus trust add\`.` : '';
+    const others = untrusted.listed > 0 ? ` ${untrusted.listed} listed attestation(s) from issuers you do not trust for their kind (${untrusted.fail} fail, ${untrusted.warn} warn, ${untrusted.pass} pass) do not count; trust an issuer with \`chorus trust add\`.` : '';
     return reached === 0 ? `nothing counts: you trust no issuer yet.${others}` : `no issuer you trust has a verdict on this model.${others}`;
   }
   const s = byPredicate[decisive.group] as PredicateSummary;
