@@ -4,6 +4,7 @@ import type { EventHub } from './event-hub.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { NodeService } from '../service/node-service.js';
+import type { StatusWatch } from '../service/status-watch.js';
 import type { Network } from '../net/network.js';
 
 /** Everything the API's handlers use, built once at start. */
@@ -11,6 +12,8 @@ export interface AppContext {
   readonly node: LocalNode;
   /** The node's operations (the same the in-process client calls). */
   readonly service: NodeService;
+  /** Status changes of digests in this node's view (status events). */
+  readonly statusWatch: StatusWatch;
   readonly token: string;
   readonly events: EventHub;
   readonly metrics: Metrics;

@@ -9,6 +9,7 @@ import { Health } from '../api/health.js';
 import { buildServer } from '../api/server.js';
 import type { AppContext } from '../api/context.js';
 import { NodeService } from '../service/node-service.js';
+import { StatusWatch } from '../service/status-watch.js';
 import { VERSION } from '../version.js';
 import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file.js';
 import { makeLogger } from './logger.js';
@@ -64,9 +65,12 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     const events = new EventHub();
     const metrics = new Metrics(node.store);
     const health = new Health();
+    const statusWatch = new StatusWatch(node);
+    statusWatch.onChange(() => events.notify());
     node.ingestor.onCommitted((ds) => {
       metrics.countDecisions(ds);
       health.noteDecisions(ds);
+      statusWatch.committed(ds);
       if (ds.some((d) => d.outcome === 'accept')) events.notify();
     });
     network = node.config.net.enabled
@@ -75,9 +79,10 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         })
       : undefined;
     const ctx: AppContext = {
-      node, token, events, metrics, health, startedAt, url: '', network,
+      node, token, events, metrics, health, startedAt, url: '', network, statusWatch,
       service: new NodeService(node, {
         startedAt,
+        seen: (digest, status) => statusWatch.seen(digest, status),
         url: () => ctx.url,
         ...(network ? { lookup: (digest: string) => network!.lookup(digest) } : {}),
         network: async () => network
@@ -118,6 +123,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         stopping ??= (async () => {
           log.info('stopping: finishing in-flight requests and writes');
           clearTimeout(gcFirst);
+          statusWatch.stop();
           clearInterval(gcTimer);
           events.close();
           // In-flight requests get a grace period; a client that keeps its request open

@@ -48,6 +48,8 @@ export interface ServiceEnv {
   readonly startedAt?: number;
   readonly url?: () => string;
   readonly network?: () => Promise<NodeStatus['network']>;
+  /** Told every status a view answered (the baseline of status-change events). */
+  readonly seen?: (digest: string, status: NodeView['status']) => void;
 }
 
 /** Endorsements of an issuer are about sha256(did) by convention (SPEC §9). */
@@ -70,6 +72,7 @@ export class NodeService {
     const digest = parseDigest(digestText);
     if (opts.without !== undefined && publicKeyFromDidKey(opts.without) === undefined) throw new ChorusError('bad_input', `without: not an Ed25519 did:key: "${opts.without.slice(0, 100)}"`);
     const view = await this.node.view(digest, { without: opts.without });
+    if (opts.without === undefined) this.env.seen?.(digest, view.status);
     if (!this.env.lookup || opts.lookup === false || view.evidence.total > 0) return view;
     const lookup = await this.env.lookup(digest);
     return { ...(lookup.accepted > 0 ? await this.node.view(digest, { without: opts.without }) : view), lookup };
@@ -90,6 +93,7 @@ export class NodeService {
       try {
         const digest = parseDigest(text);
         const view = await viewOf(digest);
+        if (opts.without === undefined) this.env.seen?.(digest, view.status);
         if (opts.evidence && !withEvidence.has(digest)) {
           withEvidence.add(digest);
           return view;

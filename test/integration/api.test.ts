@@ -42,7 +42,7 @@ describe('HTTP API', () => {
     const result = await new Validator().validate(doc as never);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
-    for (const p of ['/v1/models/{digest}/reputation', '/v1/models/{digest}/attestations', '/v1/attestations', '/v1/attestations/{id}', '/v1/query', '/v1/events', '/v1/trust', '/v1/status', '/healthz', '/metrics']) {
+    for (const p of ['/v1/models/{digest}/reputation', '/v1/models/{digest}/attestations', '/v1/attestations', '/v1/attestations/{id}', '/v1/query', '/v1/events', '/v1/trust', '/v1/trust/graph', '/v1/issuers/{did}', '/v1/status', '/healthz', '/metrics']) {
       expect(Object.keys(doc.paths)).toContain(p);
     }
   });

@@ -3,6 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ChorusError } from '../../../src/errors.js';
 import { ErrorBodySchema } from '../../service/contract.js';
+import { parseDigest } from '../../../src/digest/parse-digest.js';
+import type { StoredAttestation } from '../../store/attestation-store.js';
 import { summarize, type AppContext } from '../context.js';
 import type { EventHub } from '../event-hub.js';
 
@@ -46,11 +48,14 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/v1/events', {
       schema: {
-        summary: 'Stream of newly accepted attestations (text/event-stream), with backfill from ?cursor=N',
-        description: 'Each event: `id: <seq>`, `event: attestation`, `data: <attestation summary JSON>`. Reconnect with ?cursor= or Last-Event-ID to resume. A client that stops reading is disconnected once 256 KiB wait for it; 503 when api.maxEventStreams streams are open.',
+        summary: 'Stream of newly accepted attestations and of status changes in this view (text/event-stream), with backfill from ?cursor=N',
+        description: 'Attestations: `id: <seq>`, `event: attestation`, `data: <attestation summary JSON>`; reconnect with ?cursor= or Last-Event-ID to resume. Status changes: `event: status`, `data: {digest, old, new, reason, at}` when a digest this node has answered about changes status in its view (from the moment the stream opens). Filters: ?subject=, ?counting=true, ?status=false. A client that stops reading is disconnected once 256 KiB wait for it; 503 when api.maxEventStreams streams are open.',
         tags: ['events'],
         querystring: z.strictObject({
           cursor: z.coerce.number().int().min(0).optional().describe('arrival sequence to resume after; default: only new events'),
+          subject: z.string().max(80).optional().describe('only attestations about this digest (and its status changes)'),
+          counting: z.enum(['true', 'false']).optional().describe('true: only attestations by issuers that count in your view'),
+          status: z.enum(['true', 'false']).optional().describe('false: no status events'),
         }),
         response: { 503: ErrorBodySchema },
       },
@@ -62,6 +67,13 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsyncZod {
       }
       const lastEventId = Number(req.headers['last-event-id']);
       let cursor = req.query.cursor ?? (Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : ctx.node.store.lastSeq);
+      const subject = req.query.subject === undefined ? undefined : parseDigest(req.query.subject);
+      const counting = req.query.counting === 'true';
+      const withStatus = req.query.status !== 'false';
+      let statusCursor = ctx.statusWatch.head;
+      const wanted = (a: StoredAttestation): boolean =>
+        (subject === undefined || a.statement.subject.some((x) => x.digest.sha256 === subject))
+        && (!counting || (ctx.node.trustState.last?.counts(a.issuer) ?? false));
       streams++;
       ctx.metrics.eventStreams.inc();
       reply.hijack();
@@ -83,6 +95,7 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsyncZod {
           for (const a of page.items) {
             if (gone()) break;
             cursor = a.seq;
+            if (!wanted(a)) continue;
             res.write(`id: ${a.seq}\nevent: attestation\ndata: ${JSON.stringify(summarize(a))}\n\n`);
             if (res.writableLength > MAX_BUFFERED_BYTES) {
               req.log.info({ buffered: res.writableLength, cursor }, 'event stream client is not reading: disconnected');
@@ -90,7 +103,15 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsyncZod {
               res.destroy();
             }
           }
-          const caughtUp = page.next === undefined && cursor >= store.lastSeq;
+          if (withStatus) {
+            const { changes, next } = ctx.statusWatch.since(statusCursor);
+            statusCursor = next;
+            for (const c of changes) {
+              if (subject !== undefined && c.digest !== `sha256:${subject}`) continue;
+              res.write(`event: status\ndata: ${JSON.stringify({ digest: c.digest, old: c.old, new: c.new, reason: c.reason, at: c.at })}\n\n`);
+            }
+          }
+          const caughtUp = page.next === undefined && cursor >= store.lastSeq && statusCursor >= ctx.statusWatch.head;
           if (gone() || (!caughtUp && !res.writableNeedDrain)) continue;
           const why = await wake(res, ctx.events, HEARTBEAT_MS);
           if (why === 'timeout' && res.writableLength === 0 && cursor >= store.lastSeq) res.write(': keep-alive\n\n');

@@ -1,0 +1,102 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
+import { makeLogger } from '../../node/daemon/logger.js';
+import { initHome, resolveHome } from '../../node/home/home.js';
+import { endorsementSubject } from '../../node/service/node-service.js';
+import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
+
+let daemon: Daemon;
+let url: string;
+let token: string;
+let dir: string;
+const auth = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+const publish = (line: string) => fetch(`${url}/v1/attestations`, { method: 'POST', headers: auth(), body: line });
+const edit = (body: unknown) => fetch(`${url}/v1/trust`, { method: 'POST', headers: auth(), body: JSON.stringify(body) });
+const endorse = (by: TestIssuer, who: TestIssuer, scope: string[], weight: number) =>
+  makeEnvelopeLine(by, { kind: 'endorsement', subjects: [endorsementSubject(who.did)], fields: { endorsed: who.did, scope, weight } });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'chorus-rep-'));
+  const home = resolveHome({}, dir);
+  await initHome(home);
+  token = (await readFile(home.token, 'utf8')).trim();
+  daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false }, logger: makeLogger('silent', false) });
+  url = daemon.url;
+});
+afterAll(async () => {
+  await daemon?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('reputation over the HTTP API', () => {
+  it('trust edits, the graph, an issuer\'s paths, what-if and status-change events', async () => {
+    const curator = makeIssuer();
+    const scanner = makeIssuer();
+    const model = randomDigest();
+
+    // A status-change stream, filtered to the model, opened before anything happens.
+    const ac = new AbortController();
+    const stream = await fetch(`${url}/v1/events?subject=sha256:${model}`, { signal: ac.signal });
+    const reader = stream.body!.getReader();
+    let text = '';
+    const waitFor = async (pattern: RegExp): Promise<string> => {
+      const end = Date.now() + 15_000;
+      while (!pattern.test(text)) {
+        if (Date.now() > end) throw new Error(`no ${pattern} in stream: ${text}`);
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      return text;
+    };
+
+    expect((await publish(makeEnvelopeLine(scanner, { kind: 'payload', subjects: [model] }))).status).toBe(201);
+    expect((await publish(endorse(curator, scanner, ['payload'], 1))).status).toBe(201);
+    // The gate asks first: unknown (the baseline of its status events).
+    const first = await (await fetch(`${url}/v1/models/sha256:${model}/reputation`)).json() as { status: string };
+    expect(first.status).toBe('unknown');
+
+    const r = await edit({ op: 'trust', issuer: curator.did, scope: ['payload'], weight: 0.8, note: 'curator' });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ changed: true, policy: { roots: [{ issuer: curator.did, scope: ['payload'], weight: 0.8, note: 'curator' }] } });
+    // Without the token: 401, nothing changes.
+    expect((await fetch(`${url}/v1/trust`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ op: 'block', issuer: curator.did }) })).status).toBe(401);
+    // A bad edit: 400 with a typed code.
+    const bad = await edit({ op: 'trust', issuer: curator.did, weight: 7 });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'bad_input' });
+
+    const view = await (await fetch(`${url}/v1/models/sha256:${model}/reputation`)).json() as { status: string; byPredicate: Record<string, { attestations: { trust: { path: { from: string; fromNote?: string }[] } }[] }> };
+    expect(view.status).toBe('flagged');
+    expect(view.byPredicate['payload']!.attestations[0]!.trust.path).toEqual([expect.objectContaining({ from: curator.did, fromNote: 'curator', to: scanner.did })]);
+    // Trusting the scanner directly on audits adds its warning (flagged stays flagged).
+    await edit({ op: 'trust', issuer: scanner.did, scope: ['audit'] });
+    expect((await publish(makeEnvelopeLine(scanner, { subjects: [model], fields: exampleFields('audit', { verdict: 'warn' }) }))).status).toBe(201);
+    await edit({ op: 'block', issuer: scanner.did });
+    await fetch(`${url}/v1/models/sha256:${model}/reputation`);
+    // Blocking the scanner takes its finding away: flagged -> unknown, told as it happens.
+    const events = await waitFor(/event: status\ndata: [^\n]*"old":"flagged","new":"unknown"/);
+    expect(events).toContain(`event: attestation`);
+    expect(events).toMatch(/"old":"unknown","new":"flagged"/);
+    ac.abort();
+
+    // What-if, the graph and the issuer page.
+    await edit({ op: 'remove', issuer: scanner.did });
+    const w = await (await fetch(`${url}/v1/models/sha256:${model}/reputation?without=${curator.did}`)).json() as { status: string; without: string };
+    expect(w).toMatchObject({ without: curator.did });
+    const g = await (await fetch(`${url}/v1/trust/graph`)).json() as { roots: number; reached: number; byScope: Record<string, number>; issuers: { issuer: string }[] };
+    expect(g.roots).toBe(2); // the curator and this node's own key
+    expect(g.byScope['payload']).toBeGreaterThanOrEqual(2);
+    expect(g.issuers.map((i) => i.issuer)).toContain(scanner.did);
+    const i = await (await fetch(`${url}/v1/issuers/${scanner.did}`)).json() as { role: string; trust: Record<string, { trust: number; path: unknown[] }>; endorsedBy: { issuer: string }[]; published: { attestations: number } };
+    expect(i.role).toBe('endorsed');
+    expect(i.trust['payload']!.trust).toBeCloseTo(0.2);
+    expect(i.endorsedBy).toEqual([expect.objectContaining({ issuer: curator.did, weight: 1, scope: ['payload'] })]);
+    expect(i.published.attestations).toBe(2);
+    expect((await fetch(`${url}/v1/issuers/not-a-did`)).status).toBe(400);
+    expect((await fetch(`${url}/v1/models/sha256:${model}/reputation?without=nope`)).status).toBe(400);
+  }, 60_000);
+});
