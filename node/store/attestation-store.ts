@@ -8,7 +8,7 @@ import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
 import { decodeRecord, encodeRecord, recordEnvelopeJson, type StoredAttestation } from './record.js';
 import { indexKeys, type IndexFacts } from './index-entries.js';
-import { hex32, key, metaKey, P, readU64, u32, u64, upperBound } from './keys.js';
+import { decodeKey, hex32, indexValue, key, metaKey, P, readU64, u32, u64, upperBound } from './keys.js';
 
 export type { StoredAttestation };
 
@@ -105,12 +105,12 @@ export class AttestationStore implements IngestStoreView {
       throw new ChorusError('io_error', `store schema ${version} is not supported (expected ${SCHEMA_VERSION})`);
     }
     for await (const k of this.db.keys({ gte: key(P.seq), lt: key(P.seq + 1), reverse: true, limit: 1 })) {
-      this.seq = readU64(k, 1);
+      this.seq = decodeKey.seq(k).seq;
     }
     const c = await this.db.get(metaKey('count'));
     this.count = c === undefined ? 0 : readU64(c);
     for await (const [k, v] of this.db.iterator({ gt: key(P.usage), lt: key(P.usage + 1) })) {
-      this.usage.set(didKeyFromPublicKey(k.subarray(1)), { bytes: readU64(v, 0), count: v.readUInt32BE(8) });
+      this.usage.set(didKeyFromPublicKey(decodeKey.usage(k).issuerKey), indexValue.usage(v));
     }
   }
 
@@ -119,7 +119,7 @@ export class AttestationStore implements IngestStoreView {
     let ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
     const counts = new Map<string, number>();
     for await (const [k, v] of this.db.iterator({ gte: key(P.record), lt: key(P.record + 1) })) {
-      const a = decodeRecord(k.subarray(1).toString('hex'), v);
+      const a = decodeRecord(decodeKey.record(k).id, v);
       const f = factsOf(a, a.seq, Buffer.byteLength(recordEnvelopeJson(v) ?? ''));
       for (const e of indexKeys(f)) ops.push({ type: 'put', ...e });
       for (const d of f.subjects) counts.set(d, (counts.get(d) ?? 0) + 1);
@@ -273,16 +273,13 @@ export class AttestationStore implements IngestStoreView {
       const k = key(P.usage, Buffer.from(publicKeyFromDidKey(issuer) as Uint8Array));
       if (u.count <= 0) ops.push({ type: 'del', key: k });
       else {
-        const v = Buffer.alloc(12);
-        v.writeBigUInt64BE(BigInt(u.bytes), 0);
-        v.writeUInt32BE(u.count, 8);
-        ops.push({ type: 'put', key: k, value: v });
+        ops.push({ type: 'put', key: k, value: indexValue.encodeUsage(u.bytes, u.count) });
       }
     }
     const subjects = [...subjectDelta.keys()];
     const before = subjects.length === 0 ? [] : await this.db.getMany(subjects.map((d) => key(P.subjectCount, hex32(d))));
     subjects.forEach((d, i) => {
-      const n = (before[i] === undefined ? 0 : (before[i] as Buffer).readUInt32BE(0)) + (subjectDelta.get(d) as number);
+      const n = (before[i] === undefined ? 0 : indexValue.count(before[i] as Buffer)) + (subjectDelta.get(d) as number);
       const k = key(P.subjectCount, hex32(d));
       ops.push(n > 0 ? { type: 'put', key: k, value: u32(n) } : { type: 'del', key: k });
     });
@@ -321,26 +318,30 @@ export class AttestationStore implements IngestStoreView {
     if (pub === undefined) return [];
     const prefix = key(P.issuer, Buffer.from(pub));
     const entries = await this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit }).all();
-    return entries.map(([k, v]) => ({ id: v.subarray(0, 32).toString('hex'), bytes: v.length >= 36 ? v.readUInt32BE(32) : 0, seq: readU64(k, k.length - 8) }));
+    return entries.map(([k, v]) => {
+      const { id, bytes } = indexValue.issuer(v);
+      return { id, bytes: bytes ?? 0, seq: decodeKey.issuer(k).seq };
+    });
   }
 
   /** Ids of attestations that expire at or before `beforeMs` (retractions never do), oldest expiry first. */
   async expiringBefore(beforeMs: number, limit: number): Promise<string[]> {
     const keys = await this.db.keys({ gte: key(P.expiry), lt: key(P.expiry, u64(Math.floor(beforeMs / 1000) + 1)), limit }).all();
-    return keys.map((k) => k.subarray(9).toString('hex'));
+    return keys.map((k) => decodeKey.expiry(k).id);
   }
 
   /** Every (expiresAt seconds, id) pair, in expiry order: what the sync set leaves out once past. */
   async *expiryKeys(): AsyncGenerator<{ expiresAt: number; id: string }> {
     for await (const k of this.db.keys({ gte: key(P.expiry), lt: key(P.expiry + 1) })) {
-      yield { expiresAt: readU64(k, 1) * 1000, id: k.subarray(9).toString('hex') };
+      const e = decodeKey.expiry(k);
+      yield { expiresAt: e.expiresAt * 1000, id: e.id };
     }
   }
 
   /** How many attestations are stored about a subject (any issuer), without reading them. */
   async subjectCount(digest: string): Promise<number> {
     const v = await this.db.get(key(P.subjectCount, hex32(digest)));
-    return v === undefined ? 0 : v.readUInt32BE(0);
+    return v === undefined ? 0 : indexValue.count(v);
   }
 
   /** One issuer's newest `limit` attestations about a subject, newest first. */
@@ -365,7 +366,7 @@ export class AttestationStore implements IngestStoreView {
     let taken = 0;
     // Newest first within each issuer: the index runs (issuer, seq), so read it backwards.
     for await (const [k, v] of this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true })) {
-      const issuer = k.subarray(33, 65).toString('hex');
+      const { issuerKey: issuer } = decodeKey.subjectIssuer(k);
       if (issuer !== current) {
         current = issuer;
         taken = 0;
@@ -410,18 +411,13 @@ export class AttestationStore implements IngestStoreView {
     // Cut short by size or by the limit: the page says where the next one starts.
     const more = envelopes.length < taken.length || entries.length > limit;
     const last = taken[envelopes.length - 1];
-    return { envelopes, next: more && last ? readU64(last[0], last[0].length - 8) : undefined };
+    return { envelopes, next: more && last ? decodeKey.subject(last[0]).seq : undefined };
   }
 
   /** Every subject digest the store holds attestations about, each once, in digest order. */
   async *subjects(): AsyncGenerator<string> {
-    let last: Buffer | undefined;
-    for await (const k of this.db.keys({ gt: key(P.subject), lt: key(P.subject + 1) })) {
-      const d = k.subarray(1, 33);
-      if (last && d.equals(last)) continue;
-      last = Buffer.from(d);
-      yield last.toString('hex');
-    }
+    // One counter per subject: the subject-count index lists each digest once.
+    for await (const k of this.db.keys({ gt: key(P.subjectCount), lt: key(P.subjectCount + 1) })) yield decodeKey.subjectCount(k).subject;
   }
 
   /** Attestations by an issuer, in arrival order. */
@@ -445,8 +441,8 @@ export class AttestationStore implements IngestStoreView {
     const taken = more ? entries.slice(0, limit) : entries;
     const last = taken.at(-1);
     return {
-      items: await this.getIds(taken.map(([, v]) => v.subarray(0, 32))),
-      next: more && last ? readU64(last[0], last[0].length - 8) : undefined,
+      items: await this.getIds(taken.map(([, v]) => indexValue.id(v))),
+      next: more && last ? decodeKey.trailingSeq(last[0]) : undefined,
     };
   }
 
@@ -454,14 +450,14 @@ export class AttestationStore implements IngestStoreView {
   async retractionsOf(id: string): Promise<string[]> {
     const prefix = key(P.retraction, hex32(id));
     const out: string[] = [];
-    for await (const k of this.db.keys({ gt: prefix, lt: upperBound(prefix) })) out.push(k.subarray(33).toString('hex'));
+    for await (const k of this.db.keys({ gt: prefix, lt: upperBound(prefix) })) out.push(decodeKey.retraction(k).retraction);
     return out;
   }
 
   /** Every (issuedAt seconds, id) pair, in order: what catch-up sync reconciles. */
   async *timeKeys(): AsyncGenerator<{ t: number; id: string }> {
     for await (const k of this.db.keys({ gte: key(P.time), lt: key(P.time + 1) })) {
-      yield { t: readU64(k, 1), id: k.subarray(9).toString('hex') };
+      yield decodeKey.time(k);
     }
   }
 
@@ -488,7 +484,7 @@ export class AttestationStore implements IngestStoreView {
   /** Every record, raw, for verify-store. */
   async *records(): AsyncGenerator<{ id: string; value: Buffer }> {
     for await (const [k, v] of this.db.iterator({ gte: key(P.record), lt: key(P.record + 1) })) {
-      yield { id: k.subarray(1).toString('hex'), value: v };
+      yield { id: decodeKey.record(k).id, value: v };
     }
   }
 

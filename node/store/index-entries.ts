@@ -1,4 +1,4 @@
-import { hex32, key, P, u64 } from './keys.js';
+import { hex32, indexValue, key, P, u64 } from './keys.js';
 
 /** What the indexes of one stored attestation are made from. */
 export interface IndexFacts {
@@ -32,10 +32,7 @@ export function indexKeys(f: IndexFacts): { key: Buffer; value: Buffer }[] {
     out.push({ key: key(P.subject, hex32(d), s), value: id });
     out.push({ key: key(P.subjectIssuer, hex32(d), issuerKey, s), value: id });
   }
-  const sized = Buffer.alloc(36);
-  id.copy(sized);
-  sized.writeUInt32BE(f.bytes, 32);
-  out.push({ key: key(P.issuer, issuerKey, s), value: sized });
+  out.push({ key: key(P.issuer, issuerKey, s), value: indexValue.encodeIssuer(id, f.bytes) });
   out.push({ key: key(P.seq, s), value: id });
   out.push({ key: key(P.time, u64(Math.floor(f.issuedAt / 1000)), id), value: empty });
   if (f.expiresAt !== undefined && f.retracts === undefined) out.push({ key: key(P.expiry, u64(Math.floor(f.expiresAt / 1000)), id), value: empty });

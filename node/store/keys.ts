@@ -62,3 +62,46 @@ export function u32(n: number): Buffer {
   b.writeUInt32BE(n);
   return b;
 }
+
+const hexAt = (b: Uint8Array, from: number, to: number): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).subarray(from, to).toString('hex');
+
+/**
+ * Decoders of every key layout above (the encoders are `key(...)` and index-entries.ts):
+ * no other file reads key bytes by offset.
+ */
+export const decodeKey = {
+  record: (k: Buffer) => ({ id: hexAt(k, 1, 33) }),
+  subject: (k: Buffer) => ({ subject: hexAt(k, 1, 33), seq: readU64(k, 33) }),
+  issuer: (k: Buffer) => ({ issuerKey: hexAt(k, 1, 33), seq: readU64(k, 33) }),
+  seq: (k: Buffer) => ({ seq: readU64(k, 1) }),
+  usage: (k: Buffer) => ({ issuerKey: k.subarray(1, 33) }),
+  retraction: (k: Buffer) => ({ target: hexAt(k, 1, 33), retraction: hexAt(k, 33, 65) }),
+  time: (k: Buffer) => ({ t: readU64(k, 1), id: hexAt(k, 9, 41) }),
+  subjectIssuer: (k: Buffer) => ({ subject: hexAt(k, 1, 33), issuerKey: hexAt(k, 33, 65), seq: readU64(k, 65) }),
+  expiry: (k: Buffer) => ({ expiresAt: readU64(k, 1), id: hexAt(k, 9, 41) }),
+  subjectCount: (k: Buffer) => ({ subject: hexAt(k, 1, 33) }),
+  endorsement: (k: Buffer) => ({ issuerKey: hexAt(k, 1, 33), seq: readU64(k, 33) }),
+  /** The arrival seq that ends the subject, issuer, seq, subject-issuer and endorsement keys. */
+  trailingSeq: (k: Buffer) => readU64(k, k.length - 8),
+};
+
+/** Decoders (and encoders) of the values above. */
+export const indexValue = {
+  /** The attestation id an index entry points at (the issuer index carries a size after it). */
+  id: (v: Buffer): Buffer => v.subarray(0, 32),
+  issuer: (v: Buffer) => ({ id: hexAt(v, 0, 32), bytes: v.length >= 36 ? v.readUInt32BE(32) : undefined }),
+  encodeIssuer: (id: Buffer, bytes: number): Buffer => {
+    const out = Buffer.alloc(36);
+    id.copy(out);
+    out.writeUInt32BE(bytes, 32);
+    return out;
+  },
+  usage: (v: Buffer) => ({ bytes: readU64(v, 0), count: v.readUInt32BE(8) }),
+  encodeUsage: (bytes: number, count: number): Buffer => {
+    const out = Buffer.alloc(12);
+    out.writeBigUInt64BE(BigInt(bytes), 0);
+    out.writeUInt32BE(count, 8);
+    return out;
+  },
+  count: (v: Buffer): number => v.readUInt32BE(0),
+};

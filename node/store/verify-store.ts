@@ -3,7 +3,7 @@ import type { CryptoSuite } from '../../src/crypto/suite.js';
 import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
 import type { RetractionPredicate } from '../../src/statement/predicates.js';
 import type { AttestationStore } from './attestation-store.js';
-import { P, readU64 } from './keys.js';
+import { decodeKey, indexValue, P } from './keys.js';
 import { recordEnvelopeJson, recordSeq } from './record.js';
 
 export interface StoreProblem {
@@ -84,53 +84,57 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
     seen.subject++;
     const id = value.toString('hex');
     const f = facts.get(id);
-    check(f !== undefined && f.subjects.has(key.subarray(1, 33).toString('hex')) && f.seq === readU64(key, 33), id, 'subject index entry does not match a record');
+    const k = decodeKey.subject(key);
+    check(f !== undefined && f.subjects.has(k.subject) && f.seq === k.seq, id, 'subject index entry does not match a record');
   }
   for await (const { key, value } of store.indexEntries(P.issuer)) {
     indexEntries++;
     seen.issuer++;
-    const id = value.subarray(0, 32).toString('hex');
-    check(value.length === 36 && value.readUInt32BE(32) === envelopeBytes.get(id), id, 'issuer index entry does not carry the envelope size');
+    const { id, bytes } = indexValue.issuer(value);
+    check(bytes === envelopeBytes.get(id), id, 'issuer index entry does not carry the envelope size');
     const f = facts.get(id);
-    check(f !== undefined && f.issuerKey === key.subarray(1, 33).toString('hex') && f.seq === readU64(key, 33), id, 'issuer index entry does not match a record');
+    const k = decodeKey.issuer(key);
+    check(f !== undefined && f.issuerKey === k.issuerKey && f.seq === k.seq, id, 'issuer index entry does not match a record');
   }
   for await (const { key, value } of store.indexEntries(P.seq)) {
     indexEntries++;
     seen.seq++;
     const id = value.toString('hex');
-    check(facts.get(id)?.seq === readU64(key, 1), id, 'arrival index entry does not match a record');
+    check(facts.get(id)?.seq === decodeKey.seq(key).seq, id, 'arrival index entry does not match a record');
   }
   for await (const { key } of store.indexEntries(P.retraction)) {
     indexEntries++;
     seen.retraction++;
-    const id = key.subarray(33).toString('hex');
-    check(facts.get(id)?.target === key.subarray(1, 33).toString('hex'), id, 'retraction index entry does not match a record');
+    const { target, retraction: id } = decodeKey.retraction(key);
+    check(facts.get(id)?.target === target, id, 'retraction index entry does not match a record');
   }
   for await (const { key } of store.indexEntries(P.time)) {
     indexEntries++;
     seen.time++;
-    const id = key.subarray(9).toString('hex');
-    check(facts.get(id)?.t === readU64(key, 1), id, 'time index entry does not match a record');
+    const { t, id } = decodeKey.time(key);
+    check(facts.get(id)?.t === t, id, 'time index entry does not match a record');
   }
   for await (const { key, value } of store.indexEntries(P.subjectIssuer)) {
     indexEntries++;
     seen.subjectIssuer++;
     const id = value.toString('hex');
     const f = facts.get(id);
-    check(f !== undefined && f.subjects.has(key.subarray(1, 33).toString('hex')) && f.issuerKey === key.subarray(33, 65).toString('hex') && f.seq === readU64(key, 65), id, 'subject-issuer index entry does not match a record');
+    const k = decodeKey.subjectIssuer(key);
+    check(f !== undefined && f.subjects.has(k.subject) && f.issuerKey === k.issuerKey && f.seq === k.seq, id, 'subject-issuer index entry does not match a record');
   }
   for await (const { key } of store.indexEntries(P.expiry)) {
     indexEntries++;
     seen.expiry++;
-    const id = key.subarray(9).toString('hex');
-    check(facts.get(id)?.expires === readU64(key, 1), id, 'expiry index entry does not match a record');
+    const { expiresAt, id } = decodeKey.expiry(key);
+    check(facts.get(id)?.expires === expiresAt, id, 'expiry index entry does not match a record');
   }
   for await (const { key, value } of store.indexEntries(P.endorsement)) {
     indexEntries++;
     seen.endorsement++;
     const id = value.toString('hex');
     const f = facts.get(id);
-    check(f !== undefined && f.endorsement && f.issuerKey === key.subarray(1, 33).toString('hex') && f.seq === readU64(key, 33), id, 'endorsement index entry does not match a record');
+    const k = decodeKey.endorsement(key);
+    check(f !== undefined && f.endorsement && f.issuerKey === k.issuerKey && f.seq === k.seq, id, 'endorsement index entry does not match a record');
   }
   // Every entry above is valid and keys are unique, so equal counts mean none is missing.
   let subjects = 0;
@@ -149,9 +153,10 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   for await (const { key, value } of store.indexEntries(P.subjectCount)) {
     indexEntries++;
     counters++;
-    const d = key.subarray(1, 33).toString('hex');
+    const d = decodeKey.subjectCount(key).subject;
     const want = perSubject.get(d) ?? 0;
-    if (value.readUInt32BE(0) !== want) add({ kind: 'counter', message: `count of ${d} says ${value.readUInt32BE(0)}, the store holds ${want}` });
+    const got = indexValue.count(value);
+    if (got !== want) add({ kind: 'counter', message: `count of ${d} says ${got}, the store holds ${want}` });
   }
   if (counters !== perSubject.size) add({ kind: 'counter', message: `${counters} subject counters; the records name ${perSubject.size} subjects` });
   const expect = (name: string, got: number, want: number): void => {
