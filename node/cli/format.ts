@@ -56,7 +56,8 @@ export function formatView(v: ViewWithLookup, self?: string, opts: { explain?: b
   }
   if (v.without) lines.push(`what-if: without ${shortDid(v.without)}`);
   for (const d of v.disputes) {
-    const side = (xs: { issuer: string; weight: number }[]) => xs.map((x) => `${shortDid(x.issuer)} (${x.weight})`).join(', ');
+    const notes = new Map(Object.values(v.byPredicate).flatMap((g) => g.attestations.flatMap((i) => (i.issuerNote === undefined ? [] : [[i.issuer, i.issuerNote] as const]))));
+    const side = (xs: { issuer: string; weight: number }[]) => xs.map((x) => `${notes.get(x.issuer) ?? shortDid(x.issuer)} (${x.weight})`).join(', ');
     lines.push(`dispute on ${d.kind}: FAIL ${side(d.fail)}  vs  pass ${side(d.pass)}`);
   }
   if (v.equivocators.length > 0) lines.push(`equivocating (contradictory verdicts signed at once, not counted): ${v.equivocators.map(shortDid).join(', ')}`);

@@ -66,6 +66,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     const metrics = new Metrics(node.store);
     const health = new Health();
     const statusWatch = new StatusWatch(node);
+    node.store.onRemoved((removed) => statusWatch.removed(removed.flatMap((r) => r.subjects)));
     statusWatch.onChange(() => events.notify());
     node.ingestor.onCommitted((ds) => {
       metrics.countDecisions(ds);
@@ -82,7 +83,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       node, token, events, metrics, health, startedAt, url: '', network, statusWatch,
       service: new NodeService(node, {
         startedAt,
-        seen: (digest, status) => statusWatch.seen(digest, status),
+        seen: (digest, view) => statusWatch.seenView(digest, view),
         url: () => ctx.url,
         ...(network ? { lookup: (digest: string) => network!.lookup(digest) } : {}),
         network: async () => network

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { open, rename, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -8,7 +9,8 @@ import { dirname } from 'node:path';
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
+  // A name of its own per write: two writes of one file at once must not share a temp file.
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);

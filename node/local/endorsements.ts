@@ -27,28 +27,49 @@ export class EndorsementSource {
 
   constructor(private readonly store: AttestationStore) {}
 
-  /** The endorsements reachable from the policy's roots and subscriptions. */
-  async gather(policy: TrustPolicy, self: string | undefined): Promise<EndorsementInput[]> {
+  /**
+   * The endorsements the graph needs, walked out from the policy's roots and subscriptions
+   * layer by layer like the spreading itself: only live edges (newest per pair, weight > 0,
+   * not retracted or expired), only into issuers that may still carry a trust worth counting
+   * (an upper bound of their energy at least a tenth of minWeight), strongest first, and at
+   * most MAX_EDGES edges in all. A weak or zero-weight endorsement of a key that endorses a
+   * crowd costs a few reads, not the crowd.
+   */
+  async gather(policy: TrustPolicy, now: number): Promise<EndorsementInput[]> {
     const blocked = new Set(policy.blocks.map((b) => b.issuer));
-    const seeds = [...policy.roots.map((r) => r.issuer), ...policy.subscriptions.map((s) => s.issuer), ...(self ? [self] : [])].filter((i) => !blocked.has(i));
-    const visited = new Set(seeds);
-    let frontier = [...visited];
+    const d = policy.params.spread;
+    const floor = policy.params.minWeight / 10;
+    // Upper bound of what reaches each issuer over every kind: the roots' weights, spread.
+    const energy = new Map<string, number>();
+    for (const r of policy.roots) if (!blocked.has(r.issuer)) energy.set(r.issuer, Math.max(energy.get(r.issuer) ?? 0, r.weight / d));
+    for (const sub of policy.subscriptions) if (!blocked.has(sub.issuer)) energy.set(sub.issuer, Math.max(energy.get(sub.issuer) ?? 0, sub.weight / d));
+    const visited = new Set(energy.keys());
+    let frontier = [...visited].sort((a, b) => (energy.get(b) ?? 0) - (energy.get(a) ?? 0));
     const out: EndorsementInput[] = [];
     for (let depth = 0; depth < policy.params.maxDepth && frontier.length > 0 && out.length < MAX_EDGES; depth++) {
-      const next: string[] = [];
+      const reach = new Map<string, number>();
       for (let i = 0; i < frontier.length && out.length < MAX_EDGES; i += READ_AT_ONCE) {
-        const lists = await Promise.all(frontier.slice(i, i + READ_AT_ONCE).map((issuer) => this.of(issuer)));
-        for (const list of lists) {
-          for (const e of list) {
+        const batch = frontier.slice(i, i + READ_AT_ONCE);
+        const lists = await Promise.all(batch.map((issuer) => this.of(issuer)));
+        lists.forEach((list, b) => {
+          const live = liveEdges(list, blocked, now);
+          const from = batch[b] as string;
+          const amount = d * (energy.get(from) ?? 0);
+          const norm = Math.max(1, live.reduce((n, e) => n + e.weight, 0));
+          for (const e of live.sort((x, y) => y.weight - x.weight)) {
+            if (out.length >= MAX_EDGES) return;
             out.push(e);
-            if (!visited.has(e.endorsed) && !blocked.has(e.endorsed)) {
-              visited.add(e.endorsed);
-              next.push(e.endorsed);
-            }
+            if (!visited.has(e.endorsed)) reach.set(e.endorsed, (reach.get(e.endorsed) ?? 0) + (amount * e.weight) / norm);
           }
-        }
+        });
       }
-      frontier = next;
+      frontier = [];
+      for (const [issuer, e] of [...reach].sort((a, b) => b[1] - a[1])) {
+        if (e < floor) continue;
+        visited.add(issuer);
+        energy.set(issuer, e);
+        frontier.push(issuer);
+      }
     }
     if (this.cache.size > 4 * visited.size + 10_000) {
       for (const k of this.cache.keys()) if (!visited.has(k)) this.cache.delete(k);
@@ -109,6 +130,16 @@ export class EndorsementSource {
     }
     return next;
   }
+}
+
+/** The endorsements that can carry trust: the newest per endorsed issuer, live, weight > 0. */
+function liveEdges(list: readonly EndorsementInput[], blocked: ReadonlySet<string>, now: number): EndorsementInput[] {
+  const newest = new Map<string, EndorsementInput>();
+  for (const e of list) {
+    const cur = newest.get(e.endorsed);
+    if (cur === undefined || e.issuedAt > cur.issuedAt || (e.issuedAt === cur.issuedAt && e.id > cur.id)) newest.set(e.endorsed, e);
+  }
+  return [...newest.values()].filter((e) => !e.retracted && (e.expiresAt === undefined || e.expiresAt > now) && e.weight > 0 && e.endorsed !== e.endorser && !blocked.has(e.endorsed));
 }
 
 function toInput(a: StoredAttestation, retracted: boolean): EndorsementInput {

@@ -23,6 +23,12 @@ export const OTHERS_LISTED = 20;
 /** Expired attestations are collected in batches of this many. */
 const GC_BATCH = 500;
 
+/** What one view's lineage walk has left: digests already viewed, base views still allowed. */
+interface LineageWalk {
+  readonly visited: Set<string>;
+  bases: number;
+}
+
 /** A view as the node serves it: the pure view plus what was read. */
 export type NodeView = ReputationView & { evidence: { total: number; listed: number; omitted: number } };
 
@@ -100,11 +106,12 @@ export class LocalNode {
    * views are computed at once; the rest wait their turn.
    */
   async view(digest: string, opts: { now?: number; graph?: TrustGraph; without?: string | undefined } = {}): Promise<NodeView> {
-    const graph = opts.graph ?? (await this.trust());
-    return this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0));
+    // What-if: as if the issuer were blocked (its attestations and the trust it passes on go).
+    const graph = opts.graph ?? (opts.without !== undefined ? await this.trustState.without(opts.without) : await this.trust());
+    return this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0, { visited: new Set([digest]), bases: MAX_BASES }));
   }
 
-  private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number): Promise<NodeView> {
+  private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<NodeView> {
     const total = await this.store.subjectCount(digest);
     const [counting, others] = await Promise.all([this.reader.counting(digest, graph, total), this.store.bySubject(digest, { limit: OTHERS_LISTED })]);
     const seen = new Set(counting.map((a) => a.id));
@@ -113,33 +120,47 @@ export class LocalNode {
     let inherited: InheritedInput[] = [];
     if (depth < MAX_LINEAGE_DEPTH) {
       const own = reputationView(digest, inputs, graph, now, { without });
-      inherited = await this.inherit(own, graph, now, without, depth);
+      inherited = await this.inherit(own, graph, now, without, depth, walk);
     }
     const view = reputationView(digest, inputs, graph, now, { without, inherited });
     return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
   }
 
-  private async inherit(own: ReputationView, graph: TrustGraph, now: number, without: string | undefined, depth: number): Promise<InheritedInput[]> {
+  /**
+   * Findings the bases named by counted lineage claims carry over (SPEC §10.5): each base
+   * viewed once per view (a digest already on the walk is skipped, so cycles add nothing),
+   * at most MAX_BASES base views in all, each finding once (by id, and not if it is one of
+   * the model's own), and an issuer's own verdict on the model supersedes what it said
+   * about a base, as does its newest about the bases.
+   */
+  private async inherit(own: ReputationView, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<InheritedInput[]> {
     const claims = (own.byPredicate['lineage']?.attestations ?? []).filter((i) => i.counts);
     const bases: { digest: string; relation: Relation; by: string; id: string; weight: number }[] = [];
     for (const c of claims) {
       for (const d of (c.predicate as unknown as LineagePredicate).derivedFrom) {
-        if (bases.length >= MAX_BASES || bases.some((b) => b.digest === d.digest.sha256) || `sha256:${d.digest.sha256}` === own.digest) continue;
+        if (walk.bases <= 0 || walk.visited.has(d.digest.sha256)) continue;
+        walk.visited.add(d.digest.sha256);
+        walk.bases--;
         bases.push({ digest: d.digest.sha256, relation: d.relation, by: c.issuer, id: c.id, weight: c.weight ?? 0 });
       }
     }
     const ownAudit = (own.byPredicate['audit']?.counted ?? 0) > 0;
-    const out: InheritedInput[] = [];
+    const ownIds = new Set(Object.values(own.byPredicate).flatMap((g) => g.attestations.map((i) => i.id)));
+    const ownCounted = new Set(Object.entries(own.byPredicate).flatMap(([kind, g]) => g.attestations.filter((i) => i.counts).map((i) => `${i.issuer} ${kind}`)));
+    const best = new Map<string, InheritedInput>();
     for (const b of bases) {
-      const base = await this.viewAt(b.digest, graph, now, without, depth + 1);
+      const base = await this.viewAt(b.digest, graph, now, without, depth + 1, walk);
       for (const [group, summary] of Object.entries(base.byPredicate)) {
         const kind = scopeOf(group);
         if (kind === undefined) continue;
         for (const item of summary.attestations) {
           if (!item.counts || item.verdict === undefined) continue;
           const verdict = inheritedVerdict(kind, item.verdict, b.relation, ownAudit);
-          if (verdict === undefined) continue;
-          out.push({
+          if (verdict === undefined || ownIds.has(item.id) || ownCounted.has(`${item.issuer} ${kind}`)) continue;
+          const key = `${item.issuer} ${kind}`;
+          const prev = best.get(key);
+          if (prev !== undefined && prev.item.issuedAt >= item.issuedAt) continue;
+          best.set(key, {
             item,
             kind,
             verdict,
@@ -149,7 +170,7 @@ export class LocalNode {
         }
       }
     }
-    return out;
+    return [...best.values()];
   }
 
   private viewsRunning = 0;

@@ -48,8 +48,8 @@ export interface ServiceEnv {
   readonly startedAt?: number;
   readonly url?: () => string;
   readonly network?: () => Promise<NodeStatus['network']>;
-  /** Told every status a view answered (the baseline of status-change events). */
-  readonly seen?: (digest: string, status: NodeView['status']) => void;
+  /** Told every view answered (the baseline of status-change events). */
+  readonly seen?: (digest: string, view: NodeView) => void;
 }
 
 /** Endorsements of an issuer are about sha256(did) by convention (SPEC §9). */
@@ -71,16 +71,18 @@ export class NodeService {
   async view(digestText: string, opts: { without?: string | undefined; lookup?: boolean } = {}): Promise<ViewWithLookup> {
     const digest = parseDigest(digestText);
     if (opts.without !== undefined && publicKeyFromDidKey(opts.without) === undefined) throw new ChorusError('bad_input', `without: not an Ed25519 did:key: "${opts.without.slice(0, 100)}"`);
-    const view = await this.node.view(digest, { without: opts.without });
-    if (opts.without === undefined) this.env.seen?.(digest, view.status);
-    if (!this.env.lookup || opts.lookup === false || view.evidence.total > 0) return view;
-    const lookup = await this.env.lookup(digest);
-    return { ...(lookup.accepted > 0 ? await this.node.view(digest, { without: opts.without }) : view), lookup };
+    let view: ViewWithLookup = await this.node.view(digest, { without: opts.without });
+    if (this.env.lookup && opts.lookup !== false && view.evidence.total === 0) {
+      const lookup = await this.env.lookup(digest);
+      view = { ...(lookup.accepted > 0 ? await this.node.view(digest, { without: opts.without }) : view), lookup };
+    }
+    if (opts.without === undefined) this.env.seen?.(digest, view);
+    return view;
   }
 
   /** Views of up to 1,000 digests: each distinct digest viewed once, evidence sent once. */
   async query(digests: readonly string[], opts: { evidence?: boolean; without?: string | undefined }) {
-    const graph = await this.node.trust();
+    const graph = opts.without !== undefined ? await this.node.trustState.without(opts.without) : await this.node.trust();
     const now = Date.now();
     const views = new Map<string, Promise<NodeView>>();
     const viewOf = (digest: string): Promise<NodeView> => {
@@ -93,7 +95,7 @@ export class NodeService {
       try {
         const digest = parseDigest(text);
         const view = await viewOf(digest);
-        if (opts.without === undefined) this.env.seen?.(digest, view.status);
+        if (opts.without === undefined) this.env.seen?.(digest, view);
         if (opts.evidence && !withEvidence.has(digest)) {
           withEvidence.add(digest);
           return view;
@@ -140,19 +142,32 @@ export class NodeService {
     };
   }
 
+  /** Policy edits one at a time: each reads, changes and writes the file. */
+  private editing: Promise<unknown> = Promise.resolve();
+
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.editing.then(fn);
+    this.editing = run.catch(() => undefined);
+    return run;
+  }
+
   /** Replaces the roots (an issuer list) or the whole policy. */
-  async setTrust(body: z.infer<typeof TrustPut>): Promise<TrustListView> {
-    if ('version' in body) await writePolicy(this.node.home.trust, body);
-    else await replaceRoots(this.node.home.trust, body.issuers, new Date());
-    this.node.trustChanged();
-    return this.trust();
+  setTrust(body: z.infer<typeof TrustPut>): Promise<TrustListView> {
+    return this.serialised(async () => {
+      if ('version' in body) await writePolicy(this.node.home.trust, body);
+      else await replaceRoots(this.node.home.trust, body.issuers, new Date());
+      this.node.trustChanged();
+      return this.trust();
+    });
   }
 
   /** One change: trust (with scope and weight), block, subscribe, remove. */
-  async editTrust(edit: PolicyEdit): Promise<TrustListView & { changed: boolean }> {
-    const { changed } = await editPolicy(this.node.home.trust, edit);
-    if (changed) this.node.trustChanged();
-    return { ...(await this.trust()), changed };
+  editTrust(edit: PolicyEdit): Promise<TrustListView & { changed: boolean }> {
+    return this.serialised(async () => {
+      const { changed } = await editPolicy(this.node.home.trust, edit);
+      if (changed) this.node.trustChanged();
+      return { ...(await this.trust()), changed };
+    });
   }
 
   /** What this node knows and thinks of an issuer. */

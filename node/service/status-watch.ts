@@ -46,11 +46,58 @@ export class StatusWatch {
     });
   }
 
-  /** Records a status someone saw (the baseline a later change is measured from). */
+  /** The next time a counted attestation of a remembered digest expires: its status may change then. */
+  private expiries = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  private expiresLater(digest: string, v: Awaited<ReturnType<LocalNode['view']>>): void {
+    let next: number | undefined;
+    for (const g of Object.values(v.byPredicate)) {
+      for (const i of g.attestations) {
+        const at = i.counts && i.expiresAt !== undefined ? Date.parse(i.expiresAt) : undefined;
+        if (at !== undefined && (next === undefined || at < next)) next = at;
+      }
+    }
+    if (next === undefined) this.expiries.delete(digest);
+    else this.expiries.set(digest, next);
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    let first: number | undefined;
+    for (const at of this.expiries.values()) if (first === undefined || at < first) first = at;
+    if (first === undefined) return;
+    this.timer = setTimeout(() => {
+      const now = Date.now();
+      for (const [d, at] of this.expiries) {
+        if (at <= now) {
+          this.expiries.delete(d);
+          this.queue.add(d);
+        }
+      }
+      this.pump();
+      this.arm();
+    }, Math.min(Math.max(0, first - Date.now()) + 50, 2 ** 31 - 1));
+    this.timer.unref();
+  }
+
+  /** Records a view someone saw (the baseline a later change is measured from). */
+  seenView(digest: string, v: Awaited<ReturnType<LocalNode['view']>>): void {
+    this.seen(digest, v.status);
+    this.expiresLater(digest, v);
+  }
+
+  /** Records a status someone saw. */
   seen(digest: string, status: Status): void {
     this.known.delete(digest);
     this.known.set(digest, status);
-    if (this.known.size > KNOWN) this.known.delete(this.known.keys().next().value as string);
+    if (this.known.size > KNOWN) {
+      const oldest = this.known.keys().next().value as string;
+      this.known.delete(oldest);
+      this.expiries.delete(oldest);
+    }
   }
 
   committed(ds: readonly Decision[]): void {
@@ -84,7 +131,14 @@ export class StatusWatch {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.timer);
     this.queue.clear();
+  }
+
+  /** Attestations left the store (collected, evicted): the digests they were about are looked at again. */
+  removed(subjects: Iterable<string>): void {
+    for (const d of subjects) if (this.known.has(d)) this.queue.add(d);
+    this.pump();
   }
 
   private pump(): void {
@@ -98,7 +152,7 @@ export class StatusWatch {
           try {
             const v = await this.node.view(digest);
             const old = this.known.get(digest) ?? (v.evidence.total === 0 ? 'unknown' : undefined);
-            this.seen(digest, v.status);
+            this.seenView(digest, v);
             if (old === undefined || old === v.status) continue;
             this.seq++;
             this.log.push({ seq: this.seq, digest: v.digest, old, new: v.status, reason: v.reason, at: v.asOf });

@@ -43,13 +43,24 @@ export const TrustSubscription = z.strictObject({
 });
 
 /** trust.json, version 2: whom this node trusts, on what, and how much (SPEC §10.1). */
-export const TrustPolicyFile = z.strictObject({
-  version: z.literal(2),
-  roots: z.array(TrustRoot).max(100_000).default([]),
-  blocks: z.array(TrustBlock).max(100_000).default([]),
-  subscriptions: z.array(TrustSubscription).max(1_000).default([]),
-  params: TrustParams.prefault({}),
-});
+export const TrustPolicyFile = z
+  .strictObject({
+    version: z.literal(2),
+    roots: z.array(TrustRoot).max(100_000).default([]),
+    blocks: z.array(TrustBlock).max(100_000).default([]),
+    subscriptions: z.array(TrustSubscription).max(1_000).default([]),
+    params: TrustParams.prefault({}),
+  })
+  .superRefine((p, ctx) => {
+    // An issuer is in at most one place, once: a repeated root would multiply its weight.
+    const seen = new Set<string>();
+    for (const [list, entries] of [['roots', p.roots], ['blocks', p.blocks], ['subscriptions', p.subscriptions]] as const) {
+      entries.forEach((e, i) => {
+        if (seen.has(e.issuer)) ctx.addIssue({ code: 'custom', path: [list, i, 'issuer'], message: `${e.issuer} is listed more than once (an issuer is a root, a block or a subscription, once)` });
+        seen.add(e.issuer);
+      });
+    }
+  });
 
 export type TrustRoot = z.infer<typeof TrustRoot>;
 export type TrustBlock = z.infer<typeof TrustBlock>;

@@ -138,18 +138,23 @@ function spread(policy: TrustPolicy, edges: readonly EndorsementInput[], scope: 
   // Layer 0: roots (trusted as the policy says, and passing `spread` of it on) and
   // subscriptions (passing their whole weight on, trusted themselves only through a root).
   const level = new Map<string, number>();
+  const roots = new Set<string>();
   const energy = new Map<string, number>();
   const best = new Map<string, { from: string; edge: EndorsementInput; amount: number }>();
   let layer: { issuer: string; out: number }[] = [];
   for (const r of policy.roots) {
     if (blocked.has(r.issuer) || !(r.scope.includes('*') || r.scope.includes(scope))) continue;
     level.set(r.issuer, 0);
+    roots.add(r.issuer);
     out.set(r.issuer, { trust: r.weight, via: 'root', path: [] });
     layer.push({ issuer: r.issuer, out: d * r.weight });
   }
+  // A subscription emits at layer 0 but holds no layer: a root may still endorse the curator
+  // (its own attestations then count like any endorsed issuer's).
+  const subscribed = new Set<string>();
   for (const s of policy.subscriptions) {
     if (blocked.has(s.issuer) || level.has(s.issuer)) continue;
-    level.set(s.issuer, 0);
+    subscribed.add(s.issuer);
     layer.push({ issuer: s.issuer, out: s.weight });
   }
   for (let k = 0; k < policy.params.maxDepth && layer.length > 0; k++) {
@@ -161,6 +166,8 @@ function spread(policy: TrustPolicy, edges: readonly EndorsementInput[], scope: 
       for (const e of list) {
         const lv = level.get(e.endorsed);
         if (lv !== undefined && lv !== k + 1) continue; // back edge, cycle or same layer
+        // A curator's own subscription energy must not come back to it through its list.
+        if (lv === undefined && subscribed.has(e.endorsed) && !roots.has(issuer)) continue;
         level.set(e.endorsed, k + 1);
         const share = (amount * e.weight) / norm;
         energy.set(e.endorsed, (energy.get(e.endorsed) ?? 0) + share);

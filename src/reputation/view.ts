@@ -92,8 +92,8 @@ export function reputationView(digest: string, inputs: readonly ViewInput[], tru
     if (verdict === undefined || scope === undefined) reason = 'not-scored';
     else if (retractedBy.has(a.id)) reason = 'retracted';
     else if (a.expiresAt !== undefined && a.expiresAt <= now) reason = 'expired';
-    else if (trust.isBlocked(a.issuer)) reason = 'blocked';
     else if (opts.without !== undefined && a.issuer === opts.without) reason = 'ignored';
+    else if (trust.isBlocked(a.issuer)) reason = 'blocked';
     else if ((t?.trust ?? 0) <= 0) reason = 'untrusted';
     else if ((t?.trust ?? 0) < p.minWeight) reason = 'weak';
     else reason = 'trusted';
@@ -216,7 +216,7 @@ export function reputationView(digest: string, inputs: readonly ViewInput[], tru
 }
 
 function nameOf(i: EvidenceItem): string {
-  return i.issuerNote ?? `${i.issuer.slice(0, 16)}…`;
+  return i.issuerNote ?? (i.issuer.length > 30 ? `${i.issuer.slice(0, 14)}…${i.issuer.slice(-6)}` : i.issuer);
 }
 
 /** The one-sentence reason of a status. */

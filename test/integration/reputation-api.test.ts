@@ -99,4 +99,25 @@ describe('reputation over the HTTP API', () => {
     expect((await fetch(`${url}/v1/issuers/not-a-did`)).status).toBe(400);
     expect((await fetch(`${url}/v1/models/sha256:${model}/reputation?without=nope`)).status).toBe(400);
   }, 60_000);
+
+  it('a counted finding that expires changes the status: an event says so when it happens', async () => {
+    const lab = makeIssuer();
+    const model = randomDigest();
+    await edit({ op: 'trust', issuer: lab.did });
+    const ac = new AbortController();
+    const stream = await fetch(`${url}/v1/events?subject=sha256:${model}`, { signal: ac.signal });
+    const reader = stream.body!.getReader();
+    expect((await publish(makeEnvelopeLine(lab, { kind: 'payload', subjects: [model], expiresAt: new Date(Date.now() + 2500) }))).status).toBe(201);
+    const first = await (await fetch(`${url}/v1/models/sha256:${model}/reputation`)).json() as { status: string };
+    expect(first.status).toBe('flagged');
+    let text = '';
+    const end = Date.now() + 15_000;
+    while (!/"old":"flagged","new":"unknown"/.test(text) && Date.now() < end) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    ac.abort();
+    expect(text).toMatch(/event: status\ndata: [^\n]*"old":"flagged","new":"unknown"/);
+  }, 30_000);
 });

@@ -93,8 +93,9 @@ describe('trust graph: transitive, scoped, personalised', () => {
     expect(blocked.counts(RED)).toBe(false);
     expect(open.counts(did('x'))).toBe(false);
     expect(open.counts(did('y'))).toBe(false);
-    // Blocking a root wins over its root entry too.
-    expect(TrustGraph.compute(policy({ roots: [{ issuer: LAB }], blocks: [{ issuer: LAB }] }), edges, NOW).counts(LAB)).toBe(false);
+    // An issuer is a root or a block, never both (nor listed twice: that would multiply its weight).
+    expect(() => policy({ roots: [{ issuer: LAB }], blocks: [{ issuer: LAB }] })).toThrow(/more than once/);
+    expect(() => policy({ roots: [{ issuer: LAB }, { issuer: LAB }] })).toThrow(/more than once/);
   });
 
   it('cycles, self-endorsement and endorsing a blocked key change nothing', () => {

@@ -89,7 +89,7 @@ export function trustCommand(cli: Cli): Command {
         const t = await client.trust();
         if (opts.json) return void cli.json(t);
         const { roots, subscriptions, blocks } = t.policy;
-        if (t.self) cli.out(`${t.self}  (this node's own key: every kind, weight 1)`);
+        if (t.self && ![...roots, ...subscriptions, ...blocks].some((e) => e.issuer === t.self)) cli.out(`self       ${t.self}  *  1  (this node's own key)`);
         for (const r of roots) cli.out(`trust      ${r.issuer}  ${r.scope.join(',')}  ${r.weight}${r.note ? `  ${r.note}` : ''}`);
         for (const s of subscriptions) cli.out(`subscribe  ${s.issuer}  ${s.weight}${s.note ? `  ${s.note}` : ''}`);
         for (const b of blocks) cli.out(`block      ${b.issuer}${b.note ? `  ${b.note}` : ''}`);
