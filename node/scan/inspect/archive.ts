@@ -1,0 +1,109 @@
+import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
+import { walkPickle } from './pickle.js';
+import { bufferSource, type ByteSource } from './source.js';
+import type { Finding, ZipMeta } from './types.js';
+import { bombRatio, isZipMagic, readLocalHeader, readZipDirectory, readZipMember, type ZipEntry } from './zip.js';
+
+/** What inspecting a zip archive found, and whether it is a PyTorch checkpoint. */
+export interface ArchiveInspection {
+  readonly pytorch: boolean;
+  readonly findings: Finding[];
+  readonly meta: ZipMeta;
+}
+
+const PICKLE_NAME = /\.(?:pkl|pickle)$/i;
+const ARCHIVE_NAME = /\.(?:zip|pt|pth|bin|ckpt|npz|keras|mar|nemo)$/i;
+/** PyTorch tensor storages (`archive/data/0`): raw numbers, never sniffed. */
+const STORAGE_NAME = /(?:^|\/)data\/\d+$/;
+
+/** True when a member name is where torch.save puts the pickle of a zip checkpoint. */
+export function isTorchDataPickle(name: string): boolean {
+  return name === 'data.pkl' || name.endsWith('/data.pkl');
+}
+
+function looksLikePickle(head: Buffer): boolean {
+  return head[0] === 0x80 && (head[1] ?? 0xff) >= 2 && (head[1] ?? 0xff) <= 5;
+}
+
+/**
+ * Inspects a zip archive: every pickle member (`data.pkl`, `constants.pkl`, any `*.pkl`, and
+ * members that start like a pickle) is walked with {@link walkPickle}, archives inside it are
+ * opened to `limits.zipDepth`, and members whose declared sizes mark a zip bomb are reported.
+ * Tensor storages are never read. Never throws for bad bytes.
+ */
+export async function inspectArchive(
+  source: ByteSource,
+  opts: { limits?: Partial<InspectLimits>; depth?: number; prefix?: string } = {},
+): Promise<ArchiveInspection> {
+  const lim = { ...INSPECT_LIMITS, ...opts.limits };
+  const depth = opts.depth ?? 0;
+  const prefix = opts.prefix ?? '';
+  const findings: Finding[] = [];
+  const meta: ZipMeta = { entries: 0, pickles: [], members: [] };
+  const dir = await readZipDirectory(source, lim);
+  if (!dir.ok) {
+    const where = prefix === '' ? {} : { path: prefix.slice(0, -1) };
+    findings.push({ kind: dir.why, severity: dir.why === 'limit' ? 'medium' : 'high', ...where, detail: `zip archive: ${dir.detail}` });
+    return { pytorch: false, findings, meta };
+  }
+  meta.entries = dir.entries.length;
+  for (const name of dir.overlapping) {
+    findings.push({ kind: 'zip-bomb', severity: 'high', path: prefix + name, detail: `entry ${name} overlaps the next entry's data (overlapping entries are how non-recursive zip bombs multiply)` });
+  }
+  const pytorch = dir.entries.some((e) => isTorchDataPickle(e.name));
+  for (const entry of dir.entries) {
+    const path = prefix + entry.name;
+    const ratio = bombRatio(entry, lim);
+    if (ratio !== undefined) {
+      findings.push({ kind: 'zip-bomb', severity: 'high', path, detail: `declares ${entry.uncompressedSize} bytes from ${entry.compressedSize} compressed (ratio ${Math.round(ratio)}, limit ${lim.zipRatio})` });
+      continue;
+    }
+    if (entry.name.endsWith('/') || STORAGE_NAME.test(entry.name)) continue;
+    const guess = await memberKind(source, entry, findings, path);
+    if (guess === undefined) continue;
+    if (guess === 'zip' && depth + 1 > lim.zipDepth) {
+      findings.push({ kind: 'limit', severity: 'medium', path, detail: `archive nested deeper than ${lim.zipDepth}: not opened` });
+      continue;
+    }
+    const member = await readZipMember(source, entry, lim);
+    if (!member.ok) {
+      findings.push({ kind: member.why, severity: member.why === 'limit' ? 'medium' : 'high', path, detail: member.detail });
+      continue;
+    }
+    const kind = guess !== 'sniff' ? guess : isZipMagic(member.bytes) ? 'zip' : looksLikePickle(member.bytes) || PICKLE_NAME.test(entry.name) ? 'pickle' : undefined;
+    if (kind === undefined) continue;
+    if (kind === 'zip' && depth + 1 > lim.zipDepth) {
+      findings.push({ kind: 'limit', severity: 'medium', path, detail: `archive nested deeper than ${lim.zipDepth}: not opened` });
+      continue;
+    }
+    if (kind === 'pickle') meta.pickles.push(path);
+    if (kind === 'pickle') {
+      const walk = walkPickle(member.bytes, { path, limits: lim });
+      findings.push(...walk.findings);
+      meta.members.push({ path, format: 'pickle', meta: walk.meta });
+    } else {
+      const inner = await inspectArchive(bufferSource(member.bytes), { limits: lim, depth: depth + 1, prefix: `${path}!` });
+      findings.push(...inner.findings);
+      meta.pickles.push(...inner.meta.pickles);
+      meta.members.push({ path, format: 'zip' }, ...inner.meta.members);
+    }
+  }
+  return { pytorch, findings, meta };
+}
+
+/** Whether a member is a pickle or an archive to open, by name and then by its first bytes. */
+async function memberKind(source: ByteSource, entry: ZipEntry, findings: Finding[], path: string): Promise<'pickle' | 'zip' | 'sniff' | undefined> {
+  const named = PICKLE_NAME.test(entry.name) ? 'pickle' : undefined;
+  if (entry.method !== 0 || entry.encrypted) {
+    // A compressed member's first bytes are not its content: read the likely ones, then look.
+    return PICKLE_NAME.test(entry.name) || ARCHIVE_NAME.test(entry.name) ? 'sniff' : undefined;
+  }
+  const local = await readLocalHeader(source, entry, 4);
+  if (!local.ok) {
+    findings.push({ kind: 'malformed', severity: 'high', path, detail: local.detail });
+    return undefined;
+  }
+  if (isZipMagic(local.head)) return 'zip';
+  if (named || looksLikePickle(local.head)) return 'pickle';
+  return undefined;
+}

@@ -1,0 +1,67 @@
+/**
+ * Every limit the static inspectors enforce, in one place. A file that needs more than a limit
+ * allows is not inspected further and gets a `limit` finding: inspection fails closed.
+ */
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const INSPECT_LIMITS = {
+  /** Bytes of a raw pickle read into memory; a longer one is inspected up to here. */
+  pickleBytes: 64 * MiB,
+  /** Opcodes walked in one pickle stream (all its pickles together). */
+  pickleOpcodes: 20_000_000,
+  /** Values on the simulated pickle stack, marks included. */
+  pickleStack: 1_000_000,
+  /** Entries remembered in the simulated pickle memo. */
+  pickleMemo: 1_000_000,
+  /** Longest string kept as a value (module and attribute names are short). */
+  pickleString: 4 * KiB,
+  /** Concatenated pickles walked in one stream (legacy torch.save writes five). */
+  picklesPerStream: 8,
+  /** Distinct imports recorded per pickle stream. */
+  pickleImports: 10_000,
+
+  /** Entries in one zip central directory. */
+  zipEntries: 200_000,
+  /** Bytes of a zip central directory. */
+  zipDirectoryBytes: 64 * MiB,
+  /** Uncompressed bytes of one archive member read for inspection (pickles, nested zips). */
+  zipMemberBytes: 64 * MiB,
+  /** Declared uncompressed / compressed size above which a member is a zip bomb. */
+  zipRatio: 200,
+  /** Archives inside archives followed this deep (the file itself is depth 0). */
+  zipDepth: 2,
+
+  /** Bytes of a GGUF header (metadata and tensor infos) read into memory. */
+  ggufHeaderBytes: 64 * MiB,
+  /** Metadata key/value pairs in one GGUF header. */
+  ggufKeys: 1_000_000,
+  /** Tensor infos in one GGUF header. */
+  ggufTensors: 1_000_000,
+  /** Bytes of one GGUF string (key or value). */
+  ggufString: 16 * MiB,
+  /** Elements of one GGUF metadata array. */
+  ggufArray: 16_000_000,
+  /** Nesting of GGUF arrays of arrays. */
+  ggufArrayDepth: 4,
+  /** Dimensions of one GGUF tensor. */
+  ggufDims: 8,
+
+  /** Bytes of a safetensors JSON header (the format's own limit). */
+  safetensorsHeaderBytes: 100_000_000,
+
+  /** Nesting of ONNX messages (graphs inside attributes inside nodes…). */
+  onnxDepth: 64,
+  /** Protobuf fields walked in one ONNX file. */
+  onnxFields: 50_000_000,
+  /** Bytes of one ONNX string read (names, external-data keys and values). */
+  onnxString: 64 * KiB,
+  /** Window of file bytes the ONNX walker holds at once. */
+  onnxWindow: 1 * MiB,
+
+  /** Bytes read to recognise a file's format. */
+  sniffBytes: 64 * KiB,
+} as const;
+
+/** The limits as a type, so callers can override some of them. */
+export type InspectLimits = { -readonly [K in keyof typeof INSPECT_LIMITS]: number };

@@ -1,0 +1,281 @@
+import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
+import { classifyImport } from './pickle-imports.js';
+import { decodeQuotedString, decodeRawUnicodeEscape } from './pickle-strings.js';
+import type { Finding, PickleImport, PickleMeta } from './types.js';
+
+/** Options for {@link walkPickle}. */
+export interface PickleWalkOptions {
+  /** False when `bytes` is only the start of a longer stream: running out is a limit, not a break. */
+  readonly complete?: boolean;
+  /** The member path to put on findings (inside an archive). */
+  readonly path?: string;
+  readonly limits?: Partial<InspectLimits>;
+}
+
+/** What a static walk of a pickle stream found. */
+export interface PickleWalk {
+  readonly meta: PickleMeta;
+  readonly findings: Finding[];
+  /** The walk ran out of bytes in a stream marked incomplete: more bytes would let it go on. */
+  readonly needsMore: boolean;
+}
+
+/** A value on the simulated stack: a string, an import (its index), or anything else. */
+type Val = string | number;
+const OTHER = -1;
+
+class Stop extends Error {
+  constructor(
+    readonly why: 'malformed' | 'truncated' | 'limit',
+    message: string,
+    readonly at: number,
+  ) {
+    super(message);
+  }
+}
+
+/** torch.save's legacy (pre-zip) files start with a pickle of this magic number, then four more pickles and raw storage bytes. */
+const TORCH_LEGACY_MAGIC = Buffer.from('80028a0a6cfc9c46f9206aa850192e', 'hex');
+const TORCH_LEGACY_PICKLES = 5;
+
+/**
+ * Walks the opcodes of a pickle stream (protocols 0 to 5) without executing anything, and
+ * resolves every import: GLOBAL and INST by their text arguments, STACK_GLOBAL by simulating
+ * the stack and memo that feed it. Each import is judged dangerous, allowed or suspicious
+ * ({@link classifyImport}). What was found before a break or a limit is kept and reported, with
+ * a `malformed` or `limit` finding for the break. Iterative and bounded by `limits`: never
+ * throws, never recurses.
+ */
+export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleWalk {
+  const lim = { ...INSPECT_LIMITS, ...opts.limits };
+  const complete = opts.complete ?? true;
+  const at = opts.path === undefined ? {} : { path: opts.path };
+  const findings: Finding[] = [];
+  const imports: PickleImport[] = [];
+  const importIndex = new Map<string, number>();
+  const memo = new Map<number, Val>();
+  const stack: Val[] = [];
+  const marks: number[] = [];
+  let memoFull = false;
+  let importsFull = false;
+  let unresolved = 0;
+  let protocol = 0;
+  let opcodes = 0;
+  let pickles = 0;
+  let persistentIds = 0;
+  let pos = 0;
+  let needsMore = false;
+  const end = bytes.length;
+  const maxPickles = bytes.subarray(0, TORCH_LEGACY_MAGIC.length).equals(TORCH_LEGACY_MAGIC)
+    ? TORCH_LEGACY_PICKLES
+    : lim.picklesPerStream;
+
+  const need = (n: number, op: number): void => {
+    if (pos + n > end) throw new Stop('truncated', `opcode 0x${op.toString(16)} needs ${n} bytes past the end`, pos);
+  };
+  const u8 = (op: number): number => (need(1, op), bytes[pos++] as number);
+  const u16 = (op: number): number => (need(2, op), (pos += 2), bytes.readUInt16LE(pos - 2));
+  const u32 = (op: number): number => (need(4, op), (pos += 4), bytes.readUInt32LE(pos - 4));
+  const i32 = (op: number): number => (need(4, op), (pos += 4), bytes.readInt32LE(pos - 4));
+  const u64 = (op: number): number => {
+    need(8, op);
+    const v = bytes.readBigUInt64LE(pos);
+    pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Stop('malformed', `length ${v} is impossible`, pos - 8);
+    return Number(v);
+  };
+  const line = (op: number): Buffer => {
+    const nl = bytes.indexOf(0x0a, pos);
+    if (nl < 0) throw new Stop('truncated', `opcode 0x${op.toString(16)} has no end of line`, pos);
+    const b = bytes.subarray(pos, nl);
+    pos = nl + 1;
+    return b;
+  };
+  const take = (n: number, op: number): Buffer => {
+    need(n, op);
+    pos += n;
+    return bytes.subarray(pos - n, pos);
+  };
+  const text = (b: Buffer, encoding: 'utf8' | 'latin1'): Val => (b.length <= lim.pickleString ? b.toString(encoding) : OTHER);
+
+  const push = (v: Val): void => {
+    if (stack.length + marks.length >= lim.pickleStack) throw new Stop('limit', `stack deeper than ${lim.pickleStack}`, pos);
+    stack.push(v);
+  };
+  const base = (): number => marks[marks.length - 1] ?? 0;
+  const pop = (op: number): Val => {
+    if (stack.length <= base()) throw new Stop('malformed', `opcode 0x${op.toString(16)} pops an empty stack`, pos - 1);
+    return stack.pop() as Val;
+  };
+  const top = (op: number): Val => {
+    if (stack.length <= base()) throw new Stop('malformed', `opcode 0x${op.toString(16)} reads an empty stack`, pos - 1);
+    return stack[stack.length - 1] as Val;
+  };
+  /** Pops back to the last MARK and returns the first value above it. */
+  const popMark = (op: number): Val | undefined => {
+    const m = marks.pop();
+    if (m === undefined) throw new Stop('malformed', `opcode 0x${op.toString(16)} without a MARK`, pos - 1);
+    const first = stack[m];
+    stack.length = m;
+    return first;
+  };
+  const memoGet = (key: number): void => {
+    const v = memo.get(key);
+    if (v === undefined && !memoFull) throw new Stop('malformed', `memo key ${key} was never stored`, pos);
+    push(v ?? OTHER);
+  };
+  const memoPut = (key: number, op: number): void => {
+    const v = top(op);
+    if (!memo.has(key) && memo.size >= lim.pickleMemo) {
+      if (!memoFull) findings.push({ kind: 'limit', severity: 'medium', ...at, offset: pos, detail: `pickle memo larger than ${lim.pickleMemo} entries: later memo values are unknown` });
+      memoFull = true;
+      return;
+    }
+    memo.set(key, v);
+  };
+  const addImport = (module: string, name: string, opcode: string, offset: number): number => {
+    const key = `${module}\n${name}`;
+    const known = importIndex.get(key);
+    if (known !== undefined) {
+      (imports[known] as { count: number }).count++;
+      return known;
+    }
+    const cls = classifyImport(module, name);
+    if (imports.length >= lim.pickleImports && cls !== 'dangerous') {
+      if (!importsFull) findings.push({ kind: 'limit', severity: 'medium', ...at, offset, detail: `more than ${lim.pickleImports} distinct imports: only dangerous ones are listed after that` });
+      importsFull = true;
+      return OTHER;
+    }
+    imports.push({ module, name, class: cls, opcode, offset, count: 1, calledBy: [] });
+    importIndex.set(key, imports.length - 1);
+    return imports.length - 1;
+  };
+  const unresolvedImport = (opcode: string, offset: number, detail: string): void => {
+    if (++unresolved <= 100) findings.push({ kind: 'unresolved-import', severity: 'high', ...at, offset, detail: `${opcode}: ${detail}` });
+  };
+  const called = (v: Val | undefined, opcode: string): void => {
+    if (typeof v !== 'number' || v < 0) return;
+    const imp = imports[v];
+    if (imp && !imp.calledBy.includes(opcode)) imp.calledBy.push(opcode);
+  };
+  const globalFromLines = (opcode: string, op: number): number => {
+    const offset = pos - 1;
+    const module = line(op).toString('utf8');
+    const name = line(op).toString('utf8');
+    if (module.length === 0 || name.length === 0) throw new Stop('malformed', `${opcode} with an empty module or name`, offset);
+    return addImport(module, name, opcode, offset);
+  };
+
+  try {
+    while (pos < end && pickles < maxPickles) {
+      if (pickles > 0 && !(bytes[pos] === 0x80 && (bytes[pos + 1] ?? 0xff) <= 5)) break; // trailing data, not another pickle
+      pickles++;
+      stack.length = 0;
+      marks.length = 0;
+      memo.clear();
+      memoFull = false;
+      for (;;) {
+        if (pos >= end) throw new Stop('truncated', 'pickle ends without STOP', pos);
+        if (++opcodes > lim.pickleOpcodes) throw new Stop('limit', `more than ${lim.pickleOpcodes} opcodes`, pos);
+        const opAt = pos;
+        const op = bytes[pos++] as number;
+        if (op === 0x2e) break; // STOP
+        switch (op) {
+          case 0x80: protocol = Math.max(protocol, u8(op)); if (protocol > 5) throw new Stop('malformed', `unsupported protocol ${protocol}`, opAt); break; // PROTO
+          case 0x95: u64(op); break; // FRAME
+          case 0x28: if (stack.length + marks.length >= lim.pickleStack) throw new Stop('limit', `stack deeper than ${lim.pickleStack}`, opAt); marks.push(stack.length); break; // MARK
+          case 0x30: if (stack.length > base()) stack.pop(); else popMark(op); break; // POP
+          case 0x31: popMark(op); break; // POP_MARK
+          case 0x32: push(top(op)); break; // DUP
+          case 0x46: case 0x49: case 0x4c: line(op); push(OTHER); break; // FLOAT INT LONG
+          case 0x4a: i32(op); push(OTHER); break; // BININT
+          case 0x4b: u8(op); push(OTHER); break; // BININT1
+          case 0x4d: u16(op); push(OTHER); break; // BININT2
+          case 0x47: take(8, op); push(OTHER); break; // BINFLOAT
+          case 0x8a: take(u8(op), op); push(OTHER); break; // LONG1
+          case 0x8b: { const n = i32(op); if (n < 0) throw new Stop('malformed', 'LONG4 with a negative length', opAt); take(n, op); push(OTHER); break; }
+          case 0x4e: case 0x88: case 0x89: push(OTHER); break; // NONE NEWTRUE NEWFALSE
+          case 0x53: { const s = decodeQuotedString(line(op)); if (s === undefined) throw new Stop('malformed', 'STRING argument is not quoted', opAt); push(s.length <= lim.pickleString ? s : OTHER); break; }
+          case 0x54: { const n = i32(op); if (n < 0) throw new Stop('malformed', 'BINSTRING with a negative length', opAt); push(text(take(n, op), 'latin1')); break; }
+          case 0x55: push(text(take(u8(op), op), 'latin1')); break; // SHORT_BINSTRING
+          case 0x56: { const b = line(op); push(b.length <= lim.pickleString ? decodeRawUnicodeEscape(b) : OTHER); break; } // UNICODE
+          case 0x58: push(text(take(u32(op), op), 'utf8')); break; // BINUNICODE
+          case 0x8c: push(text(take(u8(op), op), 'utf8')); break; // SHORT_BINUNICODE
+          case 0x8d: push(text(take(u64(op), op), 'utf8')); break; // BINUNICODE8
+          case 0x42: take(u32(op), op); push(OTHER); break; // BINBYTES
+          case 0x43: take(u8(op), op); push(OTHER); break; // SHORT_BINBYTES
+          case 0x8e: case 0x96: take(u64(op), op); push(OTHER); break; // BINBYTES8 BYTEARRAY8
+          case 0x97: push(OTHER); break; // NEXT_BUFFER
+          case 0x98: top(op); break; // READONLY_BUFFER
+          case 0x50: line(op); persistentIds++; push(OTHER); break; // PERSID
+          case 0x51: pop(op); persistentIds++; push(OTHER); break; // BINPERSID
+          case 0x29: case 0x5d: case 0x7d: case 0x8f: push(OTHER); break; // EMPTY_TUPLE EMPTY_LIST EMPTY_DICT EMPTY_SET
+          case 0x74: case 0x6c: case 0x64: case 0x91: popMark(op); push(OTHER); break; // TUPLE LIST DICT FROZENSET
+          case 0x85: pop(op); push(OTHER); break; // TUPLE1
+          case 0x86: pop(op); pop(op); push(OTHER); break; // TUPLE2
+          case 0x87: pop(op); pop(op); pop(op); push(OTHER); break; // TUPLE3
+          case 0x61: pop(op); top(op); break; // APPEND
+          case 0x73: pop(op); pop(op); top(op); break; // SETITEM
+          case 0x65: case 0x75: case 0x90: popMark(op); top(op); break; // APPENDS SETITEMS ADDITEMS
+          case 0x62: pop(op); top(op); break; // BUILD
+          case 0x63: push(globalFromLines('GLOBAL', op)); break;
+          case 0x69: { const g = globalFromLines('INST', op); popMark(op); called(g, 'INST'); push(OTHER); break; }
+          case 0x93: { // STACK_GLOBAL
+            const name = pop(op);
+            const module = pop(op);
+            if (typeof module === 'string' && typeof name === 'string') push(addImport(module, name, 'STACK_GLOBAL', opAt));
+            else {
+              unresolvedImport('STACK_GLOBAL', opAt, 'module or name is not a constant string (computed, bytes, or lost from the memo)');
+              push(OTHER);
+            }
+            break;
+          }
+          case 0x82: case 0x83: case 0x84: { // EXT1 EXT2 EXT4
+            const code = op === 0x82 ? u8(op) : op === 0x83 ? u16(op) : i32(op);
+            unresolvedImport('EXT', opAt, `extension code ${code} names an import registered at load time`);
+            push(OTHER);
+            break;
+          }
+          case 0x52: { pop(op); called(pop(op), 'REDUCE'); push(OTHER); break; } // REDUCE
+          case 0x81: { pop(op); called(pop(op), 'NEWOBJ'); push(OTHER); break; } // NEWOBJ
+          case 0x92: { pop(op); pop(op); called(pop(op), 'NEWOBJ_EX'); push(OTHER); break; } // NEWOBJ_EX
+          case 0x6f: { called(popMark(op), 'OBJ'); push(OTHER); break; } // OBJ
+          case 0x67: { const k = Number.parseInt(line(op).toString('latin1'), 10); if (!Number.isSafeInteger(k)) throw new Stop('malformed', 'GET with a bad key', opAt); memoGet(k); break; }
+          case 0x68: memoGet(u8(op)); break; // BINGET
+          case 0x6a: memoGet(u32(op)); break; // LONG_BINGET
+          case 0x70: { const k = Number.parseInt(line(op).toString('latin1'), 10); if (!Number.isSafeInteger(k) || k < 0) throw new Stop('malformed', 'PUT with a bad key', opAt); memoPut(k, op); break; }
+          case 0x71: memoPut(u8(op), op); break; // BINPUT
+          case 0x72: memoPut(u32(op), op); break; // LONG_BINPUT
+          case 0x94: memoPut(memo.size, op); break; // MEMOIZE
+          default: throw new Stop('malformed', `unknown opcode 0x${op.toString(16)}`, opAt);
+        }
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Stop)) throw e;
+    if (e.why === 'truncated' && !complete) {
+      needsMore = true;
+      findings.push({ kind: 'limit', severity: 'medium', ...at, offset: e.at, detail: `pickle is longer than the ${end} bytes inspected: the rest was not walked` });
+    } else if (e.why === 'limit') {
+      findings.push({ kind: 'limit', severity: 'medium', ...at, offset: e.at, detail: `pickle walk stopped: ${e.message}` });
+    } else {
+      findings.push({ kind: 'malformed', severity: 'medium', ...at, offset: e.at, detail: `pickle breaks at byte ${e.at}: ${e.message}; imports before the break are reported` });
+    }
+  }
+  if (unresolved > 100) findings.push({ kind: 'unresolved-import', severity: 'high', ...at, detail: `${unresolved - 100} more unresolved imports` });
+  findings.unshift(...importFindings(imports, at));
+  return { findings, needsMore, meta: { protocol, pickles, opcodes, bytes: end, imports, persistentIds } };
+}
+
+function importFindings(imports: readonly PickleImport[], at: { path?: string }): Finding[] {
+  const out: Finding[] = [];
+  for (const imp of imports) {
+    if (imp.class === 'allowed') continue;
+    const calls = imp.calledBy.length > 0 ? `, called by ${imp.calledBy.join(', ')}` : '';
+    const detail = `${imp.module}.${imp.name} imported by ${imp.opcode} at byte ${imp.offset}${calls}`;
+    out.push(imp.class === 'dangerous'
+      ? { kind: 'dangerous-import', severity: 'critical', ...at, offset: imp.offset, detail }
+      : { kind: 'suspicious-import', severity: 'medium', ...at, offset: imp.offset, detail });
+  }
+  return out.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'dangerous-import' ? -1 : 1));
+}
