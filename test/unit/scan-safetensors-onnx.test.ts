@@ -46,6 +46,15 @@ describe('safetensors header inspection', () => {
     expect(details(await st([1, 2], 0))).toMatch(/does not start with \{/);
     expect(details(await st({ __metadata__: { n: 1 } }, 0))).toMatch(/__metadata__ is not a map of strings/);
   });
+
+  it('a deeply nested JSON header is a finding, not a crash', async () => {
+    const deep = Buffer.from(`{"x":${'['.repeat(500_000)}${']'.repeat(500_000)}}`);
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64LE(BigInt(deep.length));
+    const r = await inspectSafetensors(bufferSource(Buffer.concat([n, deep])));
+    expect(r.findings.length).toBeGreaterThan(0);
+    expect(r.findings.every((f) => f.kind === 'malformed')).toBe(true);
+  });
 });
 
 describe('ONNX external data', () => {
