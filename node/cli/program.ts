@@ -15,6 +15,8 @@ import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { connectCommand, peersCommand } from './commands/peers.js';
 import { trustCommand } from './commands/trust.js';
+import { scanCommand } from './commands/scan.js';
+import { checkCommand } from './commands/check.js';
 import { verifyStoreCommand } from './commands/verify-store.js';
 
 const program = new Command('chorus')
@@ -26,13 +28,14 @@ const program = new Command('chorus')
     'after',
     `
 Exit status:
-  0 ok   1 error   2 bad usage or input   3 query: the model is flagged   4 not found
+  0 ok   1 error   2 bad usage or input   3 query: the status --fail-on names (default flagged);
+         scan: a model flagged or dangerous; check: denied   4 not found
   5 input rejected (attest, import)   6 not initialised (run chorus init)
   7 store in use by another process   8 verify-store found problems`,
   );
 
 const cli = makeCli(program);
-for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, verifyStoreCommand, statusCommand, peersCommand, connectCommand]) {
+for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifyStoreCommand, statusCommand, peersCommand, connectCommand]) {
   program.addCommand(make(cli));
 }
 

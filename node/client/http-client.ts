@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ChorusError, ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import type { ImportTally } from '../ingest/import-lines.js';
-import type { AttestationDetail, IssuerInfo, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustGraphInfo, TrustListView, ViewWithLookup } from './node-client.js';
+import type { AttestationDetail, AttestationSummary, CheckResult, IssuerInfo, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustGraphInfo, TrustListView, ViewWithLookup } from './node-client.js';
 
 const CODES = new Set<string>(ERROR_CODES);
 
@@ -82,6 +82,12 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
     },
     async trustGraph() {
       return (await call<TrustGraphInfo>('GET', '/v1/trust/graph')).body;
+    },
+    async check(digest) {
+      return (await call<CheckResult>('POST', '/v1/check', { digest })).body;
+    },
+    async approved() {
+      return (await call<{ items: AttestationSummary[] }>('GET', '/v1/approvals')).body.items;
     },
     async status() {
       return (await call<NodeStatus>('GET', '/v1/status')).body;

@@ -34,6 +34,8 @@ export function localClient(node: LocalNode): NodeClient {
     issuer: (did) => service.issuer(did),
     trustGraph: () => service.trustGraph(),
     status: () => service.status({ withHome: true }),
+    check: (digest) => service.check(digest),
+    approved: () => service.approved(),
     peers: () => Promise.reject(notRunning()),
     connect: () => Promise.reject(notRunning()),
     close: () => node.close(),

@@ -4,10 +4,12 @@ import type { Envelope } from '../../src/statement/statement.js';
 import type { PeerSchema } from '../service/contract.js';
 import type { PolicyEdit } from '../home/trust-list.js';
 import type { ImportTally } from '../ingest/import-lines.js';
+import type { CheckResult } from '../service/check.js';
 import type {
   AttestationDetail, AttestationSummary, IssuerInfo, LookupView, NodeStatus, PublishOutcome, TrustGraphInfo, TrustListView, ViewWithLookup,
 } from '../service/node-service.js';
 
+export type { CheckResult };
 export type { AttestationDetail, AttestationSummary, IssuerInfo, LookupView, NodeStatus, PublishOutcome, TrustGraphInfo, TrustListView, ViewWithLookup };
 export type PeerView = z.infer<typeof PeerSchema>;
 
@@ -34,6 +36,10 @@ export interface NodeClient {
   editTrust(edit: Exclude<PolicyEdit, { op: 'params' }>): Promise<TrustListView & { changed: boolean }>;
   issuer(did: string): Promise<IssuerInfo>;
   trustGraph(): Promise<TrustGraphInfo>;
+  /** The gate's decision about a digest (SPEC §15). */
+  check(digest: string): Promise<CheckResult>;
+  /** Approvals by the configured approvers. */
+  approved(): Promise<AttestationSummary[]>;
   status(): Promise<NodeStatus>;
   /** Connected peers (needs a running node). */
   peers(): Promise<PeerView[]>;

@@ -76,6 +76,13 @@ export const ConfigSchema = z.strictObject({
       includeSelf: z.boolean().default(true),
     })
     .prefault({}),
+  check: z
+    .strictObject({
+      mode: z.enum(['deny-flagged', 'allowlist']).default('deny-flagged').describe('deny-flagged: refuse what the view flags or inspection finds dangerous; allowlist: allow only what an approver approved'),
+      approvers: z.array(z.string().regex(/^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$/)).max(1000).default([]).describe('issuers whose approval attestations allow a model in allowlist mode'),
+      failOn: z.array(z.enum(['flagged', 'disputed', 'caution', 'unknown'])).min(1).default(['flagged']).describe('view statuses that deny in deny-flagged mode'),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

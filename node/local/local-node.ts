@@ -112,10 +112,17 @@ export class LocalNode {
   }
 
   private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<NodeView> {
-    const total = await this.store.subjectCount(digest);
-    const [counting, others] = await Promise.all([this.reader.counting(digest, graph, total), this.store.bySubject(digest, { limit: OTHERS_LISTED })]);
-    const seen = new Set(counting.map((a) => a.id));
-    const inputs = [...counting, ...others.items.filter((a) => !seen.has(a.id))];
+    // Most digests have a few attestations: one read returns them all. Only a digest with
+    // more than a page costs the counted total and the counting issuers' reads.
+    const others = await this.store.bySubject(digest, { limit: OTHERS_LISTED });
+    let total = others.items.length;
+    let inputs = others.items;
+    if (others.next !== undefined) {
+      total = await this.store.subjectCount(digest);
+      const counting = await this.reader.counting(digest, graph, total);
+      const seen = new Set(counting.map((a) => a.id));
+      inputs = [...counting, ...others.items.filter((a) => !seen.has(a.id))];
+    }
     // Lineage: findings about the bases that trusted lineage claims name carry over (SPEC §10.5).
     let inherited: InheritedInput[] = [];
     if (depth < MAX_LINEAGE_DEPTH) {

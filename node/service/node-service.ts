@@ -4,7 +4,8 @@ import { ChorusError, isChorusError } from '../../src/errors.js';
 import { parseDigest } from '../../src/digest/parse-digest.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { SCOPES } from '../../src/reputation/policy.js';
-import type { EndorsementPredicate } from '../../src/statement/predicates.js';
+import type { ApprovalPredicate, EndorsementPredicate } from '../../src/statement/predicates.js';
+import { decideCheck, type CheckInput, type CheckResult } from './check.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import { editPolicy, loadPolicy, replaceRoots, writePolicy, type PolicyEdit } from '../home/trust-list.js';
 import type { LocalNode, NodeView } from '../local/local-node.js';
@@ -116,6 +117,45 @@ export class NodeService {
     return d.outcome === 'accept'
       ? { outcome: d.outcome, code: d.code, id: d.id }
       : { outcome: d.outcome, code: d.code, message: d.message, ...(d.id ? { id: d.id } : {}) };
+  }
+
+  /**
+   * The gate for one digest (inspection of files is the caller's: pass its verdict): the
+   * view's status and the live approvals by configured approvers, decided by check.mode.
+   */
+  async check(digestText: string, inspection?: CheckInput['inspection']): Promise<CheckResult> {
+    const digest = parseDigest(digestText);
+    const view = await this.node.view(digest);
+    return decideCheck({ digest, status: view.status, reason: view.reason, approvals: await this.approvals(digest), inspection }, this.node.config.check);
+  }
+
+  /** Live approvals of a digest by the configured approvers (not expired, not retracted by them). */
+  async approvals(digest: string): Promise<CheckResult['approvals']> {
+    const approvers = this.node.config.check.approvers;
+    const out: CheckResult['approvals'] = [];
+    const now = Date.now();
+    for (const issuer of approvers) {
+      for (const a of await this.node.store.newestBySubjectIssuer(digest, issuer, 100)) {
+        if (a.kind !== 'approval' || (a.expiresAt !== undefined && a.expiresAt <= now)) continue;
+        const retractions = await this.node.store.retractionsOf(a.id);
+        let retracted = false;
+        for (const r of retractions) if ((await this.node.store.lookup(r))?.issuer === issuer) retracted = true;
+        if (retracted) continue;
+        const p = a.statement.predicate as ApprovalPredicate;
+        out.push({ id: a.id, issuer, name: p.name, ...(p.version === undefined ? {} : { version: p.version }), ...(p.license === undefined ? {} : { license: p.license }) });
+      }
+    }
+    return out;
+  }
+
+  /** Approvals by the configured approvers, newest first (chorus list --approved). */
+  async approved(limit = 1000): Promise<AttestationSummary[]> {
+    const out: AttestationSummary[] = [];
+    for (const issuer of this.node.config.check.approvers) {
+      const page = await this.node.store.byIssuer(issuer, { limit: 10_000 });
+      for (const a of page.items) if (a.kind === 'approval') out.push(summarize(a));
+    }
+    return out.sort((a, b) => (a.issuedAt < b.issuedAt ? 1 : -1)).slice(0, limit);
   }
 
   /** One stored attestation with its statement and any retractions of it. */

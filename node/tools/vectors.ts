@@ -236,6 +236,7 @@ function envelopeCases(): EnvelopeCase[] {
   accept('payload', envelope(alice, statement(alice, 'payload', { scanner: { name: 'picklescan', version: '0.0.14' }, finding: { kind: 'pickle-exec', path: 'data.pkl', description: 'os.system' }, severity: 'critical' })));
   accept('lineage', envelope(alice, statement(alice, 'lineage', { derivedFrom: [{ digest: { sha256: 'b'.repeat(64) }, relation: 'quantized' }] })));
   accept('endorsement', envelope(alice, statement(alice, 'endorsement', { endorsed: bob.did, scope: ['audit'], weight: 0.5 }, { subject: [{ name: bob.did, digest: { sha256: toHex(sha256(utf8.encode(bob.did))) } }] })));
+  accept('approval', envelope(alice, statement(alice, 'approval', { name: 'acme/model', version: '1.0', license: 'Apache-2.0' })));
   accept('audit-with-expiry-and-two-subjects', envelope(alice, statement(alice, 'audit', audit, { header: { expiresAt: '2027-01-01T00:00:00Z' }, subject: [{ name: 'a', digest: { sha256: DIGEST } }, { name: 'b', digest: { sha256: 'c'.repeat(64), sha512: 'ab' } }] })));
   accept('unknown-predicate-type-is-kept', envelope(alice, statement(alice, 'https://example.org/custom-eval/v3', { anything: ['goes', 1] })));
   const urlSafe = envelope(alice, statement(alice, 'audit', audit), { urlSafe: true });

@@ -89,6 +89,19 @@ export const EndorsementPredicate = z.strictObject({
   note: LongText.optional(),
 });
 
+/**
+ * An organisation's approval of a model digest for use (its internal model hub's allowlist):
+ * the name and version it is pinned as and the license it was approved under. Not scored;
+ * `chorus check` in allowlist mode allows only digests approved by configured approvers.
+ */
+export const ApprovalPredicate = z.strictObject({
+  ...PredicateHeader,
+  name: ShortText.describe('the name the model is pinned as, e.g. llama3:8b or acme/model'),
+  version: ShortText.optional(),
+  license: z.string().min(1).max(512).optional().describe('SPDX expression it was approved under'),
+  note: LongText.optional(),
+});
+
 /** Predicates a node does not know: header checked, the rest kept and relayed. */
 export const UnknownPredicate = z.looseObject({ ...PredicateHeader });
 
@@ -101,6 +114,7 @@ export const PREDICATES = {
   lineage: { type: `${PREDICATE_BASE}lineage/v1`, schema: LineagePredicate },
   retraction: { type: `${PREDICATE_BASE}retraction/v1`, schema: RetractionPredicate },
   endorsement: { type: `${PREDICATE_BASE}endorsement/v1`, schema: EndorsementPredicate },
+  approval: { type: `${PREDICATE_BASE}approval/v1`, schema: ApprovalPredicate },
 } as const;
 
 export type PredicateKind = keyof typeof PREDICATES;
@@ -122,3 +136,4 @@ export type PayloadPredicate = z.infer<typeof PayloadPredicate>;
 export type LineagePredicate = z.infer<typeof LineagePredicate>;
 export type RetractionPredicate = z.infer<typeof RetractionPredicate>;
 export type EndorsementPredicate = z.infer<typeof EndorsementPredicate>;
+export type ApprovalPredicate = z.infer<typeof ApprovalPredicate>;

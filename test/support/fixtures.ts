@@ -40,6 +40,7 @@ export function exampleFields(kind: PredicateKind, extra: Record<string, unknown
     lineage: { derivedFrom: [{ digest: { sha256: 'b'.repeat(64) }, relation: 'quantized' }] },
     retraction: { target: 'c'.repeat(64), reason: 'wrong model' },
     endorsement: { endorsed: (endorsed ??= makeIssuer(new Uint8Array(32).fill(7))).did, scope: ['audit'], weight: 0.5 },
+    approval: { name: 'acme/model', version: '1.0', license: 'Apache-2.0' },
   };
   return { ...base[kind], ...extra };
 }

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { parseDigest } from '../../../src/digest/parse-digest.js';
-import { DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../../service/contract.js';
+import { z } from 'zod';
+import { CheckResultSchema } from '../../service/check.js';
+import { AttestationSummarySchema, DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../../service/contract.js';
 import { summarize, type AppContext } from '../context.js';
 
 /** Reads about model digests: the reputation view, the raw attestations, batch queries. */
@@ -38,5 +40,18 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         response: { 200: QueryResult, 400: ErrorBodySchema },
       },
     }, (req) => ctx.service.query(req.body.digests, { evidence: req.body.evidence, without: req.body.without }));
+
+    app.post('/v1/check', {
+      schema: {
+        summary: 'The gate: may this model be loaded? (check.mode deny-flagged or allowlist; files are inspected by the CLI)',
+        tags: ['models'],
+        body: z.strictObject({ digest: z.string().max(80) }),
+        response: { 200: CheckResultSchema, 400: ErrorBodySchema },
+      },
+    }, (req) => ctx.service.check(req.body.digest));
+
+    app.get('/v1/approvals', {
+      schema: { summary: 'Approvals by the configured approvers (check.approvers), newest first', tags: ['models'], response: { 200: z.object({ items: z.array(AttestationSummarySchema) }) } },
+    }, async () => ({ items: await ctx.service.approved() }));
   };
 }

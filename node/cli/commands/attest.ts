@@ -161,6 +161,16 @@ const KINDS: Record<PredicateKind, { summary: string; options: Option[]; fields:
       note: o['note'],
     }),
   },
+  approval: {
+    summary: 'approve a model for use (an allowlist entry for `chorus check` in allowlist mode)',
+    options: [
+      new Option('--name <name>', 'the name it is pinned as, e.g. llama3:8b').makeOptionMandatory(),
+      new Option('--model-version <version>', 'the version it is pinned as'),
+      new Option('--license <spdx>', 'the license it was approved under'),
+      new Option('--note <text>', 'note'),
+    ],
+    fields: (o) => defined({ name: o['name'], version: o['modelVersion'], license: o['license'], note: o['note'] }),
+  },
 };
 
 async function predicateJson(arg: string | undefined): Promise<Record<string, unknown>> {

@@ -1,0 +1,70 @@
+import { buildStatement } from '../../src/statement/build.js';
+import type { Statement } from '../../src/statement/statement.js';
+import { VERSION } from '../version.js';
+import type { ScannedFile, ScannedModel } from './scan.js';
+
+/** The payload finding kinds a scan's findings are published as. */
+const PAYLOAD_KIND = {
+  'dangerous-import': 'pickle-exec',
+  'path-escape': 'malicious-code',
+  'zip-bomb': 'malicious-code',
+  'suspicious-import': 'suspicious',
+  'unresolved-import': 'suspicious',
+  malformed: 'suspicious',
+} as const;
+
+const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'] as const;
+
+/**
+ * The statements `chorus scan --attest` signs for one model (SPEC §6.2 predicates): for each
+ * model file, a `payload` finding (the worst of what static inspection found, or `clean`);
+ * a `license` finding where the file's metadata names a license; a `lineage` claim where
+ * its metadata names a base model by sha256. Scanner: chorus at this version.
+ */
+export function findingStatements(m: ScannedModel, issuer: string, now: Date): Statement[] {
+  const out: Statement[] = [];
+  for (const f of m.files) {
+    if (f.format === 'unknown' || f.sha256 === '') continue;
+    const subjects = [{ name: `${m.name}${m.files.length > 1 ? `/${f.name}` : ''}`.slice(0, 256), digest: { sha256: f.sha256 } }];
+    const build = (kind: 'payload' | 'license' | 'lineage', fields: Record<string, unknown>): Statement => buildStatement({ kind, subjects, fields, issuer, issuedAt: now });
+    out.push(build('payload', payloadFields(f)));
+    const license = licenseOf(f);
+    if (license !== undefined) {
+      out.push(build('license', { declared: license, detected: [license], verdict: 'compliant', notes: `declared in the file's ${f.format} metadata; chorus scan found no other license` }));
+    }
+    const bases = baseDigests(f);
+    if (bases.length > 0) out.push(build('lineage', { derivedFrom: bases.map((d) => ({ digest: { sha256: d }, relation: 'fine-tuned' })), notes: 'named as a base model in the file\'s metadata' }));
+  }
+  return out;
+}
+
+function payloadFields(f: ScannedFile): Record<string, unknown> {
+  const scanner = { name: 'chorus', version: VERSION };
+  if (f.tampered) {
+    return { scanner, finding: { kind: 'malicious-code', description: `content does not match its name: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}`.slice(0, 4096) }, severity: 'critical' };
+  }
+  const counted = f.findings.filter((x) => x.kind in PAYLOAD_KIND);
+  if (counted.length === 0) return { scanner, finding: { kind: 'clean', description: `static inspection (${f.format}) found nothing dangerous` }, severity: 'info' };
+  const worst = SEVERITY_ORDER.find((s) => counted.some((x) => x.severity === s)) ?? 'low';
+  const lead = counted.find((x) => x.severity === worst) as (typeof counted)[number];
+  const description = counted.slice(0, 20).map((x) => `${x.path ? `${x.path}: ` : ''}${x.detail}`).join('; ').slice(0, 4096);
+  return { scanner, finding: { kind: PAYLOAD_KIND[lead.kind as keyof typeof PAYLOAD_KIND], ...(lead.path ? { path: lead.path.slice(0, 1024) } : {}), description }, severity: worst };
+}
+
+function licenseOf(f: ScannedFile): string | undefined {
+  const m = f.meta as { license?: unknown; metadata?: Record<string, unknown> };
+  const l = typeof m.license === 'string' ? m.license : typeof m.metadata?.['license'] === 'string' ? m.metadata['license'] : undefined;
+  return l === undefined || l.trim() === '' ? undefined : l.trim().slice(0, 512);
+}
+
+function baseDigests(f: ScannedFile): string[] {
+  const bases = (f.meta as { baseModels?: Record<string, unknown>[] }).baseModels ?? [];
+  const out = new Set<string>();
+  for (const b of bases.slice(0, 64)) {
+    for (const v of Object.values(b)) {
+      const m = typeof v === 'string' ? /(?:^|sha256:)([0-9a-f]{64})$/.exec(v) : null;
+      if (m?.[1] !== undefined) out.add(m[1]);
+    }
+  }
+  return [...out];
+}

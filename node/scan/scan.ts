@@ -1,0 +1,145 @@
+import { relative, sep } from 'node:path';
+import { rootDigest } from '../../src/digest/model-digest.js';
+import type { CryptoSuite } from '../../src/crypto/suite.js';
+import type { Status } from '../../src/reputation/view-schema.js';
+import type { NodeClient } from '../client/node-client.js';
+import { hashFile } from '../hash/hash-path.js';
+import { discover, modelRoots, type DiscoveredModel, type DiscoveryProblem, type ModelRoot } from './discover.js';
+import type { HashCache } from './hash-cache.js';
+import { inspectFile, worstSeverity, type Finding, type ModelFormat } from './inspect/index.js';
+
+/** One file of a scanned model. */
+export interface ScannedFile {
+  readonly path: string;
+  readonly name: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** name: the runtime's blob name (a claim); verified: re-hashed and equal; hashed: read here; cached: from the hash cache. */
+  readonly digestFrom: 'name' | 'verified' | 'hashed' | 'cached';
+  readonly format: ModelFormat;
+  readonly findings: readonly Finding[];
+  /** Its name claims one digest and its content has another (with --verify). */
+  readonly tampered?: { claimed: string; actual: string };
+  /** Facts inspection read (GGUF name, license, base models…). */
+  readonly meta: Record<string, unknown>;
+}
+
+/** What the node's view and the inspection say about one model. */
+export interface ScannedModel {
+  readonly name: string;
+  readonly runtime: ModelRoot['runtime'];
+  readonly root: string;
+  /** The digest its standing is asked about: the file's, or the directory digest of a multi-file model. */
+  readonly digest: string;
+  readonly files: readonly ScannedFile[];
+  /** The worst status in this node's view over the model digest and its model files. */
+  readonly status: Status;
+  readonly reason: string;
+  /** dangerous: inspection found something critical or high, or a file is tampered. */
+  readonly inspection: 'dangerous' | 'findings' | 'clean';
+}
+
+export interface ScanReport {
+  readonly roots: { runtime: ModelRoot['runtime']; path: string; source: string; found: boolean; models: number }[];
+  readonly models: ScannedModel[];
+  readonly problems: DiscoveryProblem[];
+}
+
+export interface ScanOptions {
+  /** Paths to scan; none: the places local runtimes keep models. */
+  readonly paths: readonly string[];
+  readonly verify: boolean;
+  readonly cache: HashCache;
+  readonly client: NodeClient;
+  readonly suite: Pick<CryptoSuite, 'sha256'>;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Progress of hashing: bytes done, bytes to do (only files that need reading count). */
+  readonly onBytes?: (done: number, total: number) => void;
+  readonly onModel?: (m: ScannedModel) => void;
+}
+
+const ORDER: Record<Status, number> = { flagged: 4, disputed: 3, caution: 2, ok: 1, unknown: 0 };
+
+/** Whether the scan should fail a gate: a model flagged, or inspection found danger. */
+export function scanFailed(r: ScanReport): boolean {
+  return r.models.some((m) => m.status === 'flagged' || m.inspection === 'dangerous');
+}
+
+/**
+ * Finds model files, names them the way their runtime does, digests them (a runtime's
+ * sha256 blob name is used as a claim, or re-hashed with `verify`; other files go through
+ * the hash cache), inspects each statically and asks this node's view about each model.
+ */
+export async function scan(o: ScanOptions): Promise<ScanReport> {
+  const roots: ModelRoot[] = o.paths.length > 0 ? o.paths.map((p) => ({ runtime: 'path', path: p, source: 'argument' })) : modelRoots(o.env);
+  const report: ScanReport = { roots: [], models: [], problems: [] };
+  const found: { root: ModelRoot; models: DiscoveredModel[] }[] = [];
+  for (const root of roots) {
+    const d = await discover(root);
+    report.roots.push({ runtime: root.runtime, path: root.path, source: root.source, found: d.found, models: d.models.length });
+    report.problems.push(...d.problems);
+    found.push({ root, models: d.models });
+  }
+  // Progress over the bytes that will actually be read.
+  let total = 0;
+  for (const { models } of found) for (const m of models) for (const f of m.files) if (f.claimedSha256 === undefined || o.verify) total += f.size;
+  let done = 0;
+  const onBytes = (n: number): void => {
+    done += n;
+    o.onBytes?.(done, total);
+  };
+  for (const { models } of found) {
+    for (const m of models) {
+      const scanned = await scanModel(m, o, onBytes);
+      report.models.push(scanned);
+      o.onModel?.(scanned);
+    }
+  }
+  return report;
+}
+
+async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number) => void): Promise<ScannedModel> {
+  const files: ScannedFile[] = [];
+  for (const f of m.files) {
+    let sha256: string;
+    let digestFrom: ScannedFile['digestFrom'];
+    let tampered: ScannedFile['tampered'];
+    try {
+      if (f.claimedSha256 !== undefined && !o.verify) {
+        sha256 = f.claimedSha256;
+        digestFrom = 'name';
+      } else if (f.claimedSha256 !== undefined) {
+        sha256 = await hashFile(f.path, onBytes);
+        digestFrom = 'verified';
+        if (sha256 !== f.claimedSha256) tampered = { claimed: f.claimedSha256, actual: sha256 };
+      } else {
+        const r = await o.cache.digest(f.path, onBytes);
+        sha256 = r.sha256;
+        digestFrom = r.cached ? 'cached' : 'hashed';
+      }
+    } catch (e) {
+      files.push({ path: f.path, name: f.name, size: f.size, sha256: '', digestFrom: 'hashed', format: 'unknown', findings: [{ kind: 'unreadable', severity: 'low', detail: (e as Error).message }], meta: {} });
+      continue;
+    }
+    const inspection = await inspectFile(f.path);
+    files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, format: inspection.format, findings: inspection.findings, meta: inspection.meta as Record<string, unknown>, ...(tampered ? { tampered } : {}) });
+  }
+  const modelFiles = files.filter((f) => f.format !== 'unknown' && f.sha256 !== '');
+  // A multi-file model also has a directory digest (what `chorus hash DIR` prints).
+  const digest = files.length > 1
+    ? rootDigest(files.filter((f) => f.sha256 !== '').map((f) => ({ path: f.name.split(sep).join('/'), sha256: f.sha256 })), o.suite).root
+    : (files[0]?.sha256 ?? '');
+  let status: Status = 'unknown';
+  let reason = 'nothing is known about it in your view';
+  for (const d of [...new Set([digest, ...modelFiles.map((f) => f.sha256)])].filter((x) => x !== '')) {
+    const v = await o.client.view(d, { lookup: false });
+    if (ORDER[v.status] > ORDER[status] || (status === 'unknown' && d === digest)) {
+      status = v.status;
+      reason = d === digest ? v.reason : `${relative(m.root, files.find((f) => f.sha256 === d)?.path ?? '') || d}: ${v.reason}`;
+    }
+  }
+  const all = files.flatMap((f) => f.findings);
+  const worst = worstSeverity(all);
+  const inspection = files.some((f) => f.tampered) || worst === 'critical' || worst === 'high' ? 'dangerous' : all.some((f) => f.severity !== 'info') ? 'findings' : 'clean';
+  return { name: m.name, runtime: m.runtime, root: m.root, digest, files, status, reason, inspection };
+}

@@ -1,0 +1,59 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { PickleWriter, writeGguf } from '../fixtures/scan/builders.js';
+import { describeRun, makeInitialisedSandbox, type Sandbox } from './run-cli.js';
+
+/** `chorus check`: the gate a runtime or a script calls before loading a model. */
+const sandboxes: Sandbox[] = [];
+afterAll(async () => {
+  await Promise.all(sandboxes.map((s) => s.cleanup()));
+});
+
+describe('chorus check', () => {
+  test('deny-flagged: a clean unknown model is allowed, a flagged or dangerous one denied; allowlist: only approved models pass', async () => {
+    const sb = await makeInitialisedSandbox('chorus-e2e-check-');
+    const approver = await makeInitialisedSandbox('chorus-e2e-check-');
+    sandboxes.push(sb, approver);
+    const model = join(sb.dir, 'model.gguf');
+    await writeFile(model, writeGguf({ kv: [['general.architecture', { t: 'str', v: 'llama' }]], tensors: [{ name: 't', dims: [8], type: 0, offset: 0 }], dataBytes: 64 }));
+    const evil = join(sb.dir, 'evil.pkl');
+    await writeFile(evil, new PickleWriter().proto(2).global('os', 'system').binUnicode('id').tuple1().reduce().stop().bytes());
+
+    const ok = await sb.run(['check', model]);
+    expect(ok.code, describeRun(['check', model], ok)).toBe(0);
+    expect(ok.stdout).toMatch(/^ALLOW {2}.*model\.gguf/);
+    const bad = await sb.run(['check', evil]);
+    expect(bad.code).toBe(3);
+    expect(bad.stdout).toMatch(/^DENY/);
+    expect(bad.stdout).toMatch(/inspection: .*dangerous-import.*os\.system/);
+
+    // Your own key flags the model: denied by the view.
+    const digest = (JSON.parse((await sb.expectCode(0, ['check', model, '--json'])).stdout) as { digest: string }).digest;
+    await sb.expectCode(0, ['attest', 'audit', '--subject', digest, '--harness', 'jailbreak-suite@1', '--verdict', 'fail']);
+    const flagged = await sb.run(['check', digest]);
+    expect(flagged.code).toBe(3);
+    expect(flagged.stdout).toMatch(/flagged in your view/);
+
+    // Allowlist mode: an approver approves a digest; only that one passes.
+    const config = JSON.parse(await readFile(join(sb.home, 'config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(sb.home, 'config.json'), JSON.stringify({ ...config, check: { mode: 'allowlist', approvers: [approver.did], failOn: ['flagged'] } }));
+    const other = join(sb.dir, 'other.gguf');
+    await writeFile(other, writeGguf({ kv: [['general.architecture', { t: 'str', v: 'qwen2' }]] }));
+    const otherDigest = (JSON.parse((await sb.run(['check', other, '--json'])).stdout) as { digest: string }).digest;
+    const refused = await sb.run(['check', other]);
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).toContain('not approved by any of the configured approvers');
+    await approver.expectCode(0, ['attest', 'approval', '--subject', otherDigest, '--name', 'acme/qwen', '--model-version', '0.5b', '--license', 'Apache-2.0']);
+    const bundle = join(approver.dir, 'approvals.jsonl');
+    await approver.expectCode(0, ['export', '-o', bundle]);
+    await sb.expectCode(0, ['import', bundle]);
+    const allowed = await sb.run(['check', other]);
+    expect(allowed.code, describeRun(['check', other], allowed)).toBe(0);
+    expect(allowed.stdout).toMatch(/approved by did:key:\S+ as acme\/qwen@0\.5b \(Apache-2\.0\)/);
+    const listed = await sb.expectCode(0, ['list', '--approved']);
+    expect(listed.stdout).toContain(otherDigest);
+    // Not a model digest, not a path: a usage error.
+    expect((await sb.run(['check', 'not-a-thing'])).code).toBe(2);
+  }, 120_000);
+});
