@@ -137,7 +137,7 @@ describe.concurrent('bad input', () => {
       { args: ['attest', 'audit', '--subject', SOME_DIGEST, '--harness', 'no-version', '--verdict', 'fail'], says: 'expected NAME@VERSION' },
       { args: ['hash'], says: "missing required argument 'path'" },
       { args: ['show'], says: "missing required argument 'id'" },
-      { args: ['list'], says: 'give exactly one of --subject DIGEST or --issuer DID' },
+      { args: ['list'], says: 'give exactly one of --subject DIGEST, --issuer DID or --approved' },
     ];
     // One at a time: some of these open the store, and a store has one owner at a time (exit 7).
     const results = await pool(cases, 1, (c) => sb.run(c.args));
