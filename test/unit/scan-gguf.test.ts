@@ -73,7 +73,7 @@ describe('GGUF header inspection', () => {
     expect(absurd.findings).toMatchObject([{ kind: 'malformed' }]);
   });
 
-  it('a real header of 10^6 keys is read in bounded time', async () => {
+  it('a real header of 10^6 keys is read whole, without a finding (its time is in bench:scan, not here)', async () => {
     const n = 1_000_000;
     const rec = 8 + 7 + 4 + 1;
     const b = Buffer.alloc(24 + n * rec);
@@ -87,9 +87,7 @@ describe('GGUF header inspection', () => {
       b.write(`k${String(i).padStart(6, '0')}`, at + 8, 'latin1');
       b.writeUInt32LE(0, at + 15); // UINT8
     }
-    const t0 = performance.now();
     const r = await inspect(b);
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect(r.findings).toEqual([]);
     expect(r.meta.kvCount).toBe(n);
   });
