@@ -3,6 +3,16 @@ import type { EvidenceItem } from '../../src/reputation/view-schema.js';
 
 const MARK: Record<string, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', info: 'info' };
 
+/**
+ * Text from a file or a stranger, made safe for a terminal: control characters (escape
+ * sequences that clear the screen or set the title) and bidirectional overrides are shown
+ * as \u escapes instead of acting.
+ */
+export function clean(text: string): string {
+  // eslint-disable-next-line no-control-regex -- the point is to find them
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Shortens a did:key for tables: did:key:z6Mk…last6. */
 export function shortDid(did: string): string {
   return did.length > 30 ? `${did.slice(0, 14)}…${did.slice(-6)}` : did;
@@ -11,7 +21,7 @@ export function shortDid(did: string): string {
 /** How a person knows an issuer: you, their trust-list note, or the shortened did. */
 function nameOf(did: string, note: string | undefined, self: string | undefined): string {
   if (did === self) return 'you';
-  return note ?? shortDid(did);
+  return note === undefined ? shortDid(did) : clean(note);
 }
 
 /** The attestation's own words, in a line: summary, finding, method, licenses. */
@@ -41,13 +51,13 @@ export function ownWords(a: EvidenceItem): string {
   } else if (kind === 'endorsement') {
     parts.push(`endorses ${shortDid(String(p['endorsed']))} on ${((p['scope'] as string[] | undefined) ?? []).join(',')} at ${String(p['weight'])}`);
   }
-  const line = parts.join('  ');
+  const line = clean(parts.join('  '));
   return line.length > 160 ? `${line.slice(0, 159)}…` : line;
 }
 
 /** The reputation view as a person reads it: the verdict and its reason first, then the evidence. */
 export function formatView(v: ViewWithLookup, self?: string, opts: { explain?: boolean } = {}): string {
-  const lines = [`${v.status.toUpperCase()}  ${v.digest}`, v.reason];
+  const lines = [`${v.status.toUpperCase()}  ${v.digest}`, clean(v.reason)];
   const l = v.lookup;
   if (l) {
     lines.push(l.outcome === 'skipped'

@@ -25,7 +25,7 @@ export function findingStatements(m: ScannedModel, issuer: string, now: Date): S
   const out: Statement[] = [];
   for (const f of m.files) {
     if (f.format === 'unknown' || f.sha256 === '') continue;
-    const subjects = [{ name: `${m.name}${m.files.length > 1 ? `/${f.name}` : ''}`.slice(0, 256), digest: { sha256: f.sha256 } }];
+    const subjects = [{ name: cut(plain(`${m.name}${m.files.length > 1 ? `/${f.name}` : ''}`), 256) || f.sha256, digest: { sha256: f.sha256 } }];
     const build = (kind: 'payload' | 'license' | 'lineage', fields: Record<string, unknown>): Statement => buildStatement({ kind, subjects, fields, issuer, issuedAt: now });
     out.push(build('payload', payloadFields(f)));
     const license = licenseOf(f);
@@ -47,14 +47,27 @@ function payloadFields(f: ScannedFile): Record<string, unknown> {
   if (counted.length === 0) return { scanner, finding: { kind: 'clean', description: `static inspection (${f.format}) found nothing dangerous` }, severity: 'info' };
   const worst = SEVERITY_ORDER.find((s) => counted.some((x) => x.severity === s)) ?? 'low';
   const lead = counted.find((x) => x.severity === worst) as (typeof counted)[number];
-  const description = counted.slice(0, 20).map((x) => `${x.path ? `${x.path}: ` : ''}${x.detail}`).join('; ').slice(0, 4096);
-  return { scanner, finding: { kind: PAYLOAD_KIND[lead.kind as keyof typeof PAYLOAD_KIND], ...(lead.path ? { path: lead.path.slice(0, 1024) } : {}), description }, severity: worst };
+  const description = cut(plain(counted.slice(0, 20).map((x) => `${x.path ? `${x.path}: ` : ''}${x.detail}`).join('; ')), 4096);
+  return { scanner, finding: { kind: PAYLOAD_KIND[lead.kind as keyof typeof PAYLOAD_KIND], ...(lead.path ? { path: cut(plain(lead.path), 1024) } : {}), description }, severity: worst };
+}
+
+/** Text from a file, before it is signed: no control or bidirectional-override characters. */
+function plain(text: string): string {
+  // eslint-disable-next-line no-control-regex -- the point is to remove them
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '');
+}
+
+/** Cuts at `n` UTF-16 units without splitting a surrogate pair. */
+function cut(text: string, n: number): string {
+  const t = text.slice(0, n);
+  return /[\ud800-\udbff]$/.test(t) ? t.slice(0, -1) : t;
 }
 
 function licenseOf(f: ScannedFile): string | undefined {
   const m = f.meta as { license?: unknown; metadata?: Record<string, unknown> };
   const l = typeof m.license === 'string' ? m.license : typeof m.metadata?.['license'] === 'string' ? m.metadata['license'] : undefined;
-  return l === undefined || l.trim() === '' ? undefined : l.trim().slice(0, 512);
+  const text = l === undefined ? '' : cut(plain(l).trim(), 512);
+  return text === '' ? undefined : text;
 }
 
 function baseDigests(f: ScannedFile): string[] {

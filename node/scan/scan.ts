@@ -6,7 +6,9 @@ import type { NodeClient } from '../client/node-client.js';
 import { hashFile } from '../hash/hash-path.js';
 import { discover, modelRoots, type DiscoveredModel, type DiscoveryProblem, type ModelRoot } from './discover.js';
 import type { HashCache } from './hash-cache.js';
-import { inspectFile, worstSeverity, type Finding, type ModelFormat } from './inspect/index.js';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { inspectFile, walkPickle, worstSeverity, type Finding, type ModelFormat } from './inspect/index.js';
 
 /** One file of a scanned model. */
 export interface ScannedFile {
@@ -49,7 +51,8 @@ export interface ScanOptions {
   /** Paths to scan; none: the places local runtimes keep models. */
   readonly paths: readonly string[];
   readonly verify: boolean;
-  readonly cache: HashCache;
+  /** Without a cache every file is hashed (the gate does not trust metadata). */
+  readonly cache: HashCache | undefined;
   readonly client: NodeClient;
   readonly suite: Pick<CryptoSuite, 'sha256'>;
   readonly env?: NodeJS.ProcessEnv;
@@ -59,6 +62,29 @@ export interface ScanOptions {
 }
 
 const ORDER: Record<Status, number> = { flagged: 4, disputed: 3, caution: 2, ok: 1, unknown: 0 };
+
+/** Bytes of an unrecognised file walked as a pickle, at most. */
+const HIDDEN_PICKLE_BYTES = 1024 * 1024;
+
+/** Import findings of an unrecognised file read as a pickle (none when it imports nothing). */
+async function hiddenPickle(path: string): Promise<Finding[]> {
+  let bytes: Buffer;
+  try {
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(HIDDEN_PICKLE_BYTES);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      bytes = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return [];
+  }
+  const walk = walkPickle(bytes, { complete: false });
+  if (walk.meta.imports.length === 0) return [];
+  return walk.findings.filter((x) => x.kind.endsWith('-import')).map((x) => ({ ...x, detail: `read as a pickle (no known format): ${x.detail}` }));
+}
 
 /** Whether the scan should fail a gate: a model flagged, or inspection found danger. */
 export function scanFailed(r: ScanReport): boolean {
@@ -113,7 +139,7 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
         digestFrom = 'verified';
         if (sha256 !== f.claimedSha256) tampered = { claimed: f.claimedSha256, actual: sha256 };
       } else {
-        const r = await o.cache.digest(f.path, onBytes);
+        const r = o.cache ? await o.cache.digest(f.path, onBytes) : { sha256: await hashFile(f.path, onBytes), cached: false };
         sha256 = r.sha256;
         digestFrom = r.cached ? 'cached' : 'hashed';
       }
@@ -122,7 +148,11 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
       continue;
     }
     const inspection = await inspectFile(f.path);
-    files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, format: inspection.format, findings: inspection.findings, meta: inspection.meta as Record<string, unknown>, ...(tampered ? { tampered } : {}) });
+    let findings = inspection.findings;
+    // A pickle need not begin with PROTO: Python's loader runs a file that starts with any
+    // opcode. A file no format claims is walked as a pickle too; what it imports is reported.
+    if (inspection.format === 'unknown' && f.size > 0) findings = [...findings, ...(await hiddenPickle(f.path))];
+    files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, format: inspection.format, findings, meta: inspection.meta as Record<string, unknown>, ...(tampered ? { tampered } : {}) });
   }
   const modelFiles = files.filter((f) => f.format !== 'unknown' && f.sha256 !== '');
   // A multi-file model also has a directory digest (what `chorus hash DIR` prints).

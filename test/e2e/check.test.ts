@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { PickleWriter, writeGguf } from '../fixtures/scan/builders.js';
@@ -55,5 +55,41 @@ describe('chorus check', () => {
     expect(listed.stdout).toContain(otherDigest);
     // Not a model digest, not a path: a usage error.
     expect((await sb.run(['check', 'not-a-thing'])).code).toBe(2);
+  }, 120_000);
+
+  test('a directory is one model and every file in it can deny; hidden pickles, unknown imports and escape codes are caught', async () => {
+    const sb = await makeInitialisedSandbox('chorus-e2e-check-');
+    sandboxes.push(sb);
+    const dir = join(sb.dir, 'model-dir');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'a.gguf'), writeGguf({ kv: [['general.architecture', { t: 'str', v: 'llama' }]] }));
+    await writeFile(join(dir, 'z.pkl'), new PickleWriter().proto(2).global('os', 'system').binUnicode('id').tuple1().reduce().stop().bytes());
+    const d = await sb.run(['check', dir]);
+    expect(d.code, describeRun(['check', dir], d)).toBe(3);
+    expect(d.stdout).toMatch(/z\.pkl: critical dangerous-import/);
+    // The directory's digest is what chorus hash prints (what an approval names).
+    const hash = (await sb.expectCode(0, ['hash', dir])).stdout;
+    expect(hash).toContain(JSON.parse((await sb.run(['check', dir, '--json'])).stdout).digest.slice(7));
+
+    // A pickle that does not start with PROTO still runs under Python's loader.
+    const hidden = join(sb.dir, 'weights.bin');
+    await writeFile(hidden, new PickleWriter().raw(0x88, '0').global('os', 'system').binUnicode('id').tuple1().reduce().stop().bytes());
+    const h = await sb.run(['check', hidden]);
+    expect(h.code, describeRun(['check', hidden], h)).toBe(3);
+    expect(h.stdout).toMatch(/read as a pickle/);
+    // An import neither known dangerous nor allowed: the gate refuses it.
+    const odd = join(sb.dir, 'odd.pkl');
+    await writeFile(odd, new PickleWriter().proto(2).global('pydoc', 'pipepager').binUnicode('x').binUnicode('touch y').tuple2().reduce().stop().bytes());
+    expect((await sb.run(['check', odd])).code).toBe(3);
+    // Escape codes from a file are shown, not obeyed.
+    const esc = join(sb.dir, 'esc.pkl');
+    await writeFile(esc, new PickleWriter().proto(2).global('\x1b[2J\x1b]0;owned\x07evil', 'x').stop().bytes());
+    const e = await sb.run(['check', esc]);
+    expect(e.stdout).not.toContain('\x1b');
+    expect(e.stdout).toContain('\\u001b');
+    // No such file, and not a digest: a usage error naming it.
+    const n = await sb.run(['check', join(sb.dir, 'nope.gguf')]);
+    expect(n.code).toBe(2);
+    expect(n.stderr).toContain('no such file or directory, and not a sha256 digest');
   }, 120_000);
 });

@@ -10,6 +10,7 @@ import { VERSION } from '../../version.js';
 import { action, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { progressBar } from '../progress.js';
+import { clean } from '../format.js';
 
 const LEVEL: Record<string, string> = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
 
@@ -38,18 +39,18 @@ function table(r: ScanReport): string {
   if (r.models.length === 0) lines.push('no model files found');
   for (const m of r.models) {
     const mark = m.inspection === 'dangerous' ? 'DANGEROUS' : m.status.toUpperCase();
-    lines.push(`${mark.padEnd(9)}  ${m.name}  (${m.runtime}, sha256:${m.digest.slice(0, 16)}…)`);
-    lines.push(`           ${m.reason}`);
+    lines.push(`${mark.padEnd(9)}  ${clean(m.name)}  (${m.runtime}, sha256:${m.digest.slice(0, 16)}…)`);
+    lines.push(`           ${clean(m.reason)}`);
     for (const f of m.files) {
       if (f.format === 'unknown' && f.findings.length === 0) continue;
       const from = f.digestFrom === 'name' ? ' (digest from its name; --verify re-hashes)' : '';
-      lines.push(`           ${f.name}: ${f.format}, ${f.size} bytes, sha256:${f.sha256.slice(0, 16)}…${from}`);
+      lines.push(`           ${clean(f.name)}: ${f.format}, ${f.size} bytes, sha256:${f.sha256.slice(0, 16)}…${from}`);
       if (f.tampered) lines.push(`             TAMPERED: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}`);
-      for (const x of f.findings.slice(0, 10)) lines.push(`             ${x.severity.toUpperCase()} ${x.kind}${x.path ? ` in ${x.path}` : ''}: ${x.detail}`);
+      for (const x of f.findings.slice(0, 10)) lines.push(`             ${x.severity.toUpperCase()} ${x.kind}${x.path ? ` in ${clean(x.path)}` : ''}: ${clean(x.detail)}`);
       if (f.findings.length > 10) lines.push(`             … ${f.findings.length - 10} more (--json)`);
     }
   }
-  for (const p of r.problems.slice(0, 20)) lines.push(`problem: ${p.path}: ${p.message}`);
+  for (const p of r.problems.slice(0, 20)) lines.push(`problem: ${clean(p.path)}: ${clean(p.message)}`);
   if (r.problems.length > 20) lines.push(`… ${r.problems.length - 20} more problem(s) (--json)`);
   return lines.join('\n');
 }
