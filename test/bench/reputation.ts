@@ -42,6 +42,7 @@ import { EndorsementSource } from '../../node/local/endorsements.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { endorsementSubject } from '../../node/service/node-service.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
+import { prng } from '../support/prng.js';
 
 const QUICK = process.argv.includes('--quick');
 const PROFILE = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
@@ -73,18 +74,6 @@ function quantile(xs: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(s.length * q) - 1))] as number;
 }
 const median = (xs: readonly number[]): number => quantile(xs, 0.5);
-
-/** A seeded PRNG (mulberry32): the same graph and data every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One endorsement of the synthetic graph, by issuer index. */
 interface Edge {
