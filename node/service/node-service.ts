@@ -224,7 +224,17 @@ export class NodeService {
     const trust: IssuerInfo['trust'] = {};
     for (const scope of SCOPES) {
       const t = graph.trust(did, scope);
-      if (t.trust > 0 || t.via === 'blocked') trust[scope] = { scope, trust: Math.round(t.trust * 10_000) / 10_000, via: t.via, path: t.path.map((h) => ({ from: h.from, to: h.to, weight: h.weight, ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }) })) };
+      if (t.trust > 0 || t.via === 'blocked') {
+        trust[scope] = {
+          scope,
+          trust: Math.round(t.trust * 10_000) / 10_000,
+          via: t.via,
+          path: t.path.map((h) => {
+            const fromNote = graph.noteOf(h.from);
+            return { from: h.from, to: h.to, weight: h.weight, ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }), ...(fromNote === undefined ? {} : { fromNote }) };
+          }),
+        };
+      }
     }
     const about = await this.node.store.bySubject(endorsementSubject(did), { limit: 100 });
     const endorsedBy = about.items

@@ -111,7 +111,7 @@ export function trustCommand(cli: Cli): Command {
         const kinds = Object.values(i.trust);
         if (kinds.length === 0) cli.out('no trust in any kind: no path from your roots reaches it');
         for (const t of kinds) {
-          const path = t.path.length === 0 ? t.via : t.path.map((h) => `${shortDid(h.from)} -(${h.weight})-> ${shortDid(h.to)}`).join('  ');
+          const path = t.path.length === 0 ? t.via : t.path.map((h, i) => `${i === 0 ? `${h.fromNote ?? shortDid(h.from)} ` : ''}-(${h.weight})-> ${shortDid(h.to)}`).join(' ');
           cli.out(`  ${t.scope.padEnd(12)} ${String(t.trust).padEnd(7)} ${path}`);
         }
         if (i.endorsedBy.length > 0) cli.out(`endorsed by: ${i.endorsedBy.map((e) => `${shortDid(e.issuer)} (${e.scope.join(',')} ${e.weight})`).join(', ')}`);
