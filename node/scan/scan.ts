@@ -63,6 +63,13 @@ export interface ScanOptions {
 
 const ORDER: Record<Status, number> = { flagged: 4, disputed: 3, caution: 2, ok: 1, unknown: 0 };
 
+/** What inspection of one file yields, as a scan keeps (and caches) it. */
+interface Inspected {
+  readonly format: ModelFormat;
+  readonly findings: readonly Finding[];
+  readonly meta: Record<string, unknown>;
+}
+
 /** Bytes of an unrecognised file walked as a pickle, at most. */
 const HIDDEN_PICKLE_BYTES = 1024 * 1024;
 
@@ -147,12 +154,21 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
       files.push({ path: f.path, name: f.name, size: f.size, sha256: '', digestFrom: 'hashed', format: 'unknown', findings: [{ kind: 'unreadable', severity: 'low', detail: (e as Error).message }], meta: {} });
       continue;
     }
-    const inspection = await inspectFile(f.path);
-    let findings = inspection.findings;
-    // A pickle need not begin with PROTO: Python's loader runs a file that starts with any
-    // opcode. A file no format claims is walked as a pickle too; what it imports is reported.
-    if (inspection.format === 'unknown' && f.size > 0) findings = [...findings, ...(await hiddenPickle(f.path))];
-    files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, format: inspection.format, findings, meta: inspection.meta as Record<string, unknown>, ...(tampered ? { tampered } : {}) });
+    // A file unchanged since it was last inspected (same device, inode, size, mtime, ctime)
+    // is not inspected again; the gate (no cache) always inspects.
+    const remembered = (await o.cache?.inspection(f.path).catch(() => undefined)) as Inspected | undefined;
+    let inspected: Inspected;
+    if (remembered !== undefined) inspected = remembered;
+    else {
+      const inspection = await inspectFile(f.path);
+      let findings = inspection.findings;
+      // A pickle need not begin with PROTO: Python's loader runs a file that starts with any
+      // opcode. A file no format claims is walked as a pickle too; what it imports is reported.
+      if (inspection.format === 'unknown' && f.size > 0) findings = [...findings, ...(await hiddenPickle(f.path))];
+      inspected = { format: inspection.format, findings, meta: inspection.meta as Record<string, unknown> };
+      await o.cache?.rememberInspection(f.path, inspected).catch(() => undefined);
+    }
+    files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, ...inspected, ...(tampered ? { tampered } : {}) });
   }
   const modelFiles = files.filter((f) => f.format !== 'unknown' && f.sha256 !== '');
   // A multi-file model also has a directory digest (what `chorus hash DIR` prints).
