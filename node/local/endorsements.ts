@@ -86,11 +86,7 @@ export class EndorsementSource {
     const list: EndorsementInput[] = [];
     for (const a of stored) {
       // Withdrawn only by a retraction of the endorser's own (SPEC §9).
-      let retracted = false;
-      for (const rid of await this.store.retractionsOf(a.id)) {
-        if ((await this.store.lookup(rid))?.issuer === a.issuer) retracted = true;
-      }
-      list.push(toInput(a, retracted));
+      list.push(toInput(a, await this.store.retractedBy(a.id, a.issuer)));
     }
     this.cache.set(issuer, list);
     return list;

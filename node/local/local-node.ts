@@ -16,10 +16,8 @@ import { StrangerPool } from '../store/stranger-pool.js';
 import { TrustState } from './trust-state.js';
 import { ViewReader } from './view-reader.js';
 
-export { PER_ISSUER } from './view-reader.js';
-
 /** A view lists, besides every counting attestation, at most this many that do not count. */
-export const OTHERS_LISTED = 20;
+const OTHERS_LISTED = 20;
 /** Expired attestations are collected in batches of this many. */
 const GC_BATCH = 500;
 
@@ -124,12 +122,10 @@ export class LocalNode {
       inputs = [...counting, ...others.items.filter((a) => !seen.has(a.id))];
     }
     // Lineage: findings about the bases that trusted lineage claims name carry over (SPEC §10.5).
-    let inherited: InheritedInput[] = [];
-    if (depth < MAX_LINEAGE_DEPTH) {
-      const own = reputationView(digest, inputs, graph, now, { without });
-      inherited = await this.inherit(own, graph, now, without, depth, walk);
-    }
-    const view = reputationView(digest, inputs, graph, now, { without, inherited });
+    const own = reputationView(digest, inputs, graph, now, { without });
+    const claims = (own.byPredicate['lineage']?.counted ?? 0) > 0;
+    const inherited: InheritedInput[] = claims && depth < MAX_LINEAGE_DEPTH ? await this.inherit(own, graph, now, without, depth, walk) : [];
+    const view = inherited.length === 0 ? own : reputationView(digest, inputs, graph, now, { without, inherited });
     return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
   }
 
@@ -210,6 +206,7 @@ export class LocalNode {
   }
 
   async close(): Promise<void> {
+    this.trustState.stop();
     await this.store.close();
   }
 

@@ -110,6 +110,13 @@ export class TrustState {
     return TrustGraph.compute(TrustPolicyFile.parse({ ...policy, roots: policy.roots.filter((r) => r.issuer !== issuer), subscriptions: policy.subscriptions.filter((x) => x.issuer !== issuer), blocks: [...policy.blocks, { issuer }] }), this.edges, this.now());
   }
 
+  /** Stops the background recomputations. */
+  stop(): void {
+    clearTimeout(this.refresh);
+    clearTimeout(this.expiryTimer);
+    this.refresh = undefined;
+  }
+
   committed(ds: readonly Decision[]): void {
     this.endorsements.committed(ds);
     this.soon();

@@ -137,10 +137,7 @@ export class NodeService {
     for (const issuer of approvers) {
       for (const a of await this.node.store.newestBySubjectIssuer(digest, issuer, 100)) {
         if (a.kind !== 'approval' || (a.expiresAt !== undefined && a.expiresAt <= now)) continue;
-        const retractions = await this.node.store.retractionsOf(a.id);
-        let retracted = false;
-        for (const r of retractions) if ((await this.node.store.lookup(r))?.issuer === issuer) retracted = true;
-        if (retracted) continue;
+        if (await this.node.store.retractedBy(a.id, issuer)) continue;
         const p = a.statement.predicate as ApprovalPredicate;
         out.push({ id: a.id, issuer, name: p.name, ...(p.version === undefined ? {} : { version: p.version }), ...(p.license === undefined ? {} : { license: p.license }) });
       }

@@ -49,6 +49,7 @@ export class StatusWatch {
   /** The next time a counted attestation of a remembered digest expires: its status may change then. */
   private expiries = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private armedAt: number | undefined;
 
   private expiresLater(digest: string, v: Awaited<ReturnType<LocalNode['view']>>): void {
     let next: number | undefined;
@@ -60,7 +61,8 @@ export class StatusWatch {
     }
     if (next === undefined) this.expiries.delete(digest);
     else this.expiries.set(digest, next);
-    this.arm();
+    // Re-arm only for an earlier expiry than the one armed (arm() scans every entry).
+    if (next !== undefined && (this.armedAt === undefined || next < this.armedAt)) this.arm();
   }
 
   private arm(): void {
@@ -68,8 +70,10 @@ export class StatusWatch {
     clearTimeout(this.timer);
     let first: number | undefined;
     for (const at of this.expiries.values()) if (first === undefined || at < first) first = at;
+    this.armedAt = first;
     if (first === undefined) return;
     this.timer = setTimeout(() => {
+      this.armedAt = undefined;
       const now = Date.now();
       for (const [d, at] of this.expiries) {
         if (at <= now) {

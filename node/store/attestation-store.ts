@@ -446,6 +446,14 @@ export class AttestationStore implements IngestStoreView {
     };
   }
 
+  /** Whether `issuer` retracted `id` (a retraction by anyone else withdraws nothing, SPEC §9). */
+  async retractedBy(id: string, issuer: string): Promise<boolean> {
+    const ids = await this.retractionsOf(id);
+    if (ids.length === 0) return false;
+    const values = await this.db.getMany(ids.map((r) => key(P.record, hex32(r))));
+    return values.some((v, i) => v !== undefined && decodeRecord(ids[i] as string, v).issuer === issuer);
+  }
+
   /** Ids of the retractions that target `id`. */
   async retractionsOf(id: string): Promise<string[]> {
     const prefix = key(P.retraction, hex32(id));

@@ -10,7 +10,7 @@ import { importLines } from '../../ingest/import-lines.js';
 import {
   AttestationDetailSchema, ErrorBodySchema, IdParams, ImportResult, ListQuery, PageSchema, PublishBody, PublishResult,
 } from '../../service/contract.js';
-import { summarize, type AppContext, type Guards } from '../context.js';
+import type { AppContext, Guards } from '../context.js';
 import { statusOf } from '../http-errors.js';
 
 /** Publishing, importing, and reading single attestations. */
@@ -23,13 +23,7 @@ export function attestationRoutes(ctx: AppContext, guards: Guards): FastifyPlugi
         params: IdParams,
         response: { 200: AttestationDetailSchema, 404: ErrorBodySchema },
       },
-    }, async (req) => {
-      const id = req.params.id.toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(id)) throw new ChorusError('bad_input', 'attestation ids are 64 hex characters');
-      const a = await ctx.node.store.get(id);
-      if (!a) throw new ChorusError('not_found', `no attestation ${id} in this node's store`);
-      return { ...summarize(a), statement: a.statement as unknown as Record<string, unknown>, retractedBy: await ctx.node.store.retractionsOf(id) };
-    });
+    }, (req) => ctx.service.detail(req.params.id));
 
     app.get('/v1/attestations', {
       schema: {
@@ -38,10 +32,9 @@ export function attestationRoutes(ctx: AppContext, guards: Guards): FastifyPlugi
         querystring: ListQuery,
         response: { 200: PageSchema, 400: ErrorBodySchema },
       },
-    }, async (req) => {
+    }, (req) => {
       const { issuer, ...q } = req.query;
-      const page = issuer !== undefined ? await ctx.node.store.byIssuer(issuer, q) : await ctx.node.store.bySeq(q);
-      return { items: page.items.map(summarize), next: page.next ?? null };
+      return ctx.service.list({ issuer }, q);
     });
 
     app.post('/v1/attestations', {

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { parseDigest } from '../../../src/digest/parse-digest.js';
 import { z } from 'zod';
 import { CheckResultSchema } from '../../service/check.js';
 import { AttestationSummarySchema, DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../../service/contract.js';
-import { summarize, type AppContext } from '../context.js';
+import type { AppContext } from '../context.js';
 
 /** Reads about model digests: the reputation view, the raw attestations, batch queries. */
 export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
@@ -27,10 +26,7 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         querystring: PageQuery,
         response: { 200: PageSchema, 400: ErrorBodySchema },
       },
-    }, async (req) => {
-      const page = await ctx.node.store.bySubject(parseDigest(req.params.digest), req.query);
-      return { items: page.items.map(summarize), next: page.next ?? null };
-    });
+    }, (req) => ctx.service.list({ subject: req.params.digest }, req.query));
 
     app.post('/v1/query', {
       schema: {
