@@ -18,7 +18,6 @@ export interface AppContext {
   readonly events: EventHub;
   readonly metrics: Metrics;
   readonly health: Health;
-  readonly startedAt: number;
   /** The peer-to-peer side, when net.enabled. */
   readonly network: Network | undefined;
   /** Set once the server listens. */

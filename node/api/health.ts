@@ -25,13 +25,3 @@ export class Health {
     return this.reason;
   }
 }
-
-/** Whether an error from a write is the file system running out of space. */
-export function isNoSpace(e: unknown): boolean {
-  for (let x: unknown = e, depth = 0; x !== undefined && x !== null && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
-    const { code, message } = x as { code?: unknown; message?: unknown };
-    if (code === 'ENOSPC') return true;
-    if (typeof message === 'string' && /ENOSPC|No space left/i.test(message)) return true;
-  }
-  return false;
-}

@@ -16,7 +16,7 @@ import { VERSION } from '../version.js';
 import type { AppContext } from './context.js';
 import { statusOf, type ErrorBody } from './http-errors.js';
 import { hostAllowed } from './host-check.js';
-import { isNoSpace } from './health.js';
+import { isNoSpace } from '../store/disk-full.js';
 import { adminRoutes } from './routes/admin.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { eventRoutes } from './routes/events.js';

@@ -80,7 +80,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         })
       : undefined;
     const ctx: AppContext = {
-      node, token, events, metrics, health, startedAt, url: '', network, statusWatch,
+      node, token, events, metrics, health, url: '', network, statusWatch,
       service: new NodeService(node, {
         startedAt,
         seen: (digest, view) => statusWatch.seenView(digest, view),

@@ -34,3 +34,24 @@ export const RELAY_CHECK_MS = minute;
 export const LOOKUP_HOLDERS = 3;
 export const LOOKUP_NEGATIVE_MS = 10 * minute;
 export const LOOKUP_CONCURRENCY = 4;
+
+/**
+ * Sync serving (SPEC §14.1): work units per minute per peer and for all peers together,
+ * charged after each request for what it cost (1, plus 1 per range, part and id answered,
+ * plus 1 per KiB of reply).
+ */
+export const PEER_UNITS_PER_MINUTE = 60_000;
+export const ALL_UNITS_PER_MINUTE = 4 * PEER_UNITS_PER_MINUTE;
+/** A request over budget waits this long at most, then is answered `busy`. */
+export const MAX_BUDGET_WAIT_MS = 5 * second;
+/** A reply aims at most this many range summaries (parts) in all. */
+export const MAX_PARTS_PER_REPLY = 1024;
+/** Answers yield to the event loop after this many ranges. */
+export const RANGES_PER_SLICE = 64;
+
+/** Sync as a client, whatever the server answers: ranges per request (the reply fits 1 MiB), and the bounds of one sync. */
+export const CLIENT_RANGES_PER_REQUEST = 128;
+export const MAX_PENDING_RANGES = 4096;
+export const MAX_REQUESTS_PER_SYNC = 1000;
+export const MAX_OFFERED_IDS = 200_000;
+export const SYNC_DEADLINE_MS = 10 * minute;

@@ -4,7 +4,10 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { AttestationStore } from '../store/attestation-store.js';
-import { RELAY_SYNCED_MAX } from './constants.js';
+import {
+  ALL_UNITS_PER_MINUTE, CLIENT_RANGES_PER_REQUEST, MAX_BUDGET_WAIT_MS, MAX_OFFERED_IDS, MAX_PARTS_PER_REPLY, MAX_PENDING_RANGES,
+  MAX_REQUESTS_PER_SYNC, PEER_UNITS_PER_MINUTE, RANGES_PER_SLICE, RELAY_SYNCED_MAX, SYNC_DEADLINE_MS,
+} from './constants.js';
 import { SyncBudget } from './sync-budget.js';
 import { boundOf, cmpBounds, MAX_BOUND, MIN_BOUND, type Bound, type SyncIndex } from './sync-index.js';
 
@@ -21,27 +24,6 @@ const MAX_ROUNDS = 24;
 const MAX_RANGES_PER_REQUEST = 512;
 const FETCH_BATCH = 200;
 const REQUEST_TIMEOUT_MS = 10_000;
-/**
- * What one peer may ask of this node: work units per minute, charged after each request
- * for what it cost (1, plus 1 per range, part and id answered, plus 1 per KiB of reply).
- * A full catch-up of 50,000 attestations (~40 MB) costs about 90,000: paced over 1.5
- * minutes. All peers together get four times one peer's share.
- */
-const PEER_UNITS_PER_MINUTE = 60_000;
-const ALL_UNITS_PER_MINUTE = 4 * PEER_UNITS_PER_MINUTE;
-/** A request over budget waits this long at most, then is answered `busy`. */
-const MAX_BUDGET_WAIT_MS = 5_000;
-/** A reply aims at most this many range summaries (parts) in all: fewer parts per range when many ranges are asked. */
-const MAX_PARTS_PER_REPLY = 1024;
-/** The client asks about at most this many ranges per request, so the reply fits 1 MiB. */
-const CLIENT_RANGES_PER_REQUEST = 128;
-/** Bounds of one sync as a client, whatever the server answers. */
-const MAX_PENDING_RANGES = 4096;
-const MAX_REQUESTS_PER_SYNC = 1000;
-const MAX_OFFERED_IDS = 200_000;
-const SYNC_DEADLINE_MS = 10 * 60_000;
-/** Answers yield to the event loop after this many ranges. */
-const RANGES_PER_SLICE = 64;
 
 const BoundSchema = z.tuple([z.int().min(0), z.string().regex(/^([0-9a-f]{64})?$/)]);
 const RangeSummary = z.strictObject({ lo: BoundSchema, hi: BoundSchema, fp: z.string().regex(/^[0-9a-f]{32}$/), n: z.int().min(0) });

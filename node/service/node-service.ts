@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { ChorusError, isChorusError } from '../../src/errors.js';
 import { parseDigest } from '../../src/digest/parse-digest.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { SCOPES } from '../../src/reputation/policy.js';
+import { issuerTrust, round } from '../../src/reputation/view.js';
 import type { ApprovalPredicate, EndorsementPredicate } from '../../src/statement/predicates.js';
 import { decideCheck, type CheckInput, type CheckResult } from './check.js';
 import type { Envelope } from '../../src/statement/statement.js';
@@ -11,6 +11,7 @@ import { editPolicy, loadPolicy, replaceRoots, writePolicy, type PolicyEdit } fr
 import type { LocalNode, NodeView } from '../local/local-node.js';
 import type { StoredAttestation } from '../store/attestation-store.js';
 import { VERSION } from '../version.js';
+import { endorsementSubject } from './endorsement-subject.js';
 import type {
   AttestationDetailSchema, AttestationSummarySchema, IssuerView, LookupSchema, PublishResult, StatusSchema, TrustGraphView, TrustPut, TrustView,
 } from './contract.js';
@@ -53,10 +54,7 @@ export interface ServiceEnv {
   readonly seen?: (digest: string, view: NodeView) => void;
 }
 
-/** Endorsements of an issuer are about sha256(did) by convention (SPEC §9). */
-export function endorsementSubject(did: string): string {
-  return createHash('sha256').update(did, 'utf8').digest('hex');
-}
+export { endorsementSubject } from './endorsement-subject.js';
 
 /**
  * The node's operations, once: the HTTP API's routes and the in-process client both call
@@ -221,17 +219,7 @@ export class NodeService {
     const trust: IssuerInfo['trust'] = {};
     for (const scope of SCOPES) {
       const t = graph.trust(did, scope);
-      if (t.trust > 0 || t.via === 'blocked') {
-        trust[scope] = {
-          scope,
-          trust: Math.round(t.trust * 10_000) / 10_000,
-          via: t.via,
-          path: t.path.map((h) => {
-            const fromNote = graph.noteOf(h.from);
-            return { from: h.from, to: h.to, weight: h.weight, ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }), ...(fromNote === undefined ? {} : { fromNote }) };
-          }),
-        };
-      }
+      if (t.trust > 0 || t.via === 'blocked') trust[scope] = issuerTrust(t, scope, graph);
     }
     const about = await this.node.store.bySubject(endorsementSubject(did), { limit: 100 });
     const endorsedBy = about.items
@@ -269,7 +257,7 @@ export class NodeService {
       for (const [scope] of counting) byScope[scope] = (byScope[scope] ?? 0) + 1;
       if (counting.length > 0) {
         const note = graph.noteOf(issuer);
-        issuers.push({ issuer, ...(note === undefined ? {} : { note }), trust: Object.fromEntries(counting.map(([k, v]) => [k, Math.round(v * 10_000) / 10_000])) });
+        issuers.push({ issuer, ...(note === undefined ? {} : { note }), trust: Object.fromEntries(counting.map(([k, v]) => [k, round(v)])) });
       }
     }
     const top = (x: TrustGraphInfo['issuers'][number]): number => Math.max(...Object.values(x.trust));

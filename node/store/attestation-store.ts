@@ -7,6 +7,7 @@ import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
 import { decodeRecord, encodeRecord, recordEnvelopeJson, type StoredAttestation } from './record.js';
+import { isNoSpace } from './disk-full.js';
 import { indexKeys, type IndexFacts } from './index-entries.js';
 import { decodeKey, hex32, indexValue, key, metaKey, P, readU64, u32, u64, upperBound } from './keys.js';
 
@@ -24,11 +25,6 @@ export interface Removed {
 /** Why attestations left: evicted for a newcomer (stranger pool) or collected after expiry. */
 export type RemovalReason = 'evict' | 'gc';
 
-/** Whether an error from LevelDB means the disk (or its quota) is full. */
-function isDiskFull(e: unknown): boolean {
-  const text = `${(e as Error)?.message ?? ''} ${(e as { cause?: Error }).cause?.message ?? ''} ${(e as { code?: string }).code ?? ''}`;
-  return /ENOSPC|No space left|EDQUOT|quota exceeded/i.test(text);
-}
 
 function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number, bytes: number): IndexFacts {
   const subjects = 'subjects' in a ? a.subjects : [...new Set(a.statement.subject.map((s) => s.digest.sha256))];
@@ -288,7 +284,7 @@ export class AttestationStore implements IngestStoreView {
     try {
       await this.db.batch(ops, { sync: true });
     } catch (e) {
-      if (isDiskFull(e)) throw new ChorusError('storage_full', 'the disk is full: nothing was stored; free space and retry');
+      if (isNoSpace(e)) throw new ChorusError('storage_full', 'the disk is full: nothing was stored; free space and retry');
       throw e;
     }
     this.seq = seq;

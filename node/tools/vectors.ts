@@ -10,7 +10,7 @@ import { rootDigest } from '../../src/digest/model-digest.js';
 import { referenceSuite } from '../../src/crypto/reference-suite.js';
 import { TrustPolicyFile } from '../../src/reputation/policy.js';
 import { TrustGraph, type EndorsementInput } from '../../src/reputation/trust-graph.js';
-import { reputationView } from '../../src/reputation/view.js';
+import { reputationView, round } from '../../src/reputation/view.js';
 import { STATEMENT_TYPE, type Statement } from '../../src/statement/statement.js';
 
 ed.hashes.sha512 = sha512;
@@ -342,7 +342,7 @@ export function expectedView(c: Omit<ViewCase, 'expect'>): ViewCase['expect'] {
   }));
   const v = reputationView(DIGEST, inputs, graph, now, { without: c.without });
   const trust: Record<string, Record<string, number>> = {};
-  for (const [issuer, t] of graph.reached()) trust[issuer] = Object.fromEntries(Object.entries(t).map(([k, x]) => [k, Math.round(x * 10_000) / 10_000]));
+  for (const [issuer, t] of graph.reached()) trust[issuer] = Object.fromEntries(Object.entries(t).map(([k, x]) => [k, round(x)]));
   return {
     status: v.status,
     byPredicate: Object.fromEntries(Object.entries(v.byPredicate).map(([k, g]) => [k, {

@@ -97,3 +97,4 @@ export type PredicateSummary = z.infer<typeof PredicateSummarySchema>;
 export type ReputationView = z.infer<typeof ReputationViewSchema>;
 export type Dispute = z.infer<typeof DisputeSchema>;
 export type Inherited = z.infer<typeof InheritedSchema>;
+export type IssuerTrust = z.infer<typeof IssuerTrustSchema>;

@@ -3,7 +3,7 @@ import type { Statement } from '../statement/statement.js';
 import { scopeOf, type Scope, type TrustParams } from './policy.js';
 import type { ScopedTrust } from './trust-graph.js';
 import { verdictOf, worst } from './verdicts.js';
-import type { CountReason, Dispute, EvidenceItem, Inherited, ModelVerdict, PredicateSummary, ReputationView, Status } from './view-schema.js';
+import type { CountReason, Dispute, EvidenceItem, Inherited, IssuerTrust, ModelVerdict, PredicateSummary, ReputationView, Status } from './view-schema.js';
 
 export type { CountReason, EvidenceItem, PredicateSummary, ReputationView, Status };
 
@@ -44,7 +44,21 @@ export interface ViewOptions {
   readonly inherited?: readonly InheritedInput[];
 }
 
-const round = (x: number): number => Math.round(x * 10_000) / 10_000;
+/** Trust and weights as views show them: 4 decimals (SPEC §10). */
+export const round = (x: number): number => Math.round(x * 10_000) / 10_000;
+
+/** An issuer's trust in one kind as views and the issuer page show it: rounded, with your notes on the path. */
+export function issuerTrust(t: ScopedTrust, scope: Scope, notes: Pick<TrustLookup, 'noteOf'>): IssuerTrust {
+  return {
+    scope,
+    trust: round(t.trust),
+    via: t.via,
+    path: t.path.map((h) => {
+      const fromNote = notes.noteOf(h.from);
+      return { from: h.from, to: h.to, weight: round(h.weight), ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }), ...(fromNote === undefined ? {} : { fromNote }) };
+    }),
+  };
+}
 const GROUP_ORDER: Record<Status, number> = { flagged: 4, disputed: 3, caution: 2, ok: 1, unknown: 0 };
 
 /**
@@ -158,10 +172,7 @@ export function reputationView(digest: string, inputs: readonly ViewInput[], tru
       counts,
       reason: r.reason,
       ...(counts && t ? { weight: round(t.trust) } : {}),
-      ...(t && r.scope && t.trust > 0 ? { trust: { scope: r.scope, trust: round(t.trust), via: t.via, path: t.path.map((h) => {
-        const fromNote = trust.noteOf(h.from);
-        return { from: h.from, to: h.to, weight: round(h.weight), ...(h.endorsement === undefined ? {} : { endorsement: h.endorsement }), ...(fromNote === undefined ? {} : { fromNote }) };
-      }) } } : {}),
+      ...(t && r.scope && t.trust > 0 ? { trust: issuerTrust(t, r.scope, trust) } : {}),
       ...(retractedBy.has(a.id) ? { retractedBy: retractedBy.get(a.id) as string } : {}),
       ...(r.supersededBy === undefined ? {} : { supersededBy: r.supersededBy }),
       predicate: a.statement.predicate as Record<string, unknown>,

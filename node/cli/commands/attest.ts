@@ -5,7 +5,7 @@ import { parseDigest } from '../../../src/digest/parse-digest.js';
 import { buildStatement } from '../../../src/statement/build.js';
 import { signStatement } from '../../../src/statement/sign.js';
 import { PREDICATES, type PredicateKind } from '../../../src/statement/predicates.js';
-import { createHash } from 'node:crypto';
+import { endorsementSubject } from '../../service/endorsement-subject.js';
 import { loadIdentity } from '../../home/identity.js';
 import type { Statement, Subject } from '../../../src/statement/statement.js';
 import { action, collect, type Cli } from '../context.js';
@@ -220,7 +220,7 @@ export function attestCommand(cli: Cli): Command {
         }
         if (subjects.length === 0 && kind === 'endorsement') {
           const did = String(fields['endorsed']);
-          subjects = [{ name: did, digest: { sha256: createHash('sha256').update(did, 'utf8').digest('hex') } }];
+          subjects = [{ name: did, digest: { sha256: endorsementSubject(did) } }];
         }
         if (subjects.length === 0) throw new ChorusError('bad_input', '--subject is required: a model digest or a path to hash');
         const statement = buildStatement({
