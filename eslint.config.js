@@ -1,10 +1,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'protocol/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    // The installed command's launcher: plain JavaScript for any Node.js.
+    files: ['bin/**/*.js'],
+    languageOptions: { globals: globals.node },
+  },
   {
     files: ['**/*.ts'],
     rules: {

@@ -57,14 +57,14 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
     },
     async get(id) {
       try {
-        return (await call<AttestationDetail>('GET', `/v1/attestations/${id}`)).body;
+        return (await call<AttestationDetail>('GET', `/v1/attestations/${encodeURIComponent(id)}`)).body;
       } catch (e) {
         if (e instanceof ChorusError && e.code === 'not_found') return undefined;
         throw e;
       }
     },
     async list(by, q) {
-      const qs = `after=${q.after}&limit=${q.limit}`;
+      const qs = `${q.before === undefined ? `after=${q.after}` : `before=${q.before}`}&limit=${q.limit}`;
       const path = by.subject !== undefined ? `/v1/models/${by.subject}/attestations?${qs}` : `/v1/attestations?${qs}${by.issuer !== undefined ? `&issuer=${encodeURIComponent(by.issuer)}` : ''}`;
       return (await call<ListPage>('GET', path)).body;
     },

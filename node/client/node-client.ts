@@ -30,7 +30,8 @@ export interface NodeClient {
   publish(envelope: Envelope): Promise<PublishOutcome>;
   importLines(stream: Readable, opts: { show: number; onProgress?: (t: Readonly<ImportTally>, committed: number) => void }): Promise<ImportTally>;
   get(id: string): Promise<AttestationDetail | undefined>;
-  list(by: { subject?: string; issuer?: string }, page: { after: number; limit: number }): Promise<ListPage>;
+  /** With neither subject nor issuer and `before` set: the newest first. */
+  list(by: { subject?: string; issuer?: string }, page: { after: number; before?: number; limit: number }): Promise<ListPage>;
   trust(): Promise<TrustListView>;
   setTrust(issuers: { issuer: string; note?: string }[]): Promise<TrustListView>;
   editTrust(edit: Exclude<PolicyEdit, { op: 'params' }>): Promise<TrustListView & { changed: boolean }>;

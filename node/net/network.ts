@@ -29,8 +29,9 @@ export interface PeerInfo {
   readonly addresses: string[];
   readonly latencyMs: number | null;
   readonly gossipScore: number;
+  /** inbound, outbound, or both. */
   readonly direction: string;
-  /** Whether the connection runs through a circuit relay. */
+  /** Whether every connection to it runs through a circuit relay. */
   readonly relayed: boolean;
 }
 
@@ -198,16 +199,27 @@ export class Network {
     }
   }
 
+  /** One entry per peer, however many connections it has (an inbound and an outbound one, say). */
   async peers(): Promise<PeerInfo[]> {
     const ps = this.host.services.pubsub;
-    return this.host.getConnections().map((c) => ({
-      peerId: c.remotePeer.toString(),
-      addresses: [c.remoteAddr.toString()],
-      latencyMs: c.rtt ?? null,
-      gossipScore: ps.getScore(c.remotePeer.toString()),
-      direction: c.direction,
-      relayed: c.limits !== undefined || c.remoteAddr.toString().includes('/p2p-circuit'),
-    }));
+    const byPeer = new Map<string, { -readonly [K in keyof PeerInfo]: PeerInfo[K] }>();
+    for (const c of this.host.getConnections()) {
+      const id = c.remotePeer.toString();
+      const addr = c.remoteAddr.toString();
+      const relayed = c.limits !== undefined || addr.includes('/p2p-circuit');
+      const rtt = c.rtt ?? null;
+      const seen = byPeer.get(id);
+      if (seen === undefined) {
+        byPeer.set(id, { peerId: id, addresses: [addr], latencyMs: rtt, gossipScore: ps.getScore(id), direction: c.direction, relayed });
+        continue;
+      }
+      if (!seen.addresses.includes(addr)) seen.addresses.push(addr);
+      if (seen.direction !== c.direction) seen.direction = 'both';
+      if (rtt !== null && (seen.latencyMs === null || rtt < seen.latencyMs)) seen.latencyMs = rtt;
+      // Relayed only when every connection to it is.
+      seen.relayed = seen.relayed && relayed;
+    }
+    return [...byPeer.values()];
   }
 
   get providerStats(): AnnouncerStats | undefined {

@@ -36,7 +36,7 @@ export const LookupSchema = z
 
 export const ReputationResponse = ReputationViewSchema.extend({ lookup: LookupSchema.optional() });
 
-export const IdParams = z.strictObject({ id: z.string().max(80).describe('attestation id (64 hex)') });
+export const IdParams = z.strictObject({ id: z.string().max(80).describe('attestation id: 64 hex, or a unique prefix of at least 8') });
 
 export const PageQuery = z.strictObject({
   after: z.coerce.number().int().min(0).default(0).describe('arrival sequence to start after (the previous page\'s next)'),
@@ -45,6 +45,7 @@ export const PageQuery = z.strictObject({
 
 export const ListQuery = PageQuery.extend({
   issuer: z.string().max(100).optional().describe('only attestations by this did:key'),
+  before: z.coerce.number().int().min(1).optional().describe('newest first: arrivals before this sequence number (without issuer; the previous page\'s next)'),
 });
 
 export const AttestationSummarySchema = z.object({
@@ -170,7 +171,7 @@ export const StatusSchema = z.object({
   lastSeq: z.int(),
   storeBytes: z.int(),
   trustedIssuers: z.int(),
-  api: z.object({ url: z.string(), requireTokenForReads: z.boolean() }),
+  api: z.object({ url: z.string().nullable().describe('null when no node is running'), requireTokenForReads: z.boolean() }),
   network: z
     .object({
       peerId: z.string(),
@@ -191,7 +192,7 @@ export const PeerSchema = z.object({
   addresses: z.array(z.string()),
   latencyMs: z.number().nullable(),
   gossipScore: z.number(),
-  direction: z.string(),
+  direction: z.string().describe('inbound, outbound, or both when this node has connections each way'),
   relayed: z.boolean().describe('the connection runs through a circuit relay'),
 });
 export const PeersView = z.object({ peers: z.array(PeerSchema) });

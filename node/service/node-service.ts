@@ -155,16 +155,20 @@ export class NodeService {
 
   /** One stored attestation with its statement and any retractions of it. */
   async detail(idText: string): Promise<AttestationDetail> {
-    const id = idText.toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(id)) throw new ChorusError('bad_input', 'attestation ids are 64 hex characters');
+    const id = await this.node.store.resolveId(idText);
     const a = await this.node.store.get(id);
     if (!a) throw new ChorusError('not_found', `no attestation ${id} in this node's store`);
     return { ...summarize(a), statement: a.statement as unknown as Record<string, unknown>, retractedBy: await this.node.store.retractionsOf(id) };
   }
 
-  async list(by: { subject?: string | undefined; issuer?: string | undefined }, q: { after: number; limit: number }): Promise<{ items: AttestationSummary[]; next: number | null }> {
+  /** By subject or issuer in arrival order; with neither, the newest first (`before` pages back). */
+  async list(by: { subject?: string | undefined; issuer?: string | undefined }, q: { after: number; before?: number | undefined; limit: number }): Promise<{ items: AttestationSummary[]; next: number | null }> {
     const store = this.node.store;
-    const page = by.subject !== undefined ? await store.bySubject(parseDigest(by.subject), q) : by.issuer !== undefined ? await store.byIssuer(by.issuer, q) : await store.bySeq(q);
+    if (by.subject === undefined && by.issuer === undefined && q.before !== undefined) {
+      const page = await store.bySeq({ before: q.before, limit: q.limit });
+      return { items: page.items.map(summarize), next: page.next ?? null };
+    }
+    const page = by.subject !== undefined ? await store.bySubject(parseDigest(by.subject), q) : by.issuer !== undefined ? await store.byIssuer(by.issuer, q) : await store.bySeq({ after: q.after, limit: q.limit });
     return { items: page.items.map(summarize), next: page.next ?? null };
   }
 
@@ -286,7 +290,7 @@ export class NodeService {
       lastSeq: store.lastSeq,
       storeBytes: await store.diskBytes(),
       trustedIssuers: (await this.node.trust()).reachedCount,
-      api: { url: this.env.url?.() ?? '', requireTokenForReads: this.node.config.api.requireTokenForReads },
+      api: { url: this.env.url?.() ?? null, requireTokenForReads: this.node.config.api.requireTokenForReads },
       network: (await this.env.network?.()) ?? null,
     };
   }

@@ -46,7 +46,7 @@ type DB = Level<Buffer, Buffer> & { getSync(key: Buffer): Buffer | undefined };
 
 export interface Page<T> {
   readonly items: T[];
-  /** Pass back as `after` for the next page; undefined at the end. */
+  /** Pass back as `after` (or `before`, newest first) for the next page; undefined at the end. */
   readonly next: number | undefined;
 }
 
@@ -424,14 +424,39 @@ export class AttestationStore implements IngestStoreView {
   }
 
   /** Every attestation in arrival order after sequence `after`. */
-  async bySeq(opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
+  async bySeq(opts: { after?: number; before?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
     return this.page(key(P.seq), opts);
   }
 
-  private async page(prefix: Buffer, { after = 0, limit = Infinity }: { after?: number; limit?: number }): Promise<Page<StoredAttestation>> {
+  /**
+   * The full id of the one stored attestation whose id starts with `prefix` (8 to 64 hex
+   * characters): not_found when none does, bad_input when several do. One bounded seek.
+   */
+  async resolveId(prefix: string): Promise<string> {
+    const p = prefix.trim().toLowerCase();
+    if (!/^[0-9a-f]{8,64}$/.test(p)) {
+      throw new ChorusError('bad_input', `not an attestation id: "${prefix.slice(0, 80)}" (expected 8 to 64 hex characters)`);
+    }
+    if (p.length === 64) {
+      if (!(await this.has(p))) throw new ChorusError('not_found', `no attestation ${p} in this node's store`);
+      return p;
+    }
+    const found = await this.db
+      .keys({ gte: key(P.record, hex32(p.padEnd(64, '0'))), lte: key(P.record, hex32(p.padEnd(64, 'f'))), limit: 2 })
+      .all();
+    if (found.length === 0) throw new ChorusError('not_found', `no attestation whose id starts with ${p} in this node's store`);
+    if (found.length > 1) throw new ChorusError('bad_input', `the id prefix ${p} matches more than one attestation; give more characters`);
+    return Buffer.from(found[0]!.subarray(1)).toString('hex');
+  }
+
+  private async page(prefix: Buffer, { after = 0, before, limit = Infinity }: { after?: number; before?: number; limit?: number }): Promise<Page<StoredAttestation>> {
     // One native call for the index range (limit + 1 tells whether there is more).
+    // `before` pages newest first.
+    const range = before === undefined
+      ? { gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix) }
+      : { gt: prefix, lt: Buffer.concat([prefix, u64(before)]), reverse: true };
     const entries = await this.db
-      .iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), ...(Number.isFinite(limit) ? { limit: limit + 1 } : {}) })
+      .iterator({ ...range, ...(Number.isFinite(limit) ? { limit: limit + 1 } : {}) })
       .all();
     const more = entries.length > limit;
     const taken = more ? entries.slice(0, limit) : entries;

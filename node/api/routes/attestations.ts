@@ -27,7 +27,7 @@ export function attestationRoutes(ctx: AppContext, guards: Guards): FastifyPlugi
 
     app.get('/v1/attestations', {
       schema: {
-        summary: 'Stored attestations in arrival order, optionally by one issuer',
+        summary: 'Stored attestations in arrival order, optionally by one issuer; with `before`, the newest first',
         tags: ['attestations'],
         querystring: ListQuery,
         response: { 200: PageSchema, 400: ErrorBodySchema },

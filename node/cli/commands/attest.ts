@@ -141,7 +141,7 @@ const KINDS: Record<PredicateKind, { summary: string; options: Option[]; fields:
   retraction: {
     summary: 'withdraw one of your own earlier attestations',
     options: [
-      new Option('--target <id>', 'id of the attestation to withdraw').makeOptionMandatory(),
+      new Option('--target <id>', 'id of the attestation to withdraw (or a unique prefix of at least 8 hex)').makeOptionMandatory(),
       new Option('--reason <text>', 'why'),
     ],
     fields: (o) => defined({ target: String(o['target']).toLowerCase(), reason: o['reason'] }),
@@ -213,10 +213,12 @@ export function attestCommand(cli: Cli): Command {
       for (const s of o.subject ?? []) subjects.push(await resolveSubject(s, { allowSymlinks: o.allowSymlinks ?? false }));
       const fields = { ...(await predicateJson(o.predicate)), ...def.fields(o) };
       return cli.withClient(async (client) => {
-        if (subjects.length === 0 && kind === 'retraction') {
+        if (kind === 'retraction' && (subjects.length === 0 || !/^[0-9a-f]{64}$/.test(String(fields['target'])))) {
+          // A short id (as query and list print it) names the stored attestation it starts.
           const target = await client.get(String(fields['target']));
-          if (!target) throw new ChorusError('bad_input', 'retraction: the target is not in the store; pass --subject with its digest');
-          subjects = (target.statement as unknown as Statement).subject.map((s) => ({ name: s.name, digest: { sha256: s.digest.sha256 } }));
+          if (!target) throw new ChorusError('bad_input', 'retraction: the target is not in the store; give its full id and --subject with its digest');
+          fields['target'] = target.id;
+          if (subjects.length === 0) subjects = (target.statement as unknown as Statement).subject.map((s) => ({ name: s.name, digest: { sha256: s.digest.sha256 } }));
         }
         if (subjects.length === 0 && kind === 'endorsement') {
           const did = String(fields['endorsed']);

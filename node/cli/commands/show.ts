@@ -6,12 +6,12 @@ import { action, type Cli } from '../context.js';
 export function showCommand(cli: Cli): Command {
   return new Command('show')
     .description('show one stored attestation')
-    .argument('<id>', 'attestation id (64 hex)')
+    .argument('<id>', 'attestation id: 64 hex, or a unique prefix of at least 8 (as query and list print)')
     .option('--envelope', 'print only the signed DSSE envelope')
     .option('--json', 'print as JSON')
     .action(action(async (id: string, opts: { envelope?: boolean; json?: boolean }) => {
       const want = id.trim().toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(want)) throw new ChorusError('bad_input', `not an attestation id: "${id.slice(0, 80)}" (expected 64 hex characters)`);
+      if (!/^[0-9a-f]{8,64}$/.test(want)) throw new ChorusError('bad_input', `not an attestation id: "${id.slice(0, 80)}" (expected 8 to 64 hex characters)`);
       return cli.withClient(async (client) => {
         const a = await client.get(want);
         if (!a) throw new ChorusError('not_found', `no attestation ${want} in this node's store`);

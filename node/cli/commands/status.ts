@@ -9,7 +9,7 @@ export function statusCommand(cli: Cli): Command {
       return cli.withClient(async (client) => {
         const s = { running: client.mode === 'daemon', ...(await client.status()) };
         if (opts.json) return void cli.json(s);
-        const { api, network, ...rest } = s;
+        const { api, network, running, ...rest } = s;
         const onOff = (b: boolean) => (b ? 'on' : 'off');
         const net = network
           ? {
@@ -19,8 +19,9 @@ export function statusCommand(cli: Cli): Command {
               reachability: `${network.reachability.state}   (upnp ${onOff(network.reachability.upnp)}, autonat ${onOff(network.reachability.autonat)}, relay ${network.reachability.relay}, relay server ${onOff(network.reachability.relayServer)}, dcutr ${onOff(network.reachability.dcutr)})`,
               ...(network.providers ? { providers: `${network.providers.announced} digests announced in the DHT, ${network.providers.pending} queued, ${network.providers.waiting} waiting for a peer` } : {}),
             }
-          : { network: s.running ? 'off' : '-' };
-        cli.out(Object.entries({ ...rest, api: s.running ? api.url : 'no node running (chorus start)', ...net }).map(([k, v]) => `${k.padEnd(15)} ${String(v)}`).join('\n'));
+          : { network: running ? 'off' : '-' };
+        const state = running ? 'running' : 'no node running (start one: chorus start)';
+        cli.out(Object.entries({ node: state, ...rest, api: api.url ?? '-', ...net }).map(([k, v]) => `${k.padEnd(15)} ${String(v)}`).join('\n'));
       });
     }));
 }
