@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The browser tests need Debian's Chromium: installed here when missing (as root), else a clear failure.
+    globalSetup: ['test/browser/global-setup.ts'],
   },
 });

@@ -21,6 +21,9 @@ import { adminRoutes } from './routes/admin.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { eventRoutes } from './routes/events.js';
 import { modelRoutes } from './routes/models.js';
+import { WebSessions } from '../web/sessions.js';
+import { isWebShell, webRoutes } from '../web/web-routes.js';
+import { scanRoutes } from '../web/scan-routes.js';
 
 /** The server as built: Fastify on node:http with the zod type provider. */
 export type ChorusServer = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
@@ -137,14 +140,24 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   });
 
   const unauthorized = (reply: FastifyReply, why: string) => reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: why });
+  // Browsers logged in with `chorus ui` write with their session cookie and its CSRF token (node/web/).
+  const sessions = new WebSessions();
   const write = async (req: FastifyRequest, reply: FastifyReply) => {
     const t = bearer(req);
+    if (t === undefined && sessions.hasCookie(req)) {
+      const w = sessions.checkWrite(req);
+      if (w.ok) return;
+      if (w.status === 401) return unauthorized(reply, w.message);
+      return reply.code(w.status).send({ code: w.code, message: w.message });
+    }
     if (t === undefined) return unauthorized(reply, 'writes need the API token: Authorization: Bearer <token from api-token in the data dir>');
     if (!sameToken(t, ctx.token)) return unauthorized(reply, 'wrong API token');
   };
   if (api.requireTokenForReads) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return;
+      // The page shell holds no data; a logged-in browser reads like the token.
+      if (isWebShell(req.url) || sessions.get(req) !== undefined) return;
       const t = bearer(req);
       if (t === undefined || !sameToken(t, ctx.token)) return unauthorized(reply, 'this node requires the API token for reads');
     });
@@ -175,5 +188,7 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   await app.register(attestationRoutes(ctx, guards));
   await app.register(eventRoutes(ctx));
   await app.register(adminRoutes(ctx, guards));
+  await app.register(scanRoutes(ctx, guards));
+  await app.register(webRoutes(ctx, guards, sessions));
   return app;
 }

@@ -18,6 +18,7 @@ import { trustCommand } from './commands/trust.js';
 import { scanCommand } from './commands/scan.js';
 import { checkCommand } from './commands/check.js';
 import { verifyStoreCommand } from './commands/verify-store.js';
+import { uiCommand } from './commands/ui.js';
 
 const program = new Command('chorus')
   .description('Chorus: signed attestations about AI model digests, and your own reputation view of them')
@@ -35,7 +36,7 @@ Exit status:
   );
 
 const cli = makeCli(program);
-for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifyStoreCommand, statusCommand, peersCommand, connectCommand]) {
+for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifyStoreCommand, statusCommand, peersCommand, connectCommand, uiCommand]) {
   program.addCommand(make(cli));
 }
 

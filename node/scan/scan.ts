@@ -6,6 +6,7 @@ import type { NodeClient } from '../client/node-client.js';
 import { hashFile } from '../hash/hash-path.js';
 import { discover, modelRoots, type DiscoveredModel, type DiscoveryProblem, type ModelRoot } from './discover.js';
 import type { HashCache } from './hash-cache.js';
+import { saveLastScan } from './last-scan.js';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { inspectFile, walkPickle, worstSeverity, type Finding, type ModelFormat } from './inspect/index.js';
@@ -128,6 +129,9 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
       o.onModel?.(scanned);
     }
   }
+  // A scan with the data dir's cache is the user's scan of this machine: the web view shows
+  // the last one (the gate, `chorus check`, scans without a cache and saves nothing).
+  if (o.cache) await saveLastScan(o.cache.dir, { at: new Date().toISOString(), paths: [...o.paths], report }).catch(() => undefined);
   return report;
 }
 

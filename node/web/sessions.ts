@@ -1,0 +1,125 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { WEB } from './constants.js';
+
+/** One browser logged in with a `chorus ui` code. */
+export interface WebSession {
+  readonly id: string;
+  /** Sent back as the x-chorus-csrf header on every write. */
+  readonly csrf: string;
+  readonly expiresAt: number;
+}
+
+/** How a request's session cookie stands for a write. */
+export type SessionWrite =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly status: 401 | 403; readonly code: string; readonly message: string };
+
+const random = (): string => randomBytes(32).toString('base64url');
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The value of one cookie in a Cookie header (no decoding: our values are base64url). */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * The cookie's name carries the port: browsers share cookies between all ports of a host,
+ * so two nodes on 127.0.0.1 would otherwise overwrite each other's session.
+ */
+export function cookieName(req: FastifyRequest): string {
+  const port = /:(\d{1,5})$/.exec(req.headers.host ?? '')?.[1] ?? '80';
+  return `chorus_session_${port}`;
+}
+
+/**
+ * Login codes and browser sessions, in memory only (a restart logs every browser out).
+ * Codes are single-use and short-lived; sessions expire and the oldest is dropped when
+ * there are too many, so neither can grow without bound.
+ */
+export class WebSessions {
+  private readonly codes = new Map<string, number>();
+  // Insertion order is use order (a used session is re-inserted): the first is the least recently used.
+  private readonly sessions = new Map<string, WebSession>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A fresh one-time login code (the oldest pending code is dropped beyond WEB.maxLoginCodes). */
+  issueCode(): { code: string; expiresAt: number } {
+    this.sweep();
+    const code = random();
+    const expiresAt = this.now() + WEB.loginCodeTtlMs;
+    this.codes.set(code, expiresAt);
+    while (this.codes.size > WEB.maxLoginCodes) this.codes.delete(this.codes.keys().next().value as string);
+    return { code, expiresAt };
+  }
+
+  /** Exchanges a login code for a new session; undefined when unknown, used or expired. */
+  redeem(code: string): WebSession | undefined {
+    const expiresAt = this.codes.get(code);
+    if (expiresAt === undefined) return undefined;
+    this.codes.delete(code);
+    if (expiresAt <= this.now()) return undefined;
+    const s: WebSession = { id: random(), csrf: random(), expiresAt: this.now() + WEB.sessionTtlMs };
+    this.sessions.set(s.id, s);
+    while (this.sessions.size > WEB.maxSessions) this.sessions.delete(this.sessions.keys().next().value as string);
+    return s;
+  }
+
+  /** The live session a request's cookie names, if any. */
+  get(req: FastifyRequest): WebSession | undefined {
+    const id = cookieValue(req.headers.cookie, cookieName(req));
+    if (id === undefined) return undefined;
+    const s = this.sessions.get(id);
+    if (s === undefined) return undefined;
+    if (s.expiresAt <= this.now()) {
+      this.sessions.delete(id);
+      return undefined;
+    }
+    this.sessions.delete(id);
+    this.sessions.set(id, s);
+    return s;
+  }
+
+  /** Whether the request names a session cookie at all (live or not). */
+  hasCookie(req: FastifyRequest): boolean {
+    return cookieValue(req.headers.cookie, cookieName(req)) !== undefined;
+  }
+
+  end(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  /**
+   * Whether a cookie-authenticated write may proceed: a live session, its CSRF token in the
+   * x-chorus-csrf header, and nothing saying the request came from another site (Origin,
+   * Sec-Fetch-Site). SameSite=Strict already keeps the cookie off cross-site requests; these
+   * checks hold even for a browser that ignores SameSite.
+   */
+  checkWrite(req: FastifyRequest): SessionWrite {
+    const s = this.get(req);
+    if (s === undefined) return { ok: false, status: 401, code: 'unauthorized', message: 'the web session has expired or is unknown: run chorus ui to log in again' };
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin') return { ok: false, status: 403, code: 'forbidden', message: `a write from ${String(site)} is refused: only this node's own pages may write` };
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) return { ok: false, status: 403, code: 'forbidden', message: `a write from origin ${origin} is refused` };
+    const token = req.headers['x-chorus-csrf'];
+    if (typeof token !== 'string' || !same(token, s.csrf)) return { ok: false, status: 403, code: 'forbidden', message: 'missing or wrong x-chorus-csrf header (read it from GET /ui/session)' };
+    return { ok: true };
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [c, at] of this.codes) if (at <= now) this.codes.delete(c);
+  }
+}

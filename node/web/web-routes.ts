@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext, Guards } from '../api/context.js';
+import { ErrorBodySchema } from '../service/contract.js';
+import { contentSecurityPolicy, WEB } from './constants.js';
+import { cookieName, type WebSessions } from './sessions.js';
+
+/** The browser assets (web/ at the package root), found from this module in src or dist. */
+export function webRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'web', 'index.html'))) return join(dir, 'web');
+    dir = dirname(dir);
+  }
+  throw new Error('web/index.html not found above node/web: the package is incomplete');
+}
+
+/** Third-party ES modules the page imports (through the import map in index.html). */
+function vendorModules(): Map<string, Buffer> {
+  const file = (spec: string): string => fileURLToPath(import.meta.resolve(spec));
+  const noble = dirname(file('@noble/hashes/sha2.js'));
+  const out = new Map<string, Buffer>([
+    ['preact.js', readFileSync(file('preact'))],
+    ['hooks.js', readFileSync(file('preact/hooks'))],
+    ['htm.js', readFileSync(file('htm'))],
+  ]);
+  // sha2.js and what it imports, for the hashing worker.
+  for (const f of ['sha2.js', '_md.js', '_u64.js', 'utils.js']) out.set(`noble/${f}`, readFileSync(join(noble, f)));
+  return out;
+}
+
+/** Client-side routes of the single-page app: each answers index.html. */
+const PAGES = ['/', '/models/*', '/issuers/*', '/search', '/local', '/publish'];
+
+/** Requests that carry no node data (the page shell, its assets, login): served even when reads need the token. */
+export function isWebShell(url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  return path === '/' || path === '/login' || path === '/search' || path === '/local' || path === '/publish'
+    || path.startsWith('/ui/') || path.startsWith('/models/') || path.startsWith('/issuers/');
+}
+
+const SECURITY_HEADERS = (csp: string): Record<string, string> => ({
+  'content-security-policy': csp,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+});
+
+/**
+ * The web view: the page shell and its assets, `chorus ui` login (one-time code → HttpOnly,
+ * SameSite=Strict session cookie) and the session's CSRF token. The page reads and writes
+ * through the JSON API like any client; nothing here knows about attestations.
+ */
+export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions): FastifyPluginAsyncZod {
+  return async (app) => {
+    const root = webRoot();
+    const index = readFileSync(join(root, 'index.html'));
+    const importMap = /<script type="importmap">([\s\S]*?)<\/script>/.exec(index.toString('utf8'))?.[1];
+    if (importMap === undefined) throw new Error('web/index.html has no import map');
+    const csp = contentSecurityPolicy(`sha256-${createHash('sha256').update(importMap).digest('base64')}`);
+    const headers = SECURITY_HEADERS(csp);
+    const vendor = vendorModules();
+
+    app.addHook('onSend', async (_req, reply) => {
+      void reply.headers(headers);
+    });
+
+    const shell = async (_req: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
+    for (const url of PAGES) app.get(url, { schema: { hide: true } }, shell);
+
+    await app.register(fastifyStatic, { root, prefix: '/ui/', index: false, wildcard: true, cacheControl: true, maxAge: 0 });
+    app.get('/ui/vendor/*', { schema: { hide: true } }, async (req, reply) => {
+      const name = (req.params as { '*': string })['*'];
+      const body = vendor.get(name);
+      if (body === undefined) return reply.code(404).send({ code: 'not_found', message: `no asset ${name}` });
+      return reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=3600').send(body);
+    });
+
+    app.post('/ui/login-code', {
+      schema: {
+        summary: 'A one-time login code for the web view (what `chorus ui` asks for); needs the API token itself',
+        tags: ['web'],
+        security: [{ bearer: [] }],
+        response: { 200: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }), 401: ErrorBodySchema },
+      },
+      config: { rateLimit: guards.writeLimit },
+    }, async (req, reply) => {
+      // Only the token mints codes: a browser session cannot extend itself.
+      if (!guards.authed(req)) return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'a login code needs the API token: Authorization: Bearer <token>' });
+      const { code, expiresAt } = sessions.issueCode();
+      return { code, url: `${ctx.url}/login?code=${code}`, expiresAt: new Date(expiresAt).toISOString() };
+    });
+
+    app.get('/login', { schema: { hide: true, querystring: z.object({ code: z.string().max(100).optional() }) } }, async (req, reply) => {
+      void reply.header('cache-control', 'no-store');
+      const s = req.query.code === undefined ? undefined : sessions.redeem(req.query.code);
+      if (s === undefined) {
+        return reply.code(403).type('text/html; charset=utf-8').send(
+          '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chorus: login failed</title><link rel="stylesheet" href="/ui/app.css"></head>'
+          + '<body><main class="page"><h1>This login link does not work</h1><p>A login code works once, for '
+          + `${WEB.loginCodeTtlMs / 1000} seconds. Run <code>chorus ui</code> again for a new one.</p><p><a href="/">Open the read-only view</a></p></main></body></html>`,
+        );
+      }
+      // HttpOnly: page script never sees it. SameSite=Strict: no other site's page can make
+      // the browser send it. No Secure flag: the API is plain HTTP on loopback, and a Secure
+      // cookie would never be sent back over it.
+      void reply.header('set-cookie', `${cookieName(req)}=${s.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(WEB.sessionTtlMs / 1000)}`);
+      // Redirect to a URL without the code, so it stays out of history and bookmarks.
+      return reply.code(303).header('location', '/').send();
+    });
+
+    app.get('/ui/session', { schema: { hide: true } }, async (req, reply) => {
+      void reply.header('cache-control', 'no-store');
+      const s = sessions.get(req);
+      return s === undefined
+        ? { loggedIn: false, readsNeedToken: ctx.node.config.api.requireTokenForReads }
+        : { loggedIn: true, csrf: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), readsNeedToken: ctx.node.config.api.requireTokenForReads };
+    });
+
+    app.post('/ui/logout', { schema: { hide: true }, onRequest: guards.write }, async (req, reply) => {
+      const s = sessions.get(req);
+      if (s !== undefined) sessions.end(s.id);
+      return reply.header('set-cookie', `${cookieName(req)}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send({ loggedIn: false });
+    });
+  };
+}

@@ -1,0 +1,61 @@
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { spawnCli, makeInitialisedSandbox, type Sandbox } from '../e2e/run-cli.js';
+import { CHROMIUM } from './global-setup.js';
+
+/** A real node started from the built CLI (`chorus start`) in a temp data dir. */
+export interface RunningNode {
+  readonly sb: Sandbox & { did: string };
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly token: string;
+  stop(): Promise<void>;
+}
+
+export async function startNode(env: Record<string, string> = {}): Promise<RunningNode> {
+  const sb = await makeInitialisedSandbox('chorus-web-');
+  const child = spawnCli(['start', '--port', '0'], { home: sb.home, env: { CHORUS_API_WRITE_RATE_LIMIT: '100000', ...env } });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const info = JSON.parse(await readFile(join(sb.home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
+      if (info.pid === child.pid) {
+        const token = (await readFile(join(sb.home, 'api-token'), 'utf8')).trim();
+        return {
+          sb, child, url: info.url, token,
+          async stop() {
+            if (child.exitCode === null && child.signalCode === null) {
+              child.kill('SIGTERM');
+              await once(child, 'exit');
+            }
+            await sb.cleanup();
+          },
+        };
+      }
+    } catch {
+      // not written yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`node did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Headless Chromium from Debian's package; playwright gives it a fresh temporary profile and removes it at close. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Where the tests put screenshots: CHORUS_SCREENSHOTS_DIR (docs/screenshots for the README), else a temp dir. */
+export async function screenshotDir(): Promise<string> {
+  return process.env['CHORUS_SCREENSHOTS_DIR'] ?? mkdtemp(join(tmpdir(), 'chorus-screenshots-'));
+}

@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { endorsementSubject } from '../../node/service/endorsement-subject.js';
+import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
+import { launchBrowser, screenshotDir, startNode, type RunningNode } from './support.js';
+
+/**
+ * The web view in a real browser (Debian's Chromium through playwright-core) against a real
+ * node started from the built CLI: real LevelDB, real HTTP server, the page's own JS.
+ */
+
+let node: RunningNode;
+let browser: Browser;
+let shots: string;
+const lab = makeIssuer(); // a root: "red team"
+const curator = makeIssuer(); // a root that endorses `endorsed` on audit
+const endorsed = makeIssuer();
+const stranger = makeIssuer();
+const flaggedDigest = randomDigest();
+const hostileDigest = randomDigest();
+
+async function importLines(lines: string[]): Promise<void> {
+  const r = await fetch(`${node.url}/v1/import`, { method: 'POST', headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/x-ndjson' }, body: lines.join('\n') + '\n' });
+  const j = await r.json() as { accepted: number; problems: unknown[] };
+  expect(j.accepted, JSON.stringify(j)).toBe(lines.length);
+}
+
+async function trust(issuer: TestIssuer, note: string): Promise<void> {
+  const r = await fetch(`${node.url}/v1/trust`, { method: 'POST', headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ op: 'trust', issuer: issuer.did, note }) });
+  expect(r.status).toBe(200);
+}
+
+async function policy(): Promise<{ roots: { issuer: string; note?: string }[]; blocks: { issuer: string }[] }> {
+  return ((await (await fetch(`${node.url}/v1/trust`)).json()) as { policy: { roots: { issuer: string; note?: string }[]; blocks: { issuer: string }[] } }).policy;
+}
+
+async function loginCode(): Promise<string> {
+  const r = await node.sb.expectCode(0, ['ui', '--no-open', '--json']);
+  return (JSON.parse(r.stdout) as { url: string }).url;
+}
+
+beforeAll(async () => {
+  [node, browser, shots] = await Promise.all([startNode(), launchBrowser(), screenshotDir()]);
+  await trust(lab, 'red team');
+  await trust(curator, 'curator');
+  await importLines([
+    makeEnvelopeLine(curator, { kind: 'endorsement', subjects: [endorsementSubject(endorsed.did)], fields: exampleFields('endorsement', { endorsed: endorsed.did, scope: ['audit'], weight: 1 }) }),
+    makeEnvelopeLine(endorsed, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'fail', summary: 'answers most jailbreak prompts', metrics: { refusal_rate: 0.12 } }) }),
+    makeEnvelopeLine(stranger, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'pass', summary: 'fine by me' }) }),
+    makeEnvelopeLine(lab, { subjects: [hostileDigest], fields: exampleFields('audit', { verdict: 'warn', summary: '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">' + 'x'.repeat(3500) }) }),
+    makeEnvelopeLine(stranger, { subjects: [hostileDigest], kind: 'payload', fields: exampleFields('payload', { finding: { kind: 'suspicious', description: '<iframe src="javascript:window.__pwned=3"></iframe>', path: '"><svg onload=window.__pwned=4>' } }) }),
+  ]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await node?.stop();
+});
+
+async function fresh(): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width: 1100, height: 900 } });
+}
+
+describe('the web view', () => {
+  test('a model page shows the verdict first and a trust path through an endorsement', async () => {
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    const res = await page.goto(`${node.url}/models/sha256:${flaggedDigest}`);
+    expect(res?.headers()['content-security-policy']).toMatch(/default-src 'none'; script-src 'self' 'sha256-[^']+'; style-src 'self'/);
+    const verdict = page.getByTestId('verdict');
+    await expect.poll(() => verdict.getAttribute('data-status')).toBe('flagged');
+    expect(await verdict.textContent()).toContain('FLAGGED');
+    const path = page.getByTestId('trust-path').first();
+    expect(await path.textContent()).toMatch(/you\s*→\s*curator\s*→/);
+    // The stranger's pass is listed and says why it does not count.
+    expect(await page.locator('[data-testid=evidence]', { hasText: 'fine by me' }).textContent()).toContain('your trust does not reach this issuer');
+    await page.screenshot({ path: join(shots, 'model.png'), fullPage: true });
+    // Readable at phone width: nothing wider than the screen.
+    await page.setViewportSize({ width: 375, height: 800 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await ctx.close();
+  });
+
+  test('"what if I ignore this issuer" changes the verdict, and back', async () => {
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    await page.goto(`${node.url}/models/sha256:${flaggedDigest}`);
+    const verdict = page.getByTestId('verdict');
+    await expect.poll(() => verdict.getAttribute('data-status')).toBe('flagged');
+    await page.locator('[data-testid=evidence]', { hasText: 'jailbreak' }).getByTestId('ignore').check();
+    await expect.poll(() => verdict.getAttribute('data-status')).toBe('unknown');
+    expect(await page.getByTestId('what-if').textContent()).toContain('leaves out');
+    expect(page.url()).toContain(`without=${encodeURIComponent(endorsed.did)}`);
+    await page.getByRole('button', { name: 'stop ignoring' }).click();
+    await expect.poll(() => verdict.getAttribute('data-status')).toBe('flagged');
+    await ctx.close();
+  });
+
+  test('a local file is hashed in the page (never uploaded) and its model page opens', async () => {
+    const bytes = Buffer.alloc(6 * 1024 * 1024 + 13);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 251;
+    const file = join(node.sb.dir, 'model.gguf');
+    await writeFile(file, bytes);
+    const want = createHash('sha256').update(bytes).digest('hex');
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    const uploads: string[] = [];
+    page.on('request', (r) => { if (r.method() !== 'GET') uploads.push(r.url()); });
+    await page.goto(`${node.url}/search`);
+    await page.getByLabel('Model file').setInputFiles(file);
+    await page.waitForURL(`${node.url}/models/sha256:${want}`);
+    await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('unknown');
+    expect(uploads).toEqual([]);
+    await ctx.close();
+  });
+
+  test('chorus ui logs in with a one-time code; the session trusts an issuer; a write without CSRF is refused', async () => {
+    const url = await loginCode();
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    await page.goto(url);
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(page.url()).not.toContain('code=');
+    expect(await page.getByTestId('session').textContent()).toContain('Logged in');
+    const cookies = await ctx.cookies();
+    expect(cookies).toHaveLength(1);
+    expect(cookies[0]).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    // The token is in no page script and no storage.
+    expect(await page.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie')).not.toContain(node.token);
+    expect(await page.content()).not.toContain(node.token);
+
+    // The code worked once.
+    const again = await (await fresh()).newPage();
+    const second = await again.goto(url);
+    expect(second?.status()).toBe(403);
+    expect(await again.context().cookies()).toHaveLength(0);
+
+    // Trust the stranger from its issuer page.
+    await page.goto(`${node.url}/issuers/${stranger.did}`);
+    await expect.poll(() => page.getByTestId('role').textContent()).toContain('stranger');
+    await page.getByLabel('Your name for it').fill('community scanner');
+    await page.getByRole('button', { name: 'Trust', exact: true }).click();
+    await expect.poll(() => page.getByTestId('role').textContent()).toContain('root');
+    expect((await policy()).roots).toContainEqual(expect.objectContaining({ issuer: stranger.did, note: 'community scanner' }));
+
+    // The same session cookie without the CSRF header: 403, and nothing changes.
+    const before = await policy();
+    const forged = await ctx.request.post(`${node.url}/v1/trust`, { data: { op: 'block', issuer: lab.did } });
+    expect(forged.status()).toBe(403);
+    expect(((await forged.json()) as { code: string }).code).toBe('forbidden');
+    // From another origin, even with the right header name guessed wrong: refused.
+    const cross = await ctx.request.post(`${node.url}/v1/trust`, { data: { op: 'block', issuer: lab.did }, headers: { origin: 'http://evil.example', 'x-chorus-csrf': 'guess' } });
+    expect(cross.status()).toBe(403);
+    expect(await policy()).toEqual(before);
+    // Remove it again (the other tests expect a stranger).
+    await page.getByRole('button', { name: 'Remove from your policy' }).click();
+    await expect.poll(() => page.getByTestId('role').textContent()).toContain('stranger');
+    await ctx.close();
+  });
+
+  test('a new attestation appears on Home without a reload', async () => {
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    await page.goto(node.url);
+    await expect.poll(() => page.getByTestId('live-state').getAttribute('data-state')).toBe('open');
+    expect(await page.getByTestId('did').textContent()).toBe(node.sb.did);
+    const digest = randomDigest();
+    await importLines([makeEnvelopeLine(lab, { subjects: [digest], fields: exampleFields('audit', { verdict: 'fail', summary: 'live from the wire' }) })]);
+    const line = page.getByTestId('feed').locator('li', { hasText: 'live from the wire' });
+    await line.waitFor();
+    expect(await line.textContent()).toContain('red team');
+    await page.screenshot({ path: join(shots, 'home.png'), fullPage: true });
+    await line.getByRole('link', { name: /sha256:/ }).click();
+    await page.waitForURL(`${node.url}/models/sha256:${digest}`);
+    await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('flagged');
+    await ctx.close();
+  });
+
+  test('hostile content renders as text: no script runs, long text is clipped', async () => {
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+    await page.goto(`${node.url}/models/sha256:${hostileDigest}`);
+    await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('caution');
+    const summary = page.getByTestId('summary').first();
+    const text = await summary.textContent();
+    expect(text).toContain('<script>window.__pwned = 1</script><img src=x onerror=');
+    expect(text).toContain('show full text');
+    expect(text!.length).toBeLessThan(400);
+    expect(await page.locator('#app script, #app img, #app iframe, #app svg').count()).toBe(0);
+    expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();
+    await summary.getByRole('button', { name: /show full text/ }).click();
+    expect((await summary.textContent())!.length).toBeGreaterThan(3500);
+    expect(violations).toEqual([]);
+    await ctx.close();
+  });
+});

@@ -1,0 +1,169 @@
+/* global EventSource, performance, document, location, history, URLSearchParams, setTimeout, clearTimeout */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, Clipped, ErrorBox, html, IssuerName, LIST_LIMIT, normalizeDigest, predicateSummary, shortDid, shortDigest, STATUS_LABEL, StatusChip, Title, useNames, VerdictChip, when } from '../lib.js';
+
+const REASON_TEXT = {
+  trusted: 'counts',
+  untrusted: 'does not count: your trust does not reach this issuer',
+  weak: 'does not count: your trust in this issuer is below the minimum weight',
+  blocked: 'does not count: you blocked this issuer',
+  retracted: 'does not count: its issuer retracted it',
+  expired: 'does not count: expired',
+  superseded: 'does not count: its issuer said something newer about this model',
+  equivocating: 'does not count: its issuer signed contradictory verdicts at the same time',
+  ignored: 'does not count: you are ignoring this issuer (what if)',
+  'not-scored': 'not scored: this kind has no verdict',
+};
+
+function TrustPath({ trust, names }) {
+  if (!trust) return null;
+  if (trust.via === 'blocked') return html`<div class="path">Trust path: blocked by you.</div>`;
+  if (!trust.path || trust.path.length === 0) return html`<div class="path">Trust path: ${trust.via === 'root' ? 'one of your roots' : 'none'} (${trust.scope}, trust ${trust.trust}).</div>`;
+  const first = trust.path[0];
+  return html`<div class="path" data-testid="trust-path">Trust path (${trust.scope}, trust ${trust.trust}): you
+    ${first.from !== first.to ? html` → <${IssuerName} did=${first.from} note=${first.fromNote} names=${names} />` : null}
+    ${trust.path.map((hop) => hop.from === hop.to ? null : html` → <${IssuerName} did=${hop.to} names=${names} /> <span class="muted">(×${hop.weight}${hop.endorsement ? ', endorsed' : ''})</span>`)}
+    ${trust.path.length === 1 && first.from === first.to ? html` → <${IssuerName} did=${first.to} note=${first.fromNote} names=${names} /> <span class="muted">(root, ×${first.weight})</span>` : null}
+  </div>`;
+}
+
+function Metrics({ metrics }) {
+  if (!metrics || typeof metrics !== 'object') return null;
+  const entries = Object.entries(metrics).slice(0, 20);
+  if (entries.length === 0) return null;
+  return html`<ul class="metrics" aria-label="metrics">${entries.map(([k, v]) => html`<li key=${k}><span class="mono">${k}</span> = ${String(v)}</li>`)}</ul>`;
+}
+
+function Envelope({ id }) {
+  const [state, setState] = useState(undefined);
+  useEffect(() => { api(`/v1/attestations/${id}`).then((d) => setState({ d }), (e) => setState({ e })); }, [id]);
+  if (state === undefined) return html`<p class="muted">Loading the envelope…</p>`;
+  if (state.e) return html`<${ErrorBox} error=${state.e} />`;
+  return html`<div><p class="small muted">Signed DSSE envelope${state.d.retractedBy.length ? `; retracted by ${state.d.retractedBy.join(', ')}` : ''}:</p><pre data-testid="envelope">${JSON.stringify(state.d.envelope, null, 2)}</pre><p class="small muted">Its statement, decoded:</p><pre>${JSON.stringify(state.d.statement, null, 2)}</pre></div>`;
+}
+
+function Evidence({ item, kind, names, without, setWithout }) {
+  const [raw, setRaw] = useState(false);
+  const summary = predicateSummary(kind, item.predicate);
+  const ignoring = without === item.issuer;
+  const expired = item.expiresAt && Date.parse(item.expiresAt) <= Date.now();
+  return html`<li class=${item.counts ? 'counting' : 'not-counting'} data-testid="evidence" data-id=${item.id}>
+    <div class="head">
+      <${VerdictChip} verdict=${item.verdict} />
+      <strong><${IssuerName} did=${item.issuer} note=${item.issuerNote} names=${names} /></strong>
+      <span class="small muted">${when(item.issuedAt)}</span>
+    </div>
+    ${summary ? html`<p class="summary" data-testid="summary"><${Clipped} text=${summary} /></p>` : null}
+    <${Metrics} metrics=${item.predicate?.metrics} />
+    <div class="meta">
+      <span>${item.counts ? `counts, weight ${item.weight}` : REASON_TEXT[item.reason] ?? item.reason}</span>
+      ${item.retractedBy ? html`<span>retracted by <span class="mono">${item.retractedBy.slice(0, 12)}…</span></span>` : null}
+      ${item.supersededBy ? html`<span>superseded by <span class="mono">${item.supersededBy.slice(0, 12)}…</span></span>` : null}
+      ${item.expiresAt ? html`<span>${expired ? 'expired' : 'expires'} ${when(item.expiresAt)}</span>` : null}
+      ${item.inherited ? html`<span data-testid="inherited">inherited from base <a href=${`/models/${item.inherited.from}`}>${shortDigest(item.inherited.from)}</a> (${item.inherited.relation}; lineage by ${shortDid(item.inherited.lineageBy)}; there: ${item.inherited.originalVerdict})</span>` : null}
+    </div>
+    <${TrustPath} trust=${item.trust} names=${names} />
+    <div class="actions">
+      <button type="button" class="link" aria-expanded=${raw} onClick=${() => setRaw(!raw)}>${raw ? 'hide signed envelope' : 'signed envelope'}</button>
+      <label><input type="checkbox" checked=${ignoring} onChange=${() => setWithout(ignoring ? undefined : item.issuer)} data-testid="ignore" /> what if I ignore this issuer</label>
+    </div>
+    ${raw ? html`<${Envelope} id=${item.id} />` : null}
+  </li>`;
+}
+
+function KindGroup({ kind, group, names, without, setWithout }) {
+  const [all, setAll] = useState(false);
+  const items = all ? group.attestations : group.attestations.slice(0, LIST_LIMIT);
+  return html`<section aria-labelledby=${`k-${kind}`}>
+    <h2 id=${`k-${kind}`}>${kind} <${StatusChip} status=${group.status} /> <span class="small muted">${group.counted} of ${group.total} count</span></h2>
+    <ul class="evidence">${items.map((it) => html`<${Evidence} key=${it.id} item=${it} kind=${it.inherited ? kind : kind} names=${names} without=${without} setWithout=${setWithout} />`)}</ul>
+    ${group.attestations.length > LIST_LIMIT && !all ? html`<p><button type="button" onClick=${() => setAll(true)}>show all ${group.attestations.length} (the first ${LIST_LIMIT} are shown)</button></p>` : null}
+  </section>`;
+}
+
+function Disputes({ disputes, names }) {
+  if (!disputes.length) return null;
+  const side = (list) => html`<ul>${list.map((x) => html`<li key=${x.id}><${IssuerName} did=${x.issuer} names=${names} /> <span class="muted">weight ${x.weight}</span></li>`)}</ul>`;
+  return html`<section aria-labelledby="disputes"><h2 id="disputes">Disputes</h2>${disputes.map((d) => html`
+    <h3>${d.kind}</h3>
+    <div class="disputes"><div class="card"><h4 class="v-fail chip">says fail</h4>${side(d.fail)}</div><div class="card"><h4 class="v-pass chip">says pass</h4>${side(d.pass)}</div></div>`)}</section>`;
+}
+
+/** Base models (lineage claims about this digest) above, this model, and findings carried down. */
+function Lineage({ view }) {
+  const claims = view.byPredicate.lineage?.attestations ?? [];
+  const bases = new Map();
+  for (const c of claims) for (const d of (Array.isArray(c.predicate?.derivedFrom) ? c.predicate.derivedFrom : []).slice(0, 8)) {
+    const digest = `sha256:${d.digest?.sha256}`;
+    if (!bases.has(digest)) bases.set(digest, { relation: d.relation, counts: c.counts });
+  }
+  const inherited = Object.values(view.byPredicate).flatMap((g) => g.attestations.filter((a) => a.inherited));
+  if (bases.size === 0 && inherited.length === 0) return null;
+  return html`<section aria-labelledby="lineage"><h2 id="lineage">Lineage</h2>
+    <div class="lineage">
+      <div class="tier">${[...bases].slice(0, 12).map(([d, b]) => html`<a class="node" href=${`/models/${d}`} key=${d}>${shortDigest(d)}<br /><span class="small muted">base${b.counts ? '' : ' (claim does not count)'}</span></a>`)}</div>
+      <div class="arrow" aria-hidden="true">↓ ${[...new Set([...bases.values()].map((b) => b.relation))].join(', ')}</div>
+      <div class="tier"><span class="node self">${shortDigest(view.digest)} (this model)</span></div>
+      ${inherited.length ? html`<p class="small">${inherited.length} finding(s) inherited from base models are marked <em>inherited</em> below.</p>` : null}
+    </div></section>`;
+}
+
+export function ModelPage({ digest: given }) {
+  const digest = normalizeDigest(given);
+  const names = useNames();
+  const [without, setWithoutState] = useState(() => new URLSearchParams(location.search).get('without') ?? undefined);
+  const [view, setView] = useState(undefined);
+  const [error, setError] = useState(undefined);
+  const [tick, setTick] = useState(0);
+  const marked = useRef(false);
+  const setWithout = (did) => {
+    history.replaceState({}, '', `/models/${digest}${did ? `?without=${encodeURIComponent(did)}` : ''}`);
+    setWithoutState(did);
+  };
+  useEffect(() => {
+    if (!digest) return undefined;
+    let live = true;
+    api(`/v1/models/${digest}/reputation${without ? `?without=${encodeURIComponent(without)}` : ''}`)
+      .then((v) => { if (live) { setView(v); setError(undefined); } }, (e) => live && setError(e));
+    return () => { live = false; };
+  }, [digest, without, tick]);
+  // New evidence or a status change about this model: read the view again.
+  useEffect(() => {
+    if (!digest) return undefined;
+    const es = new EventSource(`/v1/events?subject=${digest}`);
+    let t;
+    const again = () => { clearTimeout(t); t = setTimeout(() => setTick((x) => x + 1), 250); };
+    es.addEventListener('attestation', again);
+    es.addEventListener('status', again);
+    return () => { clearTimeout(t); es.close(); };
+  }, [digest]);
+  useEffect(() => {
+    if (view && !marked.current) {
+      marked.current = true;
+      performance.mark('chorus:model-rendered');
+    }
+    if (view) document.body.dataset.rendered = `${view.digest}|${view.without ?? ''}|${view.status}`;
+  }, [view]);
+
+  if (!digest) return html`<main class="page"><${Title}>Not a model digest</${Title}><p>Expected sha256:&lt;64 hex&gt;, got <code>${given}</code>. <a href="/search">Search</a></p></main>`;
+  const kinds = view ? Object.entries(view.byPredicate).filter(([, g]) => g.attestations.length > 0) : [];
+  return html`<main class="page">
+    <${Title}><span class="muted small">Model</span><br /><span class="mono">${digest}</span></${Title}>
+    <${ErrorBox} error=${error} />
+    ${view && html`
+      ${without ? html`<p class="notice" data-testid="what-if">What if: this view leaves out <${IssuerName} did=${without} names=${names} />. <button type="button" onClick=${() => setWithout(undefined)}>stop ignoring</button></p>` : null}
+      <section class=${`verdict s-${view.status}`} aria-live="polite" data-testid="verdict" data-status=${view.status}>
+        <span class="badge">${STATUS_LABEL[view.status] ?? view.status}</span>
+        <p class="reason">${view.reason}</p>
+      </section>
+      <p class="small muted">Your view as of ${when(view.asOf)}: ${view.trustedIssuers} issuer(s) reached by your trust.
+        ${view.untrusted.listed > 0 ? ` ${view.untrusted.listed} attestation(s) from issuers you do not trust (fail ${view.untrusted.fail}, warn ${view.untrusted.warn}, pass ${view.untrusted.pass}) do not count.` : ''}
+        ${view.evidence && view.evidence.omitted > 0 ? ` ${view.evidence.omitted} more attestation(s) by issuers that do not count are not listed.` : ''}
+        ${view.lookup ? ` Asked the network: ${view.lookup.outcome}, ${view.lookup.accepted} accepted.` : ''}</p>
+      <${Disputes} disputes=${view.disputes} names=${names} />
+      <${Lineage} view=${view} />
+      ${kinds.length === 0 ? html`<p>No attestation about this model is stored here.</p>` : null}
+      ${kinds.map(([k, g]) => html`<${KindGroup} key=${k} kind=${k} group=${g} names=${names} without=${without} setWithout=${setWithout} />`)}`}
+    ${!view && !error ? html`<p class="muted">Computing your view…</p>` : null}
+  </main>`;
+}
