@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { HomePaths } from '../home/home.js';
+import { sharedModes, type HomePaths } from '../home/home.js';
 import { writeFileAtomic } from '../home/files.js';
 
 /** daemon.json: how other chorus commands find the running node. */
@@ -16,7 +16,7 @@ export type DaemonInfo = z.infer<typeof DaemonInfo>;
 export const daemonFile = (home: HomePaths): string => join(home.root, 'daemon.json');
 
 export async function writeDaemonInfo(home: HomePaths, info: DaemonInfo): Promise<void> {
-  await writeFileAtomic(daemonFile(home), JSON.stringify(info, null, 2) + '\n');
+  await writeFileAtomic(daemonFile(home), JSON.stringify(info, null, 2) + '\n', sharedModes(home).file);
 }
 
 export async function removeDaemonInfo(home: HomePaths, pid = process.pid): Promise<void> {

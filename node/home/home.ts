@@ -19,6 +19,12 @@ export interface HomePaths {
   readonly store: string;
   /** libp2p's datastore (LevelDB): known peers, DHT records. */
   readonly p2p: string;
+  /**
+   * $CHORUS_GROUP_ACCESS=1: the data dir's group may enter it and read the API token and
+   * daemon.json, so an admin in that group can use the CLI against the running node (the
+   * systemd unit sets it). The key and the stores stay the owner's alone.
+   */
+  readonly groupAccess: boolean;
 }
 
 /** The data dir: $CHORUS_HOME, else ~/.chorus. */
@@ -32,7 +38,13 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env, override?: str
     token: join(root, 'api-token'),
     store: join(root, 'store'),
     p2p: join(root, 'p2p'),
+    groupAccess: /^(1|true|yes)$/i.test(env['CHORUS_GROUP_ACCESS'] ?? ''),
   };
+}
+
+/** The mode of the data dir and of the files its group may read (see HomePaths.groupAccess). */
+export function sharedModes(home: HomePaths): { dir: number; file: number } {
+  return home.groupAccess ? { dir: 0o750, file: 0o640 } : { dir: 0o700, file: 0o600 };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -56,7 +68,7 @@ export async function initHome(home: HomePaths): Promise<Identity> {
   await chmod(home.root, 0o700);
   const identity = await createIdentity(home.key);
   if (!(await exists(home.token))) {
-    const fh = await open(home.token, 'wx', 0o600);
+    const fh = await open(home.token, 'wx', sharedModes(home).file);
     try {
       await fh.writeFile(randomBytes(32).toString('hex') + '\n');
     } finally {
@@ -72,11 +84,14 @@ export async function initHome(home: HomePaths): Promise<Identity> {
 /**
  * Creates the data dir and its LevelDB dirs owner-only (0700) whatever the umask, and
  * makes existing ones so: LevelDB creates its files with the process umask, and a
- * directory others cannot enter keeps them private even under `umask 000`.
+ * directory others cannot enter keeps them private even under `umask 000`. With group
+ * access, the data dir is 0750 and the API token 0640; the stores stay 0700.
  */
 export async function secureDirs(home: HomePaths): Promise<void> {
   if (!(await exists(home.root))) return; // not initialised: nothing to secure, nothing to create
-  await chmod(home.root, 0o700);
+  const modes = sharedModes(home);
+  await chmod(home.root, modes.dir);
+  if (await exists(home.token)) await chmod(home.token, modes.file);
   for (const dir of [home.store, home.p2p]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
