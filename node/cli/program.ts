@@ -19,6 +19,7 @@ import { scanCommand } from './commands/scan.js';
 import { checkCommand } from './commands/check.js';
 import { verifyStoreCommand } from './commands/verify-store.js';
 import { uiCommand } from './commands/ui.js';
+import { keyCommand } from './commands/key.js';
 
 const program = new Command('chorus')
   .description('Chorus: signed attestations about AI model digests, and your own reputation view of them')
@@ -36,7 +37,7 @@ Exit status:
   );
 
 const cli = makeCli(program);
-for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifyStoreCommand, statusCommand, peersCommand, connectCommand, uiCommand]) {
+for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifyStoreCommand, keyCommand, statusCommand, peersCommand, connectCommand, uiCommand]) {
   program.addCommand(make(cli));
 }
 
