@@ -3,7 +3,8 @@
 #   deploy/devnet.sh [N] [DIR]        (defaults: 3 nodes, data in ./.chorus-dev)
 # Node i serves its API on 127.0.0.1:$((API_BASE+i)) and listens for peers on
 # 127.0.0.1:$((P2P_BASE+i)) (API_BASE=7500, P2P_BASE=7600 unless set in the environment);
-# nodes 1..N-1 bootstrap to node 0. Ctrl-C (or SIGTERM) stops them all. Build first.
+# nodes 1..N-1 bootstrap to node 0 and trust it (its findings count in their views, so the
+# "try:" lines below show a verdict). Ctrl-C (or SIGTERM) stops them all. Build first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-3}
@@ -44,12 +45,20 @@ start_node() { # i bootstrap...
 }
 
 start_node 0
-PEER0=$(get "http://127.0.0.1:$API_BASE/v1/status" | sed -E 's/.*"peerId":"([^"]+)".*/\1/')
+STATUS0=$(get "http://127.0.0.1:$API_BASE/v1/status")
+PEER0=$(printf '%s' "$STATUS0" | sed -E 's/.*"peerId":"([^"]+)".*/\1/')
+DID0=$(printf '%s' "$STATUS0" | sed -E 's/.*"did":"([^"]+)".*/\1/')
 BOOT="/ip4/127.0.0.1/tcp/$P2P_BASE/p2p/$PEER0"
-for i in $(seq 1 $((N - 1))); do start_node "$i" "$BOOT"; done
+for i in $(seq 1 $((N - 1))); do
+  # Each node's own view: it trusts node 0 (a root of its trust list), before it starts.
+  [ -f "$DIR/node$i/identity.key" ] || CHORUS_HOME="$DIR/node$i" "$NODE" "$CLI" init >/dev/null
+  CHORUS_HOME="$DIR/node$i" "$NODE" "$CLI" trust add "$DID0" --note node0 >/dev/null
+  start_node "$i" "$BOOT"
+done
 
 echo "devnet: $N nodes; APIs on http://127.0.0.1:$API_BASE..$((API_BASE + N - 1)); data in $DIR"
+echo "nodes 1..$((N - 1)) trust node 0 ($DID0)"
 echo "try:    CHORUS_HOME=$DIR/node0 npx chorus attest audit --subject sha256:$(printf 'ab%.0s' $(seq 32)) --harness demo@1 --verdict fail"
-echo "        curl http://127.0.0.1:$((API_BASE + N - 1))/v1/models/sha256:$(printf 'ab%.0s' $(seq 32))/reputation"
+echo "        CHORUS_HOME=$DIR/node$((N - 1)) npx chorus query sha256:$(printf 'ab%.0s' $(seq 32))    # flagged: node 0's finding counts there"
 echo "Ctrl-C stops the network."
 wait

@@ -43,6 +43,11 @@ describe('deploy/', () => {
         const v = (await (await fetch(`http://127.0.0.1:${apiBase + 2}/v1/models/${digest}/reputation`)).json()) as { byPredicate: { audit?: { total: number } } };
         return v.byPredicate.audit?.total === 1;
       });
+      // The script's hint says node 2 trusts node 0: its view of node 0's finding is a verdict.
+      expect(out).toMatch(/nodes 1\.\.2 trust node 0 \(did:key:z/);
+      const verdict = await runCli(['query', digest], { home: join(dir, 'node2') });
+      expect(verdict.stdout).toMatch(/^FLAGGED {2}sha256:/);
+      expect(verdict.stdout).toContain('node0');
       const peers = (await (await fetch(`http://127.0.0.1:${apiBase}/v1/peers`)).json()) as { peers: unknown[] };
       expect(peers.peers.length).toBe(2);
       // What a user sees: reachability in status (loopback only: private), and a query about
@@ -83,21 +88,40 @@ describe('deploy/', () => {
     }
   });
 
-  it('the systemd unit, Dockerfile and devnet script use paths and flags the CLI has', async () => {
-    const unit = await readFile(join(REPO_ROOT, 'deploy', 'chorus.service'), 'utf8');
-    expect(unit).toMatch(/ExecStart=.*dist\/node\/cli\/main\.js start/);
+  it('the Dockerfile, .dockerignore, compose devnet and devnet script use paths and flags the CLI has, and say what an operator needs', async () => {
     const docker = await readFile(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
     expect(docker).toMatch(/FROM node:22/);
     expect(docker).toMatch(/\nUSER node\n/);
-    expect(docker).toMatch(/HEALTHCHECK/);
-    expect(docker).toMatch(/"dist\/node\/cli\/main\.js", "start"/);
-    // The scripts start nodes and, in their hints, publish an audit finding.
-    const help = (await runCli(['start', '--help'])).stdout + (await runCli(['attest', 'audit', '--help'])).stdout;
-    for (const file of [DEVNET, join(REPO_ROOT, 'deploy', 'docker-compose.yml')]) {
+    expect(docker).toMatch(/\nHEALTHCHECK .*\/healthz/);
+    expect(docker).toMatch(/\nVOLUME \/data\n/);
+    expect(docker).toMatch(/\nEXPOSE 7420 7421\n/);
+    // The image installs the package an operator installs, so `chorus` is on its PATH.
+    expect(docker).toMatch(/npm pack/);
+    expect(docker).toMatch(/npm install -g --omit=optional/);
+    expect(docker).toMatch(/CMD \["chorus", "start"/);
+    // The run example publishes both ports (the API on loopback), and shows the CLI and token.
+    expect(docker).toMatch(/docker run .*-p 127\.0\.0\.1:7420:7420 -p 7421:7421/s);
+    expect(docker).toMatch(/docker exec chorus chorus status/);
+    expect(docker).toMatch(/docker exec chorus cat \/data\/api-token/);
+    // Nothing of the host's leaks into the build: modules, build output, devnet keys.
+    const ignore = (await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim());
+    for (const p of ['node_modules', 'dist', '.chorus-dev', '**/identity.key', '**/api-token', '**/peer.key', '.git']) expect(ignore).toContain(p);
+    // The compose devnet: both ports per node, and the others trust node0 so the demo shows a verdict.
+    const compose = await readFile(join(REPO_ROOT, 'deploy', 'docker-compose.yml'), 'utf8');
+    for (const i of [0, 1, 2]) expect(compose).toContain(`"127.0.0.1:750${i}:7420", "760${i}:7421"`);
+    expect(compose.match(/SEED: node0/g)).toHaveLength(2);
+    const nodeScript = join(REPO_ROOT, 'deploy', 'compose-node.sh');
+    const script = await readFile(nodeScript, 'utf8');
+    expect(script).toMatch(/chorus trust add "\$did"/);
+    expect(script).toMatch(/--bootstrap "\/dns4\/\$SEED\/tcp\/7421\/p2p\/\$peer"/);
+    expect(spawnSync('sh', ['-n', nodeScript]).status).toBe(0);
+    // Every flag the scripts pass is one the CLI has.
+    const help = (await runCli(['start', '--help'])).stdout + (await runCli(['attest', 'audit', '--help'])).stdout + (await runCli(['trust', 'add', '--help'])).stdout;
+    for (const file of [DEVNET, join(REPO_ROOT, 'deploy', 'docker-compose.yml'), nodeScript]) {
       const text = await readFile(file, 'utf8');
-      const flags = [...text.matchAll(/[ "](--[a-z-]+)/g)].map((m) => m[1]!).filter((f) => f !== '--build');
+      const flags = [...text.matchAll(/[ "](--[a-z-]+)/g)].map((m) => m[1]!).filter((f) => !['--build', '--omit'].includes(f));
       expect(flags.length).toBeGreaterThan(0);
-      for (const flag of flags) expect([file, help.includes(flag)]).toEqual([file, true]);
+      for (const flag of flags) expect([file, flag, help.includes(flag)]).toEqual([file, flag, true]);
     }
     expect(spawnSync('bash', ['-n', DEVNET]).status).toBe(0);
   });
