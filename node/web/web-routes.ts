@@ -1,39 +1,12 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext, Guards } from '../api/context.js';
 import { ErrorBodySchema } from '../service/contract.js';
+import { Assets } from './assets.js';
 import { contentSecurityPolicy, WEB } from './constants.js';
 import { cookieName, type WebSessions } from './sessions.js';
-
-/** The browser assets (web/ at the package root), found from this module in src or dist. */
-export function webRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'web', 'index.html'))) return join(dir, 'web');
-    dir = dirname(dir);
-  }
-  throw new Error('web/index.html not found above node/web: the package is incomplete');
-}
-
-/** Third-party ES modules the page imports (through the import map in index.html). */
-function vendorModules(): Map<string, Buffer> {
-  const file = (spec: string): string => fileURLToPath(import.meta.resolve(spec));
-  const noble = dirname(file('@noble/hashes/sha2.js'));
-  const out = new Map<string, Buffer>([
-    ['preact.js', readFileSync(file('preact'))],
-    ['hooks.js', readFileSync(file('preact/hooks'))],
-    ['htm.js', readFileSync(file('htm'))],
-  ]);
-  // sha2.js and what it imports, for the hashing worker.
-  for (const f of ['sha2.js', '_md.js', '_u64.js', 'utils.js']) out.set(`noble/${f}`, readFileSync(join(noble, f)));
-  return out;
-}
 
 /** Client-side routes of the single-page app: each answers index.html. */
 const PAGES = ['/', '/models/*', '/issuers/*', '/search', '/local', '/publish'];
@@ -61,27 +34,22 @@ const SECURITY_HEADERS = (csp: string): Record<string, string> => ({
  */
 export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions): FastifyPluginAsyncZod {
   return async (app) => {
-    const root = webRoot();
-    const index = readFileSync(join(root, 'index.html'));
-    const importMap = /<script type="importmap">([\s\S]*?)<\/script>/.exec(index.toString('utf8'))?.[1];
-    if (importMap === undefined) throw new Error('web/index.html has no import map');
-    const csp = contentSecurityPolicy(`sha256-${createHash('sha256').update(importMap).digest('base64')}`);
+    const assets = new Assets();
+    const csp = contentSecurityPolicy(`sha256-${createHash('sha256').update(assets.importMap).digest('base64')}`);
     const headers = SECURITY_HEADERS(csp);
-    const vendor = vendorModules();
 
     app.addHook('onSend', async (_req, reply) => {
       void reply.headers(headers);
     });
 
-    const shell = async (_req: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
+    const shell = async (_req: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(assets.index);
     for (const url of PAGES) app.get(url, { schema: { hide: true } }, shell);
 
-    await app.register(fastifyStatic, { root, prefix: '/ui/', index: false, wildcard: true, cacheControl: true, maxAge: 0 });
-    app.get('/ui/vendor/*', { schema: { hide: true } }, async (req, reply) => {
-      const name = (req.params as { '*': string })['*'];
-      const body = vendor.get(name);
-      if (body === undefined) return reply.code(404).send({ code: 'not_found', message: `no asset ${name}` });
-      return reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=3600').send(body);
+    app.get('/ui/:id/*', { schema: { hide: true } }, async (req, reply) => {
+      const { id, '*': name } = req.params as { id: string; '*': string };
+      const asset = id === assets.id ? assets.files.get(name) : undefined;
+      if (asset === undefined) return reply.code(404).send({ code: 'not_found', message: `no asset ${id}/${name}` });
+      return reply.type(asset.type).header('cache-control', 'public, max-age=31536000, immutable').send(asset.body);
     });
 
     app.post('/ui/login-code', {
@@ -104,7 +72,7 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
       const s = req.query.code === undefined ? undefined : sessions.redeem(req.query.code);
       if (s === undefined) {
         return reply.code(403).type('text/html; charset=utf-8').send(
-          '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chorus: login failed</title><link rel="stylesheet" href="/ui/app.css"></head>'
+          `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chorus: login failed</title><link rel="stylesheet" href="${assets.prefix}app.css"></head>`
           + '<body><main class="page"><h1>This login link does not work</h1><p>A login code works once, for '
           + `${WEB.loginCodeTtlMs / 1000} seconds. Run <code>chorus ui</code> again for a new one.</p><p><a href="/">Open the read-only view</a></p></main></body></html>`,
         );

@@ -1,6 +1,6 @@
 /* global self */
 // Hashes a File in the browser, streaming: the file is read here, in chunks, and never sent anywhere.
-import { sha256 } from '/ui/vendor/noble/sha2.js';
+import { sha256 } from '../vendor/noble/sha2.js';
 
 const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 

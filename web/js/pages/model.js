@@ -108,6 +108,14 @@ function Lineage({ view }) {
     </div></section>`;
 }
 
+let pending = { key: '', request: undefined };
+/** One request per (digest, what-if, refresh): renders before its answer reuse it. */
+function viewRequest(digest, without, tick) {
+  const key = `${digest}|${without ?? ''}|${tick}`;
+  if (pending.key !== key) pending = { key, request: api(`/v1/models/${digest}/reputation${without ? `?without=${encodeURIComponent(without)}` : ''}`) };
+  return pending.request;
+}
+
 export function ModelPage({ digest: given }) {
   const digest = normalizeDigest(given);
   const names = useNames();
@@ -120,13 +128,16 @@ export function ModelPage({ digest: given }) {
     history.replaceState({}, '', `/models/${digest}${did ? `?without=${encodeURIComponent(did)}` : ''}`);
     setWithoutState(did);
   };
+  // Asked for during the first render, not after it: effects wait for the next frame.
+  const request = digest ? viewRequest(digest, without, tick) : undefined;
+  // Leaving the page forgets the request: coming back reads the view again.
+  useEffect(() => () => { pending = { key: '', request: undefined }; }, []);
   useEffect(() => {
-    if (!digest) return undefined;
+    if (!request) return undefined;
     let live = true;
-    api(`/v1/models/${digest}/reputation${without ? `?without=${encodeURIComponent(without)}` : ''}`)
-      .then((v) => { if (live) { setView(v); setError(undefined); } }, (e) => live && setError(e));
+    request.then((v) => { if (live) { setView(v); setError(undefined); } }, (e) => live && setError(e));
     return () => { live = false; };
-  }, [digest, without, tick]);
+  }, [request]);
   // New evidence or a status change about this model: read the view again.
   useEffect(() => {
     if (!digest) return undefined;

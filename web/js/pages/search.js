@@ -1,4 +1,4 @@
-/* global Worker */
+/* global Worker, URL */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { bytes, html, navigate, normalizeDigest, Title } from '../lib.js';
 
@@ -19,7 +19,7 @@ export function SearchPage() {
     const file = e.currentTarget.files?.[0];
     if (!file) return;
     worker.current?.terminate();
-    const w = new Worker('/ui/js/hash-worker.js', { type: 'module' });
+    const w = new Worker(new URL('../hash-worker.js', import.meta.url), { type: 'module' });
     worker.current = w;
     setProblem(undefined);
     setProgress({ name: file.name, done: 0, total: file.size });
