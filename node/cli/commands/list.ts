@@ -13,8 +13,9 @@ export function listCommand(cli: Cli): Command {
     .option('--limit <n>', 'at most this many', intOption('--limit'), 100)
     .option('--after <seq>', 'with --subject or --issuer: start after this arrival number (from a previous page)', intOption('--after'), 0)
     .option('--before <seq>', 'with no filter: start before this arrival number (from a previous page)', intOption('--before'))
+    .option('-q, --quiet', 'print only the ids, one a line (for scripts: chorus show "$(chorus list -q --limit 1)")')
     .option('--json', 'print as JSON')
-    .action(action(async (opts: { subject?: string; issuer?: string; approved?: boolean; limit: number; after: number; before?: number; json?: boolean }) => {
+    .action(action(async (opts: { subject?: string; issuer?: string; approved?: boolean; limit: number; after: number; before?: number; quiet?: boolean; json?: boolean }) => {
       if (opts.approved) {
         return cli.withClient(async (client) => {
           const items = (await client.approved()).slice(0, opts.limit);
@@ -32,6 +33,8 @@ export function listCommand(cli: Cli): Command {
         const page = await client.list(by, newest ? { after: 0, before: opts.before ?? Number.MAX_SAFE_INTEGER, limit: opts.limit } : { after: opts.after, limit: opts.limit });
         if (opts.json) {
           cli.json({ items: page.items.map(({ envelope: _e, ...rest }) => rest), next: page.next });
+        } else if (opts.quiet) {
+          for (const a of page.items) cli.out(a.id);
         } else {
           for (const a of page.items) cli.out(formatRow(a));
           if (page.items.length === 0) cli.err('no attestations');

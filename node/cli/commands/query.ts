@@ -11,6 +11,7 @@ const FAIL_ON: Record<string, readonly string[]> = {
   disputed: ['flagged', 'disputed'],
   caution: ['flagged', 'disputed', 'caution'],
   unknown: ['flagged', 'disputed', 'caution', 'unknown'],
+  never: [],
 };
 
 export function queryCommand(cli: Cli): Command {
@@ -20,7 +21,7 @@ export function queryCommand(cli: Cli): Command {
     .option('--json', 'print the view with its evidence as JSON')
     .option('--explain', 'show the trust path behind every counted attestation')
     .option('--without <did>', 'what-if: the view with this issuer left out')
-    .addOption(new Option('--fail-on <status>', 'exit 3 from this status on: flagged; disputed (and flagged); caution (and worse); unknown (anything not ok)').choices(Object.keys(FAIL_ON)).default('flagged'))
+    .addOption(new Option('--fail-on <status>', 'exit 3 from this status on: flagged; disputed (and flagged); caution (and worse); unknown (anything not ok); never').choices(Object.keys(FAIL_ON)).default('flagged'))
     .option('--allow-symlinks', 'follow symbolic links when hashing a directory')
     .option('--no-lookup', 'do not ask the network when the node holds nothing about the digest')
     .addHelpText('after', '\nExit status: 3 when the status is one --fail-on names (default: flagged), else 0.')
