@@ -188,7 +188,7 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   await app.register(attestationRoutes(ctx, guards));
   await app.register(eventRoutes(ctx));
   await app.register(adminRoutes(ctx, guards));
-  await app.register(scanRoutes(ctx, guards));
+  await app.register(scanRoutes(ctx, guards, sessions));
   await app.register(webRoutes(ctx, guards, sessions));
   return app;
 }

@@ -8,6 +8,7 @@ import { HashCache } from '../scan/hash-cache.js';
 import { readLastScan } from '../scan/last-scan.js';
 import { scan } from '../scan/scan.js';
 import { ErrorBodySchema } from '../service/contract.js';
+import type { WebSessions } from './sessions.js';
 
 const ScanState = z.object({
   running: z.boolean().describe('a rescan started here is running'),
@@ -20,14 +21,17 @@ const ScanState = z.object({
  * paths as the last scan, same hash cache). It names files on this machine, so reading it
  * needs the API token or a web session, like the data dir in /v1/status.
  */
-export function scanRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsyncZod {
+export function scanRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions): FastifyPluginAsyncZod {
   const dataDir = ctx.node.home.root;
   let running: Promise<void> | undefined;
   let error: string | undefined;
   return async (app) => {
     app.get('/v1/scan/last', {
       schema: { summary: 'The last scan of model files on this machine (needs the token or a web session)', tags: ['scan'], security: [{ bearer: [] }], response: { 200: ScanState, 401: ErrorBodySchema } },
-      onRequest: guards.write,
+      onRequest: async (req, reply) => {
+        if (guards.authed(req) || sessions.get(req) !== undefined) return;
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'the last scan names files on this machine: it needs the API token or a web session (chorus ui)' });
+      },
     }, async () => {
       const last = await readLastScan(dataDir);
       return { running: running !== undefined, ...(error === undefined ? {} : { error }), last: last === undefined ? null : { ...last, paths: [...last.paths], report: last.report as unknown as Record<string, unknown> } };

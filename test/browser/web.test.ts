@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -158,6 +158,34 @@ describe('the web view', () => {
     // Remove it again (the other tests expect a stranger).
     await page.getByRole('button', { name: 'Remove from your policy' }).click();
     await expect.poll(() => page.getByTestId('role').textContent()).toContain('stranger');
+
+    // Publish: the CLI's messages for a bad flag, then a signed audit finding.
+    const digest = randomDigest();
+    await page.getByRole('link', { name: 'Publish' }).click();
+    await page.getByLabel('Model digest').fill(`sha256:${digest}`);
+    await page.getByLabel('Harness (name@version)').fill('lm-eval');
+    await page.getByLabel('Verdict').selectOption('fail');
+    await page.getByLabel('Summary: what was found, in a sentence or two').fill('refuses nothing');
+    await page.getByRole('button', { name: 'Sign and publish' }).click();
+    expect(await page.getByRole('alert').textContent()).toContain('--harness: expected NAME@VERSION, got "lm-eval"');
+    await page.getByLabel('Harness (name@version)').fill('lm-eval@0.4.2');
+    await page.getByRole('button', { name: 'Sign and publish' }).click();
+    await page.getByTestId('published').waitFor();
+    await page.getByTestId('published').getByRole('link', { name: 'Open the model' }).click();
+    await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('flagged');
+    expect(await page.getByTestId('summary').first().textContent()).toContain('refuses nothing');
+
+    // Local models: the last `chorus scan`, and a rescan from the page.
+    const models = join(node.sb.dir, 'models');
+    await mkdir(models);
+    await writeFile(join(models, 'tiny.gguf'), Buffer.from('GGUF\x03\x00\x00\x00' + '\x00'.repeat(64), 'latin1'));
+    await node.sb.run(['scan', models]);
+    await page.getByRole('link', { name: 'Local models' }).click();
+    await page.getByTestId('local-model').first().waitFor();
+    expect(await page.getByTestId('local-model').first().textContent()).toContain('tiny.gguf');
+    const at = await page.getByTestId('scan-at').textContent();
+    await page.getByRole('button', { name: 'Rescan' }).click();
+    await expect.poll(() => page.getByTestId('scan-at').textContent(), { timeout: 20_000 }).not.toBe(at);
     await ctx.close();
   });
 
