@@ -183,9 +183,9 @@ describe('the web view', () => {
     await page.getByRole('link', { name: 'Local models' }).click();
     await page.getByTestId('local-model').first().waitFor();
     expect(await page.getByTestId('local-model').first().textContent()).toContain('tiny.gguf');
-    const at = await page.getByTestId('scan-at').textContent();
+    const at = await page.getByTestId('scan-at').getAttribute('data-at');
     await page.getByRole('button', { name: 'Rescan' }).click();
-    await expect.poll(() => page.getByTestId('scan-at').textContent(), { timeout: 20_000 }).not.toBe(at);
+    await expect.poll(() => page.getByTestId('scan-at').getAttribute('data-at'), { timeout: 20_000 }).not.toBe(at);
     await ctx.close();
   });
 

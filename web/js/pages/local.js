@@ -46,7 +46,7 @@ export function LocalPage() {
     ${s && !s.loggedIn ? html`<${LoginHint} what="see the models on this machine (the list names files here, so it is not public to every reader of the API)" />` : null}
     <${ErrorBox} error=${error} />
     ${state && html`
-      <p data-testid="scan-at">${state.last ? html`Last scan ${when(state.last.at)}${state.last.paths.length ? ` of ${state.last.paths.join(', ')}` : ' of the places local runtimes keep models'}: ${report.models.length} model(s).` : html`No scan yet: run <code>chorus scan</code>, or rescan here.`}</p>
+      <p data-testid="scan-at" data-at=${state.last?.at ?? ''}>${state.last ? html`Last scan ${when(state.last.at)}${state.last.paths.length ? ` of ${state.last.paths.join(', ')}` : ' of the places local runtimes keep models'}: ${report.models.length} model(s).` : html`No scan yet: run <code>chorus scan</code>, or rescan here.`}</p>
       <p><button type="button" class="primary" onClick=${rescan} disabled=${state.running}>${state.running ? 'Scanning…' : 'Rescan'}</button></p>
       ${state.error ? html`<p class="error" role="alert">The last rescan failed: ${state.error}</p>` : null}
       ${report && html`<ul class="evidence">${report.models.map((m) => html`<${Model} key=${m.root + m.name} m=${m} />`)}</ul>
