@@ -137,7 +137,9 @@ describe.concurrent('bad input', () => {
       { args: ['attest', 'audit', '--subject', SOME_DIGEST, '--harness', 'no-version', '--verdict', 'fail'], says: 'expected NAME@VERSION' },
       { args: ['hash'], says: "missing required argument 'path'" },
       { args: ['show'], says: "missing required argument 'id'" },
-      { args: ['list'], says: 'give exactly one of --subject DIGEST, --issuer DID or --approved' },
+      { args: ['list', '--subject', SOME_DIGEST, '--issuer', SOME_DID], says: 'give at most one of --subject and --issuer' },
+      { args: ['show', '12ab'], says: 'expected 8 to 64 hex characters' },
+      { args: ['list', '--subject', 'no/such/model.gguf'], says: 'is neither a sha256 digest nor an existing file or directory' },
     ];
     // One at a time: some of these open the store, and a store has one owner at a time (exit 7).
     const results = await pool(cases, 1, (c) => sb.run(c.args));
@@ -176,6 +178,7 @@ describe.concurrent('bad input', () => {
       [], ['init'], ['start'], ['id'], ['hash'], ['attest'], ['attest', 'audit'], ['attest', 'dealignment'], ['attest', 'license'], ['attest', 'payload'],
       ['attest', 'lineage'], ['attest', 'retraction'], ['attest', 'endorsement'], ['query'], ['show'], ['list'], ['export'], ['import'],
       ['trust'], ['trust', 'add'], ['trust', 'remove'], ['trust', 'list'], ['verify-store'], ['status'],
+      ['key'], ['key', 'export'], ['key', 'import'], ['ui'],
     ];
     const results = await pool(commands, 3, (c) => sb.run([...c, '--help']));
     results.forEach((r, i) => {

@@ -53,6 +53,47 @@ describe('AttestationStore on a real LevelDB', () => {
     });
   });
 
+  it('pages the newest first with `before`, and resolves an id from a unique prefix of 8+ hex', async () => {
+    await using dir = await tempDir();
+    const alice = makeIssuer();
+    const lines = Array.from({ length: 300 }, () => makeEnvelopeLine(alice));
+    const ids = await withStore(dir.path, async (_, ingestor) => (await ingestor.ingestMany(lines)).map((d) => d.id as string));
+    await withStore(dir.path, async (store) => {
+      const newest = await store.bySeq({ before: Number.MAX_SAFE_INTEGER, limit: 2 });
+      expect(newest.items.map((a) => a.seq)).toEqual([300, 299]);
+      expect(newest.next).toBe(299);
+      const older = await store.bySeq({ before: newest.next as number, limit: 2 });
+      expect(older.items.map((a) => a.seq)).toEqual([298, 297]);
+      const last = await store.bySeq({ before: 2, limit: 5 });
+      expect(last.items.map((a) => a.seq)).toEqual([1]);
+      expect(last.next).toBeUndefined();
+
+      const id = ids[42]!;
+      expect(await store.resolveId(id.slice(0, 12).toUpperCase())).toBe(id);
+      expect(await store.resolveId(id)).toBe(id);
+      const short = await store.resolveId(id.slice(0, 7)).catch((e: unknown) => e);
+      expect(isChorusError(short, 'bad_input')).toBe(true); // fewer than 8 characters
+      const absent = [...'0123456789abcdef'].map((c) => c.repeat(8)).find((p) => !ids.some((x) => x.startsWith(p)))!;
+      const none = await store.resolveId(absent).catch((e: unknown) => e);
+      expect(isChorusError(none, 'not_found')).toBe(true);
+      const notHex = await store.resolveId('zzzzzzzz').catch((e: unknown) => e);
+      expect(isChorusError(notHex, 'bad_input')).toBe(true);
+    });
+    // Two records whose ids share their first 8 hex (a second key written beside the first,
+    // as 2^32 signings would find one): the prefix names neither.
+    const id = ids[7]!;
+    const db = new Level<Buffer, Buffer>(dir.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const twin = Buffer.from(id.slice(0, 8) + 'f'.repeat(56), 'hex');
+    await db.put(Buffer.concat([Buffer.of(P.record), twin]), (await db.get(Buffer.concat([Buffer.of(P.record), Buffer.from(id, 'hex')])))!);
+    await db.close();
+    await withStore(dir.path, async (store) => {
+      const both = await store.resolveId(id.slice(0, 8)).catch((e: unknown) => e);
+      expect(isChorusError(both, 'bad_input')).toBe(true);
+      expect((both as Error).message).toContain('more than one');
+      expect(await store.resolveId(id)).toBe(id); // the whole id still names it
+    });
+  });
+
   it('refuses a second opener with a clear, typed error', async () => {
     await using dir = await tempDir();
     await withStore(dir.path, async () => {
