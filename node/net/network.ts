@@ -33,6 +33,8 @@ export interface PeerInfo {
   readonly direction: string;
   /** Whether every connection to it runs through a circuit relay. */
   readonly relayed: boolean;
+  /** When the last catch-up sync with it finished, and how many attestations it fetched. */
+  readonly lastSync: { readonly at: string; readonly fetched: number } | null;
 }
 
 /**
@@ -44,6 +46,8 @@ export interface PeerInfo {
 export class Network {
   private timer: NodeJS.Timeout | undefined;
   private readonly syncing = new Set<string>();
+  /** The last finished catch-up sync per peer (most recent 1,024 peers). */
+  private readonly lastSync = new Map<string, { at: number; fetched: number }>();
   private stopped = false;
 
   private constructor(
@@ -160,6 +164,9 @@ export class Network {
     this.syncing.add(key);
     try {
       const stats = await this.sync.syncWith(peer);
+      this.lastSync.delete(key);
+      this.lastSync.set(key, { at: Date.now(), fetched: stats.fetched });
+      if (this.lastSync.size > 1024) this.lastSync.delete(this.lastSync.keys().next().value!);
       if (stats.fetched > 0) this.log.info({ peer: key, ...stats }, 'caught up from peer');
       return stats;
     } catch (e) {
@@ -210,7 +217,8 @@ export class Network {
       const rtt = c.rtt ?? null;
       const seen = byPeer.get(id);
       if (seen === undefined) {
-        byPeer.set(id, { peerId: id, addresses: [addr], latencyMs: rtt, gossipScore: ps.getScore(id), direction: c.direction, relayed });
+        const last = this.lastSync.get(id);
+        byPeer.set(id, { peerId: id, addresses: [addr], latencyMs: rtt, gossipScore: ps.getScore(id), direction: c.direction, relayed, lastSync: last ? { at: new Date(last.at).toISOString(), fetched: last.fetched } : null });
         continue;
       }
       if (!seen.addresses.includes(addr)) seen.addresses.push(addr);

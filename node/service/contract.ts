@@ -170,6 +170,7 @@ export const StatusSchema = z.object({
   attestations: z.int(),
   lastSeq: z.int(),
   storeBytes: z.int(),
+  strangerPool: z.object({ usedBytes: z.int(), budgetBytes: z.int() }).describe('envelopes of issuers you do not trust, together, against limits.strangerPoolBytes'),
   trustedIssuers: z.int(),
   api: z.object({ url: z.string().nullable().describe('null when no node is running'), requireTokenForReads: z.boolean() }),
   network: z
@@ -194,6 +195,7 @@ export const PeerSchema = z.object({
   gossipScore: z.number(),
   direction: z.string().describe('inbound, outbound, or both when this node has connections each way'),
   relayed: z.boolean().describe('the connection runs through a circuit relay'),
+  lastSync: z.object({ at: z.string(), fetched: z.int() }).nullable().describe('the last catch-up sync with this peer: when it finished and how many attestations it fetched; null before the first'),
 });
 export const PeersView = z.object({ peers: z.array(PeerSchema) });
 export const ConnectBody = z.strictObject({ multiaddr: z.string().min(1).max(1024) });

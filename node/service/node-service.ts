@@ -289,6 +289,7 @@ export class NodeService {
       attestations: store.size,
       lastSeq: store.lastSeq,
       storeBytes: await store.diskBytes(),
+      strangerPool: { usedBytes: this.node.pool.usedBytes, budgetBytes: this.node.pool.budget },
       trustedIssuers: (await this.node.trust()).reachedCount,
       api: { url: this.env.url?.() ?? null, requireTokenForReads: this.node.config.api.requireTokenForReads },
       network: (await this.env.network?.()) ?? null,

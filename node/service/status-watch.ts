@@ -87,8 +87,24 @@ export class StatusWatch {
     this.timer.unref();
   }
 
-  /** Records a view someone saw (the baseline a later change is measured from). */
+  /**
+   * Records a view someone saw (the baseline a later change is measured from). A view that
+   * disagrees with the remembered status is not taken as the new baseline: it may be newer
+   * than the watch's own evaluation (which would then find nothing changed, and the change
+   * would never be told) or older (computed before a trust change). The digest is evaluated
+   * again instead, and the change, if any, told from there.
+   */
   seenView(digest: string, v: Awaited<ReturnType<LocalNode['view']>>): void {
+    const known = this.known.get(digest);
+    if (known !== undefined && known !== v.status) {
+      this.queue.add(digest);
+      this.pump();
+      return;
+    }
+    this.record(digest, v);
+  }
+
+  private record(digest: string, v: Awaited<ReturnType<LocalNode['view']>>): void {
     this.seen(digest, v.status);
     this.expiresLater(digest, v);
   }
@@ -156,7 +172,7 @@ export class StatusWatch {
           try {
             const v = await this.node.view(digest);
             const old = this.known.get(digest) ?? (v.evidence.total === 0 ? 'unknown' : undefined);
-            this.seenView(digest, v);
+            this.record(digest, v);
             if (old === undefined || old === v.status) continue;
             this.seq++;
             this.log.push({ seq: this.seq, digest: v.digest, old, new: v.status, reason: v.reason, at: v.asOf });

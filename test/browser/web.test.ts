@@ -195,6 +195,8 @@ describe('the web view', () => {
     await page.goto(node.url);
     await expect.poll(() => page.getByTestId('live-state').getAttribute('data-state')).toBe('open');
     expect(await page.getByTestId('did').textContent()).toBe(node.sb.did);
+    // The strangers' storage budget in use, against its 1 GiB default.
+    expect(await page.getByTestId('pool').textContent()).toMatch(/ of 1\.0 GiB \(\d+%\)$/);
     const digest = randomDigest();
     await importLines([makeEnvelopeLine(lab, { subjects: [digest], fields: exampleFields('audit', { verdict: 'fail', summary: 'live from the wire' }) })]);
     const line = page.getByTestId('feed').locator('li', { hasText: 'live from the wire' });

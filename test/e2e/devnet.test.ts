@@ -50,6 +50,11 @@ describe('deploy/', () => {
       expect(verdict.stdout).toContain('node0');
       const peers = (await (await fetch(`http://127.0.0.1:${apiBase}/v1/peers`)).json()) as { peers: unknown[] };
       expect(peers.peers.length).toBe(2);
+      // One entry per peer, each with the catch-up sync it had on connecting.
+      await until('node 0 synced with both peers', async () => {
+        const p = (await (await fetch(`http://127.0.0.1:${apiBase}/v1/peers`)).json()) as { peers: { peerId: string; lastSync: { at: string; fetched: number } | null }[] };
+        return p.peers.length === 2 && new Set(p.peers.map((x) => x.peerId)).size === 2 && p.peers.every((x) => x.lastSync !== null && !Number.isNaN(Date.parse(x.lastSync.at)));
+      });
       // What a user sees: reachability in status (loopback only: private), and a query about
       // a digest no node holds asks the network, finds no holder, and says so.
       const st = await runCli(['status'], { home: join(dir, 'node1') });

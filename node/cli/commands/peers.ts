@@ -3,7 +3,7 @@ import { action, type Cli } from '../context.js';
 
 export function peersCommand(cli: Cli): Command {
   return new Command('peers')
-    .description('list the peers the running node is connected to: id, address, latency, gossip score')
+    .description('list the peers the running node is connected to: id, address, latency, gossip score, direction, last sync')
     .option('--json', 'print as JSON')
     .action(action(async (opts: { json?: boolean }) => {
       return cli.withClient(async (client) => {
@@ -11,7 +11,7 @@ export function peersCommand(cli: Cli): Command {
         if (opts.json) return void cli.json({ peers });
         if (peers.length === 0) cli.out('no peers connected');
         for (const p of peers) {
-          cli.out(`${p.peerId}  ${p.addresses.join(',')}  ${p.latencyMs === null ? '-' : `${p.latencyMs} ms`}  score ${p.gossipScore.toFixed(2)}  ${p.direction}`);
+          cli.out(`${p.peerId}  ${p.addresses.join(',')}  ${p.latencyMs === null ? '-' : `${p.latencyMs} ms`}  score ${p.gossipScore.toFixed(2)}  ${p.direction}  ${p.lastSync ? `synced ${p.lastSync.at} (${p.lastSync.fetched} fetched)` : 'not synced yet'}`);
         }
       });
     }));

@@ -14,6 +14,7 @@ function Status({ status, peers, peersError }) {
       <dl class="card">
         <dt>Attestations stored</dt><dd data-testid="attestations">${status.attestations}</dd>
         <dt>Store on disk</dt><dd>${bytes(status.storeBytes)}</dd>
+        <dt>Strangers' storage budget</dt><dd data-testid="pool">${bytes(status.strangerPool.usedBytes)} of ${bytes(status.strangerPool.budgetBytes)} (${Math.round((100 * status.strangerPool.usedBytes) / Math.max(1, status.strangerPool.budgetBytes))}%)</dd>
         <dt>Issuers your trust reaches</dt><dd>${status.trustedIssuers}</dd>
       </dl>
       <dl class="card">
@@ -26,8 +27,8 @@ function Status({ status, peers, peersError }) {
       <h2>Peers</h2>
       ${peersError ? html`<${ErrorBox} error=${peersError} />` : peers && peers.length === 0 ? html`<p class="muted">No peer connected.</p>` : peers && html`
         <div class="table-wrap"><table>
-          <thead><tr><th scope="col">Peer</th><th scope="col">Direction</th><th scope="col">Latency</th><th scope="col">Address</th></tr></thead>
-          <tbody>${peers.map((p) => html`<tr key=${p.peerId}><td class="mono" title=${p.peerId}>${shortDid(p.peerId)}</td><td>${p.direction}${p.relayed ? ' (relayed)' : ''}</td><td>${p.latencyMs === null ? '—' : `${Math.round(p.latencyMs)} ms`}</td><td class="mono small">${p.addresses[0] ?? ''}</td></tr>`)}</tbody>
+          <thead><tr><th scope="col">Peer</th><th scope="col">Direction</th><th scope="col">Latency</th><th scope="col">Last sync</th><th scope="col">Address</th></tr></thead>
+          <tbody>${peers.map((p) => html`<tr key=${p.peerId}><td class="mono" title=${p.peerId}>${shortDid(p.peerId)}</td><td>${p.direction}${p.relayed ? ' (relayed)' : ''}</td><td>${p.latencyMs === null ? '—' : `${Math.round(p.latencyMs)} ms`}</td><td>${p.lastSync ? `${when(p.lastSync.at)} (${p.lastSync.fetched} fetched)` : 'not yet'}</td><td class="mono small">${p.addresses[0] ?? ''}</td></tr>`)}</tbody>
         </table></div>`}`}`;
 }
 
