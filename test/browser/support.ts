@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { spawnCli, makeInitialisedSandbox, type Sandbox } from '../e2e/run-cli.js';
+import { makeInitialisedSandbox, startDaemon, type Sandbox } from '../e2e/run-cli.js';
 import { CHROMIUM } from './global-setup.js';
 
 /** A real node started from the built CLI (`chorus start`) in a temp data dir. */
@@ -18,33 +18,17 @@ export interface RunningNode {
 
 export async function startNode(env: Record<string, string> = {}): Promise<RunningNode> {
   const sb = await makeInitialisedSandbox('chorus-web-');
-  const child = spawnCli(['start', '--port', '0'], { home: sb.home, env: { CHORUS_API_WRITE_RATE_LIMIT: '100000', ...env } });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const info = JSON.parse(await readFile(join(sb.home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
-      if (info.pid === child.pid) {
-        const token = (await readFile(join(sb.home, 'api-token'), 'utf8')).trim();
-        return {
-          sb, child, url: info.url, token,
-          async stop() {
-            if (child.exitCode === null && child.signalCode === null) {
-              child.kill('SIGTERM');
-              await once(child, 'exit');
-            }
-            await sb.cleanup();
-          },
-        };
+  const { child, url, token } = await startDaemon(sb, [], { CHORUS_API_WRITE_RATE_LIMIT: '100000', ...env });
+  return {
+    sb, child, url, token,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
       }
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`node did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+      await sb.cleanup();
+    },
+  };
 }
 
 /** Headless Chromium from Debian's package; playwright gives it a fresh temporary profile and removes it at close. */

@@ -4,37 +4,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeInitialisedSandbox, spawnCli, type Sandbox } from './run-cli.js';
+import { makeInitialisedSandbox, startDaemon, type Sandbox } from './run-cli.js';
 import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  token: string;
-  log: () => string;
-}
-
-/** Starts `chorus start --port 0` and waits until daemon.json names its URL. */
-async function startNode(sb: Sandbox, extra: string[] = [], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawnCli(['start', '--port', '0', ...extra], { home: sb.home, env });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const info = JSON.parse(await readFile(join(sb.home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
-      if (info.pid === child.pid) {
-        const token = (await readFile(join(sb.home, 'api-token'), 'utf8')).trim();
-        return { child, url: info.url, token, log: () => out };
-      }
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`node did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const startNode = startDaemon;
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

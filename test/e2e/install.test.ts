@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT } from './run-cli.js';
+import { alive, REPO_ROOT } from './run-cli.js';
 
 /**
  * The install an operator does (README, "Install"): the packed package installed globally
@@ -71,15 +71,6 @@ async function waitForDaemon(home: string, child: ChildProcess, log: () => strin
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the node did not come up in 30 s:\n${log()}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts `argv` (a command line as an operator or systemd runs it) and waits for the node. */

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, test } from 'vitest';
-import { makeInitialisedSandbox, REPO_ROOT } from './run-cli.js';
+import { alive, makeInitialisedSandbox, REPO_ROOT } from './run-cli.js';
 
 /** The npm scripts as README gives them: `npm start`, `npm run chorus --silent -- …`. */
 
@@ -13,15 +13,6 @@ function npmEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CHORUS_HOME: home, CHORUS_NET_MDNS: 'false', CHORUS_NET_LISTEN: '["/ip4/127.0.0.1/tcp/0"]', CHORUS_API_PORT: '0' };
   delete env['NODE_OPTIONS'];
   return env;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const sandboxes: { cleanup(): Promise<void> }[] = [];

@@ -5,7 +5,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI_PATH, makeInitialisedSandbox, makeSandbox, REPO_ROOT, spawnCli, type Sandbox } from './run-cli.js';
+import { alive, CLI_PATH, makeInitialisedSandbox, makeSandbox, REPO_ROOT, spawnCli, type Sandbox } from './run-cli.js';
 import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
 
 /**
@@ -43,15 +43,6 @@ function oneLine(stderr: string): string {
   const lines = stderr.trim().split('\n');
   expect(lines, stderr).toHaveLength(1);
   return lines[0] as string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -155,4 +156,44 @@ export function idIn(text: string): string {
   const m = /\b[0-9a-f]{64}\b/.exec(text);
   if (!m) throw new Error(`no attestation id in: ${text}`);
   return m[0];
+}
+
+/** Whether a process is still there. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A node started by `chorus start --port 0`, up once daemon.json names its URL. */
+export interface RunningDaemon {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly token: string;
+  log(): string;
+}
+
+/** Starts `chorus start --port 0 …extra` on the sandbox's home and waits until it serves. */
+export async function startDaemon(sb: Sandbox, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<RunningDaemon> {
+  const child = spawnCli(['start', '--port', '0', ...extra], { home: sb.home, env });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      const info = JSON.parse(await readFile(join(sb.home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
+      if (info.pid === child.pid) {
+        const token = (await readFile(join(sb.home, 'api-token'), 'utf8')).trim();
+        return { child, url: info.url, token, log: () => out };
+      }
+    } catch {
+      // not written yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`node did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
