@@ -19,6 +19,8 @@ export interface HomePaths {
   readonly store: string;
   /** libp2p's datastore (LevelDB): known peers, DHT records. */
   readonly p2p: string;
+  /** The libp2p peer key (its peer id), made the first time the node joins the network. */
+  readonly peerKey: string;
   /**
    * $CHORUS_GROUP_ACCESS=1: the data dir's group may enter it and read the API token and
    * daemon.json, so an admin in that group can use the CLI against the running node (the
@@ -38,6 +40,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env, override?: str
     token: join(root, 'api-token'),
     store: join(root, 'store'),
     p2p: join(root, 'p2p'),
+    peerKey: join(root, 'peer.key'),
     groupAccess: /^(1|true|yes)$/i.test(env['CHORUS_GROUP_ACCESS'] ?? ''),
   };
 }
@@ -67,10 +70,20 @@ export async function initHome(home: HomePaths): Promise<Identity> {
   await mkdir(home.root, { recursive: true, mode: 0o700 });
   await chmod(home.root, 0o700);
   const identity = await createIdentity(home.key);
+  await completeHome(home);
+  return identity;
+}
+
+/**
+ * What a data dir needs beside its keys, made where missing: the API token, the default
+ * config and an empty trust policy (init, and a key import into a new data dir).
+ */
+export async function completeHome(home: HomePaths): Promise<void> {
   if (!(await exists(home.token))) {
     const fh = await open(home.token, 'wx', sharedModes(home).file);
     try {
       await fh.writeFile(randomBytes(32).toString('hex') + '\n');
+      await fh.sync();
     } finally {
       await fh.close();
     }
@@ -78,7 +91,6 @@ export async function initHome(home: HomePaths): Promise<Identity> {
   if (!(await exists(home.config))) await writeFileAtomic(home.config, JSON.stringify(DEFAULT_CONFIG, null, 2) + '\n');
   if (!(await exists(home.trust))) await writePolicy(home.trust, emptyPolicy());
   await secureDirs(home);
-  return identity;
 }
 
 /**

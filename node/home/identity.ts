@@ -19,6 +19,11 @@ const KeyFile = z.strictObject({
   secretKey: z.string(),
 });
 
+/** The key file's text for an identity. */
+export function identityFileText(id: Pick<Identity, 'did' | 'secretKey'>): string {
+  return JSON.stringify({ type: 'ed25519', did: id.did, secretKey: encodeBase64(id.secretKey) }, null, 2) + '\n';
+}
+
 /** Creates a new key file with mode 0600; fails if one exists. */
 export async function createIdentity(path: string): Promise<Identity> {
   const secretKey = new Uint8Array(randomBytes(32));
@@ -26,7 +31,7 @@ export async function createIdentity(path: string): Promise<Identity> {
   const did = didKeyFromPublicKey(publicKey);
   const fh = await open(path, 'wx', 0o600);
   try {
-    await fh.writeFile(JSON.stringify({ type: 'ed25519', did, secretKey: encodeBase64(secretKey) }, null, 2) + '\n');
+    await fh.writeFile(identityFileText({ did, secretKey }));
     await fh.sync();
   } finally {
     await fh.close();

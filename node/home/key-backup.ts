@@ -1,7 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb, type ScryptOptions } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, chmod, mkdir, open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, chmod, mkdir, readFile } from 'node:fs/promises';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { z } from 'zod';
@@ -10,12 +9,9 @@ import { decodeBase64, encodeBase64 } from '../../src/encoding/bytes.js';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { publicKeyOf } from '../../src/crypto/reference-suite.js';
 import { DidKeyString } from '../../src/statement/common.js';
-import { DEFAULT_CONFIG } from './config.js';
 import { writeFileAtomic } from './files.js';
-import { loadIdentity, type Identity } from './identity.js';
-import { secureDirs, type HomePaths } from './home.js';
-import { writePolicy } from './trust-list.js';
-import { emptyPolicy } from '../../src/reputation/policy.js';
+import { identityFileText, loadIdentity, type Identity } from './identity.js';
+import { completeHome, type HomePaths } from './home.js';
 
 /**
  * A passphrase-encrypted backup of a node's keys, for moving a node or keeping a copy
@@ -43,7 +39,6 @@ const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 
 /** The libp2p peer key's place in the data dir (node/net/network.ts opens the same file). */
-export const peerKeyPath = (home: HomePaths): string => join(home.root, 'peer.key');
 
 /** The keys a backup carries. */
 export interface NodeKeys {
@@ -130,9 +125,9 @@ export async function readNodeKeys(home: HomePaths): Promise<NodeKeys> {
   const identity = await loadIdentity(home.key);
   let peerKey: NodeKeys['peerKey'];
   try {
-    peerKey = peerKeyOf(new Uint8Array(await readFile(peerKeyPath(home))), peerKeyPath(home));
+    peerKey = peerKeyOf(new Uint8Array(await readFile(home.peerKey)), home.peerKey);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw isChorusError(e) ? e : new ChorusError('io_error', `cannot read ${peerKeyPath(home)}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw isChorusError(e) ? e : new ChorusError('io_error', `cannot read ${home.peerKey}: ${(e as Error).message}`);
   }
   return { identity, peerKey };
 }
@@ -233,9 +228,6 @@ export interface InstallResult extends InstallPlan {
 }
 
 /** The identity file's text, as createIdentity writes it. */
-function identityFileText(id: Identity): string {
-  return JSON.stringify({ type: 'ed25519', did: id.did, secretKey: encodeBase64(id.secretKey) }, null, 2) + '\n';
-}
 
 async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
   try {
@@ -277,11 +269,11 @@ export async function planInstall(home: HomePaths, ids: BackupIds, force: boolea
   let peerKey: InstallPlan['peerKey'] = 'none';
   let currentPeerId: string | undefined;
   if (ids.peerId !== undefined) {
-    const current = await readIfPresent(peerKeyPath(home));
+    const current = await readIfPresent(home.peerKey);
     peerKey = 'written';
     if (current !== undefined) {
       try {
-        currentPeerId = peerKeyOf(current, peerKeyPath(home)).peerId;
+        currentPeerId = peerKeyOf(current, home.peerKey).peerId;
       } catch {
         currentPeerId = 'an unreadable key';
       }
@@ -323,8 +315,8 @@ export async function installNodeKeys(home: HomePaths, keys: NodeKeys, opts: { f
     if ((await loadIdentity(home.key)).did !== keys.identity.did) throw new ChorusError('io_error', `${home.key} did not read back as ${keys.identity.did}`);
   }
   if (keys.peerKey && (plan.peerKey === 'written' || plan.peerKey === 'replaced')) {
-    if (plan.peerKey === 'replaced') await keep(peerKeyPath(home));
-    await writeFileAtomic(peerKeyPath(home), keys.peerKey.bytes, 0o600);
+    if (plan.peerKey === 'replaced') await keep(home.peerKey);
+    await writeFileAtomic(home.peerKey, keys.peerKey.bytes, 0o600);
   }
   await completeHome(home);
   return { ...plan, kept };
@@ -332,17 +324,3 @@ export async function installNodeKeys(home: HomePaths, keys: NodeKeys, opts: { f
 
 // What initHome (home.ts) creates besides the identity. Kept in step with it by hand:
 // initHome refuses a data dir that already has a key, which after an import is the case.
-async function completeHome(home: HomePaths): Promise<void> {
-  if ((await readIfPresent(home.token)) === undefined) {
-    const fh = await open(home.token, 'wx', 0o600);
-    try {
-      await fh.writeFile(randomBytes(32).toString('hex') + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
-  if ((await readIfPresent(home.config)) === undefined) await writeFileAtomic(home.config, JSON.stringify(DEFAULT_CONFIG, null, 2) + '\n');
-  if ((await readIfPresent(home.trust)) === undefined) await writePolicy(home.trust, emptyPolicy());
-  await secureDirs(home);
-}

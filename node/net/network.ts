@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { KEEP_ALIVE, type PeerId } from '@libp2p/interface';
 import type { SingleKadDHT } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -65,7 +64,7 @@ export class Network {
 
   static async start(node: LocalNode, log: Logger): Promise<Network> {
     const cfg = node.config.net;
-    const privateKey = await loadOrCreatePeerKey(join(node.home.root, 'peer.key'));
+    const privateKey = await loadOrCreatePeerKey(node.home.peerKey);
     // The peer store (known peers and their addresses) and the DHT's provider records
     // live in their own LevelDB beside the attestation store, so a restart keeps them.
     const datastore = new P2pDatastore(node.home.p2p);
