@@ -206,3 +206,17 @@ export const HealthSchema = z.object({
   status: z.literal('degraded').optional(),
   reason: z.enum(['storage_full']).optional().describe('storage_full: the last write failed for lack of disk space; clears when a write succeeds'),
 });
+
+export const DerivedModels = z.object({
+  digest: z.string(),
+  models: z.array(z.object({
+    digest: z.string().describe('a model a lineage claim says derives from this one'),
+    name: z.string().optional(),
+    relation: z.string().describe('quantized, fine-tuned, merged, converted, distilled or pruned'),
+    id: z.string().describe('the lineage claim'),
+    issuer: z.string(),
+    issuerNote: z.string().optional(),
+    issuedAt: z.string(),
+    counts: z.boolean().describe('its issuer counts on lineage in your view (trusted, not blocked, not retracted)'),
+  })).describe('the newest claims first, at most 100'),
+});

@@ -4,7 +4,7 @@ import { parseDigest } from '../../src/digest/parse-digest.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import { SCOPES } from '../../src/reputation/policy.js';
 import { issuerTrust, round } from '../../src/reputation/view.js';
-import type { ApprovalPredicate, EndorsementPredicate } from '../../src/statement/predicates.js';
+import type { ApprovalPredicate, EndorsementPredicate, LineagePredicate } from '../../src/statement/predicates.js';
 import { decideCheck, type CheckInput, type CheckResult } from './check.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import { editPolicy, loadPolicy, replaceRoots, writePolicy, type PolicyEdit } from '../home/trust-list.js';
@@ -13,7 +13,7 @@ import type { StoredAttestation } from '../store/attestation-store.js';
 import { VERSION } from '../version.js';
 import { endorsementSubject } from './endorsement-subject.js';
 import type {
-  AttestationDetailSchema, AttestationSummarySchema, IssuerView, LookupSchema, PublishResult, StatusSchema, TrustGraphView, TrustPut, TrustView,
+  AttestationDetailSchema, AttestationSummarySchema, DerivedModels, IssuerView, LookupSchema, PublishResult, StatusSchema, TrustGraphView, TrustPut, TrustView,
 } from './contract.js';
 
 export type AttestationSummary = z.infer<typeof AttestationSummarySchema>;
@@ -207,6 +207,32 @@ export class NodeService {
       if (changed) this.node.trustChanged();
       return { ...(await this.trust()), changed };
     });
+  }
+
+  /**
+   * Models derived from this one, by the lineage claims naming it as their base (the newest
+   * 100 claims; the claim's own subjects are the derived models).
+   */
+  async derived(digestText: string): Promise<z.infer<typeof DerivedModels>> {
+    const base = parseDigest(digestText);
+    const graph = await this.node.trust();
+    const claims = await this.node.store.derivedFrom(base, 100);
+    const models: z.infer<typeof DerivedModels>['models'] = [];
+    for (const a of claims) {
+      const p = a.statement.predicate as LineagePredicate;
+      const relation = p.derivedFrom.find((d) => d.digest.sha256 === base)?.relation ?? 'derived';
+      const counts = graph.trust(a.issuer, 'lineage').trust > 0 && !(await this.node.store.retractedBy(a.id, a.issuer));
+      const note = graph.noteOf(a.issuer);
+      for (const s of a.statement.subject) {
+        models.push({
+          digest: `sha256:${s.digest.sha256}`,
+          ...(s.name ? { name: s.name } : {}),
+          relation, id: a.id, issuer: a.issuer, ...(note === undefined ? {} : { issuerNote: note }),
+          issuedAt: new Date(a.issuedAt).toISOString(), counts,
+        });
+      }
+    }
+    return { digest: `sha256:${base}`, models };
   }
 
   /** What this node knows and thinks of an issuer. */

@@ -8,7 +8,7 @@ import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
 import { decodeRecord, encodeRecord, recordEnvelopeJson, type StoredAttestation } from './record.js';
 import { isNoSpace } from './disk-full.js';
-import { indexKeys, type IndexFacts } from './index-entries.js';
+import { indexKeys, lineageBases, type IndexFacts } from './index-entries.js';
 import { decodeKey, hex32, indexValue, key, metaKey, P, readU64, u32, u64, upperBound } from './keys.js';
 
 export type { StoredAttestation };
@@ -38,8 +38,10 @@ function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number, bytes:
     retracts: a.kind === 'retraction' ? (a.statement.predicate as RetractionPredicate).target : undefined,
     bytes,
     endorsement: a.kind === 'endorsement',
+    bases: lineageBases(a),
   };
 }
+
 
 /** `level` re-exports classic-level on Node, which also has getSync; its typings omit it. */
 type DB = Level<Buffer, Buffer> & { getSync(key: Buffer): Buffer | undefined };
@@ -50,7 +52,7 @@ export interface Page<T> {
   readonly next: number | undefined;
 }
 
-const SCHEMA_VERSION = '4';
+const SCHEMA_VERSION = '5';
 
 /** Up to this many records are read synchronously (see getIds). */
 const SYNC_READ_MAX = 64;
@@ -95,7 +97,7 @@ export class AttestationStore implements IngestStoreView {
 
   private async load(): Promise<void> {
     const version = (await this.db.get(metaKey('schema')))?.toString();
-    if (version === '3') await this.migrateFrom3();
+    if (version === '3' || version === '4') await this.rebuildIndexes();
     else if (version === undefined) await this.db.put(metaKey('schema'), Buffer.from(SCHEMA_VERSION));
     else if (version !== SCHEMA_VERSION) {
       throw new ChorusError('io_error', `store schema ${version} is not supported (expected ${SCHEMA_VERSION})`);
@@ -110,8 +112,11 @@ export class AttestationStore implements IngestStoreView {
     }
   }
 
-  /** Schema 3 -> 4: the subject-issuer, expiry and subject-count indexes, built from the records. */
-  private async migrateFrom3(): Promise<void> {
+  /**
+   * Schema 3 or 4 -> 5: every index written again from the records (puts of what exists
+   * change nothing; 4 added subject-issuer, expiry and subject counts, 5 the derived index).
+   */
+  private async rebuildIndexes(): Promise<void> {
     let ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
     const counts = new Map<string, number>();
     for await (const [k, v] of this.db.iterator({ gte: key(P.record), lt: key(P.record + 1) })) {
@@ -426,6 +431,13 @@ export class AttestationStore implements IngestStoreView {
   /** Every attestation in arrival order after sequence `after`. */
   async bySeq(opts: { after?: number; before?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
     return this.page(key(P.seq), opts);
+  }
+
+  /** Lineage claims naming `base` as the model they derive from, the newest first. */
+  async derivedFrom(base: string, limit: number): Promise<StoredAttestation[]> {
+    const prefix = key(P.derived, hex32(base));
+    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all();
+    return this.getIds(entries.map(([, v]) => indexValue.id(v)));
   }
 
   /**

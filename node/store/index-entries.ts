@@ -1,3 +1,4 @@
+import type { LineagePredicate, PredicateKind } from '../../src/statement/predicates.js';
 import { hex32, indexValue, key, P, u64 } from './keys.js';
 
 /** What the indexes of one stored attestation are made from. */
@@ -16,6 +17,8 @@ export interface IndexFacts {
   readonly bytes: number;
   /** An endorsement: indexed by endorser for the trust graph. */
   readonly endorsement: boolean;
+  /** A lineage claim: the base models it names (indexed to find the models derived from one). */
+  readonly bases: readonly string[];
 }
 
 /**
@@ -37,6 +40,13 @@ export function indexKeys(f: IndexFacts): { key: Buffer; value: Buffer }[] {
   out.push({ key: key(P.time, u64(Math.floor(f.issuedAt / 1000)), id), value: empty });
   if (f.expiresAt !== undefined && f.retracts === undefined) out.push({ key: key(P.expiry, u64(Math.floor(f.expiresAt / 1000)), id), value: empty });
   if (f.endorsement) out.push({ key: key(P.endorsement, issuerKey, s), value: id });
+  for (const b of f.bases) out.push({ key: key(P.derived, hex32(b), s), value: id });
   if (f.retracts !== undefined) out.push({ key: key(P.retraction, hex32(f.retracts), id), value: empty });
   return out;
+}
+
+/** The distinct base-model digests a lineage claim names (none for other kinds). */
+export function lineageBases(a: { kind: PredicateKind | undefined; statement: { predicate: unknown } }): string[] {
+  if (a.kind !== 'lineage') return [];
+  return [...new Set((a.statement.predicate as LineagePredicate).derivedFrom.map((d) => d.digest.sha256))];
 }

@@ -14,6 +14,7 @@
  *   0x09 expiresAtSeconds(8) id(32) -> ''       expiry order (garbage collection, sync set)
  *   0x0a sha256(32)                -> count(4)   attestations about a subject, counted
  *   0x0b issuerKey(32) seq(8)      -> id(32)    endorsements by endorser (the trust graph)
+ *   0x0c base(32) seq(8)           -> id(32)    lineage claims by the base model they name (derived models)
  */
 export const P = {
   meta: 0x00,
@@ -28,6 +29,7 @@ export const P = {
   expiry: 0x09,
   subjectCount: 0x0a,
   endorsement: 0x0b,
+  derived: 0x0c,
 } as const;
 
 export function u64(n: number): Buffer {
@@ -81,7 +83,8 @@ export const decodeKey = {
   expiry: (k: Buffer) => ({ expiresAt: readU64(k, 1), id: hexAt(k, 9, 41) }),
   subjectCount: (k: Buffer) => ({ subject: hexAt(k, 1, 33) }),
   endorsement: (k: Buffer) => ({ issuerKey: hexAt(k, 1, 33), seq: readU64(k, 33) }),
-  /** The arrival seq that ends the subject, issuer, seq, subject-issuer and endorsement keys. */
+  derived: (k: Buffer) => ({ base: hexAt(k, 1, 33), seq: readU64(k, 33) }),
+  /** The arrival seq that ends the subject, issuer, seq, subject-issuer, endorsement and derived keys. */
   trailingSeq: (k: Buffer) => readU64(k, k.length - 8),
 };
 

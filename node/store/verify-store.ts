@@ -3,6 +3,7 @@ import type { CryptoSuite } from '../../src/crypto/suite.js';
 import { verifyEnvelope } from '../../src/ingest/verify-envelope.js';
 import type { RetractionPredicate } from '../../src/statement/predicates.js';
 import type { AttestationStore } from './attestation-store.js';
+import { lineageBases } from './index-entries.js';
 import { decodeKey, indexValue, P } from './keys.js';
 import { recordEnvelopeJson, recordSeq } from './record.js';
 
@@ -28,6 +29,7 @@ interface RecordFacts {
   /** expiresAt in seconds; undefined for none and for retractions (they do not expire). */
   expires: number | undefined;
   endorsement: boolean;
+  bases: Set<string>;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
         t: Math.floor(att.issuedAt / 1000),
         expires: att.expiresAt === undefined || att.kind === 'retraction' ? undefined : Math.floor(att.expiresAt / 1000),
         endorsement: att.kind === 'endorsement',
+        bases: new Set(lineageBases(att)),
       });
       envelopeBytes.set(id, envelope.length);
       const u = usage.get(att.issuer) ?? { bytes: 0, count: 0 };
@@ -75,7 +78,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   }
 
   let indexEntries = 0;
-  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0, time: 0, subjectIssuer: 0, expiry: 0, endorsement: 0 };
+  const seen = { subject: 0, issuer: 0, seq: 0, retraction: 0, time: 0, subjectIssuer: 0, expiry: 0, endorsement: 0, derived: 0 };
   const check = (ok: boolean, id: string, message: string): void => {
     if (!ok) add({ kind: 'dangling-index', id, message });
   };
@@ -136,17 +139,27 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
     const k = decodeKey.endorsement(key);
     check(f !== undefined && f.endorsement && f.issuerKey === k.issuerKey && f.seq === k.seq, id, 'endorsement index entry does not match a record');
   }
+  for await (const { key, value } of store.indexEntries(P.derived)) {
+    indexEntries++;
+    seen.derived++;
+    const id = value.toString('hex');
+    const f = facts.get(id);
+    const k = decodeKey.derived(key);
+    check(f !== undefined && f.bases.has(k.base) && f.seq === k.seq, id, 'derived index entry does not match a record');
+  }
   // Every entry above is valid and keys are unique, so equal counts mean none is missing.
   let subjects = 0;
   let endorsements = 0;
   let retractions = 0;
   let expiring = 0;
+  let bases = 0;
   const perSubject = new Map<string, number>();
   for (const f of facts.values()) {
     subjects += f.subjects.size;
     if (f.target !== undefined) retractions++;
     if (f.expires !== undefined) expiring++;
     if (f.endorsement) endorsements++;
+    bases += f.bases.size;
     for (const d of f.subjects) perSubject.set(d, (perSubject.get(d) ?? 0) + 1);
   }
   let counters = 0;
@@ -170,6 +183,7 @@ export async function verifyStore(store: AttestationStore, suite: CryptoSuite, o
   expect('subject-issuer', seen.subjectIssuer, subjects);
   expect('expiry', seen.expiry, expiring);
   expect('endorsement', seen.endorsement, endorsements);
+  expect('derived', seen.derived, bases);
   if (store.size !== records) add({ kind: 'counter', message: `count says ${store.size}, the store holds ${records}` });
   for (const [issuer, u] of usage) {
     const stored = await store.issuerBytes(issuer);

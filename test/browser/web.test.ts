@@ -21,6 +21,7 @@ const endorsed = makeIssuer();
 const stranger = makeIssuer();
 const flaggedDigest = randomDigest();
 const hostileDigest = randomDigest();
+const quantizedDigest = randomDigest(); // the red team says it is a quantization of flaggedDigest
 
 async function importLines(lines: string[]): Promise<void> {
   const r = await fetch(`${node.url}/v1/import`, { method: 'POST', headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/x-ndjson' }, body: lines.join('\n') + '\n' });
@@ -50,6 +51,7 @@ beforeAll(async () => {
     makeEnvelopeLine(curator, { kind: 'endorsement', subjects: [endorsementSubject(endorsed.did)], fields: exampleFields('endorsement', { endorsed: endorsed.did, scope: ['audit'], weight: 1 }) }),
     makeEnvelopeLine(endorsed, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'fail', summary: 'answers most jailbreak prompts', metrics: { refusal_rate: 0.12 } }) }),
     makeEnvelopeLine(stranger, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'pass', summary: 'fine by me' }) }),
+    makeEnvelopeLine(lab, { kind: 'lineage', subjects: [quantizedDigest], fields: exampleFields('lineage', { derivedFrom: [{ digest: { sha256: flaggedDigest }, relation: 'quantized' }] }) }),
     makeEnvelopeLine(lab, { subjects: [hostileDigest], fields: exampleFields('audit', { verdict: 'warn', summary: '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">' + 'x'.repeat(3500) }) }),
     makeEnvelopeLine(stranger, { subjects: [hostileDigest], kind: 'payload', fields: exampleFields('payload', { finding: { kind: 'suspicious', description: '<iframe src="javascript:window.__pwned=3"></iframe>', path: '"><svg onload=window.__pwned=4>' } }) }),
   ]);
@@ -77,6 +79,11 @@ describe('the web view', () => {
     expect(await path.textContent()).toMatch(/you\s*→\s*curator\s*→/);
     // The stranger's pass is listed and says why it does not count.
     expect(await page.locator('[data-testid=evidence]', { hasText: 'fine by me' }).textContent()).toContain('your trust does not reach this issuer');
+    // Below this model in the lineage graph: the quantization the red team says derives from it.
+    const derived = page.getByTestId('derived');
+    await derived.waitFor();
+    expect(await derived.textContent()).toContain('quantized');
+    expect(await derived.locator('a').getAttribute('href')).toBe(`/models/sha256:${quantizedDigest}`);
     await page.screenshot({ path: join(shots, 'model.png'), fullPage: true });
     // Readable at phone width: nothing wider than the screen.
     await page.setViewportSize({ width: 375, height: 800 });

@@ -184,4 +184,33 @@ describe('AttestationStore on a real LevelDB', () => {
       expect((await verifyStore(store, nativeSuite())).ok).toBe(true);
     });
   });
+
+  it('finds the models derived from a base through lineage claims, and a schema-4 store gets that index on open', async () => {
+    await using dir = await tempDir();
+    const alice = makeIssuer();
+    const base = randomDigest();
+    const quantized = randomDigest();
+    const tuned = randomDigest();
+    const lineage = (subject: string, relation: string) => makeEnvelopeLine(alice, { subjects: [subject], kind: 'lineage', fields: exampleFields('lineage', { derivedFrom: [{ digest: { sha256: base }, relation }] }) });
+    const lines = [lineage(quantized, 'quantized'), lineage(tuned, 'fine-tuned'), makeEnvelopeLine(alice, { subjects: [base] })];
+    await withStore(dir.path, async (store, ingestor) => {
+      expect((await ingestor.ingestMany(lines)).map((d) => d.outcome)).toEqual(['accept', 'accept', 'accept']);
+      const derived = await store.derivedFrom(base, 10);
+      expect(derived.map((a) => a.statement.subject[0]!.digest.sha256)).toEqual([tuned, quantized]); // the newest first
+      expect(await store.derivedFrom(quantized, 10)).toEqual([]);
+      expect(await store.derivedFrom(base, 1)).toHaveLength(1);
+      expect((await verifyStore(store, nativeSuite())).ok).toBe(true);
+    });
+    // What schema 4 wrote: no derived index.
+    const db = new Level<Buffer, Buffer>(dir.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.clear({ gte: Buffer.of(P.derived), lt: Buffer.of(P.derived + 1) });
+    await db.put(Buffer.concat([Buffer.of(P.meta), Buffer.from('schema')]), Buffer.from('4'));
+    await db.close();
+    await withStore(dir.path, async (store) => {
+      expect(store.size).toBe(3);
+      expect((await store.derivedFrom(base, 10)).map((a) => a.statement.subject[0]!.digest.sha256)).toEqual([tuned, quantized]);
+      const report = await verifyStore(store, nativeSuite());
+      expect(report.problems).toEqual([]);
+    });
+  });
 });

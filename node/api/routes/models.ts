@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CheckResultSchema } from '../../service/check.js';
-import { AttestationSummarySchema, DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../../service/contract.js';
+import { AttestationSummarySchema, DerivedModels, DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../../service/contract.js';
 import type { AppContext } from '../context.js';
 
 /** Reads about model digests: the reputation view, the raw attestations, batch queries. */
@@ -27,6 +27,15 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         response: { 200: PageSchema, 400: ErrorBodySchema },
       },
     }, (req) => ctx.service.list({ subject: req.params.digest }, req.query));
+
+    app.get('/v1/models/:digest/derived', {
+      schema: {
+        summary: 'Models derived from this one, by the lineage claims that name it as their base (newest 100 claims)',
+        tags: ['models'],
+        params: DigestParams,
+        response: { 200: DerivedModels, 400: ErrorBodySchema },
+      },
+    }, (req) => ctx.service.derived(req.params.digest));
 
     app.post('/v1/query', {
       schema: {

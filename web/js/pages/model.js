@@ -89,8 +89,8 @@ function Disputes({ disputes, names }) {
     <div class="disputes"><div class="card"><h4 class="v-fail chip">says fail</h4>${side(d.fail)}</div><div class="card"><h4 class="v-pass chip">says pass</h4>${side(d.pass)}</div></div>`)}</section>`;
 }
 
-/** Base models (lineage claims about this digest) above, this model, and findings carried down. */
-function Lineage({ view }) {
+/** Base models (lineage claims about this digest) above, this model, models derived from it below, and findings carried down. */
+function Lineage({ view, derived }) {
   const claims = view.byPredicate.lineage?.attestations ?? [];
   const bases = new Map();
   for (const c of claims) for (const d of (Array.isArray(c.predicate?.derivedFrom) ? c.predicate.derivedFrom : []).slice(0, 8)) {
@@ -98,12 +98,22 @@ function Lineage({ view }) {
     if (!bases.has(digest)) bases.set(digest, { relation: d.relation, counts: c.counts });
   }
   const inherited = Object.values(view.byPredicate).flatMap((g) => g.attestations.filter((a) => a.inherited));
-  if (bases.size === 0 && inherited.length === 0) return null;
+  const below = new Map();
+  for (const m of derived ?? []) {
+    const seen = below.get(m.digest);
+    if (!seen || (!seen.counts && m.counts)) below.set(m.digest, m);
+  }
+  if (bases.size === 0 && inherited.length === 0 && below.size === 0) return null;
   return html`<section aria-labelledby="lineage"><h2 id="lineage">Lineage</h2>
     <div class="lineage">
-      <div class="tier">${[...bases].slice(0, 12).map(([d, b]) => html`<a class="node" href=${`/models/${d}`} key=${d}>${shortDigest(d)}<br /><span class="small muted">base${b.counts ? '' : ' (claim does not count)'}</span></a>`)}</div>
-      <div class="arrow" aria-hidden="true">↓ ${[...new Set([...bases.values()].map((b) => b.relation))].join(', ')}</div>
+      ${bases.size ? html`
+        <div class="tier">${[...bases].slice(0, 12).map(([d, b]) => html`<a class="node" href=${`/models/${d}`} key=${d}>${shortDigest(d)}<br /><span class="small muted">base${b.counts ? '' : ' (claim does not count)'}</span></a>`)}</div>
+        <div class="arrow" aria-hidden="true">↓ ${[...new Set([...bases.values()].map((b) => b.relation))].join(', ')}</div>` : null}
       <div class="tier"><span class="node self">${shortDigest(view.digest)} (this model)</span></div>
+      ${below.size ? html`
+        <div class="arrow" aria-hidden="true">↓ ${[...new Set([...below.values()].map((m) => m.relation))].join(', ')}</div>
+        <div class="tier" data-testid="derived">${[...below.values()].slice(0, 12).map((m) => html`<a class="node" href=${`/models/${m.digest}`} key=${m.digest}>${shortDigest(m.digest)}<br /><span class="small muted">${m.relation}${m.counts ? '' : ' (claim does not count)'}</span></a>`)}</div>
+        ${below.size > 12 ? html`<p class="small muted">and ${below.size - 12} more derived model(s)</p>` : null}` : null}
       ${inherited.length ? html`<p class="small">${inherited.length} finding(s) inherited from base models are marked <em>inherited</em> below.</p>` : null}
     </div></section>`;
 }
@@ -123,6 +133,7 @@ export function ModelPage({ digest: given }) {
   const [view, setView] = useState(undefined);
   const [error, setError] = useState(undefined);
   const [tick, setTick] = useState(0);
+  const [derived, setDerived] = useState(undefined);
   const marked = useRef(false);
   const setWithout = (did) => {
     history.replaceState({}, '', `/models/${digest}${did ? `?without=${encodeURIComponent(did)}` : ''}`);
@@ -138,6 +149,13 @@ export function ModelPage({ digest: given }) {
     request.then((v) => { if (live) { setView(v); setError(undefined); } }, (e) => live && setError(e));
     return () => { live = false; };
   }, [request]);
+  // Models derived from this one (lineage claims naming it as their base): beside the view, never before it.
+  useEffect(() => {
+    if (!digest) return undefined;
+    let live = true;
+    api(`/v1/models/${digest}/derived`).then((d) => live && setDerived(d.models), () => live && setDerived(undefined));
+    return () => { live = false; };
+  }, [digest, tick]);
   // New evidence or a status change about this model: read the view again.
   useEffect(() => {
     if (!digest) return undefined;
@@ -172,7 +190,7 @@ export function ModelPage({ digest: given }) {
         ${view.evidence && view.evidence.omitted > 0 ? ` ${view.evidence.omitted} more attestation(s) by issuers that do not count are not listed.` : ''}
         ${view.lookup ? ` Asked the network: ${view.lookup.outcome}, ${view.lookup.accepted} accepted.` : ''}</p>
       <${Disputes} disputes=${view.disputes} names=${names} />
-      <${Lineage} view=${view} />
+      <${Lineage} view=${view} derived=${derived} />
       ${kinds.length === 0 ? html`<p>No attestation about this model is stored here.</p>` : null}
       ${kinds.map(([k, g]) => html`<${KindGroup} key=${k} kind=${k} group=${g} names=${names} without=${without} setWithout=${setWithout} />`)}`}
     ${!view && !error ? html`<p class="muted">Computing your view…</p>` : null}
