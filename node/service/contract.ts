@@ -218,5 +218,5 @@ export const DerivedModels = z.object({
     issuerNote: z.string().optional(),
     issuedAt: z.string(),
     counts: z.boolean().describe('its issuer counts on lineage in your view (trusted, not blocked, not retracted)'),
-  })).describe('the newest claims first, at most 100'),
+  })).describe('of the newest 1,000 claims: those that count first, then at most 20 others'),
 });

@@ -210,21 +210,26 @@ export class NodeService {
   }
 
   /**
-   * Models derived from this one, by the lineage claims naming it as their base (the newest
-   * 100 claims; the claim's own subjects are the derived models).
+   * Models derived from this one, by the lineage claims naming it as their base; the claim's
+   * own subjects are the derived models. Of the newest 1,000 claims, those whose issuer
+   * counts on lineage come first, then at most 20 others: a flood of strangers' claims about
+   * a popular base cannot push the trusted ones out, and costs one bounded read.
    */
   async derived(digestText: string): Promise<z.infer<typeof DerivedModels>> {
     const base = parseDigest(digestText);
     const graph = await this.node.trust();
-    const claims = await this.node.store.derivedFrom(base, 100);
-    const models: z.infer<typeof DerivedModels>['models'] = [];
+    const claims = await this.node.store.derivedFrom(base, 1000);
+    const counting: z.infer<typeof DerivedModels>['models'] = [];
+    const others: z.infer<typeof DerivedModels>['models'] = [];
     for (const a of claims) {
+      const trusted = graph.trust(a.issuer, 'lineage').trust > 0;
+      if (!trusted && others.length >= 20) continue;
+      const counts = trusted && !(await this.node.store.retractedBy(a.id, a.issuer));
       const p = a.statement.predicate as LineagePredicate;
       const relation = p.derivedFrom.find((d) => d.digest.sha256 === base)?.relation ?? 'derived';
-      const counts = graph.trust(a.issuer, 'lineage').trust > 0 && !(await this.node.store.retractedBy(a.id, a.issuer));
       const note = graph.noteOf(a.issuer);
       for (const s of a.statement.subject) {
-        models.push({
+        (counts ? counting : others).push({
           digest: `sha256:${s.digest.sha256}`,
           ...(s.name ? { name: s.name } : {}),
           relation, id: a.id, issuer: a.issuer, ...(note === undefined ? {} : { issuerNote: note }),
@@ -232,7 +237,7 @@ export class NodeService {
         });
       }
     }
-    return { digest: `sha256:${base}`, models };
+    return { digest: `sha256:${base}`, models: [...counting, ...others.slice(0, 20)] };
   }
 
   /** What this node knows and thinks of an issuer. */

@@ -120,4 +120,24 @@ describe('reputation over the HTTP API', () => {
     ac.abort();
     expect(text).toMatch(/event: status\ndata: [^\n]*"old":"flagged","new":"unknown"/);
   }, 30_000);
+
+  it('models derived from a base: a trusted lineage claim is listed first however many strangers claim otherwise, strangers capped at 20', async () => {
+    const lab = makeIssuer();
+    const base = randomDigest();
+    const ours = randomDigest();
+    await edit({ op: 'trust', issuer: lab.did, note: 'lab' });
+    const claim = (by: TestIssuer, subject: string) => makeEnvelopeLine(by, { kind: 'lineage', subjects: [subject], fields: exampleFields('lineage', { derivedFrom: [{ digest: { sha256: base }, relation: 'fine-tuned' }] }) });
+    expect((await publish(claim(lab, ours))).status).toBe(201);
+    // 300 strangers' claims after it, each a fresh key: the newest 300 entries of the index.
+    const flood = Array.from({ length: 300 }, () => claim(makeIssuer(), randomDigest()));
+    const imported = await fetch(`${url}/v1/import`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/x-ndjson' }, body: flood.join('\n') + '\n' });
+    expect(((await imported.json()) as { accepted: number }).accepted).toBe(300);
+    const r = await fetch(`${url}/v1/models/sha256:${base}/derived`);
+    expect(r.status).toBe(200);
+    const d = (await r.json()) as { models: { digest: string; relation: string; counts: boolean; issuerNote?: string }[] };
+    expect(d.models[0]).toMatchObject({ digest: `sha256:${ours}`, relation: 'fine-tuned', counts: true, issuerNote: 'lab' });
+    expect(d.models).toHaveLength(21);
+    expect(d.models.slice(1).every((m) => !m.counts)).toBe(true);
+    expect((await fetch(`${url}/v1/models/not-a-digest/derived`)).status).toBe(400);
+  });
 });

@@ -30,7 +30,7 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
 
     app.get('/v1/models/:digest/derived', {
       schema: {
-        summary: 'Models derived from this one, by the lineage claims that name it as their base (newest 100 claims)',
+        summary: 'Models derived from this one, by the lineage claims that name it as their base (of the newest 1,000: those that count, then 20 others)',
         tags: ['models'],
         params: DigestParams,
         response: { 200: DerivedModels, 400: ErrorBodySchema },
