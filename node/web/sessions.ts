@@ -111,10 +111,11 @@ export class WebSessions {
     if (s === undefined) return { ok: false, status: 401, code: 'unauthorized', message: 'the web session has expired or is unknown: run chorus ui to log in again' };
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin') return { ok: false, status: 403, code: 'forbidden', message: `a write from ${String(site)} is refused: only this node's own pages may write` };
+    // Behind a TLS-terminating proxy the page's origin is https://; the Host is the same.
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) return { ok: false, status: 403, code: 'forbidden', message: `a write from origin ${origin} is refused` };
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}` && origin !== `https://${req.headers.host ?? ''}`) return { ok: false, status: 403, code: 'forbidden', message: `a write from origin ${origin} is refused` };
     const token = req.headers['x-chorus-csrf'];
-    if (typeof token !== 'string' || !same(token, s.csrf)) return { ok: false, status: 403, code: 'forbidden', message: 'missing or wrong x-chorus-csrf header (read it from GET /ui/session)' };
+    if (typeof token !== 'string' || !same(token, s.csrf)) return { ok: false, status: 403, code: 'forbidden', message: 'missing or wrong x-chorus-csrf header (the page has it from its login; in a new tab, run chorus ui again)' };
     return { ok: true };
   }
 

@@ -29,7 +29,7 @@ const SECURITY_HEADERS = (csp: string): Record<string, string> => ({
 
 /**
  * The web view: the page shell and its assets, `chorus ui` login (one-time code → HttpOnly,
- * SameSite=Strict session cookie) and the session's CSRF token. The page reads and writes
+ * SameSite=Strict session cookie, and the session's CSRF secret handed to the tab once). The page reads and writes
  * through the JSON API like any client; nothing here knows about attestations.
  */
 export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions): FastifyPluginAsyncZod {
@@ -67,22 +67,40 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
       return { code, url: `${ctx.url}/login?code=${code}`, expiresAt: new Date(expiresAt).toISOString() };
     });
 
+    const page = (title: string, body: string): string =>
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Chorus: ${title}</title><link rel="stylesheet" href="${assets.prefix}app.css"></head>`
+      + `<body><main class="page">${body}</main></body></html>`;
+    const failed = (reply: FastifyReply) => reply.code(403).type('text/html; charset=utf-8').send(page('login failed',
+      '<h1>This login link does not work</h1><p>A login code works once, for '
+      + `${WEB.loginCodeTtlMs / 1000} seconds. Run <code>chorus ui</code> again for a new one.</p><p><a href="/">Open the read-only view</a></p>`));
+
+    // GET shows a button and redeems nothing: a link preview, a prefetch or a history
+    // lookup cannot use the code up. The code goes on in the body of a POST.
     app.get('/login', { schema: { hide: true, querystring: z.object({ code: z.string().max(100).optional() }) } }, async (req, reply) => {
       void reply.header('cache-control', 'no-store');
-      const s = req.query.code === undefined ? undefined : sessions.redeem(req.query.code);
-      if (s === undefined) {
-        return reply.code(403).type('text/html; charset=utf-8').send(
-          `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chorus: login failed</title><link rel="stylesheet" href="${assets.prefix}app.css"></head>`
-          + '<body><main class="page"><h1>This login link does not work</h1><p>A login code works once, for '
-          + `${WEB.loginCodeTtlMs / 1000} seconds. Run <code>chorus ui</code> again for a new one.</p><p><a href="/">Open the read-only view</a></p></main></body></html>`,
-        );
-      }
+      const code = req.query.code;
+      if (code === undefined || !/^[A-Za-z0-9_-]{20,100}$/.test(code)) return failed(reply);
+      return reply.type('text/html; charset=utf-8').send(page('log in',
+        '<h1>Log in to this Chorus node</h1><p>With this one-time code from <code>chorus ui</code>, this browser may change trust and publish.</p>'
+        + `<form method="post" action="/login"><input type="hidden" name="code" value="${code}"><button type="submit" class="primary">Log in</button></form>`));
+    });
+
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+    app.post('/login', { schema: { hide: true, body: z.object({ code: z.string().max(100) }) } }, async (req, reply) => {
+      void reply.header('cache-control', 'no-store');
+      const s = sessions.redeem(req.body.code);
+      if (s === undefined) return failed(reply);
       // HttpOnly: page script never sees it. SameSite=Strict: no other site's page can make
       // the browser send it. No Secure flag: the API is plain HTTP on loopback, and a Secure
       // cookie would never be sent back over it.
       void reply.header('set-cookie', `${cookieName(req)}=${s.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(WEB.sessionTtlMs / 1000)}`);
-      // Redirect to a URL without the code, so it stays out of history and bookmarks.
-      return reply.code(303).header('location', '/').send();
+      // The CSRF secret goes to this tab only, in the fragment (never sent to a server): the
+      // page keeps it in sessionStorage, which is this origin's (scheme, host and port) alone.
+      // A cookie is not: browsers send it to every port of 127.0.0.1, so a server on another
+      // port would get the cookie, but never this secret, and a write needs both.
+      return reply.code(303).header('location', `/#csrf=${s.csrf}`).send();
     });
 
     app.get('/ui/session', { schema: { hide: true } }, async (req, reply) => {
@@ -90,7 +108,7 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
       const s = sessions.get(req);
       return s === undefined
         ? { loggedIn: false, readsNeedToken: ctx.node.config.api.requireTokenForReads }
-        : { loggedIn: true, csrf: s.csrf, expiresAt: new Date(s.expiresAt).toISOString(), readsNeedToken: ctx.node.config.api.requireTokenForReads };
+        : { loggedIn: true, expiresAt: new Date(s.expiresAt).toISOString(), readsNeedToken: ctx.node.config.api.requireTokenForReads };
     });
 
     app.post('/ui/logout', { schema: { hide: true }, onRequest: guards.write }, async (req, reply) => {

@@ -1,4 +1,4 @@
-/* global fetch, history, dispatchEvent, PopStateEvent, atob, TextDecoder */
+/* global fetch, history, location, sessionStorage, dispatchEvent, PopStateEvent, atob, TextDecoder */
 // Shared by every page: rendering (preact + htm: text is always escaped), the JSON API
 // client (same origin; writes carry the session's CSRF token), names and labels.
 import { h } from 'preact';
@@ -22,10 +22,26 @@ export class ApiError extends Error {
   }
 }
 
+// A login lands on /#csrf=…: the secret is kept in this tab's sessionStorage (this origin's
+// alone: another port of 127.0.0.1 cannot read it, though the browser sends it the cookie)
+// and taken out of the address bar.
+if (location.hash.startsWith('#csrf=')) {
+  sessionStorage.setItem('chorus-csrf', location.hash.slice(6));
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
 let sessionPromise;
-/** {loggedIn, csrf?, readsNeedToken}: read once per page load (login is a full page load). */
+/**
+ * {loggedIn, csrf?, readsNeedToken, otherTab?}: read once per page load (login is a full
+ * page load). loggedIn means this tab may write: the session cookie and the CSRF secret of
+ * its login; a tab opened on its own has the cookie only (otherTab), and reads.
+ */
 export function session() {
-  sessionPromise ??= fetch('/ui/session', { credentials: 'same-origin' }).then((r) => r.json()).catch(() => ({ loggedIn: false }));
+  sessionPromise ??= fetch('/ui/session', { credentials: 'same-origin' }).then((r) => r.json()).then((s) => {
+    const csrf = sessionStorage.getItem('chorus-csrf');
+    if (!s.loggedIn) return s;
+    return csrf ? { ...s, csrf } : { ...s, loggedIn: false, otherTab: true };
+  }).catch(() => ({ loggedIn: false }));
   return sessionPromise;
 }
 

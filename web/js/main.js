@@ -35,7 +35,9 @@ function SessionBar() {
   };
   return s.loggedIn
     ? html`<div class="session"><span data-testid="session">Logged in: you can change trust and publish</span><button type="button" onClick=${logout}>Log out</button></div>`
-    : html`<div class="session"><span data-testid="session">Read-only. Run <code>chorus ui</code> to log in.</span></div>`;
+    : s.otherTab
+      ? html`<div class="session"><span data-testid="session">Read-only in this tab (it was not opened by the login). Run <code>chorus ui</code> to write from here.</span></div>`
+      : html`<div class="session"><span data-testid="session">Read-only. Run <code>chorus ui</code> to log in.</span></div>`;
 }
 
 function App() {

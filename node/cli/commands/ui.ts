@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { ChorusError } from '../../../src/errors.js';
 import { readDaemonInfo } from '../../daemon/daemon-file.js';
@@ -19,9 +22,33 @@ function openBrowser(url: string): Promise<boolean> {
   });
 }
 
+/**
+ * A page that posts the login code to the node, in a directory of this user's alone (0700,
+ * the file 0600): the browser is started with the file's name, so the code never appears
+ * on a command line, where every user of the machine could read it (/proc/PID/cmdline).
+ * Pages of earlier runs (their codes long expired) are removed.
+ */
+async function loginPage(nodeUrl: string, code: string): Promise<string> {
+  const base = tmpdir();
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    if (!name.startsWith('chorus-ui-')) continue;
+    const dir = join(base, name);
+    const st = await stat(dir).catch(() => undefined);
+    if (st && st.uid === process.getuid?.() && Date.now() - st.mtimeMs > 10 * 60_000) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+  const dir = await mkdtemp(join(base, 'chorus-ui-'));
+  const file = join(dir, 'login.html');
+  const attr = (v: string) => v.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+  await writeFile(file, `<!doctype html><meta charset="utf-8"><title>Chorus: logging in</title>
+<form method="post" action="${attr(nodeUrl)}/login"><input type="hidden" name="code" value="${attr(code)}"><button type="submit">Log in to the Chorus node</button></form>
+<script>document.forms[0].submit()</script>
+`, { mode: 0o600 });
+  return pathToFileURL(file).href;
+}
+
 export function uiCommand(cli: Cli): Command {
   return new Command('ui')
-    .description('open the web view of the running node, logged in: the URL carries a one-time login code (60 s) that becomes a browser session')
+    .description('open the web view of the running node, logged in: a one-time login code (60 s, never on a command line) becomes a browser session; the printed URL asks for a click')
     .option('--no-open', 'print the URL only; do not start a browser')
     .option('--json', 'print {url, expiresAt} as JSON')
     .action(action(async (o: { open: boolean; json?: boolean }) => {
@@ -46,7 +73,7 @@ export function uiCommand(cli: Cli): Command {
       const url = `${running.url}/login?code=${encodeURIComponent(body.code)}`;
       if (o.json) cli.json({ url, expiresAt: body.expiresAt });
       else cli.out(`${url}\n(a one-time login link, valid until ${body.expiresAt ?? '60 s from now'})`);
-      if (o.open && !(await openBrowser(url))) cli.err('chorus: could not start a browser; open the URL above yourself');
+      if (o.open && !(await openBrowser(await loginPage(running.url, body.code)))) cli.err('chorus: could not start a browser; open the URL above yourself');
       return EXIT.ok;
     }));
 }

@@ -22,7 +22,7 @@ export function LocalPage() {
   const [tick, setTick] = useState(0);
   useEffect(() => { session().then(setS); }, []);
   useEffect(() => {
-    if (!s?.loggedIn) return undefined;
+    if (!s?.loggedIn && !s?.otherTab) return undefined;
     let live = true;
     let t;
     api('/v1/scan/last').then((x) => {
@@ -43,11 +43,11 @@ export function LocalPage() {
   const report = state?.last?.report;
   return html`<main class="page">
     <${Title}>Model files on this machine</${Title}>
-    ${s && !s.loggedIn ? html`<${LoginHint} what="see the models on this machine (the list names files here, so it is not public to every reader of the API)" />` : null}
+    ${s && !s.loggedIn && !s.otherTab ? html`<${LoginHint} what="see the models on this machine (the list names files here, so it is not public to every reader of the API)" />` : null}
     <${ErrorBox} error=${error} />
     ${state && html`
       <p data-testid="scan-at" data-at=${state.last?.at ?? ''}>${state.last ? html`Last scan ${when(state.last.at)}${state.last.paths.length ? ` of ${state.last.paths.join(', ')}` : ' of the places local runtimes keep models'}: ${report.models.length} model(s).` : html`No scan yet: run <code>chorus scan</code>, or rescan here.`}</p>
-      <p><button type="button" class="primary" onClick=${rescan} disabled=${state.running}>${state.running ? 'Scanning…' : 'Rescan'}</button></p>
+      <p><button type="button" class="primary" onClick=${rescan} disabled=${state.running || !s?.loggedIn}>${state.running ? 'Scanning…' : 'Rescan'}</button></p>
       ${state.error ? html`<p class="error" role="alert">The last rescan failed: ${state.error}</p>` : null}
       ${report && html`<ul class="evidence">${report.models.map((m) => html`<${Model} key=${m.root + m.name} m=${m} />`)}</ul>
         ${report.problems.length ? html`<h2>Problems</h2><ul>${report.problems.slice(0, 20).map((p, i) => html`<li key=${i}>${p.path}: ${p.message}</li>`)}</ul>` : null}`}`}

@@ -1,0 +1,57 @@
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import { makeInitialisedSandbox, startDaemon, type Sandbox } from './run-cli.js';
+
+/** `chorus ui` starts the browser without the login code on any command line. */
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+describe('chorus ui', () => {
+  test('the browser is started with a private page that posts the code, never with the code in its arguments', async () => {
+    const sb: Sandbox = await makeInitialisedSandbox();
+    cleanup.push(() => sb.cleanup());
+    const node = await startDaemon(sb);
+    cleanup.push(async () => {
+      node.child.kill('SIGTERM');
+      await new Promise((r) => node.child.once('exit', r));
+    });
+    // A stand-in for xdg-open that records the arguments it was given.
+    const bin = join(sb.dir, 'bin');
+    const seen = join(sb.dir, 'opener-args');
+    await mkdir(bin);
+    await writeFile(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${seen}'\n`);
+    await chmod(join(bin, 'xdg-open'), 0o755);
+    const r = await sb.run(['ui', '--json'], { env: { PATH: `${bin}:${process.env['PATH'] ?? ''}` } });
+    expect(r.code, r.stderr).toBe(0);
+    const printed = JSON.parse(r.stdout) as { url: string };
+    const code = new URL(printed.url).searchParams.get('code')!;
+    expect(code.length).toBeGreaterThanOrEqual(20);
+    for (let i = 0; i < 50; i++) {
+      if (await stat(seen).then(() => true, () => false)) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const args = (await readFile(seen, 'utf8')).trim();
+    expect(args).not.toContain(code);
+    expect(args).toMatch(/^file:\/\/.*\/chorus-ui-[^/]+\/login\.html$/);
+    const file = fileURLToPath(args);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(file, '..'))).mode & 0o777).toBe(0o700);
+    const html = await readFile(file, 'utf8');
+    expect(html).toContain(`action="${node.url}/login"`);
+    expect(html).toContain(`value="${code}"`);
+    cleanup.push(() => rm(join(file, '..'), { recursive: true, force: true }));
+    // The page's POST logs in (303 to the app, a session cookie); a GET of the printed URL only asks.
+    const get = await fetch(printed.url);
+    expect(get.status).toBe(200);
+    expect(get.headers.get('set-cookie')).toBeNull();
+    const post = await fetch(`${node.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `code=${code}`, redirect: 'manual' });
+    expect(post.status).toBe(303);
+    expect(post.headers.get('location')).toMatch(/^\/#csrf=/);
+    expect(post.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+  });
+});
