@@ -37,10 +37,15 @@ if (major >= MIN_MAJOR && !process.env.CHORUS_NODE) {
     process.exit(1);
   }
   const child = spawn(node, [main, ...process.argv.slice(2)], { stdio: 'inherit' });
-  // A signal to this process (systemd's stop, Ctrl-C, `kill $!`) reaches the program, which
-  // shuts down cleanly; this process then leaves with the program's own status.
+  // SIGTERM and SIGHUP to this process (systemd's stop, `kill $!`) are handed to the program,
+  // which shuts down cleanly; this process then leaves with the program's own status.
+  // SIGINT and SIGQUIT come from the terminal, which sends them to the whole foreground
+  // process group, the program included: handing them on as well would be a second Ctrl-C,
+  // which the program takes as "stop without waiting". So they are only kept from killing
+  // this process before the program is done.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
-  for (const s of signals) process.on(s, () => child.kill(s));
+  for (const s of ['SIGTERM', 'SIGHUP']) process.on(s, () => child.kill(s));
+  for (const s of ['SIGINT', 'SIGQUIT']) process.on(s, () => undefined);
   child.on('error', (e) => {
     process.stderr.write(`chorus: cannot run ${node}: ${e.message}\n`);
     process.exit(1);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, open } from 'node:fs/promises';
+import { access, chmod, mkdir, open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ChorusError } from '../../src/errors.js';
@@ -101,7 +101,13 @@ export async function completeHome(home: HomePaths): Promise<void> {
  */
 export async function secureDirs(home: HomePaths): Promise<void> {
   if (!(await exists(home.root))) return; // not initialised: nothing to secure, nothing to create
-  const modes = sharedModes(home);
+  // A data dir shared with its group (the dir group-enterable and the token group-readable,
+  // as a node with CHORUS_GROUP_ACCESS left them) stays shared when a command runs without
+  // the variable: an admin's `chorus list` must not lock the admins out. Others never get in.
+  const dirShared = ((await stat(home.root)).mode & 0o050) === 0o050;
+  const tokenShared = (((await stat(home.token).catch(() => undefined))?.mode ?? 0) & 0o040) !== 0;
+  const shared = home.groupAccess || (dirShared && tokenShared);
+  const modes = sharedModes({ ...home, groupAccess: shared });
   await chmod(home.root, modes.dir);
   if (await exists(home.token)) await chmod(home.token, modes.file);
   for (const dir of [home.store, home.p2p]) {

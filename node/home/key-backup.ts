@@ -106,9 +106,15 @@ function additionalData(h: Omit<KeyBackup, 'cipher' | 'ciphertext'> & { cipher: 
 function deriveKey(passphrase: string, salt: Uint8Array, kdf: { N: number; r: number; p: number }): Promise<Buffer> {
   // NFC: the same passphrase typed on another system may arrive in another normal form.
   const secret = Buffer.from(passphrase.normalize('NFC'), 'utf8');
-  const options: ScryptOptions = { ...kdf, maxmem: 2 * 128 * kdf.N * kdf.r * kdf.p };
+  // What OpenSSL needs is 128·r·(N + p + 2) bytes (and 128·r·p for the output blocks); the
+  // header check has already capped N, r and p at what chorus writes.
+  const options: ScryptOptions = { ...kdf, maxmem: 128 * kdf.r * (kdf.N + 2 * kdf.p + 2) + (1 << 20) };
   return new Promise((resolve, reject) => {
-    scryptCb(secret, salt, KEY_BYTES, options, (e, key) => (e ? reject(e) : resolve(key)));
+    try {
+      scryptCb(secret, salt, KEY_BYTES, options, (e, key) => (e ? reject(new ChorusError('malformed_json', `the key backup's scrypt parameters are unusable: ${e.message}`)) : resolve(key)));
+    } catch (e) {
+      reject(new ChorusError('malformed_json', `the key backup's scrypt parameters are unusable: ${(e as Error).message}`));
+    }
   });
 }
 
@@ -299,7 +305,6 @@ export async function planInstall(home: HomePaths, ids: BackupIds, force: boolea
 export async function installNodeKeys(home: HomePaths, keys: NodeKeys, opts: { force?: boolean; now?: Date } = {}): Promise<InstallResult> {
   const plan = await planInstall(home, { did: keys.identity.did, peerId: keys.peerKey?.peerId }, opts.force ?? false);
   await mkdir(home.root, { recursive: true, mode: 0o700 });
-  await chmod(home.root, 0o700);
   const stamp = (opts.now ?? new Date()).toISOString().replace(/[:.]/g, '-');
   const kept: string[] = [];
   const keep = async (path: string): Promise<void> => {

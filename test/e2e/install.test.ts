@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { alive, REPO_ROOT } from './run-cli.js';
+import { alive, makeInitialisedSandbox, REPO_ROOT } from './run-cli.js';
 
 /**
  * The install an operator does (README, "Install"): the packed package installed globally
@@ -179,4 +179,26 @@ describe('the systemd unit (deploy/chorus.service)', () => {
     expect(end.code, node.log()).toBe(0);
     expect(alive(node.pid)).toBe(false);
   }, 120_000);
+});
+
+describe('a data dir shared with its group', () => {
+  test('stays shared when a command runs without CHORUS_GROUP_ACCESS; a private one stays private', async () => {
+    const shared = await makeInitialisedSandbox();
+    const priv = await makeInitialisedSandbox();
+    try {
+      await shared.expectCode(0, ['status'], { env: { CHORUS_GROUP_ACCESS: '1' } });
+      expect((await stat(shared.home)).mode & 0o777).toBe(0o750);
+      // An admin's command without the variable (an offline one opens the store).
+      await shared.expectCode(0, ['list']);
+      expect((await stat(shared.home)).mode & 0o777).toBe(0o750);
+      expect((await stat(join(shared.home, 'api-token'))).mode & 0o777).toBe(0o640);
+      expect((await stat(join(shared.home, 'identity.key'))).mode & 0o777).toBe(0o600);
+      await priv.expectCode(0, ['list']);
+      expect((await stat(priv.home)).mode & 0o777).toBe(0o700);
+      expect((await stat(join(priv.home, 'api-token'))).mode & 0o777).toBe(0o600);
+    } finally {
+      await shared.cleanup();
+      await priv.cleanup();
+    }
+  });
 });
