@@ -93,11 +93,13 @@ export function report(e: unknown): number {
   return EXIT.error;
 }
 
-/** Parses a non-negative integer option; a bad value is a usage error (exit 2). */
-export function intOption(name: string): (v: string) => number {
+/** Parses an integer option of at least `min` (0 by default); a bad value is a usage error (exit 2). */
+export function intOption(name: string, min = 0): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`);
+    if (v.trim() === '' || !/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be ${min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`}, got "${v}"`);
+    }
     return n;
   };
 }

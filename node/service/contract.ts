@@ -45,7 +45,7 @@ export const PageQuery = z.strictObject({
 
 export const ListQuery = PageQuery.extend({
   issuer: z.string().max(100).optional().describe('only attestations by this did:key'),
-  before: z.coerce.number().int().min(1).optional().describe('newest first: arrivals before this sequence number (without issuer; the previous page\'s next)'),
+  before: z.coerce.number().int().min(1).optional().describe('newest first: arrivals before this sequence number (the previous page\'s next); not with after'),
 });
 
 export const AttestationSummarySchema = z.object({

@@ -164,6 +164,7 @@ export class NodeService {
   /** By subject or issuer in arrival order; with neither, the newest first (`before` pages back). */
   async list(by: { subject?: string | undefined; issuer?: string | undefined }, q: { after: number; before?: number | undefined; limit: number }): Promise<{ items: AttestationSummary[]; next: number | null }> {
     const store = this.node.store;
+    if (q.before !== undefined && q.after > 0) throw new ChorusError('bad_input', 'give after (oldest first) or before (newest first), not both');
     if (by.subject === undefined && by.issuer === undefined && q.before !== undefined) {
       const page = await store.bySeq({ before: q.before, limit: q.limit });
       return { items: page.items.map(summarize), next: page.next ?? null };

@@ -139,6 +139,8 @@ describe.concurrent('bad input', () => {
       { args: ['show'], says: "missing required argument 'id'" },
       { args: ['list', '--subject', SOME_DIGEST, '--issuer', SOME_DID], says: 'give at most one of --subject and --issuer' },
       { args: ['show', '12ab'], says: 'expected 8 to 64 hex characters' },
+      { args: ['list', '--before', '0'], says: '--before must be an integer of at least 1, got "0"' },
+      { args: ['list', '--subject', SOME_DIGEST, '--before', '5'], says: '--before pages the newest first' },
       { args: ['list', '--subject', 'no/such/model.gguf'], says: 'is neither a sha256 digest nor an existing file or directory' },
     ];
     // One at a time: some of these open the store, and a store has one owner at a time (exit 7).

@@ -42,7 +42,7 @@ describe('HTTP API', () => {
     const result = await new Validator().validate(doc as never);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
-    for (const p of ['/v1/models/{digest}/reputation', '/v1/models/{digest}/attestations', '/v1/attestations', '/v1/attestations/{id}', '/v1/query', '/v1/events', '/v1/trust', '/v1/trust/graph', '/v1/issuers/{did}', '/v1/status', '/healthz', '/metrics']) {
+    for (const p of ['/v1/models/{digest}/reputation', '/v1/models/{digest}/attestations', '/v1/models/{digest}/derived', '/v1/scan/last', '/v1/scan', '/v1/attestations', '/v1/attestations/{id}', '/v1/query', '/v1/events', '/v1/trust', '/v1/trust/graph', '/v1/issuers/{did}', '/v1/status', '/healthz', '/metrics']) {
       expect(Object.keys(doc.paths)).toContain(p);
     }
   });
@@ -185,5 +185,26 @@ describe('HTTP API', () => {
     expect(s.did).toBe(daemon.node.identity.did);
     expect(s.attestations).toBe(daemon.node.store.size);
     expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true });
+  });
+
+  it('lists the newest first with ?before=, by an id prefix, and refuses after and before together', async () => {
+    const issuer = makeIssuer();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await post('/v1/attestations', JSON.parse(makeEnvelopeLine(issuer)));
+      expect(r.status).toBe(201);
+      ids.push(((await r.json()) as { id: string }).id);
+    }
+    const page = (await (await fetch(`${url}/v1/attestations?issuer=${issuer.did}&before=${Number.MAX_SAFE_INTEGER}&limit=2`)).json()) as { items: { id: string }[]; next: number | null };
+    expect(page.items.map((a) => a.id)).toEqual([ids[2], ids[1]]);
+    const rest = (await (await fetch(`${url}/v1/attestations?issuer=${issuer.did}&before=${page.next}&limit=2`)).json()) as { items: { id: string }[]; next: number | null };
+    expect(rest.items.map((a) => a.id)).toEqual([ids[0]]);
+    expect(rest.next).toBeNull();
+    const both = await fetch(`${url}/v1/attestations?after=3&before=5`);
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as { message: string }).message).toContain('not both');
+    const byPrefix = await fetch(`${url}/v1/attestations/${ids[1]!.slice(0, 10)}`);
+    expect(((await byPrefix.json()) as { id: string }).id).toBe(ids[1]);
+    expect((await fetch(`${url}/v1/attestations/${ids[1]!.slice(0, 7)}`)).status).toBe(400);
   });
 });

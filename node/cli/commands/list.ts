@@ -12,7 +12,7 @@ export function listCommand(cli: Cli): Command {
     .option('--approved', 'approvals by the approvers configured for chorus check (check.approvers)')
     .option('--limit <n>', 'at most this many', intOption('--limit'), 100)
     .option('--after <seq>', 'with --subject or --issuer: start after this arrival number (from a previous page)', intOption('--after'), 0)
-    .option('--before <seq>', 'with no filter: start before this arrival number (from a previous page)', intOption('--before'))
+    .option('--before <seq>', 'the newest first, before this arrival number (from a previous page); with no filter or with --issuer', intOption('--before', 1))
     .option('-q, --quiet', 'print only the ids, one a line (for scripts: chorus show "$(chorus list -q --limit 1)")')
     .option('--json', 'print as JSON')
     .action(action(async (opts: { subject?: string; issuer?: string; approved?: boolean; limit: number; after: number; before?: number; quiet?: boolean; json?: boolean }) => {
@@ -27,7 +27,8 @@ export function listCommand(cli: Cli): Command {
       if (opts.subject !== undefined && opts.issuer !== undefined) {
         throw new ChorusError('bad_input', 'give at most one of --subject and --issuer');
       }
-      const newest = opts.subject === undefined && opts.issuer === undefined;
+      if (opts.before !== undefined && opts.subject !== undefined) throw new ChorusError('bad_input', '--before pages the newest first: give it with no filter or with --issuer');
+      const newest = (opts.subject === undefined && opts.issuer === undefined) || opts.before !== undefined;
       const by = opts.subject !== undefined ? { subject: (await resolveSubject(opts.subject)).digest.sha256 } : opts.issuer !== undefined ? { issuer: opts.issuer } : {};
       return cli.withClient(async (client) => {
         const page = await client.list(by, newest ? { after: 0, before: opts.before ?? Number.MAX_SAFE_INTEGER, limit: opts.limit } : { after: opts.after, limit: opts.limit });
