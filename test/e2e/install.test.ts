@@ -114,6 +114,13 @@ describe('installed from the packed tarball, run with the system Node only', () 
       const status = JSON.parse(s.stdout) as { running: boolean; api: { url: string } };
       expect(status.running).toBe(true);
       expect(status.api.url).toBe(node.url);
+      // The web view ships in the package: its page and the modules it imports are served.
+      const page = await fetch(`${node.url}/`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      const preact = /"preact":\s*"([^"]+)"/.exec(html)?.[1];
+      expect(preact).toBeDefined();
+      expect((await fetch(`${node.url}${preact!}`)).status).toBe(200);
     } finally {
       // `kill $!` on the command an operator started: the node stops with it, no orphan.
       node.child.kill('SIGTERM');
