@@ -1,5 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { writeFileAtomic } from '../home/files.js';
 import { hashFile } from '../hash/hash-path.js';
 import { VERSION } from '../version.js';
@@ -31,11 +30,6 @@ export class HashCache {
   private dirty = false;
 
   private constructor(private readonly path: string) {}
-
-  /** The directory the cache file lives in (the data dir). */
-  get dir(): string {
-    return dirname(this.path);
-  }
 
   static async open(path: string): Promise<HashCache> {
     const c = new HashCache(path);

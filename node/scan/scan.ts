@@ -60,6 +60,8 @@ export interface ScanOptions {
   /** Progress of hashing: bytes done, bytes to do (only files that need reading count). */
   readonly onBytes?: (done: number, total: number) => void;
   readonly onModel?: (m: ScannedModel) => void;
+  /** The data dir to keep this scan in as the machine's last (the web view's Local models); none: not kept. */
+  readonly recordIn?: string;
 }
 
 const ORDER: Record<Status, number> = { flagged: 4, disputed: 3, caution: 2, ok: 1, unknown: 0 };
@@ -129,9 +131,8 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
       o.onModel?.(scanned);
     }
   }
-  // A scan with the data dir's cache is the user's scan of this machine: the web view shows
-  // the last one (the gate, `chorus check`, scans without a cache and saves nothing).
-  if (o.cache) await saveLastScan(o.cache.dir, { at: new Date().toISOString(), paths: [...o.paths], report }).catch(() => undefined);
+  // A failure to keep it (a data dir this user may not write) costs the web view its list only.
+  if (o.recordIn !== undefined) await saveLastScan(o.recordIn, { at: new Date().toISOString(), paths: [...o.paths], report }).catch(() => undefined);
   return report;
 }
 

@@ -48,7 +48,7 @@ export function scanRoutes(ctx: AppContext, guards: Guards, sessions: WebSession
           const last = await readLastScan(dataDir);
           const cache = await HashCache.open(join(dataDir, 'scan-cache.json'));
           try {
-            await scan({ paths: last?.paths ?? [], verify: false, cache, client: localClient(ctx.node), suite: nativeSuite() });
+            await scan({ paths: last?.paths ?? [], verify: false, cache, client: localClient(ctx.node), suite: nativeSuite(), recordIn: dataDir });
           } finally {
             await cache.save().catch(() => undefined);
           }

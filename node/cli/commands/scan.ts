@@ -73,7 +73,7 @@ export function scanCommand(cli: Cli): Command {
         const bar = progressBar('hashing');
         let report: ScanReport;
         try {
-          report = await scan({ paths, verify: opts.verify ?? false, cache, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t) });
+          report = await scan({ paths, verify: opts.verify ?? false, cache, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t), recordIn: home.root });
         } finally {
           bar.stop();
           await cache.save().catch(() => undefined);
