@@ -22,6 +22,7 @@ const stranger = makeIssuer();
 const flaggedDigest = randomDigest();
 const hostileDigest = randomDigest();
 const quantizedDigest = randomDigest(); // the red team says it is a quantization of flaggedDigest
+const disputedDigest = randomDigest(); // two roots disagree about it
 
 async function importLines(lines: string[]): Promise<void> {
   const r = await fetch(`${node.url}/v1/import`, { method: 'POST', headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/x-ndjson' }, body: lines.join('\n') + '\n' });
@@ -51,6 +52,8 @@ beforeAll(async () => {
     makeEnvelopeLine(curator, { kind: 'endorsement', subjects: [endorsementSubject(endorsed.did)], fields: exampleFields('endorsement', { endorsed: endorsed.did, scope: ['audit'], weight: 1 }) }),
     makeEnvelopeLine(endorsed, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'fail', summary: 'answers most jailbreak prompts', metrics: { refusal_rate: 0.12 } }) }),
     makeEnvelopeLine(stranger, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'pass', summary: 'fine by me' }) }),
+    makeEnvelopeLine(lab, { subjects: [disputedDigest], fields: exampleFields('audit', { verdict: 'fail', summary: 'fails the red-team suite' }) }),
+    makeEnvelopeLine(curator, { subjects: [disputedDigest], fields: exampleFields('audit', { verdict: 'pass', summary: 'passes our evals' }) }),
     makeEnvelopeLine(lab, { kind: 'lineage', subjects: [quantizedDigest], fields: exampleFields('lineage', { derivedFrom: [{ digest: { sha256: flaggedDigest }, relation: 'quantized' }] }) }),
     makeEnvelopeLine(lab, { subjects: [hostileDigest], fields: exampleFields('audit', { verdict: 'warn', summary: '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">' + 'x'.repeat(3500) }) }),
     makeEnvelopeLine(stranger, { subjects: [hostileDigest], kind: 'payload', fields: exampleFields('payload', { finding: { kind: 'suspicious', description: '<iframe src="javascript:window.__pwned=3"></iframe>', path: '"><svg onload=window.__pwned=4>' } }) }),
@@ -88,6 +91,17 @@ describe('the web view', () => {
     // Readable at phone width: nothing wider than the screen.
     await page.setViewportSize({ width: 375, height: 800 });
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await ctx.close();
+  });
+
+  test('a dispute shows both sides side by side, each with what its issuer found', async () => {
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    await page.goto(`${node.url}/models/sha256:${disputedDigest}`);
+    await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('disputed');
+    const sides = page.locator('.disputes .card');
+    expect(await sides.nth(0).textContent()).toMatch(/says fail.*red team.*fails the red-team suite/s);
+    expect(await sides.nth(1).textContent()).toMatch(/says pass.*curator.*passes our evals/s);
     await ctx.close();
   });
 

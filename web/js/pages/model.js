@@ -81,12 +81,23 @@ function KindGroup({ kind, group, names, without, setWithout }) {
   </section>`;
 }
 
-function Disputes({ disputes, names }) {
+/** Each side of a dispute with its evidence: who, how much their word weighs, what they found. */
+function Disputes({ view, names }) {
+  const disputes = view.disputes;
   if (!disputes.length) return null;
-  const side = (list) => html`<ul>${list.map((x) => html`<li key=${x.id}><${IssuerName} did=${x.issuer} names=${names} /> <span class="muted">weight ${x.weight}</span></li>`)}</ul>`;
+  const side = (kind, list) => {
+    const items = view.byPredicate[kind]?.attestations ?? [];
+    return html`<ul class="dispute-side">${list.slice(0, 20).map((x) => {
+      const item = items.find((a) => a.id === x.id);
+      const summary = item ? predicateSummary(kind, item.predicate) : '';
+      return html`<li key=${x.id} data-testid="dispute-item"><strong><${IssuerName} did=${x.issuer} note=${item?.issuerNote} names=${names} /></strong> <span class="muted">weight ${x.weight}</span>
+        ${summary ? html`<p class="summary"><${Clipped} text=${summary} /></p>` : null}
+        ${item ? html`<${Metrics} metrics=${item.predicate?.metrics} />` : null}</li>`;
+    })}</ul>`;
+  };
   return html`<section aria-labelledby="disputes"><h2 id="disputes">Disputes</h2>${disputes.map((d) => html`
     <h3>${d.kind}</h3>
-    <div class="disputes"><div class="card"><h4 class="v-fail chip">says fail</h4>${side(d.fail)}</div><div class="card"><h4 class="v-pass chip">says pass</h4>${side(d.pass)}</div></div>`)}</section>`;
+    <div class="disputes"><div class="card"><h4 class="v-fail chip">says fail</h4>${side(d.kind, d.fail)}</div><div class="card"><h4 class="v-pass chip">says pass</h4>${side(d.kind, d.pass)}</div></div>`)}</section>`;
 }
 
 /** Base models (lineage claims about this digest) above, this model, models derived from it below, and findings carried down. */
@@ -189,7 +200,7 @@ export function ModelPage({ digest: given }) {
         ${view.untrusted.listed > 0 ? ` ${view.untrusted.listed} attestation(s) from issuers you do not trust (fail ${view.untrusted.fail}, warn ${view.untrusted.warn}, pass ${view.untrusted.pass}) do not count.` : ''}
         ${view.evidence && view.evidence.omitted > 0 ? ` ${view.evidence.omitted} more attestation(s) by issuers that do not count are not listed.` : ''}
         ${view.lookup ? ` Asked the network: ${view.lookup.outcome}, ${view.lookup.accepted} accepted.` : ''}</p>
-      <${Disputes} disputes=${view.disputes} names=${names} />
+      <${Disputes} view=${view} names=${names} />
       <${Lineage} view=${view} derived=${derived} />
       ${kinds.length === 0 ? html`<p>No attestation about this model is stored here.</p>` : null}
       ${kinds.map(([k, g]) => html`<${KindGroup} key=${k} kind=${k} group=${g} names=${names} without=${without} setWithout=${setWithout} />`)}`}
