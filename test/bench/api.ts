@@ -20,13 +20,13 @@ import { initHome, resolveHome } from '../../node/home/home.js';
 import { replaceRoots } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { makeEnvelopeLine, makeIssuer, exampleFields, type TestIssuer } from '../support/fixtures.js';
+import { startBenchDaemon } from './daemon.js';
 
 const QUICK = process.argv.includes('--quick');
 const TOTAL = QUICK ? 10_000 : 100_000;
 const DIGESTS = QUICK ? 1_000 : 10_000;
 const ISSUERS = 1_000;
 const DURATION = QUICK ? 5 : 15;
-const CLI = fileURLToPath(new URL('../../node/cli/main.js', import.meta.url));
 const CONSTANT = fileURLToPath(new URL('./constant-server.js', import.meta.url));
 
 const log = (m: string): void => void process.stderr.write(`[bench:api] ${m}\n`);
@@ -37,38 +37,7 @@ function digestOf(i: number): string {
   return i.toString(16).padStart(64, '0');
 }
 
-async function waitHealthy(url: string, deadlineMs: number): Promise<void> {
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadlineMs) throw new Error('daemon did not become healthy');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
-async function startDaemon(home: string): Promise<{ child: ChildProcess; url: string; startupMs: number }> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--log-level', 'warn'], {
-    env: { ...process.env, CHORUS_HOME: home, CHORUS_API_WRITE_RATE_LIMIT: '100000000', CHORUS_NET_ENABLED: 'false' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  for (;;) {
-    try {
-      const info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
-      if (info.pid === child.pid) {
-        await waitHealthy(info.url, Date.now() + 10_000);
-        return { child, url: info.url, startupMs: performance.now() - t0 };
-      }
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null) throw new Error('daemon exited');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 async function rssMB(pid: number): Promise<number> {
   const s = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -108,7 +77,7 @@ async function main(): Promise<void> {
     log(`imported ${fmt(accepted)} at ${fmt(importRate)}/s`);
 
     // 2. Start-up and idle RSS.
-    const daemon = await startDaemon(home.root);
+    const daemon = await startBenchDaemon(home.root);
     children.push(daemon.child);
     await new Promise((r) => setTimeout(r, 1000));
     const idleRss = await rssMB(daemon.child.pid as number);

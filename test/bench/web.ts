@@ -8,43 +8,26 @@
  * from the same run: the JSON the page asks for (GET /v1/models/:digest/reputation, timed
  * from this process and inside the page), and the app shell with no data (/search).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { replaceRoots } from '../../node/home/trust-list.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
+import { startBenchDaemon } from './daemon.js';
 
 const ATTESTATIONS = 1_000;
 const RUNS = 7;
 const GOAL_MS = 300;
 const CHROMIUM = '/usr/bin/chromium';
-const CLI = fileURLToPath(new URL('../../node/cli/main.js', import.meta.url));
 
 const log = (m: string): void => void process.stderr.write(`[bench:web] ${m}\n`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const ms = (n: number): string => `${n.toFixed(0)} ms`;
 
-async function startDaemon(home: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--log-level', 'warn'], {
-    env: { ...process.env, CHORUS_HOME: home, CHORUS_API_WRITE_RATE_LIMIT: '100000000', CHORUS_NET_ENABLED: 'false' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  for (;;) {
-    try {
-      const info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
-      if (info.pid === child.pid) return { child, url: info.url };
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null) throw new Error('daemon exited');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Navigation start to the page's render mark, and the page's own fetch of the view. */
 async function modelPage(page: Page, url: string): Promise<{ render: number; fetch: number; items: number }> {
@@ -78,7 +61,7 @@ async function main(): Promise<void> {
     const verdicts = ['pass', 'pass', 'pass', 'warn', 'fail'];
     const lines = issuers.map((iss, i) => makeEnvelopeLine(iss, { subjects: [digest], fields: exampleFields('audit', { verdict: verdicts[i % verdicts.length], summary: `run ${i}: ${'a long finding '.repeat(i % 30)}`, metrics: { refusal_rate: (i % 100) / 100, run: i } }) }));
     await replaceRoots(home.trust, issuers.map((iss, i) => ({ issuer: iss.did, note: `lab ${i}` })), new Date());
-    daemon = await startDaemon(home.root);
+    daemon = await startBenchDaemon(home.root);
     const token = (await readFile(home.token, 'utf8')).trim();
     const imp = await fetch(`${daemon.url}/v1/import`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' }, body: lines.join('\n') + '\n' });
     const tally = await imp.json() as { accepted: number };
