@@ -1,34 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { resolveHome, initHome } from '../../node/home/home.js';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { readFile, rm, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { Daemon } from '../../node/daemon/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, makeStatement, randomDigest, signPayload } from '../support/fixtures.js';
 
 let daemon: Daemon;
 let url: string;
 let token: string;
-let dir: string;
 
 const auth = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 const post = (path: string, body: unknown, headers: Record<string, string> = auth()) =>
   fetch(url + path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
+let td: TestDaemon;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'chorus-api-'));
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  token = (await readFile(home.token, 'utf8')).trim();
-  daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false }, logger: makeLogger('silent', false) });
-  url = daemon.url;
+  td = await startTestDaemon('chorus-api-');
+  ({ daemon, url, token } = td);
 });
 
 afterAll(async () => {
-  await daemon?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await td?.stop();
 });
 
 describe('HTTP API', () => {

@@ -1,34 +1,24 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
+import { startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
 import { endorsementSubject } from '../../node/service/node-service.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 
-let daemon: Daemon;
 let url: string;
 let token: string;
-let dir: string;
 const auth = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 const publish = (line: string) => fetch(`${url}/v1/attestations`, { method: 'POST', headers: auth(), body: line });
 const edit = (body: unknown) => fetch(`${url}/v1/trust`, { method: 'POST', headers: auth(), body: JSON.stringify(body) });
 const endorse = (by: TestIssuer, who: TestIssuer, scope: string[], weight: number) =>
   makeEnvelopeLine(by, { kind: 'endorsement', subjects: [endorsementSubject(who.did)], fields: { endorsed: who.did, scope, weight } });
 
+let td: TestDaemon;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'chorus-rep-'));
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  token = (await readFile(home.token, 'utf8')).trim();
-  daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false }, logger: makeLogger('silent', false) });
-  url = daemon.url;
+  td = await startTestDaemon('chorus-rep-');
+  ({ url, token } = td);
 });
+
 afterAll(async () => {
-  await daemon?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await td?.stop();
 });
 
 describe('reputation over the HTTP API', () => {
