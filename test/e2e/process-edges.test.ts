@@ -53,10 +53,19 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   }
 }
 
-/** The daemon.json of a home once it names a live process. */
-async function daemonInfo(home: string): Promise<{ pid: number; url: string }> {
+/**
+ * The daemon.json of a home once it names a live process. Given the child that should
+ * start it, fails at once, with what the child printed, if the child ends first.
+ */
+async function daemonInfo(home: string, starter?: ChildProcess): Promise<{ pid: number; url: string }> {
   let info: { pid: number; url: string } | undefined;
+  let output = '';
+  starter?.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  starter?.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   await until('daemon.json', async () => {
+    if (starter && (starter.exitCode !== null || starter.signalCode !== null)) {
+      throw new Error(`the starter exited (${starter.exitCode ?? starter.signalCode}) before daemon.json named a live node:\n${output}`);
+    }
     try {
       info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
       return alive(info.pid);
@@ -224,14 +233,21 @@ describe('npm in between', () => {
   ] as const) {
     it(`${name}: SIGTERM to npm stops the node (no orphan left under init)`, async () => {
       const sb = await sandbox();
+      // npx keeps, per checkout path, the bin link it made the first time (in the npm
+      // cache's _npx); a machine that ran `npx chorus` in an older checkout at the same path
+      // would run that older bin. An npm cache of its own makes this what a new user gets.
+      const npmCache = join(sb.dir, 'npm-cache');
       const child = spawn(cmd, [...args], {
         cwd: REPO_ROOT,
-        env: { ...process.env, CHORUS_HOME: sb.home, CHORUS_API_PORT: '0', CHORUS_NET_ENABLED: 'false' },
+        env: {
+          ...process.env, CHORUS_HOME: sb.home, CHORUS_API_PORT: '0', CHORUS_NET_ENABLED: 'false',
+          npm_config_cache: npmCache, npm_config_offline: 'true',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
       const done = finish(child);
-      const { pid, url } = await daemonInfo(sb.home);
+      const { pid, url } = await daemonInfo(sb.home, child);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       child.kill('SIGTERM');
       await done;
