@@ -21,6 +21,7 @@ import { startBenchDaemon } from './daemon.js';
 
 const ATTESTATIONS = 1_000;
 const RUNS = 7;
+const COLD_RUNS = 5;
 const GOAL_MS = 300;
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -77,7 +78,19 @@ async function main(): Promise<void> {
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
     const url = `${daemon.url}/models/sha256:${digest}`;
-    const cold = await modelPage(await (await browser.newContext()).newPage(), url);
+    // First visits: each in a new browser context (no cache, no connection, a new renderer),
+    // beside the same for the app shell with no data, the floor any page of this app pays.
+    const colds: { render: number }[] = [];
+    const coldShells: number[] = [];
+    for (let i = 0; i < COLD_RUNS; i++) {
+      const a = await browser.newContext();
+      colds.push(await modelPage(await a.newPage(), url));
+      await a.close();
+      const b = await browser.newContext();
+      coldShells.push(await shell(await b.newPage(), `${daemon.url}/search`));
+      await b.close();
+    }
+    const cold = { render: median(colds.map((c) => c.render)) };
     const ctx = await browser.newContext();
     const warm: { render: number; fetch: number; items: number }[] = [];
     const shells: number[] = [];
@@ -90,10 +103,11 @@ async function main(): Promise<void> {
     const render = median(warm.map((w) => w.render));
     const rows = [
       ['model page, 1,000 attestations (same tab, cached assets, median of 7)', ms(render), `< ${GOAL_MS} ms`, render < GOAL_MS ? 'PASS' : 'MISS'],
-      ['model page, first visit (cold cache)', ms(cold.render), `< ${GOAL_MS} ms`, cold.render < GOAL_MS ? 'PASS' : 'MISS'],
+      [`model page, first visit (new browser context, median of ${COLD_RUNS})`, ms(cold.render), `< ${GOAL_MS} ms`, cold.render < GOAL_MS ? 'PASS' : 'MISS'],
       ['reference: GET …/reputation from this process (median)', ms(median(api)), '', ''],
       ['reference: the same fetch inside the page (median)', ms(median(warm.map((w) => w.fetch))), '', ''],
-      ['reference: app shell with no data (/search, median)', ms(median(shells)), '', ''],
+      ['reference: app shell with no data (/search, same tab, median)', ms(median(shells)), '', ''],
+      [`reference: app shell with no data, first visit (new context, median of ${COLD_RUNS})`, ms(median(coldShells)), '', ''],
     ];
     process.stdout.write(`\nbench:web — Chromium ${browser.version()}, ${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)}; ${warm[0]?.items ?? 0} evidence items in the DOM of ${ATTESTATIONS} listed (the rest behind "show all")\n\n`);
     process.stdout.write('| measure | figure | goal | |\n|---|---|---|---|\n');
