@@ -8,6 +8,7 @@ const PAYLOAD_KIND = {
   'dangerous-import': 'pickle-exec',
   'path-escape': 'malicious-code',
   'zip-bomb': 'malicious-code',
+  'embedded-code': 'suspicious',
   'suspicious-import': 'suspicious',
   'unresolved-import': 'suspicious',
   malformed: 'suspicious',

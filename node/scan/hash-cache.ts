@@ -2,6 +2,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../home/files.js';
 import { hashFile } from '../hash/hash-path.js';
 import { VERSION } from '../version.js';
+import { INSPECTOR_REVISION } from './inspect/constants.js';
+
+/** Who judged a cached inspection: this chorus version and its inspectors' revision. */
+const INSPECTOR = `${VERSION}+inspect.${INSPECTOR_REVISION}`;
 
 /** Entries kept at most (a file's entry is ~150 bytes of JSON). */
 const MAX_ENTRIES = 200_000;
@@ -37,7 +41,7 @@ export class HashCache {
       const raw = JSON.parse(await readFile(path, 'utf8')) as { version?: unknown; chorus?: unknown; entries?: Record<string, Entry> };
       if (raw.version === 1 && raw.entries && typeof raw.entries === 'object') {
         // Inspections by another version of chorus may judge differently: only digests are kept.
-        const sameInspector = raw.chorus === VERSION;
+        const sameInspector = raw.chorus === INSPECTOR;
         for (const [k, e] of Object.entries(raw.entries)) {
           if (typeof e?.size !== 'number' || typeof e.mtimeMs !== 'number' || typeof e.ctimeNs !== 'string' || (e.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(String(e.sha256)))) continue;
           if (sameInspector || e.inspection === undefined) c.entries.set(k, e);
@@ -100,7 +104,7 @@ export class HashCache {
 
   async save(): Promise<void> {
     if (!this.dirty) return;
-    await writeFileAtomic(this.path, JSON.stringify({ version: 1, chorus: VERSION, entries: Object.fromEntries(this.entries) }));
+    await writeFileAtomic(this.path, JSON.stringify({ version: 1, chorus: INSPECTOR, entries: Object.fromEntries(this.entries) }));
     this.dirty = false;
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { PickleWriter, writeGguf, writeSafetensors, writeZip } from '../fixtures/scan/builders.js';
+import { PickleWriter, writeGguf, writeNpy, writeSafetensors, writeZip } from '../fixtures/scan/builders.js';
 import { describeRun, makeInitialisedSandbox, type Sandbox } from './run-cli.js';
 
 /**
@@ -112,6 +112,24 @@ describe('chorus scan', () => {
     const files = rep.models.flatMap((m) => m.files);
     expect(files.find((f) => f.name === 'truncated.gguf')!.findings.map((f) => f.kind)).toContain('malformed');
     expect(rep.problems.some((p) => /link/.test(p.message))).toBe(true);
+    // NumPy and Keras files: what np.load(allow_pickle=True) or keras.saving.load_model would run.
+    const arrays = join(sb.dir, 'arrays');
+    await mkdir(arrays);
+    const evil = new PickleWriter().proto(3).global('subprocess', 'Popen').binUnicode('id').tuple1().reduce().stop().bytes();
+    await writeFile(join(arrays, 'labels.npy'), writeNpy("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", evil));
+    await writeFile(join(arrays, 'weights.npz'), writeZip([{ name: 'w.npy', data: writeNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", Buffer.alloc(8)), deflate: true }]));
+    await writeFile(join(arrays, 'model.keras'), writeZip([
+      { name: 'metadata.json', data: Buffer.from('{"keras_version": "3.6.0"}') },
+      { name: 'config.json', data: Buffer.from(JSON.stringify({ module: 'keras', class_name: 'Sequential', config: { layers: [{ module: 'keras.layers', class_name: 'Lambda', config: { name: 'hook', function: { class_name: '__lambda__', config: { code: 'YWJj' } } } }] } })) },
+      { name: 'model.weights.h5', data: Buffer.from('\x89HDF\r\n\x1a\n', 'latin1') },
+    ]));
+    const a = await sb.run(['scan', arrays, '--json']);
+    expect(a.code, describeRun(['scan', arrays], a)).toBe(3);
+    const arep = JSON.parse(a.stdout) as { models: { files: { name: string; format: string; findings: { kind: string; severity: string }[] }[] }[] };
+    const byName = new Map(arep.models.flatMap((m) => m.files).map((f) => [f.name, f]));
+    expect(byName.get('labels.npy')).toMatchObject({ format: 'npy', findings: [{ kind: 'dangerous-import', severity: 'critical' }] });
+    expect(byName.get('weights.npz')).toMatchObject({ format: 'zip', findings: [] });
+    expect(byName.get('model.keras')).toMatchObject({ format: 'zip', findings: [{ kind: 'embedded-code', severity: 'high' }] });
     const missing = await sb.run(['scan', join(sb.dir, 'nope')]);
     expect(missing.code).toBe(0);
     expect(missing.stdout).toContain('no model files found');

@@ -1,4 +1,7 @@
+import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
+import { inspectKerasConfig, KERAS_MARKERS } from './keras.js';
+import { inspectNpy, isNpyMagic } from './npy.js';
 import { walkPickle } from './pickle.js';
 import { bufferSource, type ByteSource } from './source.js';
 import type { Finding, ZipMeta } from './types.js';
@@ -13,6 +16,11 @@ export interface ArchiveInspection {
 
 const PICKLE_NAME = /\.(?:pkl|pickle)$/i;
 const ARCHIVE_NAME = /\.(?:zip|pt|pth|bin|ckpt|npz|keras|mar|nemo)$/i;
+const NPY_NAME = /\.npy$/i;
+/** Compressed bytes inflated to read the header of a large deflated .npy member. */
+const NPY_HEAD_COMPRESSED = 64 * 1024;
+/** What they can inflate to: deflate's own ceiling is about 1032 to 1. */
+const NPY_HEAD_INFLATED = 1032 * NPY_HEAD_COMPRESSED + 1024;
 /** PyTorch tensor storages (`archive/data/0`): raw numbers, never sniffed. */
 const STORAGE_NAME = /(?:^|\/)data\/\d+$/;
 
@@ -51,6 +59,7 @@ export async function inspectArchive(
     findings.push({ kind: 'zip-bomb', severity: 'high', path: prefix + name, detail: `entry ${name} overlaps the next entry's data (overlapping entries are how non-recursive zip bombs multiply)` });
   }
   const pytorch = dir.entries.some((e) => isTorchDataPickle(e.name));
+  const keras = dir.entries.some((e) => e.name === 'config.json') && dir.entries.some((e) => KERAS_MARKERS.includes(e.name));
   for (const entry of dir.entries) {
     const path = prefix + entry.name;
     const ratio = bombRatio(entry, lim);
@@ -59,6 +68,31 @@ export async function inspectArchive(
       continue;
     }
     if (entry.name.endsWith('/') || STORAGE_NAME.test(entry.name)) continue;
+    if (keras && entry.name === 'config.json') {
+      if (entry.uncompressedSize > lim.kerasConfigBytes) {
+        findings.push({ kind: 'limit', severity: 'medium', path, detail: `Keras config of ${entry.uncompressedSize} bytes is larger than the ${lim.kerasConfigBytes} inspected` });
+        continue;
+      }
+      const member = await readZipMember(source, entry, lim);
+      if (!member.ok) findings.push({ kind: member.why, severity: member.why === 'limit' ? 'medium' : 'high', path, detail: member.detail });
+      else {
+        findings.push(...inspectKerasConfig(member.bytes, lim, path));
+        meta.members.push({ path, format: 'keras-config' });
+      }
+      continue;
+    }
+    if (await isNpyMember(source, entry)) {
+      const src = await npyMemberSource(source, entry, lim);
+      if (!src.ok) {
+        findings.push({ kind: src.why, severity: src.why === 'limit' ? 'medium' : 'high', path, detail: src.detail });
+        continue;
+      }
+      const r = await inspectNpy(src.source, lim, path);
+      findings.push(...r.findings);
+      if (r.meta.objectDtype === true) meta.pickles.push(path);
+      meta.members.push({ path, format: 'npy', ...(r.meta.pickle === undefined ? {} : { meta: r.meta.pickle }) });
+      continue;
+    }
     const guess = await memberKind(source, entry, findings, path);
     if (guess === undefined) continue;
     if (guess === 'zip' && depth + 1 > lim.zipDepth) {
@@ -106,4 +140,50 @@ async function memberKind(source: ByteSource, entry: ZipEntry, findings: Finding
   if (isZipMagic(local.head)) return 'zip';
   if (named || looksLikePickle(local.head)) return 'pickle';
   return undefined;
+}
+
+/** A `.npy` member: by name, or a stored member that starts with the NumPy magic. */
+async function isNpyMember(source: ByteSource, entry: ZipEntry): Promise<boolean> {
+  if (NPY_NAME.test(entry.name)) return true;
+  if (entry.method !== 0 || entry.encrypted) return false;
+  const local = await readLocalHeader(source, entry, 6);
+  return local.ok && isNpyMagic(local.head);
+}
+
+/**
+ * The bytes of a .npy member, as a source an inspector reads what it needs from: a window
+ * on the archive for a stored member (np.savez); the whole member, inflated, for a
+ * compressed one (np.savez_compressed) up to `zipMemberBytes`; past that, what the first
+ * 64 KiB of compressed bytes inflate to (the header; reads beyond it come back short).
+ */
+async function npyMemberSource(
+  source: ByteSource,
+  entry: ZipEntry,
+  lim: InspectLimits,
+): Promise<{ ok: true; source: ByteSource } | { ok: false; why: 'malformed' | 'limit' | 'zip-bomb'; detail: string }> {
+  if (entry.encrypted) return { ok: false, why: 'limit', detail: `entry ${entry.name} is encrypted and cannot be inspected` };
+  if (entry.method !== 0 && entry.method !== 8) return { ok: false, why: 'limit', detail: `entry ${entry.name} uses compression method ${entry.method}, which is not read` };
+  if (entry.method === 8 && entry.uncompressedSize <= lim.zipMemberBytes) {
+    const m = await readZipMember(source, entry, lim);
+    return m.ok ? { ok: true, source: bufferSource(m.bytes) } : m;
+  }
+  const local = await readLocalHeader(source, entry);
+  if (!local.ok) return { ok: false, why: 'malformed', detail: local.detail };
+  const size = entry.uncompressedSize;
+  if (entry.method === 0) {
+    if (entry.compressedSize !== size) return { ok: false, why: 'malformed', detail: `stored entry ${entry.name} declares ${entry.compressedSize} bytes stored but ${size} uncompressed` };
+    const start = local.dataStart;
+    return { ok: true, source: { size, read: (offset, length) => source.read(start + Math.max(0, offset), Math.max(0, Math.min(length, size - offset))) } };
+  }
+  let head: Buffer;
+  try {
+    const compressed = await source.read(local.dataStart, Math.min(entry.compressedSize, NPY_HEAD_COMPRESSED));
+    head = inflateRawSync(compressed, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: NPY_HEAD_INFLATED });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, why: 'zip-bomb', detail: `entry ${entry.name}: its first ${NPY_HEAD_COMPRESSED} compressed bytes inflate past ${NPY_HEAD_INFLATED}` };
+    return { ok: false, why: 'malformed', detail: `entry ${entry.name} does not inflate: ${(e as Error).message}` };
+  }
+  const prefix = bufferSource(head);
+  return { ok: true, source: { size, read: (offset, length) => prefix.read(offset, length) } };
 }

@@ -3,6 +3,13 @@
  * allows is not inspected further and gets a `limit` finding: inspection fails closed.
  */
 const KiB = 1024;
+
+/**
+ * Bumped whenever an inspector judges some file differently (a new format, a new rule):
+ * inspections cached by an earlier revision are done again.
+ * 2: NumPy .npy and .npz, Keras archive configs.
+ */
+export const INSPECTOR_REVISION = 2;
 const MiB = 1024 * KiB;
 
 export const INSPECT_LIMITS = {
@@ -58,6 +65,14 @@ export const INSPECT_LIMITS = {
   onnxString: 64 * KiB,
   /** Window of file bytes the ONNX walker holds at once. */
   onnxWindow: 1 * MiB,
+
+  /** Bytes of a NumPy .npy header (numpy's own default limit is 10,000). */
+  npyHeaderBytes: 1 * MiB,
+
+  /** Bytes of a Keras archive's config.json parsed. */
+  kerasConfigBytes: 16 * MiB,
+  /** Nesting of a Keras config walked (layers inside models inside layers…). */
+  kerasConfigDepth: 256,
 
   /** Bytes read to recognise a file's format. */
   sniffBytes: 64 * KiB,

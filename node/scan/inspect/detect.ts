@@ -1,6 +1,7 @@
 import { INSPECT_LIMITS } from './constants.js';
 import { isTorchDataPickle } from './archive.js';
 import { isGgufMagic } from './gguf.js';
+import { isNpyMagic } from './npy.js';
 import { isOnnx } from './onnx.js';
 import { walkPickle } from './pickle.js';
 import { isSafetensorsHead } from './safetensors.js';
@@ -34,13 +35,14 @@ export function looksLikePickle(head: Buffer, complete: boolean): boolean {
 }
 
 /**
- * Recognises a model file by its content, never its name: GGUF magic, HDF5 signature, a zip
+ * Recognises a model file by its content, never its name: GGUF magic, NumPy magic, HDF5 signature, a zip
  * (a PyTorch checkpoint when it holds a `data.pkl`), a safetensors header, an ONNX ModelProto,
  * or a pickle. Anything else is `unknown`.
  */
 export async function detectFormat(source: ByteSource): Promise<ModelFormat> {
   const head = await readPrefix(source, INSPECT_LIMITS.sniffBytes);
   if (isGgufMagic(head)) return 'gguf';
+  if (isNpyMagic(head)) return 'npy';
   for (const at of HDF5_OFFSETS) {
     if (head.subarray(at, at + HDF5_MAGIC.length).equals(HDF5_MAGIC)) return 'hdf5';
   }

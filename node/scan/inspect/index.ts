@@ -4,6 +4,7 @@ import { inspectArchive } from './archive.js';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
 import { detectFormat } from './detect.js';
 import { inspectGguf } from './gguf.js';
+import { inspectNpy } from './npy.js';
 import { inspectOnnx } from './onnx.js';
 import { walkPickle, type PickleWalk } from './pickle.js';
 import { inspectSafetensors } from './safetensors.js';
@@ -19,6 +20,7 @@ export { walkPickle, type PickleWalk } from './pickle.js';
 export { classifyImport } from './pickle-imports.js';
 export { inspectArchive } from './archive.js';
 export { inspectGguf } from './gguf.js';
+export { inspectNpy, isNpyMagic } from './npy.js';
 export { inspectSafetensors } from './safetensors.js';
 export { inspectOnnx, escapesDirectory } from './onnx.js';
 export * from './types.js';
@@ -82,6 +84,10 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
     }
     case 'onnx': {
       const r = await inspectOnnx(source, lim);
+      return { format, findings: r.findings, meta: r.meta };
+    }
+    case 'npy': {
+      const r = await inspectNpy(source, lim);
       return { format, findings: r.findings, meta: r.meta };
     }
     case 'hdf5':

@@ -7,6 +7,7 @@ export const FINDING_KINDS = [
   'unresolved-import', // a pickle imports something no static walk can name (computed names, extension codes)
   'malformed', // the bytes break the format's rules (truncated, lying sizes, out-of-file offsets)
   'path-escape', // an external-data path leaves the model's directory
+  'embedded-code', // code the loader runs, not as a pickle: a Keras Lambda layer's marshalled bytecode
   'zip-bomb', // an archive member that inflates far more than a model file does
   'limit', // inspection stopped at one of INSPECT_LIMITS: what follows was not inspected
   'unreadable', // the file could not be read as a regular file
@@ -61,7 +62,7 @@ export type PickleMeta = z.infer<typeof PickleMetaSchema>;
 export const ArchiveMemberSchema = z.object({
   path: z.string(),
   /** What the member was inspected as. */
-  format: z.enum(['pickle', 'zip']),
+  format: z.enum(['pickle', 'zip', 'npy', 'keras-config']),
   meta: PickleMetaSchema.optional(),
 });
 
@@ -104,6 +105,21 @@ export const SafetensorsMetaSchema = z.object({
 });
 export type SafetensorsMeta = z.infer<typeof SafetensorsMetaSchema>;
 
+export const NpyMetaSchema = z.object({
+  /** Format version, `major.minor`. */
+  version: z.string(),
+  /** The dtype as the header writes it (cut at 1 KiB). */
+  descr: z.string(),
+  fortranOrder: z.boolean(),
+  shape: z.array(z.number().int().nonnegative()).optional(),
+  /** An array of Python objects: its data is a pickle (np.load needs allow_pickle=True). */
+  objectDtype: z.boolean(),
+  dataOffset: z.number().int(),
+  /** The walk of an object array's pickle. */
+  pickle: PickleMetaSchema.optional(),
+});
+export type NpyMeta = z.infer<typeof NpyMetaSchema>;
+
 export const OnnxMetaSchema = z.object({
   irVersion: z.number().optional(),
   producer: z.string().optional(),
@@ -123,6 +139,7 @@ export const InspectionSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('zip'), findings: Findings, meta: ZipMetaSchema }),
   z.object({ format: z.literal('pickle'), findings: Findings, meta: PickleMetaSchema }),
   z.object({ format: z.literal('onnx'), findings: Findings, meta: OnnxMetaSchema }),
+  z.object({ format: z.literal('npy'), findings: Findings, meta: NpyMetaSchema.partial() }),
   z.object({ format: z.literal('hdf5'), findings: Findings, meta: Empty }),
   z.object({ format: z.literal('unknown'), findings: Findings, meta: Empty }),
 ]);
