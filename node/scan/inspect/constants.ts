@@ -7,7 +7,7 @@ const KiB = 1024;
 /**
  * Bumped whenever an inspector judges some file differently (a new format, a new rule):
  * inspections cached by an earlier revision are done again.
- * 2: NumPy .npy and .npz, Keras archive configs.
+ * 2: NumPy .npy and .npz, Keras archive configs, tar-format torch checkpoints.
  */
 export const INSPECTOR_REVISION = 2;
 const MiB = 1024 * KiB;
@@ -68,6 +68,11 @@ export const INSPECT_LIMITS = {
 
   /** Bytes of a NumPy .npy header (numpy's own default limit is 10,000). */
   npyHeaderBytes: 1 * MiB,
+
+  /** Entries of a tar archive read. */
+  tarEntries: 100_000,
+  /** Storage or tensor records walked in one member of a tar-format torch checkpoint. */
+  tarRecords: 200_000,
 
   /** Bytes of a Keras archive's config.json parsed. */
   kerasConfigBytes: 16 * MiB,

@@ -5,6 +5,7 @@ import { isNpyMagic } from './npy.js';
 import { isOnnx } from './onnx.js';
 import { walkPickle } from './pickle.js';
 import { isSafetensorsHead } from './safetensors.js';
+import { isTarHeader } from './tar.js';
 import { readPrefix, type ByteSource } from './source.js';
 import type { ModelFormat } from './types.js';
 import { isZipMagic, readZipDirectory } from './zip.js';
@@ -35,7 +36,7 @@ export function looksLikePickle(head: Buffer, complete: boolean): boolean {
 }
 
 /**
- * Recognises a model file by its content, never its name: GGUF magic, NumPy magic, HDF5 signature, a zip
+ * Recognises a model file by its content, never its name: GGUF magic, NumPy magic, HDF5 signature, a tar archive (by its header checksum), a zip
  * (a PyTorch checkpoint when it holds a `data.pkl`), a safetensors header, an ONNX ModelProto,
  * or a pickle. Anything else is `unknown`.
  */
@@ -50,6 +51,7 @@ export async function detectFormat(source: ByteSource): Promise<ModelFormat> {
     const dir = await readZipDirectory(source);
     return dir.ok && dir.entries.some((e) => isTorchDataPickle(e.name)) ? 'pytorch-zip' : 'zip';
   }
+  if (isTarHeader(head)) return 'tar';
   if (isSafetensorsHead(head, source.size)) return 'safetensors';
   if (head[0] === 0x08 && (await isOnnx(source))) return 'onnx';
   if (looksLikePickle(head, head.length === source.size)) return 'pickle';

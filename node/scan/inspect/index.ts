@@ -8,6 +8,7 @@ import { inspectNpy } from './npy.js';
 import { inspectOnnx } from './onnx.js';
 import { walkPickle, type PickleWalk } from './pickle.js';
 import { inspectSafetensors } from './safetensors.js';
+import { inspectTar } from './tar.js';
 import { fileSource, readPrefix, type ByteSource } from './source.js';
 import type { Finding, Inspection } from './types.js';
 
@@ -21,6 +22,7 @@ export { classifyImport } from './pickle-imports.js';
 export { inspectArchive } from './archive.js';
 export { inspectGguf } from './gguf.js';
 export { inspectNpy, isNpyMagic } from './npy.js';
+export { inspectTar, isTarHeader } from './tar.js';
 export { inspectSafetensors } from './safetensors.js';
 export { inspectOnnx, escapesDirectory } from './onnx.js';
 export * from './types.js';
@@ -84,6 +86,10 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
     }
     case 'onnx': {
       const r = await inspectOnnx(source, lim);
+      return { format, findings: r.findings, meta: r.meta };
+    }
+    case 'tar': {
+      const r = await inspectTar(source, lim);
       return { format, findings: r.findings, meta: r.meta };
     }
     case 'npy': {

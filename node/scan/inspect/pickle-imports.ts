@@ -40,13 +40,15 @@ const TORCH_NAMES = new RegExp(
   'strided|sparse_coo|sparse_csr|sparse_csc|sparse_bsr|sparse_bsc|_mkldnn|jagged|' +
   'contiguous_format|channels_last(?:_3d)?|preserve_format|per_tensor_affine|per_channel_affine(?:_float_qparams)?|' +
   'per_tensor_symmetric|per_channel_symmetric|Size|device|dtype|layout|memory_format|qscheme|Tensor|' +
-  '\\w*Storage|_\\w*Storage)$',
+  '\\w*Storage|_\\w*Storage|[A-Z]\\w*Tensor)$',
 );
 
 /** What real checkpoints import: tensor rebuilders, storages, containers, numpy arrays. */
 const ALLOWED: Record<string, RegExp> = {
   torch: TORCH_NAMES,
   'torch._utils': /^_rebuild_\w+$/,
+  // Legacy (tar-format) checkpoints name CUDA storage and tensor types.
+  'torch.cuda': /^[A-Z]\w*(?:Storage|Tensor)$/,
   'torch._tensor': /^_rebuild_from_type(?:_v2)?$/,
   'torch.storage': /^(?:_load_from_bytes|UntypedStorage|TypedStorage|_TypedStorage|_UntypedStorage)$/,
   'torch.serialization': /^_get_layout$/,

@@ -18,6 +18,8 @@ export interface PickleWalk {
   readonly findings: Finding[];
   /** The walk ran out of bytes in a stream marked incomplete: more bytes would let it go on. */
   readonly needsMore: boolean;
+  /** Where the walk stopped: just past the last STOP it read, on a clean walk. */
+  readonly end: number;
 }
 
 /** A value on the simulated stack: a string, an import (its index), or anything else. */
@@ -264,7 +266,7 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
   }
   if (unresolved > 100) findings.push({ kind: 'unresolved-import', severity: 'high', ...at, detail: `${unresolved - 100} more unresolved imports` });
   findings.unshift(...importFindings(imports, at));
-  return { findings, needsMore, meta: { protocol, pickles, opcodes, bytes: end, imports, persistentIds } };
+  return { findings, needsMore, end: pos, meta: { protocol, pickles, opcodes, bytes: end, imports, persistentIds } };
 }
 
 function importFindings(imports: readonly PickleImport[], at: { path?: string }): Finding[] {

@@ -75,6 +75,15 @@ export const ZipMetaSchema = z.object({
 });
 export type ZipMeta = z.infer<typeof ZipMetaSchema>;
 
+export const TarMetaSchema = z.object({
+  entries: z.number().int(),
+  /** It has the storages, tensors and pickle members of the first torch.save format. */
+  torch: z.boolean(),
+  /** Members torch.load unpickles, with what each import is. */
+  members: z.array(ArchiveMemberSchema),
+});
+export type TarMeta = z.infer<typeof TarMetaSchema>;
+
 export const GgufMetaSchema = z.object({
   version: z.number().int(),
   littleEndian: z.boolean(),
@@ -140,6 +149,7 @@ export const InspectionSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('pickle'), findings: Findings, meta: PickleMetaSchema }),
   z.object({ format: z.literal('onnx'), findings: Findings, meta: OnnxMetaSchema }),
   z.object({ format: z.literal('npy'), findings: Findings, meta: NpyMetaSchema.partial() }),
+  z.object({ format: z.literal('tar'), findings: Findings, meta: TarMetaSchema }),
   z.object({ format: z.literal('hdf5'), findings: Findings, meta: Empty }),
   z.object({ format: z.literal('unknown'), findings: Findings, meta: Empty }),
 ]);
