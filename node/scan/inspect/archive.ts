@@ -1,6 +1,6 @@
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
-import { inspectKerasConfig, KERAS_MARKERS } from './keras.js';
+import { inspectKerasConfig, KERAS_MARKERS, looksLikeKerasConfig } from './keras.js';
 import { inspectNpy, isNpyMagic } from './npy.js';
 import { walkPickle } from './pickle.js';
 import { bufferSource, type ByteSource } from './source.js';
@@ -19,6 +19,10 @@ const ARCHIVE_NAME = /\.(?:zip|pt|pth|bin|ckpt|npz|keras|mar|nemo)$/i;
 const NPY_NAME = /\.npy$/i;
 /** Compressed bytes inflated to read the header of a large deflated .npy member. */
 const NPY_HEAD_COMPRESSED = 64 * 1024;
+/** Compressed bytes inflated to see whether a member not named .npy starts with the NumPy magic. */
+const SNIFF_COMPRESSED = 32;
+/** Bytes all those sniffs of one archive may inflate to, together. */
+const SNIFF_BUDGET = 64 * 1024 * 1024;
 /** What they can inflate to: deflate's own ceiling is about 1032 to 1. */
 const NPY_HEAD_INFLATED = 1032 * NPY_HEAD_COMPRESSED + 1024;
 /** PyTorch tensor storages (`archive/data/0`): raw numbers, never sniffed. */
@@ -60,28 +64,35 @@ export async function inspectArchive(
   }
   const pytorch = dir.entries.some((e) => isTorchDataPickle(e.name));
   const keras = dir.entries.some((e) => e.name === 'config.json') && dir.entries.some((e) => KERAS_MARKERS.includes(e.name));
+  const overlapping = new Set(dir.overlapping);
+  const seenData = new Set<number>();
+  const sniff = { budget: SNIFF_BUDGET, spent: false };
   for (const entry of dir.entries) {
     const path = prefix + entry.name;
+    // An entry listed again, or overlapping another (already a zip-bomb finding), is read once at most.
+    if (overlapping.has(entry.name) || seenData.has(entry.localHeaderOffset)) continue;
+    seenData.add(entry.localHeaderOffset);
     const ratio = bombRatio(entry, lim);
     if (ratio !== undefined) {
       findings.push({ kind: 'zip-bomb', severity: 'high', path, detail: `declares ${entry.uncompressedSize} bytes from ${entry.compressedSize} compressed (ratio ${Math.round(ratio)}, limit ${lim.zipRatio})` });
       continue;
     }
     if (entry.name.endsWith('/') || STORAGE_NAME.test(entry.name)) continue;
-    if (keras && entry.name === 'config.json') {
+    if (entry.name === 'config.json') {
+      // keras.saving.load_model builds the model from config.json before it looks for weights.
       if (entry.uncompressedSize > lim.kerasConfigBytes) {
-        findings.push({ kind: 'limit', severity: 'medium', path, detail: `Keras config of ${entry.uncompressedSize} bytes is larger than the ${lim.kerasConfigBytes} inspected` });
+        if (keras) findings.push({ kind: 'limit', severity: 'medium', path, detail: `Keras config of ${entry.uncompressedSize} bytes is larger than the ${lim.kerasConfigBytes} inspected` });
         continue;
       }
       const member = await readZipMember(source, entry, lim);
       if (!member.ok) findings.push({ kind: member.why, severity: member.why === 'limit' ? 'medium' : 'high', path, detail: member.detail });
-      else {
+      else if (keras || looksLikeKerasConfig(member.bytes)) {
         findings.push(...inspectKerasConfig(member.bytes, lim, path));
         meta.members.push({ path, format: 'keras-config' });
       }
       continue;
     }
-    if (await isNpyMember(source, entry)) {
+    if (await isNpyMember(source, entry, sniff, findings, path)) {
       const src = await npyMemberSource(source, entry, lim);
       if (!src.ok) {
         findings.push({ kind: src.why, severity: src.why === 'limit' ? 'medium' : 'high', path, detail: src.detail });
@@ -142,12 +153,29 @@ async function memberKind(source: ByteSource, entry: ZipEntry, findings: Finding
   return undefined;
 }
 
-/** A `.npy` member: by name, or a stored member that starts with the NumPy magic. */
-async function isNpyMember(source: ByteSource, entry: ZipEntry): Promise<boolean> {
+/**
+ * A `.npy` member: by name, or by content: np.load reads any member of an archive that
+ * starts with the NumPy magic as an array. A compressed member's first bytes are inflated
+ * to see (within a budget for the whole archive; past it, a limit finding once).
+ */
+async function isNpyMember(source: ByteSource, entry: ZipEntry, sniff: { budget: number; spent: boolean }, findings: Finding[], path: string): Promise<boolean> {
   if (NPY_NAME.test(entry.name)) return true;
-  if (entry.method !== 0 || entry.encrypted) return false;
-  const local = await readLocalHeader(source, entry, 6);
-  return local.ok && isNpyMagic(local.head);
+  if (entry.encrypted || (entry.method !== 0 && entry.method !== 8)) return false;
+  const local = await readLocalHeader(source, entry, entry.method === 0 ? 6 : SNIFF_COMPRESSED);
+  if (!local.ok) return false;
+  if (entry.method === 0) return isNpyMagic(local.head);
+  if (sniff.budget <= 0) {
+    if (!sniff.spent) findings.push({ kind: 'limit', severity: 'medium', path, detail: `more compressed members than can be opened to look for NumPy arrays (${SNIFF_BUDGET} bytes inflated): the rest were not` });
+    sniff.spent = true;
+    return false;
+  }
+  try {
+    const out = inflateRawSync(local.head, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1032 * SNIFF_COMPRESSED + 1024 });
+    sniff.budget -= out.length;
+    return isNpyMagic(out);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -74,8 +74,8 @@ export const INSPECT_LIMITS = {
   /** Storage or tensor records walked in one member of a tar-format torch checkpoint. */
   tarRecords: 200_000,
 
-  /** Bytes of a Keras archive's config.json parsed. */
-  kerasConfigBytes: 16 * MiB,
+  /** Bytes of a Keras archive's config.json parsed (a parse holds about 50 times that). */
+  kerasConfigBytes: 4 * MiB,
   /** Nesting of a Keras config walked (layers inside models inside layers…). */
   kerasConfigDepth: 256,
 

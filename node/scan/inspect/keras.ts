@@ -8,59 +8,114 @@ export const KERAS_MARKERS = ['metadata.json', 'model.weights.h5', 'model.weight
 /** Modules a Keras config names for its own layers, losses and the like. */
 const KERAS_MODULE = /^(?:keras|tf_keras|tensorflow\.keras|keras_hub|keras_nlp|keras_cv)(?:\.|$)/;
 
+/** Keras's own callables that a config can reach and that touch files or turn safety off. */
+const KERAS_DENIED = /(?:^|\.)(?:get_file|enable_unsafe_deserialization|load_model|load_weights)$|^keras(?:\.src)?\.utils\.file_utils\./;
+
+/** True when the top level of a config.json is a Keras object (a class_name and its config). */
+export function looksLikeKerasConfig(bytes: Buffer): boolean {
+  const o = parseConfig(bytes);
+  return o !== null && typeof o === 'object' && !Array.isArray(o) && typeof (o as Record<string, unknown>)['class_name'] === 'string' && 'config' in o;
+}
+
+/** config.json as Python's json.loads reads it (NaN and Infinity become numbers); undefined if it is not JSON. */
+function parseConfig(bytes: Buffer): unknown {
+  try {
+    return parseConfigOrThrow(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseConfigOrThrow(bytes: Buffer): unknown {
+  // NaN, Infinity and -Infinity outside strings are Python's; numbers stand in for them.
+  return JSON.parse(decodeJsonBytes(bytes).replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) => (m.startsWith('"') ? m : '0')));
+}
+
+/** JSON bytes as Python's json.loads reads them: a BOM names UTF-16 or is dropped. */
+function decodeJsonBytes(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /**
  * Inspects the `config.json` of a Keras archive statically (parsed as JSON, nothing
  * deserialized). Reports what Keras would run on load:
- * - a `Lambda` layer: its `function` is marshalled Python bytecode (or a named function),
- *   run when the model is loaded with `safe_mode=False` (and by Keras before 3.0 always);
- * - an object whose `module` is not Keras's own: Keras versions before 3.9 import it and call
- *   what the config names even in safe mode (CVE-2025-1550). Judged like a pickle import.
- * Iterative and bounded by `kerasConfigDepth`; never throws.
+ * - a `Lambda` layer, or any `__lambda__` function (a loss, a metric…): marshalled Python
+ *   bytecode, run when the model is loaded with `safe_mode=False` (and by Keras before 3.0);
+ * - a `TorchModuleWrapper`: its module is a torch.save pickle that Keras torch.loads;
+ * - an object whose `module` is not Keras's own, judged like a pickle import by every name
+ *   Keras may take from it (`class_name`, `registered_name`, a function's `config`): Keras
+ *   before 3.9 imports it and calls it even in safe mode (CVE-2025-1550);
+ * - Keras's own callables that fetch files or turn safety off (`get_file`, CVE-2025-8747).
+ * Python's JSON extras (NaN, Infinity, a BOM) are read as Python reads them. Iterative and
+ * bounded by `kerasConfigDepth` (a deeper branch is skipped, and said so); never throws.
  */
 export function inspectKerasConfig(bytes: Buffer, lim: InspectLimits, path: string): Finding[] {
   const findings: Finding[] = [];
   let config: unknown;
   try {
-    config = JSON.parse(bytes.toString('utf8'));
+    config = parseConfigOrThrow(bytes);
   } catch (e) {
     return [{ kind: 'malformed', severity: 'high', path, detail: `Keras config is not JSON: ${(e as Error).message.slice(0, 200)}` }];
   }
-  let lambdas = 0;
+  let code = 0;
+  let tooDeep = false;
+  let tooMany = false;
   const seen = new Set<string>();
   const stack: { v: unknown; depth: number }[] = [{ v: config, depth: 0 }];
+  const embedded = (detail: string): void => {
+    if (++code <= 20) findings.push({ kind: 'embedded-code', severity: 'high', path, detail });
+  };
   while (stack.length > 0) {
     const { v, depth } = stack.pop() as { v: unknown; depth: number };
     if (v === null || typeof v !== 'object') continue;
     if (depth > lim.kerasConfigDepth) {
-      findings.push({ kind: 'limit', severity: 'medium', path, detail: `Keras config nested deeper than ${lim.kerasConfigDepth}: the rest was not inspected` });
-      break;
+      tooDeep = true;
+      continue;
     }
     if (Array.isArray(v)) {
-      for (const x of v) stack.push({ v: x, depth: depth + 1 });
+      for (const x of v) if (x !== null && typeof x === 'object') stack.push({ v: x, depth: depth + 1 });
       continue;
     }
     const o = v as Record<string, unknown>;
-    if (o['class_name'] === 'Lambda') {
-      lambdas++;
-      if (lambdas <= 20) {
-        const layer = (o['config'] as { name?: unknown } | undefined)?.name;
-        findings.push({ kind: 'embedded-code', severity: 'high', path, detail: `Lambda layer${typeof layer === 'string' ? ` ${JSON.stringify(layer.slice(0, 100))}` : ''}: its function is Python code that Keras runs when the model is loaded with safe_mode off` });
-      }
-    }
+    const cls = typeof o['class_name'] === 'string' ? o['class_name'] : undefined;
+    const reg = typeof o['registered_name'] === 'string' ? o['registered_name'] : undefined;
+    const layer = (o['config'] as { name?: unknown } | undefined)?.name;
+    const named = typeof layer === 'string' ? ` ${JSON.stringify(layer.slice(0, 100))}` : '';
+    if (cls === '__lambda__') embedded('a __lambda__ function: marshalled Python bytecode that Keras runs when the model is loaded with safe_mode off');
+    else if ((cls !== undefined && /(?:^|\.)Lambda$/.test(cls)) || reg === 'Lambda') embedded(`Lambda layer${named}: its function is Python code that Keras runs when the model is loaded with safe_mode off`);
+    if ((cls !== undefined && /(?:^|\.)TorchModuleWrapper$/.test(cls)) || reg === 'TorchModuleWrapper') embedded(`TorchModuleWrapper${named}: its module is a torch.save pickle that Keras torch.loads when the model is loaded with safe_mode off`);
     const module = o['module'];
-    const name = typeof o['class_name'] === 'string' ? o['class_name'] : typeof o['registered_name'] === 'string' ? o['registered_name'] : undefined;
-    if (typeof module === 'string' && name !== undefined && !KERAS_MODULE.test(module)) {
-      const key = `${module}\u0000${name}`;
-      if (!seen.has(key) && seen.size < lim.pickleImports) {
-        seen.add(key);
-        const cls = classifyImport(module, name);
-        const what = `Keras config names ${module.slice(0, 200)}.${name.slice(0, 200)}, outside Keras: Keras before 3.9 imports and calls it on load, even in safe mode`;
-        if (cls === 'dangerous') findings.push({ kind: 'dangerous-import', severity: 'critical', path, detail: what });
-        else if (cls === 'suspicious') findings.push({ kind: 'suspicious-import', severity: 'medium', path, detail: what });
+    if (typeof module === 'string') {
+      const names = [cls, reg, cls === 'function' && typeof o['config'] === 'string' ? o['config'] : undefined]
+        .filter((n): n is string => n !== undefined && n !== '__lambda__' && n !== '');
+      let worst: { kind: 'dangerous-import' | 'suspicious-import'; what: string } | undefined;
+      for (const name of new Set(names)) {
+        const full = `${module}.${name}`;
+        const key = `${module}\u0000${name}`;
+        let judged: 'dangerous' | 'suspicious' | 'allowed';
+        if (KERAS_MODULE.test(module)) judged = KERAS_DENIED.test(full) ? 'dangerous' : 'allowed';
+        else judged = classifyImport(module, name);
+        if (judged === 'allowed') continue;
+        if (seen.has(key)) continue;
+        if (seen.size >= lim.pickleImports) {
+          tooMany = true;
+          if (judged !== 'dangerous') continue; // past the cap, only what is dangerous is still reported
+        } else seen.add(key);
+        if (judged === 'dangerous') worst = { kind: 'dangerous-import', what: full };
+        else if (worst === undefined) worst = { kind: 'suspicious-import', what: full };
+      }
+      if (worst !== undefined) {
+        const what = `Keras config names ${worst.what.slice(0, 400)}${KERAS_MODULE.test(module) ? ', which fetches files or turns safety off' : ', outside Keras: Keras before 3.9 imports and calls it on load, even in safe mode'}`;
+        findings.push({ kind: worst.kind, severity: worst.kind === 'dangerous-import' ? 'critical' : 'medium', path, detail: what });
       }
     }
     for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push({ v: x, depth: depth + 1 });
   }
-  if (lambdas > 20) findings.push({ kind: 'embedded-code', severity: 'high', path, detail: `and ${lambdas - 20} more Lambda layers` });
+  if (code > 20) findings.push({ kind: 'embedded-code', severity: 'high', path, detail: `and ${code - 20} more Lambda or __lambda__ functions` });
+  if (tooDeep) findings.push({ kind: 'limit', severity: 'medium', path, detail: `Keras config nested deeper than ${lim.kerasConfigDepth}: those branches were not inspected` });
+  if (tooMany) findings.push({ kind: 'limit', severity: 'medium', path, detail: `more than ${lim.pickleImports} distinct names outside Keras: past that only dangerous ones are reported` });
   return findings;
 }

@@ -18,17 +18,24 @@ export interface NpyInspection {
 }
 
 /**
- * A dtype that holds Python objects: the top-level descr (`'|O'`), or a field of a structured
- * one (`[('a', '<i4'), ('b', '|O')]`). Such an array's data is a pickle, and `np.load(…,
- * allow_pickle=True)` unpickles it.
+ * The header np.save writes for an array of plain values, and nothing else: exactly the
+ * keys descr, fortran_order and shape in that order, single-quoted, a numeric, bytes,
+ * string or datetime type (or a flat list of named fields of those), integer dimensions.
+ * numpy reads the header with ast.literal_eval and takes any dtype it can build, so a
+ * header that is not this one (quotes, escapes, comments, duplicate keys, names, objects,
+ * StringDType…) is not trusted to mean plain data: its data is walked as a pickle.
+ * Written without ambiguous repetition, so it runs in linear time on hostile headers.
  */
-const OBJECT_DESCR = /'descr'\s*:\s*['"][|<>=]?O\d*['"]/;
-const OBJECT_FIELD = /\(\s*(?:u?['"][^'"]*['"]|\(\s*['"][^'"]*['"]\s*,\s*['"][^'"]*['"]\s*\))\s*,\s*['"][|<>=]?O\d*['"]/;
+const TYPESTR = String.raw`'[|<>=]?(?:[?bBhHiIlLqQpPeEfdgFDGuifcSUVa]\d*|[mM]8(?:\[\w+\])?)'`;
+const DIMS = String.raw`\(\s*(?:\d+\s*(?:,\s*\d+\s*)*(?:,\s*)?)?\)`;
+const FIELD = String.raw`\(\s*'[^'\\\n]*'\s*,\s*${TYPESTR}\s*(?:,\s*${DIMS}\s*)?\)`;
+const PLAIN_HEADER = new RegExp(String.raw`^\{\s*'descr'\s*:\s*(${TYPESTR}|\[\s*${FIELD}\s*(?:,\s*${FIELD}\s*)*(?:,\s*)?\])\s*,\s*'fortran_order'\s*:\s*(True|False)\s*,\s*'shape'\s*:\s*(${DIMS})\s*(?:,\s*)?\}\s*$`);
 
 /**
  * Inspects a NumPy `.npy` array file: its header (a Python dict literal: descr, fortran_order,
- * shape) is read, never evaluated. An array of objects stores its data as a pickle, which is
- * walked like any other (imports judged, nothing run); numeric data is never read. Reads the
+ * shape) is matched, never evaluated. An array of objects stores its data as a pickle, which is
+ * walked like any other (imports judged, nothing run); so is the data under any header that
+ * is not a plain array's (fail closed). Plain numeric data is never read. Reads the
  * header and, for object arrays, at most `limits.pickleBytes` of the data. Never throws for
  * bad bytes.
  */
@@ -50,17 +57,13 @@ export async function inspectNpy(source: ByteSource, lim: InspectLimits, path?: 
   const dataStart = headerStart + headerLength;
   if (dataStart > source.size) return bad(`header of ${headerLength} bytes runs past the end of the file`);
   const header = (await source.read(headerStart, headerLength)).toString(major === 3 ? 'utf8' : 'latin1');
-  const descr = /'descr'\s*:\s*(['"][^'"]*['"]|\[[\s\S]*\])\s*,\s*'(?:fortran_order|shape)'/.exec(header)?.[1] ?? /'descr'\s*:\s*(['"][^'"]*['"])/.exec(header)?.[1];
-  if (descr === undefined || !/^\s*\{/.test(header)) return bad('header is not a dict with a descr');
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  const shape = shapeText?.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  const objectDtype = OBJECT_DESCR.test(header) || (descr.startsWith('[') && OBJECT_FIELD.test(descr));
+  const plain = PLAIN_HEADER.exec(header);
+  const objectDtype = plain === null;
+  const shape = plain?.[3]?.slice(1, -1).split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
   const meta: NpyMeta = {
     version: `${major}.${minor}`,
-    descr: descr.length > 1024 ? `${descr.slice(0, 1024)}…` : descr,
-    fortranOrder: fortran === 'True',
-    ...(shape !== undefined && shape.every((n) => Number.isSafeInteger(n) && n >= 0) ? { shape } : {}),
+    ...(plain ? { descr: (plain[1] as string).slice(0, 1024), fortranOrder: plain[2] === 'True' } : {}),
+    ...(shape !== undefined && shape.every((n) => Number.isSafeInteger(n)) ? { shape } : {}),
     objectDtype,
     dataOffset: dataStart,
   };
@@ -72,10 +75,12 @@ export async function inspectNpy(source: ByteSource, lim: InspectLimits, path?: 
     const bytes = await source.read(dataStart, want);
     const walk = walkPickle(bytes, { complete: bytes.length === size, limits: lim, ...(path === undefined ? {} : { path }) });
     if (walk.needsMore && want < Math.min(lim.pickleBytes, size)) continue;
-    if (walk.meta.opcodes === 0 || (bytes[0] !== 0x80 && walk.findings.some((f) => f.kind === 'malformed'))) {
-      findings.push({ kind: 'malformed', severity: 'high', ...at, offset: dataStart, detail: '.npy: an object array whose data is not a pickle' });
+    const shifted = walk.findings.map((f) => (f.offset === undefined ? f : { ...f, offset: f.offset + dataStart }));
+    if (walk.meta.imports.length > 0 || !walk.findings.some((f) => f.kind === 'malformed')) {
+      // A pickle, whole or broken: what it imports ran before any break.
+      findings.push(...shifted);
     } else {
-      findings.push(...walk.findings.map((f) => (f.offset === undefined ? f : { ...f, offset: f.offset + dataStart })));
+      findings.push({ kind: 'limit', severity: 'medium', ...at, offset: dataStart, detail: '.npy: the header is not one np.save writes for plain values, and the data is not a pickle either: numpy may read it in ways not inspected here' });
     }
     return { findings, meta: { ...meta, pickle: walk.meta } };
   }

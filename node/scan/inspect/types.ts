@@ -117,11 +117,11 @@ export type SafetensorsMeta = z.infer<typeof SafetensorsMetaSchema>;
 export const NpyMetaSchema = z.object({
   /** Format version, `major.minor`. */
   version: z.string(),
-  /** The dtype as the header writes it (cut at 1 KiB). */
-  descr: z.string(),
-  fortranOrder: z.boolean(),
+  /** The dtype as the header writes it (cut at 1 KiB), when the header is a plain array's. */
+  descr: z.string().optional(),
+  fortranOrder: z.boolean().optional(),
   shape: z.array(z.number().int().nonnegative()).optional(),
-  /** An array of Python objects: its data is a pickle (np.load needs allow_pickle=True). */
+  /** The data is read as a pickle: an array of objects (np.load needs allow_pickle=True), or a header that is not a plain array's. */
   objectDtype: z.boolean(),
   dataOffset: z.number().int(),
   /** The walk of an object array's pickle. */

@@ -4,7 +4,10 @@ import type { ByteSource } from './source.js';
 
 /** One member of a zip archive, as its central directory declares it. */
 export interface ZipEntry {
+  /** The name as Python's zipfile sees it: cut at the first NUL. */
   readonly name: string;
+  /** The name as the central directory writes it (local headers must match it). */
+  readonly rawName?: string;
   /** 0 stored, 8 deflated; anything else is not read. */
   readonly method: number;
   readonly encrypted: boolean;
@@ -34,9 +37,12 @@ const LOCAL_SIZE = 30;
 const MAX_COMMENT = 0xffff;
 const U32_MAX = 0xffffffff;
 
-/** True when bytes start like a zip archive (a local file header). */
+/**
+ * True when bytes start like a zip archive: a local file header, or an end record (an empty
+ * archive, which np.load also opens as a zip; readers find the last end record in the file).
+ */
 export function isZipMagic(head: Buffer): boolean {
-  return head.length >= 4 && head.readUInt32LE(0) === SIG_LOCAL;
+  return head.length >= 4 && (head.readUInt32LE(0) === SIG_LOCAL || head.readUInt32LE(0) === SIG_EOCD);
 }
 
 function u64(b: Buffer, at: number): number {
@@ -115,7 +121,8 @@ export async function readZipDirectory(source: ByteSource, limits: Partial<Inspe
     }
     if (![compressedSize, uncompressedSize, localHeaderOffset].every(Number.isFinite)) return bad(`entry ${name}: ZIP64 sizes are missing or impossible`);
     if (localHeaderOffset + LOCAL_SIZE + compressedSize > dirOffset) return bad(`entry ${name}: its data (offset ${localHeaderOffset}, ${compressedSize} bytes) lies outside the archive`);
-    entries.push({ name, method, encrypted: (flags & 1) === 1, compressedSize, uncompressedSize, localHeaderOffset });
+    const nul = name.indexOf('\u0000');
+    entries.push({ name: nul < 0 ? name : name.slice(0, nul), ...(nul < 0 ? {} : { rawName: name }), method, encrypted: (flags & 1) === 1, compressedSize, uncompressedSize, localHeaderOffset });
     p = next;
   }
   return { ok: true, entries, directoryOffset: dirOffset, overlapping: overlaps(entries) };
@@ -128,7 +135,7 @@ function overlaps(entries: readonly ZipEntry[]): string[] {
   for (let i = 0; i + 1 < sorted.length; i++) {
     const a = sorted[i] as ZipEntry;
     const b = sorted[i + 1] as ZipEntry;
-    if (a.localHeaderOffset + LOCAL_SIZE + Buffer.byteLength(a.name) + a.compressedSize > b.localHeaderOffset) out.push(a.name);
+    if (a.localHeaderOffset + LOCAL_SIZE + Buffer.byteLength(a.rawName ?? a.name) + a.compressedSize > b.localHeaderOffset) out.push(a.name);
   }
   return out;
 }
@@ -150,7 +157,7 @@ export async function readLocalHeader(
   const dataStart = entry.localHeaderOffset + LOCAL_SIZE + nameLen + extraLen;
   const rest = await source.read(entry.localHeaderOffset + LOCAL_SIZE, nameLen + extraLen + Math.min(peek, entry.compressedSize));
   const localName = rest.toString('utf8', 0, nameLen);
-  if (localName !== entry.name) return { ok: false, detail: `entry ${entry.name}: its local header names it ${JSON.stringify(localName.slice(0, 200))}` };
+  if (localName !== (entry.rawName ?? entry.name)) return { ok: false, detail: `entry ${entry.name}: its local header names it ${JSON.stringify(localName.slice(0, 200))}` };
   if (dataStart + entry.compressedSize > source.size) return { ok: false, detail: `entry ${entry.name}: its data runs past the end of the file` };
   return { ok: true, dataStart, head: rest.subarray(nameLen + extraLen) };
 }
