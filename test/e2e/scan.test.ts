@@ -129,7 +129,8 @@ describe('chorus scan', () => {
     const byName = new Map(arep.models.flatMap((m) => m.files).map((f) => [f.name, f]));
     expect(byName.get('labels.npy')).toMatchObject({ format: 'npy', findings: [{ kind: 'dangerous-import', severity: 'critical' }] });
     expect(byName.get('weights.npz')).toMatchObject({ format: 'zip', findings: [] });
-    expect(byName.get('model.keras')).toMatchObject({ format: 'zip', findings: [{ kind: 'embedded-code', severity: 'high' }] });
+    // The Lambda layer, and the __lambda__ function it holds.
+    expect(byName.get('model.keras')).toMatchObject({ format: 'zip', findings: [{ kind: 'embedded-code', severity: 'high' }, { kind: 'embedded-code', severity: 'high' }] });
     const missing = await sb.run(['scan', join(sb.dir, 'nope')]);
     expect(missing.code).toBe(0);
     expect(missing.stdout).toContain('no model files found');
