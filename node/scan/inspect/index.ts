@@ -6,13 +6,11 @@ import { detectFormat } from './detect.js';
 import { inspectGguf } from './gguf.js';
 import { inspectNpy } from './npy.js';
 import { inspectOnnx } from './onnx.js';
-import { walkPickle, type PickleWalk } from './pickle.js';
+import { walkPickleSource } from './pickle.js';
 import { inspectSafetensors } from './safetensors.js';
 import { inspectTar } from './tar.js';
-import { fileSource, readPrefix, type ByteSource } from './source.js';
+import { fileSource, type ByteSource } from './source.js';
 import type { Finding, Inspection } from './types.js';
-
-const FIRST_PICKLE_READ = 1024 * 1024;
 
 export { INSPECT_LIMITS, type InspectLimits } from './constants.js';
 export { detectFormat } from './detect.js';
@@ -81,7 +79,7 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
       return { format: r.pytorch ? 'pytorch-zip' : 'zip', findings: r.findings, meta: r.meta };
     }
     case 'pickle': {
-      const r = await walkRawPickle(source, lim);
+      const r = await walkPickleSource(source, lim);
       return { format, findings: r.findings, meta: r.meta };
     }
     case 'onnx': {
@@ -99,18 +97,6 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
     case 'hdf5':
     case 'unknown':
       return { format, findings: [], meta: {} };
-  }
-}
-
-/**
- * Walks a raw pickle stream from a growing prefix (1 MiB, doubled up to `pickleBytes`): a legacy
- * torch.save file of gigabytes has its pickles in the first bytes and raw storages after them.
- */
-async function walkRawPickle(source: ByteSource, lim: InspectLimits): Promise<PickleWalk> {
-  for (let want = Math.min(FIRST_PICKLE_READ, lim.pickleBytes); ; want = Math.min(want * 2, lim.pickleBytes)) {
-    const bytes = await readPrefix(source, want);
-    const walk = walkPickle(bytes, { complete: bytes.length === source.size, limits: lim });
-    if (!walk.needsMore || want >= lim.pickleBytes) return walk;
   }
 }
 

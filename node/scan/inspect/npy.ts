@@ -1,10 +1,9 @@
 import type { InspectLimits } from './constants.js';
-import { walkPickle } from './pickle.js';
+import { walkPickleSource } from './pickle.js';
 import type { ByteSource } from './source.js';
 import type { Finding, NpyMeta } from './types.js';
 
 const MAGIC = Buffer.from('\x93NUMPY', 'latin1');
-const FIRST_PICKLE_READ = 1024 * 1024;
 
 /** True when bytes start with the NumPy array file magic (`\x93NUMPY`). */
 export function isNpyMagic(head: Buffer): boolean {
@@ -70,18 +69,12 @@ export async function inspectNpy(source: ByteSource, lim: InspectLimits, path?: 
   if (!objectDtype) return { findings, meta };
 
   // The data is one pickle of the array (np.save: pickle.dump(array, protocol=3)).
-  const size = source.size - dataStart;
-  for (let want = Math.min(FIRST_PICKLE_READ, lim.pickleBytes, size); ; want = Math.min(want * 2, lim.pickleBytes, size)) {
-    const bytes = await source.read(dataStart, want);
-    const walk = walkPickle(bytes, { complete: bytes.length === size, limits: lim, ...(path === undefined ? {} : { path }) });
-    if (walk.needsMore && want < Math.min(lim.pickleBytes, size)) continue;
-    const shifted = walk.findings.map((f) => (f.offset === undefined ? f : { ...f, offset: f.offset + dataStart }));
-    if (walk.meta.imports.length > 0 || !walk.findings.some((f) => f.kind === 'malformed')) {
-      // A pickle, whole or broken: what it imports ran before any break.
-      findings.push(...shifted);
-    } else {
-      findings.push({ kind: 'limit', severity: 'medium', ...at, offset: dataStart, detail: '.npy: the header is not one np.save writes for plain values, and the data is not a pickle either: numpy may read it in ways not inspected here' });
-    }
-    return { findings, meta: { ...meta, pickle: walk.meta } };
+  const walk = await walkPickleSource(source, lim, dataStart, path);
+  if (walk.meta.imports.length > 0 || !walk.findings.some((f) => f.kind === 'malformed')) {
+    // A pickle, whole or broken: what it imports ran before any break.
+    findings.push(...walk.findings.map((f) => (f.offset === undefined ? f : { ...f, offset: f.offset + dataStart })));
+  } else {
+    findings.push({ kind: 'limit', severity: 'medium', ...at, offset: dataStart, detail: '.npy: the header is not one np.save writes for plain values, and the data is not a pickle either: numpy may read it in ways not inspected here' });
   }
+  return { findings, meta: { ...meta, pickle: walk.meta } };
 }

@@ -1,4 +1,5 @@
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
+import type { ByteSource } from './source.js';
 import { classifyImport } from './pickle-imports.js';
 import { decodeQuotedString, decodeRawUnicodeEscape } from './pickle-strings.js';
 import type { Finding, PickleImport, PickleMeta } from './types.js';
@@ -280,4 +281,21 @@ function importFindings(imports: readonly PickleImport[], at: { path?: string })
       : { kind: 'suspicious-import', severity: 'medium', ...at, offset: imp.offset, detail });
   }
   return out.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'dangerous-import' ? -1 : 1));
+}
+
+const FIRST_PICKLE_READ = 1024 * 1024;
+
+/**
+ * Walks the pickle stream that starts at `offset` of a source, read as a growing prefix (1 MiB,
+ * doubled up to `pickleBytes`): a legacy torch.save file of gigabytes, or a NumPy object
+ * array, has its pickle in the first bytes. Offsets in findings are the walk's own.
+ */
+export async function walkPickleSource(source: ByteSource, lim: InspectLimits, offset = 0, path?: string): Promise<PickleWalk> {
+  const size = Math.max(0, source.size - offset);
+  const cap = Math.min(lim.pickleBytes, size);
+  for (let want = Math.min(FIRST_PICKLE_READ, cap); ; want = Math.min(want * 2, cap)) {
+    const bytes = await source.read(offset, want);
+    const walk = walkPickle(bytes, { complete: bytes.length === size, limits: lim, ...(path === undefined ? {} : { path }) });
+    if (!walk.needsMore || want >= cap) return walk;
+  }
 }
