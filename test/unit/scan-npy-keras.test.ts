@@ -1,3 +1,4 @@
+import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { bufferSource, detectFormat, inspectArchive, inspectSource } from '../../node/scan/inspect/index.js';
 import { PickleWriter, writeNpy, writeZip } from '../fixtures/scan/builders.js';
@@ -112,6 +113,24 @@ describe('NumPy .npz archives', () => {
     const z2 = writeZip([{ name: 'big.npy', data: bigObject, deflate: true }]);
     const r2 = await inspectArchive(bufferSource(z2), { limits: { zipMemberBytes: 64 * 1024 } });
     expect(r2.findings).toMatchObject([{ kind: 'limit', path: 'big.npy' }]);
+  });
+});
+
+describe('what a hostile .npz can cost', () => {
+  it('large compressed members whose first bytes inflate hugely share one budget of 64 MiB, then get a limit finding', async () => {
+    // Each member: a header, then 4 MiB of zeros (about 4 KiB deflated), padded so the declared
+    // ratio stays under the zip-bomb ratio; reading its header inflates about 4 MiB.
+    const zeros = Buffer.alloc(4 * 1024 * 1024);
+    const member = writeNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (1048576,), }", zeros);
+    const deflated = deflateRawSync(member);
+    const body = Buffer.concat([deflated, Buffer.alloc(Math.ceil(member.length / 150), 0x55)]);
+    const z = writeZip(Array.from({ length: 24 }, (_, i) => ({ name: `a${i}.npy`, data: member, deflate: true, compressed: body })));
+    const r = await inspectArchive(bufferSource(z), { limits: { zipMemberBytes: 64 * 1024 } });
+    const limits = r.findings.filter((f) => f.kind === 'limit');
+    expect(limits.length).toBeGreaterThan(0);
+    expect(limits.length).toBeLessThan(24);
+    expect(limits[0]?.detail).toContain('partial inflations');
+    expect(r.findings.filter((f) => f.severity === 'high' || f.severity === 'critical')).toEqual([]);
   });
 });
 

@@ -17,11 +17,11 @@ export interface ArchiveInspection {
 const PICKLE_NAME = /\.(?:pkl|pickle)$/i;
 const ARCHIVE_NAME = /\.(?:zip|pt|pth|bin|ckpt|npz|keras|mar|nemo)$/i;
 const NPY_NAME = /\.npy$/i;
-/** Compressed bytes inflated to read the header of a large deflated .npy member. */
-const NPY_HEAD_COMPRESSED = 64 * 1024;
+/** Compressed bytes inflated to read the header of a large deflated .npy member (a header np.save writes is well under 4 KiB). */
+const NPY_HEAD_COMPRESSED = 4 * 1024;
 /** Compressed bytes inflated to see whether a member not named .npy starts with the NumPy magic. */
 const SNIFF_COMPRESSED = 32;
-/** Bytes all those sniffs of one archive may inflate to, together. */
+/** Bytes the partial inflations of one archive (sniffs, large members' headers) may produce, together. */
 const SNIFF_BUDGET = 64 * 1024 * 1024;
 /** What they can inflate to: deflate's own ceiling is about 1032 to 1. */
 const NPY_HEAD_INFLATED = 1032 * NPY_HEAD_COMPRESSED + 1024;
@@ -93,7 +93,7 @@ export async function inspectArchive(
       continue;
     }
     if (await isNpyMember(source, entry, sniff, findings, path)) {
-      const src = await npyMemberSource(source, entry, lim);
+      const src = await npyMemberSource(source, entry, lim, sniff);
       if (!src.ok) {
         findings.push({ kind: src.why, severity: src.why === 'limit' ? 'medium' : 'high', path, detail: src.detail });
         continue;
@@ -165,7 +165,7 @@ async function isNpyMember(source: ByteSource, entry: ZipEntry, sniff: { budget:
   if (!local.ok) return false;
   if (entry.method === 0) return isNpyMagic(local.head);
   if (sniff.budget <= 0) {
-    if (!sniff.spent) findings.push({ kind: 'limit', severity: 'medium', path, detail: `more compressed members than can be opened to look for NumPy arrays (${SNIFF_BUDGET} bytes inflated): the rest were not` });
+    if (!sniff.spent) findings.push({ kind: 'limit', severity: 'medium', path, detail: `more compressed members than can be opened to look for NumPy arrays (${SNIFF_BUDGET} bytes inflated in all): the rest were not` });
     sniff.spent = true;
     return false;
   }
@@ -182,12 +182,14 @@ async function isNpyMember(source: ByteSource, entry: ZipEntry, sniff: { budget:
  * The bytes of a .npy member, as a source an inspector reads what it needs from: a window
  * on the archive for a stored member (np.savez); the whole member, inflated, for a
  * compressed one (np.savez_compressed) up to `zipMemberBytes`; past that, what the first
- * 64 KiB of compressed bytes inflate to (the header; reads beyond it come back short).
+ * 4 KiB of compressed bytes inflate to (the header; reads beyond it come back short),
+ * charged to the archive's budget of partial inflations.
  */
 async function npyMemberSource(
   source: ByteSource,
   entry: ZipEntry,
   lim: InspectLimits,
+  sniff: { budget: number },
 ): Promise<{ ok: true; source: ByteSource } | { ok: false; why: 'malformed' | 'limit' | 'zip-bomb'; detail: string }> {
   if (entry.encrypted) return { ok: false, why: 'limit', detail: `entry ${entry.name} is encrypted and cannot be inspected` };
   if (entry.method !== 0 && entry.method !== 8) return { ok: false, why: 'limit', detail: `entry ${entry.name} uses compression method ${entry.method}, which is not read` };
@@ -203,6 +205,7 @@ async function npyMemberSource(
     const start = local.dataStart;
     return { ok: true, source: { size, read: (offset, length) => source.read(start + Math.max(0, offset), Math.max(0, Math.min(length, size - offset))) } };
   }
+  if (sniff.budget <= 0) return { ok: false, why: 'limit', detail: `entry ${entry.name}: this archive's partial inflations reached ${SNIFF_BUDGET} bytes; its header was not read` };
   let head: Buffer;
   try {
     const compressed = await source.read(local.dataStart, Math.min(entry.compressedSize, NPY_HEAD_COMPRESSED));
@@ -212,6 +215,7 @@ async function npyMemberSource(
     if (code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, why: 'zip-bomb', detail: `entry ${entry.name}: its first ${NPY_HEAD_COMPRESSED} compressed bytes inflate past ${NPY_HEAD_INFLATED}` };
     return { ok: false, why: 'malformed', detail: `entry ${entry.name} does not inflate: ${(e as Error).message}` };
   }
+  sniff.budget -= head.length;
   const prefix = bufferSource(head);
   return { ok: true, source: { size, read: (offset, length) => prefix.read(offset, length) } };
 }
