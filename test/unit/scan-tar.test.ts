@@ -76,6 +76,10 @@ describe('tar-format torch checkpoints', () => {
     const many = writeTar(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, data: Buffer.from('x') })));
     const r = await inspectSource(bufferSource(many), { limits: { tarEntries: 5 } });
     expect(r.findings.map((f) => f.kind)).toEqual(['limit']);
+    const hugePax = writeTar([{ name: 'PaxHeader', type: 'x', data: Buffer.alloc(1024 * 1024 + 1, 0x20) }, { name: 'x', data: evil() }]);
+    expect(await kinds(hugePax)).toEqual(['malformed:high']);
+    const records = await inspectSource(bufferSource(legacy()), { limits: { tarRecords: 1 } });
+    expect(records.findings.map((f) => `${f.kind}@${f.path}`)).toEqual(['limit@storages']);
     const truncated = legacy().subarray(0, 1500);
     expect((await inspectSource(bufferSource(truncated))).findings.map((f) => f.kind)).toContain('malformed');
   });

@@ -93,7 +93,12 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
     let name = (ustarPrefix === '' ? '' : `${ustarPrefix}/`) + cstring(h, 0, 100);
     if (type === 'L' || type === 'x' || type === 'g') {
       // A long name (GNU) or extended header (pax) for the next entry: it renames it.
-      const body = size <= 1024 * 1024 ? (await source.read(data, size)).toString('utf8') : '';
+      if (size > 1024 * 1024) {
+        // It could rename the next entry to one torch reads: not read, so not passed either.
+        findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: `tar: a ${size}-byte ${type === 'L' ? 'long-name' : 'extended'} header (over 1 MiB)` });
+        break;
+      }
+      const body = (await source.read(data, size)).toString('utf8');
       if (type === 'L') longName = body.replace(/\0.*$/s, '');
       if (type === 'x') paxPath = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body)?.[1];
     } else {
