@@ -18,7 +18,8 @@ export interface RunningNode {
 
 export async function startNode(env: Record<string, string> = {}): Promise<RunningNode> {
   const sb = await makeInitialisedSandbox('chorus-web-');
-  const { child, url, token } = await startDaemon(sb, [], { CHORUS_API_WRITE_RATE_LIMIT: '100000', ...env });
+  // No mDNS: nodes of other test files running at the same time on this machine are not its peers.
+  const { child, url, token } = await startDaemon(sb, [], { CHORUS_API_WRITE_RATE_LIMIT: '100000', CHORUS_NET_MDNS: 'false', ...env });
   return {
     sb, child, url, token,
     async stop() {

@@ -216,7 +216,10 @@ describe('the web view', () => {
     expect(await page.getByTestId('local-model').first().textContent()).toContain('tiny.gguf');
     const at = await page.getByTestId('scan-at').getAttribute('data-at');
     await page.getByRole('button', { name: 'Rescan' }).click();
-    await expect.poll(() => page.getByTestId('scan-at').getAttribute('data-at'), { timeout: 20_000 }).not.toBe(at);
+    const state = async (): Promise<string> => (await ctx.request.get(`${node.url}/v1/scan/last`, { headers: { authorization: `Bearer ${node.token}` } })).text();
+    await expect.poll(() => page.getByTestId('scan-at').getAttribute('data-at'), { timeout: 60_000, message: 'the rescan ends and the page shows it' })
+      .not.toBe(at)
+      .catch(async (e: unknown) => { throw new Error(`${(e as Error).message}\nGET /v1/scan/last: ${(await state()).slice(0, 2000)}`); });
     await ctx.close();
   });
 
