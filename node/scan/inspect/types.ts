@@ -11,6 +11,10 @@ export const FINDING_KINDS = [
   'zip-bomb', // an archive member that inflates far more than a model file does
   'limit', // inspection stopped at one of INSPECT_LIMITS: what follows was not inspected
   'unreadable', // the file could not be read as a regular file
+  'not-inspected', // a format or part this scanner does not read: nothing is known of it (high when that format can carry code)
+  'template-code', // a Jinja chat template reaching Python internals (__class__, __globals__…): a sandbox escape
+  'dangerous-op', // a graph operation that runs code or touches files: TF PyFunc/ReadFile/WriteFile, an ONNX custom-op domain
+  'signature-invalid', // a model signature (OpenSSF model signing) that does not verify, or a file that does not match it
 ] as const;
 
 export const FindingSchema = z.object({
@@ -150,7 +154,10 @@ export const InspectionSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('onnx'), findings: Findings, meta: OnnxMetaSchema }),
   z.object({ format: z.literal('npy'), findings: Findings, meta: NpyMetaSchema.partial() }),
   z.object({ format: z.literal('tar'), findings: Findings, meta: TarMetaSchema }),
-  z.object({ format: z.literal('hdf5'), findings: Findings, meta: Empty }),
+  z.object({ format: z.literal('hdf5'), findings: Findings, meta: z.record(z.string(), z.unknown()) }),
+  z.object({ format: z.literal('savedmodel'), findings: Findings, meta: z.record(z.string(), z.unknown()) }),
+  z.object({ format: z.literal('7z'), findings: Findings, meta: Empty }),
+  z.object({ format: z.literal('compressed'), findings: Findings, meta: z.record(z.string(), z.unknown()) }),
   z.object({ format: z.literal('unknown'), findings: Findings, meta: Empty }),
 ]);
 /** What static inspection learned about one file: its format, findings and format facts. */
