@@ -8,8 +8,10 @@ const KiB = 1024;
  * Bumped whenever an inspector judges some file differently (a new format, a new rule):
  * inspections cached by an earlier revision are done again.
  * 2: NumPy .npy and .npz, Keras archive configs, tar-format torch checkpoints.
+ * 3: not-inspected as its own outcome; HDF5, SavedModel, chat templates, 7z, compressed
+ *    streams; every concatenated pickle; bytes handed to torch's _load_from_bytes.
  */
-export const INSPECTOR_REVISION = 2;
+export const INSPECTOR_REVISION = 3;
 const MiB = 1024 * KiB;
 
 export const INSPECT_LIMITS = {
@@ -78,6 +80,20 @@ export const INSPECT_LIMITS = {
   kerasConfigBytes: 4 * MiB,
   /** Nesting of a Keras config walked (layers inside models inside layers…). */
   kerasConfigDepth: 256,
+
+  /** Bytes of one chat template parsed (GGUF `tokenizer.chat_template`); a longer one is a limit. */
+  chatTemplateBytes: 1 * MiB,
+  /** AST nodes of one chat template walked. */
+  chatTemplateNodes: 200_000,
+
+  /** Bytes of an HDF5 file read to find its Keras config (the reader holds what it reads). */
+  hdf5Bytes: 64 * MiB,
+
+  /** Bytes of a TensorFlow SavedModel protobuf walked. */
+  savedModelBytes: 256 * MiB,
+
+  /** Bytes a gzip/zlib stream (joblib's compression) is inflated to for inspection. */
+  compressedBytes: 64 * MiB,
 
   /** Bytes read to recognise a file's format. */
   sniffBytes: 64 * KiB,

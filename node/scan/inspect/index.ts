@@ -4,6 +4,8 @@ import { inspectArchive } from './archive.js';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
 import { detectFormat } from './detect.js';
 import { inspectGguf } from './gguf.js';
+import { inspectHdf5 } from './hdf5.js';
+import { inspectSavedModel } from './savedmodel.js';
 import { inspectNpy } from './npy.js';
 import { inspectOnnx } from './onnx.js';
 import { walkPickleSource } from './pickle.js';
@@ -94,7 +96,18 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
       const r = await inspectNpy(source, lim);
       return { format, findings: r.findings, meta: r.meta };
     }
-    case 'hdf5':
+    case 'hdf5': {
+      const r = await inspectHdf5(source, lim);
+      return { format, findings: r.findings, meta: r.meta };
+    }
+    case 'savedmodel': {
+      const r = await inspectSavedModel(source, lim);
+      return { format, findings: r.findings, meta: r.meta };
+    }
+    case '7z':
+      return { format, findings: [{ kind: 'not-inspected', severity: 'high', detail: '7z archives are not opened by this scanner: what it holds (a pickle, a checkpoint) was not read' }], meta: {} };
+    case 'compressed':
+      return { format, findings: [{ kind: 'not-inspected', severity: 'high', detail: 'compressed stream not read' }], meta: {} };
     case 'unknown':
       return { format, findings: [], meta: {} };
   }
