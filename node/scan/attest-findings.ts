@@ -1,6 +1,7 @@
 import { buildStatement } from '../../src/statement/build.js';
 import type { Statement } from '../../src/statement/statement.js';
 import { VERSION } from '../version.js';
+import { INSPECTOR_REVISION } from './inspect/constants.js';
 import type { ScannedFile, ScannedModel } from './scan.js';
 
 /** The payload finding kinds a scan's findings are published as. */
@@ -12,23 +13,55 @@ const PAYLOAD_KIND = {
   'suspicious-import': 'suspicious',
   'unresolved-import': 'suspicious',
   malformed: 'suspicious',
+  'template-code': 'malicious-code',
+  'dangerous-op': 'malicious-code',
+  'signature-invalid': 'suspicious',
 } as const;
+
+/** The inspector, as signed findings name it: chorus at its version, and the inspector's revision. */
+export const SCANNER = { name: 'chorus', version: `${VERSION}+inspect.${INSPECTOR_REVISION}` } as const;
+
+/** A file `findingStatements` signs no payload finding for, and why. */
+export interface UnsignedFile {
+  readonly model: string;
+  readonly file: string;
+  readonly why: string;
+}
+
+/**
+ * The files of a model that get no payload finding: a file that was not read in full cannot
+ * be signed clean (SPEC §15: only an inspected file with no finding is clean).
+ */
+export function unsignedFiles(m: ScannedModel): UnsignedFile[] {
+  const out: UnsignedFile[] = [];
+  for (const f of m.files) {
+    if (f.sha256 === '' || f.tampered) continue;
+    if (f.coverage.state !== 'inspected' && !f.findings.some((x) => x.kind in PAYLOAD_KIND)) {
+      out.push({ model: m.name, file: f.name, why: `${f.coverage.state}: ${f.coverage.reasons[0] ?? f.format}` });
+    }
+  }
+  return out;
+}
 
 const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'] as const;
 
 /**
  * The statements `chorus scan --attest` signs for one model (SPEC §6.2 predicates): for each
- * model file, a `payload` finding (the worst of what static inspection found, or `clean`);
+ * model file, a `payload` finding (the worst of what static inspection found, or `clean` —
+ * only for a file inspected in full; a file not read gets none, see {@link unsignedFiles});
  * a `license` finding where the file's metadata names a license; a `lineage` claim where
  * its metadata names a base model by sha256. Scanner: chorus at this version.
  */
 export function findingStatements(m: ScannedModel, issuer: string, now: Date): Statement[] {
   const out: Statement[] = [];
   for (const f of m.files) {
-    if (f.format === 'unknown' || f.sha256 === '') continue;
+    if (f.sha256 === '') continue;
+    const payload = payloadFields(f);
+    // Nothing established, nothing signed: an unread file gets no payload finding at all.
+    if (payload === undefined && f.format === 'unknown') continue;
     const subjects = [{ name: cut(plain(`${m.name}${m.files.length > 1 ? `/${f.name}` : ''}`), 256) || f.sha256, digest: { sha256: f.sha256 } }];
     const build = (kind: 'payload' | 'license' | 'lineage', fields: Record<string, unknown>): Statement => buildStatement({ kind, subjects, fields, issuer, issuedAt: now });
-    out.push(build('payload', payloadFields(f)));
+    if (payload !== undefined) out.push(build('payload', payload));
     const license = licenseOf(f);
     if (license !== undefined) {
       out.push(build('license', { declared: license, detected: [license], verdict: 'compliant', notes: `declared in the file's ${f.format} metadata; chorus scan found no other license` }));
@@ -39,13 +72,17 @@ export function findingStatements(m: ScannedModel, issuer: string, now: Date): S
   return out;
 }
 
-function payloadFields(f: ScannedFile): Record<string, unknown> {
-  const scanner = { name: 'chorus', version: VERSION };
+/** The payload finding for one file, or undefined when nothing may be signed (not read in full, nothing found). */
+function payloadFields(f: ScannedFile): Record<string, unknown> | undefined {
+  const scanner = { ...SCANNER };
   if (f.tampered) {
     return { scanner, finding: { kind: 'malicious-code', description: `content does not match its name: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}`.slice(0, 4096) }, severity: 'critical' };
   }
   const counted = f.findings.filter((x) => x.kind in PAYLOAD_KIND);
-  if (counted.length === 0) return { scanner, finding: { kind: 'clean', description: `static inspection (${f.format}) found nothing dangerous` }, severity: 'info' };
+  if (counted.length === 0) {
+    if (f.coverage.state !== 'inspected') return undefined;
+    return { scanner, finding: { kind: 'clean', description: `static inspection (${f.format}, chorus inspector revision ${INSPECTOR_REVISION}) read every part and found nothing dangerous` }, severity: 'info' };
+  }
   const worst = SEVERITY_ORDER.find((s) => counted.some((x) => x.severity === s)) ?? 'low';
   const lead = counted.find((x) => x.severity === worst) as (typeof counted)[number];
   const description = cut(plain(counted.slice(0, 20).map((x) => `${x.path ? `${x.path}: ` : ''}${x.detail}`).join('; ')), 4096);

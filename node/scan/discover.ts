@@ -91,6 +91,8 @@ function inside(root: string, target: string): boolean {
 async function ollama(root: string, problems: DiscoveryProblem[]): Promise<DiscoveredModel[]> {
   const manifests = join(root, 'manifests');
   const out: DiscoveredModel[] = [];
+  /** Every blob any manifest names (config, template, params, license and model layers). */
+  const named = new Set<string>();
   for (const file of await walkFiles(manifests, problems)) {
     const parts = relative(manifests, file).split(sep);
     if (parts.length !== 4) continue;
@@ -106,9 +108,12 @@ async function ollama(root: string, problems: DiscoveryProblem[]): Promise<Disco
       continue;
     }
     const files: ModelFile[] = [];
+    const config = (manifest as { config?: { digest?: unknown } }).config;
+    if (typeof config?.digest === 'string') named.add(config.digest.slice(7));
     for (const layer of Array.isArray(manifest.layers) ? manifest.layers.slice(0, 64) : []) {
       const digest = typeof layer.digest === 'string' ? layer.digest : '';
       const hex = digest.startsWith('sha256:') ? digest.slice(7) : '';
+      named.add(hex);
       // A name is a claim, and a path: only 64 hex characters make a blob file name.
       if (!SHA256.test(hex)) {
         if (digest !== '') problems.push({ path: file, message: `layer digest is not sha256:<64 hex>: ${digest.slice(0, 80)}` });
@@ -127,6 +132,38 @@ async function ollama(root: string, problems: DiscoveryProblem[]): Promise<Disco
     if (files.length > 0) out.push({ name: familiar, runtime: 'ollama', root, files });
     else problems.push({ path: file, message: `${familiar}: no model blob present` });
   }
+  out.push(...(await ollamaOrphans(root, named, problems)));
+  return out;
+}
+
+/**
+ * Blobs no manifest names: left by a removed model, or put there by someone else. Each is
+ * reported as a model of its own (its name a claim, re-hashed with --verify); a half-finished
+ * download (`-partial`) is not a blob yet and is skipped.
+ */
+async function ollamaOrphans(root: string, named: ReadonlySet<string>, problems: DiscoveryProblem[]): Promise<DiscoveredModel[]> {
+  const dir = join(root, 'blobs');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: DiscoveredModel[] = [];
+  for (const name of names.slice(0, MAX_ENTRIES)) {
+    const m = /^sha256[-:]([0-9a-f]{64})$/.exec(name);
+    if (m === null) {
+      if (!/-partial(?:-\d+)?$/.test(name)) problems.push({ path: join(dir, name), message: 'not an Ollama blob name (sha256-<64 hex>)' });
+      continue;
+    }
+    const hex = m[1] as string;
+    if (named.has(hex)) continue;
+    const path = join(dir, name);
+    const l = await lstat(path).catch(() => undefined);
+    if (l === undefined || !l.isFile()) continue;
+    out.push({ name: `orphan blob sha256:${hex.slice(0, 12)}… (no manifest names it)`, runtime: 'ollama', root, files: [{ path, size: l.size, claimedSha256: hex, name: 'orphan' }] });
+  }
+  if (names.length > MAX_ENTRIES) problems.push({ path: dir, message: `more than ${MAX_ENTRIES} entries: the rest were not looked at` });
   return out;
 }
 

@@ -9,7 +9,7 @@ import type { HashCache } from './hash-cache.js';
 import { saveLastScan } from './last-scan.js';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { inspectFile, walkPickle, worstSeverity, type Finding, type ModelFormat } from './inspect/index.js';
+import { coverageOf, inspectFile, walkPickle, type Coverage, type Finding, type ModelFormat } from './inspect/index.js';
 
 /** One file of a scanned model. */
 export interface ScannedFile {
@@ -25,6 +25,8 @@ export interface ScannedFile {
   readonly tampered?: { claimed: string; actual: string };
   /** Facts inspection read (GGUF name, license, base models…). */
   readonly meta: Record<string, unknown>;
+  /** What inspection established: inspected, not-inspected (and why) or stopped at a limit. */
+  readonly coverage: Coverage;
 }
 
 /** What the node's view and the inspection say about one model. */
@@ -38,8 +40,12 @@ export interface ScannedModel {
   /** The worst status in this node's view over the model digest and its model files. */
   readonly status: Status;
   readonly reason: string;
-  /** dangerous: inspection found something critical or high, or a file is tampered. */
-  readonly inspection: 'dangerous' | 'findings' | 'clean';
+  /**
+   * dangerous: inspection found something critical or high, or a file is tampered;
+   * not-inspected: a file whose format can carry code was not read in full (see its coverage);
+   * findings: lesser findings; clean: every file that can carry code was inspected and nothing found.
+   */
+  readonly inspection: 'dangerous' | 'not-inspected' | 'findings' | 'clean';
 }
 
 export interface ScanReport {
@@ -96,9 +102,22 @@ async function hiddenPickle(path: string): Promise<Finding[]> {
   return walk.findings.filter((x) => x.kind.endsWith('-import')).map((x) => ({ ...x, detail: `read as a pickle (no known format): ${x.detail}` }));
 }
 
-/** Whether the scan should fail a gate: a model flagged, or inspection found danger. */
+/** Whether the scan should fail a gate: a model flagged, inspection found danger, or a file that can carry code was not read. */
 export function scanFailed(r: ScanReport): boolean {
-  return r.models.some((m) => m.status === 'flagged' || m.inspection === 'dangerous');
+  return r.models.some((m) => m.status === 'flagged' || m.inspection === 'dangerous' || m.inspection === 'not-inspected');
+}
+
+/** Kinds that say what was not read, rather than what was found. */
+const GAP_KINDS = new Set<Finding['kind']>(['not-inspected', 'limit', 'unreadable']);
+
+/** A file the gate cannot pass: its format can carry code and it was not read in full. */
+export function uninspectedCode(f: Pick<ScannedFile, 'coverage'>): boolean {
+  return f.coverage.state !== 'inspected' && f.coverage.codeCapable;
+}
+
+/** A finding that condemns a file by what it found (not by what it could not read). */
+export function dangerousFinding(x: Finding): boolean {
+  return (x.severity === 'critical' || x.severity === 'high') && !GAP_KINDS.has(x.kind);
 }
 
 /**
@@ -156,7 +175,8 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
         digestFrom = r.cached ? 'cached' : 'hashed';
       }
     } catch (e) {
-      files.push({ path: f.path, name: f.name, size: f.size, sha256: '', digestFrom: 'hashed', format: 'unknown', findings: [{ kind: 'unreadable', severity: 'low', detail: (e as Error).message }], meta: {} });
+      const findings: Finding[] = [{ kind: 'unreadable', severity: 'low', detail: (e as Error).message }];
+      files.push({ path: f.path, name: f.name, size: f.size, sha256: '', digestFrom: 'hashed', format: 'unknown', findings, meta: {}, coverage: coverageOf('unknown', findings, f.name) });
       continue;
     }
     // A file unchanged since it was last inspected (same device, inode, size, mtime, ctime)
@@ -170,10 +190,13 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
       // A pickle need not begin with PROTO: Python's loader runs a file that starts with any
       // opcode. A file no format claims is walked as a pickle too; what it imports is reported.
       if (inspection.format === 'unknown' && f.size > 0) findings = [...findings, ...(await hiddenPickle(f.path))];
+      if (inspection.format === 'unknown' && coverageOf('unknown', findings, f.name).codeCapable && !findings.some((x) => x.kind === 'unreadable')) {
+        findings = [...findings, { kind: 'not-inspected', severity: 'high', detail: 'its content is in no format this scanner reads, and its name is one a loader that runs code opens' }];
+      }
       inspected = { format: inspection.format, findings, meta: inspection.meta as Record<string, unknown> };
       await o.cache?.rememberInspection(f.path, inspected).catch(() => undefined);
     }
-    files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, ...inspected, ...(tampered ? { tampered } : {}) });
+    files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, ...inspected, coverage: coverageOf(inspected.format, inspected.findings, f.name), ...(tampered ? { tampered } : {}) });
   }
   const modelFiles = files.filter((f) => f.format !== 'unknown' && f.sha256 !== '');
   // A multi-file model also has a directory digest (what `chorus hash DIR` prints).
@@ -190,7 +213,8 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
     }
   }
   const all = files.flatMap((f) => f.findings);
-  const worst = worstSeverity(all);
-  const inspection = files.some((f) => f.tampered) || worst === 'critical' || worst === 'high' ? 'dangerous' : all.some((f) => f.severity !== 'info') ? 'findings' : 'clean';
+  const inspection = files.some((f) => f.tampered) || all.some(dangerousFinding) ? 'dangerous'
+    : files.some(uninspectedCode) ? 'not-inspected'
+      : all.some((f) => f.severity !== 'info' && !GAP_KINDS.has(f.kind)) ? 'findings' : 'clean';
   return { name: m.name, runtime: m.runtime, root: m.root, digest, files, status, reason, inspection };
 }

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { signStatement } from '../../../src/statement/sign.js';
 import { nativeSuite } from '../../crypto/native-suite.js';
 import { loadIdentity } from '../../home/identity.js';
-import { findingStatements } from '../../scan/attest-findings.js';
+import { findingStatements, unsignedFiles } from '../../scan/attest-findings.js';
 import { HashCache } from '../../scan/hash-cache.js';
 import { scan, scanFailed, type ScanReport } from '../../scan/scan.js';
 import { VERSION } from '../../version.js';
@@ -38,13 +38,14 @@ function table(r: ScanReport): string {
   if (lines.length > 0) lines.push('');
   if (r.models.length === 0) lines.push('no model files found');
   for (const m of r.models) {
-    const mark = m.inspection === 'dangerous' ? 'DANGEROUS' : m.status.toUpperCase();
+    const mark = m.inspection === 'dangerous' ? 'DANGEROUS' : m.inspection === 'not-inspected' && m.status !== 'flagged' ? 'UNREAD' : m.status.toUpperCase();
     lines.push(`${mark.padEnd(9)}  ${clean(m.name)}  (${m.runtime}, sha256:${m.digest.slice(0, 16)}…)`);
     lines.push(`           ${clean(m.reason)}`);
     for (const f of m.files) {
       if (f.format === 'unknown' && f.findings.length === 0) continue;
       const from = f.digestFrom === 'name' ? ' (digest from its name; --verify re-hashes)' : '';
-      lines.push(`           ${clean(f.name)}: ${f.format}, ${f.size} bytes, sha256:${f.sha256.slice(0, 16)}…${from}`);
+      const cover = f.coverage.state === 'inspected' ? 'inspected' : `${f.coverage.state.toUpperCase()}${f.coverage.codeCapable ? ' (this format can carry code)' : ''}`;
+      lines.push(`           ${clean(f.name)}: ${f.format}, ${cover}, ${f.size} bytes, sha256:${f.sha256.slice(0, 16)}…${from}`);
       if (f.tampered) lines.push(`             TAMPERED: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}`);
       for (const x of f.findings.slice(0, 10)) lines.push(`             ${x.severity.toUpperCase()} ${x.kind}${x.path ? ` in ${clean(x.path)}` : ''}: ${clean(x.detail)}`);
       if (f.findings.length > 10) lines.push(`             … ${f.findings.length - 10} more (--json)`);
@@ -64,7 +65,7 @@ export function scanCommand(cli: Cli): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'))
     .option('--attest', 'sign what inspection found as attestations (payload, license, lineage) and publish them through the node')
     .option('--dry-run', 'with --attest: print the signed envelopes, publish nothing')
-    .addHelpText('after', '\nExit status: 3 when a model is flagged in your view or inspection finds it dangerous; 0 otherwise.\nNothing is ever unpickled or executed: inspection reads headers and opcodes only.')
+    .addHelpText('after', '\nExit status: 3 when a model is flagged in your view, inspection finds it dangerous, or a file whose format can carry code was not inspected in full (UNREAD); 0 otherwise.\nWith --attest a file is signed clean only when every part of it was inspected; a file not read in full gets no payload finding.\nNothing is ever unpickled or executed: inspection reads headers and opcodes only.')
     .action(action(async (paths: string[], opts: { verify?: boolean; json?: boolean; format: string; attest?: boolean; dryRun?: boolean }) => {
       const format = opts.json ? 'json' : opts.format;
       const home = cli.home();
@@ -87,6 +88,7 @@ export function scanCommand(cli: Cli): Command {
           let stored = 0;
           let refused = 0;
           for (const m of report.models) {
+            for (const u of unsignedFiles(m)) cli.err(`chorus: not signed: ${clean(u.model)}: ${clean(u.file)}: ${clean(u.why)}`);
             for (const st of findingStatements(m, identity.did, now)) {
               const envelope = signStatement(st, identity.secretKey);
               if (opts.dryRun) {

@@ -1,9 +1,11 @@
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import { INSPECT_LIMITS } from './constants.js';
+import { isSavedModel } from './savedmodel.js';
 import { isTorchDataPickle } from './archive.js';
 import { isGgufMagic } from './gguf.js';
 import { isNpyMagic } from './npy.js';
 import { isOnnx } from './onnx.js';
-import { walkPickle } from './pickle.js';
+import { PROTO0_START, walkPickle } from './pickle.js';
 import { isSafetensorsHead } from './safetensors.js';
 import { isTarHeader } from './tar.js';
 import { readPrefix, type ByteSource } from './source.js';
@@ -13,9 +15,26 @@ import { isZipMagic, readZipDirectory } from './zip.js';
 const HDF5_MAGIC = Buffer.from('\x89HDF\r\n\x1a\n', 'latin1');
 /** HDF5 puts its superblock at 0 or after a user block of 512 × 2^n bytes. */
 const HDF5_OFFSETS = [0, 512, 1024, 2048, 4096];
-/** Opcodes a protocol 0 or 1 pickle starts with. */
-const PROTO0_START = new Set('(ci]})NILFSVUTXJKMGPBC'.split('').map((c) => c.charCodeAt(0)));
 const IDENTIFIER = /^[A-Za-z_][\w.]*$/;
+const SEVEN_Z_MAGIC = Buffer.from('377abcaf271c', 'hex');
+/** A split/spanned zip starts with this marker before its first local header; readers find the end record anyway. */
+const ZIP_SPANNED_MARKER = 0x08074b50;
+
+/** The compression a stream starts with (joblib's compress=, a .gz), or undefined. */
+export function compressionOf(head: Buffer): 'gzip' | 'zlib' | 'bz2' | 'xz' | 'lzma' | 'lz4' | 'zstd' | undefined {
+  const b0 = head[0];
+  const b1 = head[1];
+  if (b0 === undefined || b1 === undefined) return undefined;
+  if (b0 === 0x1f && b1 === 0x8b) return 'gzip';
+  if ((b0 & 0x0f) === 8 && (b0 >> 4) <= 7 && ((b0 << 8) | b1) % 31 === 0) return 'zlib';
+  if (head.subarray(0, 3).toString('latin1') === 'BZh' && (head[3] ?? 0) >= 0x31 && (head[3] ?? 0) <= 0x39) return 'bz2';
+  if (head.subarray(0, 6).equals(Buffer.from('fd377a585a00', 'hex'))) return 'xz';
+  // joblib's 'lzma' writes the legacy .lzma header: properties 0x5d, then a 4-byte dictionary size.
+  if (b0 === 0x5d && b1 === 0x00 && head[2] === 0x00) return 'lzma';
+  if (head.readUInt32LE(0) === 0x184d2204) return 'lz4';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return undefined;
+}
 
 /**
  * Whether bytes are the start of a pickle. With a PROTO opcode a few decoded opcodes are
@@ -35,6 +54,21 @@ export function looksLikePickle(head: Buffer, complete: boolean): boolean {
   return first === 0x80 ? walk.meta.opcodes >= 4 || named : named && walk.meta.opcodes >= 3;
 }
 
+async function zipKind(source: ByteSource): Promise<'zip' | 'pytorch-zip'> {
+  const dir = await readZipDirectory(source);
+  return dir.ok && dir.entries.some((e) => isTorchDataPickle(e.name)) ? 'pytorch-zip' : 'zip';
+}
+
+/** Two bytes say zlib by chance one time in 31×16: the first bytes must also inflate. */
+function inflatesAsZlib(head: Buffer): boolean {
+  try {
+    inflateSync(head.subarray(0, 4096), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+  }
+}
+
 /**
  * Recognises a model file by its content, never its name: GGUF magic, NumPy magic, HDF5 signature, a tar archive (by its header checksum), a zip
  * (a PyTorch checkpoint when it holds a `data.pkl`), a safetensors header, an ONNX ModelProto,
@@ -47,13 +81,17 @@ export async function detectFormat(source: ByteSource): Promise<ModelFormat> {
   for (const at of HDF5_OFFSETS) {
     if (head.subarray(at, at + HDF5_MAGIC.length).equals(HDF5_MAGIC)) return 'hdf5';
   }
-  if (isZipMagic(head)) {
-    const dir = await readZipDirectory(source);
-    return dir.ok && dir.entries.some((e) => isTorchDataPickle(e.name)) ? 'pytorch-zip' : 'zip';
-  }
+  if (isZipMagic(head) || (head.length >= 4 && head.readUInt32LE(0) === ZIP_SPANNED_MARKER)) return zipKind(source);
+  if (head.subarray(0, SEVEN_Z_MAGIC.length).equals(SEVEN_Z_MAGIC)) return '7z';
   if (isTarHeader(head)) return 'tar';
-  if (isSafetensorsHead(head, source.size)) return 'safetensors';
+  if (isSafetensorsHead(head)) return 'safetensors';
   if (head[0] === 0x08 && (await isOnnx(source))) return 'onnx';
+  if (await isSavedModel(source)) return 'savedmodel';
   if (looksLikePickle(head, head.length === source.size)) return 'pickle';
+  const codec = compressionOf(head);
+  if (codec !== undefined && (codec !== 'zlib' || inflatesAsZlib(head))) return 'compressed';
+  // Anything else that ends in a readable zip directory is a zip to Python's zipfile (a prefix
+  // of other bytes, a self-extractor): read it as one.
+  if (source.size >= 22 && (await readZipDirectory(source)).ok) return zipKind(source);
   return 'unknown';
 }

@@ -2,7 +2,8 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { inspectArchive } from './archive.js';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
-import { detectFormat } from './detect.js';
+import { constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib';
+import { compressionOf, detectFormat } from './detect.js';
 import { inspectGguf } from './gguf.js';
 import { inspectHdf5 } from './hdf5.js';
 import { inspectSavedModel } from './savedmodel.js';
@@ -11,7 +12,7 @@ import { inspectOnnx } from './onnx.js';
 import { walkPickleSource } from './pickle.js';
 import { inspectSafetensors } from './safetensors.js';
 import { inspectTar } from './tar.js';
-import { fileSource, type ByteSource } from './source.js';
+import { bufferSource, fileSource, type ByteSource } from './source.js';
 import type { Finding, Inspection } from './types.js';
 
 export { INSPECT_LIMITS, type InspectLimits } from './constants.js';
@@ -26,12 +27,18 @@ export { inspectTar, isTarHeader } from './tar.js';
 export { inspectSafetensors } from './safetensors.js';
 export { inspectOnnx, escapesDirectory } from './onnx.js';
 export * from './types.js';
+export { coverageOf, type Coverage, type CoverageState } from './coverage.js';
 
 /** Options for {@link inspectFile} and {@link inspectSource}. */
 export interface InspectOptions {
   /** Tighter or looser limits than {@link INSPECT_LIMITS}. */
   readonly limits?: Partial<InspectLimits>;
+  /** Streams unwrapped so far (a compressed stream inside a compressed stream…). */
+  readonly depth?: number;
 }
+
+/** Compressed streams unwrapped inside one another, at most. */
+const MAX_UNWRAP = 1;
 
 /**
  * Inspects one model file statically — nothing in it is unpickled or executed — with bounded
@@ -107,10 +114,48 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
     case '7z':
       return { format, findings: [{ kind: 'not-inspected', severity: 'high', detail: '7z archives are not opened by this scanner: what it holds (a pickle, a checkpoint) was not read' }], meta: {} };
     case 'compressed':
-      return { format, findings: [{ kind: 'not-inspected', severity: 'high', detail: 'compressed stream not read' }], meta: {} };
+      return inspectCompressed(source, lim, opts.depth ?? 0);
     case 'unknown':
       return { format, findings: [], meta: {} };
   }
+}
+
+/**
+ * A compressed stream (joblib.dump(…, compress=…), a .gz): gzip and zlib are inflated, to
+ * `compressedBytes`, and what they hold is inspected as a file of its own; the codecs Node
+ * cannot inflate (bz2, xz, lzma, lz4, zstd) are not inspected, and say so.
+ */
+async function inspectCompressed(source: ByteSource, lim: InspectLimits, depth: number): Promise<Inspection> {
+  const head = await source.read(0, 16);
+  const codec = compressionOf(head) ?? 'unknown';
+  const only = (f: Finding): Inspection => ({ format: 'compressed', findings: [f], meta: { codec } });
+  if (codec !== 'gzip' && codec !== 'zlib') return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream is not decompressed by this scanner: what it holds (joblib writes pickles this way) was not read` });
+  if (depth >= MAX_UNWRAP) return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream inside a compressed stream is not unwrapped` });
+  const readCap = lim.compressedBytes * 4;
+  const raw = await source.read(0, Math.min(source.size, readCap));
+  const inflate = codec === 'gzip' ? gunzipSync : inflateSync;
+  const findings: Finding[] = [];
+  let inner: Buffer;
+  try {
+    inner = inflate(raw, { maxOutputLength: lim.compressedBytes });
+    if (source.size > readCap) findings.push({ kind: 'limit', severity: 'high', detail: `only the first ${readCap} bytes of the ${codec} stream were read` });
+  } catch (e) {
+    // Past the cap, or a stream that breaks part-way (a loader still read its first bytes):
+    // what inflates before that point is inspected, and the rest is named.
+    try {
+      inner = inflate(raw, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: lim.compressedBytes });
+    } catch (e2) {
+      if ((e2 as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return only({ kind: 'malformed', severity: 'high', detail: `${codec} stream does not inflate: ${(e as Error).message}` });
+      inner = inflate(raw.subarray(0, lim.compressedBytes), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: lim.compressedBytes * 2 }).subarray(0, lim.compressedBytes);
+    }
+    findings.push((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+      ? { kind: 'limit', severity: 'high', detail: `${codec} stream inflates past ${lim.compressedBytes} bytes: the rest was not inspected` }
+      : { kind: 'malformed', severity: 'medium', detail: `${codec} stream is truncated or corrupt after ${inner.length} bytes` });
+  }
+  const r = await inspectSource(bufferSource(inner), { limits: lim, depth: depth + 1 });
+  findings.unshift(...r.findings.map((f) => ({ ...f, path: `(${codec})${f.path === undefined ? '' : `!${f.path}`}` })));
+  if (r.format === 'unknown') findings.push({ kind: 'not-inspected', severity: 'high', detail: `the ${codec} stream holds ${inner.length} bytes in no format this scanner reads` });
+  return { format: 'compressed', findings, meta: { codec, inner: r.format, bytes: inner.length } };
 }
 
 /** The most severe finding's severity, or undefined when there are none. */

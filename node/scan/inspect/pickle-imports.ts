@@ -50,7 +50,8 @@ const ALLOWED: Record<string, RegExp> = {
   // Legacy (tar-format) checkpoints name CUDA storage and tensor types.
   'torch.cuda': /^[A-Z]\w*(?:Storage|Tensor)$/,
   'torch._tensor': /^_rebuild_from_type(?:_v2)?$/,
-  'torch.storage': /^(?:_load_from_bytes|UntypedStorage|TypedStorage|_TypedStorage|_UntypedStorage)$/,
+  // Not _load_from_bytes: it runs torch.load(weights_only=False) on bytes the pickle carries.
+  'torch.storage': /^(?:UntypedStorage|TypedStorage|_TypedStorage|_UntypedStorage)$/,
   'torch.serialization': /^_get_layout$/,
   'torch.nn.parameter': /^(?:Parameter|UninitializedParameter|Buffer)$/,
   'torch._C': /^_nn\.gelu$/,

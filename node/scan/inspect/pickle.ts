@@ -11,7 +11,16 @@ export interface PickleWalkOptions {
   /** The member path to put on findings (inside an archive). */
   readonly path?: string;
   readonly limits?: Partial<InspectLimits>;
+  /** Pickles inside pickles (bytes handed to torch's _load_from_bytes) walked so far. */
+  readonly depth?: number;
 }
+
+/** Bytes constants kept to walk when the pickle hands bytes to a loader, at most. */
+const MAX_BLOBS = 64;
+/** Loaders a pickle can call on bytes it carries: torch.load(BytesIO(b), weights_only=False). */
+const BYTES_LOADERS = new Set(['torch.storage._load_from_bytes']);
+/** Pickles inside pickles followed this deep. */
+const MAX_NESTED = 2;
 
 /** What a static walk of a pickle stream found. */
 export interface PickleWalk {
@@ -35,6 +44,16 @@ class Stop extends Error {
   ) {
     super(message);
   }
+}
+
+/** Opcodes a protocol 0 or 1 pickle starts with (it has no PROTO to announce it). */
+export const PROTO0_START = new Set('(ci]})NILFSVUTXJKMGPBC'.split('').map((c) => c.charCodeAt(0)));
+
+/** Whether the byte at `pos` can start a pickle: PROTO 0–5, or an opcode protocol 0/1 starts with. */
+function startsPickle(bytes: Buffer, pos: number): boolean {
+  const b = bytes[pos];
+  if (b === undefined) return false;
+  return b === 0x80 ? (bytes[pos + 1] ?? 0xff) <= 5 : PROTO0_START.has(b);
 }
 
 /** torch.save's legacy (pre-zip) files start with a pickle of this magic number, then four more pickles and raw storage bytes. */
@@ -68,10 +87,14 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
   let persistentIds = 0;
   let pos = 0;
   let needsMore = false;
+  const blobs: { at: number; bytes: Buffer }[] = [];
+  const blob = (b: Buffer, at: number): Buffer => {
+    if (b.length >= 2 && blobs.length < MAX_BLOBS) blobs.push({ at, bytes: b });
+    return b;
+  };
   const end = bytes.length;
-  const maxPickles = bytes.subarray(0, TORCH_LEGACY_MAGIC.length).equals(TORCH_LEGACY_MAGIC)
-    ? TORCH_LEGACY_PICKLES
-    : lim.picklesPerStream;
+  const legacy = bytes.subarray(0, TORCH_LEGACY_MAGIC.length).equals(TORCH_LEGACY_MAGIC);
+  const maxPickles = legacy ? TORCH_LEGACY_PICKLES : lim.picklesPerStream;
 
   const need = (n: number, op: number): void => {
     if (pos + n > end) throw new Stop('truncated', `opcode 0x${op.toString(16)} needs ${n} bytes past the end`, pos);
@@ -98,6 +121,15 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
     need(n, op);
     pos += n;
     return bytes.subarray(pos - n, pos);
+  };
+  /** Protocol 2 writes bytes as `_codecs.encode(text, 'latin1')`: the text's code points are the bytes. */
+  const latin1Blob = (b: Buffer, at: number): Buffer => {
+    if (blobs.length < MAX_BLOBS && b.length >= 2) {
+      const t = b.toString('utf8');
+      // eslint-disable-next-line no-control-regex -- any code point up to U+00FF is one byte
+      if (/^[\u0000-\u00ff]*$/.test(t)) blob(Buffer.from(t, 'latin1'), at);
+    }
+    return b;
   };
   const text = (b: Buffer, encoding: 'utf8' | 'latin1'): Val => (b.length <= lim.pickleString ? b.toString(encoding) : OTHER);
 
@@ -171,7 +203,10 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
 
   try {
     while (pos < end && pickles < maxPickles) {
-      if (pickles > 0 && !(bytes[pos] === 0x80 && (bytes[pos + 1] ?? 0xff) <= 5)) break; // trailing data, not another pickle
+      // Legacy torch.save files hold exactly five pickles, each read by torch.load whatever its
+      // first opcode (a protocol 0 pickle has no PROTO); elsewhere a later pickle is walked when its
+      // first byte can start one, since a loader that reads again runs it just the same.
+      if (pickles > 0 && !legacy && !startsPickle(bytes, pos)) break; // trailing data, not another pickle
       pickles++;
       stack.length = 0;
       marks.length = 0;
@@ -199,15 +234,15 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
           case 0x8b: { const n = i32(op); if (n < 0) throw new Stop('malformed', 'LONG4 with a negative length', opAt); take(n, op); push(OTHER); break; }
           case 0x4e: case 0x88: case 0x89: push(OTHER); break; // NONE NEWTRUE NEWFALSE
           case 0x53: { const s = decodeQuotedString(line(op)); if (s === undefined) throw new Stop('malformed', 'STRING argument is not quoted', opAt); push(s.length <= lim.pickleString ? s : OTHER); break; }
-          case 0x54: { const n = i32(op); if (n < 0) throw new Stop('malformed', 'BINSTRING with a negative length', opAt); push(text(take(n, op), 'latin1')); break; }
-          case 0x55: push(text(take(u8(op), op), 'latin1')); break; // SHORT_BINSTRING
+          case 0x54: { const n = i32(op); if (n < 0) throw new Stop('malformed', 'BINSTRING with a negative length', opAt); push(text(blob(take(n, op), opAt), 'latin1')); break; }
+          case 0x55: push(text(blob(take(u8(op), op), opAt), 'latin1')); break; // SHORT_BINSTRING
           case 0x56: { const b = line(op); push(b.length <= lim.pickleString ? decodeRawUnicodeEscape(b) : OTHER); break; } // UNICODE
-          case 0x58: push(text(take(u32(op), op), 'utf8')); break; // BINUNICODE
+          case 0x58: push(text(latin1Blob(take(u32(op), op), opAt), 'utf8')); break; // BINUNICODE
           case 0x8c: push(text(take(u8(op), op), 'utf8')); break; // SHORT_BINUNICODE
-          case 0x8d: push(text(take(u64(op), op), 'utf8')); break; // BINUNICODE8
-          case 0x42: take(u32(op), op); push(OTHER); break; // BINBYTES
-          case 0x43: take(u8(op), op); push(OTHER); break; // SHORT_BINBYTES
-          case 0x8e: case 0x96: take(u64(op), op); push(OTHER); break; // BINBYTES8 BYTEARRAY8
+          case 0x8d: push(text(latin1Blob(take(u64(op), op), opAt), 'utf8')); break; // BINUNICODE8
+          case 0x42: blob(take(u32(op), op), opAt); push(OTHER); break; // BINBYTES
+          case 0x43: blob(take(u8(op), op), opAt); push(OTHER); break; // SHORT_BINBYTES
+          case 0x8e: case 0x96: blob(take(u64(op), op), opAt); push(OTHER); break; // BINBYTES8 BYTEARRAY8
           case 0x97: push(OTHER); break; // NEXT_BUFFER
           case 0x98: top(op); break; // READONLY_BUFFER
           case 0x50: line(op); persistentIds++; push(OTHER); break; // PERSID
@@ -266,8 +301,32 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
     }
   }
   if (unresolved > 100) findings.push({ kind: 'unresolved-import', severity: 'high', ...at, detail: `${unresolved - 100} more unresolved imports` });
+  findings.push(...nestedPickles(imports, blobs, opts, lim));
   findings.unshift(...importFindings(imports, at));
   return { findings, needsMore, end: pos, meta: { protocol, pickles, opcodes, bytes: end, imports, persistentIds } };
+}
+
+/**
+ * A pickle that hands bytes it carries to a loader (torch.storage._load_from_bytes runs
+ * torch.load on them, weights_only=False) runs whatever pickle those bytes hold: each bytes
+ * constant that starts like a pickle is walked too, to {@link MAX_NESTED} levels. The loader
+ * itself stays off the allow-list, so the gate denies it whatever the bytes are.
+ */
+function nestedPickles(imports: readonly PickleImport[], blobs: readonly { at: number; bytes: Buffer }[], opts: PickleWalkOptions, lim: InspectLimits): Finding[] {
+  if (!imports.some((i) => BYTES_LOADERS.has(`${i.module}.${i.name}`))) return [];
+  const depth = opts.depth ?? 0;
+  const out: Finding[] = [];
+  for (const b of blobs) {
+    if (!startsPickle(b.bytes, 0)) continue;
+    const path = `${opts.path ?? ''}!bytes@${b.at}`;
+    if (depth + 1 > MAX_NESTED) {
+      out.push({ kind: 'limit', severity: 'high', path, detail: `pickle inside a pickle nested deeper than ${MAX_NESTED}: not walked` });
+      continue;
+    }
+    const inner = walkPickle(b.bytes, { path, limits: lim, depth: depth + 1 });
+    out.push(...inner.findings.map((f) => (f.kind === 'malformed' ? { ...f, severity: 'low' as const } : f)));
+  }
+  return out;
 }
 
 function importFindings(imports: readonly PickleImport[], at: { path?: string }): Finding[] {

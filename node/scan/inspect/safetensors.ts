@@ -20,10 +20,11 @@ const DTYPE_BITS: Readonly<Record<string, number>> = {
 const MAX_REPORTED = 20;
 
 /** True when bytes look like the start of a safetensors file: a sane header length, then `{`. */
-export function isSafetensorsHead(head: Buffer, fileSize: number): boolean {
+export function isSafetensorsHead(head: Buffer): boolean {
   if (head.length < 9) return false;
   const n = head.readBigUInt64LE(0);
-  return n >= 2n && n <= BigInt(INSPECT_LIMITS.safetensorsHeaderBytes) && Number(n) + 8 <= fileSize && head[8] === 0x7b;
+  // A header length that runs past the end of the file is still a safetensors file: a malformed one.
+  return n >= 2n && n <= BigInt(INSPECT_LIMITS.safetensorsHeaderBytes) && head[8] === 0x7b;
 }
 
 /**
