@@ -43,9 +43,11 @@ export interface ScannedModel {
   /**
    * dangerous: inspection found something critical or high, or a file is tampered;
    * not-inspected: a file whose format can carry code was not read in full (see its coverage);
-   * findings: lesser findings; clean: every file that can carry code was inspected and nothing found.
+   * findings: lesser findings; no-model-format: none of its files is in a format inspection reads
+   * (text, JSON…), so nothing is claimed; clean: files were inspected, every one that can carry
+   * code in full, and nothing was found.
    */
-  readonly inspection: 'dangerous' | 'not-inspected' | 'findings' | 'clean';
+  readonly inspection: 'dangerous' | 'not-inspected' | 'findings' | 'no-model-format' | 'clean';
 }
 
 export interface ScanReport {
@@ -215,6 +217,7 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
   const all = files.flatMap((f) => f.findings);
   const inspection = files.some((f) => f.tampered) || all.some(dangerousFinding) ? 'dangerous'
     : files.some(uninspectedCode) ? 'not-inspected'
-      : all.some((f) => f.severity !== 'info' && !GAP_KINDS.has(f.kind)) ? 'findings' : 'clean';
+      : all.some((f) => f.severity !== 'info' && !GAP_KINDS.has(f.kind)) ? 'findings'
+        : files.some((f) => f.coverage.state === 'inspected') ? 'clean' : 'no-model-format';
   return { name: m.name, runtime: m.runtime, root: m.root, digest, files, status, reason, inspection };
 }

@@ -4,22 +4,12 @@ import { ChorusError } from '../../../src/errors.js';
 import { parseDigest } from '../../../src/digest/parse-digest.js';
 import { nativeSuite } from '../../crypto/native-suite.js';
 import { hashPath } from '../../hash/hash-path.js';
-import type { Finding } from '../../scan/inspect/index.js';
-import { dangerousFinding, scan, uninspectedCode } from '../../scan/scan.js';
+import { inspectionDenials } from '../../scan/gate.js';
+import { scan } from '../../scan/scan.js';
 import { action, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { clean } from '../format.js';
 import { progressBar } from '../progress.js';
-
-/**
- * What inspection finds that the gate refuses: anything critical or high, and in pickles an
- * import that is not on the allow-list (Python runs what it imports). What was not read is
- * judged by the file's coverage (below), not by these findings.
- */
-function refuses(x: Finding): boolean {
-  if (x.kind === 'suspicious-import' || x.kind === 'unresolved-import') return true;
-  return dangerousFinding(x);
-}
 
 export function checkCommand(cli: Cli): Command {
   return new Command('check')
@@ -40,17 +30,8 @@ export function checkCommand(cli: Cli): Command {
             const r = await scan({ paths: [target], verify: true, cache: undefined, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t) });
             if (r.models.length === 0) throw new ChorusError('bad_input', `${clean(target)}: nothing to check (${clean(r.problems[0]?.message ?? 'no readable file')})`);
             digest = statSync(target).isDirectory() ? (await hashPath(target, nativeSuite())).digest : (r.models[0]?.digest ?? '');
-            for (const m of r.models) {
-              if (m.status === 'flagged') denials.push(`${clean(m.name)}: flagged in your view: ${clean(m.reason)}`);
-              for (const f of m.files) {
-                if (f.tampered) denials.push(`${clean(f.name)}: content does not match its name`);
-                for (const x of f.findings.filter(refuses).slice(0, 5)) denials.push(`inspection: ${clean(f.name)}: ${x.severity} ${x.kind}${x.path ? ` in ${clean(x.path)}` : ''}: ${clean(x.detail)}`);
-                if (uninspectedCode(f)) {
-                  const what = f.format === 'unknown' ? 'a file of no format this scanner reads, named like a model a code-running loader opens' : `${f.format}, a format that can carry code`;
-                  denials.push(`inspection: ${clean(f.name)}: ${f.coverage.state}: ${what}: ${clean(f.coverage.reasons.slice(0, 3).join('; '))}`);
-                }
-              }
-            }
+            for (const m of r.models) if (m.status === 'flagged') denials.push(`${clean(m.name)}: flagged in your view: ${clean(m.reason)}`);
+            denials.push(...inspectionDenials(r.models, clean));
           } finally {
             bar.stop();
           }

@@ -25,7 +25,7 @@ const CODE_FORMATS: ReadonlySet<ModelFormat> = new Set(['pickle', 'pytorch-zip',
  * (a pickle in disguise, a format this scanner does not read) is denied, not passed. Content
  * decides the format; the name only says what will try to load it.
  */
-const CODE_NAME = /\.(?:pt|pth|bin|pkl|pickle|ckpt|joblib|jbl|dill|cloudpkl|h5|hdf5|keras|pb|npy|npz|mar|nemo|7z|gz|bz2|xz|lzma|zst|onnx|gguf|ggml|model|pdparams|msgpack|tflite|llamafile|sav|dat|data)$/i;
+const CODE_NAME = /\.(?:pt|pth|bin|pkl|pickle|ckpt|joblib|jbl|dill|cloudpkl|h5|hdf5|keras|pb|npy|npz|mar|nemo|7z|gz|bz2|xz|lzma|zst|onnx|gguf|ggml|pdparams|llamafile|sav)$/i;
 
 /** The outcome of one file's inspection; `name` only matters for content no format claims. */
 export function coverageOf(format: ModelFormat, findings: readonly Finding[], name: string): Coverage {

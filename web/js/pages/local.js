@@ -11,7 +11,7 @@ function Model({ m }) {
       ${dangerous ? html` <span class="chip s-flagged">✖ DANGEROUS (inspection)</span>`
         : m.inspection === 'not-inspected' ? html` <span class="chip s-caution" data-testid="not-inspected">? NOT INSPECTED in full (can carry code)</span>`
           : m.inspection === 'findings' ? html` <span class="chip s-caution">⚠ findings</span>`
-            : m.inspection === 'clean' ? html` <span class="chip s-ok">✔ inspection clean</span>` : html` <span class="chip">inspection: ${String(m.inspection)}</span>`}</div>
+            : m.inspection === 'clean' ? html` <span class="chip s-ok">✔ inspection clean</span>` : m.inspection === 'no-model-format' ? html` <span class="chip">no model format (not inspected)</span>` : html` <span class="chip">inspection: ${String(m.inspection)}</span>`}</div>
     <p class="small"><a href=${`/models/sha256:${m.digest}`}>${shortDigest(m.digest)}</a>: <${Clipped} text=${m.reason} /></p>
     <ul class="small">${m.files.slice(0, 50).map((f) => html`<li key=${f.path}>${f.name}: ${f.format}${f.coverage && f.coverage.state !== 'inspected' ? html` <strong>(${f.coverage.state})</strong>` : null}, ${bytes(f.size)}${f.sha256 ? html`, <a href=${`/models/sha256:${f.sha256}`}>${shortDigest(f.sha256)}</a>` : null}${f.tampered ? html` <strong class="v-fail chip">TAMPERED</strong>` : null}
       ${f.findings.length ? html`<ul>${f.findings.slice(0, FINDINGS_SHOWN).map((x, i) => html`<li key=${i}><strong>${String(x.severity).toUpperCase()}</strong> ${x.kind}${x.path ? ` in ${x.path}` : ''}: <${Clipped} text=${x.detail} /></li>`)}${f.findings.length > FINDINGS_SHOWN ? html`<li>… ${f.findings.length - FINDINGS_SHOWN} more (chorus scan --json)</li>` : null}</ul>` : null}</li>`)}</ul>
