@@ -21,6 +21,15 @@
  *      fresh child process (RSS sampled and VmHWM). Reference: reading the file once with fs,
  *      and hashing it, in the same run.
  *
+ *   4. The gate over the regression corpora (test/fixtures/scan/corpus.ts, issue 19): recall
+ *      on the bypass corpus (each published technique denied), false positives on the benign
+ *      corpus, precision; files signed clean that should not be (must be none). Then inspection
+ *      of a 1,000-file mixed corpus (both corpora cycled): files/s and MB/s beside reading the
+ *      same files once in the same run.
+ *   5. Peak RSS on hostile files (a zlib bomb of 1 GiB, a 256 MiB pickle, a zip of 65,000
+ *      pickles), each inspected in a fresh child process, beside its RSS before.
+ *
+ * `--corpus` runs figures 4 and 5 only (about a minute).
  * MB = 10^6 bytes, MiB = 2^20. Internally `--inspect-child FILE` runs figure 3's measurement.
  */
 import { spawnSync } from 'node:child_process';
@@ -38,6 +47,8 @@ import { initHome, resolveHome } from '../../node/home/home.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { discover } from '../../node/scan/discover.js';
 import { HashCache } from '../../node/scan/hash-cache.js';
+import { BENIGN_CORPUS, BYPASS_CORPUS } from '../fixtures/scan/corpus.js';
+import { scoreCorpora, timeMixed, writeHostileFiles, writeMixedCorpus } from './scan-corpus.js';
 import { inspectFile } from '../../node/scan/inspect/index.js';
 import { scan, type ScanReport } from '../../node/scan/scan.js';
 import type { NodeClient } from '../../node/client/node-client.js';
@@ -718,6 +729,57 @@ async function benchInspect(dir: string, rows: Row[]): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------
+// 4. The corpora: precision and recall; mixed-corpus throughput
+
+const CORPUS_ONLY = process.argv.includes('--corpus');
+const MIXED_FILES = 1_000;
+
+async function benchCorpus(dir: string, rows: Row[]): Promise<void> {
+  out(`4. The gate over the regression corpora (${BYPASS_CORPUS.length} bypass techniques, ${BENIGN_CORPUS.length} benign models)`);
+  const s = await scoreCorpora(dir);
+  const recall = s.truePositives / (s.truePositives + s.falseNegatives.length);
+  const precision = s.truePositives / Math.max(1, s.truePositives + s.falsePositives.length);
+  out(`   bypass corpus: ${s.truePositives} denied, ${s.falseNegatives.length} allowed${s.falseNegatives.length ? ` (${s.falseNegatives.join(', ')})` : ''}: recall ${pct(recall)}`);
+  out(`   benign corpus: ${s.trueNegatives} allowed, ${s.falsePositives.length} denied${s.falsePositives.length ? ` (${s.falsePositives.join(', ')})` : ''}: precision ${pct(precision)}`);
+  out(`   bypass files signed clean by scan --attest: ${s.falseCleans.length}${s.falseCleans.length ? ` (${s.falseCleans.join(', ')})` : ''}`);
+  out(`   scanned in ${secs(s.seconds)} (fresh hashes, every file inspected, views asked)`);
+  log(`writing a ${MIXED_FILES}-file mixed corpus`);
+  const mixed = await writeMixedCorpus(join(dir, 'mixed'), MIXED_FILES);
+  await timeMixed(mixed.files); // warm the page cache and the JIT
+  const runs: { inspect: number; read: number }[] = [];
+  for (let i = 0; i < 3; i++) runs.push(await timeMixed(mixed.files));
+  const ins = median(runs.map((r) => r.inspect));
+  const rd = median(runs.map((r) => r.read));
+  out(`   mixed corpus: ${MIXED_FILES} files, ${fmt(mixed.bytes / MB, 2)} MB; inspectFile median ${secs(ins)} = ${fmt(MIXED_FILES / ins)} files/s (${fmt(mixed.bytes / MB / ins, 1)} MB/s); reading them once ${secs(rd)} = ${fmt(MIXED_FILES / rd)} files/s`);
+  out();
+  rows.push(
+    { figure: '4. recall, bypass corpus', measured: pct(recall), reference: `${s.truePositives}/${s.truePositives + s.falseNegatives.length} denied`, ratio: '', goal: '100 %', result: met(recall === 1) },
+    { figure: '4. false positives, benign corpus', measured: `${s.falsePositives.length}`, reference: `${s.trueNegatives + s.falsePositives.length} benign models`, ratio: `precision ${pct(precision)}`, goal: '0', result: met(s.falsePositives.length === 0) },
+    { figure: '4. bypass files signed clean', measured: `${s.falseCleans.length}`, reference: '', ratio: '', goal: '0', result: met(s.falseCleans.length === 0) },
+    { figure: '4. inspectFile, 1,000 mixed files', measured: `${fmt(MIXED_FILES / ins)} files/s`, reference: `fs read ${fmt(MIXED_FILES / rd)} files/s`, ratio: `${fmt((MIXED_FILES / ins) / (MIXED_FILES / rd), 2)}x`, goal: '', result: '' },
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Peak memory on hostile files
+
+async function benchHostile(dir: string, rows: Row[]): Promise<void> {
+  out('5. Peak RSS on hostile files (inspectFile in a fresh child process each)');
+  const self = fileURLToPath(import.meta.url);
+  for (const h of writeHostileFiles(dir)) {
+    const r = spawnSync(process.execPath, [self, INSPECT_FLAG, h.path, '--quick'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`inspect child exited ${r.status}`);
+    const c = JSON.parse(r.stdout) as InspectChildResult;
+    const peakMB = Math.max(c.sampledPeakMB, c.hwmAfterMB);
+    out(`   ${h.what}: format ${c.format}, median ${secs(median(c.runs))}, peak RSS ${fmt(peakMB, 1)} MB (+${fmt(peakMB - c.rssBeforeMB, 1)} MB); findings: ${c.findings.slice(0, 4).join('; ') || 'none'}`);
+    rows.push({ figure: `5. peak RSS, ${h.name}`, measured: `${fmt(peakMB, 1)} MB`, reference: `${fmt(c.rssBeforeMB, 1)} MB before`, ratio: `+${fmt(peakMB - c.rssBeforeMB, 1)} MB`, goal: `< ${GOALS.inspectRssMB} MB`, result: met(peakMB < GOALS.inspectRssMB) });
+    await rm(h.path, { force: true });
+  }
+  out();
+}
+
+// ---------------------------------------------------------------------------------------
 // Main
 
 async function main(): Promise<void> {
@@ -728,9 +790,13 @@ async function main(): Promise<void> {
     out(`node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${fmt(totalmem() / GiB, 0)} GiB RAM`);
     out(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes on the machine skew every figure; compare only within a run)`);
     out();
-    await benchHash(dir, rows);
-    await benchRescan(dir, rows);
-    await benchInspect(dir, rows);
+    if (!CORPUS_ONLY) {
+      await benchHash(dir, rows);
+      await benchRescan(dir, rows);
+      await benchInspect(dir, rows);
+    }
+    await benchCorpus(dir, rows);
+    await benchHostile(dir, rows);
     out(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     out();
     out('Summary (MB = 10^6 bytes; medians unless said; a benchmark: nothing passes or fails)');

@@ -67,6 +67,7 @@ export async function inspectArchive(
   const overlapping = new Set(dir.overlapping);
   const seenData = new Set<number>();
   const sniff = { budget: SNIFF_BUDGET, spent: false };
+  let opened = 0;
   for (const entry of dir.entries) {
     const path = prefix + entry.name;
     // An entry listed again, or overlapping another (already a zip-bomb finding), is read once at most.
@@ -78,6 +79,12 @@ export async function inspectArchive(
       continue;
     }
     if (entry.name.endsWith('/') || STORAGE_NAME.test(entry.name)) continue;
+    // Each member looked into costs reads and a walk: a hostile archive of 65,535 tiny pickles is
+    // cut off here, and what was not opened is a limit (the gate denies it).
+    if (++opened > lim.zipMembersOpened) {
+      findings.push({ kind: 'limit', severity: 'high', path: prefix.slice(0, -1) || entry.name, detail: `more than ${lim.zipMembersOpened} members to open: the rest of the archive was not inspected` });
+      break;
+    }
     if (entry.name === 'config.json') {
       // keras.saving.load_model builds the model from config.json before it looks for weights.
       if (entry.uncompressedSize > lim.kerasConfigBytes) {

@@ -38,6 +38,8 @@ export const INSPECT_LIMITS = {
   zipMemberBytes: 64 * MiB,
   /** Declared uncompressed / compressed size above which a member is a zip bomb. */
   zipRatio: 200,
+  /** Members of one archive opened to look inside (storages and directories are never opened). */
+  zipMembersOpened: 10_000,
   /** Archives inside archives followed this deep (the file itself is depth 0). */
   zipDepth: 2,
 

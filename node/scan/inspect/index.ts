@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { inspectArchive } from './archive.js';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
-import { constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib';
+import { createGunzip, createInflate } from 'node:zlib';
 import { compressionOf, detectFormat } from './detect.js';
 import { inspectGguf } from './gguf.js';
 import { inspectHdf5 } from './hdf5.js';
@@ -131,31 +131,57 @@ async function inspectCompressed(source: ByteSource, lim: InspectLimits, depth: 
   const only = (f: Finding): Inspection => ({ format: 'compressed', findings: [f], meta: { codec } });
   if (codec !== 'gzip' && codec !== 'zlib') return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream is not decompressed by this scanner: what it holds (joblib writes pickles this way) was not read` });
   if (depth >= MAX_UNWRAP) return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream inside a compressed stream is not unwrapped` });
-  const readCap = lim.compressedBytes * 4;
-  const raw = await source.read(0, Math.min(source.size, readCap));
-  const inflate = codec === 'gzip' ? gunzipSync : inflateSync;
+  const r0 = await inflateCapped(source, codec, lim.compressedBytes);
+  if (r0.bytes.length === 0 && r0.error !== undefined) return only({ kind: 'malformed', severity: 'high', detail: `${codec} stream does not inflate: ${r0.error}` });
   const findings: Finding[] = [];
-  let inner: Buffer;
-  try {
-    inner = inflate(raw, { maxOutputLength: lim.compressedBytes });
-    if (source.size > readCap) findings.push({ kind: 'limit', severity: 'high', detail: `only the first ${readCap} bytes of the ${codec} stream were read` });
-  } catch (e) {
-    // Past the cap, or a stream that breaks part-way (a loader still read its first bytes):
-    // what inflates before that point is inspected, and the rest is named.
-    try {
-      inner = inflate(raw, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: lim.compressedBytes });
-    } catch (e2) {
-      if ((e2 as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return only({ kind: 'malformed', severity: 'high', detail: `${codec} stream does not inflate: ${(e as Error).message}` });
-      inner = inflate(raw.subarray(0, lim.compressedBytes), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: lim.compressedBytes * 2 }).subarray(0, lim.compressedBytes);
-    }
-    findings.push((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
-      ? { kind: 'limit', severity: 'high', detail: `${codec} stream inflates past ${lim.compressedBytes} bytes: the rest was not inspected` }
-      : { kind: 'malformed', severity: 'medium', detail: `${codec} stream is truncated or corrupt after ${inner.length} bytes` });
-  }
-  const r = await inspectSource(bufferSource(inner), { limits: lim, depth: depth + 1 });
+  // A stream that breaks part-way still gave a loader its first bytes: what inflated is inspected.
+  if (r0.error !== undefined) findings.push({ kind: 'malformed', severity: 'medium', detail: `${codec} stream is truncated or corrupt after ${r0.bytes.length} bytes: ${r0.error}` });
+  if (r0.capped) findings.push({ kind: 'limit', severity: 'high', detail: `${codec} stream inflates past ${lim.compressedBytes} bytes: the rest was not inspected` });
+  const r = await inspectSource(bufferSource(r0.bytes), { limits: lim, depth: depth + 1 });
   findings.unshift(...r.findings.map((f) => ({ ...f, path: `(${codec})${f.path === undefined ? '' : `!${f.path}`}` })));
-  if (r.format === 'unknown') findings.push({ kind: 'not-inspected', severity: 'high', detail: `the ${codec} stream holds ${inner.length} bytes in no format this scanner reads` });
-  return { format: 'compressed', findings, meta: { codec, inner: r.format, bytes: inner.length } };
+  if (r.format === 'unknown') findings.push({ kind: 'not-inspected', severity: 'high', detail: `the ${codec} stream holds ${r0.bytes.length} bytes in no format this scanner reads` });
+  return { format: 'compressed', findings, meta: { codec, inner: r.format, bytes: r0.bytes.length } };
+}
+
+/** Compressed bytes fed to the inflater at a time (deflate inflates at most ~1032 times that). */
+const INFLATE_CHUNK = 64 * 1024;
+
+/**
+ * Inflates a gzip or zlib stream from a source, a chunk at a time, keeping at most `cap`
+ * output bytes: a bomb costs `cap` of memory and the time to inflate that much, never more.
+ */
+async function inflateCapped(source: ByteSource, codec: 'gzip' | 'zlib', cap: number): Promise<{ bytes: Buffer; capped: boolean; error?: string }> {
+  const z = codec === 'gzip' ? createGunzip() : createInflate();
+  const parts: Buffer[] = [];
+  let size = 0;
+  let capped = false;
+  let error: string | undefined;
+  // 'close' comes last on every path: after the end, after an error, after destroy().
+  const closed = new Promise<void>((resolve) => z.once('close', resolve));
+  z.on('data', (b: Buffer) => {
+    if (capped) return;
+    const room = cap - size;
+    if (b.length > room) {
+      parts.push(b.subarray(0, room));
+      size = cap;
+      capped = true;
+      z.destroy();
+      return;
+    }
+    parts.push(b);
+    size += b.length;
+  });
+  z.on('error', (e) => {
+    error = e.message;
+  });
+  for (let at = 0; at < source.size && !z.destroyed; at += INFLATE_CHUNK) {
+    const chunk = await source.read(at, INFLATE_CHUNK);
+    if (z.destroyed) break;
+    await Promise.race([new Promise<void>((resolve) => z.write(chunk, () => resolve())), closed]);
+  }
+  if (!z.destroyed) z.end();
+  await closed;
+  return { bytes: Buffer.concat(parts, size), capped, ...(error === undefined ? {} : { error }) };
 }
 
 /** The most severe finding's severity, or undefined when there are none. */
