@@ -18,6 +18,7 @@ import { trustCommand } from './commands/trust.js';
 import { scanCommand } from './commands/scan.js';
 import { checkCommand } from './commands/check.js';
 import { verifyStoreCommand } from './commands/verify-store.js';
+import { verifySignatureCommand } from './commands/verify-signature.js';
 import { uiCommand } from './commands/ui.js';
 import { keyCommand } from './commands/key.js';
 
@@ -37,7 +38,7 @@ Exit status:
   );
 
 const cli = makeCli(program);
-for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifyStoreCommand, keyCommand, statusCommand, peersCommand, connectCommand, uiCommand]) {
+for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifySignatureCommand, verifyStoreCommand, keyCommand, statusCommand, peersCommand, connectCommand, uiCommand]) {
   program.addCommand(make(cli));
 }
 
