@@ -1,3 +1,4 @@
+import { inspectChatTemplate } from './chat-template.js';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
 import { GGML_TYPES, GGUF_SCALAR_BYTES, GGUF_VALUE } from './gguf-types.js';
 import { readPrefix, type ByteSource } from './source.js';
@@ -20,6 +21,13 @@ class Stop extends Error {
 const MAGIC = 0x46554747; // "GGUF" read little-endian
 const KEPT_STRING = 1024;
 const DEFAULT_ALIGNMENT = 32;
+/** Chat templates of one file parsed together, at most, in units of `chatTemplateBytes` (llama.cpp knows a handful of named ones). */
+const CHAT_TEMPLATE_BUDGET = 4;
+
+/** `tokenizer.chat_template`, and the named templates beside it (`tokenizer.chat_template.tool_use`). */
+function isChatTemplateKey(key: string): boolean {
+  return key === 'tokenizer.chat_template' || key.startsWith('tokenizer.chat_template.');
+}
 
 /** True when bytes start with the GGUF magic. */
 export function isGgufMagic(head: Buffer): boolean {
@@ -32,7 +40,9 @@ export function isGgufMagic(head: Buffer): boolean {
  * before use. Reads at most `ggufHeaderBytes` from the start. Reports architecture, name,
  * license, base models and whether a chat template is present; a truncated or lying header, a
  * duplicate key or tensor, or a tensor whose data lies outside the file is a `malformed`
- * finding. Never throws for bad bytes.
+ * finding. Each chat template (`tokenizer.chat_template`, `tokenizer.chat_template.NAME`) is
+ * judged by {@link inspectChatTemplate} as it is read (loaders such as llama-cpp-python render
+ * it with jinja2), its findings carrying the key as their path. Never throws for bad bytes.
  */
 export async function inspectGguf(source: ByteSource, limits: Partial<InspectLimits> = {}): Promise<GgufInspection> {
   const lim = { ...INSPECT_LIMITS, ...limits };
@@ -44,6 +54,7 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
   const findings: Finding[] = [];
   const meta: Partial<GgufMeta> = { baseModels: [], hasChatTemplate: false, general: {}, alignment: DEFAULT_ALIGNMENT };
   const general: Record<string, Scalar> = {};
+  let templateBytesLeft = lim.chatTemplateBytes * CHAT_TEMPLATE_BUDGET;
   let pos = 0;
   let le = true;
 
@@ -137,8 +148,30 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
       if (keys.has(key)) throw new Stop('malformed', `duplicate metadata key ${JSON.stringify(key.slice(0, 200))}`);
       keys.add(key);
       const type = u32(key);
+      if (isChatTemplateKey(key)) {
+        if (type === GGUF_VALUE.STRING) {
+          // Decoded whole (at most ggufString bytes, already in memory), judged, and let go.
+          const at = pos;
+          const text = str(key, lim.ggufString);
+          const bytes = pos - at - (meta.version === 1 ? 4 : 8);
+          if (bytes > lim.chatTemplateBytes || bytes <= templateBytesLeft) {
+            // (One over the limit is not parsed: inspectChatTemplate says so.)
+            findings.push(...inspectChatTemplate(text, key, lim));
+            if (bytes <= lim.chatTemplateBytes) templateBytesLeft -= bytes;
+          } else {
+            findings.push({ kind: 'limit', severity: 'high', path: key, offset: at, detail: `${key} not parsed: the file's chat templates together exceed ${lim.chatTemplateBytes * CHAT_TEMPLATE_BUDGET} bytes` });
+            // Still named if it mentions Python internals (what the parser would not see).
+            findings.push(...inspectChatTemplate(text, key, { ...lim, chatTemplateBytes: 0 }).filter((f) => f.kind !== 'limit'));
+          }
+          meta.hasChatTemplate = true;
+        } else {
+          // llama.cpp turns any value into text (an array as ["…", …]), and a loader may render that.
+          findings.push({ kind: 'not-inspected', severity: 'high', path: key, offset: pos, detail: `${key} holds a value of GGUF type ${type}, not a string: a loader may still render its text as a template, and it was not inspected` });
+          value(type, key, 0);
+        }
+        continue;
+      }
       const v = value(type, key, 0);
-      if (key === 'tokenizer.chat_template') meta.hasChatTemplate = true;
       if (key === 'general.alignment') {
         if (typeof v !== 'number' || v <= 0 || !Number.isInteger(v) || (v & (v - 1)) !== 0) throw new Stop('malformed', `general.alignment ${String(v)} is not a power of two`);
         meta.alignment = v;
