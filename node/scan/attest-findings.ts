@@ -1,4 +1,5 @@
 import { buildStatement } from '../../src/statement/build.js';
+import { OMS_SIGNATURE_TYPE } from '../../src/statement/predicates.js';
 import type { Statement } from '../../src/statement/statement.js';
 import { VERSION } from '../version.js';
 import { INSPECTOR_REVISION } from './inspect/constants.js';
@@ -87,6 +88,39 @@ function payloadFields(f: ScannedFile): Record<string, unknown> | undefined {
   const lead = counted.find((x) => x.severity === worst) as (typeof counted)[number];
   const description = cut(plain(counted.slice(0, 20).map((x) => `${x.path ? `${x.path}: ` : ''}${x.detail}`).join('; ')), 4096);
   return { scanner, finding: { kind: PAYLOAD_KIND[lead.kind as keyof typeof PAYLOAD_KIND], ...(lead.path ? { path: cut(plain(lead.path), 1024) } : {}), description }, severity: worst };
+}
+
+/**
+ * The statements a model's signature earns under `scan --attest`, only when it was checked
+ * against a key or trusted root the user pinned: verified, a `provenance` attestation naming the
+ * signer (subjects: the signed model's digest and each signed file's); a signature that holds
+ * over files that do not match it, a `payload` finding (the model changed after it was signed).
+ * An unpinned signature proves nothing and earns nothing.
+ */
+export function signatureStatements(m: ScannedModel, issuer: string, now: Date): Statement[] {
+  const sig = m.signature;
+  if (sig === undefined || !sig.pinned) return [];
+  const v = sig.verification;
+  if (v.verified) {
+    const digests = [v.modelDigest?.replace(/^sha256:/, ''), ...v.files.map((f) => f.actual ?? f.expected)].filter((d): d is string => d !== undefined && /^[0-9a-f]{64}$/.test(d));
+    const subjects = [...new Set(digests)].slice(0, 64).map((d, i) => ({ name: cut(plain(i === 0 && v.modelDigest !== undefined ? m.name : `${m.name}/${v.files.find((f) => (f.actual ?? f.expected) === d)?.name ?? d}`), 256) || d, digest: { sha256: d } }));
+    if (subjects.length === 0) return [];
+    const signer = defined({ identity: v.signer.identity && cut(plain(v.signer.identity), 256), oidcIssuer: v.signer.issuer && cut(plain(v.signer.issuer), 256), keyFingerprint: v.signer.publicKeyFingerprint && cut(plain(v.signer.publicKeyFingerprint), 256) });
+    if (signer['identity'] === undefined && signer['keyFingerprint'] === undefined) return [];
+    return [buildStatement({ kind: 'provenance', subjects, issuer, issuedAt: now, fields: { signatureType: OMS_SIGNATURE_TYPE, method: v.method, signer, files: Math.max(1, v.files.length), notes: `OpenSSF model signing signature ${cut(plain(sig.path.split('/').at(-1) ?? 'model.sig'), 200)} verified offline by chorus ${SCANNER.version}; every file re-hashed` } })];
+  }
+  // A signature that fails against the pinned key may be someone else's, or the wrong key: that
+  // is the user's to see, not evidence to spread. A signature that holds over files that do not
+  // match it is: the model was changed after it was signed.
+  if (!v.signatureVerified) return [];
+  const digest = m.digest;
+  if (!/^[0-9a-f]{64}$/.test(digest)) return [];
+  const description = cut(plain(`files do not match the model signature that ${v.signer.identity ?? v.signer.publicKeyFingerprint ?? 'its signer'} signed: ${v.problems.slice(0, 10).map((p) => `${p.code}: ${p.detail}`).join('; ')}`), 4096);
+  return [buildStatement({ kind: 'payload', subjects: [{ name: cut(plain(m.name), 256) || digest, digest: { sha256: digest } }], issuer, issuedAt: now, fields: { scanner: { ...SCANNER }, finding: { kind: 'suspicious', description }, severity: 'high' } })];
+}
+
+function defined(o: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
 /** Text from a file, before it is signed: no control or bidirectional-override characters. */

@@ -26,6 +26,8 @@ export interface DiscoveredModel {
   readonly runtime: ModelRoot['runtime'];
   readonly root: string;
   readonly files: ModelFile[];
+  /** The directory that is this model (and may hold its model signature), when the model is one. */
+  readonly dir?: string;
 }
 
 export interface DiscoveryProblem {
@@ -213,8 +215,17 @@ async function byPath(root: string, runtime: ModelRoot["runtime"], problems: Dis
     if (!g) groups.set(key, (g = []));
     g.push({ path: file, size, name: dir === '' ? rel : rel.slice(dir.length + 1) });
   }
-  return [...groups].map(([name, files]) => ({ name: name.split(sep).join('/'), runtime, root, files }));
+  // A directory signed as one model (OpenSSF model signing writes model.sig beside it) is one model.
+  if (await regularFile(join(root, OMS_SIGNATURE_NAME), []) !== undefined) {
+    const files = [...groups.values()].flat().map((f) => ({ ...f, name: relative(root, f.path) }));
+    return [{ name: basename(root), runtime, root, files, dir: root }];
+  }
+  // A group named after a subdirectory is that directory's model; a loose top-level file is its own.
+  return [...groups].map(([name, files]) => ({ name: name.split(sep).join('/'), runtime, root, files, ...(files.some((f) => f.name === name) ? {} : { dir: join(root, name) }) }));
 }
+
+/** The file name OpenSSF model signing gives a model's signature. */
+const OMS_SIGNATURE_NAME = 'model.sig';
 
 /**
  * Every file under `dir` (symlinks followed only when they stay inside `dir`, loops and

@@ -23,6 +23,12 @@ type Clean = (s: string) => string;
 export function inspectionDenials(models: readonly ScannedModel[], clean: Clean = (s) => s): string[] {
   const out: string[] = [];
   for (const m of models) {
+    // A signature checked against a key or root the user pinned, that does not hold: the model
+    // is not what its signer signed (or not signed by whom the user expects).
+    const sig = m.signature;
+    if (sig?.pinned && !sig.verification.verified) {
+      out.push(`signature: ${clean(m.name)}: ${clean(sig.path)} does not verify: ${clean(sig.verification.problems.slice(0, 3).map((p) => `${p.code}: ${p.detail}`).join('; '))}`);
+    }
     for (const f of m.files) {
       if (f.tampered) out.push(`${clean(f.name)}: content does not match its name`);
       for (const x of f.findings.filter(refuses).slice(0, 5)) out.push(`inspection: ${clean(f.name)}: ${x.severity} ${x.kind}${x.path ? ` in ${clean(x.path)}` : ''}: ${clean(x.detail)}`);

@@ -7,6 +7,7 @@ import { hashFile } from '../hash/hash-path.js';
 import { discover, modelRoots, type DiscoveredModel, type DiscoveryProblem, type ModelRoot } from './discover.js';
 import type { HashCache } from './hash-cache.js';
 import { saveLastScan } from './last-scan.js';
+import { findModelSignature, verifyModelSignature, type OmsTrust, type OmsVerification } from './signature/oms.js';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { coverageOf, inspectFile, walkPickle, type Coverage, type Finding, type ModelFormat } from './inspect/index.js';
@@ -40,6 +41,8 @@ export interface ScannedModel {
   /** The worst status in this node's view over the model digest and its model files. */
   readonly status: Status;
   readonly reason: string;
+  /** Its OpenSSF model signature (model.sig), when its directory has one, and what verifying it found. */
+  readonly signature?: ModelSignature;
   /**
    * dangerous: inspection found something critical or high, or a file is tampered;
    * not-inspected: a file whose format can carry code was not read in full (see its coverage);
@@ -48,6 +51,14 @@ export interface ScannedModel {
    * code in full, and nothing was found.
    */
   readonly inspection: 'dangerous' | 'not-inspected' | 'findings' | 'no-model-format' | 'clean';
+}
+
+/** A model signature found beside a model, as scan reports it. */
+export interface ModelSignature {
+  readonly path: string;
+  /** A key or trusted root was pinned: `verified` means what it says. Without one nothing is verified. */
+  readonly pinned: boolean;
+  readonly verification: OmsVerification;
 }
 
 export interface ScanReport {
@@ -68,6 +79,8 @@ export interface ScanOptions {
   /** Progress of hashing: bytes done, bytes to do (only files that need reading count). */
   readonly onBytes?: (done: number, total: number) => void;
   readonly onModel?: (m: ScannedModel) => void;
+  /** The key or trusted root model signatures are verified against; none: signatures are read, never called verified. */
+  readonly signatureTrust?: OmsTrust | undefined;
   /** The data dir to keep this scan in as the machine's last (the web view's Local models); none: not kept. */
   readonly recordIn?: string;
 }
@@ -147,7 +160,8 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
   };
   for (const { models } of found) {
     for (const m of models) {
-      const scanned = await scanModel(m, o, onBytes);
+      const signature = m.dir === undefined ? undefined : await modelSignature(m.dir, o.signatureTrust);
+      const scanned = { ...(await scanModel(m, o, onBytes)), ...(signature === undefined ? {} : { signature }) };
       report.models.push(scanned);
       o.onModel?.(scanned);
     }
@@ -155,6 +169,14 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
   // A failure to keep it (a data dir this user may not write) costs the web view its list only.
   if (o.recordIn !== undefined) await saveLastScan(o.recordIn, { at: new Date().toISOString(), paths: [...o.paths], report }).catch(() => undefined);
   return report;
+}
+
+/** The OMS signature in a model's directory, verified against the pinned trust (if any); none when there is no signature. */
+async function modelSignature(dir: string, trust: OmsTrust | undefined): Promise<ModelSignature | undefined> {
+  const found = await findModelSignature(dir);
+  if (found.signaturePath === undefined) return undefined;
+  const verification = await verifyModelSignature({ modelDir: dir, signaturePath: found.signaturePath, trust });
+  return { path: found.signaturePath, pinned: trust !== undefined, verification };
 }
 
 async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number) => void): Promise<ScannedModel> {

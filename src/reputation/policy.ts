@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DidKeyString, Timestamp } from '../statement/common.js';
 
 /** The predicate kinds trust is scoped by (SPEC §10.1). */
-export const SCOPES = ['audit', 'dealignment', 'license', 'payload', 'lineage'] as const;
+export const SCOPES = ['audit', 'dealignment', 'license', 'payload', 'lineage', 'provenance'] as const;
 export type Scope = (typeof SCOPES)[number];
 export const ScopeSchema = z.enum(SCOPES);
 /** A scope list: kinds, or `*` for every kind. */

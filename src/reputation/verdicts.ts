@@ -27,6 +27,7 @@ export function verdictOf(kind: PredicateKind | undefined, predicate: Record<str
       return 'warn';
     }
     case 'lineage':
+    case 'provenance':
       return 'info';
     default:
       return undefined;

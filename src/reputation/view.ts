@@ -191,8 +191,10 @@ export function reputationView(digest: string, inputs: readonly ViewInput[], tru
     const w = { fail: 0, warn: 0, pass: 0, info: 0 };
     for (const i of counted) w[i.verdict as ModelVerdict] += i.weight ?? 0;
     const scope = scopeOf(group);
-    const onFail = scope === undefined || scope === 'lineage' ? 'caution' : p.severity[scope];
-    const status = scope === undefined || scope === 'lineage' ? 'unknown' : statusOfWeights(w, p, onFail);
+    // Lineage and provenance are information: they never decide a status.
+    const informative = scope === undefined || scope === 'lineage' || scope === 'provenance';
+    const onFail = informative ? 'caution' : p.severity[scope];
+    const status = informative ? 'unknown' : statusOfWeights(w, p, onFail);
     byPredicate[group] = {
       status,
       summary: worst(counted.map((i) => i.verdict as ModelVerdict)) ?? 'none',

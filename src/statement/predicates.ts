@@ -102,6 +102,26 @@ export const ApprovalPredicate = z.strictObject({
   note: LongText.optional(),
 });
 
+/** The in-toto predicate type OpenSSF model signing (OMS) v1.0 signs a model's files under. */
+export const OMS_SIGNATURE_TYPE = 'https://model_signing/signature/v1.0';
+
+/**
+ * provenance: the subject is signed by this signer under a model-signing scheme, as the issuer
+ * verified (the signature, and every file's digest against it). Information, never a pass.
+ */
+export const ProvenancePredicate = z.strictObject({
+  ...PredicateHeader,
+  signatureType: z.enum([OMS_SIGNATURE_TYPE]).describe('the signature format the issuer verified'),
+  method: z.enum(['key', 'certificate']).describe('a pinned public key, or a Sigstore certificate checked against a pinned trusted root'),
+  signer: z.strictObject({
+    identity: ShortText.optional().describe("the certificate's identity (SAN)"),
+    oidcIssuer: ShortText.optional().describe("the certificate's OIDC issuer"),
+    keyFingerprint: ShortText.optional().describe('sha256 of the public key, hex'),
+  }).refine((s) => s.identity !== undefined || s.keyFingerprint !== undefined, 'a signer names an identity or a key'),
+  files: z.int().min(1).max(1_000_000).describe('files the signature covers, each re-hashed and matched'),
+  notes: LongText.optional(),
+});
+
 /** Predicates a node does not know: header checked, the rest kept and relayed. */
 export const UnknownPredicate = z.looseObject({ ...PredicateHeader });
 
@@ -115,6 +135,7 @@ export const PREDICATES = {
   retraction: { type: `${PREDICATE_BASE}retraction/v1`, schema: RetractionPredicate },
   endorsement: { type: `${PREDICATE_BASE}endorsement/v1`, schema: EndorsementPredicate },
   approval: { type: `${PREDICATE_BASE}approval/v1`, schema: ApprovalPredicate },
+  provenance: { type: `${PREDICATE_BASE}provenance/v1`, schema: ProvenancePredicate },
 } as const;
 
 export type PredicateKind = keyof typeof PREDICATES;
@@ -137,3 +158,4 @@ export type LineagePredicate = z.infer<typeof LineagePredicate>;
 export type RetractionPredicate = z.infer<typeof RetractionPredicate>;
 export type EndorsementPredicate = z.infer<typeof EndorsementPredicate>;
 export type ApprovalPredicate = z.infer<typeof ApprovalPredicate>;
+export type ProvenancePredicate = z.infer<typeof ProvenancePredicate>;

@@ -41,6 +41,7 @@ export function exampleFields(kind: PredicateKind, extra: Record<string, unknown
     retraction: { target: 'c'.repeat(64), reason: 'wrong model' },
     endorsement: { endorsed: (endorsed ??= makeIssuer(new Uint8Array(32).fill(7))).did, scope: ['audit'], weight: 0.5 },
     approval: { name: 'acme/model', version: '1.0', license: 'Apache-2.0' },
+    provenance: { signatureType: 'https://model_signing/signature/v1.0', method: 'key', signer: { keyFingerprint: 'd'.repeat(64) }, files: 3 },
   };
   return { ...base[kind], ...extra };
 }

@@ -60,8 +60,11 @@ function defined(o: Record<string, unknown>): Record<string, unknown> {
 
 type Opts = CommonOpts & Record<string, unknown>;
 
+/** Kinds a person signs by hand; provenance is signed only by `chorus scan --attest` after it verified a signature. */
+type HandKind = Exclude<PredicateKind, 'provenance'>;
+
 /** Per-kind flags and how they become predicate fields. */
-const KINDS: Record<PredicateKind, { summary: string; options: Option[]; fields: (o: Opts) => Record<string, unknown> }> = {
+const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: Opts) => Record<string, unknown> }> = {
   audit: {
     summary: 'publish the result of an evaluation or audit run',
     options: [
@@ -194,7 +197,7 @@ async function predicateJson(arg: string | undefined): Promise<Record<string, un
 
 export function attestCommand(cli: Cli): Command {
   const attest = new Command('attest').description('sign an attestation about a model with this node\'s key and store it');
-  for (const kind of Object.keys(KINDS) as PredicateKind[]) {
+  for (const kind of Object.keys(KINDS) as HandKind[]) {
     const def = KINDS[kind];
     const sub = attest
       .command(kind)

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { signStatement } from '../../../src/statement/sign.js';
 import { nativeSuite } from '../../crypto/native-suite.js';
 import { loadIdentity } from '../../home/identity.js';
-import { findingStatements, unsignedFiles } from '../../scan/attest-findings.js';
+import { findingStatements, signatureStatements, unsignedFiles } from '../../scan/attest-findings.js';
+import { trustOf } from './verify-signature.js';
 import { HashCache } from '../../scan/hash-cache.js';
 import { scan, scanFailed, type ScanReport } from '../../scan/scan.js';
 import { VERSION } from '../../version.js';
@@ -11,6 +12,19 @@ import { action, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { progressBar } from '../progress.js';
 import { clean } from '../format.js';
+
+/** The options that pin what model signatures are verified against. */
+export interface SignatureOpts {
+  signatureKey?: string;
+  trustedRoot?: string;
+  identity?: string;
+  issuer?: string;
+}
+
+/** The scan/check options as verify-signature's (--signature-key is its --key). */
+export function signatureTrustOptions(o: SignatureOpts): { key?: string; trustedRoot?: string; identity?: string; issuer?: string } {
+  return Object.fromEntries(Object.entries({ key: o.signatureKey, trustedRoot: o.trustedRoot, identity: o.identity, issuer: o.issuer }).filter(([, v]) => v !== undefined));
+}
 
 const LEVEL: Record<string, string> = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
 
@@ -24,12 +38,24 @@ function sarif(r: ScanReport): unknown {
       }
       if (f.tampered) results.push({ ruleId: 'tampered', level: 'error', message: { text: `${m.name}: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}` }, locations: [{ physicalLocation: { artifactLocation: { uri: f.path } } }] });
     }
+    if (m.signature?.pinned && !m.signature.verification.verified) {
+      results.push({ ruleId: 'signature-invalid', level: 'error', message: { text: `${m.name}: model signature does not verify: ${m.signature.verification.problems.slice(0, 3).map((p) => p.detail).join('; ')}` }, locations: [{ physicalLocation: { artifactLocation: { uri: m.signature.path } } }] });
+    }
     if (m.status !== 'ok' && m.status !== 'unknown') {
       results.push({ ruleId: `view-${m.status}`, level: m.status === 'flagged' ? 'error' : 'warning', message: { text: `${m.name}: ${m.reason}` }, locations: [{ physicalLocation: { artifactLocation: { uri: m.files[0]?.path ?? m.root } } }], properties: { digest: `sha256:${m.digest}` } });
     }
   }
   const rules = [...new Set(results.map((x) => (x as { ruleId: string }).ruleId))].map((id) => ({ id, shortDescription: { text: id } }));
   return { $schema: 'https://json.schemastore.org/sarif-2.1.0.json', version: '2.1.0', runs: [{ tool: { driver: { name: 'chorus', version: VERSION, informationUri: 'https://chorus.dev', rules } }, results }] };
+}
+
+/** One line on a model's signature: who signed it, and whether that was verified against what the user pinned. */
+function signatureLine(sig: NonNullable<ScanReport['models'][number]['signature']>): string {
+  const v = sig.verification;
+  const who = clean(v.signer.identity !== undefined ? `${v.signer.identity}${v.signer.issuer ? ` (${v.signer.issuer})` : ''}` : v.signer.publicKeyFingerprint !== undefined ? `key sha256:${v.signer.publicKeyFingerprint.slice(0, 16)}…` : v.signer.keyHint !== undefined ? `key hint ${v.signer.keyHint.slice(0, 16)}…` : 'an unnamed signer');
+  if (!sig.pinned) return `signature: ${clean(sig.path)}, ${v.method}, signer claimed ${who}: NOT VERIFIED (pin --signature-key or --trusted-root to verify)${v.problems.some((p) => p.code.startsWith('file-')) ? `; ${clean(v.problems.filter((p) => p.code.startsWith('file-')).slice(0, 3).map((p) => p.detail).join('; '))}` : ''}`;
+  if (v.verified) return `signature: VERIFIED, ${v.method}, signed by ${who}, ${v.files.length} file(s) match`;
+  return `signature: DOES NOT VERIFY (${clean(sig.path)}): ${clean(v.problems.slice(0, 3).map((p) => `${p.code}: ${p.detail}`).join('; '))}`;
 }
 
 function table(r: ScanReport): string {
@@ -41,6 +67,7 @@ function table(r: ScanReport): string {
     const mark = m.inspection === 'dangerous' ? 'DANGEROUS' : m.inspection === 'not-inspected' && m.status !== 'flagged' ? 'UNREAD' : m.status.toUpperCase();
     lines.push(`${mark.padEnd(9)}  ${clean(m.name)}  (${m.runtime}, sha256:${m.digest.slice(0, 16)}…)`);
     lines.push(`           ${clean(m.reason)}`);
+    if (m.signature !== undefined) lines.push(`           ${signatureLine(m.signature)}`);
     for (const f of m.files) {
       if (f.format === 'unknown' && f.findings.length === 0) continue;
       const from = f.digestFrom === 'name' ? ' (digest from its name; --verify re-hashes)' : '';
@@ -65,16 +92,21 @@ export function scanCommand(cli: Cli): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'))
     .option('--attest', 'sign what inspection found as attestations (payload, license, lineage) and publish them through the node')
     .option('--dry-run', 'with --attest: print the signed envelopes, publish nothing')
+    .option('--signature-key <pem>', 'verify model signatures (OpenSSF model signing, model.sig) against this public key')
+    .option('--trusted-root <file>', 'verify keyless model signatures against this Sigstore trusted_root.json (with --identity and --issuer)')
+    .option('--identity <id>', 'with --trusted-root: the certificate identity a signature must have')
+    .option('--issuer <url>', 'with --trusted-root: the OIDC issuer that identity must come from')
     .addHelpText('after', '\nExit status: 3 when a model is flagged in your view, inspection finds it dangerous, or a file whose format can carry code was not inspected in full (UNREAD); 0 otherwise.\nWith --attest a file is signed clean only when every part of it was inspected; a file not read in full gets no payload finding.\nNothing is ever unpickled or executed: inspection reads headers and opcodes only.')
-    .action(action(async (paths: string[], opts: { verify?: boolean; json?: boolean; format: string; attest?: boolean; dryRun?: boolean }) => {
+    .action(action(async (paths: string[], opts: { verify?: boolean; json?: boolean; format: string; attest?: boolean; dryRun?: boolean } & SignatureOpts) => {
       const format = opts.json ? 'json' : opts.format;
+      const signatureTrust = await trustOf(signatureTrustOptions(opts));
       const home = cli.home();
       const cache = await HashCache.open(join(home.root, 'scan-cache.json'));
       return cli.withClient(async (client) => {
         const bar = progressBar('hashing');
         let report: ScanReport;
         try {
-          report = await scan({ paths, verify: opts.verify ?? false, cache, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t), recordIn: home.root });
+          report = await scan({ paths, verify: opts.verify ?? false, cache, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t), recordIn: home.root, signatureTrust });
         } finally {
           bar.stop();
           await cache.save().catch(() => undefined);
@@ -89,7 +121,7 @@ export function scanCommand(cli: Cli): Command {
           let refused = 0;
           for (const m of report.models) {
             for (const u of unsignedFiles(m)) cli.err(`chorus: not signed: ${clean(u.model)}: ${clean(u.file)}: ${clean(u.why)}`);
-            for (const st of findingStatements(m, identity.did, now)) {
+            for (const st of [...findingStatements(m, identity.did, now), ...signatureStatements(m, identity.did, now)]) {
               const envelope = signStatement(st, identity.secretKey);
               if (opts.dryRun) {
                 cli.err(JSON.stringify(envelope));

@@ -22,8 +22,8 @@ async function readTrustFile(path: string, what: string): Promise<Buffer> {
   throw new ChorusError('bad_input', `${what} ${clean(path)}: ${'tooLarge' in r ? `larger than ${DEFAULT_OMS_LIMITS.maxTrustFileBytes} bytes` : `cannot read it (${clean(r.error)})`}`);
 }
 
-/** The trust the options pin, checked before anything is verified: a bad key or root is bad input. */
-async function trustOf(opts: Opts): Promise<OmsTrust | undefined> {
+/** The trust the options pin, checked before anything is verified: a bad key or root is bad input (scan and check use it too). */
+export async function trustOf(opts: Pick<Opts, 'key' | 'trustedRoot' | 'identity' | 'issuer'>): Promise<OmsTrust | undefined> {
   if (opts.key !== undefined && opts.trustedRoot !== undefined) throw new ChorusError('bad_input', '--key and --trusted-root are exclusive: a signature is either key-based or certificate-based');
   if ((opts.identity !== undefined || opts.issuer !== undefined) && opts.trustedRoot === undefined) throw new ChorusError('bad_input', '--identity and --issuer go with --trusted-root (they name who a Sigstore certificate must belong to)');
   if (opts.key !== undefined) {
