@@ -48,6 +48,10 @@ export function ownWords(a: EvidenceItem): string {
   } else if (kind === 'lineage') {
     const d = (p['derivedFrom'] as { relation: string; digest: { sha256: string } }[] | undefined) ?? [];
     parts.push(d.map((x) => `${x.relation} from sha256:${x.digest.sha256.slice(0, 12)}…`).join(', '));
+  } else if (kind === 'provenance') {
+    const sg = p['signer'] as { identity?: string; oidcIssuer?: string; keyFingerprint?: string } | undefined;
+    const who = sg?.identity !== undefined ? `${sg.identity}${sg.oidcIssuer ? ` via ${sg.oidcIssuer}` : ''}` : `key sha256:${String(sg?.keyFingerprint ?? '?').slice(0, 16)}…`;
+    parts.push(`signed by ${who} (OMS, ${String(p['method'])}, ${String(p['files'])} file(s) matched)`);
   } else if (kind === 'endorsement') {
     parts.push(`endorses ${shortDid(String(p['endorsed']))} on ${((p['scope'] as string[] | undefined) ?? []).join(',')} at ${String(p['weight'])}`);
   }

@@ -99,3 +99,50 @@ describe('chorus verify-signature', () => {
     expect(other.stdout).toMatch(/untrusted-identity: signed by alice@example\.com, expected mallory@example\.com/);
   });
 });
+
+describe('model signatures in scan and check', () => {
+  test('scan shows the signer, --attest publishes a provenance attestation the view shows; check with a pinned key denies a tampered model', async () => {
+    const { makeInitialisedSandbox } = await import('./run-cli.js');
+    const sb = await makeInitialisedSandbox('chorus-e2e-oms-scan-');
+    sandboxes.push(sb);
+    const { writeSafetensors } = await import('../fixtures/scan/builders.js');
+    const m = await keySignedModel({
+      'model.safetensors': writeSafetensors({ __metadata__: { format: 'pt' }, w: { dtype: 'F32', shape: [16], data_offsets: [0, 64] } }, 64),
+      'config.json': '{"architectures":["LlamaForCausalLM"]}',
+      'tokenizer.json': '{"version":"1.0"}',
+    });
+    models.push(m.dir);
+    const keyPath = join(sb.dir, 'signer.pub');
+    await writeFile(keyPath, m.publicPem);
+
+    // Without a pinned key the signer is only claimed, and nothing is published about it.
+    const unpinned = await sb.run(['scan', m.dir]);
+    expect(unpinned.stdout, describeRun(['scan', m.dir], unpinned)).toMatch(/signature: .*model\.sig, key, signer claimed key hint .*NOT VERIFIED/);
+
+    const args = ['scan', m.dir, '--signature-key', keyPath, '--attest'];
+    const r = await sb.run(args);
+    expect(r.stdout, describeRun(args, r)).toMatch(/signature: VERIFIED, key, signed by key sha256:[0-9a-f]{16}…, 3 file\(s\) match/);
+    expect(r.stderr).toMatch(/attested: \d+ stored/);
+    const modelDigest = m.statement.subject[0]!.digest.sha256;
+    const q = await sb.run(['query', `sha256:${modelDigest}`]);
+    expect(q.stdout, describeRun(['query', modelDigest], q)).toMatch(/provenance/);
+    expect(q.stdout).toMatch(/signed by key sha256:[0-9a-f]{16}… \(OMS, key, 3 file\(s\) matched\)/);
+
+    const allowed = await sb.run(['check', m.dir, '--signature-key', keyPath]);
+    expect(allowed.code, describeRun(['check', m.dir], allowed)).toBe(0);
+    const w = join(m.dir, 'model.safetensors');
+    const b = await readFile(w);
+    b[b.length - 1] = (b[b.length - 1] as number) ^ 0xff; // a tensor byte: still a well-formed file
+    await writeFile(w, b);
+    const denied = await sb.run(['check', m.dir, '--signature-key', keyPath]);
+    expect(denied.code, describeRun(['check', m.dir], denied)).toBe(3);
+    expect(denied.stdout).toMatch(/signature: .*does not verify: file-mismatch/);
+    // A check that requires a signature denies a model without one.
+    const bare = join(sb.dir, 'bare');
+    await (await import('node:fs/promises')).mkdir(bare);
+    await writeFile(join(bare, 'model.safetensors'), await readFile(w));
+    const unsigned = await sb.run(['check', bare, '--signature-key', keyPath]);
+    expect(unsigned.code).toBe(3);
+    expect(unsigned.stdout).toMatch(/a signature was required/);
+  }, 90_000);
+});

@@ -151,6 +151,7 @@ export function predicateSummary(kind, p) {
     case 'license': return `declared ${p.declared === null ? 'none' : s(p.declared)}${Array.isArray(p.detected) && p.detected.length ? `, detected ${p.detected.map(s).join(', ')}` : ''}${p.verdict ? `: ${s(p.verdict)}` : ''}${p.notes ? ` — ${s(p.notes)}` : ''}`;
     case 'dealignment': return `${s(p.method)} of base ${p.baseModel ? shortDigest(s(p.baseModel.sha256)) : '?'}: ${s(p.evidence?.description)}`;
     case 'lineage': return (Array.isArray(p.derivedFrom) ? p.derivedFrom : []).slice(0, 8).map((d) => `${s(d.relation)} from ${shortDigest(s(d.digest?.sha256))}`).join('; ') + (p.notes ? ` — ${s(p.notes)}` : '');
+    case 'provenance': return `signed by ${p.signer?.identity ? `${s(p.signer.identity)}${p.signer.oidcIssuer ? ` via ${s(p.signer.oidcIssuer)}` : ''}` : `key sha256:${s(p.signer?.keyFingerprint).slice(0, 16)}…`} (OMS model signing, ${s(p.method)}, ${s(p.files)} file(s) matched)`;
     case 'retraction': return `withdraws ${s(p.target).slice(0, 16)}…${p.reason ? `: ${s(p.reason)}` : ''}`;
     case 'endorsement': return `endorses ${shortDid(s(p.endorsed))} on ${Array.isArray(p.scope) ? p.scope.map(s).join(', ') : ''} (weight ${s(p.weight)})${p.note ? ` — ${s(p.note)}` : ''}`;
     case 'approval': return `approves ${s(p.name)}${p.version ? ` ${s(p.version)}` : ''}${p.license ? ` under ${s(p.license)}` : ''}`;

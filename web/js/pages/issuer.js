@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ErrorBox, forgetNames, html, IssuerName, kindOf, LoginHint, session, shortDigest, Title, useApi, useNames, when } from '../lib.js';
 
-const SCOPES = ['audit', 'payload', 'license', 'dealignment', 'lineage'];
+const SCOPES = ['audit', 'payload', 'license', 'dealignment', 'lineage', 'provenance'];
 
 function TrustForm({ did, onDone }) {
   const [scope, setScope] = useState(new Set(['*']));
