@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { PickleWriter, writeSafetensors } from '../fixtures/scan/builders.js';
 import { BYPASS_CORPUS, torchStateDictPickle, torchZip } from '../fixtures/scan/corpus.js';
+import { kerasH5, sequentialDense, sequentialLambda } from '../fixtures/scan/hdf5-builders.js';
 import { describeRun, makeInitialisedSandbox, type Sandbox } from './run-cli.js';
 
 /**
@@ -51,6 +52,29 @@ describe('never a false clean', () => {
       expect(c.stdout).toMatch(/not-inspected: .*(can carry code|code-running loader)/);
     }
     expect((await sb.run(['check', join(dir, 'good.pt')])).code).toBe(0);
+  }, 90_000);
+
+  test('the report that opened issue 19: a legacy Keras .h5 with a Lambda layer is read, signed as a finding, and denied', async () => {
+    const sb = await makeInitialisedSandbox('chorus-e2e-fc-');
+    sandboxes.push(sb);
+    const dir = join(sb.dir, 'h5');
+    await mkdir(dir, { recursive: true });
+    const lambda = join(dir, 'lambda.h5');
+    const dense = join(dir, 'dense.h5');
+    await writeFile(lambda, await kerasH5({ modelConfig: sequentialLambda() }));
+    await writeFile(dense, await kerasH5({ modelConfig: sequentialDense() }));
+    const r = await sb.run(['scan', dir, '--attest', '--dry-run']);
+    expect(r.code, describeRun(['scan', dir], r)).toBe(3);
+    expect(r.stdout).toMatch(/lambda\.h5: hdf5, inspected/);
+    expect(r.stdout).toMatch(/HIGH embedded-code in model_config: .*Lambda/);
+    const signed = payloads(r.stderr).map((p) => [p.subject[0]!.name.replace(/.*\//, ''), p.predicate.finding.kind]);
+    expect(signed).toContainEqual(['lambda.h5', 'suspicious']);
+    expect(signed).toContainEqual(['dense.h5', 'clean']);
+    expect(signed).not.toContainEqual(['lambda.h5', 'clean']);
+    const c = await sb.run(['check', lambda]);
+    expect(c.code, describeRun(['check', lambda], c)).toBe(3);
+    expect(c.stdout).toMatch(/embedded-code in model_config/);
+    expect((await sb.run(['check', dense])).code).toBe(0);
   }, 90_000);
 
   test('a lying safetensors header is malformed; legacy protocol-0 and _load_from_bytes pickles are denied', async () => {

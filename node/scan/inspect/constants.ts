@@ -90,6 +90,8 @@ export const INSPECT_LIMITS = {
 
   /** Bytes of an HDF5 file read to find its Keras config (the reader holds what it reads). */
   hdf5Bytes: 64 * MiB,
+  /** Milliseconds the HDF5 library may run on one file (in a worker thread it is ended past this: a corrupt heap can make it spin). */
+  hdf5TimeMs: 10_000,
 
   /** Bytes of a TensorFlow SavedModel protobuf walked. */
   savedModelBytes: 256 * MiB,
