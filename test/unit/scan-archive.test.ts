@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { bufferSource, inspectArchive } from '../../node/scan/inspect/index.js';
 import { PickleWriter, writeZip } from '../fixtures/scan/builders.js';
+import { torchStateDictPickle } from '../fixtures/scan/corpus.js';
 
-/** The data.pkl torch.save writes for {'w': tensor of 4 floats} (protocol 2, persistent storage ids). */
-function torchDataPickle(): Buffer {
-  return new PickleWriter().proto(2)
-    .global('collections', 'OrderedDict').binput(0).emptyTuple().reduce().binput(1)
-    .binUnicode('w').binput(2)
-    .global('torch._utils', '_rebuild_tensor_v2').binput(3)
-    .mark()
-    .mark().binUnicode('storage').global('torch', 'FloatStorage').binUnicode('0').binUnicode('cpu').binint1(4).tuple().binpersid()
-    .binint1(0).binint1(4).tuple1().binint1(1).tuple1().raw(0x89)
-    .global('collections', 'OrderedDict').emptyTuple().reduce()
-    .tuple().reduce().binput(4)
-    .setitem().stop()
-    .bytes();
-}
+const torchDataPickle = torchStateDictPickle;
 
 const torchZip = (pkl: Buffer, deflate = false): Buffer => writeZip([
   { name: 'archive/data.pkl', data: pkl, deflate },
