@@ -144,7 +144,12 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
 
     const keys = new Set<string>();
     for (let i = 0; i < kvCount; i++) {
-      const key = str('a metadata key', lim.ggufString);
+      const rawKey = str('a metadata key', lim.ggufString);
+      // llama.cpp keeps keys as C strings: a key with a NUL is the part before it to every
+      // lookup, so `tokenizer.chat_template\0x` shadows the real template. No writer makes one.
+      const nul = rawKey.indexOf('\0');
+      const key = nul < 0 ? rawKey : rawKey.slice(0, nul);
+      if (nul >= 0) findings.push({ kind: 'malformed', severity: 'high', path: key, detail: `metadata key ${JSON.stringify(rawKey.slice(0, 200))} holds a NUL: llama.cpp reads it as ${JSON.stringify(key.slice(0, 200))}` });
       if (keys.has(key)) throw new Stop('malformed', `duplicate metadata key ${JSON.stringify(key.slice(0, 200))}`);
       keys.add(key);
       const type = u32(key);

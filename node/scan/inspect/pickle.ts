@@ -56,6 +56,72 @@ function startsPickle(bytes: Buffer, pos: number): boolean {
   return b === 0x80 ? (bytes[pos + 1] ?? 0xff) <= 5 : PROTO0_START.has(b);
 }
 
+/** The magic number torch.save's legacy format pickles first: 0x1950a86a20f9469cfc6c. */
+const TORCH_LEGACY_MAGIC_VALUE = 0x1950a86a20f9469cfc6cn;
+/** Python's isspace() for bytes. */
+// eslint-disable-next-line no-control-regex -- vertical tab and form feed are what Python strips
+const PY_SPACE = /^[ \t\n\r\x0b\x0c]*|[ \t\n\r\x0b\x0c]*$/g;
+
+/**
+ * A memo key as CPython reads one (PyLong_FromString, base 10): surrounding whitespace, a sign,
+ * single underscores between digits. Undefined when Python would raise, or past 2^53.
+ */
+export function pythonInt(line: Buffer): number | undefined {
+  const t = line.toString('latin1').replace(PY_SPACE, '');
+  if (!/^[+-]?\d+(?:_\d+)*$/.test(t)) return undefined;
+  const v = Number(t.replace(/_/g, ''));
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** A whole number pushed by one opcode (INT, LONG, BININT*, LONG1/4), or undefined. */
+function intValue(p: Buffer): { value: bigint; end: number } | undefined {
+  const op = p[0];
+  const le = (b: Buffer): bigint => {
+    let v = 0n;
+    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i] as number);
+    return b.length > 0 && ((b[b.length - 1] as number) & 0x80) !== 0 ? v - (1n << BigInt(8 * b.length)) : v;
+  };
+  if (op === 0x49 || op === 0x4c) { // INT, LONG: decimal text, LONG with a trailing L
+    const nl = p.indexOf(0x0a, 1);
+    if (nl < 0) return undefined;
+    const t = p.toString('latin1', 1, nl).replace(PY_SPACE, '').replace(/L$/, '');
+    return /^[+-]?\d+(?:_\d+)*$/.test(t) ? { value: BigInt(t.replace(/_/g, '')), end: nl + 1 } : undefined;
+  }
+  if (op === 0x4a && p.length >= 5) return { value: BigInt(p.readInt32LE(1)), end: 5 }; // BININT
+  if (op === 0x4b && p.length >= 2) return { value: BigInt(p[1] as number), end: 2 }; // BININT1
+  if (op === 0x4d && p.length >= 3) return { value: BigInt(p.readUInt16LE(1)), end: 3 }; // BININT2
+  if (op === 0x8a && p.length >= 2) { const n = p[1] as number; return p.length >= 2 + n ? { value: le(p.subarray(2, 2 + n)), end: 2 + n } : undefined; } // LONG1
+  if (op === 0x8b && p.length >= 5) { const n = p.readInt32LE(1); return n >= 0 && p.length >= 5 + n && n <= 64 ? { value: le(p.subarray(5, 5 + n)), end: 5 + n } : undefined; } // LONG4
+  return undefined;
+}
+
+/**
+ * Whether one pickle (its bytes, STOP included) is the legacy torch.save magic number in any
+ * encoding: PROTO, FRAME and memo opcodes around exactly one whole number that equals it.
+ */
+function isTorchLegacyMagic(p: Buffer): boolean {
+  let i = 0;
+  let value: bigint | undefined;
+  while (i < p.length) {
+    const op = p[i] as number;
+    if (op === 0x2e) return value === TORCH_LEGACY_MAGIC_VALUE && i === p.length - 1;
+    if (op === 0x80) i += 2; // PROTO
+    else if (op === 0x95) i += 9; // FRAME
+    else if (op === 0x94) i += 1; // MEMOIZE
+    else if (op === 0x71) i += 2; // BINPUT
+    else if (op === 0x72) i += 5; // LONG_BINPUT
+    else if (op === 0x70) { const nl = p.indexOf(0x0a, i); if (nl < 0) return false; i = nl + 1; } // PUT
+    else {
+      if (value !== undefined) return false;
+      const v = intValue(p.subarray(i));
+      if (v === undefined) return false;
+      value = v.value;
+      i += v.end;
+    }
+  }
+  return false;
+}
+
 /** torch.save's legacy (pre-zip) files start with a pickle of this magic number, then four more pickles and raw storage bytes. */
 const TORCH_LEGACY_MAGIC = Buffer.from('80028a0a6cfc9c46f9206aa850192e', 'hex');
 const TORCH_LEGACY_PICKLES = 5;
@@ -93,8 +159,8 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
     return b;
   };
   const end = bytes.length;
-  const legacy = bytes.subarray(0, TORCH_LEGACY_MAGIC.length).equals(TORCH_LEGACY_MAGIC);
-  const maxPickles = legacy ? TORCH_LEGACY_PICKLES : lim.picklesPerStream;
+  let legacy = bytes.subarray(0, TORCH_LEGACY_MAGIC.length).equals(TORCH_LEGACY_MAGIC);
+  let maxPickles = legacy ? TORCH_LEGACY_PICKLES : lim.picklesPerStream;
 
   const need = (n: number, op: number): void => {
     if (pos + n > end) throw new Stop('truncated', `opcode 0x${op.toString(16)} needs ${n} bytes past the end`, pos);
@@ -207,6 +273,7 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
       // first opcode (a protocol 0 pickle has no PROTO); elsewhere a later pickle is walked when its
       // first byte can start one, since a loader that reads again runs it just the same.
       if (pickles > 0 && !legacy && !startsPickle(bytes, pos)) break; // trailing data, not another pickle
+      const pickleStart = pos;
       pickles++;
       stack.length = 0;
       marks.length = 0;
@@ -217,7 +284,15 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
         if (++opcodes > lim.pickleOpcodes) throw new Stop('limit', `more than ${lim.pickleOpcodes} opcodes`, pos);
         const opAt = pos;
         const op = bytes[pos++] as number;
-        if (op === 0x2e) break; // STOP
+        if (op === 0x2e) {
+          // torch.load's legacy reader checks the first pickle's value, not its bytes: a magic
+          // number in any encoding makes it read four more pickles, whatever they start with.
+          if (pickles === 1 && !legacy && isTorchLegacyMagic(bytes.subarray(pickleStart, pos))) {
+            legacy = true;
+            maxPickles = TORCH_LEGACY_PICKLES;
+          }
+          break; // STOP
+        }
         switch (op) {
           case 0x80: protocol = Math.max(protocol, u8(op)); if (protocol > 5) throw new Stop('malformed', `unsupported protocol ${protocol}`, opAt); break; // PROTO
           case 0x95: u64(op); break; // FRAME
@@ -278,10 +353,10 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
           case 0x81: { pop(op); called(pop(op), 'NEWOBJ'); push(OTHER); break; } // NEWOBJ
           case 0x92: { pop(op); pop(op); called(pop(op), 'NEWOBJ_EX'); push(OTHER); break; } // NEWOBJ_EX
           case 0x6f: { called(popMark(op), 'OBJ'); push(OTHER); break; } // OBJ
-          case 0x67: { const k = Number.parseInt(line(op).toString('latin1'), 10); if (!Number.isSafeInteger(k)) throw new Stop('malformed', 'GET with a bad key', opAt); memoGet(k); break; }
+          case 0x67: { const k = pythonInt(line(op)); if (k === undefined) throw new Stop('malformed', 'GET with a key Python would not read', opAt); memoGet(k); break; }
           case 0x68: memoGet(u8(op)); break; // BINGET
           case 0x6a: memoGet(u32(op)); break; // LONG_BINGET
-          case 0x70: { const k = Number.parseInt(line(op).toString('latin1'), 10); if (!Number.isSafeInteger(k) || k < 0) throw new Stop('malformed', 'PUT with a bad key', opAt); memoPut(k, op); break; }
+          case 0x70: { const k = pythonInt(line(op)); if (k === undefined || k < 0) throw new Stop('malformed', 'PUT with a key Python would not read', opAt); memoPut(k, op); break; }
           case 0x71: memoPut(u8(op), op); break; // BINPUT
           case 0x72: memoPut(u32(op), op); break; // LONG_BINPUT
           case 0x94: memoPut(memo.size, op); break; // MEMOIZE
@@ -297,7 +372,9 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
     } else if (e.why === 'limit') {
       findings.push({ kind: 'limit', severity: 'medium', ...at, offset: e.at, detail: `pickle walk stopped: ${e.message}` });
     } else {
-      findings.push({ kind: 'malformed', severity: 'medium', ...at, offset: e.at, detail: `pickle breaks at byte ${e.at}: ${e.message}; imports before the break are reported` });
+      // Where the walk breaks, Python may not (or may run what it read first): what follows is
+      // unread, so a break fails closed — high, which the gate denies.
+      findings.push({ kind: 'malformed', severity: 'high', ...at, offset: e.at, detail: `pickle breaks at byte ${e.at}: ${e.message}; imports before the break are reported, nothing after it was read` });
     }
   }
   if (unresolved > 100) findings.push({ kind: 'unresolved-import', severity: 'high', ...at, detail: `${unresolved - 100} more unresolved imports` });

@@ -66,7 +66,9 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
   const meta: TarMeta = { entries: 0, torch: false, members: [] };
   const members: Member[] = [];
   let longName: string | undefined;
-  let paxPath: string | undefined;
+  /** pax records from global headers (type g): Python's tarfile applies them to every later member. */
+  const globalPax = new Map<string, string>();
+  let localPax: Map<string, string> | undefined;
   for (let off = 0; off < source.size;) {
     if (off + BLOCK > source.size) {
       findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: 'tar: the archive ends inside a header' });
@@ -82,30 +84,43 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
       findings.push({ kind: 'limit', severity: 'medium', offset: off, detail: `tar: more than ${lim.tarEntries} entries; the rest were not read` });
       break;
     }
-    const size = octal(h, 124, 12);
-    if (size === undefined || off + BLOCK + size > source.size) {
+    const type = String.fromCharCode(h[156] as number);
+    const extended = type === 'L' || type === 'x' || type === 'g';
+    // A pax `size` record replaces the header's size for the member it applies to (tarfile reads its data that long).
+    const paxSize = extended ? undefined : (localPax?.get('size') ?? globalPax.get('size'));
+    const size = paxSize !== undefined ? (/^\d+$/.test(paxSize) ? Number(paxSize) : undefined) : octal(h, 124, 12);
+    if (size === undefined || !Number.isSafeInteger(size) || off + BLOCK + size > source.size) {
       findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: 'tar: an entry whose size is unreadable or runs past the end' });
       break;
     }
-    const type = String.fromCharCode(h[156] as number);
     const data = off + BLOCK;
     const ustarPrefix = h.toString('latin1', 257, 262) === 'ustar' ? cstring(h, 345, 155) : '';
     let name = (ustarPrefix === '' ? '' : `${ustarPrefix}/`) + cstring(h, 0, 100);
-    if (type === 'L' || type === 'x' || type === 'g') {
+    if (extended) {
       // A long name (GNU) or extended header (pax) for the next entry: it renames it.
       if (size > 1024 * 1024) {
         // It could rename the next entry to one torch reads: not read, so not passed either.
         findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: `tar: a ${size}-byte ${type === 'L' ? 'long-name' : 'extended'} header (over 1 MiB)` });
         break;
       }
-      const body = (await source.read(data, size)).toString('utf8');
-      if (type === 'L') longName = body.replace(/\0.*$/s, '');
-      if (type === 'x') paxPath = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body)?.[1];
+      const raw = await source.read(data, size);
+      if (type === 'L') longName = raw.toString('utf8').replace(/\0.*$/s, '');
+      else {
+        const records = paxRecords(raw);
+        if (records === undefined) {
+          // tarfile refuses such a header; what it would name the next member is unknown.
+          findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: `tar: a pax ${type === 'g' ? 'global' : 'extended'} header whose records do not parse` });
+          break;
+        }
+        if (type === 'g') for (const [k, v] of records) globalPax.set(k, v);
+        else localPax = records;
+      }
     } else {
+      const pathRecord = localPax?.get('path') ?? globalPax.get('path');
       if (longName !== undefined) name = longName;
-      if (paxPath !== undefined) name = paxPath;
+      if (pathRecord !== undefined) name = pathRecord;
       longName = undefined;
-      paxPath = undefined;
+      localPax = undefined;
       members.push({ name, type, offset: data, size });
     }
     off = data + Math.ceil(size / BLOCK) * BLOCK;
@@ -124,6 +139,28 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
     meta.members.push({ path: m.name, format: 'pickle', meta: r.meta });
   }
   return { findings, meta };
+}
+
+/**
+ * pax records (`LEN key=value\n`, LEN counting the whole record) read by their lengths, as
+ * Python's tarfile does; a later record for a key replaces an earlier one. Undefined when a
+ * length does not hold.
+ */
+function paxRecords(bytes: Buffer): Map<string, string> | undefined {
+  const out = new Map<string, string>();
+  let at = 0;
+  while (at < bytes.length && bytes[at] !== 0) {
+    const space = bytes.indexOf(0x20, at);
+    if (space < 0) return undefined;
+    const len = Number(bytes.toString('latin1', at, space));
+    if (!Number.isSafeInteger(len) || len <= space - at + 1 || at + len > bytes.length || bytes[at + len - 1] !== 0x0a) return undefined;
+    const record = bytes.toString('utf8', space + 1, at + len - 1);
+    const eq = record.indexOf('=');
+    if (eq < 0) return undefined;
+    out.set(record.slice(0, eq), record.slice(eq + 1));
+    at += len;
+  }
+  return out;
 }
 
 /** A read cursor over one member, buffered in windows. */

@@ -61,9 +61,12 @@ export async function readZipDirectory(source: ByteSource, limits: Partial<Inspe
   if (source.size < EOCD_SIZE) return bad('too short for a zip end-of-central-directory record');
   const tailStart = Math.max(0, source.size - EOCD_SIZE - MAX_COMMENT);
   const tail = await source.read(tailStart, source.size - tailStart);
+  // The last end-record signature with a whole record after it, whatever its comment length
+  // says: that is the one miniz (torch.load) and Python's zipfile (np.load, Keras) read. Skipping
+  // one whose comment runs past the file would read another archive than they do.
   let eocd = -1;
   for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_SIZE + tail.readUInt16LE(i + 20) <= tail.length) {
+    if (tail.readUInt32LE(i) === SIG_EOCD) {
       eocd = i;
       break;
     }
