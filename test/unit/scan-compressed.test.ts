@@ -36,10 +36,15 @@ describe('compressed streams', () => {
     expect(r.findings.some((f) => f.kind === 'malformed')).toBe(true);
   });
 
-  it('codecs not read here (xz, bz2) are not-inspected, never clean', async () => {
+  it('corrupt xz and bz2 streams (7-Zip unpacks these) are never clean; lz4 and zstd are not read', async () => {
     for (const head of ['fd377a585a000004', '425a6839314159265359']) {
       const r = await inspect(Buffer.concat([Buffer.from(head, 'hex'), Buffer.alloc(64)]));
       expect(r.format).toBe('compressed');
+      expect(r.findings.length).toBeGreaterThan(0);
+      expect(r.findings.some((f) => f.severity === 'high' && (f.kind === 'malformed' || f.kind === 'not-inspected'))).toBe(true);
+    }
+    for (const head of ['04224d18', '28b52ffd']) {
+      const r = await inspect(Buffer.concat([Buffer.from(head, 'hex'), Buffer.alloc(64)]));
       expect(r.findings).toMatchObject([{ kind: 'not-inspected', severity: 'high' }]);
     }
   });

@@ -96,8 +96,14 @@ export const INSPECT_LIMITS = {
   /** Bytes of a TensorFlow SavedModel protobuf walked. */
   savedModelBytes: 256 * MiB,
 
-  /** Bytes a gzip/zlib stream (joblib's compression) is inflated to for inspection. */
+  /** Bytes a compressed stream or 7z archive is unpacked to for inspection, all members together. */
   compressedBytes: 64 * MiB,
+  /** Bytes of a 7z archive or a bz2/xz/lzma stream read to unpack it (7-Zip holds them in memory). */
+  sevenZipBytes: 128 * MiB,
+  /** Members of a 7z archive listed. */
+  sevenZipEntries: 10_000,
+  /** Milliseconds 7-Zip (in a worker thread) may run on one file. */
+  sevenZipTimeMs: 10_000,
 
   /** Bytes read to recognise a file's format. */
   sniffBytes: 64 * KiB,

@@ -31,7 +31,7 @@ export function compressionOf(head: Buffer): 'gzip' | 'zlib' | 'bz2' | 'xz' | 'l
   if (head.subarray(0, 6).equals(Buffer.from('fd377a585a00', 'hex'))) return 'xz';
   // joblib's 'lzma' writes the legacy .lzma header: properties 0x5d, then a 4-byte dictionary size.
   if (b0 === 0x5d && b1 === 0x00 && head[2] === 0x00) return 'lzma';
-  if (head.readUInt32LE(0) === 0x184d2204) return 'lz4';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0x184d2204) return 'lz4';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return undefined;
 }

@@ -7,6 +7,8 @@ import { compressionOf, detectFormat } from './detect.js';
 import { inspectGguf } from './gguf.js';
 import { inspectHdf5 } from './hdf5.js';
 import { inspectSavedModel } from './savedmodel.js';
+import { unpackWith7z } from './sevenzip.js';
+import { coverageOf } from './coverage.js';
 import { inspectNpy } from './npy.js';
 import { inspectOnnx } from './onnx.js';
 import { walkPickleSource } from './pickle.js';
@@ -112,7 +114,7 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
       return { format, findings: r.findings, meta: r.meta };
     }
     case '7z':
-      return { format, findings: [{ kind: 'not-inspected', severity: 'high', detail: '7z archives are not opened by this scanner: what it holds (a pickle, a checkpoint) was not read' }], meta: {} };
+      return inspectWith7z(source, lim, opts.depth ?? 0, '7z');
     case 'compressed':
       return inspectCompressed(source, lim, opts.depth ?? 0);
     case 'unknown':
@@ -129,6 +131,7 @@ async function inspectCompressed(source: ByteSource, lim: InspectLimits, depth: 
   const head = await source.read(0, 16);
   const codec = compressionOf(head) ?? 'unknown';
   const only = (f: Finding): Inspection => ({ format: 'compressed', findings: [f], meta: { codec } });
+  if (codec === 'bz2' || codec === 'xz' || codec === 'lzma') return inspectWith7z(source, lim, depth, codec);
   if (codec !== 'gzip' && codec !== 'zlib') return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream is not decompressed by this scanner: what it holds (joblib writes pickles this way) was not read` });
   if (depth >= MAX_UNWRAP) return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream inside a compressed stream is not unwrapped` });
   const r0 = await inflateCapped(source, codec, lim.compressedBytes);
@@ -141,6 +144,40 @@ async function inspectCompressed(source: ByteSource, lim: InspectLimits, depth: 
   findings.unshift(...r.findings.map((f) => ({ ...f, path: `(${codec})${f.path === undefined ? '' : `!${f.path}`}` })));
   if (r.format === 'unknown') findings.push({ kind: 'not-inspected', severity: 'high', detail: `the ${codec} stream holds ${r0.bytes.length} bytes in no format this scanner reads` });
   return { format: 'compressed', findings, meta: { codec, inner: r.format, bytes: r0.bytes.length } };
+}
+
+/**
+ * A 7z archive, or a bz2/xz/lzma stream, unpacked by 7-Zip in a worker (bounded in bytes read,
+ * bytes unpacked, members and time); each member is inspected as a file of its own. An
+ * encrypted member, or anything 7-Zip cannot read, is not-inspected; the output cap is a limit.
+ */
+async function inspectWith7z(source: ByteSource, lim: InspectLimits, depth: number, kind: '7z' | 'bz2' | 'xz' | 'lzma'): Promise<Inspection> {
+  const format = kind === '7z' ? '7z' : 'compressed';
+  const meta: Record<string, unknown> = kind === '7z' ? {} : { codec: kind };
+  const only = (f: Finding): Inspection => ({ format, findings: [f], meta });
+  const what = kind === '7z' ? 'a 7z archive' : `a ${kind} stream`;
+  if (depth >= MAX_UNWRAP) return only({ kind: 'not-inspected', severity: 'high', detail: `${what} inside a compressed stream or archive is not unwrapped` });
+  if (source.size > lim.sevenZipBytes) return only({ kind: 'limit', severity: 'high', detail: `${what} of ${source.size} bytes is more than the ${lim.sevenZipBytes} read to unpack it` });
+  const r = await unpackWith7z(await source.read(0, source.size), { maxBytes: lim.compressedBytes, maxEntries: lim.sevenZipEntries, timeMs: lim.sevenZipTimeMs });
+  if (!r.ok) return only({ kind: r.why, severity: 'high', detail: `${what}: ${r.detail}` });
+  const findings: Finding[] = [];
+  const members: string[] = [];
+  for (const m of r.value.members) {
+    const at = kind === '7z' ? m.name : `(${kind})`;
+    members.push(m.name);
+    if (m.encrypted) {
+      findings.push({ kind: 'not-inspected', severity: 'high', path: at, detail: 'an encrypted member: what it holds was not read' });
+      continue;
+    }
+    const inner = await inspectSource(bufferSource(m.bytes), { limits: lim, depth: depth + 1 });
+    findings.push(...inner.findings.map((f) => ({ ...f, path: `${at}${f.path === undefined ? '' : `!${f.path}`}` })));
+    if (inner.format === 'unknown' && (kind !== '7z' || coverageOf('unknown', [], m.name).codeCapable)) {
+      findings.push({ kind: 'not-inspected', severity: 'high', path: at, detail: `${m.bytes.length} bytes in no format this scanner reads` });
+    }
+  }
+  if (r.value.capped) findings.push({ kind: 'limit', severity: 'high', detail: `${what} unpacks past ${lim.compressedBytes} bytes: the rest was not inspected` });
+  else if (r.value.error !== undefined) findings.push({ kind: 'malformed', severity: 'high', detail: `7-Zip: ${r.value.error.replace(/\s+/g, ' ').slice(0, 300)}` });
+  return { format, findings, meta: { ...meta, members: members.slice(0, 100) } };
 }
 
 /** Compressed bytes fed to the inflater at a time (deflate inflates at most ~1032 times that). */

@@ -156,7 +156,7 @@ export const InspectionSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('tar'), findings: Findings, meta: TarMetaSchema }),
   z.object({ format: z.literal('hdf5'), findings: Findings, meta: z.record(z.string(), z.unknown()) }),
   z.object({ format: z.literal('savedmodel'), findings: Findings, meta: z.record(z.string(), z.unknown()) }),
-  z.object({ format: z.literal('7z'), findings: Findings, meta: Empty }),
+  z.object({ format: z.literal('7z'), findings: Findings, meta: z.record(z.string(), z.unknown()) }),
   z.object({ format: z.literal('compressed'), findings: Findings, meta: z.record(z.string(), z.unknown()) }),
   z.object({ format: z.literal('unknown'), findings: Findings, meta: Empty }),
 ]);

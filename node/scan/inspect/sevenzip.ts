@@ -1,0 +1,173 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * 7-Zip (the 7z-wasm build of 7-Zip 24.09) unpacks what Node cannot: 7z archives (nullifAI
+ * wrapped PyTorch models in them) and bz2, xz and lzma streams (joblib's other codecs). It
+ * runs in a worker thread of its own, ended past `timeMs`; it never writes a file outside its
+ * in-memory file system; its output is cut at `maxBytes` as it is written (7-Zip's stdout).
+ */
+export interface Unpacked {
+  /** Members in archive order (a stream has one), their bytes cut at the output cap. */
+  readonly members: { readonly name: string; readonly size: number | undefined; readonly bytes: Buffer; readonly encrypted: boolean }[];
+  /** The output reached `maxBytes`: what follows was not unpacked. */
+  readonly capped: boolean;
+  /** 7-Zip's complaint, when it had one (a corrupt stream, a wrong password). */
+  readonly error?: string;
+}
+
+export type UnpackResult =
+  | { readonly ok: true; readonly value: Unpacked }
+  | { readonly ok: false; readonly why: 'limit' | 'not-inspected'; readonly detail: string };
+
+export interface UnpackBounds {
+  /** Bytes of unpacked output kept, all members together. */
+  readonly maxBytes: number;
+  /** Members listed at most. */
+  readonly maxEntries: number;
+  /** Milliseconds 7-Zip may run (listing and unpacking together). */
+  readonly timeMs: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Lists and unpacks an archive or stream with 7-Zip, in a worker, within `bounds`. Never throws. */
+export async function unpackWith7z(bytes: Buffer, bounds: UnpackBounds): Promise<UnpackResult> {
+  let modulePath: string;
+  try {
+    modulePath = require.resolve('7z-wasm').replace(/7zz\.umd\.js$/, '7zz.es6.js');
+  } catch {
+    return { ok: false, why: 'not-inspected', detail: '7-Zip (the 7z-wasm package) is not installed' };
+  }
+  return new Promise<UnpackResult>((resolve) => {
+    let settled = false;
+    const settle = (r: UnpackResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void worker.terminate();
+      resolve(r);
+    };
+    const input = new Uint8Array(bytes.byteLength);
+    input.set(bytes);
+    const worker = new Worker(`(${sevenZipWorker.toString()})()`, {
+      eval: true,
+      workerData: { modulePath: `file://${modulePath}`, input: input.buffer, maxBytes: bounds.maxBytes, maxEntries: bounds.maxEntries },
+      transferList: [input.buffer],
+      stdout: true,
+      stderr: true,
+    });
+    const timer = setTimeout(() => settle({ ok: false, why: 'limit', detail: `7-Zip ran past ${bounds.timeMs} ms and was stopped: the rest was not unpacked` }), bounds.timeMs);
+    worker.on('message', (m: WorkerReply) => {
+      if (m.kind === 'too-many') settle({ ok: false, why: 'limit', detail: `more than ${bounds.maxEntries} members: not unpacked` });
+      else if (m.kind === 'failed') settle({ ok: false, why: 'not-inspected', detail: `7-Zip could not read it: ${m.detail}` });
+      else settle({ ok: true, value: split(m) });
+    });
+    worker.on('error', (e) => settle({ ok: false, why: 'not-inspected', detail: `7-Zip failed: ${e.message}` }));
+    worker.on('exit', () => settle({ ok: false, why: 'not-inspected', detail: '7-Zip stopped without an answer' }));
+  });
+}
+
+interface Listed { name: string; size: number | undefined; dir: boolean; encrypted: boolean }
+type WorkerReply =
+  | { kind: 'too-many' }
+  | { kind: 'failed'; detail: string }
+  | { kind: 'done'; entries: Listed[]; data: ArrayBuffer; length: number; capped: boolean; error: string };
+
+/** The concatenated output cut back into members by the sizes the listing declares. */
+function split(m: Extract<WorkerReply, { kind: 'done' }>): Unpacked {
+  const data = Buffer.from(m.data, 0, m.length);
+  const files = m.entries.filter((e) => !e.dir);
+  const members: Unpacked['members'][number][] = [];
+  let at = 0;
+  for (const [i, e] of files.entries()) {
+    // A member of unknown size (a bare stream) is the rest of the output.
+    const take = e.size === undefined || i === files.length - 1 && e.size > data.length - at ? data.length - at : Math.min(e.size, data.length - at);
+    members.push({ name: e.name, size: e.size, bytes: data.subarray(at, at + take), encrypted: e.encrypted });
+    at += take;
+  }
+  const error = m.error.trim();
+  return { members, capped: m.capped, ...(error === '' ? {} : { error }) };
+}
+
+/**
+ * The worker's whole program: it is turned into source text, so it uses nothing from outside
+ * itself. 7-Zip's stdout is taken a byte at a time; throwing from it stops 7-Zip (an I/O error
+ * to it), which is how the output cap holds.
+ */
+function sevenZipWorker(): void {
+  void (async () => {
+    const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+    const data = workerData as { modulePath: string; input: ArrayBuffer; maxBytes: number; maxEntries: number };
+    const port = parentPort as NonNullable<typeof parentPort>;
+    try {
+      // An indirect eval keeps the dynamic import as Node runs it (a test runner rewrites import() in source).
+      const load = (0, eval)('(u) => import(u)') as (url: string) => Promise<unknown>;
+      const factory = (await load(data.modulePath)) as { default: (o: object) => Promise<{ FS: { mkdir(p: string): void; writeFile(p: string, d: Uint8Array): void }; callMain(a: string[]): void }> };
+      let sink: (c: number) => void = () => undefined;
+      let err = '';
+      const sz = await factory.default({
+        stdin: () => null,
+        stdout: (c: number) => sink(c),
+        stderr: (c: number) => {
+          if (err.length < 4096) err += String.fromCharCode(c);
+        },
+        quit: () => undefined,
+      });
+      sz.FS.mkdir('/w');
+      sz.FS.writeFile('/w/in', new Uint8Array(data.input));
+      let listing = '';
+      sink = (c) => {
+        if (listing.length < 16 * 1024 * 1024) listing += String.fromCharCode(c);
+      };
+      // -pX: an encrypted archive fails on a wrong password instead of asking for one.
+      try {
+        sz.callMain(['l', '-slt', '-bd', '-pX', '/w/in']);
+      } catch {
+        /* what was listed is used; err says why it stopped */
+      }
+      const body = listing.split(/\n----------\n/)[1] ?? '';
+      const entries: { name: string; size: number | undefined; dir: boolean; encrypted: boolean }[] = [];
+      for (const block of body.split(/\n\s*\n/)) {
+        const f = new Map<string, string>();
+        for (const line of block.split('\n')) {
+          const eq = line.indexOf(' = ');
+          if (eq > 0) f.set(line.slice(0, eq), line.slice(eq + 3));
+        }
+        // A bare stream (xz, bz2) lists its one member without a Path.
+        if (!f.has('Path') && !f.has('Size') && !f.has('Packed Size')) continue;
+        const size = f.get('Size');
+        entries.push({ name: f.get('Path') ?? '', size: size !== undefined && /^\d+$/.test(size) ? Number(size) : undefined, dir: f.get('Folder') === '+' || (f.get('Attributes') ?? '').startsWith('D'), encrypted: f.get('Encrypted') === '+' });
+        if (entries.length > data.maxEntries) {
+          port.postMessage({ kind: 'too-many' });
+          return;
+        }
+      }
+      if (entries.length === 0) {
+        port.postMessage({ kind: 'failed', detail: err.replace(/\s+/g, ' ').trim().slice(0, 300) || 'nothing listed' });
+        return;
+      }
+      const declared = entries.every((e) => e.dir || e.size !== undefined) ? entries.reduce((n, e) => n + (e.dir ? 0 : (e.size ?? 0)), 0) : data.maxBytes;
+      const out = new Uint8Array(Math.min(data.maxBytes, declared) + 1);
+      let n = 0;
+      let capped = false;
+      sink = (c) => {
+        if (n >= data.maxBytes) {
+          capped = true;
+          throw new Error('output cap');
+        }
+        if (n >= out.length) throw new Error('output past the sizes listed');
+        out[n++] = c;
+      };
+      err = '';
+      try {
+        sz.callMain(['x', '-so', '-bd', '-pX', '/w/in']);
+      } catch {
+        /* the cap, or 7-Zip's own failure: err says which */
+      }
+      port.postMessage({ kind: 'done', entries, data: out.buffer, length: n, capped, error: capped ? '' : err.slice(0, 1000) }, [out.buffer]);
+    } catch (e) {
+      port.postMessage({ kind: 'failed', detail: (e as Error).message });
+    }
+  })();
+}
