@@ -189,7 +189,9 @@ const INFLATE_CHUNK = 64 * 1024;
  */
 async function inflateCapped(source: ByteSource, codec: 'gzip' | 'zlib', cap: number): Promise<{ bytes: Buffer; capped: boolean; error?: string }> {
   const z = codec === 'gzip' ? createGunzip() : createInflate();
-  const parts: Buffer[] = [];
+  // One buffer of the cap, written in place: its pages cost memory only as output fills them,
+  // and no concatenation doubles the peak at the end.
+  let out: Buffer | undefined;
   let size = 0;
   let capped = false;
   let error: string | undefined;
@@ -197,15 +199,16 @@ async function inflateCapped(source: ByteSource, codec: 'gzip' | 'zlib', cap: nu
   const closed = new Promise<void>((resolve) => z.once('close', resolve));
   z.on('data', (b: Buffer) => {
     if (capped) return;
+    out ??= Buffer.allocUnsafeSlow(cap);
     const room = cap - size;
     if (b.length > room) {
-      parts.push(b.subarray(0, room));
+      b.copy(out, size, 0, room);
       size = cap;
       capped = true;
       z.destroy();
       return;
     }
-    parts.push(b);
+    b.copy(out, size);
     size += b.length;
   });
   z.on('error', (e) => {
@@ -218,7 +221,7 @@ async function inflateCapped(source: ByteSource, codec: 'gzip' | 'zlib', cap: nu
   }
   if (!z.destroyed) z.end();
   await closed;
-  return { bytes: Buffer.concat(parts, size), capped, ...(error === undefined ? {} : { error }) };
+  return { bytes: out === undefined ? Buffer.alloc(0) : out.subarray(0, size), capped, ...(error === undefined ? {} : { error }) };
 }
 
 /** The most severe finding's severity, or undefined when there are none. */
