@@ -10,7 +10,8 @@ import { saveLastScan } from './last-scan.js';
 import { findModelSignature, verifyModelSignature, type OmsTrust, type OmsVerification } from './signature/oms.js';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { coverageOf, inspectFile, walkPickle, type Coverage, type Finding, type ModelFormat } from './inspect/index.js';
+import { coverageOf, INSPECT_LIMITS, inspectFile, walkPickle, type Coverage, type Finding, type ModelFormat } from './inspect/index.js';
+import { inspectChatTemplate } from './inspect/chat-template.js';
 
 /** One file of a scanned model. */
 export interface ScannedFile {
@@ -117,6 +118,45 @@ async function hiddenPickle(path: string): Promise<Finding[]> {
   return walk.findings.filter((x) => x.kind.endsWith('-import')).map((x) => ({ ...x, detail: `read as a pickle (no known format): ${x.detail}` }));
 }
 
+/** Files beside a model that carry a chat template transformers renders: `tokenizer_config.json`, `chat_template.json`, `*.jinja`. */
+const TEMPLATE_FILE = /(?:^|[\\/])(?:tokenizer_config\.json|chat_template\.json|[^\\/]*\.jinja)$/;
+
+/**
+ * The chat templates of a tokenizer config or template file, judged as GGUF templates are
+ * (transformers renders them in jinja2's sandbox, so an escape needs a sandbox bug too; what
+ * reaches Python internals is reported all the same). Bounded by 4 × chatTemplateBytes read.
+ */
+async function templateFile(path: string, name: string): Promise<Finding[]> {
+  if (!TEMPLATE_FILE.test(name)) return [];
+  let text: string;
+  try {
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const max = 4 * INSPECT_LIMITS.chatTemplateBytes;
+      const st = await fh.stat();
+      if (st.size > max) return [{ kind: 'limit', severity: 'high', detail: `a template file of ${st.size} bytes, more than the ${max} read` }];
+      const buf = Buffer.alloc(st.size);
+      await fh.read(buf, 0, buf.length, 0);
+      text = buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return [];
+  }
+  if (name.endsWith('.jinja')) return inspectChatTemplate(text, 'chat_template');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const t = (json as { chat_template?: unknown } | null)?.chat_template;
+  const templates: [string, string][] = typeof t === 'string' ? [['chat_template', t]]
+    : Array.isArray(t) ? t.flatMap((x: { name?: unknown; template?: unknown }) => (typeof x?.template === 'string' ? [[`chat_template.${String(x.name ?? '')}`, x.template] as [string, string]] : [])) : [];
+  return templates.flatMap(([at, tpl]) => inspectChatTemplate(tpl, at));
+}
+
 /** Whether the scan should fail a gate: a model flagged, inspection found danger, or a file that can carry code was not read. */
 export function scanFailed(r: ScanReport): boolean {
   return r.models.some((m) => m.status === 'flagged' || m.inspection === 'dangerous' || m.inspection === 'not-inspected');
@@ -213,7 +253,7 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
       let findings = inspection.findings;
       // A pickle need not begin with PROTO: Python's loader runs a file that starts with any
       // opcode. A file no format claims is walked as a pickle too; what it imports is reported.
-      if (inspection.format === 'unknown' && f.size > 0) findings = [...findings, ...(await hiddenPickle(f.path))];
+      if (inspection.format === 'unknown' && f.size > 0) findings = [...findings, ...(await hiddenPickle(f.path)), ...(await templateFile(f.path, f.name))];
       if (inspection.format === 'unknown' && coverageOf('unknown', findings, f.name).codeCapable && !findings.some((x) => x.kind === 'unreadable')) {
         findings = [...findings, { kind: 'not-inspected', severity: 'high', detail: 'its content is in no format this scanner reads, and its name is one a loader that runs code opens' }];
       }

@@ -173,8 +173,10 @@ describe('Keras archives', () => {
     expect(big.findings.map((f) => f.kind)).toEqual(['limit']);
   });
 
-  it('a zip with a config.json but nothing of Keras is not read as one', async () => {
+  it('a zip with a config.json and nothing else of Keras is still walked: load_model reads any .keras zip\'s config.json', async () => {
     const z = writeZip([{ name: 'config.json', data: Buffer.from(JSON.stringify({ module: 'os', class_name: 'system' })) }]);
-    expect((await inspectArchive(bufferSource(z))).findings).toEqual([]);
+    expect((await inspectArchive(bufferSource(z))).findings).toMatchObject([{ kind: 'dangerous-import', severity: 'critical', path: 'config.json' }]);
+    const hf = writeZip([{ name: 'config.json', data: Buffer.from(JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 4096 })) }]);
+    expect((await inspectArchive(bufferSource(hf))).findings).toEqual([]);
   });
 });

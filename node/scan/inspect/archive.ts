@@ -1,6 +1,6 @@
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
-import { inspectKerasConfig, KERAS_MARKERS, looksLikeKerasConfig } from './keras.js';
+import { inspectKerasConfig, KERAS_MARKERS } from './keras.js';
 import { inspectNpy, isNpyMagic } from './npy.js';
 import { walkPickle } from './pickle.js';
 import { bufferSource, type ByteSource } from './source.js';
@@ -45,7 +45,7 @@ function looksLikePickle(head: Buffer): boolean {
  */
 export async function inspectArchive(
   source: ByteSource,
-  opts: { limits?: Partial<InspectLimits>; depth?: number; prefix?: string } = {},
+  opts: { limits?: Partial<InspectLimits>; depth?: number; prefix?: string; total?: { left: number } } = {},
 ): Promise<ArchiveInspection> {
   const lim = { ...INSPECT_LIMITS, ...opts.limits };
   const depth = opts.depth ?? 0;
@@ -68,6 +68,7 @@ export async function inspectArchive(
   const seenData = new Set<number>();
   const sniff = { budget: SNIFF_BUDGET, spent: false };
   let opened = 0;
+  const total = opts.total ?? { left: lim.zipTotalBytes };
   for (const entry of dir.entries) {
     const path = prefix + entry.name;
     // An entry listed again, or overlapping another (already a zip-bomb finding), is read once at most.
@@ -85,21 +86,34 @@ export async function inspectArchive(
       findings.push({ kind: 'limit', severity: 'high', path: prefix.slice(0, -1) || entry.name, detail: `more than ${lim.zipMembersOpened} members to open: the rest of the archive was not inspected` });
       break;
     }
+    // Each member's walk is bounded; together they are too: many members each just under a
+    // bound (config.json walks, 1 MiB pickles) would otherwise cost minutes. Charged for what
+    // is read whole; a plain array's header is not.
+    const charge = (): boolean => {
+      total.left -= Math.min(entry.uncompressedSize, lim.zipMemberBytes);
+      if (total.left >= 0) return true;
+      findings.push({ kind: 'limit', severity: 'high', path, detail: `the archive's members read add up to more than ${lim.zipTotalBytes} bytes: the rest was not inspected` });
+      return false;
+    };
     if (entry.name === 'config.json') {
       // keras.saving.load_model builds the model from config.json before it looks for weights.
       if (entry.uncompressedSize > lim.kerasConfigBytes) {
         if (keras) findings.push({ kind: 'limit', severity: 'medium', path, detail: `Keras config of ${entry.uncompressedSize} bytes is larger than the ${lim.kerasConfigBytes} inspected` });
         continue;
       }
+      if (!charge()) break;
       const member = await readZipMember(source, entry, lim);
       if (!member.ok) findings.push({ kind: member.why, severity: member.why === 'limit' ? 'medium' : 'high', path, detail: member.detail });
-      else if (keras || looksLikeKerasConfig(member.bytes)) {
+      // keras.saving.load_model deserializes config.json whatever else the archive holds and
+      // whatever its shape (a dict or list around the model is recursed into): always walked.
+      else {
         findings.push(...inspectKerasConfig(member.bytes, lim, path));
         meta.members.push({ path, format: 'keras-config' });
       }
       continue;
     }
     if (await isNpyMember(source, entry, sniff, findings, path)) {
+      if (entry.method === 8 && entry.uncompressedSize <= lim.zipMemberBytes && !charge()) break;
       const src = await npyMemberSource(source, entry, lim, sniff);
       if (!src.ok) {
         findings.push({ kind: src.why, severity: src.why === 'limit' ? 'medium' : 'high', path, detail: src.detail });
@@ -117,6 +131,7 @@ export async function inspectArchive(
       findings.push({ kind: 'limit', severity: 'medium', path, detail: `archive nested deeper than ${lim.zipDepth}: not opened` });
       continue;
     }
+    if (!charge()) break;
     const member = await readZipMember(source, entry, lim);
     if (!member.ok) {
       findings.push({ kind: member.why, severity: member.why === 'limit' ? 'medium' : 'high', path, detail: member.detail });
@@ -134,7 +149,7 @@ export async function inspectArchive(
       findings.push(...walk.findings);
       meta.members.push({ path, format: 'pickle', meta: walk.meta });
     } else {
-      const inner = await inspectArchive(bufferSource(member.bytes), { limits: lim, depth: depth + 1, prefix: `${path}!` });
+      const inner = await inspectArchive(bufferSource(member.bytes), { limits: lim, depth: depth + 1, prefix: `${path}!`, total });
       findings.push(...inner.findings);
       meta.pickles.push(...inner.meta.pickles);
       meta.members.push({ path, format: 'zip' }, ...inner.meta.members);

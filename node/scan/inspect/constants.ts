@@ -40,6 +40,8 @@ export const INSPECT_LIMITS = {
   zipRatio: 200,
   /** Members of one archive opened to look inside (storages and directories are never opened). */
   zipMembersOpened: 10_000,
+  /** Uncompressed bytes of all the members of one archive (nested ones included) read and walked. */
+  zipTotalBytes: 128 * MiB,
   /** Archives inside archives followed this deep (the file itself is depth 0). */
   zipDepth: 2,
 

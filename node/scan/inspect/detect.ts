@@ -13,8 +13,19 @@ import type { ModelFormat } from './types.js';
 import { isZipMagic, readZipDirectory } from './zip.js';
 
 const HDF5_MAGIC = Buffer.from('\x89HDF\r\n\x1a\n', 'latin1');
-/** HDF5 puts its superblock at 0 or after a user block of 512 × 2^n bytes. */
-const HDF5_OFFSETS = [0, 512, 1024, 2048, 4096];
+
+/**
+ * Whether an HDF5 superblock signature is where the library looks for one: at 0, or after a
+ * user block of 512 × 2^n bytes, anywhere up to the end of the file (H5FD_locate_signature).
+ * The user block can hold another format's bytes: such a file is HDF5 to h5py and Keras.
+ */
+async function hasHdf5Signature(source: ByteSource, head: Buffer): Promise<boolean> {
+  for (let at = 0; at + HDF5_MAGIC.length <= source.size; at = at === 0 ? 512 : at * 2) {
+    const b = at + HDF5_MAGIC.length <= head.length ? head.subarray(at, at + HDF5_MAGIC.length) : await source.read(at, HDF5_MAGIC.length);
+    if (b.equals(HDF5_MAGIC)) return true;
+  }
+  return false;
+}
 const IDENTIFIER = /^[A-Za-z_][\w.]*$/;
 const SEVEN_Z_MAGIC = Buffer.from('377abcaf271c', 'hex');
 /** A split/spanned zip starts with this marker before its first local header; readers find the end record anyway. */
@@ -76,11 +87,10 @@ function inflatesAsZlib(head: Buffer): boolean {
  */
 export async function detectFormat(source: ByteSource): Promise<ModelFormat> {
   const head = await readPrefix(source, INSPECT_LIMITS.sniffBytes);
+  // First: an HDF5 signature after a user block makes any file HDF5 to h5py, whatever it starts as.
+  if (await hasHdf5Signature(source, head)) return 'hdf5';
   if (isGgufMagic(head)) return 'gguf';
   if (isNpyMagic(head)) return 'npy';
-  for (const at of HDF5_OFFSETS) {
-    if (head.subarray(at, at + HDF5_MAGIC.length).equals(HDF5_MAGIC)) return 'hdf5';
-  }
   if (isZipMagic(head) || (head.length >= 4 && head.readUInt32LE(0) === ZIP_SPANNED_MARKER)) return zipKind(source);
   if (head.subarray(0, SEVEN_Z_MAGIC.length).equals(SEVEN_Z_MAGIC)) return '7z';
   if (isTarHeader(head)) return 'tar';

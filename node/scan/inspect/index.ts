@@ -95,7 +95,11 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
     }
     case 'onnx': {
       const r = await inspectOnnx(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      // ONNX and a TensorFlow SavedModel are both protobufs whose first field can be the same
+      // `08 01`: bytes TF would load as a SavedModel can pass for ONNX. Walked as one too, the
+      // graph ops it would run are reported.
+      const tf = await inspectSavedModel(source, lim);
+      return { format, findings: [...r.findings, ...tf.findings.filter((f) => f.kind === 'dangerous-op').map((f) => ({ ...f, detail: `read as a TensorFlow SavedModel: ${f.detail}` }))], meta: r.meta };
     }
     case 'tar': {
       const r = await inspectTar(source, lim);

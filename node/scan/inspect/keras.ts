@@ -8,35 +8,48 @@ export const KERAS_MARKERS = ['metadata.json', 'model.weights.h5', 'model.weight
 /** Modules a Keras config names for its own layers, losses and the like. */
 const KERAS_MODULE = /^(?:keras|tf_keras|tensorflow\.keras|keras_hub|keras_nlp|keras_cv)(?:\.|$)/;
 
+/** TensorFlow symbols a TFOpLambda may name: operators, math, nn, linalg and array ops. */
+const TF_OP_ALLOWED = /^(?:__operators__\.\w+|(?:math|nn|linalg|signal|bitwise|sparse|ragged|strings)\.\w+|compat\.v1\.(?:math|nn)\.\w+|(?:reshape|concat|stack|unstack|expand_dims|squeeze|transpose|split|gather|gather_nd|tile|shape|cast|where|zeros_like|ones_like|zeros|ones|fill|slice|strided_slice|broadcast_to|clip_by_value|identity|range|one_hot|pad|einsum|argmax|argmin|boolean_mask|repeat|reverse|roll|sort|argsort|matmul|size|rank|norm|meshgrid|sequence_mask|stop_gradient|convert_to_tensor|abs|add|add_n|multiply|subtract|divide|maximum|minimum|pow|sqrt|exp|square|tanh|sigmoid|reduce_sum|reduce_mean|reduce_max|reduce_min|reduce_prod|reduce_any|reduce_all|cumsum|linspace|eye|scatter_nd|tensor_scatter_nd_update|unique|searchsorted|histogram_fixed_width|cond|while_loop|map_fn|vectorized_map)$)/;
+
 /** Keras's own callables that a config can reach and that touch files or turn safety off. */
 const KERAS_DENIED = /(?:^|\.)(?:get_file|enable_unsafe_deserialization|load_model|load_weights)$|^keras(?:\.src)?\.utils\.file_utils\./;
 
-/** True when the top level of a config.json is a Keras object (a class_name and its config). */
-export function looksLikeKerasConfig(bytes: Buffer): boolean {
-  const o = parseConfig(bytes);
-  return o !== null && typeof o === 'object' && !Array.isArray(o) && typeof (o as Record<string, unknown>)['class_name'] === 'string' && 'config' in o;
-}
-
-/** config.json as Python's json.loads reads it (NaN and Infinity become numbers); undefined if it is not JSON. */
-function parseConfig(bytes: Buffer): unknown {
-  try {
-    return parseConfigOrThrow(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
+/** config.json as Python's json.loads reads it (NaN and Infinity become numbers); throws if it is not JSON. */
 function parseConfigOrThrow(bytes: Buffer): unknown {
   // NaN, Infinity and -Infinity outside strings are Python's; numbers stand in for them.
   return JSON.parse(decodeJsonBytes(bytes).replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) => (m.startsWith('"') ? m : '0')));
 }
 
-/** JSON bytes as Python's json.loads reads them: a BOM names UTF-16 or is dropped. */
+/**
+ * JSON bytes as Python's json.loads reads them (json.detect_encoding): a BOM names UTF-32,
+ * UTF-16 or UTF-8; without one, where the NUL bytes fall among the first four says UTF-32 or
+ * UTF-16, big- or little-endian.
+ */
 function decodeJsonBytes(bytes: Buffer): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  const b = (i: number): number => bytes[i] ?? 0;
+  if (bytes.length >= 4 && b(0) === 0 && b(1) === 0 && b(2) === 0xfe && b(3) === 0xff) return utf32(bytes.subarray(4), false);
+  if (bytes.length >= 4 && b(0) === 0xff && b(1) === 0xfe && b(2) === 0 && b(3) === 0) return utf32(bytes.subarray(4), true);
+  if (b(0) === 0xff && b(1) === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  if (b(0) === 0xfe && b(1) === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  if (bytes.length >= 4) {
+    if (b(0) === 0) return b(1) !== 0 ? new TextDecoder('utf-16be').decode(bytes) : utf32(bytes, false);
+    if (b(1) === 0) return b(2) !== 0 || b(3) !== 0 ? new TextDecoder('utf-16le').decode(bytes) : utf32(bytes, true);
+  } else if (bytes.length === 2) {
+    if (b(0) === 0) return new TextDecoder('utf-16be').decode(bytes);
+    if (b(1) === 0) return new TextDecoder('utf-16le').decode(bytes);
+  }
   const text = bytes.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** UTF-32 text (TextDecoder has no UTF-32); a code point past U+10FFFF becomes U+FFFD. */
+function utf32(bytes: Buffer, littleEndian: boolean): string {
+  const parts: string[] = [];
+  for (let i = 0; i + 4 <= bytes.length; i += 4) {
+    const cp = littleEndian ? bytes.readUInt32LE(i) : bytes.readUInt32BE(i);
+    parts.push(cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? String.fromCodePoint(cp) : '\ufffd');
+  }
+  return parts.join('');
 }
 
 /**
@@ -86,6 +99,15 @@ export function inspectKerasConfig(bytes: Buffer, lim: InspectLimits, path: stri
     const named = typeof layer === 'string' ? ` ${JSON.stringify(layer.slice(0, 100))}` : '';
     if (cls === '__lambda__') embedded('a __lambda__ function: marshalled Python bytecode that Keras runs when the model is loaded with safe_mode off');
     else if ((cls !== undefined && /(?:^|\.)Lambda$/.test(cls)) || reg === 'Lambda') embedded(`Lambda layer${named}: its function is Python code that Keras runs when the model is loaded with safe_mode off`);
+    // tf.keras rebuilds a TFOpLambda / SlicingOpLambda by looking its `function` up among
+    // TensorFlow's public symbols (get_symbol_from_name): any of them, file and network ones
+    // included. Allowed: the tensor arithmetic these layers exist for.
+    if (cls !== undefined && /(?:^|\.)(?:TFOpLambda|SlicingOpLambda)$/.test(cls)) {
+      const fn = (o['config'] as { function?: unknown } | undefined)?.function;
+      if (typeof fn !== 'string' || !TF_OP_ALLOWED.test(fn)) {
+        findings.push({ kind: 'suspicious-import', severity: 'high', path, detail: `${cls}${named} calls TensorFlow's ${typeof fn === 'string' ? JSON.stringify(fn.slice(0, 200)) : 'unnamed function'}, not tensor arithmetic: tf.keras looks it up among all of TensorFlow's public symbols` });
+      }
+    }
     if ((cls !== undefined && /(?:^|\.)TorchModuleWrapper$/.test(cls)) || reg === 'TorchModuleWrapper') embedded(`TorchModuleWrapper${named}: its module is a torch.save pickle that Keras torch.loads when the model is loaded with safe_mode off`);
     const module = o['module'];
     if (typeof module === 'string') {
