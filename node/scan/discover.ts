@@ -28,6 +28,8 @@ export interface DiscoveredModel {
   readonly files: ModelFile[];
   /** The directory that is this model (and may hold its model signature), when the model is one. */
   readonly dir?: string;
+  /** Links inside `dir` that resolve under this directory are read as the files they name (a Hugging Face snapshot's links into its repo's blobs). */
+  readonly linkRoot?: string;
 }
 
 export interface DiscoveryProblem {
@@ -196,7 +198,7 @@ async function huggingface(root: string, problems: DiscoveryProblem[]): Promise<
         files.push({ path: real, size, name: relative(snap, file), ...(SHA256.test(blobName) ? { claimedSha256: blobName } : {}) });
       }
       const label = refs.get(rev) ?? rev.slice(0, 12);
-      if (files.length > 0) out.push({ name: `${repoName}@${label}`, runtime: 'huggingface', root, files });
+      if (files.length > 0) out.push({ name: `${repoName}@${label}`, runtime: 'huggingface', root, files, dir: snap, linkRoot: join(root, repo) });
     }
   }
   return out;

@@ -200,7 +200,7 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
   };
   for (const { models } of found) {
     for (const m of models) {
-      const signature = m.dir === undefined ? undefined : await modelSignature(m.dir, o.signatureTrust);
+      const signature = m.dir === undefined ? undefined : await modelSignature(m.dir, o.signatureTrust, m.linkRoot);
       const scanned = { ...(await scanModel(m, o, onBytes)), ...(signature === undefined ? {} : { signature }) };
       report.models.push(scanned);
       o.onModel?.(scanned);
@@ -212,10 +212,10 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
 }
 
 /** The OMS signature in a model's directory, verified against the pinned trust (if any); none when there is no signature. */
-async function modelSignature(dir: string, trust: OmsTrust | undefined): Promise<ModelSignature | undefined> {
+async function modelSignature(dir: string, trust: OmsTrust | undefined, linkRoot: string | undefined): Promise<ModelSignature | undefined> {
   const found = await findModelSignature(dir);
   if (found.signaturePath === undefined) return undefined;
-  const verification = await verifyModelSignature({ modelDir: dir, signaturePath: found.signaturePath, trust });
+  const verification = await verifyModelSignature({ modelDir: dir, signaturePath: found.signaturePath, trust, ...(linkRoot === undefined ? {} : { linkRoot }) });
   return { path: found.signaturePath, pinned: trust !== undefined, verification };
 }
 

@@ -146,3 +146,39 @@ describe('model signatures in scan and check', () => {
     expect(unsigned.stdout).toMatch(/a signature was required/);
   }, 90_000);
 });
+
+describe('model signatures in the Hugging Face cache', () => {
+  test('a signed model downloaded into the hub cache (snapshot links into blobs) is verified by scan', async () => {
+    const { makeInitialisedSandbox } = await import('./run-cli.js');
+    const fs = await import('node:fs/promises');
+    const { createHash } = await import('node:crypto');
+    const sb = await makeInitialisedSandbox('chorus-e2e-oms-hf-');
+    sandboxes.push(sb);
+    const { writeSafetensors } = await import('../fixtures/scan/builders.js');
+    const m = await keySignedModel({
+      'model.safetensors': writeSafetensors({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 16),
+      'config.json': '{"architectures":["LlamaForCausalLM"]}',
+    });
+    models.push(m.dir);
+    const keyPath = join(sb.dir, 'signer.pub');
+    await writeFile(keyPath, m.publicPem);
+    // The hub cache's layout: blobs named by sha256, a snapshot of relative links to them.
+    const hub = join(sb.dir, 'hub');
+    const repo = join(hub, 'models--acme--signed');
+    const rev = 'b'.repeat(40);
+    await fs.mkdir(join(repo, 'blobs'), { recursive: true });
+    await fs.mkdir(join(repo, 'snapshots', rev), { recursive: true });
+    await fs.mkdir(join(repo, 'refs'), { recursive: true });
+    await writeFile(join(repo, 'refs', 'main'), rev);
+    for (const name of await fs.readdir(m.dir)) {
+      const bytes = await readFile(join(m.dir, name));
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      await writeFile(join(repo, 'blobs', sha), bytes);
+      await fs.symlink(join('..', '..', 'blobs', sha), join(repo, 'snapshots', rev, name));
+    }
+    const env = { HF_HUB_CACHE: hub, HOME: join(sb.dir, 'nohome') };
+    const r = await sb.run(['scan', '--signature-key', keyPath], { env });
+    expect(r.stdout, describeRun(['scan'], r)).toMatch(/acme\/signed@main/);
+    expect(r.stdout).toMatch(/signature: VERIFIED, key, signed by key sha256:[0-9a-f]{16}…, 2 file\(s\) match/);
+  }, 90_000);
+});
