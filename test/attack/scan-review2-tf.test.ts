@@ -107,6 +107,23 @@ describe('scan review 2: the SaverDef whitelists what it names', () => {
   });
 });
 
+describe('scan review 2: a SaveV2 the restore op depends on', () => {
+  /** The V2 form of TF3: after V1 ops were refused, the same trick with SaveV2 (a known gap until the restore op's dependencies were read). */
+  test('TF3b a SaveV2 with a constant path, run by the restore op, is reported; the saver\'s own SaveV2 is not', async () => {
+    const graph = tf1Graph([
+      { name: 'save/evil/path', op: 'Const', attrs: { value: { s: '/home/user/.bashrc' } } },
+      { name: 'save/evil/names', op: 'Const' },
+      { name: 'save/evil/slices', op: 'Const' },
+      { name: 'save/evil', op: 'SaveV2', inputs: ['save/evil/path', 'save/evil/names', 'save/evil/slices', 'w'] },
+    ]);
+    const patched = writeSavedModel([tfMetaGraph({ graph: graphWithRestoreDeps(graph), saver: TF1_SAVER })]);
+    const v = await judge('tf3b-saver-savev2', { 'saved_model.pb': patched, 'variables/variables.index': Buffer.alloc(0) });
+    expect(v.signedClean, seen(v)).toEqual([]);
+    expect(v.denials.join('\n'), seen(v)).toMatch(/save\/evil.*restore op/);
+    expect(v.denials.join('\n')).not.toMatch(/save\/SaveV2\b/);
+  });
+});
+
 /** tf1Graph's nodes with `^save/evil` added to save/restore_all's inputs (rebuilt from the node list). */
 function graphWithRestoreDeps(graph: Buffer): Buffer {
   // Re-encode: walk GraphDef fields, and for the node named save/restore_all append an input.

@@ -49,7 +49,8 @@ const SAVER_OPS = new Set(['SaveV2', 'RestoreV2', 'MergeV2Checkpoints', 'Save', 
 /**
  * The V1 checkpoint ops are not let through even inside the saver: savers have written V2
  * since TF 1.0, and a V1 `Save` the restore op depends on writes a table to any path a Const
- * names on load (a review found it). Known gap: a V2 `SaveV2` placed the same way still is.
+ * names on load (a review found it). A `SaveV2` placed the same way is caught by the second
+ * look at the saver's edges (saverEdges: the restore op may not depend on a checkpoint write).
  */
 const V1_CHECKPOINT_OPS = new Set(['Save', 'SaveSlices', 'Restore', 'RestoreSlice']);
 
@@ -450,7 +451,9 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
     const hasSaverOps = s.flagged.some((f) => f.judged.saver && inSaver(f.node))
       || s.functions.some((fn) => saverFns.has(fn.name) && fn.flagged.some((f) => f.judged.saver));
     // TF1 and TF2 alike: no node outside the saver takes a saver node as an input.
-    const entered = !hasSaverOps ? undefined : callsCut ? 'unknown' : await saverEntered(w, s.graphAt, inSaver, b.fields, lim.savedModelBytes);
+    const edges = !hasSaverOps ? undefined : callsCut ? 'unknown' : await saverEdges(w, s.graphAt, inSaver, s.saver?.restore ? nodeOf(s.saver.restore) : undefined, b.fields, lim.savedModelBytes);
+    const entered = edges === undefined ? undefined : edges === 'unknown' ? 'unknown' : edges.entered;
+    const writeOnRestore = edges === undefined || edges === 'unknown' ? undefined : edges.writeOnRestore;
     const why = entered === undefined ? '' : entered === 'unknown'
       ? ' (the saver\'s edges could not be checked)'
       : ` (node ${JSON.stringify(entered[0])} outside the saver takes saver node ${JSON.stringify(entered[1])} as an input)`;
@@ -459,7 +462,8 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
       report({ kind: 'dangerous-op', severity: f.judged.severity, path: `${container}/${f.node}`, detail: `op ${f.op}: ${f.judged.why}${also}${where}` });
     };
     for (const f of s.flagged) {
-      if (f.judged.saver && inSaver(f.node) && entered === undefined) saverOps++;
+      if (f.node === writeOnRestore) emit('graph', f, ' (the restore op, which loading runs, depends on it: it writes where the graph says on load)');
+      else if (f.judged.saver && inSaver(f.node) && entered === undefined) saverOps++;
       else emit('graph', f, f.judged.saver && inSaver(f.node) ? why : '');
     }
     for (const fn of s.functions) {
@@ -696,13 +700,18 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
   return { findings, meta };
 }
 
+/** A graph node as the second look reads it: its name, op and input nodes. */
+interface GraphNode { readonly name: string; readonly op: string; readonly inputs: string[] }
+
 /**
- * A second look at a graph_def's nodes, names and inputs only: the first node outside the saver
- * that takes a saver node as an input ([outside, saver]), undefined when none does, 'unknown'
- * when the graph could not be walked again.
+ * The nodes of a graph_def (in the pieces `ranges` name), read again for their edges; yields
+ * 'unknown' and stops when the bytes break or a bound is hit.
  */
-async function saverEntered(w: Window, ranges: readonly [number, number][], inSaver: (node: string) => boolean, maxFields: number, maxBytes: number): Promise<[string, string] | 'unknown' | undefined> {
-  if (ranges.length === 0 || ranges.some(([, end]) => end > maxBytes)) return 'unknown';
+async function* graphNodes(w: Window, ranges: readonly [number, number][], maxFields: number, maxBytes: number): AsyncGenerator<GraphNode | 'unknown'> {
+  if (ranges.length === 0 || ranges.some(([, end]) => end > maxBytes)) {
+    yield 'unknown';
+    return;
+  }
   const str = async (p: number, len: number): Promise<string> => {
     const n = Math.min(len, SAVEDMODEL_BOUNDS.string);
     await w.ensure(p, n);
@@ -730,25 +739,73 @@ async function saverEntered(w: Window, ranges: readonly [number, number][], inSa
   try {
     for (const [from, to] of ranges) {
       for await (const node of fieldsOf(from, to)) {
-        if (node === undefined) return 'unknown';
+        if (node === undefined) {
+          yield 'unknown';
+          return;
+        }
         if (node[0] !== 1 || node[1] !== 2) continue;
         let name = '';
+        let op = '';
         const inputs: string[] = [];
         for await (const f of fieldsOf(node[2], node[3])) {
-          if (f === undefined) return 'unknown';
+          if (f === undefined) {
+            yield 'unknown';
+            return;
+          }
           if (f[1] === 2 && f[0] === 1) name = await str(f[2], f[3] - f[2]);
+          else if (f[1] === 2 && f[0] === 2) op = await str(f[2], f[3] - f[2]);
           else if (f[1] === 2 && f[0] === 3) inputs.push(nodeOf(await str(f[2], f[3] - f[2])));
         }
-        if (!inSaver(name)) {
-          const hit = inputs.find(inSaver);
-          if (hit !== undefined) return [name, hit];
-        }
+        yield { name, op, inputs };
       }
     }
   } catch {
-    return 'unknown';
+    yield 'unknown';
   }
-  return undefined;
+}
+
+/** The second look at a TF1 saver's edges. */
+interface SaverEdges {
+  /** A node outside the saver that takes a saver node as an input: [it, the saver node]. */
+  readonly entered: [string, string] | 'unknown' | undefined;
+  /** A checkpoint-writing node the restore op depends on: loading runs it. */
+  readonly writeOnRestore: string | undefined;
+}
+
+/** Ops that write checkpoint files: the saver runs them to save, never to restore. */
+const CHECKPOINT_WRITES = new Set(['SaveV2', 'MergeV2Checkpoints', 'Save', 'SaveSlices']);
+
+/**
+ * TF1 and TF2 alike: no node outside the saver may take a saver node as an input; and the
+ * restore op (what loading runs) may not depend on a node that writes checkpoints.
+ */
+async function saverEdges(w: Window, ranges: readonly [number, number][], inSaver: (node: string) => boolean, restore: string | undefined, maxFields: number, maxBytes: number): Promise<SaverEdges> {
+  let entered: SaverEdges['entered'];
+  const scope = new Map<string, GraphNode>();
+  for await (const n of graphNodes(w, ranges, maxFields, maxBytes)) {
+    if (n === 'unknown') return { entered: 'unknown', writeOnRestore: undefined };
+    if (inSaver(n.name)) {
+      scope.set(n.name, n);
+      continue;
+    }
+    const hit = n.inputs.find(inSaver);
+    if (hit !== undefined && entered === undefined) entered = [n.name, hit];
+  }
+  let writeOnRestore: string | undefined;
+  if (restore !== undefined) {
+    const seen = new Set<string>();
+    const todo = [restore];
+    while (todo.length > 0 && writeOnRestore === undefined) {
+      const name = todo.pop() as string;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const n = scope.get(name);
+      if (n === undefined) continue;
+      if (CHECKPOINT_WRITES.has(n.op)) writeOnRestore = name;
+      todo.push(...n.inputs);
+    }
+  }
+  return { entered, writeOnRestore };
 }
 
 /** The root of a file that did not sniff cleanly (truncated, say): by its first field. */
