@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { PickleWriter, writeSafetensors } from '../fixtures/scan/builders.js';
@@ -52,6 +52,16 @@ describe('never a false clean', () => {
       expect(c.stdout).toMatch(/not-inspected: .*(can carry code|code-running loader)/);
     }
     expect((await sb.run(['check', join(dir, 'good.pt')])).code).toBe(0);
+
+    // Allowlist mode: even a digest an approver approved is denied while its file was not read.
+    const h5Digest = (JSON.parse((await sb.run(['check', join(dir, 'legacy.h5'), '--json'])).stdout) as { digest: string }).digest;
+    await sb.expectCode(0, ['attest', 'approval', '--subject', h5Digest, '--name', 'acme/legacy']);
+    const config = JSON.parse(await readFile(join(sb.home, 'config.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(sb.home, 'config.json'), JSON.stringify({ ...config, check: { mode: 'allowlist', approvers: [sb.did], failOn: ['flagged'] } }));
+    const approved = await sb.run(['check', join(dir, 'legacy.h5')]);
+    expect(approved.code, describeRun(['check', 'legacy.h5'], approved)).toBe(3);
+    expect(approved.stdout).toMatch(/approved by did:key:/);
+    expect(approved.stdout).toMatch(/not-inspected: hdf5, a format that can carry code/);
   }, 90_000);
 
   test('the report that opened issue 19: a legacy Keras .h5 with a Lambda layer is read, signed as a finding, and denied', async () => {
