@@ -1,4 +1,4 @@
-import { relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { rootDigest } from '../../src/digest/model-digest.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
 import type { Status } from '../../src/reputation/view-schema.js';
@@ -9,7 +9,7 @@ import type { HashCache } from './hash-cache.js';
 import { saveLastScan } from './last-scan.js';
 import { findModelSignature, verifyModelSignature, type OmsTrust, type OmsVerification } from './signature/oms.js';
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { coverageOf, INSPECT_LIMITS, inspectFile, walkPickle, type Coverage, type Finding, type ModelFormat } from './inspect/index.js';
 import { inspectChatTemplate } from './inspect/chat-template.js';
 
@@ -95,6 +95,9 @@ interface Inspected {
   readonly meta: Record<string, unknown>;
 }
 
+/** A dotted Python name: what an import in a pickle must be for Python to import it. */
+const PY_NAME = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
 /** Bytes of an unrecognised file walked as a pickle, at most. */
 const HIDDEN_PICKLE_BYTES = 1024 * 1024;
 
@@ -114,7 +117,9 @@ async function hiddenPickle(path: string): Promise<Finding[]> {
     return [];
   }
   const walk = walkPickle(bytes, { complete: false });
-  if (walk.meta.imports.length === 0) return [];
+  // Text read as a pickle makes "imports" of whatever follows a `c` or an `i` (Python source
+  // starts `import …`): a name Python cannot import fails the load before anything runs.
+  if (!walk.meta.imports.some((i) => PY_NAME.test(i.module) && PY_NAME.test(i.name))) return [];
   return walk.findings.filter((x) => x.kind.endsWith('-import')).map((x) => ({ ...x, detail: `read as a pickle (no known format): ${x.detail}` }));
 }
 
@@ -193,6 +198,7 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
   // Progress over the bytes that will actually be read.
   let total = 0;
   for (const { models } of found) for (const m of models) for (const f of m.files) if (f.claimedSha256 === undefined || o.verify) total += f.size;
+  const remoteCode = await remoteCodeFiles(found.flatMap((x) => x.models.flatMap((m) => m.files)));
   let done = 0;
   const onBytes = (n: number): void => {
     done += n;
@@ -201,7 +207,7 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
   for (const { models } of found) {
     for (const m of models) {
       const signature = m.dir === undefined ? undefined : await modelSignature(m.dir, o.signatureTrust, m.linkRoot);
-      const scanned = { ...(await scanModel(m, o, onBytes)), ...(signature === undefined ? {} : { signature }) };
+      const scanned = { ...(await scanModel(m, o, onBytes, remoteCode)), ...(signature === undefined ? {} : { signature }) };
       report.models.push(scanned);
       o.onModel?.(scanned);
     }
@@ -219,7 +225,46 @@ async function modelSignature(dir: string, trust: OmsTrust | undefined, linkRoot
   return { path: found.signaturePath, pinned: trust !== undefined, verification };
 }
 
-async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number) => void): Promise<ScannedModel> {
+/** Bytes of a config.json read to find its auto_map. */
+const CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The Python files a model's configs name for `trust_remote_code` (config.json and
+ * tokenizer_config.json `auto_map`, config.json `custom_pipelines`): transformers imports and
+ * runs them. Other .py files beside a model (a conversion script) are not loaded by anything.
+ */
+async function remoteCodeFiles(files: readonly { path: string; name: string; size: number }[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const byPath = new Set(files.map((f) => f.path));
+  for (const f of files) {
+    if (!/(?:^|[\\/])(?:tokenizer_)?config\.json$/.test(f.name) || f.size > CONFIG_BYTES) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(f.path, 'utf8'));
+    } catch {
+      continue;
+    }
+    const refs: string[] = [];
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') refs.push(v);
+      else if (Array.isArray(v)) v.forEach(collect);
+      else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect);
+    };
+    const j = json as { auto_map?: unknown; custom_pipelines?: Record<string, { impl?: unknown }> } | null;
+    collect(j?.auto_map);
+    for (const p of Object.values(j?.custom_pipelines ?? {})) collect(p?.impl);
+    for (const ref of refs.slice(0, 256)) {
+      // "modeling_x.Class" or "org/repo--modeling_x.Class": the module is the part before the class.
+      const mod = ref.replace(/^.*--/, '').split('.').slice(0, -1).join('/');
+      if (mod === '') continue;
+      const py = join(dirname(f.path), `${mod}.py`);
+      if (byPath.has(py)) out.add(py);
+    }
+  }
+  return out;
+}
+
+async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number) => void, remoteCode: ReadonlySet<string>): Promise<ScannedModel> {
   const files: ScannedFile[] = [];
   for (const f of m.files) {
     let sha256: string;
@@ -260,6 +305,8 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
       inspected = { format: inspection.format, findings, meta: inspection.meta as Record<string, unknown> };
       await o.cache?.rememberInspection(f.path, inspected).catch(() => undefined);
     }
+    // Not cached with the file: it depends on another file (the config that names it).
+    if (remoteCode.has(f.path)) inspected = { ...inspected, findings: [...inspected.findings, { kind: 'embedded-code', severity: 'high', detail: 'Python code a config auto_map names: transformers imports and runs it when loading with trust_remote_code' }] };
     files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, ...inspected, coverage: coverageOf(inspected.format, inspected.findings, f.name), ...(tampered ? { tampered } : {}) });
   }
   const modelFiles = files.filter((f) => f.format !== 'unknown' && f.sha256 !== '');

@@ -23,11 +23,11 @@ const CODE_FORMATS: ReadonlySet<ModelFormat> = new Set(['pickle', 'pytorch-zip',
 /**
  * Names that a loader which runs code opens: a file of no known content with one of these names
  * (a pickle in disguise, a format this scanner does not read: a text-format SavedModel
- * `.pbtxt`, a `.meta` graph, a `.weights` HDF5) is denied, not passed; so is code itself
- * (`.py` a `trust_remote_code` load imports, native libraries a graph loads). Content decides
- * the format; the name only says what will try to load it.
+ * `.pbtxt`, a `.meta` graph, a `.weights` HDF5) is denied, not passed; so are native
+ * libraries a graph loads. (A `.py` is denied when a config's auto_map names it: scan.ts.)
+ * Content decides the format; the name only says what will try to load it.
  */
-const CODE_NAME = /\.(?:pt|pth|bin|pkl|pickle|ckpt|joblib|jbl|dill|cloudpkl|h5|hdf5|keras|pb|npy|npz|mar|nemo|7z|gz|bz2|xz|lzma|zst|onnx|gguf|ggml|pdparams|llamafile|sav|pbtxt|meta|cpb|weights|py|pyc|so|dylib|dll)$/i;
+const CODE_NAME = /\.(?:pt|pth|bin|pkl|pickle|ckpt|joblib|jbl|dill|cloudpkl|h5|hdf5|keras|pb|npy|npz|mar|nemo|7z|gz|bz2|xz|lzma|zst|onnx|gguf|ggml|pdparams|llamafile|sav|pbtxt|meta|cpb|weights|so|dylib|dll)$/i;
 
 /** The outcome of one file's inspection; `name` only matters for content no format claims. */
 export function coverageOf(format: ModelFormat, findings: readonly Finding[], name: string): Coverage {

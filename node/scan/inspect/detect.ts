@@ -15,16 +15,18 @@ import { isZipMagic, readZipDirectory } from './zip.js';
 const HDF5_MAGIC = Buffer.from('\x89HDF\r\n\x1a\n', 'latin1');
 
 /**
- * Whether an HDF5 superblock signature is where the library looks for one: at 0, or after a
- * user block of 512 × 2^n bytes, anywhere up to the end of the file (H5FD_locate_signature).
- * The user block can hold another format's bytes: such a file is HDF5 to h5py and Keras.
+ * Where an HDF5 superblock signature is, when it is where the library looks for one: at 0,
+ * or after a user block of 512 × 2^n bytes, anywhere up to the end of the file
+ * (H5FD_locate_signature). The user block can hold another format's bytes: such a file is
+ * HDF5 to h5py and Keras, and that other format to its own loader — a polyglot, inspected as
+ * both (see inspectSource).
  */
-async function hasHdf5Signature(source: ByteSource, head: Buffer): Promise<boolean> {
+export async function hdf5SignatureAt(source: ByteSource, head?: Buffer): Promise<number | undefined> {
   for (let at = 0; at + HDF5_MAGIC.length <= source.size; at = at === 0 ? 512 : at * 2) {
-    const b = at + HDF5_MAGIC.length <= head.length ? head.subarray(at, at + HDF5_MAGIC.length) : await source.read(at, HDF5_MAGIC.length);
-    if (b.equals(HDF5_MAGIC)) return true;
+    const b = head !== undefined && at + HDF5_MAGIC.length <= head.length ? head.subarray(at, at + HDF5_MAGIC.length) : await source.read(at, HDF5_MAGIC.length);
+    if (b.equals(HDF5_MAGIC)) return at;
   }
-  return false;
+  return undefined;
 }
 const IDENTIFIER = /^[A-Za-z_][\w.]*$/;
 const SEVEN_Z_MAGIC = Buffer.from('377abcaf271c', 'hex');
@@ -87,8 +89,8 @@ function inflatesAsZlib(head: Buffer): boolean {
  */
 export async function detectFormat(source: ByteSource): Promise<ModelFormat> {
   const head = await readPrefix(source, INSPECT_LIMITS.sniffBytes);
-  // First: an HDF5 signature after a user block makes any file HDF5 to h5py, whatever it starts as.
-  if (await hasHdf5Signature(source, head)) return 'hdf5';
+  const hdf5 = await hdf5SignatureAt(source, head);
+  if (hdf5 === 0) return 'hdf5';
   if (isGgufMagic(head)) return 'gguf';
   if (isNpyMagic(head)) return 'npy';
   if (isZipMagic(head) || (head.length >= 4 && head.readUInt32LE(0) === ZIP_SPANNED_MARKER)) return zipKind(source);
@@ -103,5 +105,6 @@ export async function detectFormat(source: ByteSource): Promise<ModelFormat> {
   // Anything else that ends in a readable zip directory is a zip to Python's zipfile (a prefix
   // of other bytes, a self-extractor): read it as one.
   if (source.size >= 22 && (await readZipDirectory(source)).ok) return zipKind(source);
-  return 'unknown';
+  // Nothing at the start, HDF5 after a user block: HDF5 (a polyglot with a format is inspected as both).
+  return hdf5 !== undefined ? 'hdf5' : 'unknown';
 }

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { inspectArchive } from './archive.js';
 import { INSPECT_LIMITS, type InspectLimits } from './constants.js';
 import { createGunzip, createInflate } from 'node:zlib';
-import { compressionOf, detectFormat } from './detect.js';
+import { compressionOf, detectFormat, hdf5SignatureAt } from './detect.js';
 import { inspectGguf } from './gguf.js';
 import { inspectHdf5 } from './hdf5.js';
 import { inspectSavedModel } from './savedmodel.js';
@@ -15,7 +15,7 @@ import { walkPickleSource } from './pickle.js';
 import { inspectSafetensors } from './safetensors.js';
 import { inspectTar } from './tar.js';
 import { bufferSource, fileSource, type ByteSource } from './source.js';
-import type { Finding, Inspection } from './types.js';
+import type { Finding, Inspection, ModelFormat } from './types.js';
 
 export { INSPECT_LIMITS, type InspectLimits } from './constants.js';
 export { detectFormat } from './detect.js';
@@ -75,6 +75,18 @@ export async function inspectFile(path: string, opts: InspectOptions = {}): Prom
 export async function inspectSource(source: ByteSource, opts: InspectOptions = {}): Promise<Inspection> {
   const lim = { ...INSPECT_LIMITS, ...opts.limits };
   const format = await detectFormat(source);
+  const primary = await inspectAs(format, source, lim, opts);
+  // An HDF5 file after a user block, in a file that is something else from its first byte: h5py
+  // reads the one and that format's loader the other. Both are inspected; both findings count.
+  if (format === 'hdf5') return primary;
+  const at = await hdf5SignatureAt(source);
+  if (at === undefined) return primary;
+  const h = await inspectHdf5(source, lim);
+  const tag = `(HDF5 after a ${at}-byte user block)`;
+  return { ...primary, findings: [...primary.findings, ...h.findings.map((f) => ({ ...f, path: `${tag}${f.path === undefined ? '' : `!${f.path}`}` }))] } as Inspection;
+}
+
+async function inspectAs(format: ModelFormat, source: ByteSource, lim: InspectLimits, opts: InspectOptions): Promise<Inspection> {
   switch (format) {
     case 'gguf': {
       const r = await inspectGguf(source, lim);

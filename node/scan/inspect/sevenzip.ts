@@ -137,7 +137,11 @@ function split(m: Extract<WorkerReply, { kind: 'done' }>): Unpacked {
     members.push({ name: e.name, size: e.size, bytes: data.subarray(at, at + take), encrypted: e.encrypted });
     at += take;
   }
-  const error = m.error.trim();
+  // 7-Zip writes the members' bytes back to back: unless the output is exactly the sizes
+  // listed, the cuts fall in the wrong places, and what each member holds is not known.
+  const listed = files.every((e) => e.size !== undefined) ? files.reduce((n, e) => n + (e.size ?? 0), 0) : undefined;
+  const mismatch = !m.capped && listed !== undefined && data.length !== listed ? `7-Zip wrote ${data.length} bytes where the listing declares ${listed}` : '';
+  const error = [m.error.trim(), mismatch].filter((x) => x !== '').join('; ');
   return { members, capped: m.capped, ...(error === '' ? {} : { error }) };
 }
 
@@ -200,7 +204,7 @@ function sevenZipWorker(): void {
           // A bare stream (xz, bz2) lists its one member without a Path.
           if (!f.has('Path') && !f.has('Size') && !f.has('Packed Size')) continue;
           const size = f.get('Size');
-          entries.push({ name: f.get('Path') ?? '', size: size !== undefined && /^\d+$/.test(size) ? Number(size) : undefined, dir: f.get('Folder') === '+' || (f.get('Attributes') ?? '').startsWith('D'), encrypted: f.get('Encrypted') === '+' });
+          entries.push({ name: f.get('Path') ?? '', size: size !== undefined && /^\d+$/.test(size) ? Number(size) : undefined, dir: f.get('Folder') === '+', encrypted: f.get('Encrypted') === '+' });
           if (entries.length > job.maxEntries) {
             port.postMessage({ kind: 'too-many' });
             return;
