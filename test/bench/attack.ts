@@ -21,11 +21,9 @@
  *   3. A digest with 100,000 untrusted attestations (quick 10,000): GET reputation latency
  *      and size, POST /v1/query naming it 1,000 times; baseline: a digest with 10.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
@@ -45,14 +43,13 @@ import { ATTESTATION_TOPIC, MAX_GOSSIP_MESSAGE } from '../../node/net/constants.
 import { attestationMessageId } from '../../node/net/gossip.js';
 import { answerReconcile, SYNC_PROTOCOL } from '../../node/net/sync.js';
 import { MAX_BOUND, MIN_BOUND, SyncIndex, type Bound } from '../../node/net/sync-index.js';
+import { Child, QUICK, ROLE, fmt, healthProbe, log, met, pct, rssMB, rssSampler, serve, sleep, sorted, timedGet, type Row } from './attack-kit.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 
 // ---------------------------------------------------------------------------------------
 // Parameters
 
-const QUICK = process.argv.includes('--quick');
-const ROLE = process.argv.includes('--role') ? process.argv[process.argv.indexOf('--role') + 1] : 'main';
-const SELF = fileURLToPath(import.meta.url);
+const silent = makeLogger('silent', false);
 
 /** Figure 1: attestations stored at the victim; figure 3: how many of them are about one digest. */
 const STORED = QUICK ? 20_000 : 150_000;
@@ -70,109 +67,6 @@ const FLOOD_MSGS_PER_SECOND = 150;
 const BLOB_TYPE = 'https://example.org/blob/v1';
 const BLOB = 'x'.repeat(46_500);
 const DAY = 86_400_000;
-
-const log = (m: string): void => void process.stderr.write(`[bench:attack${ROLE === 'main' ? '' : `:${ROLE}`}] ${m}\n`);
-const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : String(n));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const met = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
-const silent = makeLogger('silent', false);
-
-function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
-}
-
-function sorted(xs: readonly number[]): number[] {
-  return [...xs].sort((a, b) => a - b);
-}
-
-async function rssMB(pid: number): Promise<number> {
-  const s = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) / 1024;
-}
-
-/** Samples a process's RSS until stopped; resolves to the maximum seen. */
-function rssSampler(pid: number, everyMs = 100): { stop(): Promise<number>; max(): number } {
-  let max = 0;
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      max = Math.max(max, await rssMB(pid).catch(() => 0));
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    max: () => max,
-    async stop() {
-      on = false;
-      await loop;
-      return max;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// IPC: the orchestrator calls named handlers in its children.
-
-interface Call { id: number; cmd: string; args: unknown }
-interface Reply { id: number; ok: boolean; value?: unknown; error?: string }
-
-class Child {
-  private next = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-  constructor(readonly proc: ChildProcess) {
-    proc.on('message', (m: Reply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.value);
-      else p.reject(new Error(m.error));
-    });
-    proc.on('exit', (code) => {
-      for (const p of this.pending.values()) p.reject(new Error(`child exited (${code})`));
-      this.pending.clear();
-    });
-  }
-
-  static spawn(role: string): Child {
-    const proc = fork(SELF, ['--role', role, ...(QUICK ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    return new Child(proc);
-  }
-
-  call<T>(cmd: string, args: unknown = {}): Promise<T> {
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.send({ id, cmd, args } satisfies Call);
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
-    await Promise.race([this.call('exit').catch(() => undefined), sleep(15_000)]);
-    await Promise.race([exited, sleep(15_000)]);
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
-  }
-}
-
-function serve(handlers: Record<string, (args: never) => Promise<unknown>>): void {
-  process.on('message', (m: Call) => {
-    void (async () => {
-      const h = handlers[m.cmd];
-      try {
-        if (!h) throw new Error(`no handler ${m.cmd}`);
-        const value = await h(m.args as never);
-        process.send?.({ id: m.id, ok: true, value } satisfies Reply);
-      } catch (e) {
-        process.send?.({ id: m.id, ok: false, error: (e as Error).stack ?? String(e) } satisfies Reply);
-      }
-    })();
-  });
-  // The orchestrator gone: so are we.
-  process.on('disconnect', () => process.exit(0));
-}
 
 // ---------------------------------------------------------------------------------------
 // Victim: a daemon in this process.
@@ -518,38 +412,6 @@ async function attackerRole(): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // Orchestrator
 
-/** /healthz probed every 10 ms (each probe timed on its own, so a frozen node shows up). */
-function healthProbe(url: string): { stop(): Promise<{ lat: number[]; failed: number }> } {
-  const lat: number[] = [];
-  let failed = 0;
-  let inflight = 0;
-  const pending = new Set<Promise<void>>();
-  const timer = setInterval(() => {
-    if (inflight >= 200) return;
-    inflight++;
-    const s = performance.now();
-    const p = fetch(`${url}/healthz`, { signal: AbortSignal.timeout(60_000) })
-      .then(async (res) => {
-        await res.arrayBuffer();
-        if (res.ok) lat.push(performance.now() - s);
-        else failed++;
-      })
-      .catch(() => void failed++)
-      .finally(() => {
-        inflight--;
-        pending.delete(p);
-      });
-    pending.add(p);
-  }, 10);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await Promise.all([...pending]);
-      return { lat: sorted(lat), failed };
-    },
-  };
-}
-
 const OVERRIDES = {
   'api.port': 0,
   'api.writeRateLimitPerMinute': 1_000_000,
@@ -562,15 +424,6 @@ const OVERRIDES = {
   'net.syncIntervalSeconds': 3600,
   'log.level': 'silent',
 };
-
-type Row = [figure: string, measured: string, baseline: string, goal: string, result: string];
-
-async function timedGet(url: string): Promise<{ ms: number; bytes: number; status: number }> {
-  const s = performance.now();
-  const res = await fetch(url);
-  const body = await res.arrayBuffer();
-  return { ms: performance.now() - s, bytes: body.byteLength, status: res.status };
-}
 
 async function figureHotDigest(victim: Child, info: VictimInfo, rows: Row[]): Promise<void> {
   log(`figure 3: reputation of a digest with ${fmt(HOT)} untrusted attestations…`);
