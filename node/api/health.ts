@@ -5,8 +5,9 @@ export type Degraded = 'storage_full';
 
 /**
  * What /healthz reports beyond "the process answers": a write that failed for lack of
- * disk space makes the node degraded until a write succeeds again, so a supervisor or
- * load balancer sees the problem and sees it clear without a restart.
+ * disk space makes the node degraded until a write succeeds again or the store recovers
+ * (reopened once space is free, AttestationStore.recover), so a supervisor or load
+ * balancer sees the problem and sees it clear without a restart.
  */
 export class Health {
   private reason: Degraded | undefined;
@@ -19,6 +20,11 @@ export class Health {
 
   storageFull(): void {
     this.reason = 'storage_full';
+  }
+
+  /** The store takes writes again. */
+  storageFreed(): void {
+    if (this.reason === 'storage_full') this.reason = undefined;
   }
 
   get degraded(): Degraded | undefined {

@@ -1,17 +1,27 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Decision } from '../../src/ingest/decide.js';
 import type { AttestationStore } from '../store/attestation-store.js';
+import type { StrangerPool } from '../store/stranger-pool.js';
+import type { TrustState } from '../local/trust-state.js';
 
 /** The node's Prometheus metrics, on a registry of its own. */
 export class Metrics {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly ingestDecisions: Counter<'outcome' | 'code'>;
+  /** New issuers ignored by a spent new-issuer cap, by cap (SPEC §14.4). */
+  readonly admissionRefused: Counter<'cap'>;
   readonly eventStreams: Gauge;
   readonly eventStreamsDropped: Counter;
+  readonly eventBytesSent: Counter;
+  readonly eventReplayBytes: Counter;
+  readonly eventReplayAttestations: Counter;
+  readonly eventReplayWaits: Counter<'budget'>;
+  readonly eventHistoryTruncated: Counter;
 
-  constructor(store: AttestationStore) {
+  constructor(store: AttestationStore, trust?: TrustState) {
     collectDefaultMetrics({ register: this.registry, prefix: 'chorus_process_' });
+    if (trust) this.watchTrust(trust);
     this.httpDuration = new Histogram({
       name: 'chorus_http_request_duration_seconds',
       help: 'HTTP API request latency',
@@ -25,10 +35,38 @@ export class Metrics {
       labelNames: ['outcome', 'code'],
       registers: [this.registry],
     });
+    this.admissionRefused = new Counter({
+      name: 'chorus_admission_refused_total',
+      help: 'New issuers ignored (rate_limited) by the new-issuer cap that was spent: peer, ip, network or global (SPEC §14.4)',
+      labelNames: ['cap'],
+      registers: [this.registry],
+    });
     this.eventStreams = new Gauge({ name: 'chorus_event_streams', help: 'Open /v1/events streams', registers: [this.registry] });
     this.eventStreamsDropped = new Counter({
       name: 'chorus_event_streams_dropped_total',
       help: 'Event streams disconnected because the client stopped reading',
+      registers: [this.registry],
+    });
+    this.eventBytesSent = new Counter({ name: 'chorus_events_bytes_sent_total', help: 'Bytes written to /v1/events streams', registers: [this.registry] });
+    this.eventReplayBytes = new Counter({
+      name: 'chorus_events_replay_bytes_total',
+      help: 'Bytes of replayed history (attestations stored before the stream opened) charged to the replay budget',
+      registers: [this.registry],
+    });
+    this.eventReplayAttestations = new Counter({
+      name: 'chorus_events_replay_attestations_total',
+      help: 'Attestations read for replay (sent or filtered out) and charged to the replay budget',
+      registers: [this.registry],
+    });
+    this.eventReplayWaits = new Counter({
+      name: 'chorus_events_replay_waits_total',
+      help: 'Times an event stream waited for replay budget: its own (stream) or all streams\' (total)',
+      labelNames: ['budget'],
+      registers: [this.registry],
+    });
+    this.eventHistoryTruncated = new Counter({
+      name: 'chorus_events_truncated_total',
+      help: 'Event streams without the API token whose cursor was older than api.eventHistoryWithoutToken allows',
       registers: [this.registry],
     });
     new Gauge({
@@ -37,6 +75,23 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(store.size);
+      },
+    });
+    new Gauge({
+      name: 'chorus_store_full',
+      help: '1 while the store refuses writes for lack of disk space (until it is reopened once space is free), else 0',
+      registers: [this.registry],
+      collect() {
+        this.set(store.isFull ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'chorus_store_reopens_total',
+      help: 'Times the store was reopened to take writes again after the disk had filled up',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(store.reopens);
       },
     });
     new Gauge({
@@ -49,7 +104,56 @@ export class Metrics {
     });
   }
 
+  /** The trust graph's recomputations and the endorsement changes waiting for one (SPEC §14.8). */
+  private watchTrust(trust: TrustState): void {
+    const recomputations = new Counter({
+      name: 'chorus_trust_recomputations_total',
+      help: 'Trust-graph recomputations, by what forced them (policy, endorsements, expiry, removal)',
+      labelNames: ['cause'],
+      registers: [this.registry],
+    });
+    const seconds = new Histogram({
+      name: 'chorus_trust_recompute_seconds',
+      help: 'Time one trust-graph recomputation took (store reads included)',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [this.registry],
+    });
+    trust.onRecompute((s, cause) => {
+      recomputations.inc({ cause });
+      seconds.observe(s);
+    });
+    new Gauge({
+      name: 'chorus_trust_deferred_changes',
+      help: 'Endorsement changes stored but not yet in the trust graph (their issuers are over limits.trustChangesPerIssuerPerMinute, or the node over limits.trustRecomputesPerSecond)',
+      registers: [this.registry],
+      collect() {
+        this.set(trust.deferredChanges());
+      },
+    });
+  }
+
   countDecisions(ds: readonly Decision[]): void {
-    for (const d of ds) this.ingestDecisions.inc({ outcome: d.outcome, code: d.code });
+    for (const d of ds) {
+      this.ingestDecisions.inc({ outcome: d.outcome, code: d.code });
+      if (d.code === 'rate_limited' && typeof d.details?.['cap'] === 'string') this.admissionRefused.inc({ cap: d.details['cap'] });
+    }
+  }
+
+  /** Registers the strangers' pool's metrics (SPEC §14.3): use against budget, groups, evictions. */
+  watchPool(pool: StrangerPool): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'chorus_pool_bytes', help: "Bytes of envelopes the strangers' pool holds", registers, collect() {
+      this.set(pool.usedBytes);
+    } });
+    new Gauge({ name: 'chorus_pool_budget_bytes', help: "The strangers' pool budget (limits.strangerPoolBytes)", registers, collect() {
+      this.set(pool.budget);
+    } });
+    new Gauge({ name: 'chorus_pool_groups', help: "Origin groups (networks, peers without a known address, local) holding strangers' attestations", registers, collect() {
+      this.set(pool.groupCount);
+    } });
+    new Counter({ name: 'chorus_pool_evictions_total', help: "Strangers' attestations evicted to make room for others", registers, collect() {
+      this.reset();
+      this.inc(pool.evictions);
+    } });
   }
 }

@@ -156,8 +156,9 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   if (api.requireTokenForReads) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.routeOptions.config && (req.routeOptions.config as { public?: boolean }).public) return;
-      // The page shell holds no data; a logged-in browser reads like the token.
-      if (isWebShell(req.url) || sessions.get(req) !== undefined) return;
+      // The page shell holds no data; a logged-in tab (cookie and its CSRF secret) reads like
+      // the token. The cookie alone does not: browsers send it to every port of 127.0.0.1.
+      if (isWebShell(req.url) || sessions.canRead(req)) return;
       const t = bearer(req);
       if (t === undefined || !sameToken(t, ctx.token)) return unauthorized(reply, 'this node requires the API token for reads');
     });
@@ -186,7 +187,7 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   const guards = { write, authed, writeLimit: { max: api.writeRateLimitPerMinute, timeWindow: '1 minute' } };
   await app.register(modelRoutes(ctx));
   await app.register(attestationRoutes(ctx, guards));
-  await app.register(eventRoutes(ctx));
+  await app.register(eventRoutes(ctx, guards));
   await app.register(adminRoutes(ctx, guards));
   await app.register(scanRoutes(ctx, guards, sessions));
   await app.register(webRoutes(ctx, guards, sessions));

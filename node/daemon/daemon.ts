@@ -63,8 +63,18 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       throw new ChorusError('not_initialized', `no API token at ${home.token}; run: chorus init`);
     })).trim();
     const events = new EventHub();
-    const metrics = new Metrics(node.store);
+    const metrics = new Metrics(node.store, node.trustState);
+    metrics.watchPool(node.pool);
     const health = new Health();
+    node.store.onFull((full) => {
+      if (full) {
+        health.storageFull();
+        log.error({ store: home.store }, 'the disk is full: writes are refused until it has space again (the store then reopens by itself)');
+      } else {
+        health.storageFreed();
+        log.info({ store: home.store, reopens: node.store.reopens }, 'disk space is back: the store was reopened and takes writes again');
+      }
+    });
     const statusWatch = new StatusWatch(node);
     node.store.onRemoved((removed) => statusWatch.removed(removed.flatMap((r) => r.subjects)));
     statusWatch.onChange(() => events.notify());
@@ -75,7 +85,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       if (ds.some((d) => d.outcome === 'accept')) events.notify();
     });
     network = node.config.net.enabled
-      ? await Network.start(node, log).catch((e: unknown) => {
+      ? await Network.start(node, log, metrics.registry).catch((e: unknown) => {
           throw listenError(e, `the p2p listen address (net.listen ${node.config.net.listen.join(' ')})`, '--listen');
         })
       : undefined;
@@ -86,6 +96,10 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         seen: (digest, view) => statusWatch.seenView(digest, view),
         url: () => ctx.url,
         ...(network ? { lookup: (digest: string) => network!.lookup(digest) } : {}),
+        budgets: async () => [
+          { name: 'event streams', used: (await metrics.eventStreams.get()).values[0]?.value ?? 0, limit: node.config.api.maxEventStreams, unit: 'streams', config: 'api.maxEventStreams' },
+          ...(network?.budgets() ?? []),
+        ],
         network: async () => network
           ? { peerId: network.peerId, listen: network.listenAddrs, peers: (await network.peers()).length, reachability: network.reachability(), providers: network.providerStats ?? null }
           : null,

@@ -26,9 +26,14 @@ export const ConfigSchema = z.strictObject({
       maxClockSkewSeconds: z.int().min(0).max(86_400).default(DEFAULT_LIMITS.maxClockSkewMs / 1000),
       issuerQuotaBytes: z.int().min(1024).default(DEFAULT_LIMITS.issuerQuotaBytes),
       strangerPoolBytes: z.int().min(1024 * 1024).default(1024 * 1024 * 1024).describe('bytes of envelopes kept from issuers this node does not trust (SPEC §14.3)'),
-      newIssuersPerPeerPerHour: z.int().min(0).default(1000).describe('issuers new to this node that one peer may bring in per hour'),
+      newIssuersPerPeerPerHour: z.int().min(0).default(1000).describe('issuers new to this node that one peer may bring in per hour (SPEC §14.4)'),
+      newIssuersPerIpPerHour: z.int().min(0).default(1000).describe('issuers new to this node that the peers at one IP address (IPv6: one /64) may bring in per hour together; loopback peers are held to the per-peer cap instead'),
+      newIssuersPerNetworkPerHour: z.int().min(0).default(2000).describe('issuers new to this node that the peers in one /24 (IPv4) or /48 (IPv6) network may bring in per hour together; a private address is its own network'),
+      newIssuersPerHour: z.int().min(0).default(5000).describe('issuers new to this node that all peers together may bring in per hour'),
       expiredGraceSeconds: z.int().min(0).default(7 * 86_400).describe('expired attestations are deleted this long after they expire'),
       maxConcurrentViews: z.int().min(1).max(64).default(4).describe('reputation views computed at once; more wait'),
+      trustChangesPerIssuerPerMinute: z.int().min(1).max(10_000).default(6).describe('times one issuer\'s endorsement changes (endorsements, their retractions, their expiries) may force a trust-graph recomputation per clock minute, trusted or not; past it they are stored but reach the graph at the next minute, together (SPEC §14.8)'),
+      trustRecomputesPerSecond: z.int().min(1).max(1000).default(4).describe('trust-graph recomputations per second that endorsement changes may force, all issuers together; past it they wait their turn (SPEC §14.8)'),
     })
     .prefault({}),
   api: z
@@ -42,6 +47,9 @@ export const ConfigSchema = z.strictObject({
       corsOrigins: z.array(z.string().min(1)).default([]),
       allowedHosts: z.array(HostName).default([]).describe('host names (besides loopback addresses and the bound address) that requests may name in their Host header; anything else is refused (DNS rebinding)'),
       maxEventStreams: z.int().min(1).max(100_000).default(64).describe('concurrent /v1/events streams; more are answered 503'),
+      eventReplayBytesPerSecond: z.int().min(1024).default(2 * 1024 * 1024).describe('bytes per second one /v1/events stream may replay from the store (history before it opened); past it the stream waits'),
+      eventReplayTotalBytesPerSecond: z.int().min(1024).default(4 * 1024 * 1024).describe('bytes per second all /v1/events streams together may replay; one replay page is read at a time'),
+      eventHistoryWithoutToken: z.int().min(0).default(1000).describe('a /v1/events client without the API token replays at most this many of the newest arrival sequence numbers; an older cursor starts there (event: truncated)'),
     })
     .prefault({}),
   net: z
@@ -52,6 +60,11 @@ export const ConfigSchema = z.strictObject({
       mdns: z.boolean().default(true).describe('find peers on the local network'),
       dht: z.boolean().default(true).describe('Kademlia DHT for peer routing (protocol /chorus/kad/1.0.0)'),
       maxConnections: z.int().min(1).max(10_000).default(64),
+      inboundPerIpPerMinute: z.int().min(1).default(120).describe('new inbound connections one IP address may open per minute (a fifteenth of it at once); more are refused before the handshake (SPEC §14.8)'),
+      inboundPerMinute: z.int().min(1).default(600).describe('new inbound connections from everyone together per minute (a twentieth of it at once)'),
+      maxInboundPerIp: z.int().min(1).default(32).describe('inbound connections one IP address may hold open at once'),
+      providerRecords: z.int().min(100).default(100_000).describe('DHT provider records kept for other peers in all; when full, the peer holding the most gives way (SPEC §14.8)'),
+      providerRecordsPerPeer: z.int().min(10).default(5_000).describe('DHT provider records kept for one peer'),
       syncIntervalSeconds: z.int().min(5).default(300).describe('how often to reconcile with each connected peer'),
       syncOnConnect: z.boolean().default(true).describe('reconcile with a peer as soon as it connects'),
       announce: z.array(Multiaddr).default([]).describe('addresses to tell peers instead of the listen addresses (a public address you forward to this node)'),

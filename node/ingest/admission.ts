@@ -1,34 +1,94 @@
-/**
- * Per-peer admission limits of the ingest path (SPEC §14.4): how many issuers this node has
- * never stored anything of one peer may introduce per hour. A peer relaying thousands of
- * fresh keys fills at most its allowance; the rest is ignored (no blame: the peer may only
- * be relaying) and can arrive later, from this peer or another, once the window moves on.
- */
-export class PeerAdmission {
+import type { PeerAddress } from './address.js';
+
+/** Which new-issuer cap refused an input (SPEC §14.4). */
+export type AdmissionCap = 'peer' | 'ip' | 'network' | 'global';
+
+/** Issuers new to this node that may be introduced per hour, by scope. */
+export interface NewIssuerCaps {
+  /** By one peer id. */
+  readonly perPeer: number;
+  /** From one IP address (IPv6: one /64). */
+  readonly perIp: number;
+  /** From one /24 (IPv4) or /48 (IPv6) network. */
+  readonly perNetwork: number;
+  /** By all peers together. */
+  readonly global: number;
+}
+
+const HOUR = 3_600_000;
+/** Per-key tables hold this many windows, then forget the least recently started. */
+const MAX_WINDOWS = 10_000;
+
+/** Fixed hourly windows of a count per key, in a bounded table. */
+class HourlyCounts {
   private readonly windows = new Map<string, { start: number; count: number }>();
 
-  constructor(
-    readonly newIssuersPerHour: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(readonly limit: number) {}
 
-  /** Takes one new-issuer slot of `peer`'s hour; false when none is left. */
-  allowNewIssuer(peer: string): boolean {
-    const now = this.now();
-    let w = this.windows.get(peer);
-    if (w === undefined || now - w.start >= 3_600_000) {
-      if (this.windows.size >= 10_000) this.prune(now);
+  full(key: string, now: number): boolean {
+    const w = this.windows.get(key);
+    return w !== undefined && now - w.start < HOUR && w.count >= this.limit;
+  }
+
+  take(key: string, now: number): void {
+    let w = this.windows.get(key);
+    if (w === undefined || now - w.start >= HOUR) {
+      if (this.windows.size >= MAX_WINDOWS) this.prune(now);
       w = { start: now, count: 0 };
-      this.windows.set(peer, w);
+      this.windows.delete(key);
+      this.windows.set(key, w);
     }
-    if (w.count >= this.newIssuersPerHour) return false;
     w.count++;
-    return true;
   }
 
   private prune(now: number): void {
-    for (const [peer, w] of this.windows) if (now - w.start >= 3_600_000) this.windows.delete(peer);
+    for (const [k, w] of this.windows) if (now - w.start >= HOUR) this.windows.delete(k);
     // Still full: forget the least recently started windows, one at a time, rather than grow.
-    while (this.windows.size >= 10_000) this.windows.delete(this.windows.keys().next().value as string);
+    while (this.windows.size >= MAX_WINDOWS) this.windows.delete(this.windows.keys().next().value as string);
+  }
+}
+
+/**
+ * How many issuers this node has never stored anything of the network may introduce per
+ * hour (SPEC §14.4): per peer id, per IP address, per /24 or /48 network, and in all. Peer
+ * ids are free, so the per-peer cap alone multiplies with them; the address caps do not.
+ * A peer on loopback or of unknown address is held to its own and the global cap only
+ * (see `PeerAddress`). What a cap refuses is ignored (no blame: the peer may only be
+ * relaying) and can arrive later, from this peer or another, once the window moves on.
+ */
+export class NewIssuerAdmission {
+  private readonly peer: HourlyCounts;
+  private readonly ip: HourlyCounts;
+  private readonly network: HourlyCounts;
+  private readonly global: HourlyCounts;
+
+  constructor(
+    readonly caps: NewIssuerCaps,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.peer = new HourlyCounts(caps.perPeer);
+    this.ip = new HourlyCounts(caps.perIp);
+    this.network = new HourlyCounts(caps.perNetwork);
+    this.global = new HourlyCounts(caps.global);
+  }
+
+  /**
+   * Takes one new-issuer slot from every cap that applies to `peer` at `address`, or none
+   * when one of them is spent: then returns that cap (the narrowest first).
+   */
+  take(peer: string, address: PeerAddress | undefined): AdmissionCap | undefined {
+    const now = this.now();
+    const located = address !== undefined && address.kind !== 'loopback' ? address : undefined;
+    const checks: [AdmissionCap, HourlyCounts, string][] = [['peer', this.peer, peer]];
+    if (located) checks.push(['ip', this.ip, located.ip], ['network', this.network, located.network]);
+    checks.push(['global', this.global, '']);
+    for (const [cap, counts, key] of checks) if (counts.full(key, now)) return cap;
+    for (const [, counts, key] of checks) counts.take(key, now);
+    return undefined;
+  }
+
+  /** The hourly limit of a cap. */
+  limit(cap: AdmissionCap): number {
+    return this[cap].limit;
   }
 }

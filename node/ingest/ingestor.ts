@@ -6,8 +6,9 @@ import type { CryptoSuite } from '../../src/crypto/suite.js';
 import { ChorusError } from '../../src/errors.js';
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
 import type { AttestationStore } from '../store/attestation-store.js';
-import type { StrangerPool } from '../store/stranger-pool.js';
-import type { PeerAdmission } from './admission.js';
+import { LOCAL_GROUP, type StrangerPool } from '../store/stranger-pool.js';
+import { classifyIp, type PeerAddress } from './address.js';
+import type { AdmissionCap, NewIssuerAdmission } from './admission.js';
 import { LOCAL, type Origin } from './origin.js';
 
 export type { Origin };
@@ -44,9 +45,9 @@ export interface IngestorOptions {
   readonly now?: () => number;
   /** The storage budget for strangers; without it every issuer is only held to its quota. */
   readonly pool?: StrangerPool;
-  /** Per-peer limits on what network origins may introduce. */
-  readonly admission?: PeerAdmission;
-  /** Whether an issuer is trusted (exempt from per-peer new-issuer limits). */
+  /** Limits on how many new issuers network origins may introduce (per peer, IP, network, in all). */
+  readonly admission?: NewIssuerAdmission;
+  /** Whether an issuer is trusted (exempt from the new-issuer caps; never counted in the pool). */
   readonly trusted?: (issuer: string) => boolean;
 }
 
@@ -54,6 +55,7 @@ export interface IngestorOptions {
 interface Waiting {
   readonly input: Uint8Array | string;
   readonly origin: Origin;
+  readonly address: PeerAddress | undefined;
   resolve(d: Decision): void;
   reject(e: unknown): void;
 }
@@ -66,6 +68,26 @@ interface Checked {
 
 /** Called after each chunk is durably written, with that chunk's decisions (and origins) in input order. */
 export type OnCommitted = (decisions: readonly Decision[], origins: readonly Origin[]) => void | Promise<void>;
+
+/** The remote IP address of a peer's current connection, if it has one. */
+export type PeerAddressOf = (peer: string) => string | undefined;
+
+const CAP_SCOPE: Record<AdmissionCap, string> = {
+  peer: 'this peer',
+  ip: "this peer's IP address",
+  network: "this peer's network (/24 or /48)",
+  global: 'all peers together',
+};
+
+/**
+ * The strangers' pool group of an origin (SPEC §14.3): this node, the network of a located
+ * peer (a private address is its own), else the peer itself.
+ */
+function groupOf(origin: Origin, address: PeerAddress | undefined): string {
+  if (origin.via === 'local') return LOCAL_GROUP;
+  if (address !== undefined && address.kind !== 'loopback') return address.network;
+  return `peer:${origin.peer}`;
+}
 
 /**
  * Runs every input through the one ingest path (`verifyEnvelope` + `checkSemantics`) and
@@ -83,8 +105,9 @@ export class Ingestor {
   private readonly waiting: Waiting[] = [];
   private readonly listeners = new Set<OnCommitted>();
   private readonly pool: StrangerPool | undefined;
-  private readonly admission: PeerAdmission | undefined;
+  private readonly admission: NewIssuerAdmission | undefined;
   private readonly trusted: (issuer: string) => boolean;
+  private peerAddress: PeerAddressOf | undefined;
 
   constructor(opts: IngestorOptions) {
     this.store = opts.store;
@@ -102,10 +125,31 @@ export class Ingestor {
    * (group commit), so many concurrent publishers share one fsync.
    */
   ingest(input: Uint8Array | string, origin: Origin = LOCAL): Promise<Decision> {
+    const address = this.addressOf(origin);
     return new Promise<Decision>((resolve, reject) => {
-      this.waiting.push({ input, origin, resolve, reject });
+      this.waiting.push({ input, origin, address, resolve, reject });
       if (this.waiting.length === 1) this.enqueue(() => this.drainWaiting());
     });
+  }
+
+  /**
+   * Where the network tells the remote IP of a peer's connection: the new-issuer caps per
+   * IP and network (SPEC §14.4) and the pool's groups (§14.3) need it. It is asked when an
+   * input arrives, while the connection that brought it is open. Without it (or for a
+   * peer with no connection), a peer is held to its own and the global cap.
+   */
+  setPeerAddress(fn: PeerAddressOf | undefined): void {
+    this.peerAddress = fn;
+  }
+
+  private addressOf(origin: Origin): PeerAddress | undefined {
+    if (origin.via === 'local' || this.peerAddress === undefined) return undefined;
+    try {
+      const ip = this.peerAddress(origin.peer);
+      return ip === undefined ? undefined : classifyIp(ip);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -114,7 +158,8 @@ export class Ingestor {
    * so a long import holds one chunk in memory, not all of it.
    */
   ingestMany(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted?: OnCommitted, origin: Origin = LOCAL): Promise<Decision[]> {
-    return this.enqueue(() => this.run(inputs, onCommitted, origin));
+    const address = this.addressOf(origin);
+    return this.enqueue(() => this.run(inputs, onCommitted, origin, address));
   }
 
   /** Hears every committed chunk's decisions, whatever the entry point (metrics, event streams). */
@@ -145,7 +190,7 @@ export class Ingestor {
       const next: Group | undefined = batch.length > 0 ? { batch, checked: this.checkChunk(batch.map((w) => w.input)) } : undefined;
       if (previous !== undefined) {
         try {
-          const ds = await this.commitChunk(await previous.checked, previous.batch.map((w) => w.origin));
+          const ds = await this.commitChunk(await previous.checked, previous.batch.map((w) => w.origin), previous.batch.map((w) => w.address));
           previous.batch.forEach((w, i) => w.resolve(ds[i] as Decision));
         } catch (e) {
           for (const w of previous.batch) w.reject(e);
@@ -155,7 +200,7 @@ export class Ingestor {
     }
   }
 
-  private async run(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted: OnCommitted | undefined, origin: Origin): Promise<Decision[]> {
+  private async run(inputs: Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>, onCommitted: OnCommitted | undefined, origin: Origin, address: PeerAddress | undefined): Promise<Decision[]> {
     const all: Decision[] = [];
     // Two stages, overlapped: while chunk n is checked against the store and written,
     // chunk n+1's signatures are already being verified on the threadpool.
@@ -166,7 +211,7 @@ export class Ingestor {
       if (previous === undefined) return;
       const checked = await previous;
       const origins = new Array<Origin>(checked.decisions.length).fill(origin);
-      const ds = await this.commitChunk(checked, origins);
+      const ds = await this.commitChunk(checked, origins, new Array<PeerAddress | undefined>(origins.length).fill(address));
       if (onCommitted) await onCommitted(ds, origins);
       else all.push(...ds);
     };
@@ -224,7 +269,7 @@ export class Ingestor {
    * error fails only the item that caused it; a full disk fails the group, each as
    * `storage_full`, and nothing of it is written.
    */
-  private async commitChunk({ decisions, verified }: Checked, origins: readonly Origin[]): Promise<Decision[]> {
+  private async commitChunk({ decisions, verified }: Checked, origins: readonly Origin[], addresses: readonly (PeerAddress | undefined)[]): Promise<Decision[]> {
     // One round trip for "is it stored?" and for the targets of retractions.
     const ids = verified.map((v) => v.att.id);
     const stored = await this.store.hasMany(ids);
@@ -249,18 +294,24 @@ export class Ingestor {
     };
     const ctx = { suite: this.suite, limits: this.limits, now: this.now(), store: view };
     const plan = this.pool?.plan();
+    // The pool group of each issuer this batch stores first: that of the origin that brought it.
+    const groups = new Map<string, string>();
     for (const { index, att } of verified) {
+      const origin = origins[index] ?? LOCAL;
+      const address = addresses[index];
+      const group = plan?.groupFor(att.issuer, groupOf(origin, address)) ?? groupOf(origin, address);
       let d = await checkSemantics(att, ctx);
-      if (d.outcome === 'accept') d = await this.admit(att, origins[index] ?? LOCAL, view, plan);
+      if (d.outcome === 'accept') d = await this.admit(att, origin, address, group, view, plan);
       decisions[index] = d;
       if (d.outcome === 'accept') {
         pending.set(att.id, { att, index });
         pendingBytes.set(att.issuer, (pendingBytes.get(att.issuer) ?? 0) + att.envelopeBytes.length);
+        if (!groups.has(att.issuer)) groups.set(att.issuer, group);
       }
     }
     const accepted = [...pending.values()];
     try {
-      await this.store.putAccepted(accepted.map((p) => p.att), this.now(), plan?.evict ?? []);
+      await this.store.putAccepted(accepted.map((p) => p.att), this.now(), plan?.evict ?? [], 'evict', groups);
       plan?.applied();
     } catch (e) {
       if (e instanceof ChorusError && e.code === 'storage_full') {
@@ -269,7 +320,7 @@ export class Ingestor {
         // One item the store cannot take must not cost the others theirs: store one by one.
         for (const { att, index } of accepted) {
           try {
-            await this.store.putAccepted([att], this.now());
+            await this.store.putAccepted([att], this.now(), [], 'evict', groups);
           } catch (e1) {
             decisions[index] = e1 instanceof ChorusError && e1.code === 'storage_full'
               ? { outcome: 'ignore', code: 'storage_full', message: e1.message, id: att.id }
@@ -291,13 +342,17 @@ export class Ingestor {
   }
 
   /** The admission limits, after the semantic rules accepted `att`. */
-  private async admit(att: VerifiedAttestation, origin: Origin, view: IngestStoreView, plan: ReturnType<StrangerPool['plan']> | undefined): Promise<Decision> {
+  private async admit(att: VerifiedAttestation, origin: Origin, address: PeerAddress | undefined, group: string, view: IngestStoreView, plan: ReturnType<StrangerPool['plan']> | undefined): Promise<Decision> {
     const { id } = att;
     const trusted = this.trusted(att.issuer);
-    if (!trusted && origin.via !== 'local' && this.admission && (await view.issuerBytes(att.issuer)) === 0 && !this.admission.allowNewIssuer(origin.peer)) {
-      return { outcome: 'ignore', code: 'rate_limited', message: `this peer introduced more than ${this.admission.newIssuersPerHour} new issuers in the last hour`, id };
+    if (!trusted && origin.via !== 'local' && this.admission && (await view.issuerBytes(att.issuer)) === 0) {
+      const cap = this.admission.take(origin.peer, address);
+      if (cap !== undefined) {
+        const limit = this.admission.limit(cap);
+        return { outcome: 'ignore', code: 'rate_limited', message: `new-issuer cap (${cap}): ${CAP_SCOPE[cap]} introduced ${limit} issuers new to this node in the last hour`, id, details: { cap, limit } };
+      }
     }
-    if (plan && !(await plan.admit(att.issuer, att.envelopeBytes.length))) {
+    if (plan && !(await plan.admit(att.issuer, group, att.envelopeBytes.length))) {
       return { outcome: 'ignore', code: 'stranger_budget', message: 'the storage budget for untrusted issuers is full and this issuer already holds a fair share', id };
     }
     return { outcome: 'accept', code: 'accepted', id, attestation: att };

@@ -16,14 +16,20 @@ const READ_AT_ONCE = 64;
  * node's roots and subscriptions (up to params.maxDepth hops), never by reading every
  * endorsement stored: a Sybil cluster nobody you trust endorses costs nothing, and one
  * that is endorsed costs at most its members' newest PER_ENDORSER each, MAX_EDGES in all.
- * Each endorser's list is cached until an attestation of theirs lands or leaves.
+ * Each endorser's list is cached until an attestation of theirs leaves, or until changes of
+ * theirs that landed are released (TrustState decides when: SPEC §14.8); until then the
+ * graph is computed from the list as it was.
  */
 export class EndorsementSource {
   private readonly cache = new Map<string, EndorsementInput[]>();
   /** The issuers the last walk reached: only their endorsements can change the graph. */
   private visited: ReadonlySet<string> = new Set();
-  /** Some cached endorsement changed (or one of a cached endorser): the graph is stale. */
+  /** A cached endorsement left the store (or nothing was gathered yet): the graph is stale. */
   dirty = true;
+  /** Per reached endorser, changes that landed but are not in its cached list yet. */
+  private readonly waiting = new Map<string, number>();
+  /** Endorsers whose lists are being read from the store. */
+  private readonly reading = new Set<string>();
 
   constructor(private readonly store: AttestationStore) {}
 
@@ -74,57 +80,71 @@ export class EndorsementSource {
     if (this.cache.size > 4 * visited.size + 10_000) {
       for (const k of this.cache.keys()) if (!visited.has(k)) this.cache.delete(k);
     }
+    for (const k of this.waiting.keys()) if (!visited.has(k)) this.release([k]);
     this.visited = visited;
     this.dirty = false;
     return out;
   }
 
+  /** Reached endorsers with changes not yet applied, and how many each. */
+  get pending(): ReadonlyMap<string, number> {
+    return this.waiting;
+  }
+
+  /** The next gather reads these endorsers' lists afresh, with every change that landed. */
+  release(issuers: Iterable<string>): void {
+    for (const i of issuers) {
+      this.cache.delete(i);
+      this.waiting.delete(i);
+    }
+  }
+
   private async of(issuer: string): Promise<EndorsementInput[]> {
     const hit = this.cache.get(issuer);
     if (hit) return hit;
-    const stored = await this.store.endorsementsBy(issuer, PER_ENDORSER);
-    const list: EndorsementInput[] = [];
-    for (const a of stored) {
-      // Withdrawn only by a retraction of the endorser's own (SPEC §9).
-      list.push(toInput(a, await this.store.retractedBy(a.id, a.issuer)));
+    this.reading.add(issuer);
+    try {
+      const stored = await this.store.endorsementsBy(issuer, PER_ENDORSER);
+      // Withdrawn only by a retraction of the endorser's own (SPEC §9). The lookups at once:
+      // one after another, an endorser with many endorsements held a recomputation for long.
+      const retracted = await Promise.all(stored.map((a) => this.store.retractedBy(a.id, a.issuer)));
+      const list = stored.map((a, i) => toInput(a, retracted[i] as boolean));
+      this.cache.set(issuer, list);
+      return list;
+    } finally {
+      this.reading.delete(issuer);
     }
-    this.cache.set(issuer, list);
-    return list;
   }
 
-  /** What a commit changes: an endorsement or retraction by a cached endorser. */
+  /**
+   * What a commit changes: an endorsement or retraction by a cached endorser. One the walk
+   * reaches waits (its cached list kept) until released; one it does not reach cannot change
+   * the graph (a Sybil's costs nothing), so its list is just read afresh when needed.
+   */
   committed(ds: readonly Decision[]): void {
     for (const d of ds) {
       if (d.outcome !== 'accept') continue;
       const k = d.attestation.kind;
       if (k !== 'endorsement' && k !== 'retraction') continue;
+      const issuer = d.attestation.issuer;
       if (k === 'retraction') {
         const target = (d.attestation.statement.predicate as RetractionPredicate).target;
-        const list = this.cache.get(d.attestation.issuer);
+        const list = this.cache.get(issuer);
         if (!list?.some((e) => e.id === target)) continue;
       }
-      this.cache.delete(d.attestation.issuer);
-      // An endorser the walk does not reach cannot change the graph (a Sybil's costs nothing).
-      if (this.visited.has(d.attestation.issuer)) this.dirty = true;
+      // One being read now may or may not have the change in what it reads: it waits too.
+      if ((this.visited.has(issuer) && this.cache.has(issuer)) || this.reading.has(issuer)) this.waiting.set(issuer, (this.waiting.get(issuer) ?? 0) + 1);
+      else this.cache.delete(issuer);
     }
   }
 
   removed(rs: readonly Removed[]): void {
     for (const r of rs) {
       if (this.cache.get(r.issuer)?.some((e) => e.id === r.id)) {
-        this.cache.delete(r.issuer);
+        this.release([r.issuer]);
         this.dirty = true;
       }
     }
-  }
-
-  /** The earliest expiry among cached endorsements after `now` (the graph changes then). */
-  nextExpiry(now: number): number | undefined {
-    let next: number | undefined;
-    for (const list of this.cache.values()) {
-      for (const e of list) if (e.expiresAt !== undefined && e.expiresAt > now && (next === undefined || e.expiresAt < next)) next = e.expiresAt;
-    }
-    return next;
   }
 }
 

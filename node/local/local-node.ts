@@ -3,13 +3,13 @@ import type { Limits } from '../../src/ingest/limits.js';
 import { inheritedVerdict, MAX_BASES, MAX_LINEAGE_DEPTH, type Relation } from '../../src/reputation/lineage.js';
 import { scopeOf } from '../../src/reputation/policy.js';
 import type { TrustGraph } from '../../src/reputation/trust-graph.js';
-import { reputationView, type InheritedInput, type ReputationView } from '../../src/reputation/view.js';
+import { reputationView, withDeferred, type InheritedInput, type ReputationView } from '../../src/reputation/view.js';
 import type { LineagePredicate } from '../../src/statement/predicates.js';
 import { nativeSuite } from '../crypto/native-suite.js';
 import { resolveConfig, limitsOf, type Config } from '../home/config.js';
 import type { HomePaths } from '../home/home.js';
 import { loadIdentity, type Identity } from '../home/identity.js';
-import { PeerAdmission } from '../ingest/admission.js';
+import { NewIssuerAdmission } from '../ingest/admission.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { AttestationStore } from '../store/attestation-store.js';
 import { StrangerPool } from '../store/stranger-pool.js';
@@ -59,11 +59,15 @@ export class LocalNode {
     const suite = nativeSuite();
     const limits = limitsOf(config);
     const now = opts.now ?? Date.now;
-    const trustState = new TrustState(home.trust, store, config.trust.includeSelf ? identity.did : undefined, now);
+    const trustState = new TrustState(home.trust, store, config.trust.includeSelf ? identity.did : undefined, now, {
+      changesPerIssuerPerMinute: config.limits.trustChangesPerIssuerPerMinute,
+      recomputesPerSecond: config.limits.trustRecomputesPerSecond,
+    });
     // Strangers are the issuers the trust graph does not reach (SPEC §14.3).
     const isTrusted = (issuer: string): boolean => trustState.last?.counts(issuer) ?? false;
     const pool = new StrangerPool(store, config.limits.strangerPoolBytes, isTrusted);
-    const admission = new PeerAdmission(config.limits.newIssuersPerPeerPerHour, now);
+    const { newIssuersPerPeerPerHour: perPeer, newIssuersPerIpPerHour: perIp, newIssuersPerNetworkPerHour: perNetwork, newIssuersPerHour: global } = config.limits;
+    const admission = new NewIssuerAdmission({ perPeer, perIp, perNetwork, global }, now);
     const ingestor = new Ingestor({ store, suite, limits, now, pool, admission, trusted: isTrusted });
     const node = new LocalNode(home, config, identity, store, suite, limits, ingestor, pool, trustState, now);
     trustState.onChange(() => pool.retally());
@@ -106,7 +110,9 @@ export class LocalNode {
   async view(digest: string, opts: { now?: number; graph?: TrustGraph; without?: string | undefined } = {}): Promise<NodeView> {
     // What-if: as if the issuer were blocked (its attestations and the trust it passes on go).
     const graph = opts.graph ?? (opts.without !== undefined ? await this.trustState.without(opts.without) : await this.trust());
-    return this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0, { visited: new Set([digest]), bases: MAX_BASES }));
+    const view = await this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0, { visited: new Set([digest]), bases: MAX_BASES }));
+    // Endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8).
+    return withDeferred(view, this.trustState.deferred(), graph);
   }
 
   private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<NodeView> {

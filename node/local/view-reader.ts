@@ -24,26 +24,42 @@ function countingOf(graph: TrustGraph): { dids: ReadonlySet<string>; keys: Reado
   return c;
 }
 
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
 /**
  * Reads what a view of a digest needs: the attestations of the issuers that count, found
  * whichever way is cheaper — a seek per counting issuer, or one pass over the digest's
  * (issuer, seq) index keys — each issuer with at most its newest PER_ISSUER. Recently
  * read digests are kept decoded (a model loader asks about the same files again and
- * again), dropped as soon as a commit or removal touches them or the trust graph changes.
+ * again), dropped as soon as a commit or removal touches them or the issuers that count change.
  */
 export class ViewReader {
   private readonly cache = new Map<string, readonly StoredAttestation[]>();
   private items = 0;
-  private commits = 0;
   private graph: TrustGraph | undefined;
+  /**
+   * Reads under way, one per digest: concurrent misses share it, so a burst of questions
+   * about a digest whose entry was just dropped costs one read, not one each. `touched`: a
+   * commit or removal about the digest landed meanwhile, so what it returns may miss it
+   * (not cached, not shared further).
+   */
+  private readonly reading = new Map<string, { graph: TrustGraph; touched: boolean; items: Promise<readonly StoredAttestation[]> }>();
 
   constructor(private readonly store: AttestationStore) {}
 
   /** The counting issuers' attestations about `digest`. */
   async counting(digest: string, graph: TrustGraph, subjectCount: number): Promise<readonly StoredAttestation[]> {
     if (graph !== this.graph) {
-      this.cache.clear();
-      this.items = 0;
+      // What is cached depends only on who counts: a recomputation that keeps the same
+      // counting issuers (most endorsement churn) keeps the cache.
+      if (this.graph === undefined || !sameSet(countingOf(this.graph).dids, countingOf(graph).dids)) {
+        this.cache.clear();
+        this.items = 0;
+      }
       this.graph = graph;
     }
     const hit = this.cache.get(digest);
@@ -52,39 +68,46 @@ export class ViewReader {
       this.cache.set(digest, hit);
       return hit;
     }
-    const generation = this.commits;
-    const { dids, keys } = countingOf(graph);
-    const items = subjectCount === 0
-      ? []
-      : dids.size * 8 <= subjectCount
-        ? (await Promise.all([...dids].map((issuer) => this.store.newestBySubjectIssuer(digest, issuer, PER_ISSUER)))).flat()
-        : await this.store.bySubjectAmong(digest, keys, PER_ISSUER);
-    // A commit that landed while we read may not be in `items`: do not cache those.
-    if (generation === this.commits && graph === this.graph && items.length <= CACHE_ITEMS / 10) {
-      // Concurrent misses for one digest each get here: count the entry once.
-      this.items += items.length - (this.cache.get(digest)?.length ?? 0);
-      this.cache.set(digest, items);
-      for (const [k, v] of this.cache) {
-        if (this.items <= CACHE_ITEMS) break;
-        this.cache.delete(k);
-        this.items -= v.length;
+    const running = this.reading.get(digest);
+    if (running && !running.touched && (running.graph === graph || sameSet(countingOf(running.graph).dids, countingOf(graph).dids))) return running.items;
+    const entry = { graph, touched: false, items: this.read(digest, graph, subjectCount) };
+    this.reading.set(digest, entry);
+    try {
+      const items = await entry.items;
+      if (!entry.touched && graph === this.graph && items.length <= CACHE_ITEMS / 10) {
+        this.items += items.length - (this.cache.get(digest)?.length ?? 0);
+        this.cache.set(digest, items);
+        for (const [k, v] of this.cache) {
+          if (this.items <= CACHE_ITEMS) break;
+          this.cache.delete(k);
+          this.items -= v.length;
+        }
       }
+      return items;
+    } finally {
+      if (this.reading.get(digest) === entry) this.reading.delete(digest);
     }
-    return items;
+  }
+
+  private async read(digest: string, graph: TrustGraph, subjectCount: number): Promise<readonly StoredAttestation[]> {
+    const { dids, keys } = countingOf(graph);
+    if (subjectCount === 0) return [];
+    return dids.size * 8 <= subjectCount
+      ? (await Promise.all([...dids].map((issuer) => this.store.newestBySubjectIssuer(digest, issuer, PER_ISSUER)))).flat()
+      : this.store.bySubjectAmong(digest, keys, PER_ISSUER);
   }
 
   forgetSubject(digest: string): void {
     this.items -= this.cache.get(digest)?.length ?? 0;
     this.cache.delete(digest);
+    const running = this.reading.get(digest);
+    if (running) running.touched = true;
   }
 
   committed(ds: readonly Decision[]): void {
-    let touched = false;
     for (const d of ds) {
       if (d.outcome !== 'accept') continue;
-      touched = true;
       for (const s of d.attestation.subjects) this.forgetSubject(s);
     }
-    if (touched) this.commits++;
   }
 }

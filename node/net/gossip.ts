@@ -39,25 +39,32 @@ export class Gossip {
     private readonly pubsub: Pubsub,
     private readonly ingestor: Ingestor,
     private readonly log: Logger,
+    /** Told of every message validated: the gossipsub result, the ingest code, its size, the peer. */
+    private readonly observe: (result: 'accept' | 'ignore' | 'reject', code: string, bytes: number, peer: string) => void = () => {},
   ) {}
 
   /** Installs the validator (before the host starts, so no message arrives unchecked). */
   register(): void {
     this.pubsub.topicValidators.set(ATTESTATION_TOPIC, async (from, msg) => {
       const peer = from.toString();
+      const bytes = msg.data.byteLength;
+      const out = (result: 'accept' | 'ignore' | 'reject', code: string): TopicValidatorResult => {
+        this.observe(result, code, bytes, peer);
+        return result === 'accept' ? TopicValidatorResult.Accept : result === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
+      };
       try {
-        if (msg.data.byteLength > MAX_GOSSIP_MESSAGE) return TopicValidatorResult.Reject;
+        if (bytes > MAX_GOSSIP_MESSAGE) return out('reject', 'too_large');
         // Over its rate a peer's messages are dropped unforwarded, not blamed: it may be relaying.
-        if (!this.rate.take(peer, msg.data.byteLength)) return TopicValidatorResult.Ignore;
+        if (!this.rate.take(peer, bytes)) return out('ignore', 'rate_limited');
         const d = await this.ingestor.ingest(msg.data, { via: 'gossip', peer });
-        if (d.outcome === 'accept') return TopicValidatorResult.Accept;
+        if (d.outcome === 'accept') return out('accept', d.code);
         // Over this node's tightened size limit but within the protocol's: the relay is honest.
-        if (d.code === 'too_large' && msg.data.byteLength <= PROTOCOL_MAX_ENVELOPE) return TopicValidatorResult.Ignore;
-        return d.outcome === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
+        if (d.code === 'too_large' && bytes <= PROTOCOL_MAX_ENVELOPE) return out('ignore', d.code);
+        return out(d.outcome === 'ignore' ? 'ignore' : 'reject', d.code);
       } catch (e) {
         // Whatever went wrong fails this message only.
         this.log.debug({ err: e, peer }, 'gossip validation failed');
-        return TopicValidatorResult.Reject;
+        return out('reject', 'internal');
       }
     });
   }

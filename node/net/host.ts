@@ -18,6 +18,7 @@ import type { AddressManager, TransportManager } from '@libp2p/interface-interna
 import type { Datastore } from 'interface-datastore';
 import type { Config } from '../home/config.js';
 import { ATTESTATION_TOPIC, DHT_K, MAX_GOSSIP_FRAME } from './constants.js';
+import type { ConnectionGate } from './connection-gate.js';
 import { attestationMessageId } from './gossip.js';
 
 export type Pubsub = GossipSub & { getScore(peer: string): number; getMeshPeers(topic: string): string[] };
@@ -47,6 +48,8 @@ export interface HostOptions {
   readonly appScore: (peer: string) => number;
   /** Peers refused at connection time (blocked for abuse). */
   readonly denied: (peer: PeerId) => boolean;
+  /** Inbound connections refused before the handshake (rates and limits per address). */
+  readonly gate: ConnectionGate;
 }
 
 /**
@@ -68,7 +71,10 @@ export async function createHost(o: HostOptions): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: cfg.maxConnections, dialTimeout: 10_000, inboundConnectionThreshold: 50 },
+    // The gate first (before Noise: only the remote address is known), then blocked peer ids
+    // (after it: that is when the id is known).
     connectionGater: {
+      denyInboundConnection: (maConn) => o.gate.deny(maConn.remoteAddr),
       denyDialPeer: (peer) => o.denied(peer),
       denyInboundEncryptedConnection: (peer) => o.denied(peer),
       denyOutboundEncryptedConnection: (peer) => o.denied(peer),

@@ -3,11 +3,18 @@ import type { SingleKadDHT } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { ChorusError } from '../../src/errors.js';
 import type { Decision } from '../../src/ingest/decide.js';
+import { remoteIp } from '../ingest/address.js';
 import type { Origin } from '../ingest/origin.js';
 import type { LocalNode } from '../local/local-node.js';
+import type { Budget } from '../service/contract.js';
+import { BLOCK_MS } from './constants.js';
+import { ConnectionGate, type GateBounds } from './connection-gate.js';
 import { createHost, type Host } from './host.js';
+import { NetMetrics } from './net-metrics.js';
+import { DEFAULT_PROVIDER_BOUNDS, ProviderLimits, type ProviderBounds } from './provider-limits.js';
 import { Gossip } from './gossip.js';
 import { Lookups, type Lookup } from './lookup.js';
 import { loadOrCreatePeerKey } from './peer-key.js';
@@ -60,19 +67,87 @@ export class Network {
     private readonly log: Logger,
     private readonly datastore: P2pDatastore,
     readonly announcer: Announcer | undefined,
+    readonly gate: ConnectionGate,
+    readonly metrics: NetMetrics,
   ) {}
 
-  static async start(node: LocalNode, log: Logger): Promise<Network> {
+  /** `registry`: the node's Prometheus registry, for the network's metrics (net-metrics.ts). */
+  static async start(node: LocalNode, log: Logger, registry?: Registry): Promise<Network> {
     const cfg = node.config.net;
     const privateKey = await loadOrCreatePeerKey(node.home.peerKey);
+    let host: Host | undefined;
+    const gateBounds: GateBounds = { perIpPerMinute: cfg.inboundPerIpPerMinute, perIpBurst: Math.max(1, Math.ceil(cfg.inboundPerIpPerMinute / 15)), totalPerMinute: cfg.inboundPerMinute, totalBurst: Math.max(1, Math.ceil(cfg.inboundPerMinute / 20)), perIpOpen: cfg.maxInboundPerIp, suspectPerMinute: 60, suspectBurst: 3 };
+    const providerBounds: ProviderBounds = { ...DEFAULT_PROVIDER_BOUNDS, perPeer: cfg.providerRecordsPerPeer, total: cfg.providerRecords };
+    const metrics = new NetMetrics(registry, {
+      connections: () => {
+        const c = { inbound: 0, outbound: 0 };
+        for (const x of host?.getConnections() ?? []) c[x.direction]++;
+        return c;
+      },
+      providerRecords: () => ({ records: providers.size, peers: providers.peers }),
+      peerRecords: () => ({ memory: datastore.peerRecords, kept: datastore.keptPeerRecords }),
+      blocked: () => penalties.blockedCount,
+    });
+    const gate = new ConnectionGate(gateBounds, (why) => metrics.connectionsRefused.inc({ reason: why }));
+    // A peer blocked for abuse: its connections are closed, and the addresses they came
+    // from are paced before the handshake while the block lasts (connection-gate.ts).
+    const penalties = new PeerPenalties(log, (peer) => {
+      metrics.blocks.inc();
+      const conns = host?.getConnections(peerIdFromString(peer)) ?? [];
+      for (const c of conns) gate.blockedFrom(c.remoteAddr, Date.now() + BLOCK_MS);
+      if (conns.length > 0) metrics.disconnects.inc();
+      void Promise.resolve(host?.hangUp(peerIdFromString(peer))).catch(() => undefined);
+    });
+    const abuse = penalties.abuse.bind(penalties);
+    penalties.abuse = (peer: string, why: string): void => {
+      metrics.penalties.inc({ why });
+      abuse(peer, why);
+    };
+    // A peer whose provider records are refused is told of as an abuser every 50th time:
+    // an honest node announcing in bulk is paced, a flood is blocked after 150.
+    const providerRefusals = new Map<string, number>();
+    const providers = new ProviderLimits(providerBounds, {
+      refused: (cap, peer) => {
+        metrics.providerRefused.inc({ cap });
+        if (cap === 'per-key') return;
+        const n = (providerRefusals.get(peer) ?? 0) + 1;
+        providerRefusals.delete(peer);
+        if (providerRefusals.size >= 10_000) providerRefusals.delete(providerRefusals.keys().next().value as string);
+        providerRefusals.set(peer, n);
+        if (n % 50 === 0) penalties.abuse(peer, `dht: provider records (${cap})`);
+      },
+      evicted: (n) => metrics.providerEvictions.inc(n),
+    });
     // The peer store (known peers and their addresses) and the DHT's provider records
     // live in their own LevelDB beside the attestation store, so a restart keeps them.
-    const datastore = new P2pDatastore(node.home.p2p);
+    const datastore = new P2pDatastore(node.home.p2p, providers);
     await datastore.open();
-    let host: Host | undefined;
-    const penalties = new PeerPenalties(log, (peer) => void Promise.resolve(host?.hangUp(peerIdFromString(peer))).catch(() => undefined));
+    const ds = datastore;
+    const keep = (peer: PeerId | string): void => {
+      try {
+        ds.keep(`/peers/${(typeof peer === 'string' ? peerIdFromString(peer) : peer).toCID().toString()}`);
+      } catch {
+        // not a peer id we can key: nothing to keep
+      }
+    };
     try {
-      host = await createHost({ net: cfg, privateKey, datastore, appScore: (p) => penalties.score(p), denied: (p) => penalties.isBlocked(p.toString()) });
+      host = await createHost({
+        net: cfg, privateKey, datastore, gate, appScore: (p) => penalties.score(p),
+        denied: (p) => {
+          const no = penalties.isBlocked(p.toString());
+          if (no) metrics.connectionsRefused.inc({ reason: 'blocked-peer' });
+          return no;
+        },
+      });
+      providers.setSelf(host.peerId.toString());
+      host.addEventListener('connection:open', (e) => {
+        if (e.detail.direction === 'inbound') gate.opened(e.detail.remoteAddr);
+        // A peer this node dialled is one it wants to find again after a restart.
+        else keep(e.detail.remotePeer);
+      });
+      host.addEventListener('connection:close', (e) => {
+        if (e.detail.direction === 'inbound') gate.closed(e.detail.remoteAddr);
+      });
 
       // The live (time, id) set: expired attestations are left out, evicted and collected ones leave.
       const index = new SyncIndex();
@@ -84,11 +159,19 @@ export class Network {
         for (const r of removed) index.remove(r.t, r.id);
       });
 
-      const sync = new SyncService(host, node.store, index, node.ingestor, log, (peer, why) => penalties.abuse(peer.toString(), `sync: ${why}`));
-      const gossip = new Gossip(host.services.pubsub, node.ingestor, log);
+      const sync = new SyncService(host, node.store, index, node.ingestor, log, (peer, why) => penalties.abuse(peer.toString(), `sync: ${why}`), (outcome, units) => {
+        metrics.syncRequests.inc({ outcome });
+        if (units > 0) metrics.syncUnits.inc(units);
+      });
+      const gossip = new Gossip(host.services.pubsub, node.ingestor, log, (result, code, bytes, peer) => {
+        metrics.gossip.inc({ result, code });
+        metrics.gossipBytes.inc(bytes);
+        // A peer that delivered an attestation this node accepted is worth remembering.
+        if (result === 'accept') keep(peer);
+      });
       const dht = host.services.dht;
       const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log, host.peerId.toString(), () => ((host?.services.dht as SingleKadDHT | undefined)?.routingTable.size ?? 0) + 1, { quietMs: cfg.announceQuietSeconds * 1000 }) : undefined;
-      const net = new Network(host, node, sync, gossip, new Lookups(dht, host.peerId, sync, cfg, log), new ReachabilityService(host, cfg, log), penalties, log, datastore, announcer);
+      const net = new Network(host, node, sync, gossip, new Lookups(dht, host.peerId, sync, cfg, log), new ReachabilityService(host, cfg, log), penalties, log, datastore, announcer, gate, metrics);
 
       // Handlers before the first dial: a peer redialled at start can sync at once.
       await sync.start();
@@ -107,12 +190,15 @@ export class Network {
       return net;
     } catch (e) {
       await Promise.resolve(host?.stop()).catch(() => undefined);
-      await datastore.close();
+      await ds.close();
       throw e;
     }
   }
 
   private wire(index: SyncIndex): void {
+    // The new-issuer caps per address and network (admission.ts) need the address a peer's
+    // input came from: its connection's remote IP, looked up when the input arrives.
+    this.node.ingestor.setPeerAddress((peer) => remoteIp(this.host.getConnections(peerIdFromString(peer)).map((c) => c.remoteAddr.toString())));
     // Every accepted attestation joins the sync set and its subjects are announced in the
     // DHT; those accepted here (API, CLI, import) are also published. What came from the
     // network is already on its way.
@@ -163,6 +249,8 @@ export class Network {
     this.syncing.add(key);
     try {
       const stats = await this.sync.syncWith(peer);
+      // A peer that gave this node attestations it accepted is worth remembering.
+      if (stats.accepted > 0) this.datastore.keep(`/peers/${peer.toCID().toString()}`);
       this.lastSync.delete(key);
       this.lastSync.set(key, { at: Date.now(), fetched: stats.fetched });
       if (this.lastSync.size > 1024) this.lastSync.delete(this.lastSync.keys().next().value!);
@@ -227,6 +315,19 @@ export class Network {
       seen.relayed = seen.relayed && relayed;
     }
     return [...byPeer.values()];
+  }
+
+  /** The network's budgets and their use now (SPEC §14; `chorus status`). */
+  budgets(): Budget[] {
+    const cfg = this.node.config.net;
+    const conns = this.host.getConnections();
+    const sync = this.sync.budgetUse();
+    return [
+      { name: 'connections', used: conns.length, limit: cfg.maxConnections, unit: 'connections', config: 'net.maxConnections' },
+      { name: 'inbound connections from one address (most)', used: this.gate.maxOpenPerAddress, limit: cfg.maxInboundPerIp, unit: 'connections', config: 'net.maxInboundPerIp' },
+      { name: 'DHT provider records', used: this.datastore.providers.size, limit: cfg.providerRecords, unit: 'records', config: 'net.providerRecords' },
+      { name: 'sync serving (all peers)', used: sync.used, limit: sync.limit, unit: 'units/min' },
+    ];
   }
 
   get providerStats(): AnnouncerStats | undefined {

@@ -1,11 +1,17 @@
 import { LevelDatastore } from 'datastore-level';
 import { Key, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
+import { DROP, PROVIDER_PREFIX, ProviderLimits } from './provider-limits.js';
 
 /** The libp2p peer store keeps one record per peer under this prefix. */
 const PEERS = '/peers/';
 /** Peer records changed in memory reach LevelDB at most this long after. */
 export const PEER_FLUSH_MS = 5_000;
+/**
+ * Records of peers not (yet) kept — strangers that connected and did nothing useful — live
+ * in memory only, at most this many (the least recently written forgotten first).
+ */
+export const MAX_TRANSIENT_PEERS = 2_048;
 
 /**
  * Lets I/O and timers run. Code written against a datastore that always does I/O may loop
@@ -26,17 +32,29 @@ type AbortOptions = { signal?: AbortSignal };
  * the writes of a peer are coalesced into one LevelDB batch every few seconds (and at
  * close). A crash loses at most the last seconds of peer bookkeeping (addresses, tags,
  * latency), which identify and the next connection restore; nothing of the attestation
- * store is involved. Everything else (the DHT's provider records, the announcer's markers)
- * is written through to LevelDB as before.
+ * store is involved. Everything else (the announcer's markers, the DHT's provider records,
+ * the latter within the bounds of provider-limits.ts) is written through to LevelDB.
+ *
+ * Only the records of peers the network has kept (network.ts: a peer this node dialled, one
+ * that completed a sync or delivered an accepted attestation, and every peer already on disk)
+ * are written to LevelDB. A flood of fresh peer ids that connect and do nothing leaves no
+ * trace on disk, and at most MAX_TRANSIENT_PEERS records in memory.
  */
 export class P2pDatastore extends LevelDatastore {
   private readonly peers = new Map<string, Uint8Array>();
+  /** Peer keys written to LevelDB (or to be): the others are transient. */
+  private readonly kept = new Set<string>();
+  /** Transient peer keys, least recently written first. */
+  private readonly transient = new Set<string>();
   /** Peer keys changed since the last flush: the new value, or null when deleted. */
   private readonly dirty = new Map<string, Uint8Array | null>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    readonly providers: ProviderLimits = new ProviderLimits(),
+  ) {
     super(path);
   }
 
@@ -46,7 +64,17 @@ export class P2pDatastore extends LevelDatastore {
 
   override async open(): Promise<void> {
     await super.open();
-    for await (const { key, value } of super.query({ prefix: PEERS })) this.peers.set(key.toString(), value);
+    for await (const { key, value } of super.query({ prefix: PEERS })) {
+      this.peers.set(key.toString(), value);
+      this.kept.add(key.toString());
+    }
+    // Provider records stored before the bounds (or under looser ones) are brought within them.
+    for await (const key of super.queryKeys({ prefix: PROVIDER_PREFIX })) this.providers.added(key.toString());
+    const excess = this.providers.excess();
+    for (const k of excess) {
+      await super.delete(new Key(k));
+      this.providers.removed(k);
+    }
     this.timer = setInterval(() => void this.flush().catch(() => undefined), PEER_FLUSH_MS);
     this.timer.unref();
   }
@@ -56,14 +84,52 @@ export class P2pDatastore extends LevelDatastore {
     return this.peers.size;
   }
 
+  /** Number of peer records written (or to be written) to LevelDB. */
+  get keptPeerRecords(): number {
+    return this.kept.size;
+  }
+
+  /** Persists the record of a peer from now on (the key the peer store uses: /peers/<cid>). */
+  keep(peerKey: string): void {
+    if (this.kept.has(peerKey)) return;
+    this.kept.add(peerKey);
+    this.transient.delete(peerKey);
+    const v = this.peers.get(peerKey);
+    if (v !== undefined) this.dirty.set(peerKey, v);
+  }
+
   override async put(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
-    if (!P2pDatastore.isPeer(key)) return super.put(key, value, options);
+    if (!P2pDatastore.isPeer(key)) return this.putThrough(key, value, options);
     const k = key.toString();
     // A copy: the encoder's output may be a view of a buffer it reuses (LevelDB copies on
     // write; a Map keeps the reference).
     const copy = Uint8Array.prototype.slice.call(value);
     this.peers.set(k, copy);
-    this.dirty.set(k, copy);
+    if (this.kept.has(k)) this.dirty.set(k, copy);
+    else {
+      this.transient.delete(k);
+      this.transient.add(k);
+      if (this.transient.size > MAX_TRANSIENT_PEERS) {
+        const oldest = this.transient.values().next().value as string;
+        this.transient.delete(oldest);
+        this.peers.delete(oldest);
+      }
+    }
+    return key;
+  }
+
+  /** Writes other than peer records, provider records within their bounds (provider-limits.ts). */
+  private async putThrough(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
+    const k = key.toString();
+    if (!k.startsWith(PROVIDER_PREFIX)) return super.put(key, value, options);
+    const evict = this.providers.admit(k);
+    if (evict[0] === DROP) return key;
+    for (const e of evict) {
+      await super.delete(new Key(e), options);
+      this.providers.removed(e);
+    }
+    await super.put(key, value, options);
+    this.providers.added(k);
     return key;
   }
 
@@ -82,21 +148,46 @@ export class P2pDatastore extends LevelDatastore {
   }
 
   override async delete(key: Key, options?: AbortOptions): Promise<void> {
-    if (!P2pDatastore.isPeer(key)) return super.delete(key, options);
     const k = key.toString();
+    if (!P2pDatastore.isPeer(key)) {
+      await super.delete(key, options);
+      this.providers.removed(k);
+      return;
+    }
     this.peers.delete(k);
-    this.dirty.set(k, null);
+    this.transient.delete(k);
+    if (this.kept.delete(k)) this.dirty.set(k, null);
   }
 
-  /** Queries see every write: pending peer records are flushed first. */
+  /**
+   * Queries see every write: pending peer records are flushed first, and a query of peer
+   * records also yields the transient ones (from memory).
+   */
   override async *query(q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
-    await this.flush();
-    yield* super.query(q, options);
+    // Unflushed records (a full disk) are still answered from memory below when transient;
+    // kept ones wait for the next flush.
+    await this.flush().catch(() => undefined);
+    let n = 0;
+    for await (const pair of super.query(q, options)) {
+      n++;
+      yield pair;
+    }
+    if (this.transient.size === 0 || (q.limit !== undefined && n >= q.limit) || (q.prefix !== undefined && !q.prefix.startsWith(PEERS) && !PEERS.startsWith(q.prefix))) return;
+    for (const k of [...this.transient]) {
+      const value = this.peers.get(k);
+      if (value === undefined || (q.prefix !== undefined && !k.startsWith(q.prefix))) continue;
+      const pair = { key: new Key(k), value };
+      if (!(q.filters ?? []).every((f) => f(pair))) continue;
+      yield pair;
+      if (q.limit !== undefined && ++n >= q.limit) return;
+    }
   }
 
   /** Writes the changed peer records to LevelDB in one batch. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
+    // A failed flush (a full disk) fails only itself: the next one starts afresh and writes
+    // what the failed one could not.
+    this.flushing = this.flushing.catch(() => undefined).then(async () => {
       if (this.dirty.size === 0 || this.db.status !== 'open') return;
       const changes = [...this.dirty];
       this.dirty.clear();
@@ -105,7 +196,12 @@ export class P2pDatastore extends LevelDatastore {
         if (v === null) b.delete(new Key(k));
         else b.put(new Key(k), v);
       }
-      await b.commit();
+      try {
+        await b.commit();
+      } catch (e) {
+        for (const [k, v] of changes) if (!this.dirty.has(k)) this.dirty.set(k, v);
+        throw e;
+      }
     });
     return this.flushing;
   }

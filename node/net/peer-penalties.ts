@@ -52,6 +52,19 @@ export class PeerPenalties {
     return n === 0 ? 0 : -ABUSE_PENALTY * n;
   }
 
+  /** Peers refused now. */
+  get blockedCount(): number {
+    const now = this.now();
+    let n = 0;
+    for (const until of this.blocked.values()) if (until > now) n++;
+    return n;
+  }
+
+  /** Until when `peer` is refused (undefined: it is not). */
+  blockedUntil(peer: string): number | undefined {
+    return this.isBlocked(peer) ? this.blocked.get(peer) : undefined;
+  }
+
   isBlocked(peer: string): boolean {
     const until = this.blocked.get(peer);
     if (until === undefined) return false;

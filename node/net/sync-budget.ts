@@ -44,6 +44,16 @@ export class SyncBudget {
     return Math.max(need(b.units, this.perPeerPerMinute), need(this.all.units, this.totalPerMinute));
   }
 
+  /** Units the node-wide budget has given out over about the last minute (0 … totalPerMinute, more when in debt). */
+  used(): number {
+    this.refill(this.all, this.totalPerMinute, this.now());
+    return this.totalPerMinute - this.all.units;
+  }
+
+  get perMinute(): number {
+    return this.totalPerMinute;
+  }
+
   /** Charges what a served request cost. */
   charge(peer: string, units: number): void {
     const now = this.now();

@@ -124,7 +124,14 @@ export class SyncService {
     private readonly log: Logger,
     /** Told of a peer that sent a malformed, abusive or over-budget request. */
     private readonly onAbuse: (peer: PeerId, why: SyncAbuse) => void = () => {},
+    /** Told of every request served (and the units charged), answered busy, or refused. */
+    private readonly observe: (outcome: 'served' | 'busy' | 'refused', units: number) => void = () => {},
   ) {}
+
+  /** Serving budget used now, of the node-wide units per minute. */
+  budgetUse(): { used: number; limit: number } {
+    return { used: Math.round(this.budget.used()), limit: this.budget.perMinute };
+  }
 
   async start(): Promise<void> {
     await this.host.handle(SYNC_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), { maxInboundStreams: 2, maxOutboundStreams: 2, runOnLimitedConnection: true });
@@ -139,6 +146,7 @@ export class SyncService {
     const refuse = (why: SyncAbuse, message: string): void => {
       stream.abort(new Error(message));
       this.log.debug({ peer: peer.toString(), why }, 'sync request refused');
+      this.observe('refused', 0);
       this.onAbuse(peer, why);
     };
     try {
@@ -158,6 +166,7 @@ export class SyncService {
       const who = peer.toString();
       const wait = this.budget.waitMs(who);
       if (wait > MAX_BUDGET_WAIT_MS) {
+        this.observe('busy', 0);
         await lp.write(enc({ busy: wait }), { signal });
         await stream.close({ signal });
         return;
@@ -175,7 +184,9 @@ export class SyncService {
       if ('ranges' in reply) for (const r of reply.ranges) answered += 'ids' in r ? r.ids.length : r.parts.length;
       else answered = reply.envelopes.length;
       const bytes = enc(reply);
-      this.budget.charge(who, 1 + (req.type === 'reconcile' ? req.ranges.length : 0) + answered + Math.ceil(bytes.length / 1024));
+      const units = 1 + (req.type === 'reconcile' ? req.ranges.length : 0) + answered + Math.ceil(bytes.length / 1024);
+      this.budget.charge(who, units);
+      this.observe('served', units);
       await lp.write(bytes, { signal });
       await stream.close({ signal });
     } catch (e) {

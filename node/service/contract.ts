@@ -162,6 +162,15 @@ export const ReachabilitySchema = z.object({
   dcutr: z.boolean(),
 });
 
+export const BudgetSchema = z.object({
+  name: z.string().describe('what is bounded, e.g. "strangers\' pool", "connections"'),
+  used: z.number(),
+  limit: z.number(),
+  unit: z.string().describe('bytes, connections, records, units/min, …'),
+  config: z.string().optional().describe('the config key that sets the limit'),
+});
+export type Budget = z.infer<typeof BudgetSchema>;
+
 export const StatusSchema = z.object({
   version: z.string(),
   did: z.string(),
@@ -186,6 +195,7 @@ export const StatusSchema = z.object({
     })
     .nullable()
     .describe('null when the node does not join the network'),
+  budgets: z.array(BudgetSchema).describe('what strangers may cost this node (SPEC §14), each with its use now; `chorus status` shows those near their limit'),
 });
 
 export const PeerSchema = z.object({

@@ -13,7 +13,7 @@ import type { StoredAttestation } from '../store/attestation-store.js';
 import { VERSION } from '../version.js';
 import { endorsementSubject } from './endorsement-subject.js';
 import type {
-  AttestationDetailSchema, AttestationSummarySchema, DerivedModels, IssuerView, LookupSchema, PublishResult, StatusSchema, TrustGraphView, TrustPut, TrustView,
+  AttestationDetailSchema, AttestationSummarySchema, Budget, DerivedModels, IssuerView, LookupSchema, PublishResult, StatusSchema, TrustGraphView, TrustPut, TrustView,
 } from './contract.js';
 
 export type AttestationSummary = z.infer<typeof AttestationSummarySchema>;
@@ -50,6 +50,8 @@ export interface ServiceEnv {
   readonly startedAt?: number;
   readonly url?: () => string;
   readonly network?: () => Promise<NodeStatus['network']>;
+  /** The running node's budgets besides the store's (network, API). */
+  readonly budgets?: () => Promise<Budget[]>;
   /** Told every view answered (the baseline of status-change events). */
   readonly seen?: (digest: string, view: NodeView) => void;
 }
@@ -325,6 +327,10 @@ export class NodeService {
       trustedIssuers: (await this.node.trust()).reachedCount,
       api: { url: this.env.url?.() ?? null, requireTokenForReads: this.node.config.api.requireTokenForReads },
       network: (await this.env.network?.()) ?? null,
+      budgets: [
+        { name: "strangers' pool", used: this.node.pool.usedBytes, limit: this.node.pool.budget, unit: 'bytes', config: 'limits.strangerPoolBytes' },
+        ...((await this.env.budgets?.()) ?? []),
+      ],
     };
   }
 }

@@ -7,7 +7,7 @@ import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import { didKeyFromPublicKey, publicKeyFromDidKey } from '../../src/identity/did-key.js';
 import type { PredicateKind, RetractionPredicate } from '../../src/statement/predicates.js';
 import { decodeRecord, encodeRecord, recordEnvelopeJson, type StoredAttestation } from './record.js';
-import { isNoSpace } from './disk-full.js';
+import { freeBytes, FULL_POLL_MS, isNoSpace, REOPEN_BACKOFF_MAX_MS, REOPEN_FREE_BYTES } from './disk-full.js';
 import { indexKeys, lineageBases, type IndexFacts } from './index-entries.js';
 import { decodeKey, hex32, indexValue, key, metaKey, P, readU64, u32, u64, upperBound } from './keys.js';
 
@@ -24,6 +24,29 @@ export interface Removed {
 
 /** Why attestations left: evicted for a newcomer (stranger pool) or collected after expiry. */
 export type RemovalReason = 'evict' | 'gc';
+
+/**
+ * What an issuer has stored, and the strangers' pool group (SPEC §14.3) of the origin that
+ * first brought it: undefined for issuers stored before groups were recorded.
+ */
+export interface IssuerUsage {
+  readonly bytes: number;
+  readonly count: number;
+  readonly group: string | undefined;
+}
+
+/** A batch LevelDB refused for lack of space: what to check for after the reopen (see recover). */
+interface Refused {
+  readonly puts: readonly string[];
+  readonly removed: readonly Removed[];
+}
+
+/** The store while its disk is full. */
+interface Full {
+  readonly refused: Refused[];
+  /** No reopen before this time (epoch ms). */
+  notBefore: number;
+}
 
 
 function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number, bytes: number): IndexFacts {
@@ -54,6 +77,8 @@ export interface Page<T> {
 
 const SCHEMA_VERSION = '5';
 
+const noSpace = (): ChorusError => new ChorusError('storage_full', 'the disk is full: nothing was stored; free space and retry');
+
 /** Up to this many records are read synchronously (see getIds). */
 const SYNC_READ_MAX = 64;
 
@@ -66,10 +91,23 @@ export class AttestationStore implements IngestStoreView {
   private seq = 0;
   private count = 0;
   /** Every issuer's usage, all in memory (loaded at open): quota, stranger pool, eviction. */
-  private readonly usage = new Map<string, { bytes: number; count: number }>();
+  private readonly usage = new Map<string, IssuerUsage>();
   private readonly removedListeners = new Set<(removed: readonly Removed[], reason: RemovalReason) => void>();
   /** Writes are serialised: each reads counters (seq, usage, subject counts) it then updates. */
   private writing: Promise<unknown> = Promise.resolve();
+  /** Set from a write that ran out of space until the store is reopened (see recover). */
+  private full: Full | undefined;
+  private readonly fullListeners = new Set<(full: boolean) => void>();
+  private watcher: NodeJS.Timeout | undefined;
+  private recovering = false;
+  /** How long after running out of space the next reopen waits: 0 at first, longer each time a reopen did not hold. */
+  private backoffMs = 0;
+  private reopenCount = 0;
+  /** Set while the database is closed and opened again (recover): reads wait for it. */
+  private reopening: Promise<void> | undefined;
+  /** Reads in flight: a reopen waits until they are done. */
+  private reads = 0;
+  private readsDone: (() => void) | undefined;
 
   private constructor(private readonly db: DB, readonly location: string) {}
 
@@ -102,14 +140,23 @@ export class AttestationStore implements IngestStoreView {
     else if (version !== SCHEMA_VERSION) {
       throw new ChorusError('io_error', `store schema ${version} is not supported (expected ${SCHEMA_VERSION})`);
     }
-    for await (const k of this.db.keys({ gte: key(P.seq), lt: key(P.seq + 1), reverse: true, limit: 1 })) {
-      this.seq = decodeKey.seq(k).seq;
-    }
+    await this.loadCounters();
+  }
+
+  /** The counters kept in memory (last sequence, count, every issuer's usage), read from disk. */
+  private async loadCounters(): Promise<void> {
+    let seq = 0;
+    for await (const k of this.db.keys({ gte: key(P.seq), lt: key(P.seq + 1), reverse: true, limit: 1 })) seq = decodeKey.seq(k).seq;
     const c = await this.db.get(metaKey('count'));
-    this.count = c === undefined ? 0 : readU64(c);
+    const usage = new Map<string, IssuerUsage>();
     for await (const [k, v] of this.db.iterator({ gt: key(P.usage), lt: key(P.usage + 1) })) {
-      this.usage.set(didKeyFromPublicKey(decodeKey.usage(k).issuerKey), indexValue.usage(v));
+      usage.set(didKeyFromPublicKey(decodeKey.usage(k).issuerKey), indexValue.usage(v));
     }
+    // Swapped in at once: a reader of the live usage view never sees it half loaded.
+    this.seq = seq;
+    this.count = c === undefined ? 0 : readU64(c);
+    this.usage.clear();
+    for (const [issuer, u] of usage) this.usage.set(issuer, u);
   }
 
   /**
@@ -156,18 +203,23 @@ export class AttestationStore implements IngestStoreView {
   }
 
   /** Every issuer with something stored, and its usage (a live view: do not keep). */
-  usageEntries(): IterableIterator<[string, { readonly bytes: number; readonly count: number }]> {
+  usageEntries(): IterableIterator<[string, IssuerUsage]> {
     return this.usage.entries();
   }
 
+  /** The pool group recorded for an issuer when it was first stored (undefined: none stored, or stored before groups). */
+  issuerGroup(issuer: string): string | undefined {
+    return this.usage.get(issuer)?.group;
+  }
+
   async has(id: string): Promise<boolean> {
-    return (await this.db.get(key(P.record, hex32(id)))) !== undefined;
+    return (await this.read((db) => db.get(key(P.record, hex32(id))))) !== undefined;
   }
 
   /** Which of the ids are stored, in one round trip. */
   async hasMany(ids: readonly string[]): Promise<boolean[]> {
     if (ids.length === 0) return [];
-    const values = await this.db.getMany(ids.map((id) => key(P.record, hex32(id))));
+    const values = await this.read((db) => db.getMany(ids.map((id) => key(P.record, hex32(id)))));
     return values.map((v) => v !== undefined);
   }
 
@@ -186,13 +238,13 @@ export class AttestationStore implements IngestStoreView {
     return this.usageOf(issuer).bytes;
   }
 
-  private usageOf(issuer: string): { bytes: number; count: number } {
-    return this.usage.get(issuer) ?? { bytes: 0, count: 0 };
+  private usageOf(issuer: string): IssuerUsage {
+    return this.usage.get(issuer) ?? { bytes: 0, count: 0, group: undefined };
   }
 
   async get(id: string): Promise<StoredAttestation | undefined> {
     if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
-    const v = await this.db.get(key(P.record, hex32(id)));
+    const v = await this.read((db) => db.get(key(P.record, hex32(id))));
     return v === undefined ? undefined : decodeRecord(id, v);
   }
 
@@ -201,14 +253,16 @@ export class AttestationStore implements IngestStoreView {
     // A few records: synchronous reads (served from LevelDB's block cache in microseconds)
     // beat a round trip through the threadpool. Many: one batched async read.
     if (ids.length <= SYNC_READ_MAX) {
-      const out: StoredAttestation[] = [];
-      for (const id of ids) {
-        const v = this.db.getSync(key(P.record, id));
-        if (v !== undefined) out.push(decodeRecord(id.toString('hex'), v));
-      }
-      return out;
+      return this.read((db) => {
+        const out: StoredAttestation[] = [];
+        for (const id of ids) {
+          const v = db.getSync(key(P.record, id));
+          if (v !== undefined) out.push(decodeRecord(id.toString('hex'), v));
+        }
+        return out;
+      });
     }
-    const values = await this.db.getMany(ids.map((id) => key(P.record, id)));
+    const values = await this.read((db) => db.getMany(ids.map((id) => key(P.record, id))));
     const out: StoredAttestation[] = [];
     values.forEach((v, i) => {
       if (v !== undefined) out.push(decodeRecord((ids[i] as Buffer).toString('hex'), v));
@@ -221,9 +275,11 @@ export class AttestationStore implements IngestStoreView {
    * batch holding, for each, the record and every index entry, plus the updated counters.
    * Returns the assigned sequence numbers. The caller guarantees the batch holds no id twice
    * and none already stored. A full disk is a `storage_full` error; nothing is written.
+   * `groups` names the pool group of issuers this batch stores first (kept while the issuer
+   * has anything stored; an issuer already stored keeps its group).
    */
-  async putAccepted(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[] = [], reason: RemovalReason = 'evict'): Promise<number[]> {
-    return (await this.serialised(atts, receivedAt, remove, reason)).seqs;
+  async putAccepted(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[] = [], reason: RemovalReason = 'evict', groups?: ReadonlyMap<string, string>): Promise<number[]> {
+    return (await this.serialised(atts, receivedAt, remove, reason, groups)).seqs;
   }
 
   /** Removes attestations (and every index entry of theirs) in one atomic batch; returns how many were stored. */
@@ -231,22 +287,144 @@ export class AttestationStore implements IngestStoreView {
     return (await this.serialised([], Date.now(), ids, reason)).removed;
   }
 
-  private serialised(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[], reason: RemovalReason): Promise<{ seqs: number[]; removed: number }> {
+  private serialised(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[], reason: RemovalReason, groups?: ReadonlyMap<string, string>): Promise<{ seqs: number[]; removed: number }> {
     if (atts.length === 0 && remove.length === 0) return Promise.resolve({ seqs: [], removed: 0 });
-    const run = this.writing.then(() => this.write(atts, receivedAt, remove, reason));
+    return this.queued(async () => {
+      if (this.full !== undefined && !(await this.recover())) throw noSpace();
+      return this.write(atts, receivedAt, remove, reason, true, groups);
+    });
+  }
+
+  /**
+   * Runs one read against the database, waiting out a reopen (recover) instead of failing
+   * on a closed database. `f` must make its calls at once and call no other gated read.
+   * The generators (timeKeys, records, ...) are not gated: a long walk would hold a reopen
+   * up, so one running across a reopen fails and its caller tries again.
+   */
+  private async read<T>(f: (db: DB) => Promise<T> | T): Promise<T> {
+    while (this.reopening !== undefined) await this.reopening;
+    this.reads++;
+    try {
+      return await f(this.db);
+    } finally {
+      if (--this.reads === 0) this.readsDone?.();
+    }
+  }
+
+  /** Closes and opens the database again, with reads held at the gate (see read). */
+  private async reopen(): Promise<void> {
+    let open!: () => void;
+    this.reopening = new Promise<void>((resolve) => (open = resolve));
+    try {
+      if (this.reads > 0) await new Promise<void>((resolve) => (this.readsDone = resolve));
+      this.readsDone = undefined;
+      // When a previous open failed, close() has nothing to do.
+      await this.db.close();
+      await this.db.open();
+    } finally {
+      this.reopening = undefined;
+      open();
+    }
+  }
+
+  /** Runs `task` after every write queued before it (and before any queued after). */
+  private queued<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(task);
     this.writing = run.catch(() => undefined);
     return run;
   }
 
-  private async write(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[], reason: RemovalReason): Promise<{ seqs: number[]; removed: number }> {
+  /** Whether the last write ran out of disk space and the store has not recovered since. */
+  get isFull(): boolean {
+    return this.full !== undefined;
+  }
+
+  /** How many times the store was reopened to recover from a full disk. */
+  get reopens(): number {
+    return this.reopenCount;
+  }
+
+  /** Hears the store become full (a write ran out of space) and recover (reopened, writing again). */
+  onFull(listener: (full: boolean) => void): () => void {
+    this.fullListeners.add(listener);
+    return () => this.fullListeners.delete(listener);
+  }
+
+  /**
+   * LevelDB keeps a failed background write (a flush, a compaction) as an error every later
+   * write returns, until the database is reopened, even once space is free again. So from
+   * the first write that runs out of space, writes are refused without touching LevelDB
+   * until the file system has REOPEN_FREE_BYTES free; then the database is closed and
+   * opened again (in the write queue: no write is in flight), which replays its log. A
+   * refused batch is atomic (one log record), but one whose log record reached the disk
+   * before its sync failed is replayed by the reopen: it is deleted again, so a refusal
+   * holds; removals it made are told to the listeners. The counters are then read again
+   * from disk. Returns whether the store takes writes again.
+   */
+  private async recover(): Promise<boolean> {
+    const full = this.full;
+    if (full === undefined) return true;
+    if (Date.now() < full.notBefore || (await freeBytes(this.location)) < REOPEN_FREE_BYTES) return false;
+    try {
+      await this.reopen();
+      await this.loadCounters();
+      const puts = full.refused.flatMap((r) => r.puts);
+      const stored = await this.hasMany(puts);
+      const replayed = puts.filter((_, i) => stored[i]);
+      if (replayed.length > 0) await this.write([], Date.now(), replayed, 'gc', false);
+      const removed = full.refused.flatMap((r) => r.removed);
+      const still = await this.hasMany(removed.map((r) => r.id));
+      // The pool did not apply an eviction it was told failed: 'gc' makes it recount.
+      this.notifyRemoved(removed.filter((_, i) => !still[i]), 'gc');
+    } catch {
+      full.notBefore = Date.now() + Math.max(this.backoffMs, FULL_POLL_MS);
+      return false;
+    }
+    this.full = undefined;
+    this.reopenCount++;
+    clearInterval(this.watcher);
+    this.watcher = undefined;
+    for (const l of this.fullListeners) l(false);
+    return true;
+  }
+
+  private markFull(refused: Refused): void {
+    if (this.full !== undefined) {
+      this.full.refused.push(refused);
+      return;
+    }
+    // A reopen that did not hold (a quota statfs does not see, a disk refilled at once) waits longer each time.
+    this.full = { refused: [refused], notBefore: Date.now() + this.backoffMs };
+    this.backoffMs = Math.min(Math.max(this.backoffMs * 2, FULL_POLL_MS), REOPEN_BACKOFF_MAX_MS);
+    this.watcher = setInterval(() => {
+      if (this.recovering) return;
+      this.recovering = true;
+      void this.queued(() => this.recover()).finally(() => (this.recovering = false));
+    }, FULL_POLL_MS).unref();
+    for (const l of this.fullListeners) l(true);
+  }
+
+  private notifyRemoved(removed: readonly Removed[], reason: RemovalReason): void {
+    if (removed.length === 0) return;
+    for (const l of this.removedListeners) {
+      try {
+        l(removed, reason);
+      } catch {
+        // a listener's failure must not fail a committed write
+      }
+    }
+  }
+
+  /** One atomic batch; `notify` false for the undoing of a replayed refusal, which nobody had heard of. */
+  private async write(atts: readonly VerifiedAttestation[], receivedAt: number, remove: readonly string[], reason: RemovalReason, notify: boolean, groups?: ReadonlyMap<string, string>): Promise<{ seqs: number[]; removed: number }> {
     const ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] = [];
     const seqs: number[] = [];
     let seq = this.seq;
-    const touched = new Map<string, { bytes: number; count: number }>();
+    const touched = new Map<string, IssuerUsage>();
     const subjectDelta = new Map<string, number>();
     const bump = (issuer: string, bytes: number, n: number): void => {
-      const before = touched.get(issuer) ?? this.usageOf(issuer);
-      touched.set(issuer, { bytes: before.bytes + bytes, count: before.count + n });
+      const before = touched.get(issuer) ?? this.usage.get(issuer) ?? { bytes: 0, count: 0, group: groups?.get(issuer) };
+      touched.set(issuer, { bytes: before.bytes + bytes, count: before.count + n, group: before.group });
     };
     for (const a of atts) {
       seq += 1;
@@ -274,7 +452,7 @@ export class AttestationStore implements IngestStoreView {
       const k = key(P.usage, Buffer.from(publicKeyFromDidKey(issuer) as Uint8Array));
       if (u.count <= 0) ops.push({ type: 'del', key: k });
       else {
-        ops.push({ type: 'put', key: k, value: indexValue.encodeUsage(u.bytes, u.count) });
+        ops.push({ type: 'put', key: k, value: indexValue.encodeUsage(u.bytes, u.count, u.group) });
       }
     }
     const subjects = [...subjectDelta.keys()];
@@ -289,24 +467,20 @@ export class AttestationStore implements IngestStoreView {
     try {
       await this.db.batch(ops, { sync: true });
     } catch (e) {
-      if (isNoSpace(e)) throw new ChorusError('storage_full', 'the disk is full: nothing was stored; free space and retry');
+      if (isNoSpace(e)) {
+        this.markFull({ puts: atts.map((a) => a.id), removed: notify ? removed : [] });
+        throw noSpace();
+      }
       throw e;
     }
+    this.backoffMs = 0;
     this.seq = seq;
     this.count = count;
     for (const [issuer, u] of touched) {
       if (u.count <= 0) this.usage.delete(issuer);
       else this.usage.set(issuer, u);
     }
-    if (removed.length > 0) {
-      for (const l of this.removedListeners) {
-        try {
-          l(removed, reason);
-        } catch {
-          // a listener's failure must not fail a committed write
-        }
-      }
-    }
+    if (notify) this.notifyRemoved(removed, reason);
     return { seqs, removed: removed.length };
   }
 
@@ -318,7 +492,7 @@ export class AttestationStore implements IngestStoreView {
     const pub = publicKeyFromDidKey(issuer);
     if (pub === undefined) return [];
     const prefix = key(P.issuer, Buffer.from(pub));
-    const entries = await this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit }).all();
+    const entries = await this.read((db) => db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit }).all());
     return entries.map(([k, v]) => {
       const { id, bytes } = indexValue.issuer(v);
       return { id, bytes: bytes ?? 0, seq: decodeKey.issuer(k).seq };
@@ -327,7 +501,7 @@ export class AttestationStore implements IngestStoreView {
 
   /** Ids of attestations that expire at or before `beforeMs` (retractions never do), oldest expiry first. */
   async expiringBefore(beforeMs: number, limit: number): Promise<string[]> {
-    const keys = await this.db.keys({ gte: key(P.expiry), lt: key(P.expiry, u64(Math.floor(beforeMs / 1000) + 1)), limit }).all();
+    const keys = await this.read((db) => db.keys({ gte: key(P.expiry), lt: key(P.expiry, u64(Math.floor(beforeMs / 1000) + 1)), limit }).all());
     return keys.map((k) => decodeKey.expiry(k).id);
   }
 
@@ -341,7 +515,7 @@ export class AttestationStore implements IngestStoreView {
 
   /** How many attestations are stored about a subject (any issuer), without reading them. */
   async subjectCount(digest: string): Promise<number> {
-    const v = await this.db.get(key(P.subjectCount, hex32(digest)));
+    const v = await this.read((db) => db.get(key(P.subjectCount, hex32(digest))));
     return v === undefined ? 0 : indexValue.count(v);
   }
 
@@ -350,7 +524,7 @@ export class AttestationStore implements IngestStoreView {
     const pub = publicKeyFromDidKey(issuer);
     if (pub === undefined) return [];
     const prefix = key(P.subjectIssuer, hex32(digest), Buffer.from(pub));
-    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all();
+    const entries = await this.read((db) => db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all());
     return this.getIds(entries.map(([, v]) => v));
   }
 
@@ -366,16 +540,18 @@ export class AttestationStore implements IngestStoreView {
     let current = '';
     let taken = 0;
     // Newest first within each issuer: the index runs (issuer, seq), so read it backwards.
-    for await (const [k, v] of this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true })) {
-      const { issuerKey: issuer } = decodeKey.subjectIssuer(k);
-      if (issuer !== current) {
-        current = issuer;
-        taken = 0;
+    await this.read(async (db) => {
+      for await (const [k, v] of db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true })) {
+        const { issuerKey: issuer } = decodeKey.subjectIssuer(k);
+        if (issuer !== current) {
+          current = issuer;
+          taken = 0;
+        }
+        if (taken >= perIssuer || !issuerKeys.has(issuer)) continue;
+        taken++;
+        ids.push(v);
       }
-      if (taken >= perIssuer || !issuerKeys.has(issuer)) continue;
-      taken++;
-      ids.push(v);
-    }
+    });
     return this.getIds(ids);
   }
 
@@ -384,7 +560,7 @@ export class AttestationStore implements IngestStoreView {
     const pub = publicKeyFromDidKey(issuer);
     if (pub === undefined) return [];
     const prefix = key(P.endorsement, Buffer.from(pub));
-    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all();
+    const entries = await this.read((db) => db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all());
     return this.getIds(entries.map(([, v]) => v));
   }
 
@@ -406,7 +582,7 @@ export class AttestationStore implements IngestStoreView {
    */
   async subjectEnvelopes(digest: string, { after = 0, limit, maxBytes = Infinity }: { after?: number; limit: number; maxBytes?: number }): Promise<{ envelopes: string[]; next: number | undefined }> {
     const prefix = key(P.subject, hex32(digest));
-    const entries = await this.db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit: limit + 1 }).all();
+    const entries = await this.read((db) => db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit: limit + 1 }).all());
     const taken = entries.slice(0, limit);
     const envelopes = await this.envelopes(taken.map(([, v]) => v.toString('hex')), maxBytes);
     // Cut short by size or by the limit: the page says where the next one starts.
@@ -436,7 +612,7 @@ export class AttestationStore implements IngestStoreView {
   /** Lineage claims naming `base` as the model they derive from, the newest first. */
   async derivedFrom(base: string, limit: number): Promise<StoredAttestation[]> {
     const prefix = key(P.derived, hex32(base));
-    const entries = await this.db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all();
+    const entries = await this.read((db) => db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all());
     return this.getIds(entries.map(([, v]) => indexValue.id(v)));
   }
 
@@ -453,9 +629,9 @@ export class AttestationStore implements IngestStoreView {
       if (!(await this.has(p))) throw new ChorusError('not_found', `no attestation ${p} in this node's store`);
       return p;
     }
-    const found = await this.db
+    const found = await this.read((db) => db
       .keys({ gte: key(P.record, hex32(p.padEnd(64, '0'))), lte: key(P.record, hex32(p.padEnd(64, 'f'))), limit: 2 })
-      .all();
+      .all());
     if (found.length === 0) throw new ChorusError('not_found', `no attestation whose id starts with ${p} in this node's store`);
     if (found.length > 1) throw new ChorusError('bad_input', `the id prefix ${p} matches more than one attestation; give more characters`);
     return Buffer.from(found[0]!.subarray(1)).toString('hex');
@@ -467,9 +643,9 @@ export class AttestationStore implements IngestStoreView {
     const range = before === undefined
       ? { gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix) }
       : { gt: prefix, lt: Buffer.concat([prefix, u64(before)]), reverse: true };
-    const entries = await this.db
+    const entries = await this.read((db) => db
       .iterator({ ...range, ...(Number.isFinite(limit) ? { limit: limit + 1 } : {}) })
-      .all();
+      .all());
     const more = entries.length > limit;
     const taken = more ? entries.slice(0, limit) : entries;
     const last = taken.at(-1);
@@ -483,7 +659,7 @@ export class AttestationStore implements IngestStoreView {
   async retractedBy(id: string, issuer: string): Promise<boolean> {
     const ids = await this.retractionsOf(id);
     if (ids.length === 0) return false;
-    const values = await this.db.getMany(ids.map((r) => key(P.record, hex32(r))));
+    const values = await this.read((db) => db.getMany(ids.map((r) => key(P.record, hex32(r)))));
     return values.some((v, i) => v !== undefined && decodeRecord(ids[i] as string, v).issuer === issuer);
   }
 
@@ -491,7 +667,9 @@ export class AttestationStore implements IngestStoreView {
   async retractionsOf(id: string): Promise<string[]> {
     const prefix = key(P.retraction, hex32(id));
     const out: string[] = [];
-    for await (const k of this.db.keys({ gt: prefix, lt: upperBound(prefix) })) out.push(decodeKey.retraction(k).retraction);
+    await this.read(async (db) => {
+      for await (const k of db.keys({ gt: prefix, lt: upperBound(prefix) })) out.push(decodeKey.retraction(k).retraction);
+    });
     return out;
   }
 
@@ -510,7 +688,7 @@ export class AttestationStore implements IngestStoreView {
     const out: string[] = [];
     let bytes = 0;
     for (let i = 0; i < ids.length; i += 16) {
-      const values = await this.db.getMany(ids.slice(i, i + 16).map((id) => key(P.record, hex32(id))));
+      const values = await this.read((db) => db.getMany(ids.slice(i, i + 16).map((id) => key(P.record, hex32(id)))));
       for (const v of values) {
         const json = v === undefined ? undefined : recordEnvelopeJson(v);
         if (json === undefined) continue;
@@ -544,6 +722,9 @@ export class AttestationStore implements IngestStoreView {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.watcher);
+    this.watcher = undefined;
+    await this.writing;
     await this.db.close();
   }
 

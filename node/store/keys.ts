@@ -7,7 +7,9 @@
  *   0x02 sha256(32) seq(8)         -> id(32)      attestations by subject digest
  *   0x03 issuerKey(32) seq(8)      -> id(32) bytes(4)   attestations by issuer, envelope size
  *   0x04 seq(8)                    -> id(32)      arrival order (sync, event streams)
- *   0x05 issuerKey(32)             -> bytes(8) count(4)   per-issuer usage (quota)
+ *   0x05 issuerKey(32)             -> bytes(8) count(4) [group(utf8)]   per-issuer usage (quota) and
+ *                                    the strangers' pool group that first brought the issuer
+ *                                    (absent in stores written before groups: the legacy group)
  *   0x06 target(32) retraction(32) -> ''          retractions by target
  *   0x07 issuedAtSeconds(8) id(32) -> ''        the (time, id) set catch-up sync reconciles
  *   0x08 sha256(32) issuerKey(32) seq(8) -> id(32)   attestations by subject and issuer (views)
@@ -99,11 +101,13 @@ export const indexValue = {
     out.writeUInt32BE(bytes, 32);
     return out;
   },
-  usage: (v: Buffer) => ({ bytes: readU64(v, 0), count: v.readUInt32BE(8) }),
-  encodeUsage: (bytes: number, count: number): Buffer => {
-    const out = Buffer.alloc(12);
+  usage: (v: Buffer) => ({ bytes: readU64(v, 0), count: v.readUInt32BE(8), group: v.length > 12 ? v.subarray(12).toString('utf8') : undefined }),
+  encodeUsage: (bytes: number, count: number, group?: string): Buffer => {
+    const g = group === undefined ? undefined : Buffer.from(group, 'utf8');
+    const out = Buffer.alloc(12 + (g?.length ?? 0));
     out.writeBigUInt64BE(BigInt(bytes), 0);
     out.writeUInt32BE(count, 8);
+    g?.copy(out, 12);
     return out;
   },
   count: (v: Buffer): number => v.readUInt32BE(0),

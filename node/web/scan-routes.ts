@@ -19,7 +19,8 @@ const ScanState = z.object({
 /**
  * The last `chorus scan` of this machine, and a rescan the node runs itself (same roots or
  * paths as the last scan, same hash cache). It names files on this machine, so reading it
- * needs the API token or a web session, like the data dir in /v1/status.
+ * needs the API token or a web session's cookie with its CSRF secret (x-chorus-csrf): the
+ * cookie alone also reaches servers on other ports of 127.0.0.1.
  */
 export function scanRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions): FastifyPluginAsyncZod {
   const dataDir = ctx.node.home.root;
@@ -27,10 +28,10 @@ export function scanRoutes(ctx: AppContext, guards: Guards, sessions: WebSession
   let error: string | undefined;
   return async (app) => {
     app.get('/v1/scan/last', {
-      schema: { summary: 'The last scan of model files on this machine (needs the token or a web session)', tags: ['scan'], security: [{ bearer: [] }], response: { 200: ScanState, 401: ErrorBodySchema } },
+      schema: { summary: 'The last scan of model files on this machine (needs the token, or a web session cookie with its x-chorus-csrf header)', tags: ['scan'], security: [{ bearer: [] }], response: { 200: ScanState, 401: ErrorBodySchema } },
       onRequest: async (req, reply) => {
-        if (guards.authed(req) || sessions.get(req) !== undefined) return;
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'the last scan names files on this machine: it needs the API token or a web session (chorus ui)' });
+        if (guards.authed(req) || sessions.canRead(req)) return;
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'the last scan names files on this machine: it needs the API token, or a web session (chorus ui) with its x-chorus-csrf header' });
       },
     }, async () => {
       const last = await readLastScan(dataDir);

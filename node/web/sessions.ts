@@ -5,7 +5,7 @@ import { WEB } from './constants.js';
 /** One browser logged in with a `chorus ui` code. */
 export interface WebSession {
   readonly id: string;
-  /** Sent back as the x-chorus-csrf header on every write. */
+  /** Sent back as the x-chorus-csrf header on every write and every private read. */
   readonly csrf: string;
   readonly expiresAt: number;
 }
@@ -21,6 +21,12 @@ function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Whether the request carries the session's CSRF secret in x-chorus-csrf. */
+function hasSecret(req: FastifyRequest, s: WebSession): boolean {
+  const token = req.headers['x-chorus-csrf'];
+  return typeof token === 'string' && same(token, s.csrf);
 }
 
 /** The value of one cookie in a Cookie header (no decoding: our values are base64url). */
@@ -101,6 +107,18 @@ export class WebSessions {
   }
 
   /**
+   * Whether a request may read what is private to this machine (the last scan, or anything
+   * when api.requireTokenForReads is on) by its session: a live session and its CSRF secret
+   * in the x-chorus-csrf header. The cookie alone is not enough: browsers send it to every
+   * port of 127.0.0.1, so a server on another local port receives it; only this node's own
+   * pages hold the secret (sessionStorage is per origin).
+   */
+  canRead(req: FastifyRequest): boolean {
+    const s = this.get(req);
+    return s !== undefined && hasSecret(req, s);
+  }
+
+  /**
    * Whether a cookie-authenticated write may proceed: a live session, its CSRF token in the
    * x-chorus-csrf header, and nothing saying the request came from another site (Origin,
    * Sec-Fetch-Site). SameSite=Strict already keeps the cookie off cross-site requests; these
@@ -114,8 +132,7 @@ export class WebSessions {
     // Behind a TLS-terminating proxy the page's origin is https://; the Host is the same.
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}` && origin !== `https://${req.headers.host ?? ''}`) return { ok: false, status: 403, code: 'forbidden', message: `a write from origin ${origin} is refused` };
-    const token = req.headers['x-chorus-csrf'];
-    if (typeof token !== 'string' || !same(token, s.csrf)) return { ok: false, status: 403, code: 'forbidden', message: 'missing or wrong x-chorus-csrf header (the page has it from its login; in a new tab, run chorus ui again)' };
+    if (!hasSecret(req, s)) return { ok: false, status: 403, code: 'forbidden', message: 'missing or wrong x-chorus-csrf header (the page has it from its login; in a new tab, run chorus ui again)' };
     return { ok: true };
   }
 

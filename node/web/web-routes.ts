@@ -99,7 +99,7 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
       // The CSRF secret goes to this tab only, in the fragment (never sent to a server): the
       // page keeps it in sessionStorage, which is this origin's (scheme, host and port) alone.
       // A cookie is not: browsers send it to every port of 127.0.0.1, so a server on another
-      // port would get the cookie, but never this secret, and a write needs both.
+      // port would get the cookie, but never this secret, and a write or a private read needs both.
       return reply.code(303).header('location', `/#csrf=${s.csrf}`).send();
     });
 

@@ -80,6 +80,14 @@ export const ReputationViewSchema = z.object({
     .object({ listed: z.int(), fail: z.int(), warn: z.int(), pass: z.int(), other: z.int() })
     .describe('listed attestations from issuers you do not trust, by verdict: they do not count'),
   without: z.string().optional().describe('the issuer left out (what-if)'),
+  deferredEndorsements: z
+    .array(z.object({
+      issuer: z.string(),
+      changes: z.int().describe('its endorsement changes (endorsements, their retractions, their expiries) stored but not yet in your trust graph'),
+      until: z.string().describe('when they apply at the latest'),
+    }))
+    .optional()
+    .describe('issuers past their churn budget (SPEC §14.8): your trust graph, and so this view, does not yet reflect these changes of theirs; present only when some wait, at most 20, most changes first'),
   evidence: z
     .object({
       total: z.int().describe('attestations stored about the digest, by any issuer'),

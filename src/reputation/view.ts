@@ -228,8 +228,36 @@ export function reputationView(digest: string, inputs: readonly ViewInput[], tru
   };
 }
 
+/** An issuer whose endorsement changes wait (stored, not yet in the trust graph: SPEC §14.8). */
+export interface DeferredInput {
+  readonly issuer: string;
+  readonly changes: number;
+  /** epoch ms */
+  readonly until: number;
+}
+
+/**
+ * A view that says what the trust graph it was computed from does not yet reflect: the
+ * issuers whose endorsement changes wait, listed, and the one with most named in the reason.
+ */
+export function withDeferred<V extends ReputationView>(view: V, deferred: readonly DeferredInput[], notes: Pick<TrustLookup, 'noteOf'>): V {
+  if (deferred.length === 0) return view;
+  const top = deferred.reduce((a, b) => (b.changes > a.changes ? b : a));
+  const others = deferred.length > 1 ? ` and ${deferred.length - 1} other issuer(s)` : '';
+  const name = notes.noteOf(top.issuer) ?? shortName(top.issuer);
+  return {
+    ...view,
+    reason: `${view.reason} Your trust graph does not yet reflect ${top.changes} endorsement change(s) by ${name}${others} (over their budget; applied by ${new Date(top.until).toISOString()}).`,
+    deferredEndorsements: deferred.map((d) => ({ issuer: d.issuer, changes: d.changes, until: new Date(d.until).toISOString() })),
+  };
+}
+
+function shortName(did: string): string {
+  return did.length > 30 ? `${did.slice(0, 14)}…${did.slice(-6)}` : did;
+}
+
 function nameOf(i: EvidenceItem): string {
-  return i.issuerNote ?? (i.issuer.length > 30 ? `${i.issuer.slice(0, 14)}…${i.issuer.slice(-6)}` : i.issuer);
+  return i.issuerNote ?? shortName(i.issuer);
 }
 
 /** The one-sentence reason of a status. */

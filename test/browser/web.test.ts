@@ -161,6 +161,8 @@ describe('the web view', () => {
     const told = await ctx.request.get(`${node.url}/ui/session`);
     expect(await told.json()).toMatchObject({ loggedIn: true });
     expect(JSON.stringify(await told.json())).not.toContain('csrf');
+    // Nor read what names local files: the last scan needs the secret too (the page sends it).
+    expect((await ctx.request.get(`${node.url}/v1/scan/last`)).status()).toBe(401);
 
     // The code worked once.
     const again = await (await fresh()).newPage();

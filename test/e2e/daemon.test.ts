@@ -137,6 +137,11 @@ describe('chorus start (the daemon, as a child process)', () => {
     const bulk = lines.join('\n');
     await writeFile(join(sb.dir, 'bulk.jsonl'), bulk);
     await sb.expectCode(0, ['import', join(sb.dir, 'bulk.jsonl')], { timeoutMs: 120_000 });
+    // Replay unpaced (the budget is not what this test is about): the clients stall at once.
+    const configPath = join(sb.home, 'config.json');
+    const config = JSON.parse(await readFile(configPath, 'utf8').catch(() => '{}')) as { api?: Record<string, unknown> };
+    config.api = { ...config.api, eventReplayBytesPerSecond: 2 ** 30, eventReplayTotalBytesPerSecond: 2 ** 30 };
+    await writeFile(configPath, JSON.stringify(config));
     const node = await startNode(sb);
     children.push(node.child);
     const pid = node.child.pid as number;
@@ -146,7 +151,8 @@ describe('chorus start (the daemon, as a child process)', () => {
     const clients = 8;
     const sockets = Array.from({ length: clients }, () => {
       const s = connect(Number(port), '127.0.0.1');
-      s.write(`GET /v1/events?cursor=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      // With the token: the full backlog (without it, only the newest api.eventHistoryWithoutToken).
+      s.write(`GET /v1/events?cursor=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${node.token}\r\n\r\n`);
       s.pause(); // never read: the socket buffers fill and the server must wait
       return s;
     });

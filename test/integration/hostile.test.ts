@@ -81,7 +81,9 @@ describe('a node survives hostile peers and clients', () => {
     // The victim is unharmed: it serves, and still syncs with honest peers.
     expect((await fetch(`${victim.url}/healthz`)).status).toBe(200);
     const honest = await node();
-    await honest.network!.connect(victim.network!.listenAddrs[0]!);
+    // The victim dials it: on loopback every peer shares the blocked peer's address, which
+    // the connection gate paces for inbound connections while the block lasts.
+    await victim.network!.connect(honest.network!.listenAddrs[0]!);
     await until('honest peer caught up', () => honest.node.store.size === 300);
   }, 60_000);
 

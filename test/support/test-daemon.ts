@@ -15,12 +15,13 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export async function startTestDaemon(prefix = 'chorus-daemon-'): Promise<TestDaemon> {
+/** `overrides`: config fields as dotted paths (as command-line flags set them), over the test defaults. */
+export async function startTestDaemon(prefix = 'chorus-daemon-', overrides: Record<string, unknown> = {}): Promise<TestDaemon> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const home = resolveHome({}, dir);
   await initHome(home);
   const token = (await readFile(home.token, 'utf8')).trim();
-  const daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false }, logger: makeLogger('silent', false) });
+  const daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false, ...overrides }, logger: makeLogger('silent', false) });
   return {
     daemon, url: daemon.url, token, dir,
     async stop() {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Key } from 'interface-datastore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { P2pDatastore } from '../../node/net/p2p-datastore.js';
+import { MAX_TRANSIENT_PEERS, P2pDatastore } from '../../node/net/p2p-datastore.js';
+import { ProviderLimits } from '../../node/net/provider-limits.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -17,9 +18,10 @@ describe('the libp2p datastore: peer records in memory, written behind to LevelD
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('peer records written, changed and deleted survive a close and reopen', async () => {
+  it('records of kept peers written, changed and deleted survive a close and reopen', async () => {
     const a = new P2pDatastore(join(dir, 'p2p'));
     await a.open();
+    for (const k of ['a', 'b', 'c']) a.keep(`/peers/${k}`);
     await a.put(new Key('/peers/a'), bytes('one'));
     await a.put(new Key('/peers/a'), bytes('two'));
     await a.put(new Key('/peers/b'), bytes('bee'));
@@ -47,6 +49,85 @@ describe('the libp2p datastore: peer records in memory, written behind to LevelD
     expect(seen).toEqual(['/peers/x']);
     // Non-peer keys reach LevelDB at once: read straight from the underlying db.
     expect(text(await a.db.get('/dht/provider/k') as Uint8Array)).toBe('rec');
+    await a.close();
+  });
+
+  it('records of peers never kept (strangers that connected and did nothing) stay in memory, bounded, and never reach the disk', async () => {
+    const a = new P2pDatastore(join(dir, 'p2p'));
+    await a.open();
+    a.keep('/peers/friend');
+    await a.put(new Key('/peers/friend'), bytes('f'));
+    for (let i = 0; i < MAX_TRANSIENT_PEERS + 500; i++) await a.put(new Key(`/peers/stranger${i}`), bytes('s'));
+    // Readable while held, the oldest forgotten beyond the bound.
+    expect(text(await a.get(new Key(`/peers/stranger${MAX_TRANSIENT_PEERS + 499}`)))).toBe('s');
+    expect(await a.has(new Key('/peers/stranger0'))).toBe(false);
+    expect(a.peerRecords).toBe(MAX_TRANSIENT_PEERS + 1);
+    // A stranger that later proves useful is persisted from then on.
+    a.keep(`/peers/stranger${MAX_TRANSIENT_PEERS + 499}`);
+    await a.close();
+
+    const b = new P2pDatastore(join(dir, 'p2p'));
+    await b.open();
+    const onDisk: string[] = [];
+    for await (const { key } of b.query({ prefix: '/peers/' })) onDisk.push(key.toString());
+    expect(onDisk.sort()).toEqual(['/peers/friend', `/peers/stranger${MAX_TRANSIENT_PEERS + 499}`]);
+    await b.close();
+  });
+
+  it('provider records are bounded per peer and in total on disk; the largest holder gives way; over-bound records found at open are pruned', async () => {
+    const key = (cid: number, peer: string): Key => new Key(`/dht/provider/cid${cid}/${peer}`);
+    const t = 0;
+    const limits = new ProviderLimits({ perPeer: 50, perKey: 4, total: 120, burst: 1_000, perSecond: 1_000 }, undefined, () => t);
+    const a = new P2pDatastore(join(dir, 'p2p'), limits);
+    await a.open();
+    // A flooder fills its share and is refused beyond it.
+    let refused = 0;
+    for (let i = 0; i < 80; i++) await a.put(key(i, 'flooder'), bytes('t')).catch(() => void refused++);
+    expect(refused).toBe(30);
+    // Fresh ids fill the rest of the table, then push out the largest holder (the flooder).
+    for (let p = 0; p < 10; p++) for (let i = 0; i < 10; i++) await a.put(key(1000 + p * 10 + i, `sybil${p}`), bytes('t'));
+    expect(limits.size).toBe(120);
+    let onDisk = 0;
+    for await (const _ of a.queryKeys({ prefix: '/dht/provider/' })) onDisk++;
+    expect(onDisk).toBe(120);
+    // An honest provider with one record gets in: someone larger gives way.
+    await a.put(key(5000, 'honest'), bytes('t'));
+    expect(await a.has(key(5000, 'honest'))).toBe(true);
+    expect(limits.size).toBe(120);
+    // A key already provided by perKey peers takes no more (dropped silently).
+    for (let p = 0; p < 6; p++) await a.put(key(7, `crowd${p}`), bytes('t'));
+    const ofKey7: string[] = [];
+    for await (const k of a.queryKeys({ prefix: '/dht/provider/cid7/' })) ofKey7.push(k.toString());
+    expect(ofKey7.length).toBe(4);
+    // The flooder, still the largest, may not add more while the table is full; a refresh
+    // of a record it holds is always taken.
+    await expect(a.put(key(999, 'flooder'), bytes('t'))).rejects.toThrow(/holds as much as anyone/);
+    await a.put(key(49, 'flooder'), bytes('u'));
+    expect(text(await a.get(key(49, 'flooder')))).toBe('u');
+    await a.close();
+
+    // Reopened under tighter bounds: pruned to them at once.
+    const b = new P2pDatastore(join(dir, 'p2p'), new ProviderLimits({ perPeer: 10, perKey: 4, total: 40, burst: 1_000, perSecond: 1_000 }));
+    await b.open();
+    let left = 0;
+    for await (const _ of b.queryKeys({ prefix: '/dht/provider/' })) left++;
+    expect(left).toBe(40);
+    await b.close();
+  });
+
+  it('provider records from one peer beyond its rate are refused; the bucket refills with time', async () => {
+    let t = 0;
+    const limits = new ProviderLimits({ perPeer: 1_000, perKey: 4, total: 10_000, burst: 20, perSecond: 2 }, undefined, () => t);
+    const a = new P2pDatastore(join(dir, 'p2p'), limits);
+    await a.open();
+    const put = (i: number): Promise<boolean> => a.put(new Key(`/dht/provider/c${i}/fast`), bytes('t')).then(() => true, () => false);
+    let ok = 0;
+    for (let i = 0; i < 100; i++) if (await put(i)) ok++;
+    expect(ok).toBe(20);
+    t += 5_000;
+    ok = 0;
+    for (let i = 100; i < 200; i++) if (await put(i)) ok++;
+    expect(ok).toBe(10);
     await a.close();
   });
 });

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/ingest/limits.js';
+import type { Decision } from '../../src/ingest/decide.js';
+import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import { nativeSuite } from '../../node/crypto/native-suite.js';
-import { PeerAdmission } from '../../node/ingest/admission.js';
+import { NewIssuerAdmission } from '../../node/ingest/admission.js';
 import { Ingestor } from '../../node/ingest/ingestor.js';
 import { AttestationStore } from '../../node/store/attestation-store.js';
-import { StrangerPool } from '../../node/store/stranger-pool.js';
+import { LEGACY_GROUP, LOCAL_GROUP, StrangerPool } from '../../node/store/stranger-pool.js';
 import { verifyStore } from '../../node/store/verify-store.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -62,7 +64,7 @@ describe('the storage budget for strangers', () => {
     await using dir = await tempDir();
     await using store = await AttestationStore.open(dir.path);
     let clock = Date.now();
-    const admission = new PeerAdmission(5, () => clock);
+    const admission = new NewIssuerAdmission({ perPeer: 5, perIp: 1000, perNetwork: 1000, global: 1000 }, () => clock);
     const friend = makeIssuer();
     const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS, admission, trusted: (i) => i === friend.did });
     const sybils = Array.from({ length: 8 }, () => makeIssuer());
@@ -138,4 +140,86 @@ describe('the storage budget for strangers', () => {
     expect((await store.byIssuer(a.did)).items).toHaveLength(1500);
     expect(await verifyStore(store, nativeSuite())).toMatchObject({ ok: true, problems: [] });
   });
+
+  it('a flood of 2,000 fresh keys from one network holds at most its group share; an honest stranger of another keeps pool ÷ groups; a restart keeps the groups', async () => {
+    await using dir = await tempDir();
+    const budget = 200_000;
+    const flood = '203.0.113.0/24';
+    const home = '198.51.100.0/24';
+    const addresses: Record<string, string> = { flood1: '203.0.113.7', flood2: '203.0.113.8', honest: '198.51.100.9' };
+    const sybils = Array.from({ length: 2000 }, () => makeIssuer());
+    const honest = makeIssuer();
+    const floodFrom = (ingestor: Ingestor): Promise<Decision[]> => Promise.all([
+      ingestor.ingestMany(sybils.slice(0, 1000).map((s) => blob(s, 1_000)), undefined, { via: 'gossip', peer: 'flood1' }),
+      ingestor.ingestMany(sybils.slice(1000).map((s) => blob(s, 1_000)), undefined, { via: 'sync', peer: 'flood2' }),
+    ]).then((r) => r.flat());
+    let before: { groups: number; flood: number; home: number; honest: number };
+    {
+      await using store = await AttestationStore.open(dir.path);
+      const pool = new StrangerPool(store, budget, () => false);
+      const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS, pool });
+      ingestor.setPeerAddress((peer) => addresses[peer]);
+      // The flood fills the pool, then churns only itself.
+      const first = await floodFrom(ingestor);
+      expect(first.filter((d) => d.code === 'stranger_budget').length).toBeGreaterThan(1000);
+      expect(pool.groupBytes(flood)).toBe(pool.usedBytes);
+      // The honest stranger gets in at the flood's expense, up to half the pool (2 groups).
+      const mine = await ingestor.ingestMany(Array.from({ length: 150 }, () => blob(honest, 1_000)), undefined, { via: 'gossip', peer: 'honest' });
+      const one = store.issuerBytes(honest.did) / store.issuerUsage(honest.did).attestations;
+      expect(mine.filter((d) => d.code === 'stranger_budget').length).toBeGreaterThan(0);
+      expect(store.issuerBytes(honest.did)).toBeGreaterThanOrEqual(budget / 2 - one);
+      // A second round of the flood, old keys and fresh attestations: the honest share holds.
+      const held = store.issuerBytes(honest.did);
+      await floodFrom(ingestor);
+      expect(store.issuerBytes(honest.did)).toBe(held);
+      expect(pool.groupBytes(flood)).toBeLessThanOrEqual(budget / 2 + one);
+      expect(pool.usedBytes).toBeLessThanOrEqual(budget);
+      expect(pool.groupCount).toBe(2);
+      expect(pool.evictions).toBeGreaterThan(50);
+      before = { groups: pool.groupCount, flood: pool.groupBytes(flood), home: pool.groupBytes(home), honest: held };
+      expect(await verifyStore(store, nativeSuite())).toMatchObject({ ok: true, problems: [] });
+    }
+    // Reopened: every issuer is still in the group that first brought it.
+    await using store = await AttestationStore.open(dir.path);
+    const pool = new StrangerPool(store, budget, () => false);
+    expect({ groups: pool.groupCount, flood: pool.groupBytes(flood), home: pool.groupBytes(home), honest: store.issuerBytes(honest.did) }).toEqual(before);
+    expect(store.issuerGroup(honest.did)).toBe(home);
+    expect(pool.groupOf(sybils.find((s) => store.issuerBytes(s.did) > 0)!.did)).toBe(flood);
+    // Known issuers keep their group whatever brings them next.
+    const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS, pool });
+    expect((await ingestor.ingest(blob(makeIssuer(), 1_000))).outcome).toBe('accept');
+    expect(pool.groupCount).toBe(3);
+    expect(pool.groupBytes(LOCAL_GROUP)).toBeGreaterThan(0);
+    expect(store.issuerGroup(honest.did)).toBe(home);
+  }, 60_000);
+
+  it('issuers stored before groups were recorded form one legacy group, which gives way to a newcomer down to its group share', async () => {
+    await using dir = await tempDir();
+    await using scratch = await tempDir();
+    const budget = 200_000;
+    const old = Array.from({ length: 50 }, () => makeIssuer());
+    // Attestations written without groups: what a store from before this change holds.
+    const atts: VerifiedAttestation[] = [];
+    {
+      await using s = await AttestationStore.open(scratch.path);
+      const ds = await new Ingestor({ store: s, suite: nativeSuite(), limits: DEFAULT_LIMITS }).ingestMany(old.flatMap((o) => Array.from({ length: 4 }, () => blob(o, 1_000))));
+      for (const d of ds) if (d.outcome === 'accept') atts.push(d.attestation);
+    }
+    {
+      await using s = await AttestationStore.open(dir.path);
+      await s.putAccepted(atts, Date.now());
+    }
+    await using store = await AttestationStore.open(dir.path);
+    const pool = new StrangerPool(store, budget, () => false);
+    expect(pool.groupOf(old[0]!.did)).toBe(LEGACY_GROUP);
+    expect(pool.groupCount).toBe(1);
+    const ingestor = new Ingestor({ store, suite: nativeSuite(), limits: DEFAULT_LIMITS, pool });
+    const newcomer = makeIssuer();
+    await ingestor.ingestMany(Array.from({ length: 150 }, () => blob(newcomer, 1_000)));
+    const one = store.issuerBytes(newcomer.did) / store.issuerUsage(newcomer.did).attestations;
+    expect(store.issuerBytes(newcomer.did)).toBeGreaterThanOrEqual(budget / 2 - one);
+    // Within the legacy group the largest gave way first: every old issuer keeps something.
+    for (const o of old) expect(store.issuerBytes(o.did)).toBeGreaterThan(0);
+    expect(pool.usedBytes).toBeLessThanOrEqual(budget);
+  }, 60_000);
 });

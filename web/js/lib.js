@@ -1,6 +1,6 @@
-/* global fetch, history, location, sessionStorage, dispatchEvent, PopStateEvent, atob, TextDecoder */
+/* global fetch, history, location, sessionStorage, dispatchEvent, PopStateEvent, atob, TextDecoder, TextDecoderStream, AbortController, setTimeout, clearTimeout */
 // Shared by every page: rendering (preact + htm: text is always escaped), the JSON API
-// client (same origin; writes carry the session's CSRF token), names and labels.
+// client (same origin; requests carry the session's CSRF token), names and labels.
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
@@ -45,18 +45,76 @@ export function session() {
   return sessionPromise;
 }
 
-/** Calls the node's JSON API. Writes send the CSRF token of the session; the cookie goes by itself. */
+/**
+ * Calls the node's JSON API. Every request sends the session's CSRF token (when this tab
+ * logged in): writes and private reads need it beside the cookie, which the browser would
+ * also send to a server on another port of 127.0.0.1.
+ */
 export async function api(path, { method = 'GET', body } = {}) {
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET') {
-    const s = await session();
-    if (s.csrf) headers['x-chorus-csrf'] = s.csrf;
-  }
+  const s = await session();
+  if (s.csrf) headers['x-chorus-csrf'] = s.csrf;
   const r = await fetch(path, { method, headers, credentials: 'same-origin', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const j = await r.json().catch(() => null);
   if (!r.ok) throw new ApiError(r.status, j?.code ?? 'error', j?.message ?? `${r.status} ${r.statusText}`);
   return j;
+}
+
+/**
+ * Server-sent events from `path`, with this tab's CSRF token (EventSource cannot send a
+ * header, and when reads need the token the cookie alone reads nothing). `on` maps event
+ * names to handlers of {data}; `onState` hears 'open' and 'reconnecting'. Reconnects after
+ * 3 s with Last-Event-ID. Returns a function that closes the stream.
+ */
+export function subscribe(path, on, onState = () => undefined) {
+  const ac = new AbortController();
+  let lastId;
+  let retry;
+  const dispatch = (block) => {
+    let event = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const c = line.indexOf(':');
+      const field = c < 0 ? line : line.slice(0, c);
+      const value = c < 0 ? '' : line.slice(line[c + 1] === ' ' ? c + 2 : c + 1);
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+      else if (field === 'id') lastId = value;
+    }
+    if (data.length > 0) on[event]?.({ data: data.join('\n') });
+  };
+  const connect = async () => {
+    try {
+      const s = await session();
+      const headers = { accept: 'text/event-stream' };
+      if (s.csrf) headers['x-chorus-csrf'] = s.csrf;
+      if (lastId !== undefined) headers['last-event-id'] = lastId;
+      const r = await fetch(path, { headers, credentials: 'same-origin', signal: ac.signal });
+      if (!r.ok || !r.body) throw new Error(`${r.status}`);
+      onState('open');
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value.replace(/\r\n?/g, '\n');
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          dispatch(buf.slice(0, end));
+          buf = buf.slice(end + 2);
+        }
+      }
+    } catch {
+      // ended or refused: reconnect below unless closed
+    }
+    if (ac.signal.aborted) return;
+    onState('reconnecting');
+    retry = setTimeout(connect, 3000);
+  };
+  connect();
+  return () => { ac.abort(); clearTimeout(retry); };
 }
 
 /** Loads `path` (re-loads when it changes); {data, error, reload}. */

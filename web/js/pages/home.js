@@ -1,6 +1,6 @@
-/* global EventSource, setInterval, clearInterval */
+/* global setInterval, clearInterval */
 import { useEffect, useState } from 'preact/hooks';
-import { api, bytes, Clipped, ErrorBox, FEED_MAX, html, IssuerName, kindOf, predicateSummary, shortDid, shortDigest, statementOf, StatusChip, Title, useNames, VerdictChip, when } from '../lib.js';
+import { api, bytes, Clipped, ErrorBox, FEED_MAX, html, IssuerName, kindOf, predicateSummary, shortDid, shortDigest, statementOf, StatusChip, subscribe, Title, useNames, VerdictChip, when } from '../lib.js';
 
 function Status({ status, peers, peersError }) {
   const net = status.network;
@@ -38,23 +38,21 @@ function LiveFeed() {
   const [lines, setLines] = useState([]);
   const [state, setState] = useState('connecting');
   useEffect(() => {
-    const es = new EventSource('/v1/events');
-    es.onopen = () => setState('open');
-    es.onerror = () => setState('reconnecting');
-    es.addEventListener('attestation', (ev) => {
-      let a;
-      try { a = JSON.parse(ev.data); } catch { return; }
-      const st = statementOf(a.envelope);
-      const kind = a.kind ?? kindOf(a.predicateType);
-      const line = { key: a.id, id: a.id, kind, issuer: a.issuer, subjects: (a.subjects ?? []).slice(0, 4), at: a.receivedAt, verdict: st?.predicate?.verdict, summary: predicateSummary(kind, st?.predicate) };
-      setLines((l) => [line, ...l].slice(0, FEED_MAX));
-    });
-    es.addEventListener('status', (ev) => {
-      let c;
-      try { c = JSON.parse(ev.data); } catch { return; }
-      setLines((l) => [{ key: `s${c.at}${c.digest}`, status: c, at: c.at }, ...l].slice(0, FEED_MAX));
-    });
-    return () => es.close();
+    return subscribe('/v1/events', {
+      attestation: (ev) => {
+        let a;
+        try { a = JSON.parse(ev.data); } catch { return; }
+        const st = statementOf(a.envelope);
+        const kind = a.kind ?? kindOf(a.predicateType);
+        const line = { key: a.id, id: a.id, kind, issuer: a.issuer, subjects: (a.subjects ?? []).slice(0, 4), at: a.receivedAt, verdict: st?.predicate?.verdict, summary: predicateSummary(kind, st?.predicate) };
+        setLines((l) => [line, ...l].slice(0, FEED_MAX));
+      },
+      status: (ev) => {
+        let c;
+        try { c = JSON.parse(ev.data); } catch { return; }
+        setLines((l) => [{ key: `s${c.at}${c.digest}`, status: c, at: c.at }, ...l].slice(0, FEED_MAX));
+      },
+    }, setState);
   }, []);
   return html`
     <h2>Live <span class="small muted" data-testid="live-state" data-state=${state}>(${state === 'open' ? 'connected' : state}; newest first, at most ${FEED_MAX} lines)</span></h2>

@@ -25,7 +25,8 @@ export function LocalPage() {
   const [tick, setTick] = useState(0);
   useEffect(() => { session().then(setS); }, []);
   useEffect(() => {
-    if (!s?.loggedIn && !s?.otherTab) return undefined;
+    // The list needs the login's CSRF secret beside the cookie: a tab opened on its own has the cookie only.
+    if (!s?.loggedIn) return undefined;
     let live = true;
     let t;
     api('/v1/scan/last').then((x) => {
@@ -46,7 +47,7 @@ export function LocalPage() {
   const report = state?.last?.report;
   return html`<main class="page">
     <${Title}>Model files on this machine</${Title}>
-    ${s && !s.loggedIn && !s.otherTab ? html`<${LoginHint} what="see the models on this machine (the list names files here, so it is not public to every reader of the API)" />` : null}
+    ${s && !s.loggedIn ? html`<${LoginHint} what=${`see the models on this machine${s.otherTab ? ' in this tab' : ''} (the list names files here, so it is not public to every reader of the API)`} />` : null}
     <${ErrorBox} error=${error} />
     ${state && html`
       <p data-testid="scan-at" data-at=${state.last?.at ?? ''}>${state.last ? html`Last scan ${when(state.last.at)}${state.last.paths.length ? ` of ${state.last.paths.join(', ')}` : ' of the places local runtimes keep models'}: ${report.models.length} model(s).` : html`No scan yet: run <code>chorus scan</code>, or rescan here.`}</p>

@@ -1,6 +1,6 @@
-/* global EventSource, performance, document, location, history, URLSearchParams, setTimeout, clearTimeout */
+/* global performance, document, location, history, URLSearchParams, setTimeout, clearTimeout */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, Clipped, ErrorBox, html, IssuerName, LIST_LIMIT, normalizeDigest, predicateSummary, shortDid, shortDigest, STATUS_LABEL, StatusChip, Title, useNames, VerdictChip, when } from '../lib.js';
+import { api, Clipped, ErrorBox, html, IssuerName, LIST_LIMIT, normalizeDigest, predicateSummary, shortDid, shortDigest, STATUS_LABEL, StatusChip, subscribe, Title, useNames, VerdictChip, when } from '../lib.js';
 
 const REASON_TEXT = {
   trusted: 'counts',
@@ -170,12 +170,10 @@ export function ModelPage({ digest: given }) {
   // New evidence or a status change about this model: read the view again.
   useEffect(() => {
     if (!digest) return undefined;
-    const es = new EventSource(`/v1/events?subject=${digest}`);
     let t;
     const again = () => { clearTimeout(t); t = setTimeout(() => setTick((x) => x + 1), 250); };
-    es.addEventListener('attestation', again);
-    es.addEventListener('status', again);
-    return () => { clearTimeout(t); es.close(); };
+    const close = subscribe(`/v1/events?subject=${digest}`, { attestation: again, status: again });
+    return () => { clearTimeout(t); close(); };
   }, [digest]);
   useEffect(() => {
     if (view && !marked.current) {

@@ -1,0 +1,61 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
+import { makeLogger } from '../../node/daemon/logger.js';
+import { initHome, resolveHome } from '../../node/home/home.js';
+
+/*
+ * The budgets an operator sees: every metric the Grafana dashboard in deploy/ draws is one
+ * a running node exports, and /v1/status lists the budgets with their use.
+ */
+
+let dir: string;
+let daemon: Daemon;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'chorus-budgets-'));
+  const home = resolveHome({}, dir);
+  await initHome(home);
+  daemon = await startDaemon(home, {
+    env: {},
+    overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': true, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off' },
+    logger: makeLogger('silent', false),
+  });
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('budgets an operator can see', () => {
+  it('every metric the Grafana dashboard (deploy/grafana-dashboard.json) queries is exported by a running node', async () => {
+    const dash = JSON.parse(await readFile(new URL('../../deploy/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+    const names = new Set<string>();
+    for (const p of dash.panels) for (const t of p.targets ?? []) for (const m of t.expr.matchAll(/\bchorus_[a-z0-9_]+/g)) names.add(m[0]);
+    expect(names.size).toBeGreaterThan(20);
+    const text = await (await fetch(`${daemon.url}/metrics`)).text();
+    const exported = new Set<string>();
+    for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      exported.add(m[1]!);
+      if (m[2] === 'histogram') for (const s of ['_bucket', '_count', '_sum']) exported.add(m[1]! + s);
+    }
+    const missing = [...names].filter((n) => !exported.has(n));
+    expect(missing).toEqual([]);
+  });
+
+  it('/v1/status lists each budget with its use, its limit and the key that sets it', async () => {
+    const s = (await (await fetch(`${daemon.url}/v1/status`)).json()) as { budgets: { name: string; used: number; limit: number; unit: string; config?: string }[] };
+    const byName = new Map(s.budgets.map((b) => [b.name, b]));
+    expect(byName.get("strangers' pool")).toMatchObject({ used: 0, unit: 'bytes', config: 'limits.strangerPoolBytes' });
+    expect(byName.get('connections')).toMatchObject({ limit: 64, config: 'net.maxConnections' });
+    expect(byName.get('DHT provider records')).toMatchObject({ used: 0, limit: 100_000 });
+    expect(byName.get('event streams')).toMatchObject({ used: 0, limit: 64 });
+    for (const b of s.budgets) {
+      expect(b.limit, b.name).toBeGreaterThan(0);
+      expect(b.used, b.name).toBeGreaterThanOrEqual(0);
+    }
+  });
+});

@@ -1,0 +1,167 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@libp2p/noise';
+import { yamux } from '@libp2p/yamux';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
+import { multiaddr } from '@multiformats/multiaddr';
+import { lpStream } from '@libp2p/utils';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
+import { makeLogger } from '../../node/daemon/logger.js';
+import { initHome, resolveHome } from '../../node/home/home.js';
+import { DEFAULT_PROVIDER_BOUNDS } from '../../node/net/provider-limits.js';
+import { subjectKey } from '../../node/net/providers.js';
+import { randomDigest } from '../support/fixtures.js';
+import { addProviderMessage } from '../support/kad-wire.js';
+
+/*
+ * Issue 20's network attacks against a real daemon on loopback, from bare libp2p hosts:
+ * a connection flood from fresh peer ids, and an ADD_PROVIDER flood over the node's DHT.
+ */
+
+const dirs: string[] = [];
+const daemons: Daemon[] = [];
+const hosts: Libp2p[] = [];
+
+async function node(overrides: Record<string, unknown> = {}): Promise<Daemon> {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-hostile-net-'));
+  dirs.push(dir);
+  const home = resolveHome({}, dir);
+  await initHome(home);
+  const d = await startDaemon(home, {
+    env: {},
+    overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': false, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off', ...overrides },
+    logger: makeLogger('silent', false),
+  });
+  daemons.push(d);
+  return d;
+}
+
+async function bareHost(dht = false): Promise<Libp2p<{ dht?: KadDHT }>> {
+  const base = { addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] };
+  const h = (dht
+    ? await createLibp2p({ ...base, services: { identify: identify(), ping: ping(), dht: kadDHT({ protocol: '/chorus/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: false }) } })
+    : await createLibp2p({ ...base, services: { identify: identify() } })) as unknown as Libp2p<{ dht?: KadDHT }>;
+  hosts.push(h);
+  return h;
+}
+
+async function metric(d: Daemon, name: string): Promise<number> {
+  const text = await (await fetch(`${d.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => Promise.resolve(h.stop()).catch(() => undefined)));
+  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('a node bounds what strangers cost it at the network layer', () => {
+  it('a connection flood from fresh peer ids is refused before the handshake past the per-address rate, and leaves no peer records on disk', async () => {
+    // 30 a minute from one address: 2 at once (a fifteenth).
+    const victim = await node({ 'net.inboundPerIpPerMinute': 30 });
+    const addr = multiaddr(victim.network!.listenAddrs[0]!);
+    const keptBefore = await metric(victim, 'chorus_peer_records{where="kept"}');
+    let connected = 0;
+    let refused = 0;
+    const t0 = Date.now();
+    for (let i = 0; i < 12; i++) {
+      const h = await bareHost();
+      try {
+        await h.dial(addr, { signal: AbortSignal.timeout(5_000) });
+        connected++;
+      } catch {
+        refused++;
+      }
+      await h.stop();
+    }
+    // The bucket holds 2, and refills at 30 a minute (a few more over the seconds this takes).
+    const seconds = (Date.now() - t0) / 1000;
+    expect(connected).toBeGreaterThanOrEqual(2);
+    expect(connected).toBeLessThanOrEqual(2 + Math.ceil(seconds / 2));
+    expect(refused).toBe(12 - connected);
+    expect(await metric(victim, 'chorus_connections_refused_total{reason="ip-rate"}')).toBe(refused);
+    // None of the strangers did anything useful: none is kept on disk.
+    expect(await metric(victim, 'chorus_peer_records{where="kept"}')).toBe(keptBefore);
+  });
+
+  it('an ADD_PROVIDER flood from one peer id stores at most its burst and rate, the rest refused before any write', async () => {
+    const victim = await node({ 'net.dht': true });
+    const attacker = await bareHost();
+    const addr = multiaddr(victim.network!.listenAddrs[0]!);
+    const me = attacker.peerId.toMultihash().bytes;
+    const myAddrs = attacker.getMultiaddrs().map((a) => a.bytes);
+    let sent = 0;
+    let streams = 0;
+    const t0 = Date.now();
+    // Raw messages over the node's DHT protocol, a new stream whenever the victim aborts one.
+    while (sent < 1_500 && !victim.network!.penalties.isBlocked(attacker.peerId.toString())) {
+      let stream;
+      try {
+        stream = await attacker.dialProtocol(addr, '/chorus/kad/1.0.0', { signal: AbortSignal.timeout(5_000) });
+      } catch {
+        break; // refused: blocked
+      }
+      streams++;
+      const lp = lpStream(stream);
+      try {
+        for (let i = 0; i < 100; i++) {
+          await lp.write(addProviderMessage(subjectKey(randomDigest()).multihash.bytes, me, myAddrs));
+          sent++;
+        }
+        // Let the victim read what is buffered before the stream closes.
+        await new Promise((r) => setTimeout(r, 300));
+        await stream.close();
+      } catch {
+        // aborted by the victim
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const stored = await metric(victim, 'chorus_dht_provider_records');
+    // The burst, and what the rate refilled meanwhile; not the 1,500 sent.
+    const { burst, perSecond } = DEFAULT_PROVIDER_BOUNDS;
+    expect(stored).toBeGreaterThanOrEqual(burst);
+    expect(stored).toBeLessThanOrEqual(burst + Math.ceil(perSecond * seconds));
+    expect(stored).toBeLessThan(sent);
+    expect(await metric(victim, 'chorus_dht_provider_records_refused_total')).toBeGreaterThanOrEqual(3);
+    expect(streams).toBeGreaterThan(1);
+  });
+
+
+  it('a blocked peer\'s redials are refused before the handshake, by the address it came from', async () => {
+    const victim = await node();
+    const attacker = await bareHost();
+    const addr = multiaddr(victim.network!.listenAddrs[0]!);
+    await attacker.dial(addr);
+    const id = attacker.peerId.toString();
+    const end = Date.now() + 10_000;
+    while (!victim.network!.host.getConnections().some((c) => c.remotePeer.toString() === id) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    // Three abuses (what a malformed sync request or a provider flood records) block it.
+    for (let i = 0; i < 3; i++) victim.network!.penalties.abuse(id, 'sync: malformed');
+    expect(victim.network!.penalties.isBlocked(id)).toBe(true);
+    const t0 = Date.now();
+    let kept = 0;
+    for (let i = 0; i < 20; i++) {
+      await attacker.hangUp(victim.network!.host.peerId).catch(() => undefined);
+      await attacker.dial(addr, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+      if (victim.network!.host.getConnections().some((c) => c.remotePeer.toString() === id)) kept++;
+    }
+    expect(kept).toBe(0);
+    // Most refused before the handshake by the address (3 at once, then 1 a second), the
+    // others after it by peer id; none became a connection the victim keeps.
+    const paced = await metric(victim, 'chorus_connections_refused_total{reason="blocked-address"}');
+    expect(paced).toBeGreaterThanOrEqual(20 - 3 - Math.ceil((Date.now() - t0) / 1000));
+    expect(paced + (await metric(victim, 'chorus_connections_refused_total{reason="blocked-peer"}'))).toBeGreaterThanOrEqual(20);
+    expect(await metric(victim, 'chorus_peer_blocks_total')).toBe(1);
+  });
+});
