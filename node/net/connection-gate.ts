@@ -1,6 +1,6 @@
 import type { Multiaddr } from '@multiformats/multiaddr';
 
-/** Inbound connection bounds (SPEC §14.8), applied before any cryptography. */
+/** Inbound connection bounds (SPEC §14.9), applied before any cryptography. */
 export interface GateBounds {
   /** New inbound connections one IP address may open: a bucket of `perIpBurst`, refilled at `perIpPerMinute`. */
   readonly perIpPerMinute: number;

@@ -3,7 +3,7 @@ import { ChorusError } from '../../src/errors.js';
 /** Where kad-dht keeps provider records in the libp2p datastore: /dht/provider/<cid>/<peer id>. */
 export const PROVIDER_PREFIX = '/dht/provider/';
 
-/** Bounds on the DHT provider records a node keeps for others (SPEC §14.8). */
+/** Bounds on the DHT provider records a node keeps for others (SPEC §14.9). */
 export interface ProviderBounds {
   /** Records one provider peer may hold here. */
   readonly perPeer: number;

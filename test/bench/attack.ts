@@ -43,6 +43,11 @@ import { ATTESTATION_TOPIC, MAX_GOSSIP_MESSAGE } from '../../node/net/constants.
 import { attestationMessageId } from '../../node/net/gossip.js';
 import { answerReconcile, SYNC_PROTOCOL } from '../../node/net/sync.js';
 import { MAX_BOUND, MIN_BOUND, SyncIndex, type Bound } from '../../node/net/sync-index.js';
+import { figureAdmission } from './attack-admission.js';
+import { figureChurn } from './attack-churn.js';
+import { figureDiskFull } from './attack-disk.js';
+import { figuresNet } from './attack-net.js';
+import { figureSse } from './attack-sse.js';
 import { Child, QUICK, ROLE, fmt, healthProbe, log, met, pct, rssMB, rssSampler, serve, sleep, sorted, timedGet, type Row } from './attack-kit.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 
@@ -676,25 +681,37 @@ async function figureFlood(root: string, rows: Row[]): Promise<void> {
   }
 }
 
+/** `--only round1,net,sse,churn,disk,admission`: run only those groups of figures (default: all). */
+const ONLY = process.argv.includes('--only') ? new Set(process.argv[process.argv.indexOf('--only') + 1]!.split(',')) : undefined;
+const want = (group: string): boolean => ONLY === undefined || ONLY.has(group);
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'chorus-bench-attack-'));
   const rows: Row[] = [];
   const t0 = performance.now();
   try {
-    // Figures 1 and 3: one victim holding STORED attestations.
-    const victim = Child.spawn('victim');
-    const attacker = Child.spawn('attacker');
-    try {
-      log(`victim: signing and storing ${fmt(STORED)} attestations (${fmt(HOT)} about one digest) from ${fmt(STRANGERS)} issuers…`);
-      const info = await victim.call<VictimInfo>('setup', { dir: join(root, 'victim1'), fill: true, trust: [], overrides: OVERRIDES } satisfies VictimSetup);
-      log(`victim up: ${fmt(info.size)} stored in ${fmt(info.fillSeconds, 1)} s, RSS ${fmt(await rssMB(victim.proc.pid!))} MB`);
-      await figureHotDigest(victim, info, rows);
-      await figureSync(victim, attacker, info, rows);
-    } finally {
-      await attacker.stop();
-      await victim.stop();
+    if (want('round1')) {
+      // Figures 1 and 3: one victim holding STORED attestations.
+      const victim = Child.spawn('victim');
+      const attacker = Child.spawn('attacker');
+      try {
+        log(`victim: signing and storing ${fmt(STORED)} attestations (${fmt(HOT)} about one digest) from ${fmt(STRANGERS)} issuers…`);
+        const info = await victim.call<VictimInfo>('setup', { dir: join(root, 'victim1'), fill: true, trust: [], overrides: OVERRIDES } satisfies VictimSetup);
+        log(`victim up: ${fmt(info.size)} stored in ${fmt(info.fillSeconds, 1)} s, RSS ${fmt(await rssMB(victim.proc.pid!))} MB`);
+        await figureHotDigest(victim, info, rows);
+        await figureSync(victim, attacker, info, rows);
+      } finally {
+        await attacker.stop();
+        await victim.stop();
+      }
+      await figureFlood(root, rows);
     }
-    await figureFlood(root, rows);
+    // Round two (issue 20): each module runs its own victim.
+    if (want('net')) await figuresNet(root, rows);
+    if (want('sse')) await figureSse(root, rows);
+    if (want('churn')) await figureChurn(root, rows);
+    if (want('disk')) await figureDiskFull(root, rows);
+    if (want('admission')) await figureAdmission(root, rows);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

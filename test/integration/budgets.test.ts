@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
 import { makeLogger } from '../../node/daemon/logger.js';
 import { initHome, resolveHome } from '../../node/home/home.js';
+import { runCli } from '../e2e/run-cli.js';
 
 /*
  * The budgets an operator sees: every metric the Grafana dashboard in deploy/ draws is one
@@ -20,7 +21,7 @@ beforeAll(async () => {
   await initHome(home);
   daemon = await startDaemon(home, {
     env: {},
-    overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': true, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off' },
+    overrides: { 'api.port': 0, 'api.maxEventStreams': 1, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': true, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off' },
     logger: makeLogger('silent', false),
   });
 });
@@ -52,10 +53,25 @@ describe('budgets an operator can see', () => {
     expect(byName.get("strangers' pool")).toMatchObject({ used: 0, unit: 'bytes', config: 'limits.strangerPoolBytes' });
     expect(byName.get('connections')).toMatchObject({ limit: 64, config: 'net.maxConnections' });
     expect(byName.get('DHT provider records')).toMatchObject({ used: 0, limit: 100_000 });
-    expect(byName.get('event streams')).toMatchObject({ used: 0, limit: 64 });
+    expect(byName.get('event streams')).toMatchObject({ used: 0, limit: 1 });
     for (const b of s.budgets) {
       expect(b.limit, b.name).toBeGreaterThan(0);
       expect(b.used, b.name).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('chorus status (the built CLI) names a budget at its limit, with the key that sets it', async () => {
+    // The one event stream allowed, held open.
+    const ac = new AbortController();
+    const res = await fetch(`${daemon.url}/v1/events`, { signal: ac.signal });
+    expect(res.status).toBe(200);
+    try {
+      const r = await runCli(['status'], { home: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/budgets\s+1 near the limit:/);
+      expect(r.stdout).toMatch(/AT LIMIT\s+event streams: 1 streams of 1 streams \(100%\), set by api\.maxEventStreams/);
+    } finally {
+      ac.abort();
     }
   });
 });
