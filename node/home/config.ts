@@ -47,8 +47,8 @@ export const ConfigSchema = z.strictObject({
       corsOrigins: z.array(z.string().min(1)).default([]),
       allowedHosts: z.array(HostName).default([]).describe('host names (besides loopback addresses and the bound address) that requests may name in their Host header; anything else is refused (DNS rebinding)'),
       maxEventStreams: z.int().min(1).max(100_000).default(64).describe('concurrent /v1/events streams; more are answered 503'),
-      eventReplayBytesPerSecond: z.int().min(1024).default(2 * 1024 * 1024).describe('bytes per second one /v1/events stream may replay from the store (history before it opened); past it the stream waits'),
-      eventReplayTotalBytesPerSecond: z.int().min(1024).default(4 * 1024 * 1024).describe('bytes per second all /v1/events streams together may replay; one replay page is read at a time'),
+      eventReplayBytesPerSecond: z.int().min(1024).default(512 * 1024).describe('bytes per second one /v1/events stream may replay from the store (history before it opened); past it the stream waits'),
+      eventReplayTotalBytesPerSecond: z.int().min(1024).default(1024 * 1024).describe('bytes per second all /v1/events streams together may replay; one replay page is read at a time'),
       eventHistoryWithoutToken: z.int().min(0).default(1000).describe('a /v1/events client without the API token replays at most this many of the newest arrival sequence numbers; an older cursor starts there (event: truncated)'),
     })
     .prefault({}),

@@ -9,12 +9,12 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_CONFIG } from '../../node/home/config.js';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
-import { QUICK, fmt, healthProbe, log, met, pct, sleep, type Row } from './attack-kit.js';
+import { Child, QUICK, ROLE, fmt, healthProbe, log, met, pct, serve, sleep, type Row } from './attack-kit.js';
 import { startBenchDaemon } from './daemon.js';
 
 const STREAMS = 64;
@@ -54,8 +54,11 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
-/** 64 streams replaying from cursor 0 for SECONDS; the bytes they received. */
-async function replay(url: string, headers: Record<string, string>): Promise<{ bytes: number; refused: number }> {
+/**
+ * 64 streams replaying from cursor 0 for SECONDS; the bytes they received. Run in a process
+ * of its own (role sse-readers), so that reading them does not delay the /healthz probe.
+ */
+async function replay({ url, headers }: { url: string; headers: Record<string, string> }): Promise<{ bytes: number; refused: number }> {
   const ac = new AbortController();
   let bytes = 0;
   let refused = 0;
@@ -90,6 +93,7 @@ export async function figureSse(root: string, rows: Row[]): Promise<void> {
     await fill(dir);
     const token = (await readFile(resolveHome({}, dir).token, 'utf8')).trim();
     const { child, url } = await startBenchDaemon(dir);
+    const readers = Child.spawn('sse-readers', fileURLToPath(import.meta.url));
     try {
       const pid = child.pid!;
       const idleProbe = healthProbe(url);
@@ -104,7 +108,7 @@ export async function figureSse(root: string, rows: Row[]): Promise<void> {
         const truncated = await metric(url, 'chorus_events_truncated_total');
         const cpu0 = await cpuSeconds(pid);
         const probe = healthProbe(url);
-        const { bytes, refused } = await replay(url, headers);
+        const { bytes, refused } = await readers.call<{ bytes: number; refused: number }>('replay', { url, headers });
         const during = await probe.stop();
         const cpu = (await cpuSeconds(pid)) - cpu0;
         const p50 = pct(during.lat, 0.5);
@@ -119,6 +123,7 @@ export async function figureSse(root: string, rows: Row[]): Promise<void> {
         for (let i = 0; i < 100 && (await metric(url, 'chorus_event_streams')) > 0; i++) await sleep(100);
       }
     } finally {
+      await readers.stop();
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
     }
@@ -127,8 +132,13 @@ export async function figureSse(root: string, rows: Row[]): Promise<void> {
   }
 }
 
-// Run alone: node dist/test/bench/attack-sse.js [--quick]
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (ROLE === 'sse-readers') {
+  serve({ replay, exit: async () => {
+    setTimeout(() => process.exit(0), 50);
+    return null;
+  } });
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Run alone: node dist/test/bench/attack-sse.js [--quick]
   const { tmpdir } = await import('node:os');
   const root = await mkdtemp(join(tmpdir(), 'chorus-bench-sse-'));
   const rows: Row[] = [];
