@@ -156,4 +156,18 @@ export class Metrics {
       this.inc(pool.evictions);
     } });
   }
+
+  /** The view cache of node/local/view-reader.ts: reads by where they were answered, and its size. */
+  watchViews(views: { readonly stats: { hits: number; shared: number; misses: number }; readonly cached: { digests: number; items: number } }): void {
+    const registers = [this.registry];
+    new Counter({ name: 'chorus_view_reads_total', help: 'Reads of the counting attestations about a digest (for a view), by where they were answered: cache (hit), a read already under way (shared), the store (miss)', labelNames: ['result'], registers, collect() {
+      this.reset();
+      this.inc({ result: 'hit' }, views.stats.hits);
+      this.inc({ result: 'shared' }, views.stats.shared);
+      this.inc({ result: 'miss' }, views.stats.misses);
+    } });
+    new Gauge({ name: 'chorus_view_cache_digests', help: 'Digests whose counting attestations the view cache holds', registers, collect() {
+      this.set(views.cached.digests);
+    } });
+  }
 }

@@ -65,6 +65,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     const events = new EventHub();
     const metrics = new Metrics(node.store, node.trustState);
     metrics.watchPool(node.pool);
+    metrics.watchViews(node.viewCache);
     const health = new Health();
     node.store.onFull((full) => {
       if (full) {

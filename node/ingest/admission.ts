@@ -25,6 +25,13 @@ class HourlyCounts {
 
   constructor(readonly limit: number) {}
 
+  /** The largest count of any live window (the busiest key this hour). */
+  busiest(now: number): number {
+    let m = 0;
+    for (const w of this.windows.values()) if (now - w.start < HOUR) m = Math.max(m, w.count);
+    return m;
+  }
+
   full(key: string, now: number): boolean {
     const w = this.windows.get(key);
     return w !== undefined && now - w.start < HOUR && w.count >= this.limit;
@@ -85,6 +92,12 @@ export class NewIssuerAdmission {
     for (const [cap, counts, key] of checks) if (counts.full(key, now)) return cap;
     for (const [, counts, key] of checks) counts.take(key, now);
     return undefined;
+  }
+
+  /** Each cap's use this hour: the busiest peer, address and network, and all together. */
+  use(): { cap: AdmissionCap; used: number; limit: number }[] {
+    const now = this.now();
+    return (['peer', 'ip', 'network', 'global'] as const).map((cap) => ({ cap, used: this[cap].busiest(now), limit: this[cap].limit }));
   }
 
   /** The hourly limit of a cap. */

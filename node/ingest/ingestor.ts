@@ -341,6 +341,11 @@ export class Ingestor {
     return ds;
   }
 
+  /** The new-issuer caps' use this hour (status). */
+  admissionUse(): { cap: AdmissionCap; used: number; limit: number }[] {
+    return this.admission?.use() ?? [];
+  }
+
   /** The admission limits, after the semantic rules accepted `att`. */
   private async admit(att: VerifiedAttestation, origin: Origin, address: PeerAddress | undefined, group: string, view: IngestStoreView, plan: ReturnType<StrangerPool['plan']> | undefined): Promise<Decision> {
     const { id } = att;

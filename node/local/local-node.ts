@@ -90,6 +90,11 @@ export class LocalNode {
     return node;
   }
 
+  /** The view cache's counters and size (metrics). */
+  get viewCache(): { readonly stats: { hits: number; shared: number; misses: number }; readonly cached: { digests: number; items: number } } {
+    return this.reader;
+  }
+
   /** This node's trust graph as it stands (SPEC §10.2). */
   trust(): Promise<TrustGraph> {
     return this.trustState.current();

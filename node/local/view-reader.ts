@@ -48,8 +48,15 @@ export class ViewReader {
    * (not cached, not shared further).
    */
   private readonly reading = new Map<string, { graph: TrustGraph; touched: boolean; items: Promise<readonly StoredAttestation[]> }>();
+  /** Reads answered from the cache, joined to a read under way, or read from the store (metrics). */
+  readonly stats = { hits: 0, shared: 0, misses: 0 };
 
   constructor(private readonly store: AttestationStore) {}
+
+  /** Digests and decoded attestations the cache holds now. */
+  get cached(): { digests: number; items: number } {
+    return { digests: this.cache.size, items: this.items };
+  }
 
   /** The counting issuers' attestations about `digest`. */
   async counting(digest: string, graph: TrustGraph, subjectCount: number): Promise<readonly StoredAttestation[]> {
@@ -64,12 +71,17 @@ export class ViewReader {
     }
     const hit = this.cache.get(digest);
     if (hit) {
+      this.stats.hits++;
       this.cache.delete(digest); // most recently used goes last
       this.cache.set(digest, hit);
       return hit;
     }
     const running = this.reading.get(digest);
-    if (running && !running.touched && (running.graph === graph || sameSet(countingOf(running.graph).dids, countingOf(graph).dids))) return running.items;
+    if (running && !running.touched && (running.graph === graph || sameSet(countingOf(running.graph).dids, countingOf(graph).dids))) {
+      this.stats.shared++;
+      return running.items;
+    }
+    this.stats.misses++;
     const entry = { graph, touched: false, items: this.read(digest, graph, subjectCount) };
     this.reading.set(digest, entry);
     try {

@@ -329,6 +329,11 @@ export class NodeService {
       network: (await this.env.network?.()) ?? null,
       budgets: [
         { name: "strangers' pool", used: this.node.pool.usedBytes, limit: this.node.pool.budget, unit: 'bytes', config: 'limits.strangerPoolBytes' },
+        ...this.node.ingestor.admissionUse().map((u) => ({
+          name: `new issuers this hour (${u.cap === 'global' ? 'all peers' : `busiest ${u.cap === 'ip' ? 'address' : u.cap}`})`,
+          used: u.used, limit: u.limit, unit: 'issuers',
+          config: `limits.${({ peer: 'newIssuersPerPeerPerHour', ip: 'newIssuersPerIpPerHour', network: 'newIssuersPerNetworkPerHour', global: 'newIssuersPerHour' } as const)[u.cap]}`,
+        })),
         ...((await this.env.budgets?.()) ?? []),
       ],
     };

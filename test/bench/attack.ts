@@ -20,6 +20,13 @@
  *      node: pool use vs budget, honest arrivals, victim RSS, the trusted verdict.
  *   3. A digest with 100,000 untrusted attestations (quick 10,000): GET reputation latency
  *      and size, POST /v1/query naming it 1,000 times; baseline: a digest with 10.
+ *
+ * Round two (issue 20), each in a module beside this file with a victim of its own:
+ * attack-net.ts (ADD_PROVIDER flood, connection flood from fresh peer ids, a blocked peer's
+ * redials), attack-sse.ts (64 full replays), attack-churn.ts (a trusted issuer churning its
+ * endorsements), attack-disk.ts (disk full, then freed), attack-admission.ts (new issuers
+ * from fresh peer ids; an honest stranger's pool share), attack-cookie.ts (a session cookie
+ * replayed from another port). `--only round1,net,sse,churn,disk,admission,cookie` picks groups.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,6 +52,7 @@ import { answerReconcile, SYNC_PROTOCOL } from '../../node/net/sync.js';
 import { MAX_BOUND, MIN_BOUND, SyncIndex, type Bound } from '../../node/net/sync-index.js';
 import { figureAdmission } from './attack-admission.js';
 import { figureChurn } from './attack-churn.js';
+import { figureCookie } from './attack-cookie.js';
 import { figureDiskFull } from './attack-disk.js';
 import { figuresNet } from './attack-net.js';
 import { figureSse } from './attack-sse.js';
@@ -681,7 +689,7 @@ async function figureFlood(root: string, rows: Row[]): Promise<void> {
   }
 }
 
-/** `--only round1,net,sse,churn,disk,admission`: run only those groups of figures (default: all). */
+/** `--only round1,net,sse,churn,disk,admission,cookie`: run only those groups of figures (default: all). */
 const ONLY = process.argv.includes('--only') ? new Set(process.argv[process.argv.indexOf('--only') + 1]!.split(',')) : undefined;
 const want = (group: string): boolean => ONLY === undefined || ONLY.has(group);
 
@@ -712,6 +720,7 @@ async function main(): Promise<void> {
     if (want('churn')) await figureChurn(root, rows);
     if (want('disk')) await figureDiskFull(root, rows);
     if (want('admission')) await figureAdmission(root, rows);
+    if (want('cookie')) await figureCookie(root, rows);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

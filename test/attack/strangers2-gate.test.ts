@@ -1,0 +1,93 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@libp2p/noise';
+import { yamux } from '@libp2p/yamux';
+import { identify } from '@libp2p/identify';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
+import { makeLogger } from '../../node/daemon/logger.js';
+import { initHome, resolveHome } from '../../node/home/home.js';
+import { ConnectionGate, type GateBounds } from '../../node/net/connection-gate.js';
+
+/*
+ * Strangers, round two: attacks on the connection gate (connection-gate.ts, host.ts,
+ * network.ts).
+ */
+
+const dirs: string[] = [];
+const daemons: Daemon[] = [];
+const hosts: Libp2p[] = [];
+
+/** The bounds network.ts derives from the default config (net.inboundPerIpPerMinute 120, net.inboundPerMinute 600, net.maxInboundPerIp 32). */
+const DEFAULTS: GateBounds = { perIpPerMinute: 120, perIpBurst: 8, totalPerMinute: 600, totalBurst: 30, perIpOpen: 32, suspectPerMinute: 60, suspectBurst: 3 };
+
+async function node(overrides: Record<string, unknown> = {}): Promise<Daemon> {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-s2-gate-'));
+  dirs.push(dir);
+  const home = resolveHome({}, dir);
+  await initHome(home);
+  const d = await startDaemon(home, {
+    env: {},
+    overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': false, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off', ...overrides },
+    logger: makeLogger('silent', false),
+  });
+  daemons.push(d);
+  return d;
+}
+
+async function bareHost(): Promise<Libp2p> {
+  const h = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
+  hosts.push(h as unknown as Libp2p);
+  return h as unknown as Libp2p;
+}
+
+const peerId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => Promise.resolve(h.stop()).catch(() => undefined)));
+  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('the connection gate', () => {
+  it('a loopback devnet: 19 honest nodes dialling one node at once (default config) all get in', async () => {
+    const boot = await node();
+    const addr = multiaddr(boot.network!.listenAddrs[0]!);
+    const peers = await Promise.all(Array.from({ length: 19 }, () => bareHost()));
+    const results = await Promise.allSettled(peers.map((h) => h.dial(addr, { signal: AbortSignal.timeout(10_000) })));
+    const refused = results.filter((r) => r.status === 'rejected').length;
+    // Default perIpBurst is ceil(120/15) = 8: every process on 127.0.0.1 shares it, so 11 of
+    // 19 honest nodes are refused before the handshake (admission.ts holds that loopback
+    // "names no one"; the gate does not).
+    expect(refused).toBe(0);
+  });
+
+  it('IPv6: one host rotating addresses in its /64 spends the global rate, and an honest IPv4 peer is refused', () => {
+    let t = 1_000_000;
+    const why: string[] = [];
+    const gate = new ConnectionGate(DEFAULTS, (w) => why.push(w), () => t);
+    // 30 connections, each from a new address of one /64 (a subscriber's allocation):
+    // each is a fresh per-IP bucket; admission.ts groups these by /64, the gate does not.
+    for (let i = 1; i <= 30; i++) expect(gate.deny(multiaddr(`/ip6/2001:db8:1:2::${i.toString(16)}/tcp/4001`))).toBe(false);
+    // And it keeps doing so at the global refill (10/s): the honest peer's dial loses.
+    t += 50;
+    expect(gate.deny(multiaddr('/ip4/198.51.100.7/tcp/4001'))).toBe(false);
+  });
+
+  it('relayed connections are charged to the relay\'s IP: 32 strangers behind one relay lock every other relayed peer out', async () => {
+    const gate = new ConnectionGate(DEFAULTS, () => undefined, () => 0);
+    const relay = await peerId();
+    const via = (p: string) => multiaddr(`/ip4/203.0.113.9/tcp/4001/p2p/${relay}/p2p-circuit/p2p/${p}`);
+    // The comment in deny() says a relayed connection has no IP ("the relay's own limits
+    // apply"), but ipOf finds the relay's /ip4 in the circuit address.
+    for (let i = 0; i < 32; i++) gate.opened(via(await peerId()));
+    // An honest NATed peer reachable only through its relay (net.relay 'always').
+    expect(gate.deny(via(await peerId()))).toBe(false);
+  });
+});
