@@ -2,7 +2,8 @@
  * bench:attack, network figures (issue 20): an ADD_PROVIDER flood over the node's DHT, a
  * connection flood from fresh peer ids, and redials by a blocked peer. The victim is the
  * built CLI (`chorus start`) in its own process; the attackers are bare libp2p hosts in this
- * one. Each figure is printed beside a baseline from the same run.
+ * one. Each figure is printed beside a baseline from the same run. CHORUS_BENCH_PROF=DIR
+ * writes each victim's CPU profile (--cpu-prof) there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -46,7 +47,7 @@ async function startVictim(dir: string): Promise<Victim> {
   cfg.api['port'] = 0;
   cfg.log['level'] = 'warn';
   await writeFile(home.config, JSON.stringify(cfg));
-  const child = spawn(process.execPath, [CLI, 'start'], { env: { ...process.env, CHORUS_HOME: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env['CHORUS_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['CHORUS_BENCH_PROF']}`] : []), CLI, 'start'], { env: { ...process.env, CHORUS_HOME: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
   const end = Date.now() + 30_000;
   for (;;) {
     try {
@@ -263,17 +264,20 @@ async function blockedRedials(root: string, attacker: Child, rows: Row[]): Promi
   const v = await startVictim(join(root, 'net-redial'));
   try {
     await sleep(2_000);
-    const fresh = 20;
+    // Within the gate's burst for one address (8), so each is a full handshake.
+    const fresh = 6;
     let c0 = await cpuSeconds(v.child.pid!);
     await attacker.call('handshakes', { addr: v.addr.toString(), fresh });
     const perHandshake = ((await cpuSeconds(v.child.pid!)) - c0) / fresh;
+    // Let the address's bucket refill, then get one peer blocked.
+    await sleep(5_000);
     await attacker.call('getBlocked', { addr: v.addr.toString() });
     await sleep(500);
     const blocks = await metric(v.url, 'chorus_peer_blocks_total');
     c0 = await cpuSeconds(v.child.pid!);
     const r = await attacker.call<{ seconds: number }>('redial', { addr: v.addr.toString(), n: REDIALS });
     const perRedial = ((await cpuSeconds(v.child.pid!)) - c0) / REDIALS;
-    const paced = await metric(v.url, 'chorus_connections_refused_total{reason="blocked-address"}');
+    const paced = await metric(v.url, 'chorus_connections_refused_total{reason="blocked-address"}') + await metric(v.url, 'chorus_connections_refused_total{reason="ip-rate"}');
     const afterNoise = await metric(v.url, 'chorus_connections_refused_total{reason="blocked-peer"}');
     rows.push([
       `redials by a blocked peer (${fmt(REDIALS)} in ${fmt(r.seconds, 1)} s)`,

@@ -164,4 +164,20 @@ describe('a node bounds what strangers cost it at the network layer', () => {
     expect(paced + (await metric(victim, 'chorus_connections_refused_total{reason="blocked-peer"}'))).toBeGreaterThanOrEqual(20);
     expect(await metric(victim, 'chorus_peer_blocks_total')).toBe(1);
   });
+
+  it('a provider record that names another peer than its sender is not stored (kad-dht checks the provider is the sender)', async () => {
+    const victim = await node({ 'net.dht': true });
+    const attacker = await bareHost();
+    const someoneElse = await bareHost();
+    const stream = await attacker.dialProtocol(multiaddr(victim.network!.listenAddrs[0]!), '/chorus/kad/1.0.0', { signal: AbortSignal.timeout(5_000) });
+    const lp = lpStream(stream);
+    for (let i = 0; i < 20; i++) await lp.write(addProviderMessage(subjectKey(randomDigest()).multihash.bytes, someoneElse.peerId.toMultihash().bytes, someoneElse.getMultiaddrs().map((a) => a.bytes)));
+    // One of its own, so we know the victim read the stream this far.
+    await lp.write(addProviderMessage(subjectKey(randomDigest()).multihash.bytes, attacker.peerId.toMultihash().bytes, attacker.getMultiaddrs().map((a) => a.bytes)));
+    const end = Date.now() + 10_000;
+    while ((await metric(victim, 'chorus_dht_provider_records')) < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await stream.close().catch(() => undefined);
+    expect(await metric(victim, 'chorus_dht_provider_records')).toBe(1);
+    expect(await metric(victim, 'chorus_dht_provider_peers')).toBe(1);
+  });
 });
