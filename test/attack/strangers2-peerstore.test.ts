@@ -112,6 +112,8 @@ describe('the peer store vs strangers named in DHT answers', () => {
       try {
         for (;;) {
           const req = requestOf((await lp.read()).subarray());
+          // eslint-disable-next-line no-console
+          console.log('attacker got DHT request type', req.type);
           await lp.write(Uint8Array.from([0x08, ...varint(req.type), ...field(0x12, req.key), ...named.flatMap((p) => field(0x42, p)), ...(req.type === 3 ? named.flatMap((p) => field(0x4a, p)) : [])]));
         }
       } catch {
@@ -125,7 +127,11 @@ describe('the peer store vs strangers named in DHT answers', () => {
     while (Date.now() < end && ((victim.network!.host.services.dht as unknown as { routingTable: { size: number } }).routingTable.size ?? 0) === 0) await new Promise((r) => setTimeout(r, 50));
     // Anyone (any web page: reads of the loopback API need no token) asks about a digest the
     // node holds nothing about: the node asks the DHT, i.e. the attacker.
-    await fetch(`${victim.url}/v1/models/sha256:${randomDigest()}`).catch(() => undefined);
+    // eslint-disable-next-line no-console
+    console.log('rt size', (victim.network!.host.services.dht as unknown as { routingTable: { size: number } }).routingTable.size);
+    const r = await fetch(`${victim.url}/v1/models/sha256:${randomDigest()}`).catch(() => undefined);
+    // eslint-disable-next-line no-console
+    console.log('view', r?.status, JSON.stringify(await r?.json().catch(() => null))?.slice(0, 400));
     await new Promise((r) => setTimeout(r, 3_000));
     const connectedSybils = sybils.filter((s) => victim.network!.host.getConnections(s.peerId).length > 0).length;
     const kept = (await metric(victim, 'chorus_peer_records{where="kept"}')) - keptBefore;
