@@ -16,6 +16,8 @@ export interface NewIssuerCaps {
 }
 
 const HOUR = 3_600_000;
+/** The network of peers whose address is loopback or unknown, for the global cap's shares. */
+const UNLOCATED = 'unlocated';
 /** Per-key tables hold this many windows, then forget the least recently started. */
 const MAX_WINDOWS = 10_000;
 
@@ -30,6 +32,19 @@ class HourlyCounts {
     let m = 0;
     for (const w of this.windows.values()) if (now - w.start < HOUR) m = Math.max(m, w.count);
     return m;
+  }
+
+  /** The count of `key`'s live window. */
+  countOf(key: string, now: number): number {
+    const w = this.windows.get(key);
+    return w !== undefined && now - w.start < HOUR ? w.count : 0;
+  }
+
+  /** Keys with a live window. */
+  live(now: number): number {
+    let n = 0;
+    for (const w of this.windows.values()) if (now - w.start < HOUR && w.count > 0) n++;
+    return n;
   }
 
   full(key: string, now: number): boolean {
@@ -68,6 +83,8 @@ export class NewIssuerAdmission {
   private readonly ip: HourlyCounts;
   private readonly network: HourlyCounts;
   private readonly global: HourlyCounts;
+  /** New issuers this hour by network (loopback and unknown addresses: one), for the global cap's shares. */
+  private readonly byNetwork = new HourlyCounts(Number.MAX_SAFE_INTEGER);
 
   constructor(
     readonly caps: NewIssuerCaps,
@@ -88,9 +105,18 @@ export class NewIssuerAdmission {
     const located = address !== undefined && address.kind !== 'loopback' ? address : undefined;
     const checks: [AdmissionCap, HourlyCounts, string][] = [['peer', this.peer, peer]];
     if (located) checks.push(['ip', this.ip, located.ip], ['network', this.network, located.network]);
-    checks.push(['global', this.global, '']);
     for (const [cap, counts, key] of checks) if (counts.full(key, now)) return cap;
+    // The global cap, shared max-min by network: once it is spent, a network that brought
+    // fewer than an equal share of it this hour may still bring more, up to that share. A
+    // few networks cannot spend the hour for everyone else; at most twice the cap gets in.
+    const group = located?.network ?? UNLOCATED;
+    if (this.global.full('', now)) {
+      const groups = this.byNetwork.live(now) + (this.byNetwork.countOf(group, now) === 0 ? 1 : 0);
+      if (this.byNetwork.countOf(group, now) >= this.global.limit / groups) return 'global';
+    }
     for (const [, counts, key] of checks) counts.take(key, now);
+    this.global.take('', now);
+    this.byNetwork.take(group, now);
     return undefined;
   }
 

@@ -81,13 +81,17 @@ const CAP_SCOPE: Record<AdmissionCap, string> = {
 
 /**
  * The strangers' pool group of an origin (SPEC §14.3): this node, the network of a located
- * peer (a private address is its own), else the peer itself.
+ * peer (a private address is its own), else one group for all peers of no known address.
  */
 function groupOf(origin: Origin, address: PeerAddress | undefined): string {
   if (origin.via === 'local') return LOCAL_GROUP;
   if (address !== undefined && address.kind !== 'loopback') return address.network;
-  return `peer:${origin.peer}`;
+  // Peer ids are free: peers whose address names no one (loopback, unknown) share one group.
+  return UNLOCATED_GROUP;
 }
+
+/** The pool group of peers whose address is loopback or unknown. */
+const UNLOCATED_GROUP = 'unlocated';
 
 /**
  * Runs every input through the one ingest path (`verifyEnvelope` + `checkSemantics`) and

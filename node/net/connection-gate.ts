@@ -1,4 +1,5 @@
 import type { Multiaddr } from '@multiformats/multiaddr';
+import { classifyIp, type PeerAddress } from '../ingest/address.js';
 
 /** Inbound connection bounds (SPEC §14.9), applied before any cryptography. */
 export interface GateBounds {
@@ -16,6 +17,12 @@ export interface GateBounds {
    */
   readonly suspectPerMinute: number;
   readonly suspectBurst: number;
+  /**
+   * Whether loopback peers are held to the per-address bounds too. Every process on this
+   * host shares 127.0.0.1 (a devnet, a bench), so by default they are not: they are held
+   * to the global rate only, as the new-issuer caps treat them.
+   */
+  readonly gateLoopback: boolean;
 }
 
 export const DEFAULT_GATE_BOUNDS: GateBounds = {
@@ -26,14 +33,22 @@ export const DEFAULT_GATE_BOUNDS: GateBounds = {
   perIpOpen: 32,
   suspectPerMinute: 60,
   suspectBurst: 3,
+  gateLoopback: false,
 };
 
 /** Why an inbound connection was refused. */
-export type GateRefusal = 'ip-rate' | 'rate' | 'ip-open' | 'blocked-address';
+export type GateRefusal = 'ip-rate' | 'network-rate' | 'rate' | 'ip-open' | 'blocked-address';
 
-/** The IP address of a multiaddr (/ip4, /ip6, their dns forms resolved already), or undefined. */
-export function ipOf(ma: Multiaddr): string | undefined {
-  for (const c of ma.getComponents()) if (c.name === 'ip4' || c.name === 'ip6') return c.value;
+/**
+ * The address a connection comes from as the gate keys it (address.ts): the IP (an IPv6
+ * host by its /64, what one subscriber is given) and its network (/24, /48; a private
+ * address is its own). Undefined for a relayed connection: its address is the relay's,
+ * shared by everyone behind it, and the relay's own limits apply.
+ */
+export function addressOf(ma: Multiaddr): PeerAddress | undefined {
+  const comps = ma.getComponents();
+  if (comps.some((c) => c.name === 'p2p-circuit')) return undefined;
+  for (const c of comps) if ((c.name === 'ip4' || c.name === 'ip6') && c.value !== undefined) return classifyIp(c.value);
   return undefined;
 }
 
@@ -54,6 +69,7 @@ const MAX_TRACKED = 10_000;
  */
 export class ConnectionGate {
   private readonly perIp = new Map<string, Bucket>();
+  private readonly perNetwork = new Map<string, Bucket>();
   private readonly total: Bucket;
   private readonly open = new Map<string, number>();
   /** Address -> until when it is suspect, and its bucket meanwhile. */
@@ -69,9 +85,17 @@ export class ConnectionGate {
 
   /** Whether to refuse an inbound connection from `remote` (true: refuse). Takes a slot when not. */
   deny(remote: Multiaddr): boolean {
-    const ip = ipOf(remote);
-    if (ip === undefined) return false; // a relayed connection: the relay's own limits apply
     const now = this.now();
+    const a = this.keyed(remote);
+    if (a === undefined) {
+      // Relayed, or loopback (unless gated): the global rate only.
+      if (addressOf(remote) === undefined && remote.getComponents().some((c) => c.name === 'p2p-circuit')) return false;
+      refill(this.total, this.bounds.totalBurst, this.bounds.totalPerMinute, now);
+      if (this.total.tokens < 1) return this.refuse('rate');
+      this.total.tokens -= 1;
+      return false;
+    }
+    const { ip, network } = a;
     let s = this.suspect.get(ip);
     if (s !== undefined && s.until <= now) {
       this.suspect.delete(ip);
@@ -82,24 +106,36 @@ export class ConnectionGate {
       if (s.bucket.tokens < 1) return this.refuse('blocked-address');
     }
     if ((this.open.get(ip) ?? 0) >= this.bounds.perIpOpen) return this.refuse('ip-open');
-    const b = this.bucket(ip, now);
+    const b = this.bucket(this.perIp, ip, this.bounds.perIpBurst, this.bounds.perIpPerMinute, now);
     if (b.tokens < 1) return this.refuse('ip-rate');
+    // A network (/24, /48) may open four times what one address may: a few hosts of one
+    // allocation are fine, a rotation through it is not.
+    const n = network === ip ? undefined : this.bucket(this.perNetwork, network, 2 * this.bounds.perIpBurst, 4 * this.bounds.perIpPerMinute, now);
+    if (n !== undefined && n.tokens < 1) return this.refuse('network-rate');
     refill(this.total, this.bounds.totalBurst, this.bounds.totalPerMinute, now);
     if (this.total.tokens < 1) return this.refuse('rate');
     b.tokens -= 1;
+    if (n !== undefined) n.tokens -= 1;
     this.total.tokens -= 1;
     if (s !== undefined) s.bucket.tokens -= 1;
     return false;
   }
 
+  /** The gate's key of an address: undefined when only the global rate applies to it. */
+  private keyed(remote: Multiaddr): PeerAddress | undefined {
+    const a = addressOf(remote);
+    if (a === undefined || (a.kind === 'loopback' && !this.bounds.gateLoopback)) return undefined;
+    return a;
+  }
+
   /** An inbound connection from `remote` opened (after the upgrade) or closed. */
   opened(remote: Multiaddr): void {
-    const ip = ipOf(remote);
+    const ip = this.keyed(remote)?.ip;
     if (ip !== undefined) this.open.set(ip, (this.open.get(ip) ?? 0) + 1);
   }
 
   closed(remote: Multiaddr): void {
-    const ip = ipOf(remote);
+    const ip = this.keyed(remote)?.ip;
     if (ip === undefined) return;
     const n = (this.open.get(ip) ?? 1) - 1;
     if (n <= 0) this.open.delete(ip);
@@ -108,7 +144,7 @@ export class ConnectionGate {
 
   /** A peer connected from `remote` was blocked until `until`: its address is paced meanwhile. */
   blockedFrom(remote: Multiaddr, until: number): void {
-    const ip = ipOf(remote);
+    const ip = this.keyed(remote)?.ip;
     if (ip === undefined) return;
     if (this.suspect.size >= MAX_TRACKED) this.suspect.delete(this.suspect.keys().next().value as string);
     this.suspect.set(ip, { until, bucket: { tokens: this.bounds.suspectBurst, at: this.now() } });
@@ -133,14 +169,14 @@ export class ConnectionGate {
     return true;
   }
 
-  private bucket(ip: string, now: number): Bucket {
-    let b = this.perIp.get(ip);
+  private bucket(table: Map<string, Bucket>, key: string, burst: number, perMinute: number, now: number): Bucket {
+    let b = table.get(key);
     if (b === undefined) {
-      if (this.perIp.size >= MAX_TRACKED) this.perIp.delete(this.perIp.keys().next().value as string);
-      b = { tokens: this.bounds.perIpBurst, at: now };
-    } else this.perIp.delete(ip);
-    this.perIp.set(ip, b);
-    refill(b, this.bounds.perIpBurst, this.bounds.perIpPerMinute, now);
+      if (table.size >= MAX_TRACKED) table.delete(table.keys().next().value as string);
+      b = { tokens: burst, at: now };
+    } else table.delete(key);
+    table.set(key, b);
+    refill(b, burst, perMinute, now);
     return b;
   }
 }

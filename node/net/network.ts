@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ChorusError } from '../../src/errors.js';
 import type { Decision } from '../../src/ingest/decide.js';
-import { remoteIp } from '../ingest/address.js';
+import { classifyIp, remoteIp } from '../ingest/address.js';
 import type { Origin } from '../ingest/origin.js';
 import type { LocalNode } from '../local/local-node.js';
 import type { Budget } from '../service/contract.js';
@@ -76,7 +76,7 @@ export class Network {
     const cfg = node.config.net;
     const privateKey = await loadOrCreatePeerKey(node.home.peerKey);
     let host: Host | undefined;
-    const gateBounds: GateBounds = { perIpPerMinute: cfg.inboundPerIpPerMinute, perIpBurst: Math.max(1, Math.ceil(cfg.inboundPerIpPerMinute / 15)), totalPerMinute: cfg.inboundPerMinute, totalBurst: Math.max(1, Math.ceil(cfg.inboundPerMinute / 20)), perIpOpen: cfg.maxInboundPerIp, suspectPerMinute: 60, suspectBurst: 3 };
+    const gateBounds: GateBounds = { perIpPerMinute: cfg.inboundPerIpPerMinute, perIpBurst: Math.max(1, Math.ceil(cfg.inboundPerIpPerMinute / 15)), totalPerMinute: cfg.inboundPerMinute, totalBurst: Math.max(1, Math.ceil(cfg.inboundPerMinute / 20)), perIpOpen: cfg.maxInboundPerIp, suspectPerMinute: 60, suspectBurst: 3, gateLoopback: cfg.gateLoopback };
     const providerBounds: ProviderBounds = { ...DEFAULT_PROVIDER_BOUNDS, perPeer: cfg.providerRecordsPerPeer, total: cfg.providerRecords };
     const metrics = new NetMetrics(registry, {
       connections: () => {
@@ -103,20 +103,29 @@ export class Network {
       metrics.penalties.inc({ why });
       abuse(peer, why);
     };
-    // A peer whose provider records are refused is told of as an abuser every 50th time:
-    // an honest node announcing in bulk is paced, a flood is blocked after 150.
+    // A peer whose provider records are refused for its rate is told of as an abuser every
+    // 50th time: an honest node announcing in bulk is paced, a flood is blocked. Records
+    // dropped for what others hold (a full table, a crowded digest) are no one's fault.
     const providerRefusals = new Map<string, number>();
     const providers = new ProviderLimits(providerBounds, {
       refused: (cap, peer) => {
         metrics.providerRefused.inc({ cap });
-        if (cap === 'per-key') return;
+        if (cap !== 'rate') return;
         const n = (providerRefusals.get(peer) ?? 0) + 1;
         providerRefusals.delete(peer);
         if (providerRefusals.size >= 10_000) providerRefusals.delete(providerRefusals.keys().next().value as string);
         providerRefusals.set(peer, n);
-        if (n % 50 === 0) penalties.abuse(peer, `dht: provider records (${cap})`);
+        if (n % 50 === 0) penalties.abuse(peer, 'dht: provider records over rate');
       },
       evicted: (n) => metrics.providerEvictions.inc(n),
+    }, Date.now, (peer) => {
+      // The network the sender is connected from (address.ts); loopback and unknown: one group.
+      try {
+        const a = classifyIp(remoteIp(host?.getConnections(peerIdFromString(peer)).map((c) => c.remoteAddr.toString()) ?? []) ?? '');
+        return a === undefined || a.kind === 'loopback' ? 'unknown' : a.network;
+      } catch {
+        return 'unknown';
+      }
     });
     // The peer store (known peers and their addresses) and the DHT's provider records
     // live in their own LevelDB beside the attestation store, so a restart keeps them.
@@ -140,10 +149,11 @@ export class Network {
         },
       });
       providers.setSelf(host.peerId.toString());
+      // Kept on disk (p2p-datastore.ts): peers named in the config or by `chorus connect`,
+      // and peers that delivered something accepted (below). Not every peer this node
+      // dials: a stranger's DHT answer names peers too.
       host.addEventListener('connection:open', (e) => {
         if (e.detail.direction === 'inbound') gate.opened(e.detail.remoteAddr);
-        // A peer this node dialled is one it wants to find again after a restart.
-        else keep(e.detail.remotePeer);
       });
       host.addEventListener('connection:close', (e) => {
         if (e.detail.direction === 'inbound') gate.closed(e.detail.remoteAddr);
@@ -182,7 +192,10 @@ export class Network {
       net.reach.start();
       for (const addr of cfg.bootstrap) {
         const id = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value;
-        if (id) await host.peerStore.merge(peerIdFromString(id), { tags: { [`${KEEP_ALIVE}-chorus`]: { value: 50 } } }).catch(() => undefined);
+        if (id) {
+          await host.peerStore.merge(peerIdFromString(id), { tags: { [`${KEEP_ALIVE}-chorus`]: { value: 50 } } }).catch(() => undefined);
+          keep(id);
+        }
       }
       void net.redialKnown();
       if (announcer) void announcer.announceMissing(node.store.subjects()).catch((e: unknown) => log.warn({ err: e }, 'provider scan failed'));
@@ -217,8 +230,17 @@ export class Network {
     });
     if (this.node.config.net.syncOnConnect) this.host.addEventListener('peer:connect', (e) => void this.syncWith(e.detail));
     this.host.addEventListener('peer:connect', () => this.announcer?.peerConnected());
+    // Peers discovered (mDNS, the DHT: a stranger's answer names peers too) are dialled at
+    // most one a second (bursts of 10), and not once the connection limit is near.
+    const dials = { tokens: 10, at: Date.now() };
     this.host.addEventListener('peer:discovery', (e) => {
-      if (this.host.getConnections(e.detail.id).length === 0) void this.host.dial(e.detail.id).catch(() => undefined);
+      if (this.host.getConnections(e.detail.id).length > 0 || this.host.getConnections().length >= this.node.config.net.maxConnections * 0.9) return;
+      const now = Date.now();
+      dials.tokens = Math.min(10, dials.tokens + (now - dials.at) / 1000);
+      dials.at = now;
+      if (dials.tokens < 1) return;
+      dials.tokens -= 1;
+      void this.host.dial(e.detail.id).catch(() => undefined);
     });
     this.timer = setInterval(() => {
       for (const p of this.host.getPeers()) void this.syncWith(p);
@@ -287,6 +309,7 @@ export class Network {
     try {
       const conn = await this.host.dial(ma, { signal: AbortSignal.timeout(10_000) });
       await this.host.peerStore.merge(conn.remotePeer, { tags: { [`${KEEP_ALIVE}-chorus`]: { value: 50 } } });
+      this.datastore.keep(`/peers/${conn.remotePeer.toCID().toString()}`);
       return conn.remotePeer.toString();
     } catch (e) {
       throw new ChorusError('unavailable', `cannot connect to ${addr}: ${(e as Error).message}`);

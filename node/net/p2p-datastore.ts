@@ -12,6 +12,8 @@ export const PEER_FLUSH_MS = 5_000;
  * in memory only, at most this many (the least recently written forgotten first).
  */
 export const MAX_TRANSIENT_PEERS = 2_048;
+/** Kept peers at most; past it the least recently useful goes back to transient (off the disk). */
+export const MAX_KEPT_PEERS = 4_096;
 
 /**
  * Lets I/O and timers run. Code written against a datastore that always does I/O may loop
@@ -91,11 +93,20 @@ export class P2pDatastore extends LevelDatastore {
 
   /** Persists the record of a peer from now on (the key the peer store uses: /peers/<cid>). */
   keep(peerKey: string): void {
-    if (this.kept.has(peerKey)) return;
+    if (this.kept.delete(peerKey)) {
+      this.kept.add(peerKey); // most recently useful last
+      return;
+    }
     this.kept.add(peerKey);
     this.transient.delete(peerKey);
     const v = this.peers.get(peerKey);
     if (v !== undefined) this.dirty.set(peerKey, v);
+    if (this.kept.size > MAX_KEPT_PEERS) {
+      const oldest = this.kept.values().next().value as string;
+      this.kept.delete(oldest);
+      this.dirty.set(oldest, null);
+      if (this.peers.has(oldest)) this.transient.add(oldest);
+    }
   }
 
   override async put(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {

@@ -19,7 +19,7 @@ export interface ProviderBounds {
 export const DEFAULT_PROVIDER_BOUNDS: ProviderBounds = { perPeer: 5_000, perKey: 32, total: 100_000, burst: 500, perSecond: 50 };
 
 /** Why a provider record was not stored. */
-export type ProviderRefusal = 'rate' | 'per-peer' | 'per-key';
+export type ProviderRefusal = 'rate' | 'per-peer' | 'per-key' | 'full';
 
 /** What the limits tell the datastore and the metrics. */
 export interface ProviderEvents {
@@ -36,29 +36,39 @@ export function parseProviderKey(key: string): { cid: string; peer: string } | u
   return { cid: rest.slice(0, slash), peer: rest.slice(slash + 1) };
 }
 
+/** The group of records found on disk at start (their senders' addresses are unknown). */
+export const LEGACY_GROUP = 'legacy';
+
 /**
  * The DHT provider records this node stores for other peers, bounded per provider, per key
  * and in total. kad-dht's ADD_PROVIDER handler already drops records whose provider is not
  * the sender, so the peer in a record's key is the peer that sent it.
  *
- * - A new record beyond its peer's rate (a bucket of `burst`, `perSecond`) or its peer's
- *   share is refused with an error: kad-dht then aborts that stream, and the peer is told
- *   of as an abuser (network.ts penalizes it). Refreshing a record it already has is free.
- * - A key that already has `perKey` providers keeps them: the first holders of a digest
- *   announce first, and a crowd of fresh ids cannot push them out (lookups ask 3).
- * - When the total is reached, room is made by evicting the oldest record of the peer
- *   holding the most (max-min fairness, as in the strangers' pool): a thousand fresh ids
- *   together hold no more than their share, and a peer with a few records keeps them.
- * - This node's own records are never counted or refused.
+ * Peer ids cost nothing; addresses do. So every provider belongs to a group — the network
+ * it sent from (/24, /48; a private address is its own; loopback and unknown addresses one
+ * shared group), as the strangers' pool groups issuers — and room is shared max-min by
+ * group first, then by peer within a group:
+ * - a new record beyond its peer's rate (a bucket of `burst`, `perSecond`) is refused with
+ *   an error: kad-dht aborts that stream, and the peer is told of as an abuser (network.ts).
+ *   That is the only refusal with blame: the others depend on what others hold;
+ * - past its peer's share (`perPeer`) a record is dropped;
+ * - a key that has `perKey` providers takes a newcomer only by evicting a provider of the
+ *   group most represented among them, when that group has more there than the newcomer's
+ *   (a crowd of fresh ids from one network cannot squat a digest);
+ * - when the table is full, the oldest record of the largest peer of the largest group
+ *   gives way, when that group holds more than the newcomer's would; else of the largest
+ *   other peer of the newcomer's own group, when it holds more than the newcomer would;
+ *   otherwise the record is dropped;
+ * - refreshing a record one holds is free, and this node's own records are not counted.
  *
- * In memory: one entry per record (its key), so at most `total` keys.
+ * In memory: one entry per record (its key), so at most `total` keys, and a group per peer.
  */
 export class ProviderLimits {
   private readonly byPeer = new Map<string, Set<string>>();
-  private readonly byKey = new Map<string, number>();
-  /** Peers by how many records they hold, for finding the largest in O(1). */
-  private readonly bySize = new Map<number, Set<string>>();
-  private maxSize = 0;
+  private readonly byKey = new Map<string, Set<string>>();
+  private readonly peerGroup = new Map<string, string>();
+  private readonly groupPeers = new Map<string, Set<string>>();
+  private readonly groupCount = new Map<string, number>();
   private count = 0;
   private readonly rates = new Map<string, { tokens: number; at: number }>();
   private self: string | undefined;
@@ -67,6 +77,8 @@ export class ProviderLimits {
     readonly bounds: ProviderBounds = DEFAULT_PROVIDER_BOUNDS,
     private readonly events: ProviderEvents = { refused: () => {}, evicted: () => {} },
     private readonly now: () => number = Date.now,
+    /** The group of a peer sending a record now (its network); called once per new provider. */
+    private readonly groupOf: (peer: string) => string = () => 'unknown',
   ) {}
 
   /** This node's peer id: its own records are not counted. */
@@ -84,39 +96,51 @@ export class ProviderLimits {
     return this.byPeer.size;
   }
 
+  /** Groups (networks) holding records here. */
+  get groups(): number {
+    return this.groupCount.size;
+  }
+
   has(key: string): boolean {
     const p = parseProviderKey(key);
     return p !== undefined && (this.byPeer.get(p.peer)?.has(key) ?? false);
   }
 
   /**
-   * Whether a record may be written; throws a ChorusError when it may not. Returns the keys
-   * to delete first to make room (the caller deletes them, then writes, then calls added()).
+   * Whether a record may be written: throws a ChorusError when its sender is over its rate;
+   * returns [DROP] when it is dropped without blame; else the keys to delete first to make
+   * room (the caller deletes them, then writes, then calls added()).
    */
   admit(key: string): string[] {
     const p = parseProviderKey(key);
     if (p === undefined || p.peer === this.self) return [];
     const held = this.byPeer.get(p.peer);
     if (held?.has(key)) return []; // a refresh
-    if (!this.take(p.peer)) return this.refuse('rate', p.peer, `provider records from ${p.peer} arrive faster than ${this.bounds.perSecond}/s`);
-    if ((held?.size ?? 0) >= this.bounds.perPeer) return this.refuse('per-peer', p.peer, `${p.peer} already provides ${this.bounds.perPeer} keys here`);
-    if ((this.byKey.get(p.cid) ?? 0) >= this.bounds.perKey) {
-      // Not the sender's fault: others got there first. Dropped, not blamed.
-      this.events.refused('per-key', p.peer);
-      return [DROP];
+    if (!this.take(p.peer)) {
+      this.events.refused('rate', p.peer);
+      throw new ChorusError('rate_limited', `provider records from ${p.peer} arrive faster than ${this.bounds.perSecond}/s`);
     }
+    if ((held?.size ?? 0) >= this.bounds.perPeer) return this.drop('per-peer', p.peer);
+    const group = this.peerGroup.get(p.peer) ?? this.groupOf(p.peer);
     const evict: string[] = [];
-    let size = this.count;
-    // The largest holder gives way, unless that is the newcomer itself (then it is refused:
-    // it already holds at least as much as anyone).
-    while (size >= this.bounds.total) {
-      const victim = this.largest(p.peer, evict);
-      if (victim === undefined) return this.refuse('per-peer', p.peer, `the provider table is full (${this.bounds.total}) and ${p.peer} holds as much as anyone`);
+    const providers = this.byKey.get(p.cid);
+    if (providers !== undefined && providers.size >= this.bounds.perKey) {
+      const victim = this.crowdedProvider(p.cid, providers, group);
+      if (victim === undefined) return this.drop('per-key', p.peer);
       evict.push(victim);
-      size--;
     }
+    if (this.count - evict.length >= this.bounds.total) {
+      const victim = this.largestRecord(p.peer, group, evict);
+      if (victim === undefined) return this.drop('full', p.peer);
+      evict.push(victim);
+    }
+    if (evict.length > 0) this.events.evicted(evict.length);
+    this.pendingGroup = { peer: p.peer, group };
     return evict;
   }
+
+  /** The group admit() resolved for the record about to be added. */
+  private pendingGroup: { peer: string; group: string } | undefined;
 
   /** Keys to delete to bring records found at open within the per-peer and total bounds. */
   excess(): string[] {
@@ -127,7 +151,7 @@ export class ProviderLimits {
     }
     for (const k of out) this.removed(k);
     while (this.count > this.bounds.total) {
-      const victim = this.largest('', []);
+      const victim = this.largestRecord('', '', []);
       if (victim === undefined) break;
       this.removed(victim);
       out.push(victim);
@@ -136,16 +160,27 @@ export class ProviderLimits {
     return out;
   }
 
-  /** Records a write admit() allowed (or one found at open). */
+  /** Records a write admit() allowed (or one found at open: its group is LEGACY_GROUP). */
   added(key: string): void {
     const p = parseProviderKey(key);
     if (p === undefined || p.peer === this.self) return;
     let held = this.byPeer.get(p.peer);
     if (held === undefined) this.byPeer.set(p.peer, (held = new Set()));
     if (held.has(key)) return;
-    this.resize(p.peer, held.size, held.size + 1);
     held.add(key);
-    this.byKey.set(p.cid, (this.byKey.get(p.cid) ?? 0) + 1);
+    let group = this.peerGroup.get(p.peer);
+    if (group === undefined) {
+      group = this.pendingGroup?.peer === p.peer ? this.pendingGroup.group : LEGACY_GROUP;
+      this.peerGroup.set(p.peer, group);
+      let members = this.groupPeers.get(group);
+      if (members === undefined) this.groupPeers.set(group, (members = new Set()));
+      members.add(p.peer);
+    }
+    this.pendingGroup = undefined;
+    this.groupCount.set(group, (this.groupCount.get(group) ?? 0) + 1);
+    let providers = this.byKey.get(p.cid);
+    if (providers === undefined) this.byKey.set(p.cid, (providers = new Set()));
+    providers.add(p.peer);
     this.count++;
   }
 
@@ -155,17 +190,65 @@ export class ProviderLimits {
     if (p === undefined) return;
     const held = this.byPeer.get(p.peer);
     if (held === undefined || !held.delete(key)) return;
-    this.resize(p.peer, held.size + 1, held.size);
-    if (held.size === 0) this.byPeer.delete(p.peer);
-    const k = (this.byKey.get(p.cid) ?? 1) - 1;
-    if (k === 0) this.byKey.delete(p.cid);
-    else this.byKey.set(p.cid, k);
+    const group = this.peerGroup.get(p.peer) ?? LEGACY_GROUP;
+    const n = (this.groupCount.get(group) ?? 1) - 1;
+    if (n <= 0) this.groupCount.delete(group);
+    else this.groupCount.set(group, n);
+    if (held.size === 0) {
+      this.byPeer.delete(p.peer);
+      this.peerGroup.delete(p.peer);
+      const members = this.groupPeers.get(group);
+      members?.delete(p.peer);
+      if (members?.size === 0) this.groupPeers.delete(group);
+    }
+    const providers = this.byKey.get(p.cid);
+    providers?.delete(p.peer);
+    if (providers?.size === 0) this.byKey.delete(p.cid);
     this.count--;
   }
 
-  private refuse(cap: ProviderRefusal, peer: string, message: string): never {
+  private drop(cap: ProviderRefusal, peer: string): string[] {
     this.events.refused(cap, peer);
-    throw new ChorusError('rate_limited', message);
+    return [DROP];
+  }
+
+  /** A provider of `cid` from the group most represented among its providers, if that group has more there than `group` would. */
+  private crowdedProvider(cid: string, providers: ReadonlySet<string>, group: string): string | undefined {
+    const perGroup = new Map<string, string[]>();
+    for (const peer of providers) {
+      const g = this.peerGroup.get(peer) ?? LEGACY_GROUP;
+      const list = perGroup.get(g);
+      if (list === undefined) perGroup.set(g, [peer]);
+      else list.push(peer);
+    }
+    let best: string[] | undefined;
+    for (const [g, list] of perGroup) if (g !== group && (best === undefined || list.length > best.length)) best = list;
+    const mine = perGroup.get(group)?.length ?? 0;
+    if (best === undefined || best.length <= mine + 1) return undefined;
+    // The first of them to have provided it (insertion order): the oldest claim gives way.
+    return `${PROVIDER_PREFIX}${cid}/${best[0]!}`;
+  }
+
+  /** The oldest record of the largest peer of the largest group that holds more than the newcomer's would. */
+  private largestRecord(newcomer: string, group: string, taken: readonly string[]): string | undefined {
+    const mineGroup = (this.groupCount.get(group) ?? 0) + 1;
+    let bestGroup: string | undefined;
+    let bestCount = 0;
+    for (const [g, n] of this.groupCount) if (g !== group && n > bestCount) [bestGroup, bestCount] = [g, n];
+    if (bestGroup !== undefined && bestCount > mineGroup) return this.oldestOfLargestPeer(bestGroup, '', 0, taken);
+    // Within the newcomer's own group: the largest other peer, if it holds more than the newcomer would.
+    return this.oldestOfLargestPeer(group, newcomer, (this.byPeer.get(newcomer)?.size ?? 0) + 1, taken);
+  }
+
+  private oldestOfLargestPeer(group: string, exclude: string, moreThan: number, taken: readonly string[]): string | undefined {
+    let best: Set<string> | undefined;
+    for (const peer of this.groupPeers.get(group) ?? []) {
+      if (peer === exclude) continue;
+      const held = this.byPeer.get(peer);
+      if (held !== undefined && held.size > moreThan && (best === undefined || held.size > best.size)) best = held;
+    }
+    for (const key of best ?? []) if (!taken.includes(key)) return key;
+    return undefined;
   }
 
   private take(peer: string): boolean {
@@ -181,33 +264,6 @@ export class ProviderLimits {
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
-  }
-
-  private resize(peer: string, from: number, to: number): void {
-    if (from > 0) {
-      const s = this.bySize.get(from);
-      s?.delete(peer);
-      if (s?.size === 0) this.bySize.delete(from);
-    }
-    if (to > 0) {
-      let s = this.bySize.get(to);
-      if (s === undefined) this.bySize.set(to, (s = new Set()));
-      s.add(peer);
-    }
-    if (to > this.maxSize) this.maxSize = to;
-    while (this.maxSize > 0 && !this.bySize.has(this.maxSize)) this.maxSize--;
-  }
-
-  /** The oldest record of the peer holding the most (other than `newcomer`), not already in `taken`. */
-  private largest(newcomer: string, taken: readonly string[]): string | undefined {
-    const newcomerSize = this.byPeer.get(newcomer)?.size ?? 0;
-    for (let size = this.maxSize; size > newcomerSize; size--) {
-      for (const peer of this.bySize.get(size) ?? []) {
-        if (peer === newcomer) continue;
-        for (const key of this.byPeer.get(peer) ?? []) if (!taken.includes(key)) return key;
-      }
-    }
-    return undefined;
   }
 }
 

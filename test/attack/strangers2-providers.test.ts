@@ -69,6 +69,9 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
+/** The network a record's sender connected from, as network.ts resolves it: the junk ids share one. */
+const networkOf = (peer: string): string => (peer.includes('Honest') ? '198.51.100.0/24' : '203.0.113.0/24');
+
 describe('DHT provider bounds vs honest bulk announcers', () => {
   it('an honest node announcing more digests than the per-peer cap, far below the rate, is not blocked', async () => {
     // Scale: net.providerRecordsPerPeer 10 (its minimum) stands for the default 5,000. Every
@@ -99,9 +102,9 @@ describe('DHT provider bounds vs honest bulk announcers', () => {
     expect(victim.network!.penalties.isBlocked(id)).toBe(false);
   });
 
-  it('fresh peer ids (free) evict an honest bulk announcer\'s records: max-min fairness keyed on peer id', async () => {
+  it('fresh peer ids (free) of one network do not evict another network\'s bulk announcer: max-min by network, then peer', async () => {
     // Scaled: total 1,000 (default 100,000), per peer 500 (default 5,000), burst 500.
-    const limits = new ProviderLimits({ perPeer: 500, perKey: 32, total: 1_000, burst: 500, perSecond: 50 });
+    const limits = new ProviderLimits({ perPeer: 500, perKey: 32, total: 1_000, burst: 500, perSecond: 50 }, undefined, Date.now, networkOf);
     const ds = await datastore(limits);
     const honest = '12D3KooWHonestBulkAnnouncer';
     for (let i = 0; i < 500; i++) await ds.put(providerKey(`bciqhonest${i}`, honest), Uint8Array.of(1));
@@ -109,12 +112,12 @@ describe('DHT provider bounds vs honest bulk announcers', () => {
     for (let p = 0; p < 50; p++) for (let i = 0; i < 20; i++) await ds.put(providerKey(`bciqjunk${p}x${i}`, freshPeer(p)), Uint8Array.of(1));
     let kept = 0;
     for await (const _ of ds.queryKeys({ prefix: '/dht/provider/' })) if (_.toString().endsWith(`/${honest}`)) kept++;
-    // The honest announcer's 500 records are cut to the junk peers' share (about 20).
+    // Before: the honest announcer's 500 records were cut to the junk peers' share (about 20).
     expect(kept).toBeGreaterThanOrEqual(250);
   });
 
-  it('32 fresh peer ids squat a digest\'s provider slots first; the honest provider\'s record is dropped, silently and for good', async () => {
-    const limits = new ProviderLimits();
+  it('32 fresh peer ids of one network cannot squat a digest\'s provider slots: a provider from another network still gets in', async () => {
+    const limits = new ProviderLimits(undefined, undefined, Date.now, networkOf);
     const ds = await datastore(limits);
     const cid = 'bciqtargetdigest';
     for (let p = 0; p < 32; p++) await ds.put(providerKey(cid, freshPeer(1000 + p)), Uint8Array.of(1));

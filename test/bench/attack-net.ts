@@ -43,7 +43,8 @@ async function startVictim(dir: string): Promise<Victim> {
   const home = resolveHome({}, dir);
   await initHome(home);
   const cfg = structuredClone(DEFAULT_CONFIG) as unknown as { net: Record<string, unknown>; log: Record<string, unknown>; api: Record<string, unknown> };
-  Object.assign(cfg.net, { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: true, upnp: false, autonat: false, relay: 'off', syncIntervalSeconds: 3600 });
+  // The attackers are on loopback too: gate it as if it were a stranger's address.
+  Object.assign(cfg.net, { gateLoopback: true, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: true, upnp: false, autonat: false, relay: 'off', syncIntervalSeconds: 3600 });
   cfg.api['port'] = 0;
   cfg.log['level'] = 'warn';
   await writeFile(home.config, JSON.stringify(cfg));

@@ -67,7 +67,7 @@ afterAll(async () => {
 describe('a node bounds what strangers cost it at the network layer', () => {
   it('a connection flood from fresh peer ids is refused before the handshake past the per-address rate, and leaves no peer records on disk', async () => {
     // 30 a minute from one address: 2 at once (a fifteenth).
-    const victim = await node({ 'net.inboundPerIpPerMinute': 30 });
+    const victim = await node({ 'net.inboundPerIpPerMinute': 30, 'net.gateLoopback': true });
     const addr = multiaddr(victim.network!.listenAddrs[0]!);
     const keptBefore = await metric(victim, 'chorus_peer_records{where="kept"}');
     let connected = 0;
@@ -138,7 +138,7 @@ describe('a node bounds what strangers cost it at the network layer', () => {
 
 
   it('a blocked peer\'s redials are refused before the handshake, by the address it came from', async () => {
-    const victim = await node();
+    const victim = await node({ 'net.gateLoopback': true });
     const attacker = await bareHost();
     const addr = multiaddr(victim.network!.listenAddrs[0]!);
     await attacker.dial(addr);

@@ -79,10 +79,14 @@ describe('new issuers per peer, IP address, network and hour', () => {
     const net = [...(await t.fresh('d', 7)), ...(await t.fresh('e', 7))];
     expect(accepted(net)).toBe(9);
     expect(refusedBy(net)).toEqual(['ip', ...Array(4).fill('network')]);
-    // 15 so far; the global cap of 20 leaves 5 for every other network together.
+    // 15 so far. The global cap (20) is shared by network once spent: networks new this
+    // hour still get in, up to an equal share (20 ÷ 4 networks = 5) each…
     const rest = [...(await t.fresh('f', 4)), ...(await t.fresh('g', 4))];
-    expect(accepted(rest)).toBe(5);
-    expect(refusedBy(rest)).toEqual(['global', 'global', 'global']);
+    expect(accepted(rest)).toBe(8);
+    // …and no further: the cap spent, a network at its share is refused.
+    const more = await t.fresh('g', 3);
+    expect(accepted(more)).toBe(1);
+    expect(refusedBy(more)).toEqual(['global', 'global']);
     // An hour on, every window is new.
     t.advance(3_600_000);
     expect(accepted(await t.fresh('a', 2))).toBe(2);
@@ -91,8 +95,10 @@ describe('new issuers per peer, IP address, network and hour', () => {
   it('a refused issuer takes no slot; a known issuer, a trusted one and local input are not new-issuer admissions', async () => {
     await using t = await setup({ perPeer: 2, perIp: 100, perNetwork: 100, global: 3 }, { a: '198.51.100.7', b: '203.0.113.9' });
     expect(accepted(await t.fresh('a', 4))).toBe(2);
-    // 'a' was refused twice by its peer cap: the global cap (3) still has one slot.
-    expect(accepted(await t.fresh('b', 2))).toBe(1);
+    // 'a' was refused twice by its peer cap: those took no slot of the global cap (3).
+    expect(t.ingestor.admissionUse().find((u) => u.cap === 'global')).toEqual({ cap: 'global', used: 2, limit: 3 });
+    expect(accepted(await t.fresh('b', 1))).toBe(1);
+    expect(t.ingestor.admissionUse().find((u) => u.cap === 'global')).toEqual({ cap: 'global', used: 3, limit: 3 });
     const known = makeIssuer();
     expect((await t.ingestor.ingest(makeEnvelopeLine(known))).outcome).toBe('accept');
     expect((await t.ingestor.ingest(makeEnvelopeLine(known), { via: 'sync', peer: 'b' })).outcome).toBe('accept');

@@ -5,7 +5,7 @@ import { ConnectionGate, type GateRefusal } from '../../node/net/connection-gate
 const from = (ip: string, port = 40_000): ReturnType<typeof multiaddr> => multiaddr(`/ip4/${ip}/tcp/${port}`);
 
 describe('the connection gate (before the handshake)', () => {
-  const bounds = { perIpPerMinute: 60, perIpBurst: 5, totalPerMinute: 600, totalBurst: 12, perIpOpen: 3, suspectPerMinute: 2, suspectBurst: 2 };
+  const bounds = { perIpPerMinute: 60, perIpBurst: 5, totalPerMinute: 600, totalBurst: 12, perIpOpen: 3, suspectPerMinute: 2, suspectBurst: 2, gateLoopback: false };
 
   it('paces new connections per address: a burst, then the refill rate; fresh ports (and so fresh peer ids) do not help', () => {
     let t = 0;
@@ -59,8 +59,31 @@ describe('the connection gate (before the handshake)', () => {
     expect(g.deny(from('10.0.0.4'))).toBe(false);
   });
 
-  it('relayed connections (no IP of their own) are left to the relay', () => {
-    const g = new ConnectionGate({ ...bounds, perIpBurst: 0 });
+  it('relayed connections are left to the relay: their address is the relay\'s, shared by all behind it', () => {
+    const g = new ConnectionGate({ ...bounds, perIpBurst: 0, totalBurst: 0 });
     expect(g.deny(multiaddr('/p2p-circuit'))).toBe(false);
+    expect(g.deny(multiaddr('/ip4/203.0.113.9/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit'))).toBe(false);
+  });
+
+  it('loopback peers (every local process) are held to the global rate only, unless net.gateLoopback', () => {
+    const t = 0;
+    const open = new ConnectionGate({ ...bounds, perIpOpen: 1_000 }, undefined, () => t);
+    expect(Array.from({ length: 12 }, () => !open.deny(from('127.0.0.1'))).filter(Boolean).length).toBe(12);
+    expect(open.deny(from('127.0.0.1'))).toBe(true); // the global burst (12)
+    const gated = new ConnectionGate({ ...bounds, perIpOpen: 1_000, gateLoopback: true }, undefined, () => t);
+    expect(Array.from({ length: 12 }, () => !gated.deny(from('127.0.0.1'))).filter(Boolean).length).toBe(5);
+  });
+
+  it('IPv6: a host is its /64 (rotating addresses in it does not help), and a /48 or IPv4 /24 shares a network bucket', () => {
+    const t = 0;
+    const g = new ConnectionGate({ ...bounds, perIpOpen: 1_000, totalBurst: 1_000 }, undefined, () => t);
+    const v6 = (i: number): ReturnType<typeof multiaddr> => multiaddr(`/ip6/2001:db8:aa:1::${(i + 1).toString(16)}/tcp/4001`);
+    expect(Array.from({ length: 20 }, (_, i) => !g.deny(v6(i))).filter(Boolean).length).toBe(5);
+    // Other /64s of the same /48: the network bucket (twice an address's burst) is the bound.
+    const other = (i: number): ReturnType<typeof multiaddr> => multiaddr(`/ip6/2001:db8:aa:${(i + 2).toString(16)}::1/tcp/4001`);
+    expect(Array.from({ length: 20 }, (_, i) => !g.deny(other(i))).filter(Boolean).length).toBe(5);
+    // Public IPv4: hosts of one /24 share it too.
+    const v4 = (i: number): ReturnType<typeof multiaddr> => from(`198.51.100.${i + 1}`);
+    expect(Array.from({ length: 30 }, (_, i) => !g.deny(v4(i))).filter(Boolean).length).toBe(10);
   });
 });
