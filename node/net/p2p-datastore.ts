@@ -1,6 +1,7 @@
 import { LevelDatastore } from 'datastore-level';
 import { Key, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
+import { freeBytes, isNoSpace, REOPEN_FREE_BYTES } from '../store/disk-full.js';
 import { DROP, PROVIDER_PREFIX, ProviderLimits } from './provider-limits.js';
 
 /** The libp2p peer store keeps one record per peer under this prefix. */
@@ -52,12 +53,40 @@ export class P2pDatastore extends LevelDatastore {
   private readonly dirty = new Map<string, Uint8Array | null>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /**
+   * A write ran out of disk space: LevelDB keeps that error for every later write until the
+   * database is reopened (as the attestation store found), so the flush timer reopens it
+   * once the file system has room again.
+   */
+  private full = false;
+  /** Reopens done after a full disk (tests, status). */
+  reopens = 0;
 
   constructor(
-    path: string,
+    private readonly location: string,
     readonly providers: ProviderLimits = new ProviderLimits(),
   ) {
-    super(path);
+    super(location);
+  }
+
+  /** Whether writes are failing for lack of disk space (until the next reopen). */
+  get isFull(): boolean {
+    return this.full;
+  }
+
+  /** Notes a write's failure (a full disk is remembered) and passes it on. */
+  private failed(e: unknown): never {
+    if (isNoSpace(e)) this.full = true;
+    throw e;
+  }
+
+  /** After a full disk: reopens the database once there is room (from the flush timer). */
+  private async recover(): Promise<void> {
+    if (!this.full || (await freeBytes(this.location)) < REOPEN_FREE_BYTES) return;
+    await this.db.close();
+    await this.db.open();
+    this.full = false;
+    this.reopens++;
   }
 
   private static isPeer(key: Key): boolean {
@@ -132,14 +161,18 @@ export class P2pDatastore extends LevelDatastore {
   /** Writes other than peer records, provider records within their bounds (provider-limits.ts). */
   private async putThrough(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
     const k = key.toString();
-    if (!k.startsWith(PROVIDER_PREFIX)) return super.put(key, value, options);
+    if (!k.startsWith(PROVIDER_PREFIX)) return super.put(key, value, options).catch((e: unknown) => this.failed(e));
     const evict = this.providers.admit(k);
     if (evict[0] === DROP) return key;
-    for (const e of evict) {
-      await super.delete(new Key(e), options);
-      this.providers.removed(e);
+    try {
+      for (const e of evict) {
+        await super.delete(new Key(e), options);
+        this.providers.removed(e);
+      }
+      await super.put(key, value, options);
+    } catch (e) {
+      this.failed(e);
     }
-    await super.put(key, value, options);
     this.providers.added(k);
     return key;
   }
@@ -161,7 +194,7 @@ export class P2pDatastore extends LevelDatastore {
   override async delete(key: Key, options?: AbortOptions): Promise<void> {
     const k = key.toString();
     if (!P2pDatastore.isPeer(key)) {
-      await super.delete(key, options);
+      await super.delete(key, options).catch((e: unknown) => this.failed(e));
       this.providers.removed(k);
       return;
     }
@@ -199,6 +232,7 @@ export class P2pDatastore extends LevelDatastore {
     // A failed flush (a full disk) fails only itself: the next one starts afresh and writes
     // what the failed one could not.
     this.flushing = this.flushing.catch(() => undefined).then(async () => {
+      await this.recover();
       if (this.dirty.size === 0 || this.db.status !== 'open') return;
       const changes = [...this.dirty];
       this.dirty.clear();
@@ -211,7 +245,7 @@ export class P2pDatastore extends LevelDatastore {
         await b.commit();
       } catch (e) {
         for (const [k, v] of changes) if (!this.dirty.has(k)) this.dirty.set(k, v);
-        throw e;
+        this.failed(e);
       }
     });
     return this.flushing;

@@ -1,10 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Key } from 'interface-datastore';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_TRANSIENT_PEERS, P2pDatastore } from '../../node/net/p2p-datastore.js';
 import { ProviderLimits } from '../../node/net/provider-limits.js';
+import { mountSmallFs, smallFsUnavailable } from '../support/small-fs.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -161,4 +163,41 @@ describe('the libp2p datastore: peer records in memory, written behind to LevelD
     expect(ok).toBe(10);
     await a.close();
   });
+
+  // Needs root and mkfs.ext4 (a real block file system on a loop device); skipped elsewhere, with the reason.
+  const noFs = smallFsUnavailable('ext4');
+  it.skipIf(noFs !== undefined)(`a full disk: writes fail, and once space returns the store reopens itself and takes writes again, nothing written lost${noFs ? ` (skipped: ${noFs})` : ''}`, async () => {
+    await using fs = await mountSmallFs('ext4', 32);
+    const a = new P2pDatastore(join(fs.path, 'p2p'));
+    await a.open();
+    try {
+      // Most of the space goes to a file we delete later.
+      await writeFile(join(fs.path, 'filler'), Buffer.alloc(Math.max(0, (await fs.free()) - 6 * 2 ** 20)));
+      const written: string[] = [];
+      let failure: unknown;
+      for (let i = 0; i < 1_000 && failure === undefined; i++) {
+        const k = `/chorus/provided/${i}`;
+        try {
+          await a.put(new Key(k), randomBytes(64 * 1024));
+          written.push(k);
+        } catch (e) {
+          failure = e;
+        }
+      }
+      expect(failure, 'a 6 MiB margin never filled').toBeDefined();
+      expect(a.isFull).toBe(true);
+      await rm(join(fs.path, 'filler'));
+      // LevelDB keeps its failed background write: with room again, writes still fail…
+      await expect(a.put(new Key('/chorus/provided/probe'), bytes('x'))).rejects.toThrow(/No space left/);
+      // …until it is reopened: the flush timer does that; here, a flush does it at once.
+      await a.flush();
+      expect(a.isFull).toBe(false);
+      expect(a.reopens).toBe(1);
+      await a.put(new Key('/chorus/provided/after'), bytes('ok'));
+      expect(text(await a.get(new Key('/chorus/provided/after')))).toBe('ok');
+      for (const k of written) expect(await a.has(new Key(k)), k).toBe(true);
+    } finally {
+      await a.close();
+    }
+  }, 60_000);
 });
