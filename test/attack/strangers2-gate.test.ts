@@ -1,18 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLibp2p, type Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@libp2p/noise';
-import { yamux } from '@libp2p/yamux';
-import { identify } from '@libp2p/identify';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
+import { NetHarness } from '../support/net-harness.js';
+import { type Daemon } from '../../node/daemon/daemon.js';
 import { ConnectionGate, type GateBounds } from '../../node/net/connection-gate.js';
 
 /*
@@ -20,39 +11,19 @@ import { ConnectionGate, type GateBounds } from '../../node/net/connection-gate.
  * network.ts).
  */
 
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
-const hosts: Libp2p[] = [];
+const net = new NetHarness();
 
 /** The bounds network.ts derives from the default config (net.inboundPerIpPerMinute 120, net.inboundPerMinute 600, net.maxInboundPerIp 32). */
 const DEFAULTS: GateBounds = { perIpPerMinute: 120, perIpBurst: 8, totalPerMinute: 600, totalBurst: 30, perIpOpen: 32, suspectPerMinute: 60, suspectBurst: 3, gateLoopback: false };
 
-async function node(overrides: Record<string, unknown> = {}): Promise<Daemon> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-s2-gate-'));
-  dirs.push(dir);
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  const d = await startDaemon(home, {
-    env: {},
-    overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': false, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off', ...overrides },
-    logger: makeLogger('silent', false),
-  });
-  daemons.push(d);
-  return d;
-}
+const node = (overrides: Record<string, unknown> = {}): Promise<Daemon> => net.node(overrides);
 
-async function bareHost(): Promise<Libp2p> {
-  const h = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
-  hosts.push(h as unknown as Libp2p);
-  return h as unknown as Libp2p;
-}
+const bareHost = (dht = false) => net.bareHost({ dht });
 
 const peerId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
 
 afterAll(async () => {
-  await Promise.all(hosts.map((h) => Promise.resolve(h.stop()).catch(() => undefined)));
-  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  await net.stop();
 });
 
 describe('the connection gate', () => {

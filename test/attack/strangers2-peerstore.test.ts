@@ -1,18 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLibp2p, type Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@libp2p/noise';
-import { yamux } from '@libp2p/yamux';
-import { identify } from '@libp2p/identify';
-import { ping } from '@libp2p/ping';
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
+import { type Libp2p } from 'libp2p';
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
+import { NetHarness, metricValue } from '../support/net-harness.js';
+import { type Daemon } from '../../node/daemon/daemon.js';
 import { randomDigest } from '../support/fixtures.js';
 
 /*
@@ -22,44 +12,16 @@ import { randomDigest } from '../support/fixtures.js';
  * DHT answer is a peer:discovery event, and network.ts dials every discovered peer.
  */
 
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
-const hosts: Libp2p[] = [];
+const net = new NetHarness({ 'net.dht': true });
 
-async function node(overrides: Record<string, unknown> = {}): Promise<Daemon> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-s2-ps-'));
-  dirs.push(dir);
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  const d = await startDaemon(home, {
-    env: {},
-    overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': true, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off', ...overrides },
-    logger: makeLogger('silent', false),
-  });
-  daemons.push(d);
-  return d;
-}
+const node = (overrides: Record<string, unknown> = {}): Promise<Daemon> => net.node(overrides);
 
-async function bareHost(dht = false): Promise<Libp2p> {
-  const base = { addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] };
-  const h = dht
-    ? await createLibp2p({ ...base, services: { identify: identify(), ping: ping(), dht: kadDHT({ protocol: '/chorus/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: false }) } })
-    : await createLibp2p({ ...base, services: { identify: identify() } });
-  hosts.push(h as unknown as Libp2p);
-  return h as unknown as Libp2p;
-}
+const bareHost = (dht = false) => net.bareHost({ dht });
 
-async function metric(d: Daemon, name: string): Promise<number> {
-  const text = await (await fetch(`${d.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
+const metric = (d: Daemon, name: string): Promise<number> => metricValue(d.url, name);
 
 afterAll(async () => {
-  await Promise.all(hosts.map((h) => Promise.resolve(h.stop()).catch(() => undefined)));
-  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  await net.stop();
 });
 
 describe('the peer store vs strangers named in DHT answers', () => {

@@ -1,18 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLibp2p, type Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@libp2p/noise';
-import { yamux } from '@libp2p/yamux';
-import { identify } from '@libp2p/identify';
 import { multiaddr } from '@multiformats/multiaddr';
 import { lpStream } from '@libp2p/utils';
 import { Key } from 'interface-datastore';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
+import { NetHarness } from '../support/net-harness.js';
+import { type Daemon } from '../../node/daemon/daemon.js';
 import { P2pDatastore } from '../../node/net/p2p-datastore.js';
 import { ProviderLimits } from '../../node/net/provider-limits.js';
 import { subjectKey } from '../../node/net/providers.js';
@@ -24,34 +15,15 @@ import { addProviderMessage } from '../support/kad-wire.js';
  * p2p-datastore.ts, network.ts' refusal penalty).
  */
 
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
-const hosts: Libp2p[] = [];
+const net = new NetHarness({ 'net.dht': true });
 const stores: P2pDatastore[] = [];
 
-async function node(overrides: Record<string, unknown> = {}): Promise<Daemon> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-s2-prov-'));
-  dirs.push(dir);
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  const d = await startDaemon(home, {
-    env: {},
-    overrides: { 'api.port': 0, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': true, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off', ...overrides },
-    logger: makeLogger('silent', false),
-  });
-  daemons.push(d);
-  return d;
-}
+const node = (overrides: Record<string, unknown> = {}): Promise<Daemon> => net.node(overrides);
 
-async function bareHost(): Promise<Libp2p> {
-  const h = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
-  hosts.push(h as unknown as Libp2p);
-  return h as unknown as Libp2p;
-}
+const bareHost = (dht = false) => net.bareHost({ dht });
 
 async function datastore(limits: ProviderLimits): Promise<P2pDatastore> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-s2-p2pds-'));
-  dirs.push(dir);
+  const dir = await net.dir('chorus-s2-p2pds-');
   const ds = new P2pDatastore(dir, limits);
   await ds.open();
   stores.push(ds);
@@ -63,10 +35,8 @@ const providerKey = (cid: string, peer: string): Key => new Key(`/dht/provider/$
 const freshPeer = (i: number): string => `12D3KooWFresh${i.toString().padStart(8, '0')}`;
 
 afterAll(async () => {
-  await Promise.all(hosts.map((h) => Promise.resolve(h.stop()).catch(() => undefined)));
-  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
   await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  await net.stop();
 });
 
 /** The network a record's sender connected from, as network.ts resolves it: the junk ids share one. */
