@@ -6,6 +6,7 @@ import type { Metrics } from './metrics.js';
 import type { NodeService } from '../service/node-service.js';
 import type { StatusWatch } from '../service/status-watch.js';
 import type { Network } from '../net/network.js';
+import type { OwnLog } from '../tlog/own-log.js';
 
 /** Everything the API's handlers use, built once at start. */
 export interface AppContext {
@@ -18,6 +19,8 @@ export interface AppContext {
   readonly events: EventHub;
   readonly metrics: Metrics;
   readonly health: Health;
+  /** This node's own issuer log (SPEC §16). */
+  readonly ownLog?: OwnLog;
   /** The peer-to-peer side, when net.enabled. */
   readonly network: Network | undefined;
   /** Set once the server listens. */

@@ -20,6 +20,7 @@ import { isNoSpace } from '../store/disk-full.js';
 import { adminRoutes } from './routes/admin.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { eventRoutes } from './routes/events.js';
+import { logRoutes } from './routes/logs.js';
 import { modelRoutes } from './routes/models.js';
 import { WebSessions } from '../web/sessions.js';
 import { isWebShell, webRoutes } from '../web/web-routes.js';
@@ -188,6 +189,7 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   await app.register(modelRoutes(ctx));
   await app.register(attestationRoutes(ctx, guards));
   await app.register(eventRoutes(ctx, guards));
+  await app.register(logRoutes(ctx));
   await app.register(adminRoutes(ctx, guards));
   await app.register(scanRoutes(ctx, guards, sessions));
   await app.register(webRoutes(ctx, guards, sessions));

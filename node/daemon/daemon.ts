@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ChorusError, isChorusError } from '../../src/errors.js';
@@ -14,12 +15,15 @@ import { VERSION } from '../version.js';
 import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file.js';
 import { makeLogger } from './logger.js';
 import { Network } from '../net/network.js';
+import { OwnLog } from '../tlog/own-log.js';
 
 export interface Daemon {
   readonly url: string;
   readonly node: LocalNode;
   readonly log: Logger;
   readonly network: Network | undefined;
+  /** This node's own issuer log (SPEC §16). */
+  readonly ownLog: OwnLog;
   /** Stops serving, lets in-flight requests and writes finish, closes the store. */
   stop(): Promise<void>;
 }
@@ -45,6 +49,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
   const startedAt = Date.now();
   let node: LocalNode;
   let network: Network | undefined;
+  let ownLog: OwnLog | undefined;
   try {
     await secureDirs(home);
     node = await LocalNode.open(home, { env: opts.env ?? process.env, overrides: opts.overrides ?? {} });
@@ -76,6 +81,10 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         log.info({ store: home.store, reopens: node.store.reopens }, 'disk space is back: the store was reopened and takes writes again');
       }
     });
+    // This node's own issuer log (SPEC §16): its accepted own attestations, in order.
+    ownLog = await OwnLog.open(join(home.root, 'log'), node.identity, node.store);
+    const ol = ownLog;
+    node.ingestor.onCommitted((ds) => ol.committed(ds));
     const statusWatch = new StatusWatch(node);
     node.store.onRemoved((removed) => statusWatch.removed(removed.flatMap((r) => r.subjects)));
     statusWatch.onChange(() => events.notify());
@@ -91,7 +100,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         })
       : undefined;
     const ctx: AppContext = {
-      node, token, events, metrics, health, url: '', network, statusWatch,
+      node, token, events, metrics, health, url: '', network, statusWatch, ownLog,
       service: new NodeService(node, {
         startedAt,
         seen: (digest, view) => statusWatch.seenView(digest, view),
@@ -135,6 +144,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       node,
       log,
       network,
+      ownLog: ol,
       stop() {
         stopping ??= (async () => {
           log.info('stopping: finishing in-flight requests and writes');
@@ -151,6 +161,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
           await app.close().finally(() => clearTimeout(force));
           await network?.stop();
           await node.ingestor.idle();
+          await ownLog?.close();
           await node.close();
           await removeDaemonInfo(home);
           log.info('stopped');
@@ -160,6 +171,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     };
   } catch (e) {
     await network?.stop().catch(() => undefined);
+    await ownLog?.close().catch(() => undefined);
     await node.close();
     throw e;
   }

@@ -1,0 +1,171 @@
+import { mkdir, open as openFile, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChorusError } from '../../src/errors.js';
+import { fromHex, toHex } from '../../src/encoding/bytes.js';
+import type { Decision } from '../../src/ingest/decide.js';
+import { consistencyProof, inclusionProof, leafHash, root } from '../../src/tlog/merkle.js';
+import { checkpointText, parseCheckpoint, parseNote, signNote } from '../../src/tlog/note.js';
+import type { Identity } from '../home/identity.js';
+import type { AttestationStore } from '../store/attestation-store.js';
+
+/** A checkpoint is signed at most this often when the log grows… */
+export const CHECKPOINT_MIN_MS = 60_000;
+/** …and at least this often, so its freshness can be judged (SPEC §16). */
+export const HEARTBEAT_MS = 24 * 3_600_000;
+/** Leaf ids a log page returns at most. */
+export const LOG_PAGE = 1_000;
+
+/** The origin line and key name of an issuer's log (SPEC §16). */
+export function logOrigin(did: string): string {
+  return `chorus-log/${did}`;
+}
+
+/**
+ * This node's own issuer log (SPEC §16): the ids of the attestations its key signed, in
+ * the order the node accepted them, as the leaves of an RFC 9162 tree, and the newest
+ * checkpoint it signed over them.
+ *
+ * On disk, in log/ of the data dir: leaves.bin (32 bytes an id, appended: the order is
+ * stored, never derived again, so the log stays append-only whatever the clock does) and
+ * checkpoint (the signed note, written atomically). At open, an id of the node's own in the
+ * store but not in the log — an existing store, or a crash between the store's commit and
+ * the append — is appended, in `issuedAt`, then id, order; a torn last record is dropped
+ * first. So nothing signed is ever missing from the log for longer than a restart, and a
+ * crash cannot reorder it. Memory: 32 bytes and a map entry per own attestation.
+ */
+export class OwnLog {
+  private readonly ids: string[] = [];
+  private readonly index = new Map<string, number>();
+  private leaves: Uint8Array[] = [];
+  private file: FileHandle | undefined;
+  private appending: Promise<void> = Promise.resolve();
+  private note: string | undefined;
+  private signedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly identity: Identity,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(dir: string, identity: Identity, store: AttestationStore, now: () => number = Date.now): Promise<OwnLog> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const log = new OwnLog(dir, identity, now);
+    const raw = await readFile(join(dir, 'leaves.bin')).catch(() => Buffer.alloc(0));
+    const whole = raw.length - (raw.length % 32);
+    for (let o = 0; o < whole; o += 32) log.push(raw.subarray(o, o + 32).toString('hex'));
+    log.file = await openFile(join(dir, 'leaves.bin'), 'a+', 0o600);
+    if (whole !== raw.length) await log.file.truncate(whole);
+    const note = await readFile(join(dir, 'checkpoint'), 'utf8').catch(() => undefined);
+    if (note !== undefined) {
+      log.note = note;
+      log.signedAt = (await stat(join(dir, 'checkpoint'))).mtimeMs;
+    }
+    // Backfill: the node's own attestations the log does not hold yet.
+    const missing: { id: string; issuedAt: number }[] = [];
+    for (let after = 0; ;) {
+      const page = await store.byIssuer(identity.did, { after, limit: 1_000 });
+      for (const a of page.items) if (!log.index.has(a.id)) missing.push({ id: a.id, issuedAt: a.issuedAt });
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+    missing.sort((x, y) => x.issuedAt - y.issuedAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    await log.append(missing.map((m) => m.id));
+    await log.maybeSign();
+    log.timer = setInterval(() => void log.maybeSign().catch(() => undefined), CHECKPOINT_MIN_MS);
+    log.timer.unref();
+    return log;
+  }
+
+  get did(): string {
+    return this.identity.did;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  private push(id: string): void {
+    if (this.index.has(id)) return;
+    const bytes = fromHex(id);
+    if (bytes === undefined || bytes.length !== 32) return;
+    this.index.set(id, this.ids.length);
+    this.ids.push(id);
+    this.leaves.push(leafHash(bytes));
+  }
+
+  /** Appends ids (in order) to the log and its file; ids it holds are skipped. */
+  append(ids: readonly string[]): Promise<void> {
+    this.appending = this.appending.catch(() => undefined).then(async () => {
+      const fresh = ids.filter((id) => !this.index.has(id));
+      if (fresh.length === 0 || this.file === undefined) return;
+      await this.file.write(Buffer.concat(fresh.map((id) => Buffer.from(id, 'hex'))));
+      await this.file.datasync();
+      for (const id of fresh) this.push(id);
+    });
+    return this.appending;
+  }
+
+  /** After a commit: the node's own accepted attestations join its log. */
+  committed(ds: readonly Decision[]): void {
+    const own = ds.flatMap((d) => (d.outcome === 'accept' && d.attestation.issuer === this.identity.did ? [d.id] : []));
+    if (own.length > 0) void this.append(own).catch(() => undefined);
+  }
+
+  /** Signs a new checkpoint when the log grew (at most once a minute) or the last is a day old. */
+  async maybeSign(force = false): Promise<void> {
+    await this.appending.catch(() => undefined);
+    const size = this.ids.length;
+    const last = this.note === undefined ? undefined : parseCheckpoint(parseNote(this.note).text);
+    const now = this.now();
+    const grew = last === undefined || last.size !== size;
+    const due = force || last === undefined || (grew && now - this.signedAt >= CHECKPOINT_MIN_MS) || now - this.signedAt >= HEARTBEAT_MS;
+    if (!due) return;
+    const text = checkpointText({ origin: logOrigin(this.identity.did), size, root: root(this.leaves, size), extensions: [] });
+    const note = signNote(text, logOrigin(this.identity.did), this.identity.secretKey);
+    const tmp = join(this.dir, 'checkpoint.tmp');
+    await writeFile(tmp, note, { mode: 0o600 });
+    await rename(tmp, join(this.dir, 'checkpoint'));
+    this.note = note;
+    this.signedAt = now;
+  }
+
+  /** The newest signed checkpoint (signed now if there is none yet). */
+  async checkpoint(): Promise<string> {
+    if (this.note === undefined) await this.maybeSign(true);
+    return this.note!;
+  }
+
+  /** Leaf ids [start, end) (at most LOG_PAGE). */
+  leafIds(start: number, end = Math.min(this.ids.length, start + LOG_PAGE)): string[] {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.ids.length) {
+      throw new ChorusError('bad_input', `a log range is 0 ≤ start ≤ end ≤ ${this.ids.length}`);
+    }
+    return this.ids.slice(start, Math.min(end, start + LOG_PAGE));
+  }
+
+  /** The inclusion proof of attestation `id` in the tree of `size` leaves (default: the newest checkpoint's). */
+  async inclusion(id: string, size?: number): Promise<{ index: number; size: number; proof: string[] }> {
+    const index = this.index.get(id);
+    if (index === undefined) throw new ChorusError('not_found', `attestation ${id.slice(0, 16)}… is not in this log`);
+    const n = size ?? parseCheckpoint(parseNote(await this.checkpoint()).text).size;
+    if (!Number.isSafeInteger(n) || n <= index || n > this.ids.length) throw new ChorusError('bad_input', `size must be in ${index + 1}..${this.ids.length}`);
+    return { index, size: n, proof: inclusionProof(this.leaves, index, n).map(toHex) };
+  }
+
+  /** The consistency proof between the trees of `from` and `to` leaves. */
+  consistency(from: number, to: number): string[] {
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to || to > this.ids.length) {
+      throw new ChorusError('bad_input', `a consistency proof is between sizes 0 ≤ from ≤ to ≤ ${this.ids.length}`);
+    }
+    return consistencyProof(this.leaves, from, to).map(toHex);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.appending.catch(() => undefined);
+    await this.file?.close();
+    this.file = undefined;
+  }
+}

@@ -1,0 +1,107 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { referenceSuite } from '../../src/crypto/reference-suite.js';
+import { fromHex } from '../../src/encoding/bytes.js';
+import { leafHash, verifyConsistency, verifyInclusion } from '../../src/tlog/merkle.js';
+import { encodeVerifierKey, parseCheckpoint, parseNote, verifiedBy, parseVerifierKey } from '../../src/tlog/note.js';
+import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
+import { makeLogger } from '../../node/daemon/logger.js';
+import { initHome, resolveHome } from '../../node/home/home.js';
+import { LocalNode } from '../../node/local/local-node.js';
+import { logOrigin } from '../../node/tlog/own-log.js';
+import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
+
+/*
+ * A node's own issuer log (SPEC §16) over its real HTTP API: existing own attestations are
+ * backfilled in issuedAt order, new ones appended as accepted, the checkpoint is a C2SP
+ * signed note that verifies with the node's key, proofs verify against it, and a restart
+ * keeps the order.
+ */
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+const hexBytes = (h: string): Uint8Array => fromHex(h)!;
+
+async function start(dir: string): Promise<Daemon> {
+  return startDaemon(resolveHome({}, dir), { env: {}, overrides: { 'api.port': 0, 'net.enabled': false, 'api.writeRateLimitPerMinute': 100_000 }, logger: makeLogger('silent', false) });
+}
+
+describe('the node\'s own issuer log', () => {
+  it('backfills, appends, signs checkpoints that verify, proves inclusion and consistency, and keeps its order across a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chorus-own-log-'));
+    dirs.push(dir);
+    const home = resolveHome({}, dir);
+    await initHome(home);
+    const token = (await readFile(home.token, 'utf8')).trim();
+    // Three attestations signed by the node's own key, stored before any log existed, out of issuedAt order.
+    const pre = await LocalNode.open(home, { env: {} });
+    const me = makeIssuer(pre.identity.secretKey);
+    const t0 = Date.parse('2026-11-01T00:00:00Z');
+    const early = [3, 1, 2].map((h) => makeEnvelopeLine(me, { issuedAt: new Date(t0 + h * 3_600_000) }));
+    const ds = [];
+    for (const line of early) ds.push(await pre.ingestor.ingest(line));
+    expect(ds.map((d) => d.outcome), JSON.stringify(ds.map((d) => d.code))).toEqual(['accept', 'accept', 'accept']);
+    const earlyIds = ds.map((d) => (d.outcome === 'accept' ? d.id : ''));
+    await pre.close();
+
+    let daemon = await start(dir);
+    const did = daemon.node.identity.did;
+    const get = (path: string) => fetch(`${daemon.url}/v1/issuers/${did}${path}`);
+    try {
+      const log1 = (await (await get('/log')).json()) as { size: number; ids: string[] };
+      // issuedAt order: the one of hour 1, of hour 2, of hour 3.
+      expect(log1.ids).toEqual([earlyIds[1], earlyIds[2], earlyIds[0]]);
+      const first = await (await get('/checkpoint')).text();
+      const cp1 = parseCheckpoint(parseNote(first).text);
+      expect(cp1).toMatchObject({ origin: logOrigin(did), size: 3 });
+      const key = parseVerifierKey(encodeVerifierKey(logOrigin(did), daemon.node.identity.publicKey));
+      expect(verifiedBy(parseNote(first), key, referenceSuite)).toBe(true);
+
+      // Two more of its own over the API, one of a stranger: the log takes its own only.
+      const post = (line: string) => fetch(`${daemon.url}/v1/attestations`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: line });
+      const a = await (await post(makeEnvelopeLine(me))).json() as { id: string };
+      await post(makeEnvelopeLine(makeIssuer()));
+      const b = await (await post(makeEnvelopeLine(me))).json() as { id: string };
+      await daemon.node.ingestor.idle();
+      await daemon.ownLog.maybeSign(true);
+      const second = await (await get('/checkpoint')).text();
+      const cp2 = parseCheckpoint(parseNote(second).text);
+      expect(cp2.size).toBe(5);
+      const ids = ((await (await get('/log')).json()) as { ids: string[] }).ids;
+      expect(ids.slice(3)).toEqual([a.id, b.id]);
+
+      // Every leaf proves against the checkpoint; the old checkpoint is a prefix of the new.
+      for (const id of ids) {
+        const p = (await (await get(`/proof/inclusion?id=${id}`)).json()) as { index: number; size: number; proof: string[] };
+        expect(verifyInclusion(leafHash(hexBytes(id)), p.index, p.size, p.proof.map(hexBytes), cp2.root)).toBe(true);
+      }
+      const c = (await (await get('/proof/consistency?from=3&to=5')).json()) as { proof: string[] };
+      expect(verifyConsistency(3, 5, cp1.root, cp2.root, c.proof.map(hexBytes))).toBe(true);
+
+      // Bad input: a clear error, nothing else.
+      expect((await fetch(`${daemon.url}/v1/issuers/${makeIssuer().did}/checkpoint`)).status).toBe(404);
+      expect((await get(`/proof/inclusion?id=${'0'.repeat(64)}`)).status).toBe(404);
+      expect((await get('/proof/inclusion?id=xyz')).status).toBe(400);
+      expect((await get(`/proof/inclusion?id=${a.id}&size=99`)).status).toBe(400);
+      expect((await get('/proof/consistency?from=5&to=3')).status).toBe(400);
+      expect((await get('/log?start=9')).status).toBe(400);
+    } finally {
+      await daemon.stop();
+    }
+
+    // A restart: the same leaves in the same order, the same checkpoint (it is less than a day old).
+    daemon = await start(dir);
+    try {
+      const again = (await (await fetch(`${daemon.url}/v1/issuers/${did}/log`)).json()) as { ids: string[] };
+      expect(again.ids.length).toBe(5);
+      expect(parseCheckpoint(parseNote(await (await fetch(`${daemon.url}/v1/issuers/${did}/checkpoint`)).text()).text).size).toBe(5);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
