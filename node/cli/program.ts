@@ -14,6 +14,7 @@ import { showCommand } from './commands/show.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { connectCommand, peersCommand } from './commands/peers.js';
+import { logCommand } from './commands/log.js';
 import { trustCommand } from './commands/trust.js';
 import { scanCommand } from './commands/scan.js';
 import { checkCommand } from './commands/check.js';
@@ -38,7 +39,7 @@ Exit status:
   );
 
 const cli = makeCli(program);
-for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifySignatureCommand, verifyStoreCommand, keyCommand, statusCommand, peersCommand, connectCommand, uiCommand]) {
+for (const make of [initCommand, startCommand, idCommand, hashCommand, attestCommand, queryCommand, showCommand, listCommand, exportCommand, importCommand, trustCommand, scanCommand, checkCommand, verifySignatureCommand, verifyStoreCommand, keyCommand, statusCommand, peersCommand, connectCommand, logCommand, uiCommand]) {
   program.addCommand(make(cli));
 }
 

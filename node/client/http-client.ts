@@ -7,7 +7,7 @@ const CODES = new Set<string>(ERROR_CODES);
 
 /** The running daemon, over its local HTTP API. */
 export function httpClient(baseUrl: string, token: string): NodeClient {
-  async function call<T>(method: string, path: string, body?: unknown, opts: { ok?: number[]; raw?: Readable; contentType?: string } = {}): Promise<{ status: number; body: T }> {
+  async function call<T>(method: string, path: string, body?: unknown, opts: { ok?: number[]; raw?: Readable; contentType?: string } = {}): Promise<{ status: number; body: T; text: string }> {
     let res: Response;
     try {
       res = await fetch(baseUrl + path, {
@@ -28,7 +28,7 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
     } catch {
       json = undefined;
     }
-    if (res.ok || opts.ok?.includes(res.status)) return { status: res.status, body: json as T };
+    if (res.ok || opts.ok?.includes(res.status)) return { status: res.status, body: json as T, text };
     const err = json as { code?: string; message?: string; details?: Record<string, unknown> } | undefined;
     const code = (err?.code && CODES.has(err.code) ? err.code : 'io_error') as ErrorCode;
     throw new ChorusError(code, err?.message ?? `the node answered ${res.status}`, err?.details);
@@ -94,6 +94,16 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
     },
     async peers() {
       return (await call<{ peers: PeerView[] }>('GET', '/v1/peers')).body.peers;
+    },
+    async logCheckpoint() {
+      const { did } = (await call<NodeStatus>('GET', '/v1/status')).body;
+      return (await call<undefined>('GET', `/v1/issuers/${encodeURIComponent(did)}/checkpoint`)).text;
+    },
+    async logProof(id) {
+      const { did } = (await call<NodeStatus>('GET', '/v1/status')).body;
+      const checkpoint = (await call<undefined>('GET', `/v1/issuers/${encodeURIComponent(did)}/checkpoint`)).text;
+      const p = (await call<{ index: number; size: number; proof: string[] }>('GET', `/v1/issuers/${encodeURIComponent(did)}/proof/inclusion?id=${encodeURIComponent(id)}`)).body;
+      return { ...p, checkpoint };
     },
     async connect(addr) {
       return (await call<{ peerId: string }>('POST', '/v1/peers', { multiaddr: addr })).body.peerId;

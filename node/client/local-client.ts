@@ -4,6 +4,8 @@ import { importLines } from '../ingest/import-lines.js';
 import type { LocalNode } from '../local/local-node.js';
 import { NodeService } from '../service/node-service.js';
 import type { NodeClient } from './node-client.js';
+import { join } from 'node:path';
+import { OwnLog } from '../tlog/own-log.js';
 
 const notRunning = (): ChorusError => new ChorusError('unavailable', 'no node is running: the network lives in the node; start it with chorus start');
 
@@ -36,6 +38,24 @@ export function localClient(node: LocalNode): NodeClient {
     status: () => service.status({ withHome: true }),
     check: (digest) => service.check(digest),
     approved: () => service.approved(),
+    // No daemon: the log is opened here (its backfill and a first checkpoint included) and closed again.
+    async logCheckpoint() {
+      const log = await OwnLog.open(join(node.home.root, 'log'), node.identity, node.store);
+      try {
+        return await log.checkpoint();
+      } finally {
+        await log.close();
+      }
+    },
+    async logProof(id) {
+      const log = await OwnLog.open(join(node.home.root, 'log'), node.identity, node.store);
+      try {
+        const checkpoint = await log.checkpoint();
+        return { ...(await log.inclusion(id)), checkpoint };
+      } finally {
+        await log.close();
+      }
+    },
     peers: () => Promise.reject(notRunning()),
     connect: () => Promise.reject(notRunning()),
     close: () => node.close(),

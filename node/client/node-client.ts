@@ -44,6 +44,10 @@ export interface NodeClient {
   status(): Promise<NodeStatus>;
   /** Connected peers (needs a running node). */
   peers(): Promise<PeerView[]>;
+  /** This node's own issuer log (SPEC §16): its newest checkpoint, a C2SP signed note. */
+  logCheckpoint(): Promise<string>;
+  /** An inclusion proof of one of this node's own attestations in its log, with the checkpoint it is against. */
+  logProof(id: string): Promise<{ index: number; size: number; proof: string[]; checkpoint: string }>;
   /** Dials a peer and keeps the connection (needs a running node). */
   connect(multiaddr: string): Promise<string>;
   close(): Promise<void>;

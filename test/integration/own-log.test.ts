@@ -12,6 +12,7 @@ import { initHome, resolveHome } from '../../node/home/home.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { logOrigin } from '../../node/tlog/own-log.js';
 import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
+import { runCli } from '../e2e/run-cli.js';
 
 /*
  * A node's own issuer log (SPEC §16) over its real HTTP API: existing own attestations are
@@ -96,12 +97,30 @@ describe('the node\'s own issuer log', () => {
 
     // A restart: the same leaves in the same order, the same checkpoint (it is less than a day old).
     daemon = await start(dir);
+    let ids: string[];
     try {
-      const again = (await (await fetch(`${daemon.url}/v1/issuers/${did}/log`)).json()) as { ids: string[] };
-      expect(again.ids.length).toBe(5);
+      ids = ((await (await fetch(`${daemon.url}/v1/issuers/${did}/log`)).json()) as { ids: string[] }).ids;
+      expect(ids.length).toBe(5);
       expect(parseCheckpoint(parseNote(await (await fetch(`${daemon.url}/v1/issuers/${did}/checkpoint`)).text()).text).size).toBe(5);
+      // The built CLI against the running node…
+      const cp = await runCli(['log', 'checkpoint'], { home: dir });
+      expect(cp.code, cp.stderr).toBe(0);
+      expect(parseCheckpoint(parseNote(cp.stdout).text)).toMatchObject({ origin: logOrigin(did), size: 5 });
+      const pr = await runCli(['log', 'proof', ids[2]!], { home: dir });
+      expect(pr.code, pr.stderr).toBe(0);
+      expect(pr.stdout).toMatch(/leaf 2 of 5[\s\S]*verified against the checkpoint/);
     } finally {
       await daemon.stop();
     }
+    // …and on the data dir with no node running; bad input is refused with a clear message.
+    const local = await runCli(['log', 'proof', ids[4]!, '--json'], { home: dir });
+    expect(local.code, local.stderr).toBe(0);
+    expect(JSON.parse(local.stdout)).toMatchObject({ index: 4, size: 5, verified: true });
+    const bad = await runCli(['log', 'proof', 'nope'], { home: dir });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/64 lowercase hex/);
+    const absent = await runCli(['log', 'proof', '0'.repeat(64)], { home: dir });
+    expect(absent.code).not.toBe(0);
+    expect(absent.stderr).toMatch(/not in this log/);
   });
 });
