@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ChorusError } from '../../src/errors.js';
 import { fromHex, toHex } from '../../src/encoding/bytes.js';
 import type { Decision } from '../../src/ingest/decide.js';
-import { consistencyProof, inclusionProof, leafHash, root } from '../../src/tlog/merkle.js';
+import { leafHash, MerkleTree } from '../../src/tlog/merkle.js';
 import { checkpointText, parseCheckpoint, parseNote, signNote } from '../../src/tlog/note.js';
 import type { Identity } from '../home/identity.js';
 import type { AttestationStore } from '../store/attestation-store.js';
@@ -31,12 +31,15 @@ export function logOrigin(did: string): string {
  * store but not in the log — an existing store, or a crash between the store's commit and
  * the append — is appended, in `issuedAt`, then id, order; a torn last record is dropped
  * first. So nothing signed is ever missing from the log for longer than a restart, and a
- * crash cannot reorder it. Memory: 32 bytes and a map entry per own attestation.
+ * crash cannot reorder it. Memory: the id and about two hashes (64 bytes) per own
+ * attestation; a root or a proof costs O(log n) hashes, so a reader asking for proofs
+ * costs microseconds whatever the log's size.
  */
 export class OwnLog {
   private readonly ids: string[] = [];
   private readonly index = new Map<string, number>();
-  private leaves: Uint8Array[] = [];
+  /** The tree, with every complete subtree kept: a root or a proof costs O(log n). */
+  private readonly tree = new MerkleTree();
   private file: FileHandle | undefined;
   private appending: Promise<void> = Promise.resolve();
   private note: string | undefined;
@@ -92,7 +95,7 @@ export class OwnLog {
     if (bytes === undefined || bytes.length !== 32) return;
     this.index.set(id, this.ids.length);
     this.ids.push(id);
-    this.leaves.push(leafHash(bytes));
+    this.tree.append(leafHash(bytes));
   }
 
   /** Appends ids (in order) to the log and its file; ids it holds are skipped. */
@@ -122,7 +125,7 @@ export class OwnLog {
     const grew = last === undefined || last.size !== size;
     const due = force || last === undefined || (grew && now - this.signedAt >= CHECKPOINT_MIN_MS) || now - this.signedAt >= HEARTBEAT_MS;
     if (!due) return;
-    const text = checkpointText({ origin: logOrigin(this.identity.did), size, root: root(this.leaves, size), extensions: [] });
+    const text = checkpointText({ origin: logOrigin(this.identity.did), size, root: this.tree.root(size), extensions: [] });
     const note = signNote(text, logOrigin(this.identity.did), this.identity.secretKey);
     const tmp = join(this.dir, 'checkpoint.tmp');
     await writeFile(tmp, note, { mode: 0o600 });
@@ -151,7 +154,7 @@ export class OwnLog {
     if (index === undefined) throw new ChorusError('not_found', `attestation ${id.slice(0, 16)}… is not in this log`);
     const n = size ?? parseCheckpoint(parseNote(await this.checkpoint()).text).size;
     if (!Number.isSafeInteger(n) || n <= index || n > this.ids.length) throw new ChorusError('bad_input', `size must be in ${index + 1}..${this.ids.length}`);
-    return { index, size: n, proof: inclusionProof(this.leaves, index, n).map(toHex) };
+    return { index, size: n, proof: this.tree.inclusionProof(index, n).map(toHex) };
   }
 
   /** The consistency proof between the trees of `from` and `to` leaves. */
@@ -159,7 +162,7 @@ export class OwnLog {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to || to > this.ids.length) {
       throw new ChorusError('bad_input', `a consistency proof is between sizes 0 ≤ from ≤ to ≤ ${this.ids.length}`);
     }
-    return consistencyProof(this.leaves, from, to).map(toHex);
+    return this.tree.consistencyProof(from, to).map(toHex);
   }
 
   async close(): Promise<void> {

@@ -181,3 +181,104 @@ function isPowerOfTwo(n: number): boolean {
   while (n > 1 && n % 2 === 0) n /= 2;
   return n === 1;
 }
+
+/**
+ * An append-only tree that keeps the hash of every complete, aligned subtree (2n hashes in
+ * all), so a root or a proof at any size costs O(log n) hashes, not O(n): a reader asking
+ * for proofs of a large log costs microseconds, not a recomputation of the whole tree.
+ * The same answers as the functions above (tested against them).
+ */
+export class MerkleTree {
+  /** levels[k][i]: the root of leaves [i·2^k, (i+1)·2^k), once all of them are in. */
+  private readonly levels: Uint8Array[][] = [[]];
+
+  get size(): number {
+    return this.levels[0]!.length;
+  }
+
+  append(leaf: Uint8Array): void {
+    if (!isHash(leaf)) throw new TypeError('a leaf hash is 32 bytes');
+    this.levels[0]!.push(leaf);
+    // Complete every subtree this leaf closes.
+    for (let k = 0; this.levels[k]!.length % 2 === 0; k++) {
+      const level = this.levels[k]!;
+      (this.levels[k + 1] ??= []).push(nodeHash(level[level.length - 2]!, level[level.length - 1]!));
+    }
+  }
+
+  /** MTH of leaves [lo, hi): stored when the range is a complete aligned subtree, else split as the RFC does. */
+  private sub(lo: number, hi: number): Uint8Array {
+    const n = hi - lo;
+    if (n === 0) return EMPTY_ROOT;
+    if ((n & (n - 1)) === 0 && lo % n === 0) {
+      const k = Math.log2(n);
+      const stored = this.levels[k]?.[lo / n];
+      if (stored !== undefined) return stored;
+    }
+    const k = split(n);
+    return nodeHash(this.sub(lo, lo + k), this.sub(lo + k, hi));
+  }
+
+  private checkSize(size: number, min = 0): void {
+    if (!Number.isSafeInteger(size) || size < min || size > this.size) throw new RangeError(`tree size ${size} is outside ${min}..${this.size}`);
+  }
+
+  root(size = this.size): Uint8Array {
+    this.checkSize(size);
+    return this.sub(0, size);
+  }
+
+  inclusionProof(index: number, size = this.size): Uint8Array[] {
+    this.checkSize(size, 1);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) throw new RangeError(`leaf index ${index} is outside 0..${size - 1}`);
+    const out: Uint8Array[] = [];
+    let lo = 0;
+    let hi = size;
+    let m = index;
+    const right: Uint8Array[] = [];
+    while (hi - lo > 1) {
+      const k = split(hi - lo);
+      if (m < k) {
+        right.push(this.sub(lo + k, hi));
+        hi = lo + k;
+      } else {
+        right.push(this.sub(lo, lo + k));
+        lo += k;
+        m -= k;
+      }
+    }
+    // PATH lists the deepest sibling first.
+    for (let i = right.length - 1; i >= 0; i--) out.push(right[i]!);
+    return out;
+  }
+
+  consistencyProof(first: number, second = this.size): Uint8Array[] {
+    this.checkSize(second);
+    if (!Number.isSafeInteger(first) || first < 0 || first > second) throw new RangeError(`first size ${first} is outside 0..${second}`);
+    if (first === 0 || first === second) return [];
+    const nodes: Uint8Array[] = [];
+    let lo = 0;
+    let hi = second;
+    let m = first;
+    let complete = true;
+    for (;;) {
+      const n = hi - lo;
+      if (m === n) {
+        if (!complete) nodes.push(this.sub(lo, hi));
+        break;
+      }
+      const k = split(n);
+      if (m <= k) {
+        nodes.push(this.sub(lo + k, hi));
+        hi = lo + k;
+      } else {
+        nodes.push(this.sub(lo, lo + k));
+        lo += k;
+        m -= k;
+        complete = false;
+      }
+    }
+    // SUBPROOF lists the deepest node first.
+    return nodes.reverse();
+  }
+}

@@ -13,7 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inclusionProof, leafHash, maxProofLength, root, verifyInclusion } from '../../src/tlog/merkle.js';
+import { inclusionProof, leafHash, maxProofLength, MerkleTree, root, verifyInclusion } from '../../src/tlog/merkle.js';
 import { checkpointText, encodeVerifierKey, parseCheckpoint, parseNote, parseVerifierKey, signNote, verifiedBy } from '../../src/tlog/note.js';
 import { publicKeyOf } from '../../src/crypto/reference-suite.js';
 import { nativeSuite } from '../../node/crypto/native-suite.js';
@@ -48,7 +48,17 @@ for (const n of SIZES) {
   const r = root(ls);
   const rootMs = performance.now() - t0;
   const index = Math.floor(n / 3);
+  let s0 = performance.now();
   const proof = inclusionProof(ls, index);
+  const recomputeMs = performance.now() - s0;
+  const tree = new MerkleTree();
+  for (const l of ls) tree.append(l);
+  const served: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    s0 = performance.now();
+    tree.inclusionProof((index + i * 7919) % n);
+    served.push(performance.now() - s0);
+  }
   const bytes = proof.length * 32;
   const bound = 32 * maxProofLength(n);
   const note = signNote(checkpointText({ origin: 'chorus-log/bench', size: n, root: r, extensions: [] }), 'chorus-log/bench', seed);
@@ -65,7 +75,7 @@ for (const n of SIZES) {
     verifiedBy(parsed, key, suite);
     sigOnly.push(performance.now() - s);
   }
-  rows.push([`log of ${fmt(n)} leaves`, `proof ${bytes} B (${proof.length} hashes); checkpoint + inclusion verified in ${fmt(median(both) * 1000, 0)} µs`, `32·⌈log₂ N⌉ = ${bound} B; the note's signature alone ${fmt(median(sigOnly) * 1000, 0)} µs; root computed in ${fmt(rootMs)} ms`, 'proof ≤ 32·⌈log₂ N⌉; verify < 1 ms', bytes <= bound && median(both) < 1 ? 'met' : 'NOT MET']);
+  rows.push([`log of ${fmt(n)} leaves`, `proof ${bytes} B (${proof.length} hashes); checkpoint + inclusion verified in ${fmt(median(both) * 1000, 0)} µs; a proof served in ${fmt(median(served) * 1000, 0)} µs`, `32·⌈log₂ N⌉ = ${bound} B; the note's signature alone ${fmt(median(sigOnly) * 1000, 0)} µs; a proof from the whole tree ${fmt(recomputeMs)} ms (root ${fmt(rootMs)} ms)`, 'proof ≤ 32·⌈log₂ N⌉; verify < 1 ms', bytes <= bound && median(both) < 1 ? 'met' : 'NOT MET']);
 }
 
 // 3. Own attestations ingested with the log on and off.

@@ -106,3 +106,29 @@ describe('issuer log Merkle tree (RFC 9162 §2.1), against the RFC 6962 referenc
     expect(() => root([new Uint8Array(31)])).toThrow(TypeError);
   });
 });
+
+describe('the append-only tree with stored subtrees', () => {
+  it('answers exactly as the reference functions at every size, leaf and pair of sizes up to 70', async () => {
+    const { MerkleTree } = await import('../../src/tlog/merkle.js');
+    const leaves = Array.from({ length: 70 }, (_, i) => leafHash(new TextEncoder().encode(`t${i}`)));
+    const t = new MerkleTree();
+    for (let n = 1; n <= leaves.length; n++) {
+      t.append(leaves[n - 1]!);
+      expect(hex(t.root()), `root ${n}`).toBe(hex(root(leaves, n)));
+      for (let i = 0; i < n; i++) expect(t.inclusionProof(i).map(hex), `incl ${i}/${n}`).toEqual(inclusionProof(leaves, i, n).map(hex));
+      for (let m = 0; m <= n; m++) expect(t.consistencyProof(m).map(hex), `cons ${m}->${n}`).toEqual(consistencyProof(leaves, m, n).map(hex));
+    }
+    // Older sizes too, from the grown tree.
+    for (let n = 1; n <= 70; n += 7) for (let i = 0; i < n; i += 3) expect(t.inclusionProof(i, n).map(hex)).toEqual(inclusionProof(leaves, i, n).map(hex));
+    expect(hex(t.root(8))).toBe(hex(root(leaves, 8)));
+  });
+
+  it('the RFC 6962 reference tree heads and proofs', async () => {
+    const { MerkleTree } = await import('../../src/tlog/merkle.js');
+    const t = new MerkleTree();
+    for (const l of LEAVES) t.append(l);
+    for (let n = 1; n <= 8; n++) expect(hex(t.root(n))).toBe(ROOTS[n - 1]);
+    for (const v of INCLUSION) expect(t.inclusionProof(v.index, v.size).map(hex)).toEqual(v.proof);
+    for (const v of CONSISTENCY) expect(t.consistencyProof(v.first, v.second).map(hex)).toEqual(v.proof);
+  });
+});
