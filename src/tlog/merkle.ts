@@ -124,12 +124,7 @@ export function verifyInclusion(leaf: Uint8Array, index: number, size: number, p
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       r = nodeHash(r, p);
     }
@@ -162,12 +157,7 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
     if (fn % 2 === 1 || fn === sn) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       sr = nodeHash(sr, c);
     }
@@ -175,6 +165,15 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
     sn = Math.floor(sn / 2);
   }
   return sn === 0 && equal(fr, firstRoot) && equal(sr, secondRoot);
+}
+
+/** RFC 9162's "right-shift fn and sn equally until either LSB(fn) is set or fn is 0" (53-bit safe: by division). */
+function shiftWhileEven(fn: number, sn: number): [number, number] {
+  while (fn % 2 === 0 && fn !== 0) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return [fn, sn];
 }
 
 function isPowerOfTwo(n: number): boolean {
