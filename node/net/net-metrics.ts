@@ -28,6 +28,13 @@ export class NetMetrics {
     },
   ) {
     const registers = [registry];
+    /** A gauge read from the network when scraped. */
+    const sampled = (name: string, help: string, read: () => number): void => void new Gauge({
+      name, help, registers,
+      collect() {
+        this.set(read());
+      },
+    });
     this.gossip = new Counter({ name: 'chorus_gossip_messages_total', help: 'Gossip messages validated, by gossipsub result (accept, ignore, reject) and ingest code (rate_limited: over the peer\'s message or byte rate)', labelNames: ['result', 'code'], registers });
     this.gossipBytes = new Counter({ name: 'chorus_gossip_bytes_total', help: 'Bytes of gossip messages validated', registers });
     this.syncRequests = new Counter({ name: 'chorus_sync_requests_total', help: 'Sync requests served, by outcome: served, busy (over the work budget), refused (malformed or abusive)', labelNames: ['outcome'], registers });
@@ -35,9 +42,9 @@ export class NetMetrics {
     this.penalties = new Counter({ name: 'chorus_peer_penalties_total', help: 'Abuses held against peers, by protocol and reason', labelNames: ['why'], registers });
     this.blocks = new Counter({ name: 'chorus_peer_blocks_total', help: 'Peers disconnected and refused for a while for abuse', registers });
     this.disconnects = new Counter({ name: 'chorus_peer_disconnects_total', help: 'Connections closed by this node for abuse', registers });
-    this.connectionsRefused = new Counter({ name: 'chorus_connections_refused_total', help: 'Inbound connections refused before the handshake, by reason (ip-rate, rate, ip-open, blocked-address) or after it (blocked-peer)', labelNames: ['reason'], registers });
-    this.providerRefused = new Counter({ name: 'chorus_dht_provider_records_refused_total', help: 'DHT provider records not stored, by bound (rate, per-peer, per-key)', labelNames: ['cap'], registers });
-    this.providerEvictions = new Counter({ name: 'chorus_dht_provider_records_evicted_total', help: 'DHT provider records evicted to make room (the largest holder gives way)', registers });
+    this.connectionsRefused = new Counter({ name: 'chorus_connections_refused_total', help: 'Inbound connections refused before the handshake, by reason (ip-rate, network-rate, rate, ip-open, blocked-address) or after it (blocked-peer)', labelNames: ['reason'], registers });
+    this.providerRefused = new Counter({ name: 'chorus_dht_provider_records_refused_total', help: 'DHT provider records not stored, by bound (rate: refused, with blame; per-peer, per-key, full: dropped)', labelNames: ['cap'], registers });
+    this.providerEvictions = new Counter({ name: 'chorus_dht_provider_records_evicted_total', help: 'DHT provider records evicted to make room (max-min by network, then peer)', registers });
     new Gauge({
       name: 'chorus_connections', help: 'Open libp2p connections by direction', labelNames: ['direction'], registers,
       collect() {
@@ -46,18 +53,8 @@ export class NetMetrics {
         this.set({ direction: 'outbound' }, c.outbound);
       },
     });
-    new Gauge({
-      name: 'chorus_dht_provider_records', help: 'DHT provider records held for other peers', registers,
-      collect() {
-        this.set(sample.providerRecords().records);
-      },
-    });
-    new Gauge({
-      name: 'chorus_dht_provider_peers', help: 'Peers with provider records held here', registers,
-      collect() {
-        this.set(sample.providerRecords().peers);
-      },
-    });
+    sampled('chorus_dht_provider_records', 'DHT provider records held for other peers', () => sample.providerRecords().records);
+    sampled('chorus_dht_provider_peers', 'Peers with provider records held here', () => sample.providerRecords().peers);
     new Gauge({
       name: 'chorus_peer_records', help: 'Peer store records: kept (on disk) and in memory (kept plus transient strangers)', labelNames: ['where'], registers,
       collect() {
@@ -66,11 +63,6 @@ export class NetMetrics {
         this.set({ where: 'kept' }, p.kept);
       },
     });
-    new Gauge({
-      name: 'chorus_peers_blocked', help: 'Peers refused now for abuse', registers,
-      collect() {
-        this.set(sample.blocked());
-      },
-    });
+    sampled('chorus_peers_blocked', 'Peers refused now for abuse', () => sample.blocked());
   }
 }

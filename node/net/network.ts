@@ -132,13 +132,6 @@ export class Network {
     const datastore = new P2pDatastore(node.home.p2p, providers);
     await datastore.open();
     const ds = datastore;
-    const keep = (peer: PeerId | string): void => {
-      try {
-        ds.keep(`/peers/${(typeof peer === 'string' ? peerIdFromString(peer) : peer).toCID().toString()}`);
-      } catch {
-        // not a peer id we can key: nothing to keep
-      }
-    };
     try {
       host = await createHost({
         net: cfg, privateKey, datastore, gate, appScore: (p) => penalties.score(p),
@@ -177,7 +170,7 @@ export class Network {
         metrics.gossip.inc({ result, code });
         metrics.gossipBytes.inc(bytes);
         // A peer that delivered an attestation this node accepted is worth remembering.
-        if (result === 'accept') keep(peer);
+        if (result === 'accept') ds.keepPeer(peer);
       });
       const dht = host.services.dht;
       const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log, host.peerId.toString(), () => ((host?.services.dht as SingleKadDHT | undefined)?.routingTable.size ?? 0) + 1, { quietMs: cfg.announceQuietSeconds * 1000 }) : undefined;
@@ -194,7 +187,7 @@ export class Network {
         const id = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value;
         if (id) {
           await host.peerStore.merge(peerIdFromString(id), { tags: { [`${KEEP_ALIVE}-chorus`]: { value: 50 } } }).catch(() => undefined);
-          keep(id);
+          ds.keepPeer(id);
         }
       }
       void net.redialKnown();
@@ -272,7 +265,7 @@ export class Network {
     try {
       const stats = await this.sync.syncWith(peer);
       // A peer that gave this node attestations it accepted is worth remembering.
-      if (stats.accepted > 0) this.datastore.keep(`/peers/${peer.toCID().toString()}`);
+      if (stats.accepted > 0) this.datastore.keepPeer(peer);
       this.lastSync.delete(key);
       this.lastSync.set(key, { at: Date.now(), fetched: stats.fetched });
       if (this.lastSync.size > 1024) this.lastSync.delete(this.lastSync.keys().next().value!);
@@ -309,7 +302,7 @@ export class Network {
     try {
       const conn = await this.host.dial(ma, { signal: AbortSignal.timeout(10_000) });
       await this.host.peerStore.merge(conn.remotePeer, { tags: { [`${KEEP_ALIVE}-chorus`]: { value: 50 } } });
-      this.datastore.keep(`/peers/${conn.remotePeer.toCID().toString()}`);
+      this.datastore.keepPeer(conn.remotePeer);
       return conn.remotePeer.toString();
     } catch (e) {
       throw new ChorusError('unavailable', `cannot connect to ${addr}: ${(e as Error).message}`);

@@ -1,6 +1,8 @@
 import { LevelDatastore } from 'datastore-level';
 import { Key, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { freeBytes, isNoSpace, REOPEN_FREE_BYTES } from '../store/disk-full.js';
 import { DROP, PROVIDER_PREFIX, ProviderLimits } from './provider-limits.js';
 
@@ -118,6 +120,17 @@ export class P2pDatastore extends LevelDatastore {
   /** Number of peer records written (or to be written) to LevelDB. */
   get keptPeerRecords(): number {
     return this.kept.size;
+  }
+
+  /** keep() for a peer id (a string is parsed; one that is not a peer id is ignored). */
+  keepPeer(peer: PeerId | string): void {
+    let id: PeerId;
+    try {
+      id = typeof peer === 'string' ? peerIdFromString(peer) : peer;
+    } catch {
+      return;
+    }
+    this.keep(`${PEERS}${id.toCID().toString()}`);
   }
 
   /** Persists the record of a peer from now on (the key the peer store uses: /peers/<cid>). */

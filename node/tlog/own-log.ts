@@ -43,6 +43,8 @@ export class OwnLog {
   private file: FileHandle | undefined;
   private appending: Promise<void> = Promise.resolve();
   private note: string | undefined;
+  /** The size the newest checkpoint signed (-1: none yet), and when it was signed. */
+  private signedSize = -1;
   private signedAt = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -63,6 +65,7 @@ export class OwnLog {
     const note = await readFile(join(dir, 'checkpoint'), 'utf8').catch(() => undefined);
     if (note !== undefined) {
       log.note = note;
+      log.signedSize = parseCheckpoint(parseNote(note).text).size;
       log.signedAt = (await stat(join(dir, 'checkpoint'))).mtimeMs;
     }
     // Backfill: the node's own attestations the log does not hold yet.
@@ -120,10 +123,9 @@ export class OwnLog {
   async maybeSign(force = false): Promise<void> {
     await this.appending.catch(() => undefined);
     const size = this.ids.length;
-    const last = this.note === undefined ? undefined : parseCheckpoint(parseNote(this.note).text);
     const now = this.now();
-    const grew = last === undefined || last.size !== size;
-    const due = force || last === undefined || (grew && now - this.signedAt >= CHECKPOINT_MIN_MS) || now - this.signedAt >= HEARTBEAT_MS;
+    const grew = this.signedSize !== size;
+    const due = force || this.signedSize < 0 || (grew && now - this.signedAt >= CHECKPOINT_MIN_MS) || now - this.signedAt >= HEARTBEAT_MS;
     if (!due) return;
     const text = checkpointText({ origin: logOrigin(this.identity.did), size, root: this.tree.root(size), extensions: [] });
     const note = signNote(text, logOrigin(this.identity.did), this.identity.secretKey);
@@ -131,6 +133,7 @@ export class OwnLog {
     await writeFile(tmp, note, { mode: 0o600 });
     await rename(tmp, join(this.dir, 'checkpoint'));
     this.note = note;
+    this.signedSize = size;
     this.signedAt = now;
   }
 
@@ -152,7 +155,8 @@ export class OwnLog {
   async inclusion(id: string, size?: number): Promise<{ index: number; size: number; proof: string[] }> {
     const index = this.index.get(id);
     if (index === undefined) throw new ChorusError('not_found', `attestation ${id.slice(0, 16)}… is not in this log`);
-    const n = size ?? parseCheckpoint(parseNote(await this.checkpoint()).text).size;
+    if (this.note === undefined) await this.checkpoint();
+    const n = size ?? this.signedSize;
     if (!Number.isSafeInteger(n) || n <= index || n > this.ids.length) throw new ChorusError('bad_input', `size must be in ${index + 1}..${this.ids.length}`);
     return { index, size: n, proof: this.tree.inclusionProof(index, n).map(toHex) };
   }
