@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   'store_locked',
   'not_initialized',
   'already_initialized',
+  // issuer logs: an equivocation proof whose two checkpoints are consistent
+  'not_equivocation',
   // HTTP API
   'unauthorized',
   'rate_limited',

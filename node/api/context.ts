@@ -7,6 +7,7 @@ import type { NodeService } from '../service/node-service.js';
 import type { StatusWatch } from '../service/status-watch.js';
 import type { Network } from '../net/network.js';
 import type { OwnLog } from '../tlog/own-log.js';
+import type { Mirror } from '../tlog/mirror.js';
 
 /** Everything the API's handlers use, built once at start. */
 export interface AppContext {
@@ -21,6 +22,8 @@ export interface AppContext {
   readonly health: Health;
   /** This node's own issuer log (SPEC §16). */
   readonly ownLog?: OwnLog;
+  /** The logs of other issuers this node mirrors (SPEC §16.3). */
+  readonly mirror?: Mirror;
   /** The peer-to-peer side, when net.enabled. */
   readonly network: Network | undefined;
   /** Set once the server listens. */

@@ -189,7 +189,7 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
   await app.register(modelRoutes(ctx));
   await app.register(attestationRoutes(ctx, guards));
   await app.register(eventRoutes(ctx, guards));
-  await app.register(logRoutes(ctx));
+  await app.register(logRoutes(ctx, guards));
   await app.register(adminRoutes(ctx, guards));
   await app.register(scanRoutes(ctx, guards, sessions));
   await app.register(webRoutes(ctx, guards, sessions));

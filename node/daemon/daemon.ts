@@ -16,6 +16,8 @@ import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file
 import { makeLogger } from './logger.js';
 import { Network } from '../net/network.js';
 import { OwnLog } from '../tlog/own-log.js';
+import { openMirror } from '../tlog/open-mirror.js';
+import type { Mirror } from '../tlog/mirror.js';
 
 export interface Daemon {
   readonly url: string;
@@ -50,6 +52,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
   let node: LocalNode;
   let network: Network | undefined;
   let ownLog: OwnLog | undefined;
+  let mirror: Mirror | undefined;
   try {
     await secureDirs(home);
     node = await LocalNode.open(home, { env: opts.env ?? process.env, overrides: opts.overrides ?? {} });
@@ -82,9 +85,12 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       }
     });
     // This node's own issuer log (SPEC §16): its accepted own attestations, in order.
-    ownLog = await OwnLog.open(join(home.root, 'log'), node.identity, node.store);
+    ownLog = await OwnLog.open(join(home.root, 'log'), node.identity, node.store, Date.now, node.config.transparency.checkpointSeconds * 1000);
     const ol = ownLog;
     node.ingestor.onCommitted((ds) => ol.committed(ds));
+    // The logs of the issuers that count here, mirrored, and what they show missing (SPEC §16.3).
+    mirror = await openMirror(home, node);
+    const mi = mirror;
     const statusWatch = new StatusWatch(node);
     node.store.onRemoved((removed) => statusWatch.removed(removed.flatMap((r) => r.subjects)));
     statusWatch.onChange(() => events.notify());
@@ -95,12 +101,12 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       if (ds.some((d) => d.outcome === 'accept')) events.notify();
     });
     network = node.config.net.enabled
-      ? await Network.start(node, log, metrics.registry).catch((e: unknown) => {
+      ? await Network.start(node, log, metrics.registry, { mirror: mi, ownLog: ol }).catch((e: unknown) => {
           throw listenError(e, `the p2p listen address (net.listen ${node.config.net.listen.join(' ')})`, '--listen');
         })
       : undefined;
     const ctx: AppContext = {
-      node, token, events, metrics, health, url: '', network, statusWatch, ownLog,
+      node, token, events, metrics, health, url: '', network, statusWatch, ownLog, mirror: mi,
       service: new NodeService(node, {
         startedAt,
         seen: (digest, view) => statusWatch.seenView(digest, view),
@@ -162,6 +168,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
           await network?.stop();
           await node.ingestor.idle();
           await ownLog?.close();
+          await mirror?.close();
           await node.close();
           await removeDaemonInfo(home);
           log.info('stopped');
@@ -172,6 +179,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
   } catch (e) {
     await network?.stop().catch(() => undefined);
     await ownLog?.close().catch(() => undefined);
+    await mirror?.close().catch(() => undefined);
     await node.close();
     throw e;
   }

@@ -79,6 +79,19 @@ export const ConfigSchema = z.strictObject({
       lookupTimeoutSeconds: z.number().min(0.1).max(60).default(5).describe('how long a query about an unknown digest waits for the network'),
     })
     .prefault({}),
+  transparency: z
+    .strictObject({
+      mirror: z.boolean().default(true).describe('mirror the logs of the issuers that count in this node\'s view (their leaf ids and newest verified checkpoint) and say in every view how complete its copy is (SPEC §16)'),
+      maxMirroredIssuers: z.int().min(1).max(1_000_000).default(10_000).describe('issuer logs mirrored at most (the node\'s own, then counting issuers by weight)'),
+      maxLeavesPerIssuer: z.int().min(1000).max(100_000_000).default(1_000_000).describe('leaves one mirrored log may hold; a checkpoint beyond it is not followed (the log shows as incomplete)'),
+      witness: z.boolean().default(true).describe('cosign (c2sp.org/tlog-cosignature) every checkpoint this node verified to extend the previous one, and gossip the cosignature'),
+      witnesses: z.array(z.string().regex(/^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$/)).max(1000).default([]).describe('the witnesses whose cosignatures settle a checkpoint; empty: any issuer that counts in this node\'s view'),
+      quorum: z.int().min(0).max(1000).default(2).describe('cosignatures of those witnesses a checkpoint needs to be settled (0: none needed)'),
+      equivocators: z.enum(['exclude', 'flag']).default('exclude').describe('an issuer caught signing two histories: exclude (its attestations stop counting) or flag (shown, still counted)'),
+      staleHours: z.number().min(1).max(24 * 365).default(48).describe('a log whose newest checkpoint is older than this is stale'),
+      checkpointSeconds: z.int().min(1).max(86_400).default(60).describe('this node signs a new checkpoint of its own log at most this often while it grows (and at least daily)'),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

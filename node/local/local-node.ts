@@ -4,6 +4,7 @@ import { inheritedVerdict, MAX_BASES, MAX_LINEAGE_DEPTH, type Relation } from '.
 import { scopeOf } from '../../src/reputation/policy.js';
 import type { TrustGraph } from '../../src/reputation/trust-graph.js';
 import { reputationView, withDeferred, type InheritedInput, type ReputationView } from '../../src/reputation/view.js';
+import type { Completeness, LogCompleteness } from '../../src/reputation/view-schema.js';
 import type { LineagePredicate } from '../../src/statement/predicates.js';
 import { nativeSuite } from '../crypto/native-suite.js';
 import { resolveConfig, limitsOf, type Config } from '../home/config.js';
@@ -30,12 +31,39 @@ interface LineageWalk {
 /** A view as the node serves it: the pure view plus what was read. */
 export type NodeView = ReputationView & { evidence: { total: number; listed: number; omitted: number } };
 
+/** What a view needs of the mirrored issuer logs (node/tlog/mirror.ts). */
+export interface CompletenessSource {
+  summary(): { complete: boolean; mirror: boolean; counts: Readonly<Record<LogCompleteness['state'], number>>; missing: number; notComplete: readonly LogCompleteness[] };
+  completeness(did: string): LogCompleteness;
+}
+
+/** The completeness a view carries: the summary of every counting issuer's log, and the state of those with evidence in it. */
+export function viewCompleteness(source: CompletenessSource, view: ReputationView): Completeness {
+  const s = source.summary();
+  const inView = new Set(Object.values(view.byPredicate).flatMap((g) => g.attestations.filter((a) => a.counts).map((a) => a.issuer)));
+  const issuers = [...inView].slice(0, 50).map((did) => source.completeness(did));
+  for (const c of s.notComplete) if (issuers.length < 50 && !inView.has(c.issuer)) issuers.push(c);
+  const counts = { complete: s.counts.complete + s.counts.own, missing: s.counts.missing, stale: s.counts.stale, noLog: s.counts['no-log'], equivocated: s.counts.equivocated };
+  const bad = [
+    counts.missing > 0 ? `${counts.missing} missing ${s.missing} statement${s.missing === 1 ? '' : 's'}` : '',
+    counts.stale > 0 ? `${counts.stale} stale` : '',
+    counts.noLog > 0 ? `${counts.noLog} without a log here` : '',
+    counts.equivocated > 0 ? `${counts.equivocated} caught equivocating` : '',
+  ].filter(Boolean);
+  const total = counts.complete + counts.missing + counts.stale + counts.noLog + counts.equivocated;
+  const summary = !s.mirror ? 'issuer logs are not mirrored on this node (transparency.mirror is off): completeness unknown'
+    : s.complete ? `complete: this node holds every statement of the ${total} issuer${total === 1 ? '' : 's'} that count, up to their newest checkpoints`
+      : `incomplete: of ${total} issuer${total === 1 ? '' : 's'} that count, ${bad.join(', ')}`;
+  return { complete: s.complete, summary, counts, missing: s.missing, issuers };
+}
+
 /**
  * Everything a node holds, opened from its data dir: one object passed to the commands
  * (and later the daemon) instead of each opening things on its own.
  */
 export class LocalNode {
   private readonly reader: ViewReader;
+  private mirror: CompletenessSource | undefined;
 
   private constructor(
     readonly home: HomePaths,
@@ -90,6 +118,11 @@ export class LocalNode {
     return node;
   }
 
+  /** Views carry the completeness of the mirrored issuer logs from now on (SPEC §16.4). */
+  attachMirror(mirror: CompletenessSource): void {
+    this.mirror = mirror;
+  }
+
   /** The view cache's counters and size (metrics). */
   get viewCache(): { readonly stats: { hits: number; shared: number; misses: number }; readonly cached: { digests: number; items: number } } {
     return this.reader;
@@ -117,7 +150,8 @@ export class LocalNode {
     const graph = opts.graph ?? (opts.without !== undefined ? await this.trustState.without(opts.without) : await this.trust());
     const view = await this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0, { visited: new Set([digest]), bases: MAX_BASES }));
     // Endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8).
-    return withDeferred(view, this.trustState.deferred(), graph);
+    const out = withDeferred(view, this.trustState.deferred(), graph);
+    return this.mirror === undefined ? out : { ...out, completeness: viewCompleteness(this.mirror, out) };
   }
 
   private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<NodeView> {

@@ -50,6 +50,9 @@ export class TrustState {
   private effective: TrustPolicy | undefined;
   private refresh: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
+  /** Issuers held out of the graph whatever the policy says (caught equivocating, SPEC §16.5), with why. */
+  private excluded = new Map<string, string>();
+  private excludedChanged = false;
 
   constructor(
     private readonly path: string,
@@ -97,6 +100,10 @@ export class TrustState {
           f.mtimeMs = mtimeMs;
         }
       } else f.checkedAt = wall;
+    }
+    if (this.excludedChanged) {
+      this.excludedChanged = false;
+      policyChanged = true;
     }
     const cause: RecomputeCause | undefined = this.graph === undefined || policyChanged ? 'policy' : this.endorsements.dirty ? 'removal' : undefined;
     const admitted = this.admit(this.now(), cause !== undefined);
@@ -200,9 +207,16 @@ export class TrustState {
     this.admitted.clear();
     this.endorsements.release(released);
     const file = (this.file as { policy: TrustPolicy }).policy;
-    const policy = this.self && ![...file.roots, ...file.blocks, ...file.subscriptions].some((e) => e.issuer === this.self)
+    const withSelf = this.self && ![...file.roots, ...file.blocks, ...file.subscriptions].some((e) => e.issuer === this.self)
       ? TrustPolicyFile.parse({ ...file, roots: [...file.roots, { issuer: this.self, scope: ['*'], weight: 1, note: 'this node' }] })
       : file;
+    const ex = this.excluded;
+    const policy = ex.size === 0 ? withSelf : TrustPolicyFile.parse({
+      ...withSelf,
+      roots: withSelf.roots.filter((r) => !ex.has(r.issuer)),
+      subscriptions: withSelf.subscriptions.filter((r) => !ex.has(r.issuer)),
+      blocks: [...withSelf.blocks.filter((b) => !ex.has(b.issuer)), ...[...ex].map(([issuer, note]) => ({ issuer, note }))],
+    });
     const now = this.now();
     const edges = await this.endorsements.gather(policy, now);
     const graph = TrustGraph.compute(policy, edges, now);
@@ -217,6 +231,17 @@ export class TrustState {
     for (const l of this.recomputeListeners) l(seconds, cause);
     for (const l of this.listeners) l(graph);
     return graph;
+  }
+
+  /**
+   * Holds issuers out of the graph as if blocked (an issuer caught equivocating, SPEC §16.5:
+   * its attestations and the trust it passes on stop counting); the graph is recomputed now.
+   */
+  exclude(issuers: ReadonlyMap<string, string>): void {
+    if (issuers.size === this.excluded.size && [...issuers.keys()].every((i) => this.excluded.has(i))) return;
+    this.excluded = new Map(issuers);
+    this.excludedChanged = true;
+    void this.current().catch(() => undefined);
   }
 
   /** After this process wrote the policy file: re-read it on the next use. */

@@ -4,6 +4,10 @@ const minute = 60 * second;
 
 /** The one gossip topic of attestations, versioned with the protocol. */
 export const ATTESTATION_TOPIC = '/chorus/attestations/1';
+/** Checkpoint notes (with the cosignatures their sender holds), newest per issuer (SPEC §16.3). */
+export const CHECKPOINT_TOPIC = '/chorus/checkpoints/1';
+/** Equivocation proofs: a topic of their own, so a flood of checkpoints never delays one. */
+export const EQUIVOCATION_TOPIC = '/chorus/equivocations/1';
 /** Gossip messages larger than this are dropped (an envelope is at most 64 KiB). */
 export const MAX_GOSSIP_MESSAGE = 70 * 1024;
 /** Largest gossipsub RPC frame read from a peer (several messages and control messages). */

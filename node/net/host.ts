@@ -17,7 +17,7 @@ import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface';
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal';
 import type { Datastore } from 'interface-datastore';
 import type { Config } from '../home/config.js';
-import { ATTESTATION_TOPIC, DHT_K, MAX_GOSSIP_FRAME } from './constants.js';
+import { ATTESTATION_TOPIC, CHECKPOINT_TOPIC, DHT_K, EQUIVOCATION_TOPIC, MAX_GOSSIP_FRAME } from './constants.js';
 import type { ConnectionGate } from './connection-gate.js';
 import { attestationMessageId } from './gossip.js';
 
@@ -118,6 +118,14 @@ export async function createHost(o: HostOptions): Promise<Host> {
               meshMessageDeliveriesWeight: 0,
               meshFailurePenaltyWeight: 0,
             }),
+            // Checkpoints and equivocation proofs: a forged one costs the sender as an invalid attestation does.
+            ...Object.fromEntries([CHECKPOINT_TOPIC, EQUIVOCATION_TOPIC].map((t) => [t, createTopicScoreParams({
+              topicWeight: 1,
+              invalidMessageDeliveriesWeight: -10,
+              invalidMessageDeliveriesDecay: 0.99,
+              meshMessageDeliveriesWeight: 0,
+              meshFailurePenaltyWeight: 0,
+            })])),
           },
         },
         scoreThresholds: { gossipThreshold: -10, publishThreshold: -20, graylistThreshold: -30, acceptPXThreshold: 0, opportunisticGraftThreshold: 5 },

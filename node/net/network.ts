@@ -24,6 +24,9 @@ import { Announcer, type AnnouncerStats } from './providers.js';
 import { ReachabilityService, type Reachability } from './reachability.js';
 import { SyncIndex } from './sync-index.js';
 import { SyncService, type SyncStats } from './sync.js';
+import { LogSync } from './log-sync.js';
+import type { Mirror } from '../tlog/mirror.js';
+import type { OwnLog } from '../tlog/own-log.js';
 
 export { ATTESTATION_TOPIC } from './constants.js';
 export { chorusRelayServer } from './host.js';
@@ -55,6 +58,8 @@ export class Network {
   /** The last finished catch-up sync per peer (most recent 1,024 peers). */
   private readonly lastSync = new Map<string, { at: number; fetched: number }>();
   private stopped = false;
+  /** Issuer logs between nodes (log-sync.ts), when the daemon keeps them. */
+  logSync: LogSync | undefined;
 
   private constructor(
     readonly host: Host,
@@ -72,7 +77,7 @@ export class Network {
   ) {}
 
   /** `registry`: the node's Prometheus registry, for the network's metrics (net-metrics.ts). */
-  static async start(node: LocalNode, log: Logger, registry?: Registry): Promise<Network> {
+  static async start(node: LocalNode, log: Logger, registry?: Registry, logs?: { mirror: Mirror; ownLog: OwnLog | undefined }): Promise<Network> {
     const cfg = node.config.net;
     const privateKey = await loadOrCreatePeerKey(node.home.peerKey);
     let host: Host | undefined;
@@ -175,13 +180,16 @@ export class Network {
       const dht = host.services.dht;
       const announcer = dht && cfg.providers ? new Announcer(dht, datastore, log, host.peerId.toString(), () => ((host?.services.dht as SingleKadDHT | undefined)?.routingTable.size ?? 0) + 1, { quietMs: cfg.announceQuietSeconds * 1000 }) : undefined;
       const net = new Network(host, node, sync, gossip, new Lookups(dht, host.peerId, sync, cfg, log), new ReachabilityService(host, cfg, log), penalties, log, datastore, announcer, gate, metrics);
+      net.logSync = logs ? new LogSync(host, host.services.pubsub, logs.mirror, logs.ownLog, sync, node.store, log, (peer, why) => penalties.abuse(peer, why)) : undefined;
 
       // Handlers before the first dial: a peer redialled at start can sync at once.
       await sync.start();
       gossip.register();
+      await net.logSync?.register();
       net.wire(index);
       await host.start();
       gossip.subscribe();
+      net.logSync?.start();
       net.reach.start();
       for (const addr of cfg.bootstrap) {
         const id = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value;
@@ -361,6 +369,7 @@ export class Network {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.logSync?.stop();
     this.reach.stop();
     this.lookups.stop();
     this.announcer?.stop();

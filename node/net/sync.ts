@@ -2,6 +2,7 @@ import type { Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { Decision } from '../../src/ingest/decide.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { AttestationStore } from '../store/attestation-store.js';
 import {
@@ -217,6 +218,31 @@ export class SyncService {
       after = reply.next;
     }
     return stats;
+  }
+
+  /**
+   * Fetches the envelopes of `ids` (at most 1,000) from `peer` through the ingest path:
+   * how a mirrored log's missing statements are completed (SPEC §16.3). Returns the
+   * decisions; ids the peer does not send are simply not among them.
+   */
+  async fetchIds(peer: PeerId, ids: readonly string[], signal?: AbortSignal): Promise<Decision[]> {
+    const stats: SyncStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, fetched: 0, accepted: 0 };
+    const out: Decision[] = [];
+    const todo = ids.filter((id) => !this.inFlight.has(id)).slice(0, 1000);
+    for (const id of todo) this.inFlight.add(id);
+    try {
+      for (let i = 0; i < todo.length; i += FETCH_BATCH) {
+        const parsed = FetchReply.safeParse(await this.request(peer, { type: 'fetch', ids: todo.slice(i, i + FETCH_BATCH) }, stats, signal));
+        if (!parsed.success) {
+          this.onAbuse(peer, 'bad_reply');
+          break;
+        }
+        out.push(...(await this.ingestor.ingestMany(parsed.data.envelopes, undefined, { via: 'sync', peer: peer.toString(), relay: true })));
+      }
+    } finally {
+      for (const id of todo) this.inFlight.delete(id);
+    }
+    return out;
   }
 
   private async request(peer: PeerId, body: Request, stats: SyncStats, outer?: AbortSignal): Promise<unknown> {

@@ -5,6 +5,7 @@ import { fromHex, toHex } from '../../src/encoding/bytes.js';
 import type { Decision } from '../../src/ingest/decide.js';
 import { leafHash, MerkleTree } from '../../src/tlog/merkle.js';
 import { checkpointText, parseCheckpoint, parseNote, signNote } from '../../src/tlog/note.js';
+import { checkpointTime, logOrigin, timeExtension } from '../../src/tlog/witness.js';
 import type { Identity } from '../home/identity.js';
 import type { AttestationStore } from '../store/attestation-store.js';
 
@@ -15,10 +16,7 @@ export const HEARTBEAT_MS = 24 * 3_600_000;
 /** Leaf ids a log page returns at most. */
 export const LOG_PAGE = 1_000;
 
-/** The origin line and key name of an issuer's log (SPEC §16). */
-export function logOrigin(did: string): string {
-  return `chorus-log/${did}`;
-}
+export { logOrigin };
 
 /**
  * This node's own issuer log (SPEC §16): the ids of the attestations its key signed, in
@@ -47,16 +45,18 @@ export class OwnLog {
   private signedSize = -1;
   private signedAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly signedListeners = new Set<(note: string) => void>();
 
   private constructor(
     private readonly dir: string,
     private readonly identity: Identity,
     private readonly now: () => number,
+    private readonly intervalMs: number,
   ) {}
 
-  static async open(dir: string, identity: Identity, store: AttestationStore, now: () => number = Date.now): Promise<OwnLog> {
+  static async open(dir: string, identity: Identity, store: AttestationStore, now: () => number = Date.now, intervalMs = CHECKPOINT_MIN_MS): Promise<OwnLog> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const log = new OwnLog(dir, identity, now);
+    const log = new OwnLog(dir, identity, now, intervalMs);
     const raw = await readFile(join(dir, 'leaves.bin')).catch(() => Buffer.alloc(0));
     const whole = raw.length - (raw.length % 32);
     for (let o = 0; o < whole; o += 32) log.push(raw.subarray(o, o + 32).toString('hex'));
@@ -65,8 +65,9 @@ export class OwnLog {
     const note = await readFile(join(dir, 'checkpoint'), 'utf8').catch(() => undefined);
     if (note !== undefined) {
       log.note = note;
-      log.signedSize = parseCheckpoint(parseNote(note).text).size;
-      log.signedAt = (await stat(join(dir, 'checkpoint'))).mtimeMs;
+      const c = parseCheckpoint(parseNote(note).text);
+      log.signedSize = c.size;
+      log.signedAt = checkpointTime(c) ?? (await stat(join(dir, 'checkpoint'))).mtimeMs;
     }
     // Backfill: the node's own attestations the log does not hold yet.
     const missing: { id: string; issuedAt: number }[] = [];
@@ -79,7 +80,7 @@ export class OwnLog {
     missing.sort((x, y) => x.issuedAt - y.issuedAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     await log.append(missing.map((m) => m.id));
     await log.maybeSign();
-    log.timer = setInterval(() => void log.maybeSign().catch(() => undefined), CHECKPOINT_MIN_MS);
+    log.timer = setInterval(() => void log.maybeSign().catch(() => undefined), Math.min(intervalMs, CHECKPOINT_MIN_MS));
     log.timer.unref();
     return log;
   }
@@ -125,9 +126,10 @@ export class OwnLog {
     const size = this.ids.length;
     const now = this.now();
     const grew = this.signedSize !== size;
-    const due = force || this.signedSize < 0 || (grew && now - this.signedAt >= CHECKPOINT_MIN_MS) || now - this.signedAt >= HEARTBEAT_MS;
+    const due = force || this.signedSize < 0 || (grew && now - this.signedAt >= this.intervalMs) || now - this.signedAt >= HEARTBEAT_MS;
     if (!due) return;
-    const text = checkpointText({ origin: logOrigin(this.identity.did), size, root: this.tree.root(size), extensions: [] });
+    // The time line lets any reader judge freshness: a heartbeat is a new note, not the same bytes.
+    const text = checkpointText({ origin: logOrigin(this.identity.did), size, root: this.tree.root(size), extensions: [timeExtension(now)] });
     const note = signNote(text, logOrigin(this.identity.did), this.identity.secretKey);
     const tmp = join(this.dir, 'checkpoint.tmp');
     await writeFile(tmp, note, { mode: 0o600 });
@@ -135,6 +137,12 @@ export class OwnLog {
     this.note = note;
     this.signedSize = size;
     this.signedAt = now;
+    for (const l of this.signedListeners) l(note);
+  }
+
+  /** Hears every checkpoint signed (to gossip it). */
+  onSigned(listener: (note: string) => void): void {
+    this.signedListeners.add(listener);
   }
 
   /** The newest signed checkpoint (signed now if there is none yet). */

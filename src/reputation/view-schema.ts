@@ -67,6 +67,27 @@ export const DisputeSchema = z.object({
   pass: z.array(z.object({ issuer: z.string(), weight: z.number(), id: z.string() })),
 });
 
+/** How complete this node's copy of one issuer's log is (SPEC §16.4). */
+export const LogCompletenessSchema = z.object({
+  issuer: z.string(),
+  state: z.enum(['complete', 'missing', 'stale', 'no-log', 'equivocated', 'own']).describe('complete: every statement up to the newest checkpoint is held and the checkpoint is fresh; missing: some are known and not held; stale: the newest checkpoint is older than transparency.staleHours; no-log: no checkpoint of this issuer reached this node; equivocated: the issuer signed two histories (proof held); own: this node\'s own log'),
+  verified: z.int().describe('leaves of the newest checkpoint verified against the leaves this node holds'),
+  known: z.int().describe('the largest size a valid checkpoint of the issuer claimed'),
+  missing: z.int().describe('statements known and not held'),
+  checkpointAt: z.string().nullable().describe('when the issuer signed its newest checkpoint'),
+  witnesses: z.int().describe('witnesses that settle checkpoints (transparency.witnesses, or every issuer that counts) which cosigned the verified one'),
+  settled: z.boolean().describe('at least transparency.quorum of them did'),
+});
+
+/** The view's completeness: whether every issuer that counts has its log held completely here (SPEC §16.4). */
+export const CompletenessSchema = z.object({
+  complete: z.boolean().describe('every issuer that counts has a fresh log held completely here, and none equivocated: a silence in this view is a silence of theirs'),
+  summary: z.string().describe('the completeness in one sentence'),
+  counts: z.object({ complete: z.int(), missing: z.int(), stale: z.int(), noLog: z.int(), equivocated: z.int() }).describe('issuers that count, by the state of their log here'),
+  missing: z.int().describe('statements of issuers that count known and not held, all together'),
+  issuers: z.array(LogCompletenessSchema).describe('the issuers with counting evidence in this view, then issuers whose log is not complete (at most 50 in all)'),
+});
+
 export const ReputationViewSchema = z.object({
   digest: z.string().describe('sha256:<hex>'),
   asOf: z.string(),
@@ -88,6 +109,7 @@ export const ReputationViewSchema = z.object({
     }))
     .optional()
     .describe('issuers past their churn budget (SPEC §14.8): your trust graph, and so this view, does not yet reflect these changes of theirs; present only when some wait, at most 20, most changes first'),
+  completeness: CompletenessSchema.optional().describe('how complete this node\'s copy of the counting issuers\' logs is (SPEC §16.4); the status does not depend on it'),
   evidence: z
     .object({
       total: z.int().describe('attestations stored about the digest, by any issuer'),
@@ -103,6 +125,8 @@ export type Status = z.infer<typeof StatusSchema>;
 export type EvidenceItem = z.infer<typeof EvidenceItemSchema>;
 export type PredicateSummary = z.infer<typeof PredicateSummarySchema>;
 export type ReputationView = z.infer<typeof ReputationViewSchema>;
+export type Completeness = z.infer<typeof CompletenessSchema>;
+export type LogCompleteness = z.infer<typeof LogCompletenessSchema>;
 export type Dispute = z.infer<typeof DisputeSchema>;
 export type Inherited = z.infer<typeof InheritedSchema>;
 export type IssuerTrust = z.infer<typeof IssuerTrustSchema>;

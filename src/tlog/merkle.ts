@@ -97,7 +97,7 @@ export function consistencyProof(leaves: readonly Uint8Array[], first: number, s
 
 const isHash = (x: unknown): x is Uint8Array => x instanceof Uint8Array && x.length === HASH_BYTES;
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
+export function equal(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;
   for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
@@ -134,16 +134,17 @@ export function verifyInclusion(leaf: Uint8Array, index: number, size: number, p
   return sn === 0 && equal(r, treeRoot);
 }
 
-/** RFC 9162 §2.1.4.2: whether `proof` shows the tree of `first` leaves (root `firstRoot`) is a prefix of that of `second` (root `secondRoot`). */
-export function verifyConsistency(first: number, second: number, firstRoot: Uint8Array, secondRoot: Uint8Array, proof: readonly Uint8Array[]): boolean {
-  if (!isHash(firstRoot) || !isHash(secondRoot) || !Array.isArray(proof) || !proof.every(isHash)) return false;
-  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second) return false;
-  // The empty tree is a prefix of every tree; a tree is consistent with itself.
-  if (first === 0) return proof.length === 0 && equal(firstRoot, EMPTY_ROOT);
-  if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
-  if (proof.length === 0 || proof.length > maxProofLength(second) + 1) return false;
-  // A first tree that is a complete subtree is a node of the second: its root starts the path.
-  const nodes = isPowerOfTwo(first) ? [firstRoot, ...proof] : [...proof];
+/**
+ * The two roots a consistency proof's nodes hash to (RFC 9162 §2.1.4.2's fr and sr), or
+ * undefined when the nodes do not fit sizes first < second. `nodes` is the proof as the
+ * algorithm walks it: when `first` is a power of two, the root of the first tree comes
+ * first (the RFC's verifier prepends the claimed first root; an inconsistency proof
+ * carries the true one, so fr is what the second tree's prefix really hashes to).
+ */
+export function consistencyRoots(first: number, second: number, nodes: readonly Uint8Array[]): { fr: Uint8Array; sr: Uint8Array } | undefined {
+  if (!Array.isArray(nodes) || !nodes.every(isHash)) return undefined;
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first <= 0 || first >= second) return undefined;
+  if (nodes.length === 0 || nodes.length > maxProofLength(second) + 1) return undefined;
   let fn = first - 1;
   let sn = second - 1;
   while (fn % 2 === 1) {
@@ -153,7 +154,7 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
   let fr = nodes[0]!;
   let sr = nodes[0]!;
   for (const c of nodes.slice(1)) {
-    if (sn === 0) return false;
+    if (sn === 0) return undefined;
     if (fn % 2 === 1 || fn === sn) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
@@ -164,7 +165,20 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 && equal(fr, firstRoot) && equal(sr, secondRoot);
+  return sn === 0 ? { fr, sr } : undefined;
+}
+
+/** RFC 9162 §2.1.4.2: whether `proof` shows the tree of `first` leaves (root `firstRoot`) is a prefix of that of `second` (root `secondRoot`). */
+export function verifyConsistency(first: number, second: number, firstRoot: Uint8Array, secondRoot: Uint8Array, proof: readonly Uint8Array[]): boolean {
+  if (!isHash(firstRoot) || !isHash(secondRoot) || !Array.isArray(proof) || !proof.every(isHash)) return false;
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second) return false;
+  // The empty tree is a prefix of every tree; a tree is consistent with itself.
+  if (first === 0) return proof.length === 0 && equal(firstRoot, EMPTY_ROOT);
+  if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
+  if (proof.length === 0 || proof.length > maxProofLength(second) + 1) return false;
+  // A first tree that is a complete subtree is a node of the second: its root starts the path.
+  const roots = consistencyRoots(first, second, isPowerOfTwo(first) ? [firstRoot, ...proof] : proof);
+  return roots !== undefined && equal(roots.fr, firstRoot) && equal(roots.sr, secondRoot);
 }
 
 /** RFC 9162's "right-shift fn and sn equally until either LSB(fn) is set or fn is 0" (53-bit safe: by division). */
@@ -176,7 +190,7 @@ function shiftWhileEven(fn: number, sn: number): [number, number] {
   return [fn, sn];
 }
 
-function isPowerOfTwo(n: number): boolean {
+export function isPowerOfTwo(n: number): boolean {
   while (n > 1 && n % 2 === 0) n /= 2;
   return n === 1;
 }
@@ -280,4 +294,56 @@ export class MerkleTree {
     // SUBPROOF lists the deepest node first.
     return nodes.reverse();
   }
+}
+
+/**
+ * The right edge of a tree (its complete subtrees, largest first: at most ⌈log₂ n⌉ hashes):
+ * enough to append leaves and compute the root at every size on the way, without the
+ * leaves before. How a mirror checks a page of leaves against a signed root in O(log n)
+ * memory per log (RFC 9162 §2.1.1: the root folds the subtrees from the right).
+ */
+export class CompactRange {
+  private readonly nodes: Uint8Array[];
+  private n: number;
+
+  constructor(size = 0, nodes: readonly Uint8Array[] = []) {
+    if (!Number.isSafeInteger(size) || size < 0 || nodes.length !== popcount(size) || !nodes.every(isHash)) throw new RangeError('a compact range has one hash per set bit of its size');
+    this.n = size;
+    this.nodes = [...nodes];
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** The subtree hashes, largest first (what is persisted). */
+  get hashes(): readonly Uint8Array[] {
+    return [...this.nodes];
+  }
+
+  append(leaf: Uint8Array): void {
+    if (!isHash(leaf)) throw new TypeError('a leaf hash is 32 bytes');
+    let h = leaf;
+    // Merge while the lowest subtree has the size of the new one.
+    for (let s = this.n; s % 2 === 1; s = Math.floor(s / 2)) h = nodeHash(this.nodes.pop()!, h);
+    this.nodes.push(h);
+    this.n++;
+  }
+
+  root(): Uint8Array {
+    if (this.nodes.length === 0) return EMPTY_ROOT;
+    let r = this.nodes[this.nodes.length - 1]!;
+    for (let i = this.nodes.length - 2; i >= 0; i--) r = nodeHash(this.nodes[i]!, r);
+    return r;
+  }
+
+  clone(): CompactRange {
+    return new CompactRange(this.n, this.nodes);
+  }
+}
+
+function popcount(n: number): number {
+  let c = 0;
+  for (; n > 0; n = Math.floor(n / 2)) c += n % 2;
+  return c;
 }

@@ -1,0 +1,578 @@
+import { mkdir } from 'node:fs/promises';
+import { Level } from 'level';
+import type { CryptoSuite } from '../../src/crypto/suite.js';
+import { fromHex, toHex } from '../../src/encoding/bytes.js';
+import { ChorusError } from '../../src/errors.js';
+import type { Decision } from '../../src/ingest/decide.js';
+import { CompactRange, equal, leafHash, MerkleTree } from '../../src/tlog/merkle.js';
+import { MAX_NOTE_BYTES, parseNote } from '../../src/tlog/note.js';
+import {
+  checkpointTime, cosign, equivocationProof, inconsistencyNodes, noteWith, verifiedCosignatures, verifyCheckpointNote, verifyEquivocation,
+  type Cosignature, type EquivocationProof, type SignedCheckpoint,
+} from '../../src/tlog/witness.js';
+import type { Config } from '../home/config.js';
+import type { Identity } from '../home/identity.js';
+import type { AttestationStore, Removed, RemovalReason } from '../store/attestation-store.js';
+
+/** A new checkpoint of one issuer is looked at at most this often (cosignatures of a known one are always merged). */
+export const CHECKPOINT_INTERVAL_MS = 5_000;
+/** Cosignatures kept per checkpoint, and pending checkpoints (sizes between the verified and the newest) per issuer. */
+const MAX_COSIGNATURES = 32;
+const MAX_PENDING = 4;
+/** This node cosigns one issuer's checkpoints at most this often. */
+const COSIGN_INTERVAL_MS = 10_000;
+/** Equivocation proofs kept (one per issuer). */
+const MAX_EQUIVOCATIONS = 10_000;
+
+/** How complete this node's copy of one issuer's log is (SPEC §16.4). */
+export type LogState = 'complete' | 'missing' | 'stale' | 'no-log' | 'equivocated' | 'own';
+
+export interface IssuerCompleteness {
+  readonly issuer: string;
+  readonly state: LogState;
+  /** Leaves of the newest checkpoint this node verified against its leaves (its size). */
+  readonly verified: number;
+  /** The largest size any valid checkpoint of the issuer claimed. */
+  readonly known: number;
+  /** Statements of the issuer this node knows of and does not hold: leaves not fetched, plus ids whose envelopes are missing. */
+  readonly missing: number;
+  /** When the issuer signed its newest checkpoint (ISO), when it says. */
+  readonly checkpointAt: string | null;
+  /** Witnesses (of those that settle, SPEC §16.5) that cosigned the verified checkpoint. */
+  readonly witnesses: number;
+  readonly settled: boolean;
+}
+
+interface IssuerLog {
+  readonly did: string;
+  /** The newest checkpoint whose leaves this node holds and verified, and its note's text with cosignatures. */
+  verified: SignedCheckpoint | undefined;
+  range: CompactRange;
+  /** Cosignatures of the verified checkpoint, by witness. */
+  cosignatures: Map<string, Cosignature>;
+  /** Valid checkpoints larger than the verified one, not yet verified against leaves (the largest last). */
+  pending: SignedCheckpoint[];
+  /** Leaf ids of the verified tree whose envelopes this node does not hold (and did not see expire). */
+  missing: Set<string>;
+  equivocation: EquivocationProof | undefined;
+  lastNewAt: number;
+  lastCosignAt: number;
+}
+
+interface PersistedLog {
+  verified?: string;
+  range: string[];
+  cosignatures: string[];
+  pending: string[];
+}
+
+export type OfferOutcome =
+  /** A checkpoint larger than what this node holds: leaves to fetch. */
+  | 'new'
+  /** Nothing new (the same checkpoint, an older consistent one), or new cosignatures merged. */
+  | 'known' | 'cosigned'
+  /** Not mirrored here: an issuer that does not count, or over a bound. */
+  | 'ignored' | 'rate_limited'
+  /** The checkpoint and one held here cannot both be true: an equivocation proof was made. */
+  | 'equivocation';
+
+export interface MirrorDeps {
+  readonly store: AttestationStore;
+  readonly suite: CryptoSuite;
+  readonly identity: Identity;
+  readonly config: Config['transparency'];
+  /** The issuers that count in this node's view now. */
+  readonly counting: () => ReadonlySet<string>;
+  /** Brings who counts up to date (a trust change since the last question). */
+  readonly refresh?: () => Promise<unknown>;
+  readonly now?: () => number;
+}
+
+const leafKey = (did: string, i: number): string => `l!${did}!${i.toString(16).padStart(12, '0')}`;
+
+/**
+ * The logs of other issuers as this node mirrors them (SPEC §16.3): per issuer, the leaf
+ * ids up to the newest checkpoint whose root they were verified to hash to, that
+ * checkpoint with the cosignatures held, larger checkpoints not yet verified, and which of
+ * its statements this node lacks. A LevelDB of its own beside the store (log/mirror):
+ * leaves `l!<did>!<index>`, state `s!<did>`, equivocation proofs `e!<did>`, ids that
+ * expired or were collected `x!<id>` (held once, so not missing).
+ *
+ * Memory per mirrored issuer: its state (two notes, ⌈log₂ n⌉ hashes, cosignatures) and
+ * the ids it lacks; the leaves stay on disk. Only issuers that count are followed, at most
+ * `maxMirroredIssuers`, each at most `maxLeavesPerIssuer` leaves.
+ */
+export class Mirror {
+  private readonly logs = new Map<string, IssuerLog>();
+  private readonly equivocationListeners = new Set<(p: EquivocationProof, issuer: string) => void>();
+  private readonly cosignListeners = new Set<(note: string) => void>();
+  private readonly changeListeners = new Set<() => void>();
+  private readonly now: () => number;
+  private summaryCache: { at: number; value: CompletenessSummary } | undefined;
+  private writing: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly db: Level<string, string>, private readonly deps: MirrorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  static async open(dir: string, deps: MirrorDeps): Promise<Mirror> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    await db.open();
+    const m = new Mirror(db, deps);
+    try {
+      await m.load();
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+    return m;
+  }
+
+  private async load(): Promise<void> {
+    for await (const [key, value] of this.db.iterator({ gte: 's!', lt: 's"' })) {
+      const did = key.slice(2);
+      const p = JSON.parse(value) as PersistedLog;
+      const verified = p.verified === undefined ? undefined : verifyCheckpointNote(p.verified, this.deps.suite);
+      const log = this.blank(did);
+      log.verified = verified;
+      log.range = new CompactRange(verified?.checkpoint.size ?? 0, p.range.map((h) => fromHex(h)!));
+      log.pending = p.pending.map((n) => verifyCheckpointNote(n, this.deps.suite));
+      if (verified && p.cosignatures.length > 0) {
+        const n = parseNote(`${verified.text}\n${[verified.signatureLine, ...p.cosignatures].join('\n')}\n`);
+        // Verified again at load (a damaged file adds nothing); their times were checked when they came.
+        for (const c of verifiedCosignatures(verified.text, n.signatures.slice(1), this.deps.suite, 2 ** 52)) log.cosignatures.set(c.witness, c);
+      }
+      this.logs.set(did, log);
+    }
+    for await (const [key, value] of this.db.iterator({ gte: 'e!', lt: 'e"' })) {
+      const log = this.logs.get(key.slice(2)) ?? this.blank(key.slice(2));
+      log.equivocation = JSON.parse(value) as EquivocationProof;
+      this.logs.set(log.did, log);
+    }
+    // What each verified tree lacks: its ids neither in the store nor seen to expire.
+    for (const log of this.logs.values()) {
+      const size = log.verified?.checkpoint.size ?? 0;
+      for (let i = 0; i < size; i += 1000) {
+        const ids = await this.leafIds(log.did, i, Math.min(size, i + 1000));
+        await this.noteMissing(log, ids);
+      }
+    }
+  }
+
+  private blank(did: string): IssuerLog {
+    return { did, verified: undefined, range: new CompactRange(), cosignatures: new Map(), pending: [], missing: new Set(), equivocation: undefined, lastNewAt: 0, lastCosignAt: 0 };
+  }
+
+  private async noteMissing(log: IssuerLog, ids: readonly string[]): Promise<void> {
+    const held = await this.deps.store.hasMany(ids);
+    const gone = await this.db.getMany(ids.map((id) => `x!${id}`));
+    ids.forEach((id, k) => {
+      if (!held[k] && gone[k] === undefined) log.missing.add(id);
+    });
+  }
+
+  /** Whether this node follows `did`'s log: an issuer that counts here, not this node, within the bound. */
+  follows(did: string): boolean {
+    if (!this.deps.config.mirror || did === this.deps.identity.did) return false;
+    if (this.logs.has(did)) return this.deps.counting().has(did) || this.logs.get(did)!.equivocation !== undefined;
+    return this.deps.counting().has(did) && this.logs.size < this.deps.config.maxMirroredIssuers;
+  }
+
+  /** The issuers whose logs this node follows now (those that count, within the bound). */
+  async followed(): Promise<string[]> {
+    await this.deps.refresh?.();
+    return [...this.deps.counting()].filter((did) => this.follows(did));
+  }
+
+  /** Hears every new equivocation proof (to gossip it and stop counting the issuer). */
+  onEquivocation(listener: (p: EquivocationProof, issuer: string) => void): void {
+    this.equivocationListeners.add(listener);
+  }
+
+  /** Hears every note this node cosigned (to gossip it). */
+  onCosigned(listener: (note: string) => void): void {
+    this.cosignListeners.add(listener);
+  }
+
+  /** Hears every change of completeness. */
+  onChange(listener: () => void): void {
+    this.changeListeners.add(listener);
+  }
+
+  private changed(): void {
+    this.summaryCache = undefined;
+    for (const l of this.changeListeners) l();
+  }
+
+  private persist(log: IssuerLog): Promise<void> {
+    const p: PersistedLog = {
+      ...(log.verified ? { verified: noteWith(log.verified, []) } : {}),
+      range: log.range.hashes.map(toHex),
+      cosignatures: [...log.cosignatures.values()].map((c) => c.line),
+      pending: log.pending.map((c) => noteWith(c, [])),
+    };
+    const w = this.writing.catch(() => undefined).then(() => this.db.put(`s!${log.did}`, JSON.stringify(p)));
+    this.writing = w;
+    return w;
+  }
+
+  /**
+   * A checkpoint note from anywhere (gossip, a peer's answer, the API): verified (size and
+   * syntax bounds, one signature, then any cosignatures it carries), then compared with
+   * what is held. Throws a typed error for a malformed or forged note (the sender is to
+   * blame); returns what it meant otherwise.
+   */
+  async offer(note: string): Promise<{ outcome: OfferOutcome; issuer: string; size: number }> {
+    if (typeof note !== 'string' || note.length > MAX_NOTE_BYTES) throw new ChorusError('too_large', `a checkpoint note is at most ${MAX_NOTE_BYTES} bytes`);
+    const c = verifyCheckpointNote(note, this.deps.suite);
+    await this.deps.refresh?.();
+    const out = (outcome: OfferOutcome) => ({ outcome, issuer: c.issuer, size: c.checkpoint.size });
+    if (!this.follows(c.issuer)) return out('ignored');
+    if (c.checkpoint.size > this.deps.config.maxLeavesPerIssuer) return out('ignored');
+    let log = this.logs.get(c.issuer);
+    if (log === undefined) this.logs.set(c.issuer, (log = this.blank(c.issuer)));
+    if (log.equivocation !== undefined) return out('known');
+    const v = log.verified;
+    const size = c.checkpoint.size;
+    // The verified checkpoint again (or the same tree, signed again later): merge cosignatures.
+    if (v !== undefined && size === v.checkpoint.size) {
+      if (!equal(c.checkpoint.root, v.checkpoint.root)) return out(await this.equivocated(log, c, v, []));
+      if (c.text !== v.text && (checkpointTime(c.checkpoint) ?? 0) > (checkpointTime(v.checkpoint) ?? 0)) {
+        // A heartbeat: the same tree, signed anew. Cosignatures of the old note do not carry over.
+        log.verified = c;
+        log.cosignatures.clear();
+        this.mergeCosignatures(log, c);
+        this.cosignIfDue(log);
+        await this.persist(log);
+        this.changed();
+        return out('known');
+      }
+      if (c.text !== v.text) return out('known');
+      const added = this.mergeCosignatures(log, c);
+      if (added > 0) {
+        await this.persist(log);
+        this.changed();
+      }
+      return out(added > 0 ? 'cosigned' : 'known');
+    }
+    // Older than what is verified: it must be a prefix of the tree held.
+    if (v !== undefined && size < v.checkpoint.size) {
+      const tree = await this.tree(log.did, v.checkpoint.size);
+      if (equal(tree.root(size), c.checkpoint.root)) return out('known');
+      return out(await this.equivocated(log, c, v, size === 0 ? [] : inconsistencyNodes(size, tree.consistencyProof(size, v.checkpoint.size), tree.root(size))));
+    }
+    // Larger than what is verified: a pending one of the same size must agree.
+    const same = log.pending.find((p) => p.checkpoint.size === size);
+    if (same !== undefined) {
+      if (!equal(same.checkpoint.root, c.checkpoint.root)) return out(await this.equivocated(log, c, same, []));
+      return out('known');
+    }
+    const now = this.now();
+    if (now - log.lastNewAt < CHECKPOINT_INTERVAL_MS && log.pending.length > 0) return out('rate_limited');
+    log.lastNewAt = now;
+    log.pending.push(c);
+    log.pending.sort((a, b) => a.checkpoint.size - b.checkpoint.size);
+    // Keep the smallest and the largest few: the largest says how much is missing.
+    if (log.pending.length > MAX_PENDING) log.pending.splice(1, log.pending.length - MAX_PENDING);
+    await this.persist(log);
+    this.changed();
+    return out('new');
+  }
+
+  private mergeCosignatures(log: IssuerLog, c: SignedCheckpoint): number {
+    let added = 0;
+    for (const x of verifiedCosignatures(c.text, c.others, this.deps.suite, Math.floor(this.now() / 1000))) {
+      if (x.witness === log.did) continue;
+      const prev = log.cosignatures.get(x.witness);
+      if (prev !== undefined && prev.timestamp >= x.timestamp) continue;
+      if (prev === undefined && log.cosignatures.size >= MAX_COSIGNATURES) continue;
+      log.cosignatures.set(x.witness, x);
+      added++;
+    }
+    return added;
+  }
+
+  /** This node's cosignature of the verified checkpoint (SPEC §16.5), at most once per COSIGN_INTERVAL_MS per issuer. */
+  private cosignIfDue(log: IssuerLog): void {
+    const v = log.verified;
+    const now = this.now();
+    if (!this.deps.config.witness || v === undefined || now - log.lastCosignAt < COSIGN_INTERVAL_MS) return;
+    log.lastCosignAt = now;
+    const me = this.deps.identity.did;
+    const mine = cosign(v.text, me, this.deps.identity.secretKey, Math.floor(now / 1000));
+    log.cosignatures.set(me, mine);
+    const note = noteWith(v, [...log.cosignatures.values()]);
+    for (const l of this.cosignListeners) l(note);
+  }
+
+  /** Where to start fetching leaves of `did`, and up to which size (the newest pending checkpoint), or undefined. */
+  wants(did: string): { from: number; to: number } | undefined {
+    const log = this.logs.get(did);
+    if (log === undefined || log.equivocation !== undefined || log.pending.length === 0) return undefined;
+    return { from: log.verified?.checkpoint.size ?? 0, to: log.pending[log.pending.length - 1]!.checkpoint.size };
+  }
+
+  /** Ids of `did`'s verified tree whose envelopes this node lacks (at most `limit`). */
+  missingIds(did: string, limit = 1000): string[] {
+    const out: string[] = [];
+    for (const id of this.logs.get(did)?.missing ?? []) {
+      if (out.length >= limit) break;
+      out.push(id);
+    }
+    return out;
+  }
+
+  /** Issuers whose copy is incomplete: leaves to fetch or envelopes missing. */
+  incomplete(): string[] {
+    return [...this.logs.values()].filter((l) => l.equivocation === undefined && (l.pending.length > 0 || l.missing.size > 0) && this.follows(l.did)).map((l) => l.did);
+  }
+
+  /**
+   * Leaves a peer gave for `did`, from the verified size on, with the peer's own checkpoint
+   * `note` they must hash to. Verified in O(log n) memory from the held compact range, then
+   * stored; the checkpoint becomes the verified one and is cosigned. Pending checkpoints on
+   * the way are compared with the roots at their sizes: one that differs is an equivocation.
+   * Throws `bad_input` when the leaves do not hash to the peer's signed root (the peer
+   * lied). Returns the ids whose envelopes this node lacks.
+   */
+  async extend(did: string, note: string, start: number, ids: readonly string[]): Promise<{ missing: string[]; outcome: OfferOutcome }> {
+    const p = verifyCheckpointNote(note, this.deps.suite);
+    if (p.issuer !== did) throw new ChorusError('bad_input', 'the checkpoint is of another log');
+    const log = this.logs.get(did);
+    if (log === undefined || log.equivocation !== undefined) return { missing: [], outcome: 'ignored' };
+    const from = log.verified?.checkpoint.size ?? 0;
+    if (start !== from || from + ids.length !== p.checkpoint.size) throw new ChorusError('bad_input', `expected the leaves ${from}..${p.checkpoint.size}`);
+    if (p.checkpoint.size > this.deps.config.maxLeavesPerIssuer) return { missing: [], outcome: 'ignored' };
+    const range = log.range.clone();
+    const roots = new Map<number, Uint8Array>();
+    const wanted = new Set(log.pending.map((c) => c.checkpoint.size));
+    for (const id of ids) {
+      const b = typeof id === 'string' && /^[0-9a-f]{64}$/.test(id) ? fromHex(id) : undefined;
+      if (b === undefined) throw new ChorusError('bad_input', 'a leaf id is 64 hex characters');
+      range.append(leafHash(b));
+      if (wanted.has(range.size)) roots.set(range.size, range.root());
+    }
+    if (!equal(range.root(), p.checkpoint.root)) throw new ChorusError('bad_input', `the leaves ${from}..${p.checkpoint.size} do not hash to the peer's checkpoint root`);
+    // The leaves are the issuer's (they hash to its signed root): store them.
+    const batch = this.db.batch();
+    ids.forEach((id, k) => batch.put(leafKey(did, from + k), id));
+    await batch.write();
+    const before = log.verified;
+    log.verified = p;
+    log.range = range;
+    log.cosignatures.clear();
+    this.mergeCosignatures(log, p);
+    const conflicts = log.pending.filter((c) => c.checkpoint.size <= p.checkpoint.size && roots.has(c.checkpoint.size) && !equal(roots.get(c.checkpoint.size)!, c.checkpoint.root));
+    log.pending = log.pending.filter((c) => c.checkpoint.size > p.checkpoint.size);
+    await this.noteMissing(log, ids);
+    if (conflicts.length > 0) {
+      const x = conflicts[0]!;
+      const tree = await this.tree(did, p.checkpoint.size);
+      const outcome = await this.equivocated(log, x, p, inconsistencyNodes(x.checkpoint.size, tree.consistencyProof(x.checkpoint.size, p.checkpoint.size), tree.root(x.checkpoint.size)));
+      return { missing: [...log.missing], outcome };
+    }
+    // Verified to extend what was held before (same leaves, then more): a witness's statement.
+    if (before === undefined || before.checkpoint.size <= p.checkpoint.size) this.cosignIfDue(log);
+    await this.persist(log);
+    this.changed();
+    return { missing: this.missingIds(did), outcome: 'new' };
+  }
+
+  /** The tree of `did`'s first `size` leaves, from disk (for proofs; bounded by maxLeavesPerIssuer). */
+  private async tree(did: string, size: number): Promise<MerkleTree> {
+    const t = new MerkleTree();
+    for (let i = 0; i < size; i += 1000) for (const id of await this.leafIds(did, i, Math.min(size, i + 1000))) t.append(leafHash(fromHex(id)!));
+    return t;
+  }
+
+  private async equivocated(log: IssuerLog, x: SignedCheckpoint, y: SignedCheckpoint, nodes: readonly Uint8Array[]): Promise<OfferOutcome> {
+    const proof = equivocationProof(x, y, nodes);
+    verifyEquivocation(proof, this.deps.suite); // never store a proof that does not verify
+    return (await this.addEquivocation(proof)).added ? 'equivocation' : 'known';
+  }
+
+  /** An equivocation proof from anywhere: verified (throws a typed error when it is not one), stored once per issuer. */
+  async addEquivocation(raw: unknown): Promise<{ added: boolean; issuer: string }> {
+    const v = verifyEquivocation(raw, this.deps.suite);
+    const log = this.logs.get(v.issuer) ?? this.blank(v.issuer);
+    if (log.equivocation !== undefined) return { added: false, issuer: v.issuer };
+    const held = [...this.logs.values()].filter((l) => l.equivocation !== undefined).length;
+    if (held >= MAX_EQUIVOCATIONS) return { added: false, issuer: v.issuer };
+    log.equivocation = v.proof;
+    this.logs.set(v.issuer, log);
+    await this.db.put(`e!${v.issuer}`, JSON.stringify(v.proof));
+    for (const l of this.equivocationListeners) l(v.proof, v.issuer);
+    this.changed();
+    return { added: true, issuer: v.issuer };
+  }
+
+  equivocation(did: string): EquivocationProof | undefined {
+    return this.logs.get(did)?.equivocation;
+  }
+
+  equivocations(limit = 100): { issuer: string; proof: EquivocationProof }[] {
+    const out: { issuer: string; proof: EquivocationProof }[] = [];
+    for (const l of this.logs.values()) {
+      if (out.length >= limit) break;
+      if (l.equivocation) out.push({ issuer: l.did, proof: l.equivocation });
+    }
+    return out;
+  }
+
+  /** Issuers caught equivocating. */
+  equivocators(): Set<string> {
+    return new Set([...this.logs.values()].filter((l) => l.equivocation !== undefined).map((l) => l.did));
+  }
+
+  /** The verified checkpoint of `did` with the cosignatures held, as a note; undefined when none. */
+  note(did: string): string | undefined {
+    const log = this.logs.get(did);
+    return log?.verified === undefined ? undefined : noteWith(log.verified, [...log.cosignatures.values()]);
+  }
+
+  /** The verified size of `did`'s log here (0 when none). */
+  size(did: string): number {
+    return this.logs.get(did)?.verified?.checkpoint.size ?? 0;
+  }
+
+  /** Leaf ids [start, end) of `did`'s verified tree. */
+  async leafIds(did: string, start: number, end: number): Promise<string[]> {
+    if (end <= start) return [];
+    const out: string[] = [];
+    for await (const v of this.db.values({ gte: leafKey(did, start), lt: leafKey(did, end) })) out.push(v);
+    return out;
+  }
+
+  /** An inclusion proof of `id` in `did`'s verified tree (O(n) from disk, n ≤ maxLeavesPerIssuer). */
+  async inclusion(did: string, id: string): Promise<{ index: number; size: number; proof: string[] }> {
+    const size = this.size(did);
+    const tree = new MerkleTree();
+    let index = -1;
+    for (let i = 0; i < size; i += 1000) {
+      for (const x of await this.leafIds(did, i, Math.min(size, i + 1000))) {
+        if (x === id) index = tree.size;
+        tree.append(leafHash(fromHex(x)!));
+      }
+    }
+    if (index < 0) throw new ChorusError('not_found', `attestation ${id.slice(0, 16)}… is not in the mirrored log of ${did}`);
+    return { index, size, proof: tree.inclusionProof(index, size).map(toHex) };
+  }
+
+  async consistency(did: string, from: number, to: number): Promise<string[]> {
+    const size = this.size(did);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to || to > size) {
+      throw new ChorusError('bad_input', `a consistency proof is between sizes 0 ≤ from ≤ to ≤ ${size}`);
+    }
+    return (await this.tree(did, to)).consistencyProof(from, to).map(toHex);
+  }
+
+  /** After a commit: statements of mirrored issuers that arrived are no longer missing. */
+  committed(ds: readonly Decision[]): void {
+    let changed = false;
+    for (const d of ds) {
+      if (d.outcome !== 'accept') continue;
+      const log = this.logs.get(d.attestation.issuer);
+      if (log?.missing.delete(d.id)) changed = true;
+    }
+    if (changed) this.changed();
+  }
+
+  /**
+   * Envelopes fetched for missing ids that this node will not store (expired by now, say):
+   * held once, so not missing. Only ids whose envelope verified (a decision with the id).
+   */
+  async settled(ds: readonly Decision[]): Promise<void> {
+    const gone = ds.flatMap((d) => (d.outcome === 'ignore' && d.code === 'expired' && d.id !== undefined ? [d.id] : []));
+    if (gone.length === 0) return;
+    await this.db.batch(gone.map((id) => ({ type: 'put' as const, key: `x!${id}`, value: '' })));
+    for (const log of this.logs.values()) for (const id of gone) log.missing.delete(id);
+    this.changed();
+  }
+
+  /** Collected after expiry: held once, not missing when it is gone. */
+  removed(rs: readonly Removed[], reason: RemovalReason): void {
+    if (reason !== 'gc') return;
+    const mirrored = rs.filter((r) => this.logs.has(r.issuer));
+    if (mirrored.length === 0) return;
+    void this.db.batch(mirrored.map((r) => ({ type: 'put' as const, key: `x!${r.id}`, value: '' }))).catch(() => undefined);
+  }
+
+  /** How complete this node's copy of `did`'s log is. */
+  completeness(did: string, settlers?: ReadonlySet<string>): IssuerCompleteness {
+    const now = this.now();
+    if (did === this.deps.identity.did) return { issuer: did, state: 'own', verified: 0, known: 0, missing: 0, checkpointAt: null, witnesses: 0, settled: true };
+    const log = this.logs.get(did);
+    const v = log?.verified;
+    const newest = log?.pending[log.pending.length - 1] ?? v;
+    const known = newest?.checkpoint.size ?? 0;
+    const verified = v?.checkpoint.size ?? 0;
+    const missing = log === undefined ? 0 : known - verified + log.missing.size;
+    const at = newest ? checkpointTime(newest.checkpoint) : undefined;
+    const witnessSet = settlers ?? this.settlers();
+    const witnesses = log ? [...log.cosignatures.keys()].filter((w) => witnessSet.has(w)).length : 0;
+    const state: LogState = log?.equivocation !== undefined ? 'equivocated'
+      : newest === undefined ? 'no-log'
+        : missing > 0 ? 'missing'
+          : at === undefined || now - at > this.deps.config.staleHours * 3_600_000 ? 'stale' : 'complete';
+    return { issuer: did, state, verified, known, missing, checkpointAt: at === undefined ? null : new Date(at).toISOString(), witnesses, settled: witnesses >= this.deps.config.quorum };
+  }
+
+  /** The witnesses whose cosignatures settle a checkpoint: configured, or every issuer that counts. */
+  private settlers(): ReadonlySet<string> {
+    return this.deps.config.witnesses.length > 0 ? new Set(this.deps.config.witnesses) : this.deps.counting();
+  }
+
+  /**
+   * The completeness of every issuer that counts (recomputed at most once a second, or on a
+   * change): counts per state and the issuers not complete (at most 50 listed).
+   */
+  summary(): CompletenessSummary {
+    const now = this.now();
+    if (this.summaryCache && now - this.summaryCache.at < 1000) return this.summaryCache.value;
+    const counting = this.deps.counting();
+    const settlers = this.settlers();
+    const counts: Record<LogState, number> = { complete: 0, missing: 0, stale: 0, 'no-log': 0, equivocated: 0, own: 0 };
+    const notComplete: IssuerCompleteness[] = [];
+    let missing = 0;
+    const dids = new Set([...counting, ...this.equivocators()]);
+    for (const did of dids) {
+      const c = this.completeness(did, settlers);
+      counts[c.state]++;
+      missing += c.missing;
+      if (c.state !== 'complete' && c.state !== 'own' && notComplete.length < 50) notComplete.push(c);
+    }
+    const complete = this.deps.config.mirror && counts.missing + counts.stale + counts['no-log'] + counts.equivocated === 0;
+    const value: CompletenessSummary = { complete, mirror: this.deps.config.mirror, counts, missing, notComplete };
+    this.summaryCache = { at: now, value };
+    return value;
+  }
+
+  /** Memory held for mirrored logs, roughly (bytes): for the benchmark and /metrics. */
+  get stats(): { issuers: number; missing: number; equivocations: number } {
+    let missing = 0;
+    let equivocations = 0;
+    for (const l of this.logs.values()) {
+      missing += l.missing.size;
+      if (l.equivocation) equivocations++;
+    }
+    return { issuers: this.logs.size, missing, equivocations };
+  }
+
+  async close(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    await this.db.close();
+  }
+}
+
+/** Every counting issuer's log, summed up (SPEC §16.4): what a view carries beside its verdict. */
+export interface CompletenessSummary {
+  /** Every issuer that counts has a log this node holds completely, fresh, and none equivocated. */
+  readonly complete: boolean;
+  /** Whether this node mirrors logs at all (config transparency.mirror). */
+  readonly mirror: boolean;
+  readonly counts: Readonly<Record<LogState, number>>;
+  /** Statements known and not held, all issuers together. */
+  readonly missing: number;
+  readonly notComplete: readonly IssuerCompleteness[];
+}
