@@ -1,5 +1,5 @@
 import type { AttestationSummary, ViewWithLookup } from '../client/node-client.js';
-import type { EvidenceItem } from '../../src/reputation/view-schema.js';
+import type { EvidenceItem, LogCompleteness } from '../../src/reputation/view-schema.js';
 
 const MARK: Record<string, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', info: 'info' };
 
@@ -59,6 +59,20 @@ export function ownWords(a: EvidenceItem): string {
   return line.length > 160 ? `${line.slice(0, 159)}…` : line;
 }
 
+/** One issuer's log as this node holds it (SPEC §16.4), in one line. */
+export function formatLog(c: LogCompleteness): string {
+  const at = c.checkpointAt === null ? '' : ` (${c.checkpointAt.slice(0, 16).replace('T', ' ')}Z)`;
+  const witnessed = c.state === 'own' ? '' : `; ${c.witnesses} witness${c.witnesses === 1 ? '' : 'es'}${c.settled ? ', settled' : ''}`;
+  switch (c.state) {
+    case 'own': return 'log: this node\'s own (chorus log checkpoint)';
+    case 'complete': return `log: complete through checkpoint ${c.verified}${at}${witnessed}`;
+    case 'missing': return `log: MISSING ${c.missing} of its statements (checkpoint ${c.known}${at}; ${c.verified} leaves verified)${witnessed}`;
+    case 'stale': return `log: STALE, newest checkpoint ${c.known}${at} is older than the staleness limit${witnessed}`;
+    case 'no-log': return 'log: none seen here (no checkpoint of this issuer reached this node)';
+    case 'equivocated': return 'log: EQUIVOCATED, it signed two histories that cannot both be true';
+  }
+}
+
 /** The reputation view as a person reads it: the verdict and its reason first, then the evidence. */
 export function formatView(v: ViewWithLookup, self?: string, opts: { explain?: boolean } = {}): string {
   const lines = [`${v.status.toUpperCase()}  ${v.digest}`, clean(v.reason)];
@@ -95,6 +109,11 @@ export function formatView(v: ViewWithLookup, self?: string, opts: { explain?: b
   const u = v.untrusted;
   if (u.listed > 0) lines.push('', `${u.listed} listed attestation(s) from issuers you do not trust for their kind: ${u.fail} fail, ${u.warn} warn, ${u.pass} pass (they do not count)`);
   if (v.evidence && v.evidence.omitted > 0) lines.push(`${v.evidence.omitted} more attestation(s) by issuers you do not trust are not listed (chorus list --subject ${v.digest})`);
+  const c = v.completeness;
+  if (c) {
+    lines.push('', `${c.complete ? 'COMPLETE' : 'INCOMPLETE'}: ${clean(c.summary)}`);
+    for (const i of c.issuers.filter((x) => x.state !== 'complete' && x.state !== 'own').slice(0, 10)) lines.push(`  ${nameOf(i.issuer, undefined, self).padEnd(21)}  ${formatLog(i)}`);
+  }
   return lines.join('\n');
 }
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ChorusError, ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import type { ImportTally } from '../ingest/import-lines.js';
-import type { AttestationDetail, AttestationSummary, CheckResult, IssuerInfo, ListPage, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustGraphInfo, TrustListView, ViewWithLookup } from './node-client.js';
+import type { AttestationDetail, AttestationSummary, CheckResult, IssuerInfo, ListPage, LogVerifyResult, NodeClient, NodeStatus, PeerView, PublishOutcome, TrustGraphInfo, TrustListView, ViewWithLookup } from './node-client.js';
 
 const CODES = new Set<string>(ERROR_CODES);
 
@@ -95,12 +95,15 @@ export function httpClient(baseUrl: string, token: string): NodeClient {
     async peers() {
       return (await call<{ peers: PeerView[] }>('GET', '/v1/peers')).body.peers;
     },
-    async logCheckpoint() {
-      const { did } = (await call<NodeStatus>('GET', '/v1/status')).body;
+    async logCheckpoint(of) {
+      const did = of ?? (await call<NodeStatus>('GET', '/v1/status')).body.did;
       return (await call<undefined>('GET', `/v1/issuers/${encodeURIComponent(did)}/checkpoint`)).text;
     },
-    async logProof(id) {
-      const { did } = (await call<NodeStatus>('GET', '/v1/status')).body;
+    async logVerify(did, fetch) {
+      return (await call<LogVerifyResult>(fetch ? 'POST' : 'GET', `/v1/issuers/${encodeURIComponent(did)}/log/${fetch ? 'verify' : 'status'}`)).body;
+    },
+    async logProof(id, of) {
+      const did = of ?? (await call<NodeStatus>('GET', '/v1/status')).body.did;
       const checkpoint = (await call<undefined>('GET', `/v1/issuers/${encodeURIComponent(did)}/checkpoint`)).text;
       const p = (await call<{ index: number; size: number; proof: string[] }>('GET', `/v1/issuers/${encodeURIComponent(did)}/proof/inclusion?id=${encodeURIComponent(id)}`)).body;
       return { ...p, checkpoint };

@@ -39,7 +39,8 @@ export function localClient(node: LocalNode): NodeClient {
     check: (digest) => service.check(digest),
     approved: () => service.approved(),
     // No daemon: the log is opened here (its backfill and a first checkpoint included) and closed again.
-    async logCheckpoint() {
+    async logCheckpoint(did) {
+      if (did !== undefined && did !== node.identity.did) throw notRunning();
       const log = await OwnLog.open(join(node.home.root, 'log'), node.identity, node.store);
       try {
         return await log.checkpoint();
@@ -47,7 +48,8 @@ export function localClient(node: LocalNode): NodeClient {
         await log.close();
       }
     },
-    async logProof(id) {
+    async logProof(id, did) {
+      if (did !== undefined && did !== node.identity.did) throw notRunning();
       const log = await OwnLog.open(join(node.home.root, 'log'), node.identity, node.store);
       try {
         const checkpoint = await log.checkpoint();
@@ -56,6 +58,8 @@ export function localClient(node: LocalNode): NodeClient {
         await log.close();
       }
     },
+    // Mirrored logs live in the running node (it holds their store open).
+    logVerify: () => Promise.reject(notRunning()),
     peers: () => Promise.reject(notRunning()),
     connect: () => Promise.reject(notRunning()),
     close: () => node.close(),

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Envelope } from '../../src/statement/statement.js';
+import type { LogCompleteness } from '../../src/reputation/view-schema.js';
 import type { PeerSchema } from '../service/contract.js';
 import type { PolicyEdit } from '../home/trust-list.js';
 import type { ImportTally } from '../ingest/import-lines.js';
@@ -23,6 +24,14 @@ export interface ListPage {
  * the same NodeService the API's routes call), and the running daemon over its HTTP API —
  * the commands behave the same with either.
  */
+/** What `chorus log verify` shows (GET /v1/issuers/{did}/log/status, POST …/log/verify). */
+export interface LogVerifyResult {
+  completeness: LogCompleteness;
+  missingIds: string[];
+  fetched: { leaves: number; envelopes: number };
+  equivocation: { type: 'chorus-equivocation/v1'; a: string; b: string; nodes: readonly string[] } | null;
+}
+
 export interface NodeClient {
   readonly mode: 'local' | 'daemon';
   /** `lookup: false`: do not ask the network about a digest this node holds nothing about; `without`: what-if. */
@@ -45,9 +54,11 @@ export interface NodeClient {
   /** Connected peers (needs a running node). */
   peers(): Promise<PeerView[]>;
   /** This node's own issuer log (SPEC §16): its newest checkpoint, a C2SP signed note. */
-  logCheckpoint(): Promise<string>;
-  /** An inclusion proof of one of this node's own attestations in its log, with the checkpoint it is against. */
-  logProof(id: string): Promise<{ index: number; size: number; proof: string[]; checkpoint: string }>;
+  logCheckpoint(did?: string): Promise<string>;
+  /** An inclusion proof of an attestation in this node's log (or the mirrored log of `did`), with the checkpoint it is against. */
+  logProof(id: string, did?: string): Promise<{ index: number; size: number; proof: string[]; checkpoint: string }>;
+  /** How complete this node's copy of `did`'s log is; with `fetch`, completed from peers first (needs a running node). */
+  logVerify(did: string, fetch: boolean): Promise<LogVerifyResult>;
   /** Dials a peer and keeps the connection (needs a running node). */
   connect(multiaddr: string): Promise<string>;
   close(): Promise<void>;

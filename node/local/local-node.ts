@@ -35,6 +35,7 @@ export type NodeView = ReputationView & { evidence: { total: number; listed: num
 export interface CompletenessSource {
   summary(): { complete: boolean; mirror: boolean; counts: Readonly<Record<LogCompleteness['state'], number>>; missing: number; notComplete: readonly LogCompleteness[] };
   completeness(did: string): LogCompleteness;
+  equivocation(did: string): { type: 'chorus-equivocation/v1'; a: string; b: string; nodes: readonly string[] } | undefined;
 }
 
 /** The completeness a view carries: the summary of every counting issuer's log, and the state of those with evidence in it. */
@@ -121,6 +122,11 @@ export class LocalNode {
   /** Views carry the completeness of the mirrored issuer logs from now on (SPEC §16.4). */
   attachMirror(mirror: CompletenessSource): void {
     this.mirror = mirror;
+  }
+
+  /** The mirrored issuer logs, when attached (the daemon's). */
+  get logs(): CompletenessSource | undefined {
+    return this.mirror;
   }
 
   /** The view cache's counters and size (metrics). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ScopeList, TrustParams, TrustPolicyFile } from '../../src/reputation/policy.js';
 import { Envelope, Subject } from '../../src/statement/statement.js';
-import { IssuerTrustSchema, ReputationViewSchema } from '../../src/reputation/view-schema.js';
+import { IssuerTrustSchema, LogCompletenessSchema, ReputationViewSchema } from '../../src/reputation/view-schema.js';
 import { DidKeyString, Timestamp } from '../../src/statement/common.js';
 
 /**
@@ -140,6 +140,10 @@ export const IssuerView = z.object({
   endorsedBy: z.array(z.object({ id: z.string(), issuer: z.string(), scope: z.array(z.string()), weight: z.number(), issuedAt: z.string(), expiresAt: z.string().optional() })).describe('endorsements of this issuer stored here (newest first, at most 100)'),
   endorses: z.array(z.object({ id: z.string(), endorsed: z.string(), scope: z.array(z.string()), weight: z.number() })).describe('its own endorsements (newest first, at most 100)'),
   published: z.object({ attestations: z.int(), bytes: z.int(), recent: z.array(AttestationSummarySchema) }),
+  log: z.object({
+    completeness: LogCompletenessSchema,
+    equivocation: z.object({ type: z.literal('chorus-equivocation/v1'), a: z.string(), b: z.string(), nodes: z.array(z.string()).readonly() }).nullable().describe('two checkpoints this issuer signed that cannot both be true (SPEC §16.5), when this node holds such a proof'),
+  }).optional().describe('its issuer log as this node holds it (SPEC §16); absent when no node is running'),
 });
 export const TrustGraphView = z.object({
   roots: z.int(),

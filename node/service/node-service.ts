@@ -281,6 +281,7 @@ export class NodeService {
       endorsedBy,
       endorses,
       published: { ...this.node.store.issuerUsage(did), recent: recent.items.map(summarize) },
+      ...(this.node.logs ? { log: { completeness: this.node.logs.completeness(did), equivocation: this.node.logs.equivocation(did) ?? null } } : {}),
     };
   }
 

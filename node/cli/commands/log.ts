@@ -3,30 +3,68 @@ import { ChorusError } from '../../../src/errors.js';
 import { fromHex, toHex } from '../../../src/encoding/bytes.js';
 import { leafHash, verifyInclusion } from '../../../src/tlog/merkle.js';
 import { parseCheckpoint, parseNote } from '../../../src/tlog/note.js';
+import { checkpointTime, verifiedCosignatures } from '../../../src/tlog/witness.js';
+import { referenceSuite } from '../../../src/crypto/reference-suite.js';
+import { publicKeyFromDidKey } from '../../../src/identity/did-key.js';
+import { EXIT } from '../exit-codes.js';
+import { formatLog } from '../format.js';
 import { action, type Cli } from '../context.js';
 
-/** `chorus log`: this node's own issuer log (SPEC §16). */
+const checkDid = (did: string | undefined): void => {
+  if (did !== undefined && publicKeyFromDidKey(did) === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${did.slice(0, 100)}"`);
+};
+
+/** `chorus log`: issuer logs, this node's own and those it mirrors (SPEC §16). */
 export function logCommand(cli: Cli): Command {
-  const log = new Command('log').description("this node's issuer log: the signed checkpoint over every attestation its key signed, and inclusion proofs (SPEC §16)");
+  const log = new Command('log').description("issuer logs (SPEC §16): this node's own (a signed checkpoint over every attestation its key signed) and the logs it mirrors of the issuers that count; checkpoints, proofs, completeness");
   log.command('checkpoint')
-    .description('print the newest signed checkpoint (a C2SP signed note, the text Go\'s sumdb/note and transparency-log witnesses read)')
-    .option('--json', 'print origin, size and root as JSON')
-    .action(action(async (opts: { json?: boolean }) => {
+    .description('print the newest signed checkpoint of this node\'s log, or of DID\'s log as this node mirrors it (a C2SP signed note with the cosignatures held: the text Go\'s sumdb/note and transparency-log witnesses read)')
+    .argument('[did]', 'an issuer whose log this node mirrors (default: this node\'s own)')
+    .option('--json', 'print origin, size, root, time and the cosigning witnesses as JSON')
+    .action(action(async (did: string | undefined, opts: { json?: boolean }) => {
+      checkDid(did);
       return cli.withClient(async (client) => {
-        const note = await client.logCheckpoint();
+        const note = await client.logCheckpoint(did);
         if (!opts.json) return void process.stdout.write(note);
-        const c = parseCheckpoint(parseNote(note).text);
-        cli.json({ origin: c.origin, size: c.size, root: toHex(c.root), note });
+        const n = parseNote(note);
+        const c = parseCheckpoint(n.text);
+        const at = checkpointTime(c);
+        const witnesses = verifiedCosignatures(n.text, n.signatures, referenceSuite, Math.floor(Date.now() / 1000)).map((w) => ({ witness: w.witness, time: new Date(w.timestamp * 1000).toISOString() }));
+        cli.json({ origin: c.origin, size: c.size, root: toHex(c.root), time: at === undefined ? null : new Date(at).toISOString(), witnesses, note });
+      });
+    }));
+  log.command('verify')
+    .description('how complete this node\'s copy of an issuer\'s log is: fetches what is missing from peers now (leaves checked against the signed root, then the statements), then says what it fetched and what is still missing')
+    .argument('<did>', 'the issuer')
+    .option('--no-fetch', 'only say what is held, fetch nothing')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExit status: 0 when the copy is complete, 3 when statements are missing, the log is stale, unknown here, or the issuer equivocated.')
+    .action(action(async (did: string, opts: { fetch: boolean; json?: boolean }) => {
+      checkDid(did);
+      return cli.withClient(async (client) => {
+        const r = await client.logVerify(did, opts.fetch);
+        const c = r.completeness;
+        if (opts.json) cli.json(r);
+        else {
+          cli.out(`${did}\n${formatLog(c)}`);
+          if (opts.fetch) cli.out(`fetched now: ${r.fetched.leaves} leaf id(s), ${r.fetched.envelopes} statement(s)`);
+          if (r.missingIds.length > 0) cli.out(`still missing (${c.missing}${c.missing > r.missingIds.length ? `, first ${r.missingIds.length}` : ''}):\n${r.missingIds.map((id) => `  ${id}`).join('\n')}`);
+          if (c.known > c.verified) cli.out(`leaves ${c.verified}..${c.known} not yet fetched: no connected peer served them`);
+          if (r.equivocation) cli.out('EQUIVOCATION: two checkpoints of this issuer that cannot both be true are held (chorus trust explain shows them)');
+        }
+        return c.state === 'complete' || c.state === 'own' ? EXIT.ok : EXIT.flagged;
       });
     }));
   log.command('proof')
-    .description('print the inclusion proof of one of this node\'s attestations against its newest checkpoint, and check it')
+    .description('print the inclusion proof of an attestation in this node\'s log (or, with --issuer, in a log it mirrors) against the newest checkpoint, and check it')
     .argument('<id>', 'the attestation id (64 hex)')
+    .option('--issuer <did>', 'the issuer whose mirrored log to prove it in (default: this node\'s own)')
     .option('--json', 'print as JSON')
-    .action(action(async (id: string, opts: { json?: boolean }) => {
+    .action(action(async (id: string, opts: { json?: boolean; issuer?: string }) => {
       if (!/^[0-9a-f]{64}$/.test(id)) throw new ChorusError('bad_input', 'an attestation id is 64 lowercase hex characters');
+      checkDid(opts.issuer);
       return cli.withClient(async (client) => {
-        const p = await client.logProof(id);
+        const p = await client.logProof(id, opts.issuer);
         const c = parseCheckpoint(parseNote(p.checkpoint).text);
         const ok = p.size === c.size && verifyInclusion(leafHash(fromHex(id)!), p.index, p.size, p.proof.map((h) => fromHex(h) ?? new Uint8Array(0)), c.root);
         if (!ok) throw new ChorusError('io_error', 'the proof the node gave does not verify against its checkpoint');

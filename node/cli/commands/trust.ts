@@ -3,6 +3,7 @@ import { ChorusError } from '../../../src/errors.js';
 import { publicKeyFromDidKey } from '../../../src/identity/did-key.js';
 import { SCOPES, type Scope } from '../../../src/reputation/policy.js';
 import { action, type Cli } from '../context.js';
+import { formatLog } from '../format.js';
 import { EXIT } from '../exit-codes.js';
 import { shortDid } from '../format.js';
 
@@ -117,6 +118,11 @@ export function trustCommand(cli: Cli): Command {
         if (i.endorsedBy.length > 0) cli.out(`endorsed by: ${i.endorsedBy.map((e) => `${shortDid(e.issuer)} (${e.scope.join(',')} ${e.weight})`).join(', ')}`);
         if (i.endorses.length > 0) cli.out(`endorses: ${i.endorses.map((e) => `${shortDid(e.endorsed)} (${e.scope.join(',')} ${e.weight})`).join(', ')}`);
         cli.out(`published here: ${i.published.attestations} attestation(s), ${i.published.bytes} bytes`);
+        if (i.log) cli.out(formatLog(i.log.completeness));
+        if (i.log?.equivocation) {
+          const [a, b] = [i.log.equivocation.a, i.log.equivocation.b].map((n) => n.split('\n').slice(1, 3).join(' '));
+          cli.out(`EQUIVOCATION: this issuer signed two histories that cannot both be true (proof held; chorus log checkpoint ${shortDid(did)} --json shows it):\n  size/root ${a}\n  size/root ${b}`);
+        }
       });
     }));
   trust

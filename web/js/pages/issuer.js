@@ -64,6 +64,10 @@ export function IssuerPage({ did }) {
     <${ErrorBox} error=${error} />
     ${info && html`
       <p data-testid="role">Role in your view: <strong>${info.role}</strong>; ${info.counts ? 'its word counts in some kind.' : 'its word does not count.'}</p>
+      ${info.log ? html`<p data-testid="issuer-log">Its log here: <strong>${info.log.completeness.state}</strong>${info.log.completeness.state === 'own' ? '' : `, ${info.log.completeness.verified} of ${info.log.completeness.known} leaves verified, ${info.log.completeness.missing} statement(s) missing, ${info.log.completeness.witnesses} witness(es)${info.log.completeness.settled ? ', settled' : ''}`}.</p>` : null}
+      ${info.log?.equivocation ? html`<section class="verdict s-flagged" data-testid="equivocation"><span class="badge">Equivocation</span>
+        <p class="reason">This issuer signed two checkpoints of its log that cannot both be true. Anyone can check the proof below with the two notes alone.</p>
+        <pre class="mono small">${info.log.equivocation.a}</pre><pre class="mono small">${info.log.equivocation.b}</pre></section>` : null}
       <h2>Your trust in it, per kind</h2>
       ${trust.length === 0 ? html`<p class="muted">Your trust does not reach it.</p>` : html`<div class="table-wrap"><table data-testid="trust-table">
         <thead><tr><th scope="col">Kind</th><th scope="col">Trust</th><th scope="col">Via</th><th scope="col">Path</th></tr></thead>

@@ -137,6 +137,23 @@ function viewRequest(digest, without, tick) {
   return pending.request;
 }
 
+const LOG_TEXT = {
+  missing: (c) => `${c.missing} of its statements known and not held here`,
+  stale: (c) => `its newest checkpoint (${c.checkpointAt ? when(c.checkpointAt) : 'undated'}) is stale`,
+  'no-log': () => 'no checkpoint of its log reached this node',
+  equivocated: () => 'it signed two histories that cannot both be true: it no longer counts',
+};
+
+/** Whether this node holds every statement of the issuers that count (SPEC §16.4): shown next to the verdict. */
+function Completeness({ c, names }) {
+  if (!c) return null;
+  const bad = c.issuers.filter((i) => LOG_TEXT[i.state]);
+  return html`<section class=${`completeness ${c.complete ? 'complete' : 'incomplete'}`} data-testid="completeness" data-complete=${String(c.complete)}>
+    <strong>${c.complete ? 'Complete' : 'Incomplete'}</strong> <span>${c.summary}</span>
+    ${bad.length > 0 ? html`<ul>${bad.slice(0, 10).map((i) => html`<li key=${i.issuer}><${IssuerName} did=${i.issuer} names=${names} />: ${LOG_TEXT[i.state](i)}</li>`)}</ul>` : null}
+  </section>`;
+}
+
 export function ModelPage({ digest: given }) {
   const digest = normalizeDigest(given);
   const names = useNames();
@@ -194,6 +211,7 @@ export function ModelPage({ digest: given }) {
         <span class="badge">${STATUS_LABEL[view.status] ?? view.status}</span>
         <p class="reason">${view.reason}</p>
       </section>
+      <${Completeness} c=${view.completeness} names=${names} />
       <p class="small muted">Your view as of ${when(view.asOf)}: ${view.trustedIssuers} issuer(s) reached by your trust.
         ${view.untrusted.listed > 0 ? ` ${view.untrusted.listed} attestation(s) from issuers you do not trust (fail ${view.untrusted.fail}, warn ${view.untrusted.warn}, pass ${view.untrusted.pass}) do not count.` : ''}
         ${view.evidence && view.evidence.omitted > 0 ? ` ${view.evidence.omitted} more attestation(s) by issuers that do not count are not listed.` : ''}
