@@ -170,4 +170,29 @@ export class Metrics {
       this.set(views.cached.digests);
     } });
   }
+
+  /** Issuer logs (SPEC §16): mirrors, what they lack, equivocations, and the log protocol's traffic. */
+  watchLogs(mirror: { readonly stats: { issuers: number; missing: number; equivocations: number } }, sync?: () => { checkpointsReceived: number; checkpointsRejected: number; leavesFetched: number; envelopesFetched: number; lyingPeers: number; served: number } | undefined): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'chorus_log_mirrored_issuers', help: 'Issuer logs this node mirrors (the issuers that count, within transparency.maxMirroredIssuers)', registers, collect() {
+      this.set(mirror.stats.issuers);
+    } });
+    new Gauge({ name: 'chorus_log_missing_statements', help: 'Statements of mirrored issuers known from their checkpoints and not held here (SPEC §16.4)', registers, collect() {
+      this.set(mirror.stats.missing);
+    } });
+    new Gauge({ name: 'chorus_log_equivocations', help: 'Equivocation proofs held: issuers caught signing two histories (SPEC §16.5)', registers, collect() {
+      this.set(mirror.stats.equivocations);
+    } });
+    new Counter({ name: 'chorus_log_events_total', help: 'Issuer-log work: checkpoints received by gossip and rejected, leaves and statements fetched, peers caught lying about leaves, log requests served', labelNames: ['event'], registers, collect() {
+      this.reset();
+      const s = sync?.();
+      if (s === undefined) return;
+      this.inc({ event: 'checkpoint_received' }, s.checkpointsReceived);
+      this.inc({ event: 'checkpoint_rejected' }, s.checkpointsRejected);
+      this.inc({ event: 'leaf_fetched' }, s.leavesFetched);
+      this.inc({ event: 'statement_fetched' }, s.envelopesFetched);
+      this.inc({ event: 'lying_peer' }, s.lyingPeers);
+      this.inc({ event: 'request_served' }, s.served);
+    } });
+  }
 }

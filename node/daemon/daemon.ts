@@ -105,6 +105,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
           throw listenError(e, `the p2p listen address (net.listen ${node.config.net.listen.join(' ')})`, '--listen');
         })
       : undefined;
+    metrics.watchLogs(mi, () => network?.logSync?.stats);
     const ctx: AppContext = {
       node, token, events, metrics, health, url: '', network, statusWatch, ownLog, mirror: mi,
       service: new NodeService(node, {

@@ -53,8 +53,8 @@ export function viewCompleteness(source: CompletenessSource, view: ReputationVie
   ].filter(Boolean);
   const total = counts.complete + counts.missing + counts.stale + counts.noLog + counts.equivocated;
   const summary = !s.mirror ? 'issuer logs are not mirrored on this node (transparency.mirror is off): completeness unknown'
-    : s.complete ? `complete: this node holds every statement of the ${total} issuer${total === 1 ? '' : 's'} that count, up to their newest checkpoints`
-      : `incomplete: of ${total} issuer${total === 1 ? '' : 's'} that count, ${bad.join(', ')}`;
+    : s.complete ? `this node holds every statement of the ${total} issuer${total === 1 ? '' : 's'} that count${total === 1 ? 's' : ''}, up to their newest checkpoints`
+      : `of ${total} issuer${total === 1 ? '' : 's'} that count${total === 1 ? 's' : ''}, ${bad.join(', ')}`;
   return { complete: s.complete, summary, counts, missing: s.missing, issuers };
 }
 

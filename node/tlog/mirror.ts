@@ -164,11 +164,24 @@ export class Mirror {
     return { did, verified: undefined, range: new CompactRange(), cosignatures: new Map(), pending: [], missing: new Set(), equivocation: undefined, lastNewAt: 0, lastCosignAt: 0 };
   }
 
-  private async noteMissing(log: IssuerLog, ids: readonly string[]): Promise<void> {
+  /** Of `ids`, those neither in the store nor seen to expire here. */
+  private async lacking(ids: readonly string[]): Promise<string[]> {
     const held = await this.deps.store.hasMany(ids);
     const gone = await this.db.getMany(ids.map((id) => `x!${id}`));
-    ids.forEach((id, k) => {
-      if (!held[k] && gone[k] === undefined) log.missing.add(id);
+    return ids.filter((_, k) => !held[k] && gone[k] === undefined);
+  }
+
+  /**
+   * Adds what `log` lacks of `ids`, then looks again: an envelope committed while the store
+   * was asked (its commit found nothing to clear yet) is not left counted as missing.
+   */
+  private async noteMissing(log: IssuerLog, ids: readonly string[], known?: readonly string[]): Promise<void> {
+    const lacking = known ?? (await this.lacking(ids));
+    for (const id of lacking) log.missing.add(id);
+    if (lacking.length === 0) return;
+    const now = await this.deps.store.hasMany(lacking);
+    lacking.forEach((id, k) => {
+      if (now[k]) log.missing.delete(id);
     });
   }
 
@@ -358,6 +371,9 @@ export class Mirror {
     const batch = this.db.batch();
     ids.forEach((id, k) => batch.put(leafKey(did, from + k), id));
     await batch.write();
+    // Everything awaited is done before the state changes: no view may see the new
+    // checkpoint verified without what it lacks (it would read "complete").
+    const lacking = await this.lacking(ids);
     const before = log.verified;
     log.verified = p;
     log.range = range;
@@ -365,7 +381,8 @@ export class Mirror {
     this.mergeCosignatures(log, p);
     const conflicts = log.pending.filter((c) => c.checkpoint.size <= p.checkpoint.size && roots.has(c.checkpoint.size) && !equal(roots.get(c.checkpoint.size)!, c.checkpoint.root));
     log.pending = log.pending.filter((c) => c.checkpoint.size > p.checkpoint.size);
-    await this.noteMissing(log, ids);
+    this.summaryCache = undefined;
+    await this.noteMissing(log, ids, lacking);
     if (conflicts.length > 0) {
       const x = conflicts[0]!;
       const tree = await this.tree(did, p.checkpoint.size);

@@ -94,7 +94,7 @@ describe('issuer logs between nodes', () => {
         return a?.verified === 4 && a.missing === 1 ? v : undefined;
       });
       expect(incomplete.completeness.complete).toBe(false);
-      expect(incomplete.completeness.summary).toMatch(/incomplete/);
+      expect(incomplete.completeness.summary).toMatch(/1 missing 1 statement/);
       expect(incomplete.completeness.issuers.find((i) => i.issuer === did)!.state).toBe('missing');
       // What is missing is named, by id.
       const status = (await (await fetch(`${c.url}/v1/issuers/${did}/log/status`)).json()) as { missingIds: string[] };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ChorusError } from '../../../src/errors.js';
+import { publicKeyFromDidKey } from '../../../src/identity/did-key.js';
 import { LogCompletenessSchema } from '../../../src/reputation/view-schema.js';
 import { ErrorBodySchema } from '../../service/contract.js';
 import { LOG_PAGE } from '../../tlog/own-log.js';
@@ -29,6 +30,8 @@ export function logRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsyncZo
     return ctx.mirror;
   };
   const verify = async (did: string, fetch: boolean) => {
+    // A did that is not one is refused here: it must never reach a peer in a request.
+    if (publicKeyFromDidKey(did) === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${did.slice(0, 100)}"`);
     const m = ctx.mirror;
     if (m === undefined) throw new ChorusError('unavailable', 'issuer logs are not kept by this node');
     const before = ctx.network?.logSync?.stats;
@@ -101,13 +104,13 @@ export function logRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsyncZo
     });
 
     app.get('/v1/issuers/:did/log/status', {
-      schema: { summary: 'How complete this node\'s copy of an issuer\'s log is, and what it lacks (SPEC §16.4)', tags: ['logs'], params: z.object({ did: Did }), response: { 200: LogVerify, 503: ErrorBodySchema } },
+      schema: { summary: 'How complete this node\'s copy of an issuer\'s log is, and what it lacks (SPEC §16.4)', tags: ['logs'], params: z.object({ did: Did }), response: { 200: LogVerify, 400: ErrorBodySchema, 503: ErrorBodySchema } },
     }, async (req) => verify(req.params.did, false));
 
     app.post('/v1/issuers/:did/log/verify', {
       onRequest: guards.write,
       config: { rateLimit: guards.writeLimit },
-      schema: { summary: 'Completes this node\'s copy of an issuer\'s log from its peers now (leaves verified against the signed root, then the missing statements), and says what it fetched and what is still missing', tags: ['logs'], params: z.object({ did: Did }), response: { 200: LogVerify, 401: ErrorBodySchema, 503: ErrorBodySchema } },
+      schema: { summary: 'Completes this node\'s copy of an issuer\'s log from its peers now (leaves verified against the signed root, then the missing statements), and says what it fetched and what is still missing', tags: ['logs'], params: z.object({ did: Did }), response: { 200: LogVerify, 400: ErrorBodySchema, 401: ErrorBodySchema, 503: ErrorBodySchema } },
     }, async (req) => verify(req.params.did, true));
 
     app.get('/v1/equivocations', {
