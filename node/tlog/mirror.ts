@@ -10,6 +10,7 @@ import {
   checkpointTime, cosign, equivocationProof, inconsistencyNodes, noteWith, verifiedCosignatures, verifyCheckpointNote, verifyEquivocation,
   type Cosignature, type EquivocationProof, type SignedCheckpoint,
 } from '../../src/tlog/witness.js';
+import { nativeSigner } from '../crypto/native-suite.js';
 import type { Config } from '../home/config.js';
 import type { Identity } from '../home/identity.js';
 import type { AttestationStore, Removed, RemovalReason } from '../store/attestation-store.js';
@@ -110,6 +111,7 @@ export class Mirror {
   private readonly now: () => number;
   private summaryCache: { at: number; value: CompletenessSummary } | undefined;
   private writing: Promise<unknown> = Promise.resolve();
+  private signer: ((message: Uint8Array) => Uint8Array) | undefined;
 
   private constructor(private readonly db: Level<string, string>, private readonly deps: MirrorDeps) {
     this.now = deps.now ?? Date.now;
@@ -313,7 +315,8 @@ export class Mirror {
     if (!this.deps.config.witness || v === undefined || now - log.lastCosignAt < COSIGN_INTERVAL_MS) return;
     log.lastCosignAt = now;
     const me = this.deps.identity.did;
-    const mine = cosign(v.text, me, this.deps.identity.secretKey, Math.floor(now / 1000));
+    this.signer ??= nativeSigner(this.deps.identity.secretKey);
+    const mine = cosign(v.text, me, this.deps.identity.secretKey, Math.floor(now / 1000), this.signer);
     log.cosignatures.set(me, mine);
     const note = noteWith(v, [...log.cosignatures.values()]);
     for (const l of this.cosignListeners) l(note);

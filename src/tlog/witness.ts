@@ -114,13 +114,13 @@ export interface Cosignature {
   readonly line: string;
 }
 
-/** Cosigns a checkpoint's text as the witness `did` (its Ed25519 seed): the signature line. */
-export function cosign(text: string, did: string, seed: Uint8Array, timestamp: number): Cosignature {
+/** Cosigns a checkpoint's text as the witness `did` (its Ed25519 seed; `signer`: a faster signer of the same seed): the signature line. */
+export function cosign(text: string, did: string, seed: Uint8Array, timestamp: number, signer: (message: Uint8Array) => Uint8Array = (m) => ed25519Sign(m, seed)): Cosignature {
   const publicKey = publicKeyFromDidKey(did);
   if (publicKey === undefined || !Number.isSafeInteger(timestamp) || timestamp < 0) throw bad('a cosignature needs the witness\'s did:key and a time in seconds');
   const name = witnessName(did);
   const id = cosignatureKeyId(name, publicKey);
-  const sig = ed25519Sign(cosignedMessage(text, timestamp), seed);
+  const sig = signer(cosignedMessage(text, timestamp));
   const blob = new Uint8Array(4 + 8 + 64);
   new DataView(blob.buffer).setUint32(0, id);
   new DataView(blob.buffer).setBigUint64(4, BigInt(timestamp));

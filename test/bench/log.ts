@@ -29,7 +29,7 @@ import { OwnLog } from '../../node/tlog/own-log.js';
 import { Mirror } from '../../node/tlog/mirror.js';
 import { openMirror } from '../../node/tlog/open-mirror.js';
 import { fromHex } from '../../src/encoding/bytes.js';
-import { logOrigin, timeExtension } from '../../src/tlog/witness.js';
+import { logOrigin, timeExtension, verifyCheckpointNote } from '../../src/tlog/witness.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -160,11 +160,11 @@ async function mirrorMemory(): Promise<void> {
     gc?.();
     const after = process.memoryUsage();
     const v0 = performance.now();
-    for (const w of work.slice(0, 2000)) suite.verify(new Uint8Array(64), new TextEncoder().encode(w.note), issuers[0]!.publicKey);
-    const verifyRate = 2000 / ((performance.now() - v0) / 1000);
+    for (const w of work.slice(0, 2000)) verifyCheckpointNote(w.note, suite);
+    const verifyRate = Math.min(2000, n) / ((performance.now() - v0) / 1000);
     const per = (after.heapUsed - before.heapUsed) / n;
     rows.push([`mirror ${fmt(n)} issuer logs`, `heap +${fmt((after.heapUsed - before.heapUsed) / 1e6, 1)} MB: ${fmt(per)} B per issuer (8 leaves, 8 ids lacked, 1 cosignature); RSS +${fmt((after.rss - before.rss) / 1e6, 1)} MB${gc ? '' : ' (no --expose-gc: rough)'}`, `the process's heap before: ${fmt(before.heapUsed / 1e6, 1)} MB`, '—', '']);
-    rows.push([`verify + store ${fmt(n)} checkpoints with 8 leaves each`, `${fmt(n / (ms / 1000))} logs/s`, `raw Ed25519 verify: ${fmt(verifyRate)}/s (each log costs 2 verifications: the note, then the peer's copy)`, '—', '']);
+    rows.push([`verify + store ${fmt(n)} checkpoints with 8 leaves each`, `${fmt(n / (ms / 1000))} logs/s`, `verifying the checkpoint notes alone (parse + Ed25519): ${fmt(verifyRate)}/s; each log costs 2 of them (the note, then the peer's copy), a cosignature and 5 LevelDB operations`, '—', '']);
     await mirror.close();
     await node.close();
   } finally {
