@@ -68,6 +68,7 @@ export function formatLog(c: LogCompleteness): string {
     case 'complete': return `log: complete through checkpoint ${c.verified}${at}${witnessed}`;
     case 'missing': return `log: MISSING ${c.missing} of its statements (checkpoint ${c.known}${at}; ${c.verified} leaves verified)${witnessed}`;
     case 'stale': return `log: STALE, newest checkpoint ${c.known}${at} is older than the staleness limit${witnessed}`;
+    case 'unsettled': return `log: UNSETTLED, complete through checkpoint ${c.verified}${at} but not cosigned by the witness quorum${witnessed}`;
     case 'no-log': return 'log: none seen here (no checkpoint of this issuer reached this node)';
     case 'equivocated': return 'log: EQUIVOCATED, it signed two histories that cannot both be true';
   }

@@ -44,14 +44,15 @@ export function viewCompleteness(source: CompletenessSource, view: ReputationVie
   const inView = new Set(Object.values(view.byPredicate).flatMap((g) => g.attestations.filter((a) => a.counts).map((a) => a.issuer)));
   const issuers = [...inView].slice(0, 50).map((did) => source.completeness(did));
   for (const c of s.notComplete) if (issuers.length < 50 && !inView.has(c.issuer)) issuers.push(c);
-  const counts = { complete: s.counts.complete + s.counts.own, missing: s.counts.missing, stale: s.counts.stale, noLog: s.counts['no-log'], equivocated: s.counts.equivocated };
+  const counts = { complete: s.counts.complete + s.counts.own, missing: s.counts.missing, stale: s.counts.stale, unsettled: s.counts.unsettled, noLog: s.counts['no-log'], equivocated: s.counts.equivocated };
   const bad = [
     counts.missing > 0 ? `${counts.missing} missing ${s.missing} statement${s.missing === 1 ? '' : 's'}` : '',
     counts.stale > 0 ? `${counts.stale} stale` : '',
+    counts.unsettled > 0 ? `${counts.unsettled} not settled by the witness quorum` : '',
     counts.noLog > 0 ? `${counts.noLog} without a log here` : '',
     counts.equivocated > 0 ? `${counts.equivocated} caught equivocating` : '',
   ].filter(Boolean);
-  const total = counts.complete + counts.missing + counts.stale + counts.noLog + counts.equivocated;
+  const total = counts.complete + counts.missing + counts.stale + counts.unsettled + counts.noLog + counts.equivocated;
   const summary = !s.mirror ? 'issuer logs are not mirrored on this node (transparency.mirror is off): completeness unknown'
     : s.complete ? `this node holds every statement of the ${total} issuer${total === 1 ? '' : 's'} that count${total === 1 ? 's' : ''}, up to their newest checkpoints`
       : `of ${total} issuer${total === 1 ? '' : 's'} that count${total === 1 ? 's' : ''}, ${bad.join(', ')}`;

@@ -12,6 +12,7 @@ import {
 } from '../../src/tlog/witness.js';
 import { nativeSigner } from '../crypto/native-suite.js';
 import type { Config } from '../home/config.js';
+import { anyOf, type WitnessPolicy } from '../../src/tlog/policy.js';
 import type { Identity } from '../home/identity.js';
 import type { AttestationStore, Removed, RemovalReason } from '../store/attestation-store.js';
 
@@ -26,7 +27,7 @@ const COSIGN_INTERVAL_MS = 10_000;
 const MAX_EQUIVOCATIONS = 10_000;
 
 /** How complete this node's copy of one issuer's log is (SPEC §16.4). */
-export type LogState = 'complete' | 'missing' | 'stale' | 'no-log' | 'equivocated' | 'own';
+export type LogState = 'complete' | 'missing' | 'stale' | 'unsettled' | 'no-log' | 'equivocated' | 'own';
 
 export interface IssuerCompleteness {
   readonly issuer: string;
@@ -84,6 +85,8 @@ export interface MirrorDeps {
   readonly config: Config['transparency'];
   /** The issuers that count in this node's view now. */
   readonly counting: () => ReadonlySet<string>;
+  /** The witness policy file's, when there is one (c2sp.org/tlog-policy; SPEC §16.5). */
+  readonly policy?: () => WitnessPolicy | undefined;
   /** Brings who counts up to date (a trust change since the last question). */
   readonly refresh?: () => Promise<unknown>;
   readonly now?: () => number;
@@ -519,7 +522,7 @@ export class Mirror {
   }
 
   /** How complete this node's copy of `did`'s log is. */
-  completeness(did: string, settlers?: ReadonlySet<string>): IssuerCompleteness {
+  completeness(did: string, settlers?: WitnessPolicy): IssuerCompleteness {
     const now = this.now();
     if (did === this.deps.identity.did) return { issuer: did, state: 'own', verified: 0, known: 0, missing: 0, checkpointAt: null, witnesses: 0, settled: true };
     const log = this.logs.get(did);
@@ -529,18 +532,23 @@ export class Mirror {
     const verified = v?.checkpoint.size ?? 0;
     const missing = log === undefined ? 0 : known - verified + log.missing.size;
     const at = newest ? checkpointTime(newest.checkpoint) : undefined;
-    const witnessSet = settlers ?? this.settlers();
-    const witnesses = log ? [...log.cosignatures.keys()].filter((w) => witnessSet.has(w)).length : 0;
+    const policy = settlers ?? this.settlers();
+    const cosigners = new Set(log ? [...log.cosignatures.keys()].filter((w) => policy.witnesses.has(w)) : []);
+    const settled = log?.verified !== undefined && policy.satisfied(cosigners);
     const state: LogState = log?.equivocation !== undefined ? 'equivocated'
       : newest === undefined ? 'no-log'
         : missing > 0 ? 'missing'
-          : at === undefined || now - at > this.deps.config.staleHours * 3_600_000 ? 'stale' : 'complete';
-    return { issuer: did, state, verified, known, missing, checkpointAt: at === undefined ? null : new Date(at).toISOString(), witnesses, settled: witnesses >= this.deps.config.quorum };
+          : at === undefined || now - at > this.deps.config.staleHours * 3_600_000 ? 'stale'
+            : this.deps.config.requireSettled && !settled ? 'unsettled' : 'complete';
+    return { issuer: did, state, verified, known, missing, checkpointAt: at === undefined ? null : new Date(at).toISOString(), witnesses: cosigners.size, settled };
   }
 
-  /** The witnesses whose cosignatures settle a checkpoint: configured, or every issuer that counts. */
-  private settlers(): ReadonlySet<string> {
-    return this.deps.config.witnesses.length > 0 ? new Set(this.deps.config.witnesses) : this.deps.counting();
+  /**
+   * What settles a checkpoint: the witness policy file, else any `quorum` of the configured
+   * witnesses, else of the issuers that count.
+   */
+  private settlers(): WitnessPolicy {
+    return this.deps.policy?.() ?? anyOf(this.deps.config.witnesses.length > 0 ? new Set(this.deps.config.witnesses) : this.deps.counting(), this.deps.config.quorum);
   }
 
   /**
@@ -552,7 +560,7 @@ export class Mirror {
     if (this.summaryCache && now - this.summaryCache.at < 1000) return this.summaryCache.value;
     const counting = this.deps.counting();
     const settlers = this.settlers();
-    const counts: Record<LogState, number> = { complete: 0, missing: 0, stale: 0, 'no-log': 0, equivocated: 0, own: 0 };
+    const counts: Record<LogState, number> = { complete: 0, missing: 0, stale: 0, unsettled: 0, 'no-log': 0, equivocated: 0, own: 0 };
     const notComplete: IssuerCompleteness[] = [];
     let missing = 0;
     const dids = new Set([...counting, ...this.equivocators()]);
@@ -562,7 +570,7 @@ export class Mirror {
       missing += c.missing;
       if (c.state !== 'complete' && c.state !== 'own' && notComplete.length < 50) notComplete.push(c);
     }
-    const complete = this.deps.config.mirror && counts.missing + counts.stale + counts['no-log'] + counts.equivocated === 0;
+    const complete = this.deps.config.mirror && counts.missing + counts.stale + counts.unsettled + counts['no-log'] + counts.equivocated === 0;
     const value: CompletenessSummary = { complete, mirror: this.deps.config.mirror, counts, missing, notComplete };
     this.summaryCache = { at: now, value };
     return value;

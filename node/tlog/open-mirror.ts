@@ -3,6 +3,8 @@ import type { TrustGraph } from '../../src/reputation/trust-graph.js';
 import type { HomePaths } from '../home/home.js';
 import type { LocalNode } from '../local/local-node.js';
 import { Mirror } from './mirror.js';
+import { WitnessPolicyFile } from './witness-policy-file.js';
+import { ChorusError } from '../../src/errors.js';
 
 /**
  * Opens the mirror of issuer logs in log/mirror and wires it to the node: what commits and
@@ -17,7 +19,11 @@ export async function openMirror(home: HomePaths, node: LocalNode): Promise<Mirr
     if (counted?.graph !== g) counted = { graph: g, set: g.counting() };
     return counted.set;
   };
-  const mirror = await Mirror.open(join(home.root, 'log', 'mirror'), { store: node.store, suite: node.suite, identity: node.identity, config: node.config.transparency, counting, refresh: () => node.trust() });
+  // The witness policy (c2sp.org/tlog-policy), when the operator wrote one; a bad one at start is an error.
+  const policyFile = new WitnessPolicyFile(join(home.root, 'witness-policy'));
+  policyFile.current();
+  if (policyFile.problem !== undefined) throw new ChorusError('bad_input', `${join(home.root, 'witness-policy')}: ${policyFile.problem}`);
+  const mirror = await Mirror.open(join(home.root, 'log', 'mirror'), { store: node.store, suite: node.suite, identity: node.identity, config: node.config.transparency, counting, refresh: () => node.trust(), policy: () => policyFile.current() });
   node.ingestor.onCommitted((ds) => mirror.committed(ds));
   node.store.onRemoved((rs, reason) => mirror.removed(rs, reason));
   const exclude = (): void => {

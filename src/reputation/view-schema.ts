@@ -70,20 +70,20 @@ export const DisputeSchema = z.object({
 /** How complete this node's copy of one issuer's log is (SPEC §16.4). */
 export const LogCompletenessSchema = z.object({
   issuer: z.string(),
-  state: z.enum(['complete', 'missing', 'stale', 'no-log', 'equivocated', 'own']).describe('complete: every statement up to the newest checkpoint is held and the checkpoint is fresh; missing: some are known and not held; stale: the newest checkpoint is older than transparency.staleHours; no-log: no checkpoint of this issuer reached this node; equivocated: the issuer signed two histories (proof held); own: this node\'s own log'),
+  state: z.enum(['complete', 'missing', 'stale', 'unsettled', 'no-log', 'equivocated', 'own']).describe('complete: every statement up to the newest checkpoint is held and the checkpoint is fresh (and settled, with transparency.requireSettled); missing: some are known and not held; stale: the newest checkpoint is older than transparency.staleHours; unsettled: not cosigned by the witness quorum while transparency.requireSettled is on; no-log: no checkpoint of this issuer reached this node; equivocated: the issuer signed two histories (proof held); own: this node\'s own log'),
   verified: z.int().describe('leaves of the newest checkpoint verified against the leaves this node holds'),
   known: z.int().describe('the largest size a valid checkpoint of the issuer claimed'),
   missing: z.int().describe('statements known and not held'),
   checkpointAt: z.string().nullable().describe('when the issuer signed its newest checkpoint'),
-  witnesses: z.int().describe('witnesses that settle checkpoints (transparency.witnesses, or every issuer that counts) which cosigned the verified one'),
-  settled: z.boolean().describe('at least transparency.quorum of them did'),
+  witnesses: z.int().describe('witnesses named by the witness policy (the witness-policy file, else transparency.witnesses, else every issuer that counts) which cosigned the verified checkpoint'),
+  settled: z.boolean().describe('their cosignatures satisfy the quorum (the policy file\'s, else any transparency.quorum of them)'),
 });
 
 /** The view's completeness: whether every issuer that counts has its log held completely here (SPEC §16.4). */
 export const CompletenessSchema = z.object({
   complete: z.boolean().describe('every issuer that counts has a fresh log held completely here, and none equivocated: a silence in this view is a silence of theirs'),
   summary: z.string().describe('the completeness in one sentence'),
-  counts: z.object({ complete: z.int(), missing: z.int(), stale: z.int(), noLog: z.int(), equivocated: z.int() }).describe('issuers that count, by the state of their log here'),
+  counts: z.object({ complete: z.int(), missing: z.int(), stale: z.int(), unsettled: z.int(), noLog: z.int(), equivocated: z.int() }).describe('issuers that count, by the state of their log here'),
   missing: z.int().describe('statements of issuers that count known and not held, all together'),
   issuers: z.array(LogCompletenessSchema).describe('the issuers with counting evidence in this view, then issuers whose log is not complete (at most 50 in all)'),
 });

@@ -140,6 +140,7 @@ function viewRequest(digest, without, tick) {
 const LOG_TEXT = {
   missing: (c) => `${c.missing} of its statements known and not held here`,
   stale: (c) => `its newest checkpoint (${c.checkpointAt ? when(c.checkpointAt) : 'undated'}) is stale`,
+  unsettled: () => 'its checkpoint is not yet cosigned by the witness quorum',
   'no-log': () => 'no checkpoint of its log reached this node',
   equivocated: () => 'it signed two histories that cannot both be true: it no longer counts',
 };
