@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { endorsementSubject } from '../../node/service/endorsement-subject.js';
+import { checkpointText, signNote } from '../../src/tlog/note.js';
+import { logOrigin } from '../../src/tlog/witness.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { launchBrowser, screenshotDir, startNode, type RunningNode } from './support.js';
 
@@ -78,6 +80,12 @@ describe('the web view', () => {
     const verdict = page.getByTestId('verdict');
     await expect.poll(() => verdict.getAttribute('data-status')).toBe('flagged');
     expect(await verdict.textContent()).toContain('FLAGGED');
+    // Beside the verdict: whether this node holds everything the counting issuers said
+    // (SPEC §16.4). These issuers run no node, so no log of theirs reached it: not complete.
+    const completeness = page.getByTestId('completeness');
+    expect(await completeness.getAttribute('data-complete')).toBe('false');
+    expect(await completeness.textContent()).toMatch(/Incomplete.*without a log here/s);
+    expect(await completeness.textContent()).toContain('no checkpoint of its log reached this node');
     const path = page.getByTestId('trust-path').first();
     expect(await path.textContent()).toMatch(/you\s*→\s*curator\s*→/);
     // The stranger's pass is listed and says why it does not count.
@@ -242,6 +250,29 @@ describe('the web view', () => {
     await line.getByRole('link', { name: /sha256:/ }).click();
     await page.waitForURL(`${node.url}/models/sha256:${digest}`);
     await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('flagged');
+    await ctx.close();
+  });
+
+  test('an issuer caught signing two histories: its page shows the equivocation proof, and it no longer counts', async () => {
+    const twoFaced = makeIssuer();
+    const digest = randomDigest();
+    await trust(twoFaced, 'two-faced lab');
+    await importLines([makeEnvelopeLine(twoFaced, { subjects: [digest], fields: exampleFields('audit', { verdict: 'fail', summary: 'fails everything' }) })]);
+    // Two checkpoints of its log of the same size with different roots, both signed by it.
+    const note = (root: number) => signNote(checkpointText({ origin: logOrigin(twoFaced.did), size: 3, root: new Uint8Array(32).fill(root), extensions: [] }), logOrigin(twoFaced.did), twoFaced.secretKey);
+    const r = await fetch(`${node.url}/v1/equivocations`, { method: 'POST', headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'chorus-equivocation/v1', a: note(1), b: note(2), nodes: [] }) });
+    expect(r.status, await r.clone().text()).toBe(200);
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    await page.goto(`${node.url}/issuers/${twoFaced.did}`);
+    const eq = page.getByTestId('equivocation');
+    await eq.waitFor();
+    expect(await eq.textContent()).toContain('signed two checkpoints of its log that cannot both be true');
+    expect(await page.getByTestId('issuer-log').textContent()).toContain('equivocated');
+    // Its word stops counting: its failing audit no longer flags the model.
+    await page.goto(`${node.url}/models/sha256:${digest}`);
+    await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('unknown');
+    expect(await page.getByTestId('completeness').textContent()).toContain('caught equivocating');
     await ctx.close();
   });
 
