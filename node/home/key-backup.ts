@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb, type ScryptOptions } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, chmod, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { z } from 'zod';
@@ -318,6 +319,14 @@ export async function installNodeKeys(home: HomePaths, keys: NodeKeys, opts: { f
     await writeFileAtomic(home.key, identityFileText(keys.identity), 0o600);
     // Read back through the one loader every command uses: what was written is what runs.
     if ((await loadIdentity(home.key)).did !== keys.identity.did) throw new ChorusError('io_error', `${home.key} did not read back as ${keys.identity.did}`);
+    // This identity has an issuer log elsewhere (SPEC §16.2): unless its log/ came along,
+    // the node recovers the log's order from its peers before it signs a checkpoint.
+    const logDir = join(home.root, 'log');
+    const leaves = await stat(join(logDir, 'leaves.bin')).then((st) => st.size, () => 0);
+    if (leaves === 0) {
+      await mkdir(logDir, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(join(logDir, 'recover'), `${keys.identity.did}\n`, 0o600);
+    }
   }
   if (keys.peerKey && (plan.peerKey === 'written' || plan.peerKey === 'replaced')) {
     if (plan.peerKey === 'replaced') await keep(home.peerKey);

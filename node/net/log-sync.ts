@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ChorusError } from '../../src/errors.js';
 import { MAX_NOTE_BYTES } from '../../src/tlog/note.js';
-import { MAX_EQUIVOCATION_BYTES } from '../../src/tlog/witness.js';
+import { MAX_EQUIVOCATION_BYTES, verifyCheckpointNote } from '../../src/tlog/witness.js';
+import { CompactRange, equal, leafHash } from '../../src/tlog/merkle.js';
+import { fromHex } from '../../src/encoding/bytes.js';
+import { referenceSuite } from '../../src/crypto/reference-suite.js';
 import type { Mirror } from '../tlog/mirror.js';
 import type { OwnLog } from '../tlog/own-log.js';
 import type { AttestationStore } from '../store/attestation-store.js';
@@ -19,6 +22,8 @@ export const LOG_PROTOCOL = '/chorus/log/1.0.0';
 
 /** Largest message either side sends or reads: a page of 1,000 ids and a note. */
 const MAX_LOG_MESSAGE = 256 * 1024;
+/** What a reply's payload may take of a message (the rest: JSON framing). */
+const REPLY_ROOM = MAX_LOG_MESSAGE - 4 * 1024;
 export const LEAF_PAGE = 1000;
 const MAX_ISSUERS_PER_REQUEST = 256;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -30,6 +35,8 @@ const CATCH_UP_CONCURRENCY = 2;
 const PEERS_PER_CATCH_UP = 6;
 /** Incomplete logs are looked at again this often. */
 const RETRY_MS = 15_000;
+/** How long a node whose key was imported waits for a peer to give back its own log. */
+const RECOVERY_MS = 120_000;
 
 const Did = z.string().regex(/^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$/);
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -73,6 +80,14 @@ export interface LogSyncStats {
 export class LogSync {
   private readonly serveRate = new PeerRate(SERVE_BURST, SERVE_PER_SECOND, MAX_LOG_MESSAGE * 4);
   private readonly gossipRate = new PeerRate(100, 10, 64 * 1024);
+  /**
+   * Equivocation proofs one peer may deliver by gossip: 50, then 5 a second (each costs two
+   * signature checks; only those of issuers that count or whose statements are held are kept).
+   */
+  private readonly equivocationRate = new PeerRate(50, 5, 256 * 1024);
+  private readonly equivocationFlood = new Map<string, number>();
+  /** Proofs from a mirrored log cost O(n) to build: a node-wide bucket of 4, 2 a second. */
+  private proofTokens = { n: 4, at: Date.now() };
   private readonly running = new Set<string>();
   private readonly queue = new Map<string, string | undefined>();
   private active = 0;
@@ -95,7 +110,7 @@ export class LogSync {
   async register(): Promise<void> {
     await this.host.handle(LOG_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), { maxInboundStreams: 4, maxOutboundStreams: 4, runOnLimitedConnection: true });
     this.pubsub.topicValidators.set(CHECKPOINT_TOPIC, async (from, msg) => this.validateCheckpoint(from.toString(), msg.data));
-    this.pubsub.topicValidators.set(EQUIVOCATION_TOPIC, async (from, msg) => this.validateEquivocation(msg.data));
+    this.pubsub.topicValidators.set(EQUIVOCATION_TOPIC, async (from, msg) => this.validateEquivocation(from.toString(), msg.data));
     this.mirror.onCosigned((note) => void this.publish(CHECKPOINT_TOPIC, note));
     this.mirror.onEquivocation((proof, issuer) => {
       this.log.warn({ issuer }, 'an issuer signed two histories that cannot both be true: equivocation proof stored and gossiped');
@@ -123,11 +138,53 @@ export class LogSync {
     this.timer.unref();
     // The newest own checkpoint goes out once peers are there to hear it.
     this.host.addEventListener('peer:connect', (e) => void this.exchange(e.detail));
+    // A node whose key was imported recovers its own log from its peers; when none has it
+    // within RECOVERY_MS, the log is rebuilt from the store (SPEC §16.2).
+    if (this.ownLog?.recovering) {
+      this.log.warn('recovering this node\'s own issuer log from its peers before signing a checkpoint (its key was imported)');
+      this.recoveryTimer = setTimeout(() => {
+        if (!this.ownLog?.recovering) return;
+        this.log.warn({ afterMs: RECOVERY_MS }, 'no peer held this node\'s issuer log: rebuilt from the store');
+        void this.ownLog.releaseRecovery().catch(() => undefined);
+      }, RECOVERY_MS);
+      this.recoveryTimer.unref();
+    }
+  }
+
+  private recoveryTimer: NodeJS.Timeout | undefined;
+
+  /** This node's own log as `peer` mirrors it, verified against a checkpoint this key signed, adopted. */
+  private async recoverOwn(peer: PeerId): Promise<void> {
+    const own = this.ownLog;
+    if (own === undefined || !own.recovering) return;
+    const r = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: [own.did] }));
+    const note = r.notes[0];
+    if (note === undefined) return;
+    const c = verifyCheckpointNote(note, referenceSuite);
+    if (c.issuer !== own.did) return;
+    const ids: string[] = [];
+    for (let start = 0; start < c.checkpoint.size; start += LEAF_PAGE) {
+      const end = Math.min(c.checkpoint.size, start + LEAF_PAGE);
+      const page = LeavesReply.parse(await this.request(peer, { type: 'leaves', issuer: own.did, start, end }));
+      if (page.ids.length !== end - start) return;
+      ids.push(...page.ids);
+    }
+    const range = new CompactRange();
+    for (const id of ids) range.append(leafHash(fromHex(id)!));
+    if (!equal(range.root(), c.checkpoint.root)) {
+      this.onAbuse(peer.toString(), 'log: leaves that do not match its checkpoint');
+      return;
+    }
+    if (!own.recovering) return;
+    await own.adopt(ids);
+    clearTimeout(this.recoveryTimer);
+    this.log.info({ size: ids.length, peer: peer.toString() }, 'recovered this node\'s own issuer log from a peer');
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.recoveryTimer);
   }
 
   private async publish(topic: string, text: string): Promise<void> {
@@ -160,8 +217,17 @@ export class LogSync {
     }
   }
 
-  private async validateEquivocation(data: Uint8Array): Promise<TopicValidatorResult> {
+  private async validateEquivocation(peer: string, data: Uint8Array): Promise<TopicValidatorResult> {
     if (data.byteLength > MAX_EQUIVOCATION_BYTES) return TopicValidatorResult.Reject;
+    if (!this.equivocationRate.take(peer, data.byteLength)) {
+      // An honest node publishes a proof twice; a stream of them past the rate is a flood.
+      const n = (this.equivocationFlood.get(peer) ?? 0) + 1;
+      this.equivocationFlood.delete(peer);
+      if (this.equivocationFlood.size >= 10_000) this.equivocationFlood.delete(this.equivocationFlood.keys().next().value as string);
+      this.equivocationFlood.set(peer, n);
+      if (n % 20 === 0) this.onAbuse(peer, 'log: equivocation proofs past the rate');
+      return TopicValidatorResult.Ignore;
+    }
     try {
       const r = await this.mirror.addEquivocation(JSON.parse(new TextDecoder().decode(data)) as unknown);
       this.stats.equivocationsReceived++;
@@ -182,7 +248,14 @@ export class LogSync {
     const who = peer.toString();
     try {
       const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-      const raw = await lp.read({ signal });
+      let raw;
+      try {
+        raw = await lp.read({ signal });
+      } catch (e) {
+        // Longer than any request may be: the peer broke the protocol.
+        if ((e as Error).name === 'InvalidDataLengthError') this.onAbuse(who, 'log: oversized request');
+        throw e;
+      }
       let req: Request;
       try {
         req = Request.parse(JSON.parse(new TextDecoder().decode(raw.subarray())));
@@ -215,10 +288,16 @@ export class LogSync {
     const own = (did: string): OwnLog | undefined => (this.ownLog !== undefined && did === this.ownLog.did ? this.ownLog : undefined);
     switch (req.type) {
       case 'checkpoints': {
+        // As many as fit one message; the asker asks again for the rest.
         const notes: string[] = [];
+        let bytes = 64;
         for (const did of req.issuers) {
           const n = await this.noteOf(did);
-          if (n !== undefined) notes.push(n);
+          if (n === undefined) continue;
+          const size = Buffer.byteLength(JSON.stringify(n));
+          if (bytes + size + 1 > REPLY_ROOM) break;
+          bytes += size + 1;
+          notes.push(n);
         }
         return { notes };
       }
@@ -230,15 +309,27 @@ export class LogSync {
       }
       case 'inclusion': {
         const o = own(req.issuer);
-        return o ? o.inclusion(req.id) : this.mirror.inclusion(req.issuer, req.id);
+        if (o) return o.inclusion(req.id);
+        this.takeProofToken();
+        return this.mirror.inclusion(req.issuer, req.id);
       }
       case 'consistency': {
         const o = own(req.issuer);
-        return { proof: o ? o.consistency(req.from, req.to) : await this.mirror.consistency(req.issuer, req.from, req.to) };
+        if (o) return { proof: o.consistency(req.from, req.to) };
+        this.takeProofToken();
+        return { proof: await this.mirror.consistency(req.issuer, req.from, req.to) };
       }
       case 'equivocations':
-        return { proofs: this.mirror.equivocations(100).map((e) => e.proof) };
+        return { proofs: this.mirror.equivocations(100, REPLY_ROOM).map((e) => e.proof) };
     }
+  }
+
+  /** A proof from a mirrored log (built from its leaves): node-wide at most 2 a second, else `busy`. */
+  private takeProofToken(): void {
+    const now = Date.now();
+    this.proofTokens = { n: Math.min(4, this.proofTokens.n + ((now - this.proofTokens.at) / 1000) * 2), at: now };
+    if (this.proofTokens.n < 1) throw new ChorusError('rate_limited', 'busy');
+    this.proofTokens.n -= 1;
   }
 
   private async request(peer: PeerId, body: Request, signal?: AbortSignal): Promise<unknown> {
@@ -266,9 +357,15 @@ export class LogSync {
    */
   private async exchange(peer: PeerId): Promise<void> {
     if (this.stopped) return;
+    if (this.ownLog?.recovering) await this.recoverOwn(peer).catch((e: unknown) => this.log.debug({ err: e }, 'own log recovery from peer failed'));
     try {
       const proofs = EquivocationsReply.parse(await this.request(peer, { type: 'equivocations' }));
       for (const p of proofs.proofs) await this.mirror.addEquivocation(p).catch(() => this.onAbuse(peer.toString(), 'log: a false equivocation proof'));
+    } catch (e) {
+      // A peer that cannot answer this still has checkpoints to give.
+      this.log.debug({ err: e, peer: peer.toString() }, 'equivocation exchange with peer failed');
+    }
+    try {
       const followed = (await this.mirror.followed()).slice(0, 4 * MAX_ISSUERS_PER_REQUEST);
       for (let i = 0; i < followed.length; i += MAX_ISSUERS_PER_REQUEST) {
         const r = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: followed.slice(i, i + MAX_ISSUERS_PER_REQUEST) }));

@@ -23,8 +23,10 @@ const MAX_COSIGNATURES = 32;
 const MAX_PENDING = 4;
 /** This node cosigns one issuer's checkpoints at most this often. */
 const COSIGN_INTERVAL_MS = 10_000;
-/** Equivocation proofs kept (one per issuer). */
-const MAX_EQUIVOCATIONS = 10_000;
+/** Equivocation proofs kept of issuers that did not count here when they came (one per issuer); those of counting issuers are bounded by maxMirroredIssuers. */
+const MAX_OTHER_EQUIVOCATIONS = 1_000;
+/** Mirrored-log proof trees kept built (the newest few): a reader asking again costs O(log n). */
+const TREE_CACHE = 2;
 
 /** How complete this node's copy of one issuer's log is (SPEC §16.4). */
 export type LogState = 'complete' | 'missing' | 'stale' | 'unsettled' | 'no-log' | 'equivocated' | 'own';
@@ -56,7 +58,6 @@ interface IssuerLog {
   pending: SignedCheckpoint[];
   /** Leaf ids of the verified tree whose envelopes this node does not hold (and did not see expire). */
   missing: Set<string>;
-  equivocation: EquivocationProof | undefined;
   lastNewAt: number;
   lastCosignAt: number;
 }
@@ -92,6 +93,8 @@ export interface MirrorDeps {
   readonly now?: () => number;
 }
 
+const utf8Length = (t: string): number => Buffer.byteLength(t, 'utf8');
+const indexKey = (did: string, id: string): string => `i!${did}!${id}`;
 const leafKey = (did: string, i: number): string => `l!${did}!${i.toString(16).padStart(12, '0')}`;
 
 /**
@@ -108,6 +111,13 @@ const leafKey = (did: string, i: number): string => `l!${did}!${i.toString(16).p
  */
 export class Mirror {
   private readonly logs = new Map<string, IssuerLog>();
+  /**
+   * Equivocation proofs held, one per issuer; `counted`: the issuer counted here when the
+   * proof came (only those make views incomplete: a stranger's proof against its own
+   * throwaway key changes nobody's view).
+   */
+  private readonly equivocationsHeld = new Map<string, { proof: EquivocationProof; counted: boolean }>();
+  private readonly trees: { did: string; size: number; tree: MerkleTree }[] = [];
   private readonly equivocationListeners = new Set<(p: EquivocationProof, issuer: string) => void>();
   private readonly cosignListeners = new Set<(note: string) => void>();
   private readonly changeListeners = new Set<() => void>();
@@ -137,23 +147,34 @@ export class Mirror {
   private async load(): Promise<void> {
     for await (const [key, value] of this.db.iterator({ gte: 's!', lt: 's"' })) {
       const did = key.slice(2);
-      const p = JSON.parse(value) as PersistedLog;
-      const verified = p.verified === undefined ? undefined : verifyCheckpointNote(p.verified, this.deps.suite);
-      const log = this.blank(did);
-      log.verified = verified;
-      log.range = new CompactRange(verified?.checkpoint.size ?? 0, p.range.map((h) => fromHex(h)!));
-      log.pending = p.pending.map((n) => verifyCheckpointNote(n, this.deps.suite));
-      if (verified && p.cosignatures.length > 0) {
-        const n = parseNote(`${verified.text}\n${[verified.signatureLine, ...p.cosignatures].join('\n')}\n`);
-        // Verified again at load (a damaged file adds nothing); their times were checked when they came.
-        for (const c of verifiedCosignatures(verified.text, n.signatures.slice(1), this.deps.suite, 2 ** 52)) log.cosignatures.set(c.witness, c);
+      // One damaged entry costs its issuer's mirror (fetched again), never the node's start.
+      try {
+        const p = JSON.parse(value) as PersistedLog;
+        const verified = p.verified === undefined ? undefined : verifyCheckpointNote(p.verified, this.deps.suite);
+        const log = this.blank(did);
+        log.verified = verified;
+        log.range = new CompactRange(verified?.checkpoint.size ?? 0, p.range.map((h) => fromHex(h)!));
+        log.pending = p.pending.map((n) => verifyCheckpointNote(n, this.deps.suite));
+        if (verified) {
+          // Verified again at load, each line on its own; their times were checked when they came.
+          for (const line of p.cosignatures.slice(0, MAX_COSIGNATURES)) {
+            const n = parseNote(`${verified.text}\n${line}\n`);
+            for (const c of verifiedCosignatures(verified.text, n.signatures, this.deps.suite, 2 ** 52)) log.cosignatures.set(c.witness, c);
+          }
+        }
+        this.logs.set(did, log);
+      } catch {
+        await this.db.del(key);
       }
-      this.logs.set(did, log);
     }
     for await (const [key, value] of this.db.iterator({ gte: 'e!', lt: 'e"' })) {
-      const log = this.logs.get(key.slice(2)) ?? this.blank(key.slice(2));
-      log.equivocation = JSON.parse(value) as EquivocationProof;
-      this.logs.set(log.did, log);
+      try {
+        const e = JSON.parse(value) as { proof?: EquivocationProof; counted?: boolean } & Partial<EquivocationProof>;
+        const proof = e.proof ?? (e as EquivocationProof);
+        this.equivocationsHeld.set(key.slice(2), { proof, counted: e.counted ?? true });
+      } catch {
+        await this.db.del(key);
+      }
     }
     // What each verified tree lacks: its ids neither in the store nor seen to expire.
     for (const log of this.logs.values()) {
@@ -166,7 +187,7 @@ export class Mirror {
   }
 
   private blank(did: string): IssuerLog {
-    return { did, verified: undefined, range: new CompactRange(), cosignatures: new Map(), pending: [], missing: new Set(), equivocation: undefined, lastNewAt: 0, lastCosignAt: 0 };
+    return { did, verified: undefined, range: new CompactRange(), cosignatures: new Map(), pending: [], missing: new Set(), lastNewAt: 0, lastCosignAt: 0 };
   }
 
   /** Of `ids`, those neither in the store nor seen to expire here. */
@@ -193,7 +214,8 @@ export class Mirror {
   /** Whether this node follows `did`'s log: an issuer that counts here, not this node, within the bound. */
   follows(did: string): boolean {
     if (!this.deps.config.mirror || did === this.deps.identity.did) return false;
-    if (this.logs.has(did)) return this.deps.counting().has(did) || this.logs.get(did)!.equivocation !== undefined;
+    if (this.equivocationsHeld.get(did)?.counted === true) return true;
+    if (this.logs.has(did)) return this.deps.counting().has(did);
     return this.deps.counting().has(did) && this.logs.size < this.deps.config.maxMirroredIssuers;
   }
 
@@ -247,10 +269,9 @@ export class Mirror {
     await this.deps.refresh?.();
     const out = (outcome: OfferOutcome) => ({ outcome, issuer: c.issuer, size: c.checkpoint.size });
     if (!this.follows(c.issuer)) return out('ignored');
-    if (c.checkpoint.size > this.deps.config.maxLeavesPerIssuer) return out('ignored');
+    if (this.equivocationsHeld.has(c.issuer)) return out('known');
     let log = this.logs.get(c.issuer);
     if (log === undefined) this.logs.set(c.issuer, (log = this.blank(c.issuer)));
-    if (log.equivocation !== undefined) return out('known');
     const v = log.verified;
     const size = c.checkpoint.size;
     // The verified checkpoint again (or the same tree, signed again later): merge cosignatures.
@@ -287,7 +308,17 @@ export class Mirror {
       return out('known');
     }
     const now = this.now();
-    if (now - log.lastNewAt < CHECKPOINT_INTERVAL_MS && log.pending.length > 0) return out('rate_limited');
+    if (now - log.lastNewAt < CHECKPOINT_INTERVAL_MS && log.pending.length > 0) {
+      // Over the rate, a larger one still replaces the largest held (memory stays the same):
+      // an old checkpoint replayed just before the newest must not hide it.
+      // Held in memory (persisted with the next change), not forwarded: the retry loop fetches it.
+      const largest = log.pending[log.pending.length - 1]!;
+      if (size > largest.checkpoint.size) {
+        log.pending[log.pending.length - 1] = c;
+        this.changed();
+      }
+      return out('rate_limited');
+    }
     log.lastNewAt = now;
     log.pending.push(c);
     log.pending.sort((a, b) => a.checkpoint.size - b.checkpoint.size);
@@ -298,13 +329,25 @@ export class Mirror {
     return out('new');
   }
 
+  /**
+   * Keeps the cosignatures a note brings: at most MAX_COSIGNATURES, the policy's witnesses
+   * (and this node) first — a crowd of throwaway witnesses gives way to one that settles.
+   */
   private mergeCosignatures(log: IssuerLog, c: SignedCheckpoint): number {
+    const settling = this.settlers().witnesses;
+    const me = this.deps.identity.did;
+    const wanted = (w: string): boolean => w === me || settling.has(w);
     let added = 0;
     for (const x of verifiedCosignatures(c.text, c.others, this.deps.suite, Math.floor(this.now() / 1000))) {
       if (x.witness === log.did) continue;
       const prev = log.cosignatures.get(x.witness);
       if (prev !== undefined && prev.timestamp >= x.timestamp) continue;
-      if (prev === undefined && log.cosignatures.size >= MAX_COSIGNATURES) continue;
+      if (prev === undefined && log.cosignatures.size >= MAX_COSIGNATURES) {
+        if (!wanted(x.witness)) continue;
+        const victim = [...log.cosignatures.keys()].find((w) => !wanted(w));
+        if (victim === undefined) continue;
+        log.cosignatures.delete(victim);
+      }
       log.cosignatures.set(x.witness, x);
       added++;
     }
@@ -321,15 +364,18 @@ export class Mirror {
     this.signer ??= nativeSigner(this.deps.identity.secretKey);
     const mine = cosign(v.text, me, this.deps.identity.secretKey, Math.floor(now / 1000), this.signer);
     log.cosignatures.set(me, mine);
-    const note = noteWith(v, [...log.cosignatures.values()]);
+    const note = this.note(log.did)!;
     for (const l of this.cosignListeners) l(note);
   }
 
   /** Where to start fetching leaves of `did`, and up to which size (the newest pending checkpoint), or undefined. */
   wants(did: string): { from: number; to: number } | undefined {
     const log = this.logs.get(did);
-    if (log === undefined || log.equivocation !== undefined || log.pending.length === 0) return undefined;
-    return { from: log.verified?.checkpoint.size ?? 0, to: log.pending[log.pending.length - 1]!.checkpoint.size };
+    if (log === undefined || this.equivocationsHeld.has(did) || log.pending.length === 0) return undefined;
+    // A log past maxLeavesPerIssuer is not followed further: it shows as missing, nothing is fetched.
+    const to = log.pending[log.pending.length - 1]!.checkpoint.size;
+    if (to > this.deps.config.maxLeavesPerIssuer) return undefined;
+    return { from: log.verified?.checkpoint.size ?? 0, to };
   }
 
   /** Ids of `did`'s verified tree whose envelopes this node lacks (at most `limit`). */
@@ -344,7 +390,7 @@ export class Mirror {
 
   /** Issuers whose copy is incomplete: leaves to fetch or envelopes missing. */
   incomplete(): string[] {
-    return [...this.logs.values()].filter((l) => l.equivocation === undefined && (l.pending.length > 0 || l.missing.size > 0) && this.follows(l.did)).map((l) => l.did);
+    return [...this.logs.values()].filter((l) => !this.equivocationsHeld.has(l.did) && ((l.pending.length > 0 && this.wants(l.did) !== undefined) || l.missing.size > 0) && this.follows(l.did)).map((l) => l.did);
   }
 
   /**
@@ -359,7 +405,7 @@ export class Mirror {
     const p = verifyCheckpointNote(note, this.deps.suite);
     if (p.issuer !== did) throw new ChorusError('bad_input', 'the checkpoint is of another log');
     const log = this.logs.get(did);
-    if (log === undefined || log.equivocation !== undefined) return { missing: [], outcome: 'ignored' };
+    if (log === undefined || this.equivocationsHeld.has(did)) return { missing: [], outcome: 'ignored' };
     const from = log.verified?.checkpoint.size ?? 0;
     if (start !== from || from + ids.length !== p.checkpoint.size) throw new ChorusError('bad_input', `expected the leaves ${from}..${p.checkpoint.size}`);
     if (p.checkpoint.size > this.deps.config.maxLeavesPerIssuer) return { missing: [], outcome: 'ignored' };
@@ -375,7 +421,10 @@ export class Mirror {
     if (!equal(range.root(), p.checkpoint.root)) throw new ChorusError('bad_input', `the leaves ${from}..${p.checkpoint.size} do not hash to the peer's checkpoint root`);
     // The leaves are the issuer's (they hash to its signed root): store them.
     const batch = this.db.batch();
-    ids.forEach((id, k) => batch.put(leafKey(did, from + k), id));
+    ids.forEach((id, k) => {
+      batch.put(leafKey(did, from + k), id);
+      batch.put(indexKey(did, id), String(from + k));
+    });
     await batch.write();
     // Everything awaited is done before the state changes: no view may see the new
     // checkpoint verified without what it lacks (it would read "complete").
@@ -385,10 +434,19 @@ export class Mirror {
     log.range = range;
     log.cosignatures.clear();
     this.mergeCosignatures(log, p);
-    const conflicts = log.pending.filter((c) => c.checkpoint.size <= p.checkpoint.size && roots.has(c.checkpoint.size) && !equal(roots.get(c.checkpoint.size)!, c.checkpoint.root));
+    // Every pending checkpoint the new tree covers is compared with its root at that size —
+    // also one that arrived while the leaves were written (its root is read from the tree).
+    const covered = log.pending.filter((c) => c.checkpoint.size <= p.checkpoint.size);
     log.pending = log.pending.filter((c) => c.checkpoint.size > p.checkpoint.size);
+    this.dropTrees(did);
     this.summaryCache = undefined;
     await this.noteMissing(log, ids, lacking);
+    const unrooted = covered.filter((c) => !roots.has(c.checkpoint.size));
+    if (unrooted.length > 0) {
+      const t = await this.tree(did, p.checkpoint.size);
+      for (const c of unrooted) roots.set(c.checkpoint.size, t.root(c.checkpoint.size));
+    }
+    const conflicts = covered.filter((c) => !equal(roots.get(c.checkpoint.size)!, c.checkpoint.root));
     if (conflicts.length > 0) {
       const x = conflicts[0]!;
       const tree = await this.tree(did, p.checkpoint.size);
@@ -404,9 +462,17 @@ export class Mirror {
 
   /** The tree of `did`'s first `size` leaves, from disk (for proofs; bounded by maxLeavesPerIssuer). */
   private async tree(did: string, size: number): Promise<MerkleTree> {
+    const hit = this.trees.find((t) => t.did === did && t.size >= size);
+    if (hit) return hit.tree;
     const t = new MerkleTree();
     for (let i = 0; i < size; i += 1000) for (const id of await this.leafIds(did, i, Math.min(size, i + 1000))) t.append(leafHash(fromHex(id)!));
+    this.trees.unshift({ did, size, tree: t });
+    this.trees.splice(TREE_CACHE);
     return t;
+  }
+
+  private dropTrees(did: string): void {
+    for (let i = this.trees.length - 1; i >= 0; i--) if (this.trees[i]!.did === did) this.trees.splice(i, 1);
   }
 
   private async equivocated(log: IssuerLog, x: SignedCheckpoint, y: SignedCheckpoint, nodes: readonly Uint8Array[]): Promise<OfferOutcome> {
@@ -418,40 +484,64 @@ export class Mirror {
   /** An equivocation proof from anywhere: verified (throws a typed error when it is not one), stored once per issuer. */
   async addEquivocation(raw: unknown): Promise<{ added: boolean; issuer: string }> {
     const v = verifyEquivocation(raw, this.deps.suite);
-    const log = this.logs.get(v.issuer) ?? this.blank(v.issuer);
-    if (log.equivocation !== undefined) return { added: false, issuer: v.issuer };
-    const held = [...this.logs.values()].filter((l) => l.equivocation !== undefined).length;
-    if (held >= MAX_EQUIVOCATIONS) return { added: false, issuer: v.issuer };
-    log.equivocation = v.proof;
-    this.logs.set(v.issuer, log);
-    await this.db.put(`e!${v.issuer}`, JSON.stringify(v.proof));
-    for (const l of this.equivocationListeners) l(v.proof, v.issuer);
+    if (this.equivocationsHeld.has(v.issuer)) return { added: false, issuer: v.issuer };
+    await this.deps.refresh?.();
+    // Kept for an issuer that counts here (it makes views incomplete and stops it counting),
+    // or one this node holds statements of (bounded); a throwaway key's is not kept.
+    const counted = this.deps.counting().has(v.issuer);
+    if (!counted) {
+      const others = [...this.equivocationsHeld.values()].filter((e) => !e.counted).length;
+      if (others >= MAX_OTHER_EQUIVOCATIONS || this.deps.store.issuerUsage(v.issuer).attestations === 0) return { added: false, issuer: v.issuer };
+    }
+    // Stored as the two notes with the issuer's signature only, whatever else they carried.
+    const proof = equivocationProof(v.a, v.b, v.proof.nodes.map((h) => fromHex(h)!));
+    this.equivocationsHeld.set(v.issuer, { proof, counted });
+    await this.db.put(`e!${v.issuer}`, JSON.stringify({ proof, counted }));
+    for (const l of this.equivocationListeners) l(proof, v.issuer);
     this.changed();
     return { added: true, issuer: v.issuer };
   }
 
   equivocation(did: string): EquivocationProof | undefined {
-    return this.logs.get(did)?.equivocation;
+    return this.equivocationsHeld.get(did)?.proof;
   }
 
-  equivocations(limit = 100): { issuer: string; proof: EquivocationProof }[] {
+  /** Held proofs, those of counting issuers first, at most `limit` and (when given) `maxBytes` of JSON. */
+  equivocations(limit = 100, maxBytes = Infinity): { issuer: string; proof: EquivocationProof }[] {
     const out: { issuer: string; proof: EquivocationProof }[] = [];
-    for (const l of this.logs.values()) {
+    let bytes = 0;
+    const all = [...this.equivocationsHeld].sort((a, b) => Number(b[1].counted) - Number(a[1].counted));
+    for (const [issuer, e] of all) {
       if (out.length >= limit) break;
-      if (l.equivocation) out.push({ issuer: l.did, proof: l.equivocation });
+      const n = JSON.stringify(e.proof).length + 1;
+      if (bytes + n > maxBytes) break;
+      bytes += n;
+      out.push({ issuer, proof: e.proof });
     }
     return out;
   }
 
   /** Issuers caught equivocating. */
   equivocators(): Set<string> {
-    return new Set([...this.logs.values()].filter((l) => l.equivocation !== undefined).map((l) => l.did));
+    return new Set(this.equivocationsHeld.keys());
   }
 
   /** The verified checkpoint of `did` with the cosignatures held, as a note; undefined when none. */
   note(did: string): string | undefined {
     const log = this.logs.get(did);
-    return log?.verified === undefined ? undefined : noteWith(log.verified, [...log.cosignatures.values()]);
+    if (log?.verified === undefined) return undefined;
+    // Never more than a note may be (16 KiB): the policy's witnesses first, then others while they fit.
+    const settling = this.settlers().witnesses;
+    const sorted = [...log.cosignatures.values()].sort((a, b) => Number(settling.has(b.witness)) - Number(settling.has(a.witness)));
+    const kept: Cosignature[] = [];
+    let bytes = utf8Length(noteWith(log.verified, []));
+    for (const c of sorted) {
+      const n = utf8Length(c.line) + 1;
+      if (bytes + n > MAX_NOTE_BYTES) continue;
+      bytes += n;
+      kept.push(c);
+    }
+    return noteWith(log.verified, kept);
   }
 
   /** The verified size of `did`'s log here (0 when none). */
@@ -468,17 +558,13 @@ export class Mirror {
   }
 
   /** An inclusion proof of `id` in `did`'s verified tree (O(n) from disk, n ≤ maxLeavesPerIssuer). */
+  /** An inclusion proof of `id` in `did`'s verified tree: its index is one read, the tree built once and kept (the newest few). */
   async inclusion(did: string, id: string): Promise<{ index: number; size: number; proof: string[] }> {
     const size = this.size(did);
-    const tree = new MerkleTree();
-    let index = -1;
-    for (let i = 0; i < size; i += 1000) {
-      for (const x of await this.leafIds(did, i, Math.min(size, i + 1000))) {
-        if (x === id) index = tree.size;
-        tree.append(leafHash(fromHex(x)!));
-      }
-    }
-    if (index < 0) throw new ChorusError('not_found', `attestation ${id.slice(0, 16)}… is not in the mirrored log of ${did}`);
+    const at = await this.db.get(indexKey(did, id));
+    const index = at === undefined ? -1 : Number(at);
+    if (!(index >= 0 && index < size)) throw new ChorusError('not_found', `attestation ${id.slice(0, 16)}… is not in the mirrored log of ${did}`);
+    const tree = await this.tree(did, size);
     return { index, size, proof: tree.inclusionProof(index, size).map(toHex) };
   }
 
@@ -535,7 +621,7 @@ export class Mirror {
     const policy = settlers ?? this.settlers();
     const cosigners = new Set(log ? [...log.cosignatures.keys()].filter((w) => policy.witnesses.has(w)) : []);
     const settled = log?.verified !== undefined && policy.satisfied(cosigners);
-    const state: LogState = log?.equivocation !== undefined ? 'equivocated'
+    const state: LogState = this.equivocationsHeld.has(did) ? 'equivocated'
       : newest === undefined ? 'no-log'
         : missing > 0 ? 'missing'
           : at === undefined || now - at > this.deps.config.staleHours * 3_600_000 ? 'stale'
@@ -563,7 +649,7 @@ export class Mirror {
     const counts: Record<LogState, number> = { complete: 0, missing: 0, stale: 0, unsettled: 0, 'no-log': 0, equivocated: 0, own: 0 };
     const notComplete: IssuerCompleteness[] = [];
     let missing = 0;
-    const dids = new Set([...counting, ...this.equivocators()]);
+    const dids = new Set([...counting, ...[...this.equivocationsHeld].filter(([, e]) => e.counted).map(([did]) => did)]);
     for (const did of dids) {
       const c = this.completeness(did, settlers);
       counts[c.state]++;
@@ -579,12 +665,8 @@ export class Mirror {
   /** Memory held for mirrored logs, roughly (bytes): for the benchmark and /metrics. */
   get stats(): { issuers: number; missing: number; equivocations: number } {
     let missing = 0;
-    let equivocations = 0;
-    for (const l of this.logs.values()) {
-      missing += l.missing.size;
-      if (l.equivocation) equivocations++;
-    }
-    return { issuers: this.logs.size, missing, equivocations };
+    for (const l of this.logs.values()) missing += l.missing.size;
+    return { issuers: this.logs.size, missing, equivocations: this.equivocationsHeld.size };
   }
 
   async close(): Promise<void> {

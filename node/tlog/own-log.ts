@@ -1,4 +1,4 @@
-import { mkdir, open as openFile, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open as openFile, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChorusError } from '../../src/errors.js';
 import { fromHex, toHex } from '../../src/encoding/bytes.js';
@@ -17,6 +17,9 @@ export const HEARTBEAT_MS = 24 * 3_600_000;
 export const LOG_PAGE = 1_000;
 
 export { logOrigin };
+
+/** The file `chorus key import` leaves in log/: recover the log from peers before signing. */
+export const RECOVER_MARKER = 'recover';
 
 /**
  * This node's own issuer log (SPEC §16): the ids of the attestations its key signed, in
@@ -52,37 +55,81 @@ export class OwnLog {
     private readonly identity: Identity,
     private readonly now: () => number,
     private readonly intervalMs: number,
+    private readonly store: AttestationStore,
   ) {}
+
+  /** Own attestations accepted while recovering: appended after the recovered order. */
+  private readonly waiting: string[] = [];
 
   static async open(dir: string, identity: Identity, store: AttestationStore, now: () => number = Date.now, intervalMs = CHECKPOINT_MIN_MS): Promise<OwnLog> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const log = new OwnLog(dir, identity, now, intervalMs);
+    const log = new OwnLog(dir, identity, now, intervalMs, store);
     const raw = await readFile(join(dir, 'leaves.bin')).catch(() => Buffer.alloc(0));
     const whole = raw.length - (raw.length % 32);
     for (let o = 0; o < whole; o += 32) log.push(raw.subarray(o, o + 32).toString('hex'));
     log.file = await openFile(join(dir, 'leaves.bin'), 'a+', 0o600);
     if (whole !== raw.length) await log.file.truncate(whole);
+    // A key imported into this data dir (`chorus key import` leaves the marker): the log's
+    // order lives on the old machine and in its mirrors, and rebuilding it from the store
+    // would sign a second history of this issuer. Nothing is signed until it is recovered
+    // from a peer (or given up on: releaseRecovery).
+    if (await stat(join(dir, RECOVER_MARKER)).then(() => true, () => false)) {
+      if (whole > 0) await rm(join(dir, RECOVER_MARKER), { force: true });
+      else {
+        log.recovering = true;
+        return log;
+      }
+    }
+    await log.finishOpen();
+    return log;
+  }
+
+  /** Whether the log waits to be recovered from peers (after a key import), signing nothing. */
+  recovering = false;
+
+  private async finishOpen(): Promise<void> {
+    const dir = this.dir;
+    const store = this.store;
+    const identity = this.identity;
     const note = await readFile(join(dir, 'checkpoint'), 'utf8').catch(() => undefined);
     if (note !== undefined) {
-      log.note = note;
+      this.note = note;
       const c = parseCheckpoint(parseNote(note).text);
-      log.signedSize = c.size;
-      log.signedAt = checkpointTime(c) ?? (await stat(join(dir, 'checkpoint'))).mtimeMs;
+      this.signedSize = c.size;
+      this.signedAt = checkpointTime(c) ?? (await stat(join(dir, 'checkpoint'))).mtimeMs;
     }
     // Backfill: the node's own attestations the log does not hold yet.
     const missing: { id: string; issuedAt: number }[] = [];
     for (let after = 0; ;) {
       const page = await store.byIssuer(identity.did, { after, limit: 1_000 });
-      for (const a of page.items) if (!log.index.has(a.id)) missing.push({ id: a.id, issuedAt: a.issuedAt });
+      for (const a of page.items) if (!this.index.has(a.id)) missing.push({ id: a.id, issuedAt: a.issuedAt });
       if (page.next === undefined) break;
       after = page.next;
     }
     missing.sort((x, y) => x.issuedAt - y.issuedAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-    await log.append(missing.map((m) => m.id));
-    await log.maybeSign();
-    log.timer = setInterval(() => void log.maybeSign().catch(() => undefined), Math.min(intervalMs, CHECKPOINT_MIN_MS));
-    log.timer.unref();
-    return log;
+    await this.append(missing.map((m) => m.id));
+    await this.maybeSign();
+    this.timer = setInterval(() => void this.maybeSign().catch(() => undefined), Math.min(this.intervalMs, CHECKPOINT_MIN_MS));
+    this.timer.unref();
+  }
+
+  /**
+   * Recovery after a key import: `ids` are this issuer's leaves as a peer held them, already
+   * verified against a checkpoint this key signed. They become the log, in that order; own
+   * attestations of the store not among them follow (issuedAt, then id); then it signs.
+   */
+  async adopt(ids: readonly string[]): Promise<void> {
+    if (!this.recovering) return;
+    this.recovering = false;
+    await this.append(ids);
+    await rm(join(this.dir, RECOVER_MARKER), { force: true });
+    await this.finishOpen();
+    for (const id of this.waiting.splice(0)) void this.append([id]).catch(() => undefined);
+  }
+
+  /** No peer had the log: it is rebuilt from the store (a second history if the old one was different). */
+  releaseRecovery(): Promise<void> {
+    return this.adopt([]);
   }
 
   get did(): string {
@@ -117,11 +164,14 @@ export class OwnLog {
   /** After a commit: the node's own accepted attestations join its log. */
   committed(ds: readonly Decision[]): void {
     const own = ds.flatMap((d) => (d.outcome === 'accept' && d.attestation.issuer === this.identity.did ? [d.id] : []));
-    if (own.length > 0) void this.append(own).catch(() => undefined);
+    if (own.length === 0) return;
+    if (this.recovering) this.waiting.push(...own);
+    else void this.append(own).catch(() => undefined);
   }
 
   /** Signs a new checkpoint when the log grew (at most once a minute) or the last is a day old. */
   async maybeSign(force = false): Promise<void> {
+    if (this.recovering) return;
     await this.appending.catch(() => undefined);
     const size = this.ids.length;
     const now = this.now();
@@ -147,12 +197,18 @@ export class OwnLog {
 
   /** The newest signed checkpoint (signed now if there is none yet). */
   async checkpoint(): Promise<string> {
+    this.notRecovering();
     if (this.note === undefined) await this.maybeSign(true);
     return this.note!;
   }
 
+  private notRecovering(): void {
+    if (this.recovering) throw new ChorusError('unavailable', 'this node is recovering its own issuer log from its peers (its key was imported): nothing is signed until then; try again in a minute');
+  }
+
   /** Leaf ids [start, end) (at most LOG_PAGE). */
   leafIds(start: number, end = Math.min(this.ids.length, start + LOG_PAGE)): string[] {
+    this.notRecovering();
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.ids.length) {
       throw new ChorusError('bad_input', `a log range is 0 ≤ start ≤ end ≤ ${this.ids.length}`);
     }

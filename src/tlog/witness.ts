@@ -90,8 +90,10 @@ export function verifyCheckpointNote(note: string, suite: Pick<CryptoSuite, 'ver
   const publicKey = publicKeyFromDidKey(issuer)!;
   const id = keyId(checkpoint.origin, publicKey);
   const message = utf8.encode(n.text);
-  const own = n.signatures.find((s) => s.name === checkpoint.origin && s.id === id && s.signature.length === 64 && suite.verify(s.signature, message, publicKey));
-  if (own === undefined) throw new ChorusError('bad_signature', `the checkpoint is not signed by ${issuer}`);
+  // The first line of the issuer's name and key id is its signature: only that one is
+  // checked (its name and id are public, so a note may carry many such lines: one check).
+  const own = n.signatures.find((s) => s.name === checkpoint.origin && s.id === id);
+  if (own === undefined || own.signature.length !== 64 || !suite.verify(own.signature, message, publicKey)) throw new ChorusError('bad_signature', `the checkpoint is not signed by ${issuer}`);
   return { issuer, checkpoint, text: n.text, signatureLine: sigLine(own), others: n.signatures.filter((s) => s !== own) };
 }
 
