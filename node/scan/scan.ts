@@ -9,7 +9,8 @@ import type { HashCache } from './hash-cache.js';
 import { saveLastScan } from './last-scan.js';
 import { findModelSignature, verifyModelSignature, type OmsTrust, type OmsVerification } from './signature/oms.js';
 import { constants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { access, open, readFile, stat } from 'node:fs/promises';
+import { ChorusError } from '../../src/errors.js';
 import { coverageOf, INSPECT_LIMITS, inspectFile, walkPickle, type Coverage, type Finding, type ModelFormat } from './inspect/index.js';
 import { inspectChatTemplate } from './inspect/chat-template.js';
 
@@ -187,6 +188,9 @@ export function dangerousFinding(x: Finding): boolean {
  */
 export async function scan(o: ScanOptions): Promise<ScanReport> {
   const roots: ModelRoot[] = o.paths.length > 0 ? o.paths.map((p) => ({ runtime: 'path', path: p, source: 'argument' })) : modelRoots(o.env);
+  // A path the user named must be there and readable: a typo is an error, never "no model
+  // files found" (which a gate would pass), and it replaces no earlier scan.
+  for (const p of o.paths) await checkNamedPath(p);
   const report: ScanReport = { roots: [], models: [], problems: [] };
   const found: { root: ModelRoot; models: DiscoveredModel[] }[] = [];
   for (const root of roots) {
@@ -215,6 +219,24 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
   // A failure to keep it (a data dir this user may not write) costs the web view its list only.
   if (o.recordIn !== undefined) await saveLastScan(o.recordIn, { at: new Date().toISOString(), paths: [...o.paths], report }).catch(() => undefined);
   return report;
+}
+
+/** Throws `not_found` for a named path that does not exist, `bad_input` for one that cannot be read or is neither a file nor a directory. */
+async function checkNamedPath(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ChorusError('not_found', `${path}: no such file or directory`);
+    throw new ChorusError('bad_input', `${path}: cannot be read (${code ?? (e as Error).message})`);
+  }
+  if (!st.isFile() && !st.isDirectory()) throw new ChorusError('bad_input', `${path}: neither a file nor a directory`);
+  try {
+    await access(path, constants.R_OK | (st.isDirectory() ? constants.X_OK : 0));
+  } catch (e) {
+    throw new ChorusError('bad_input', `${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 /** The OMS signature in a model's directory, verified against the pinned trust (if any); none when there is no signature. */
