@@ -84,6 +84,12 @@ export function formatView(v: ViewWithLookup, self?: string, opts: { explain?: b
       : `asked the network: ${l.holders} node(s) hold attestations about it; ${l.accepted} new attestation(s) landed here (${l.ms} ms)`);
   }
   if (v.without) lines.push(`what-if: without ${shortDid(v.without)}`);
+  // What this machine's own scan found: local, unsigned, beside the network's view.
+  for (const m of v.local?.models ?? []) {
+    lines.push(`ON THIS MACHINE (local inspection, unsigned; chorus scan ${v.local!.scannedAt.slice(0, 16).replace('T', ' ')}Z): ${m.inspection.toUpperCase()}  ${clean(m.path)}`);
+    for (const f of m.findings.slice(0, 5)) lines.push(`  ${f.severity.padEnd(8)}  ${clean(f.kind)}  ${clean(f.path ? `${f.path}: ` : '')}${clean(f.detail).slice(0, 120)}`);
+    if (m.findingsTotal > 5) lines.push(`  … ${m.findingsTotal - 5} more (chorus scan ${clean(m.path)})`);
+  }
   for (const d of v.disputes) {
     const notes = new Map(Object.values(v.byPredicate).flatMap((g) => g.attestations.flatMap((i) => (i.issuerNote === undefined ? [] : [[i.issuer, i.issuerNote] as const]))));
     const side = (xs: { issuer: string; weight: number }[]) => xs.map((x) => `${notes.get(x.issuer) ?? shortDid(x.issuer)} (${x.weight})`).join(', ');

@@ -34,7 +34,20 @@ export const LookupSchema = z
   })
   .describe('what asking the network about an unknown digest did');
 
-export const ReputationResponse = ReputationViewSchema.extend({ lookup: LookupSchema.optional() });
+export const LocalKnowledgeSchema = z.object({
+  scannedAt: z.string(),
+  label: z.string(),
+  models: z.array(z.object({
+    name: z.string(),
+    runtime: z.string(),
+    path: z.string().describe('where the file (or the model directory) lives on this machine'),
+    inspection: z.enum(['dangerous', 'not-inspected', 'findings', 'no-model-format', 'clean']),
+    findings: z.array(z.object({ kind: z.string(), severity: z.string(), detail: z.string(), path: z.string().optional() })).describe('the most severe first, at most 10'),
+    findingsTotal: z.int(),
+  })),
+}).describe('what this machine\'s own last `chorus scan` found about the digest: local and unsigned, beside (never part of) the network\'s view unless attested');
+
+export const ReputationResponse = ReputationViewSchema.extend({ lookup: LookupSchema.optional(), local: LocalKnowledgeSchema.optional() });
 
 export const IdParams = z.strictObject({ id: z.string().max(80).describe('attestation id: 64 hex, or a unique prefix of at least 8') });
 

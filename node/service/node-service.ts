@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { LocalScanIndex, type LocalKnowledge } from '../scan/local-knowledge.js';
 import { ChorusError, isChorusError } from '../../src/errors.js';
 import { parseDigest } from '../../src/digest/parse-digest.js';
 import { publicKeyFromDidKey } from '../../src/identity/did-key.js';
@@ -25,7 +26,7 @@ export type IssuerInfo = z.infer<typeof IssuerView>;
 export type TrustGraphInfo = z.infer<typeof TrustGraphView>;
 export type LookupView = z.infer<typeof LookupSchema>;
 /** A reputation view, with what asking the network did when the node knew nothing. */
-export type ViewWithLookup = NodeView & { lookup?: LookupView };
+export type ViewWithLookup = NodeView & { lookup?: LookupView; local?: LocalKnowledge };
 
 /** The summary form of a stored attestation. */
 export function summarize(a: StoredAttestation): AttestationSummary {
@@ -78,7 +79,14 @@ export class NodeService {
       view = { ...(lookup.accepted > 0 ? await this.node.view(digest, { without: opts.without }) : view), lookup };
     }
     if (opts.without === undefined) this.env.seen?.(digest, view);
-    return view;
+    // Beside the network's view: what this machine's own scan found about it (local, unsigned).
+    const local = await this.localScans.about(digest).catch(() => undefined);
+    return local === undefined ? view : { ...view, local };
+  }
+
+  private localScansIndex: LocalScanIndex | undefined;
+  private get localScans(): LocalScanIndex {
+    return (this.localScansIndex ??= new LocalScanIndex(this.node.home.root));
   }
 
   /** Views of up to 1,000 digests: each distinct digest viewed once, evidence sent once. */

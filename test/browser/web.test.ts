@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { endorsementSubject } from '../../node/service/endorsement-subject.js';
 import { checkpointText, signNote } from '../../src/tlog/note.js';
 import { logOrigin } from '../../src/tlog/witness.js';
+import { PickleWriter, writeZip } from '../fixtures/scan/builders.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { launchBrowser, screenshotDir, startNode, type RunningNode } from './support.js';
 
@@ -273,6 +274,29 @@ describe('the web view', () => {
     await page.goto(`${node.url}/models/sha256:${digest}`);
     await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('unknown');
     expect(await page.getByTestId('completeness').textContent()).toContain('caught equivocating');
+    await ctx.close();
+  });
+
+  test('a model this machine\'s scan found dangerous: its page shows your own inspection beside the network\'s unknown, labelled local', async () => {
+    const dir = join(node.sb.dir, 'local-models');
+    await mkdir(dir, { recursive: true });
+    const evil = new PickleWriter().proto(2).global('posix', 'system').binUnicode('echo pwned').tuple1().reduce().stop().bytes();
+    const bytes = writeZip([{ name: 'archive/data.pkl', data: evil }, { name: 'archive/version', data: Buffer.from('3\n') }]);
+    const file = join(dir, 'model.pt');
+    await writeFile(file, bytes);
+    await node.sb.expectCode(3, ['scan', dir]);
+    const ctx = await fresh();
+    const page = await ctx.newPage();
+    await page.goto(`${node.url}/models/sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+    await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('unknown');
+    const local = page.getByTestId('local-inspection');
+    await local.waitFor();
+    const text = await local.textContent();
+    expect(text).toContain('On this machine');
+    expect(text).toContain('local and unsigned');
+    expect(text).toContain('Dangerous');
+    expect(text).toContain(file);
+    expect(await local.locator('[data-inspection]').getAttribute('data-inspection')).toBe('dangerous');
     await ctx.close();
   });
 

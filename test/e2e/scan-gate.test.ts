@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { writeGguf } from '../fixtures/scan/builders.js';
+import { PickleWriter, writeGguf, writeZip } from '../fixtures/scan/builders.js';
 import { makeInitialisedSandbox, type Sandbox } from './run-cli.js';
 
 /*
@@ -56,5 +56,28 @@ describe('chorus scan of a path that is not there', () => {
       expect(r.stderr).toContain('cannot be read');
       expect(await readFile(last, 'utf8')).toBe(before);
     }
+  }, 60_000);
+});
+
+describe('your own inspection beside the network\'s view', () => {
+  test('chorus query of a model this machine\'s scan found dangerous says so, labelled local and unsigned, with where the file lives', async () => {
+    const sb = await makeInitialisedSandbox('chorus-scan-local-');
+    sandboxes.push(sb);
+    const dir = join(sb.dir, 'models');
+    await mkdir(dir);
+    const evil = new PickleWriter().proto(2).global('posix', 'system').binUnicode('echo pwned').tuple1().reduce().stop().bytes();
+    const file = join(dir, 'model.pt');
+    await writeFile(file, writeZip([{ name: 'archive/data.pkl', data: evil }, { name: 'archive/version', data: Buffer.from('3\n') }]));
+    // The scan gates (exit 3: dangerous) and is kept as this machine's last.
+    await sb.expectCode(3, ['scan', dir]);
+    // No attestation about it anywhere: the network's view is unknown, and the local finding is shown beside it.
+    const q = await sb.expectCode(0, ['query', file, '--no-lookup']);
+    expect(q.stdout).toMatch(/^UNKNOWN/m);
+    expect(q.stdout).toMatch(/ON THIS MACHINE \(local inspection, unsigned; chorus scan [^)]+\): DANGEROUS {2}.*model\.pt/);
+    expect(q.stdout).toContain('posix');
+    const j = JSON.parse((await sb.expectCode(0, ['query', file, '--json', '--no-lookup'])).stdout) as { status: string; local?: { label: string; models: { inspection: string; path: string }[] } };
+    expect(j.status).toBe('unknown');
+    expect(j.local?.models[0]).toMatchObject({ inspection: 'dangerous', path: file });
+    expect(j.local?.label).toMatch(/local and unsigned/);
   }, 60_000);
 });

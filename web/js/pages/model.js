@@ -145,6 +145,20 @@ const LOG_TEXT = {
   equivocated: () => 'it signed two histories that cannot both be true: it no longer counts',
 };
 
+/** What this machine's own scan found about the model: local and unsigned, beside the network's view (issue 22). */
+function LocalInspection({ local }) {
+  if (!local) return null;
+  return html`<section class="local-inspection" data-testid="local-inspection" aria-labelledby="local-h">
+    <h2 id="local-h">On this machine <span class="small muted">your own inspection (chorus scan, ${when(local.scannedAt)}): local and unsigned, not part of the network's view unless attested</span></h2>
+    ${local.models.map((m) => html`<div key=${m.path} class=${`local-model i-${m.inspection}`} data-inspection=${m.inspection}>
+      <strong>${m.inspection === 'dangerous' ? 'Dangerous' : m.inspection === 'not-inspected' ? 'Not fully inspected' : m.inspection === 'findings' ? 'Findings' : m.inspection === 'clean' ? 'Nothing found' : 'No model format read'}</strong>
+      <span class="mono small"> ${m.path}</span>
+      ${m.findings.length > 0 ? html`<ul>${m.findings.slice(0, 5).map((f, i) => html`<li key=${i}><span class="badge-small">${f.severity}</span> ${f.kind}: ${f.path ? `${f.path}: ` : ''}${f.detail}</li>`)}</ul>` : null}
+      ${m.findingsTotal > 5 ? html`<p class="small muted">${m.findingsTotal - 5} more finding(s)</p>` : null}
+    </div>`)}
+  </section>`;
+}
+
 /** Whether this node holds every statement of the issuers that count (SPEC §16.4): shown next to the verdict. */
 function Completeness({ c, names }) {
   if (!c) return null;
@@ -213,6 +227,7 @@ export function ModelPage({ digest: given }) {
         <p class="reason">${view.reason}</p>
       </section>
       <${Completeness} c=${view.completeness} names=${names} />
+      <${LocalInspection} local=${view.local} />
       <p class="small muted">Your view as of ${when(view.asOf)}: ${view.trustedIssuers} issuer(s) reached by your trust.
         ${view.untrusted.listed > 0 ? ` ${view.untrusted.listed} attestation(s) from issuers you do not trust (fail ${view.untrusted.fail}, warn ${view.untrusted.warn}, pass ${view.untrusted.pass}) do not count.` : ''}
         ${view.evidence && view.evidence.omitted > 0 ? ` ${view.evidence.omitted} more attestation(s) by issuers that do not count are not listed.` : ''}

@@ -1,0 +1,68 @@
+import { stat } from 'node:fs/promises';
+import { lastScanFile, readLastScan, type LastScan } from './last-scan.js';
+
+/** What this machine's own inspection knows about a digest (issue 22): local, unsigned unless attested. */
+export interface LocalKnowledge {
+  /** When the scan that saw it ran. */
+  readonly scannedAt: string;
+  readonly label: string;
+  models: {
+    name: string;
+    runtime: string;
+    /** Where the file (or the model's directory) lives on this machine. */
+    path: string;
+    inspection: 'dangerous' | 'not-inspected' | 'findings' | 'no-model-format' | 'clean';
+    findings: { kind: string; severity: string; detail: string; path?: string }[];
+    findingsTotal: number;
+  }[];
+}
+
+/**
+ * The last `chorus scan` of this machine, read once per change of its file (its mtime is
+ * looked at at most once a second), indexed by model digest and file sha256.
+ */
+export class LocalScanIndex {
+  private cache: { mtimeMs: number; byDigest: Map<string, LastScan['report']['models'][number][]>; at: string } | undefined;
+  private checkedAt = 0;
+
+  constructor(private readonly dataDir: string) {}
+
+  private async load(): Promise<typeof this.cache> {
+    const now = Date.now();
+    if (this.cache !== undefined && now - this.checkedAt < 1000) return this.cache;
+    this.checkedAt = now;
+    const mtimeMs = await stat(lastScanFile(this.dataDir)).then((s) => s.mtimeMs, () => -1);
+    if (mtimeMs < 0) return (this.cache = undefined);
+    if (this.cache?.mtimeMs === mtimeMs) return this.cache;
+    const last = await readLastScan(this.dataDir);
+    if (last === undefined) return (this.cache = undefined);
+    const byDigest = new Map<string, LastScan['report']['models'][number][]>();
+    const add = (d: string, m: LastScan['report']['models'][number]): void => {
+      const list = byDigest.get(d) ?? [];
+      if (!list.includes(m)) list.push(m);
+      byDigest.set(d, list);
+    };
+    for (const m of last.report.models) {
+      add(m.digest, m);
+      for (const f of m.files) add(f.sha256, m);
+    }
+    return (this.cache = { mtimeMs, byDigest, at: last.at });
+  }
+
+  /** What the last scan of this machine found about `digest` (hex), or undefined when it did not see it. */
+  async about(digest: string): Promise<LocalKnowledge | undefined> {
+    const c = await this.load();
+    const models = c?.byDigest.get(digest);
+    if (c === undefined || models === undefined) return undefined;
+    return {
+      scannedAt: c.at,
+      label: 'this machine\'s own inspection (chorus scan): local and unsigned, not part of the network\'s view unless attested (chorus scan --attest)',
+      models: models.slice(0, 10).map((m) => {
+        const findings = m.files.flatMap((f) => f.findings.map((x) => ({ kind: x.kind, severity: x.severity, detail: x.detail, ...(x.path ? { path: `${f.name}: ${x.path}` } : { path: f.name }) })));
+        const order: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+        findings.sort((a, b) => (order[a.severity] ?? 5) - (order[b.severity] ?? 5));
+        return { name: m.name, runtime: m.runtime, path: m.files.length === 1 ? m.files[0]!.path : m.root, inspection: m.inspection, findings: findings.slice(0, 10), findingsTotal: findings.length };
+      }),
+    };
+  }
+}
