@@ -20,7 +20,7 @@ export class Metrics {
   readonly eventHistoryTruncated: Counter;
 
   constructor(store: AttestationStore, trust?: TrustState) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'chorus_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'chorus_' });
     if (trust) this.watchTrust(trust);
     this.httpDuration = new Histogram({
       name: 'chorus_http_request_duration_seconds',

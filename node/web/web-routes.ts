@@ -8,6 +8,9 @@ import { Assets } from './assets.js';
 import { contentSecurityPolicy, WEB } from './constants.js';
 import { cookieName, type WebSessions } from './sessions.js';
 
+/** A small icon: a chorus of three voices. */
+const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f3a5f"/><circle cx="9" cy="18" r="4" fill="#fff"/><circle cx="16" cy="12" r="4" fill="#fff"/><circle cx="23" cy="18" r="4" fill="#fff"/></svg>';
+
 /** Client-side routes of the single-page app: each answers index.html. */
 const PAGES = ['/', '/models/*', '/issuers/*', '/search', '/local', '/publish'];
 
@@ -44,6 +47,9 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
 
     const shell = async (_req: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(assets.index);
     for (const url of PAGES) app.get(url, { schema: { hide: true } }, shell);
+
+    // Browsers ask for it on any page of the origin (the app's own pages say where it is).
+    app.get('/favicon.ico', { schema: { hide: true }, config: { public: true } }, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON));
 
     app.get('/ui/:id/*', { schema: { hide: true } }, async (req, reply) => {
       const { id, '*': name } = req.params as { id: string; '*': string };

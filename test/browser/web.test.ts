@@ -140,6 +140,8 @@ describe('the web view', () => {
     const uploads: string[] = [];
     page.on('request', (r) => { if (r.method() !== 'GET') uploads.push(r.url()); });
     await page.goto(`${node.url}/search`);
+    // The hint reads as text, not as escaped markup.
+    expect(await page.locator('#digest-hint').textContent()).toContain('sha256:<hex> or bare hex');
     await page.getByLabel('Model file').setInputFiles(file);
     await page.waitForURL(`${node.url}/models/sha256:${want}`);
     await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('unknown');

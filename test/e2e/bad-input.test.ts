@@ -111,15 +111,15 @@ describe.concurrent('bad input', () => {
     }
   });
 
-  test('init twice exits 2 and changes nothing', async () => {
+  test('init twice is a no-op that says so, exits 0 and changes nothing', async () => {
     const sb = await initialised();
     const key = await readFile(join(sb.home, 'identity.key'));
     const token = await readFile(join(sb.home, 'api-token'));
     const config = await readFile(join(sb.home, 'config.json'));
     const r = await sb.run(['init']);
-    expect(r.code, describeRun(['init'], r)).toBe(2);
-    expect(r.stderr).toContain('already holds an identity; nothing was changed');
-    expect(r.stdout).not.toContain('did:key');
+    expect(r.code, describeRun(['init'], r)).toBe(0);
+    expect(r.stdout).toMatch(/already initialised: .* holds the identity did:key:z\S+; nothing was changed/);
+    expect(JSON.parse((await sb.expectCode(0, ['init', '--json'])).stdout)).toMatchObject({ created: false });
     expect(await readFile(join(sb.home, 'identity.key'))).toEqual(key);
     expect(await readFile(join(sb.home, 'api-token'))).toEqual(token);
     expect(await readFile(join(sb.home, 'config.json'))).toEqual(config);

@@ -38,7 +38,7 @@ export function SearchPage() {
       <div class="field">
         <label for="digest">Model digest</label>
         <input id="digest" type="text" class="wide mono" placeholder="sha256:…" autocomplete="off" spellcheck="false" value=${text} onInput=${(e) => setText(e.currentTarget.value)} aria-describedby="digest-hint" />
-        <span id="digest-hint" class="hint">sha256:&lt;hex&gt; or bare hex, as <code>chorus hash</code> prints it.</span>
+        <span id="digest-hint" class="hint">${'sha256:<hex>'} or bare hex, as <code>chorus hash</code> prints it.</span>
       </div>
       <button type="submit" class="primary">Open</button>
     </form>
