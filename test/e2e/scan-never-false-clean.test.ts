@@ -37,11 +37,11 @@ describe('never a false clean', () => {
 
     const r = await sb.run(['scan', dir, '--attest', '--dry-run']);
     expect(r.code, describeRun(['scan', dir], r)).toBe(3); // unread files that can carry code fail the scan
-    expect(r.stdout).toMatch(/^UNREAD\s+.*legacy\.h5/m);
-    expect(r.stdout).toMatch(/legacy\.h5: hdf5, NOT-INSPECTED \(this format can carry code\)/);
+    expect(r.stderr).toMatch(/^UNREAD\s+.*legacy\.h5/m);
+    expect(r.stderr).toMatch(/legacy\.h5: hdf5, NOT-INSPECTED \(this format can carry code\)/);
     expect(r.stderr).toMatch(/not signed: .*legacy\.h5: .*not-inspected/);
     expect(r.stderr).toMatch(/not signed: .*weights\.bin: .*not-inspected/);
-    const signed = payloads(r.stderr);
+    const signed = payloads(r.stdout);
     expect(signed.map((p) => [p.subject[0]!.name.replace(/.*\//, ''), p.predicate.finding.kind])).toEqual([[join(dir, 'good.pt').replace(/.*\//, ''), 'clean']]);
     expect(signed[0]!.predicate.scanner.version).toMatch(/\+inspect\.\d+$/);
     expect(signed[0]!.predicate.finding.description).toMatch(/inspector revision \d+/);
@@ -75,9 +75,9 @@ describe('never a false clean', () => {
     await writeFile(dense, await kerasH5({ modelConfig: sequentialDense() }));
     const r = await sb.run(['scan', dir, '--attest', '--dry-run']);
     expect(r.code, describeRun(['scan', dir], r)).toBe(3);
-    expect(r.stdout).toMatch(/lambda\.h5: hdf5, inspected/);
-    expect(r.stdout).toMatch(/HIGH embedded-code in model_config: .*Lambda/);
-    const signed = payloads(r.stderr).map((p) => [p.subject[0]!.name.replace(/.*\//, ''), p.predicate.finding.kind]);
+    expect(r.stderr).toMatch(/lambda\.h5: hdf5, inspected/);
+    expect(r.stderr).toMatch(/HIGH embedded-code in model_config: .*Lambda/);
+    const signed = payloads(r.stdout).map((p) => [p.subject[0]!.name.replace(/.*\//, ''), p.predicate.finding.kind]);
     expect(signed).toContainEqual(['lambda.h5', 'suspicious']);
     expect(signed).toContainEqual(['dense.h5', 'clean']);
     expect(signed).not.toContainEqual(['lambda.h5', 'clean']);

@@ -91,7 +91,7 @@ export function scanCommand(cli: Cli): Command {
     .option('--json', 'print the report as JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'))
     .option('--attest', 'sign what inspection found as attestations (payload, license, lineage) and publish them through the node')
-    .option('--dry-run', 'with --attest: print the signed envelopes, publish nothing')
+    .option('--dry-run', 'with --attest: print the signed envelopes to stdout (one JSON line each, what chorus import reads), publish nothing; the report then goes to stderr')
     .option('--signature-key <pem>', 'verify model signatures (OpenSSF model signing, model.sig) against this public key')
     .option('--trusted-root <file>', 'verify keyless model signatures against this Sigstore trusted_root.json (with --identity and --issuer)')
     .option('--identity <id>', 'with --trusted-root: the certificate identity a signature must have')
@@ -111,9 +111,13 @@ export function scanCommand(cli: Cli): Command {
           bar.stop();
           await cache.save().catch(() => undefined);
         }
-        if (format === 'json') cli.json(report);
+        // The data goes to stdout: the report, or with --attest --dry-run the envelopes (and the report to stderr).
+        const dry = opts.attest === true && opts.dryRun === true;
+        const text = format === 'json' ? JSON.stringify(report, null, 2) : format === 'sarif' ? JSON.stringify(sarif(report), null, 2) : table(report);
+        if (dry) cli.err(text);
+        else if (format === 'json') cli.json(report);
         else if (format === 'sarif') cli.json(sarif(report));
-        else cli.out(table(report));
+        else cli.out(text);
         if (opts.attest) {
           const identity = await loadIdentity(home.key);
           const now = new Date();
@@ -124,7 +128,7 @@ export function scanCommand(cli: Cli): Command {
             for (const st of [...findingStatements(m, identity.did, now), ...signatureStatements(m, identity.did, now)]) {
               const envelope = signStatement(st, identity.secretKey);
               if (opts.dryRun) {
-                cli.err(JSON.stringify(envelope));
+                cli.out(JSON.stringify(envelope));
                 continue;
               }
               const d = await client.publish(envelope);
