@@ -34,6 +34,10 @@ describe('chorus check', () => {
     const flagged = await sb.run(['check', digest]);
     expect(flagged.code).toBe(3);
     expect(flagged.stdout).toMatch(/flagged in your view/);
+    // Checked by its path, the same standing is said once, not once per way it was found.
+    const byPath = await sb.run(['check', model]);
+    expect(byPath.code).toBe(3);
+    expect(byPath.stdout.match(/flagged in your view/g)).toHaveLength(1);
 
     // Allowlist mode: an approver approves a digest; only that one passes.
     const config = JSON.parse(await readFile(join(sb.home, 'config.json'), 'utf8')) as Record<string, unknown>;

@@ -38,7 +38,9 @@ export function checkCommand(cli: Cli): Command {
             if (signatureTrust !== undefined && !r.models.some((m) => m.signature !== undefined)) denials.push(`signature: ${clean(target)}: a signature was required (--signature-key/--trusted-root) and there is no model.sig beside the model`);
             if (r.models.length === 0) throw new ChorusError('bad_input', `${clean(target)}: nothing to check (${clean(r.problems[0]?.message ?? 'no readable file')})`);
             digest = statSync(target).isDirectory() ? (await hashPath(target, nativeSuite())).digest : (r.models[0]?.digest ?? '');
-            for (const m of r.models) if (m.status === 'flagged') denials.push(`${clean(m.name)}: flagged in your view: ${clean(m.reason)}`);
+            // The checked digest's own standing comes from the node's answer below: said once.
+            const checked = digest.replace(/^sha256:/, '');
+            for (const m of r.models) if (m.status === 'flagged' && m.digest !== checked) denials.push(`${clean(m.name)}: flagged in your view: ${clean(m.reason)}`);
             denials.push(...inspectionDenials(r.models, clean));
           } finally {
             bar.stop();
