@@ -13,8 +13,9 @@ export async function resolveSubject(arg: string, opts: { allowSymlinks?: boolea
     const d = await hashPath(arg, nativeSuite(), { allowSymlinks: opts.allowSymlinks ?? false, progress: bar.update });
     return { name: d.name, digest: { sha256: d.digest } };
   } catch (e) {
+    // Not there: "not found" (exit 4), as `chorus hash` and `chorus scan` say it.
     if (e instanceof ChorusError && e.code === 'not_found') {
-      throw new ChorusError('bad_input', `"${arg}" is neither a sha256 digest nor an existing file or directory`);
+      throw new ChorusError('not_found', `"${arg}" is neither a sha256 digest nor an existing file or directory`);
     }
     throw e;
   } finally {

@@ -57,8 +57,10 @@ describe('chorus check', () => {
     expect(allowed.stdout).toMatch(/approved by did:key:\S+ as acme\/qwen@0\.5b \(Apache-2\.0\)/);
     const listed = await sb.expectCode(0, ['list', '--approved']);
     expect(listed.stdout).toContain(otherDigest);
-    // Not a model digest, not a path: a usage error.
-    expect((await sb.run(['check', 'not-a-thing'])).code).toBe(2);
+    // Not a model digest, not an existing path: not found (exit 4), never an allow.
+    expect((await sb.run(['check', 'not-a-thing'])).code).toBe(4);
+    // A malformed digest is a usage error.
+    expect((await sb.run(['check', 'sha256:1234'])).code).toBe(2);
   }, 120_000);
 
   test('a directory is one model and every file in it can deny; hidden pickles, unknown imports and escape codes are caught', async () => {
@@ -91,9 +93,9 @@ describe('chorus check', () => {
     const e = await sb.run(['check', esc]);
     expect(e.stdout).not.toContain('\x1b');
     expect(e.stdout).toContain('\\u001b');
-    // No such file, and not a digest: a usage error naming it.
+    // No such file, and not a digest: not found (exit 4, as query, hash and scan say it), naming it.
     const n = await sb.run(['check', join(sb.dir, 'nope.gguf')]);
-    expect(n.code).toBe(2);
+    expect(n.code).toBe(4);
     expect(n.stderr).toContain('no such file or directory, and not a sha256 digest');
   }, 120_000);
 });

@@ -22,10 +22,14 @@ export function checkCommand(cli: Cli): Command {
     .option('--trusted-root <file>', 'a keyless model signature must verify against this Sigstore trusted_root.json (with --identity and --issuer)')
     .option('--identity <id>', 'with --trusted-root: the certificate identity the signature must have')
     .option('--issuer <url>', 'with --trusted-root: the OIDC issuer that identity must come from')
-    .addHelpText('after', '\nA directory is one model: its digest is what `chorus hash DIR` prints (and what an approval names);\nevery file in it is hashed, inspected and asked about too, and any of them can deny.\nA file whose format can carry code (pickles, archives, HDF5, SavedModel, GGUF templates…) and that\nwas not inspected in full (a format or part not read, a limit hit) is denied: unread is not clean.\nExample: chorus check ./model.gguf && llama-server -m ./model.gguf\nExit status: 0 allow, 3 deny, 2 bad input.')
+    .addHelpText('after', '\nA directory is one model: its digest is what `chorus hash DIR` prints (and what an approval names);\nevery file in it is hashed, inspected and asked about too, and any of them can deny.\nA file whose format can carry code (pickles, archives, HDF5, SavedModel, GGUF templates…) and that\nwas not inspected in full (a format or part not read, a limit hit) is denied: unread is not clean.\nExample: chorus check ./model.gguf && llama-server -m ./model.gguf\nExit status: 0 allow, 3 deny, 2 bad input, 4 no such file.')
     .action(action(async (target: string, opts: { json?: boolean } & SignatureOpts) => {
       const isPath = existsSync(target);
-      if (!isPath && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(target)) throw new ChorusError('bad_input', `${clean(target)}: no such file or directory, and not a sha256 digest`);
+      if (!isPath && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(target)) {
+        // Meant as a digest but malformed: bad input; anything else names a file that is not there.
+        if (/^sha256:/i.test(target) || /^[0-9a-fA-F]{8,}$/.test(target)) throw new ChorusError('bad_input', `${clean(target)}: not a sha256 digest (sha256: and 64 hex characters)`);
+        throw new ChorusError('not_found', `${clean(target)}: no such file or directory, and not a sha256 digest`);
+      }
       const signatureTrust = await trustOf(signatureTrustOptions(opts));
       return cli.withClient(async (client) => {
         let digest: string;
