@@ -39,4 +39,25 @@ describe('the first week', () => {
     expect(r.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
     expect(await r.text()).toMatch(/^<svg /);
   });
+
+  test('a mistyped flag is reported as unknown, not as a missing required one', async () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const r = await node.sb.run(['attest', 'audit', '--subject', digest, '--harness', 'suite@1', '--verdikt', 'fail']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--verdikt'");
+    expect(r.stderr).not.toContain('--verdict <verdict>\' not specified');
+    // A truly missing one is still named.
+    const m = await node.sb.run(['attest', 'audit', '--subject', digest, '--harness', 'suite@1']);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toContain("required option '--verdict <verdict>' not specified");
+  });
+
+  test('attest payload takes --summary like the other kinds (the same as --description)', async () => {
+    const digest = `sha256:${'cd'.repeat(32)}`;
+    const r = await node.sb.expectCode(0, ['attest', 'payload', '--subject', digest, '--scanner', 'picklescan@0.0.1', '--finding', 'suspicious', '--severity', 'medium', '--summary', 'an odd global', '--dry-run']);
+    const env = JSON.parse(r.stdout) as { payload: string };
+    const st = JSON.parse(Buffer.from(env.payload, 'base64').toString()) as { predicate: { finding: { description: string } } };
+    expect(st.predicate.finding.description).toBe('an odd global');
+    expect((await node.sb.run(['attest', 'payload', '--subject', digest, '--scanner', 'p@1', '--finding', 'clean', '--severity', 'info', '--summary', 'a', '--description', 'b', '--dry-run'])).code).toBe(2);
+  });
 });

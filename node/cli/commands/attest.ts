@@ -120,12 +120,13 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--scanner <name@version>', 'the scanner').makeOptionMandatory(),
       new Option('--finding <kind>', 'what was found').choices(['malicious-code', 'pickle-exec', 'backdoor', 'suspicious', 'clean']).makeOptionMandatory(),
       new Option('--severity <level>', 'severity').choices(['info', 'low', 'medium', 'high', 'critical']).makeOptionMandatory(),
-      new Option('--description <text>', 'what the finding is').default(''),
+      new Option('--description <text>', 'what the finding is'),
+      new Option('--summary <text>', 'the same as --description (as the other kinds call it)').conflicts('description'),
       new Option('--path <file>', 'file inside the model where it was found'),
     ],
     fields: (o) => ({
       scanner: nameVersion('--scanner', o['scanner'] as string),
-      finding: defined({ kind: o['finding'], description: o['description'], path: o['path'] }),
+      finding: defined({ kind: o['finding'], description: (o['description'] ?? o['summary'] ?? '') as string, path: o['path'] }),
       severity: o['severity'],
     }),
   },
@@ -208,8 +209,15 @@ export function attestCommand(cli: Cli): Command {
       .option('--allow-symlinks', 'follow symbolic links when hashing a directory subject')
       .option('--dry-run', 'print the signed envelope and store nothing')
       .option('--json', 'print the result as JSON');
+    // Required options are checked after commander's own checks, so a mistyped flag
+    // (--verdikt) is reported as unknown, not as a missing --verdict.
+    const required = def.options.filter((x) => x.mandatory);
+    for (const x of required) x.mandatory = false;
     for (const o of def.options) sub.addOption(o);
     sub.action(action(async (o: Opts) => {
+      for (const x of required) {
+        if (o[x.attributeName()] === undefined) sub.error(`error: required option '${x.flags}' not specified`, { exitCode: 2, code: 'commander.missingMandatoryOptionValue' });
+      }
       const identity = await loadIdentity(cli.home().key);
       const now = new Date();
       let subjects: Subject[] = [];
