@@ -5,6 +5,10 @@ const hour = 3600 * second;
 export const WEB = {
   /** A `chorus ui` login code works once, within this time. */
   loginCodeTtlMs: 60 * second,
+  /** A pairing code (`chorus ui --remote`: typed by hand on another machine) works once, within this time. */
+  pairingCodeTtlMs: 10 * 60 * second,
+  /** Failed logins the node takes per minute, from everyone together; past it every login waits (a pairing code has 50 bits). */
+  failedLoginsPerMinute: 10,
   /** Login codes pending at once; the oldest is dropped beyond. */
   maxLoginCodes: 16,
   /** A browser session lasts this long (in memory: a restart ends it). */

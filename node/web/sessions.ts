@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { WEB } from './constants.js';
 
@@ -16,6 +16,18 @@ export type SessionWrite =
   | { readonly ok: false; readonly status: 401 | 403; readonly code: string; readonly message: string };
 
 const random = (): string => randomBytes(32).toString('base64url');
+/** Letters and digits a person reads and types without confusing them (no 0/O, 1/I/L). */
+const PAIRING_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+/** Ten of them, shown as two groups of five: ABCDE-FGHJK. */
+function pairingCode(): string {
+  const chars = Array.from({ length: 10 }, () => PAIRING_ALPHABET[randomInt(PAIRING_ALPHABET.length)]!);
+  return `${chars.slice(0, 5).join('')}-${chars.slice(5).join('')}`;
+}
+/** A typed pairing code in any case, with or without its dash and spaces, is the stored one; a link code is taken as it is. */
+export function normalizeCode(code: string): string {
+  const c = code.trim();
+  return /^[0-9A-Za-z]{5}[- ]?[0-9A-Za-z]{5}$/.test(c) ? c.replace(/[- ]/g, '').toUpperCase() : c;
+}
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -60,19 +72,37 @@ export class WebSessions {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** A fresh one-time login code (the oldest pending code is dropped beyond WEB.maxLoginCodes). */
-  issueCode(): { code: string; expiresAt: number } {
+  /**
+   * A fresh one-time login code (the oldest pending code is dropped beyond WEB.maxLoginCodes):
+   * a long random one for a link (60 s), or with `pairing` a short one to type on another
+   * machine (10 letters and digits, 50 bits, 10 minutes) — failed logins are bounded node-wide
+   * (WEB.failedLoginsPerMinute), so guessing one is out of reach.
+   */
+  issueCode(pairing = false): { code: string; expiresAt: number } {
     this.sweep();
-    const code = random();
-    const expiresAt = this.now() + WEB.loginCodeTtlMs;
-    this.codes.set(code, expiresAt);
+    const code = pairing ? pairingCode() : random();
+    const expiresAt = this.now() + (pairing ? WEB.pairingCodeTtlMs : WEB.loginCodeTtlMs);
+    this.codes.set(normalizeCode(code), expiresAt);
     while (this.codes.size > WEB.maxLoginCodes) this.codes.delete(this.codes.keys().next().value as string);
     return { code, expiresAt };
   }
 
-  /** Exchanges a login code for a new session; undefined when unknown, used or expired. */
-  redeem(code: string): WebSession | undefined {
+  private failures = { tokens: WEB.failedLoginsPerMinute as number, at: 0 };
+
+  /** Whether a login may be tried now (failed ones are bounded node-wide); ms to wait otherwise. */
+  loginWait(): number {
+    const now = this.now();
+    const rate = WEB.failedLoginsPerMinute / 60_000;
+    this.failures.tokens = Math.min(WEB.failedLoginsPerMinute, this.failures.tokens + (now - this.failures.at) * rate);
+    this.failures.at = now;
+    return this.failures.tokens >= 1 ? 0 : Math.ceil((1 - this.failures.tokens) / rate);
+  }
+
+  /** Exchanges a login code for a new session; undefined when unknown, used or expired (a failure counts against the bound). */
+  redeem(typed: string): WebSession | undefined {
+    const code = normalizeCode(typed);
     const expiresAt = this.codes.get(code);
+    if (expiresAt === undefined) this.failures.tokens -= 1;
     if (expiresAt === undefined) return undefined;
     this.codes.delete(code);
     if (expiresAt <= this.now()) return undefined;

@@ -63,13 +63,14 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
         summary: 'A one-time login code for the web view (what `chorus ui` asks for); needs the API token itself',
         tags: ['web'],
         security: [{ bearer: [] }],
+        body: z.strictObject({ pairing: z.boolean().optional().describe('a short code to type on another machine (10 minutes) instead of a link code (60 s)') }).optional(),
         response: { 200: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }), 401: ErrorBodySchema },
       },
       config: { rateLimit: guards.writeLimit },
     }, async (req, reply) => {
       // Only the token mints codes: a browser session cannot extend itself.
       if (!guards.authed(req)) return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'a login code needs the API token: Authorization: Bearer <token>' });
-      const { code, expiresAt } = sessions.issueCode();
+      const { code, expiresAt } = sessions.issueCode(req.body?.pairing === true);
       return { code, url: `${ctx.url}/login?code=${code}`, expiresAt: new Date(expiresAt).toISOString() };
     });
 
@@ -85,7 +86,13 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
     app.get('/login', { schema: { hide: true, querystring: z.object({ code: z.string().max(100).optional() }) } }, async (req, reply) => {
       void reply.header('cache-control', 'no-store');
       const code = req.query.code;
-      if (code === undefined || !/^[A-Za-z0-9_-]{20,100}$/.test(code)) return failed(reply);
+      // No code: a form to type a pairing code (`chorus ui --remote` printed it).
+      if (code === undefined) {
+        return reply.type('text/html; charset=utf-8').send(page('log in',
+          '<h1>Log in to this Chorus node</h1><p>Type the pairing code <code>chorus ui --remote</code> printed on the node\'s machine (it works once, for 10 minutes).</p>'
+          + '<form method="post" action="/login"><label>Pairing code <input name="code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="20" required></label> <button type="submit" class="primary">Log in</button></form>'));
+      }
+      if (!/^[A-Za-z0-9_-]{20,100}$/.test(code)) return failed(reply);
       return reply.type('text/html; charset=utf-8').send(page('log in',
         '<h1>Log in to this Chorus node</h1><p>With this one-time code from <code>chorus ui</code>, this browser may change trust and publish.</p>'
         + `<form method="post" action="/login"><input type="hidden" name="code" value="${code}"><button type="submit" class="primary">Log in</button></form>`));
@@ -96,6 +103,12 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
     });
     app.post('/login', { schema: { hide: true, body: z.object({ code: z.string().max(100) }) } }, async (req, reply) => {
       void reply.header('cache-control', 'no-store');
+      // Failed logins are bounded node-wide: past the bound, every attempt waits (no guessing).
+      const wait = sessions.loginWait();
+      if (wait > 0) {
+        return reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).type('text/html; charset=utf-8').send(page('too many attempts',
+          `<h1>Too many failed logins</h1><p>This node takes ${WEB.failedLoginsPerMinute} failed logins a minute. Try again in ${Math.ceil(wait / 1000)} s.</p>`));
+      }
       const s = sessions.redeem(req.body.code);
       if (s === undefined) return failed(reply);
       // HttpOnly: page script never sees it. SameSite=Strict: no other site's page can make

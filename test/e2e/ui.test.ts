@@ -54,4 +54,38 @@ describe('chorus ui', () => {
     expect(post.headers.get('location')).toMatch(/^\/#csrf=/);
     expect(post.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
   });
+
+  test('on a machine with no display: the SSH tunnel command and a pairing code to type on the laptop; wrong codes are bounded', async () => {
+    const sb: Sandbox = await makeInitialisedSandbox();
+    cleanup.push(() => sb.cleanup());
+    const node = await startDaemon(sb);
+    cleanup.push(async () => {
+      node.child.kill('SIGTERM');
+      await new Promise((r) => node.child.once('exit', r));
+    });
+    const port = new URL(node.url).port;
+    // Plain `chorus ui` over SSH (no display): instructions, not a silent xdg-open.
+    const r = await sb.run(['ui'], { env: { SSH_CONNECTION: '192.0.2.1 50000 192.0.2.2 22', DISPLAY: '' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`ssh -N -L ${port}:127.0.0.1:${port} `);
+    expect(r.stdout).toContain(`http://localhost:${port}/login`);
+    const code = /pairing code:\s+([0-9A-Z]{5}-[0-9A-Z]{5})/.exec(r.stdout)?.[1];
+    expect(code, r.stdout).toBeDefined();
+    const j = JSON.parse((await sb.expectCode(0, ['ui', '--remote', '--json'])).stdout) as { code: string; ssh: string; url: string; expiresAt: string };
+    expect(j.ssh).toMatch(new RegExp(`^ssh -N -L ${port}:127\\.0\\.0\\.1:${port} \\S+@\\S+$`));
+    expect(Date.parse(j.expiresAt) - Date.now()).toBeGreaterThan(9 * 60_000);
+    // The login page asks for the code; typed in lower case without the dash, it logs in once.
+    const form = await fetch(`${node.url}/login`);
+    expect(await form.text()).toContain('name="code"');
+    const post = (c: string) => fetch(`${node.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `code=${encodeURIComponent(c)}`, redirect: 'manual' });
+    const ok = await post(code!.replace('-', '').toLowerCase());
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    expect((await post(code!)).status).toBe(403);
+    // Guessing: past 10 failed logins a minute, every attempt waits — even with the right code.
+    for (let i = 0; i < 12; i++) await post(`WRONG-GUES${String.fromCharCode(65 + i)}`);
+    const late = await post(j.code);
+    expect(late.status).toBe(429);
+    expect(Number(late.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
 });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
@@ -46,12 +46,35 @@ async function loginPage(nodeUrl: string, code: string): Promise<string> {
   return pathToFileURL(file).href;
 }
 
+/** Whether this session has no display to open a browser on (a server reached over SSH, say). */
+export function headless(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env['SSH_CONNECTION'] || env['SSH_TTY']) return true;
+  return process.platform === 'linux' && !env['DISPLAY'] && !env['WAYLAND_DISPLAY'];
+}
+
+/** The instructions for using the node from another machine through an SSH tunnel. */
+function tunnelText(nodeUrl: string, code: string, expiresAt: string | undefined): string {
+  const port = new URL(nodeUrl).port || '80';
+  const host = `${userInfo().username}@${hostname()}`;
+  return [
+    'This machine has no display (or you are on it over SSH). To use the web view from your laptop:',
+    '',
+    '  1. On the laptop, forward a local port to the node through SSH (the node stays on loopback):',
+    `       ssh -N -L ${port}:127.0.0.1:${port} ${host}`,
+    `  2. On the laptop, open  http://localhost:${port}/login`,
+    `  3. Enter the pairing code:  ${code}`,
+    '',
+    `The code works once, until ${expiresAt ?? '10 minutes from now'}. Failed logins are limited node-wide.`,
+  ].join('\n');
+}
+
 export function uiCommand(cli: Cli): Command {
   return new Command('ui')
-    .description('open the web view of the running node, logged in: a one-time login code (60 s, never on a command line) becomes a browser session; the printed URL asks for a click')
+    .description('open the web view of the running node, logged in: a one-time login code (60 s, never on a command line) becomes a browser session; the printed URL asks for a click. On a machine without a display (or with --remote): the ssh command to run on your laptop and a pairing code to type there (10 minutes, once)')
     .option('--no-open', 'print the URL only; do not start a browser')
-    .option('--json', 'print {url, expiresAt} as JSON')
-    .action(action(async (o: { open: boolean; json?: boolean }) => {
+    .option('--remote', 'for use from another machine: print the SSH tunnel command and a pairing code (the default when there is no display)')
+    .option('--json', 'print {url, expiresAt} as JSON (with --remote: {code, ssh, url, expiresAt})')
+    .action(action(async (o: { open: boolean; json?: boolean; remote?: boolean }) => {
       const home = cli.home();
       const running = await readDaemonInfo(home);
       if (!running) throw new ChorusError('unavailable', `no node is running on ${home.root}: start it with chorus start, then run chorus ui`);
@@ -61,14 +84,22 @@ export function uiCommand(cli: Cli): Command {
       } catch {
         throw new ChorusError('not_initialized', `no API token at ${home.token}; run: chorus init`);
       }
+      // No display and nothing asked explicitly (--no-open, --json): the remote instructions, not a silent xdg-open.
+      const remote = o.remote === true || (o.open && o.json !== true && headless());
       let res: Response;
       try {
-        res = await fetch(`${running.url}/ui/login-code`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+        res = await fetch(`${running.url}/ui/login-code`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(remote ? { pairing: true } : {}) });
       } catch (e) {
         throw new ChorusError('unavailable', `the node at ${running.url} does not answer: ${(e as Error).message}`);
       }
       const body = await res.json().catch(() => ({})) as { code?: string; message?: string; expiresAt?: string };
       if (!res.ok || body.code === undefined) throw new ChorusError('io_error', `the node refused a login code (${res.status}): ${body.message ?? ''}`);
+      if (remote) {
+        const port = new URL(running.url).port || '80';
+        if (o.json) cli.json({ code: body.code, ssh: `ssh -N -L ${port}:127.0.0.1:${port} ${userInfo().username}@${hostname()}`, url: `http://localhost:${port}/login`, expiresAt: body.expiresAt });
+        else cli.out(tunnelText(running.url, body.code, body.expiresAt));
+        return EXIT.ok;
+      }
       // The URL of the address the node runs on (daemon.json), with the code.
       const url = `${running.url}/login?code=${encodeURIComponent(body.code)}`;
       if (o.json) cli.json({ url, expiresAt: body.expiresAt });
