@@ -201,13 +201,22 @@ export class NodeService {
     return run;
   }
 
-  /** Replaces the roots (an issuer list) or the whole policy. */
-  setTrust(body: z.infer<typeof TrustPut>): Promise<TrustListView> {
+  /** Replaces the roots (an issuer list) or the whole policy; says which entries that removed. */
+  setTrust(body: z.infer<typeof TrustPut>): Promise<TrustListView & { removed: { issuer: string; was: 'root' | 'block' | 'subscription' }[] }> {
     return this.serialised(async () => {
+      const before = await loadPolicy(this.node.home.trust);
       if ('version' in body) await writePolicy(this.node.home.trust, body);
       else await replaceRoots(this.node.home.trust, body.issuers, new Date());
       this.node.trustChanged();
-      return this.trust();
+      const after = await loadPolicy(this.node.home.trust);
+      const entries = (p: typeof before) => [
+        ...p.roots.map((e) => ({ issuer: e.issuer, was: 'root' as const })),
+        ...p.blocks.map((e) => ({ issuer: e.issuer, was: 'block' as const })),
+        ...p.subscriptions.map((e) => ({ issuer: e.issuer, was: 'subscription' as const })),
+      ];
+      const kept = new Set(entries(after).map((e) => `${e.was} ${e.issuer}`));
+      const removed = entries(before).filter((e) => !kept.has(`${e.was} ${e.issuer}`));
+      return { ...(await this.trust()), removed };
     });
   }
 

@@ -59,7 +59,9 @@ describe('HTTP API', () => {
     expect(put.status).toBe(200);
     const after = await (await fetch(`${url}/v1/models/${digest}/reputation`)).json() as { status: string };
     expect(after.status).toBe('flagged');
-    await fetch(`${url}/v1/trust`, { method: 'PUT', headers: auth(), body: JSON.stringify({ issuers: [] }) });
+    // A full replace says what it removed.
+    const cleared = await fetch(`${url}/v1/trust`, { method: 'PUT', headers: auth(), body: JSON.stringify({ issuers: [] }) });
+    expect(((await cleared.json()) as { removed: { issuer: string; was: string }[] }).removed).toEqual([{ issuer: issuer.did, was: 'root' }]);
   });
 
   it('signs an unsigned statement with the node key', async () => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import {
   ConnectBody, ConnectResult, DidParams, ErrorBodySchema, HealthSchema, IssuerView, PeersView, StatusSchema, TrustEdit, TrustEditResult, TrustGraphView, TrustPut, TrustView,
 } from '../../service/contract.js';
@@ -15,18 +16,18 @@ export function adminRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
 
     app.put('/v1/trust', {
       schema: {
-        summary: 'Replace the roots (an issuer list) or the whole policy',
+        summary: 'Replace the roots (an issuer list) or the whole policy: entries not in the body are gone (`removed` lists them); POST /v1/trust changes one entry',
         tags: ['trust'],
         security: [{ bearer: [] }],
         body: TrustPut,
-        response: { 200: TrustView, 400: ErrorBodySchema, 401: ErrorBodySchema },
+        response: { 200: TrustView.extend({ removed: z.array(z.object({ issuer: z.string(), was: z.enum(['root', 'block', 'subscription']) })).describe('entries the replacement removed') }), 400: ErrorBodySchema, 401: ErrorBodySchema },
       },
       // The token is checked before the body is even parsed.
       onRequest: guards.write,
       config: { rateLimit: guards.writeLimit },
     }, async (req) => {
       const t = await service.setTrust(req.body);
-      req.log.info({ roots: t.policy.roots.length }, 'trust policy replaced');
+      req.log.info({ roots: t.policy.roots.length, removed: t.removed.length }, 'trust policy replaced');
       return t;
     });
 
