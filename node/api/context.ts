@@ -8,6 +8,7 @@ import type { StatusWatch } from '../service/status-watch.js';
 import type { Network } from '../net/network.js';
 import type { OwnLog } from '../tlog/own-log.js';
 import type { Mirror } from '../tlog/mirror.js';
+import type { WebSessions } from '../web/sessions.js';
 
 /** Everything the API's handlers use, built once at start. */
 export interface AppContext {
@@ -22,6 +23,10 @@ export interface AppContext {
   readonly health: Health;
   /** This node's own issuer log (SPEC §16). */
   readonly ownLog?: OwnLog;
+  /** Web login codes and sessions, shared by the loopback and the LAN server. */
+  readonly sessions?: WebSessions;
+  /** The LAN server's address and certificate fingerprint, when `api.lan` is on. */
+  lan?: { url: string; fingerprint: string };
   /** The logs of other issuers this node mirrors (SPEC §16.3). */
   readonly mirror?: Mirror;
   /** The peer-to-peer side, when net.enabled. */

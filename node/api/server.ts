@@ -65,9 +65,22 @@ function fromFastify(err: { code?: string; statusCode?: number; message: string 
  * The local HTTP API on Fastify. Routes validate with the zod schemas of node/service/contract.ts,
  * which also generate the OpenAPI 3.1 document at /v1/openapi.json.
  */
-export async function buildServer(ctx: AppContext, logger: Logger): Promise<ChorusServer> {
-  const { api } = ctx.node.config;
+/**
+ * The LAN server's differences (issue 22): HTTPS with the node's own certificate, the host
+ * names and addresses it answers to, a login for everything (reads included), and the web
+ * sessions it shares with the loopback server (a pairing code minted there works here).
+ */
+export interface LanOptions {
+  readonly https: { key: string; cert: string };
+  readonly bindHost: string;
+  readonly names: readonly string[];
+  readonly sessions: WebSessions;
+}
+
+export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOptions): Promise<ChorusServer> {
+  const api = lan === undefined ? ctx.node.config.api : { ...ctx.node.config.api, host: lan.bindHost, allowedHosts: [...ctx.node.config.api.allowedHosts, ...lan.names], requireTokenForReads: true };
   const app = Fastify({
+    ...(lan === undefined ? {} : { https: lan.https }),
     loggerInstance: logger as unknown as FastifyBaseLogger,
     bodyLimit: api.bodyLimitBytes,
     // Per-request logs would dominate a busy node's output; latency goes to /metrics.
@@ -142,7 +155,7 @@ export async function buildServer(ctx: AppContext, logger: Logger): Promise<Chor
 
   const unauthorized = (reply: FastifyReply, why: string) => reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: why });
   // Browsers logged in with `chorus ui` write with their session cookie and its CSRF token (node/web/).
-  const sessions = new WebSessions();
+  const sessions = lan?.sessions ?? ctx.sessions ?? new WebSessions();
   const write = async (req: FastifyRequest, reply: FastifyReply) => {
     const t = bearer(req);
     if (t === undefined && sessions.hasCookie(req)) {

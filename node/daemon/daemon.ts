@@ -16,6 +16,7 @@ import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file
 import { makeLogger } from './logger.js';
 import { Network } from '../net/network.js';
 import { OwnLog } from '../tlog/own-log.js';
+import { WebSessions } from '../web/sessions.js';
 import { openMirror } from '../tlog/open-mirror.js';
 import type { Mirror } from '../tlog/mirror.js';
 
@@ -106,12 +107,14 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
         })
       : undefined;
     metrics.watchLogs(mi, () => network?.logSync?.stats);
+    const sessions = new WebSessions();
     const ctx: AppContext = {
-      node, token, events, metrics, health, url: '', network, statusWatch, ownLog, mirror: mi,
+      node, token, events, metrics, health, url: '', network, statusWatch, ownLog, mirror: mi, sessions,
       service: new NodeService(node, {
         startedAt,
         seen: (digest, view) => statusWatch.seenView(digest, view),
         url: () => ctx.url,
+        lan: () => ctx.lan,
         ...(network ? { lookup: (digest: string) => network!.lookup(digest) } : {}),
         budgets: async () => [
           { name: 'event streams', used: (await metrics.eventStreams.get()).values[0]?.value ?? 0, limit: node.config.api.maxEventStreams, unit: 'streams', config: 'api.maxEventStreams' },
@@ -130,6 +133,23 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     const addr = app.server.address();
     const actualPort = typeof addr === 'object' && addr !== null ? addr.port : port;
     ctx.url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    // The LAN server (issue 22): HTTPS with the node's own certificate, a login for everything.
+    let lanApp: Awaited<ReturnType<typeof buildServer>> | undefined;
+    if (node.config.api.lan) {
+      const { lanHost, lanPort } = node.config.api;
+      // Loaded only for a LAN node (it brings the X.509 library and its polyfill).
+      const { ensureTls } = await import('../api/tls.js');
+      const tls = await ensureTls(join(home.root, 'tls'), [lanHost]);
+      lanApp = await buildServer(ctx, log, { https: { key: tls.key, cert: tls.cert }, bindHost: lanHost, names: tls.names, sessions });
+      await lanApp.listen({ host: lanHost, port: lanPort }).catch((e: unknown) => {
+        throw listenError(e, `the LAN address ${lanHost}:${lanPort} (api.lanHost, api.lanPort)`, '--lan');
+      });
+      const la = lanApp.server.address();
+      const lp = typeof la === 'object' && la !== null ? la.port : lanPort;
+      const shown = lanHost === '0.0.0.0' || lanHost === '::' ? tls.names.find((n) => !n.includes(':') && !/^[0-9.]+$/.test(n)) ?? 'localhost' : lanHost;
+      ctx.lan = { url: `https://${shown.includes(':') ? `[${shown}]` : shown}:${lp}`, fingerprint: tls.fingerprint };
+      log.info({ url: ctx.lan.url, fingerprint: tls.fingerprint, answersTo: tls.names }, 'serving the LAN over HTTPS: a login for everything; check the certificate fingerprint on the first visit');
+    }
     if (!LOOPBACK.test(host)) {
       log.warn({ host }, 'the API is bound to a non-loopback address: other machines can reach it; reads are open unless api.requireTokenForReads is set');
     }
@@ -166,6 +186,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
             app.server.closeAllConnections();
           }, STOP_GRACE_MS);
           await app.close().finally(() => clearTimeout(force));
+          await lanApp?.close();
           await network?.stop();
           await node.ingestor.idle();
           await ownLog?.close();

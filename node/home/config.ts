@@ -39,6 +39,9 @@ export const ConfigSchema = z.strictObject({
   api: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1').describe('address the HTTP API binds to; loopback unless you mean it'),
+      lan: z.boolean().default(false).describe('also serve the API and web view on the LAN over HTTPS with a certificate the node makes (its fingerprint in chorus status and chorus ui), a login for everything, reads included'),
+      lanHost: z.string().min(1).default('0.0.0.0').describe('address the LAN server binds to'),
+      lanPort: z.int().min(0).max(65_535).default(7443).describe('port of the LAN server (HTTPS)'),
       port: z.int().min(0).max(65_535).default(7420),
       requireTokenForReads: z.boolean().default(false),
       bodyLimitBytes: z.int().min(1024).max(256 * 1024 * 1024).default(1024 * 1024),

@@ -198,7 +198,7 @@ export const StatusSchema = z.object({
   storeBytes: z.int(),
   strangerPool: z.object({ usedBytes: z.int(), budgetBytes: z.int() }).describe('envelopes of issuers you do not trust, together, against limits.strangerPoolBytes'),
   trustedIssuers: z.int(),
-  api: z.object({ url: z.string().nullable().describe('null when no node is running'), requireTokenForReads: z.boolean() }),
+  api: z.object({ url: z.string().nullable().describe('null when no node is running'), requireTokenForReads: z.boolean(), lan: z.object({ url: z.string(), fingerprint: z.string().describe('SHA-256 of its certificate: check it on the first visit') }).optional().describe('the LAN server (HTTPS), when api.lan is on') }),
   network: z
     .object({
       peerId: z.string(),

@@ -50,6 +50,8 @@ export interface ServiceEnv {
   readonly lookup?: (digest: string) => Promise<LookupView>;
   readonly startedAt?: number;
   readonly url?: () => string;
+  /** The LAN server, when there is one. */
+  readonly lan?: () => { url: string; fingerprint: string } | undefined;
   readonly network?: () => Promise<NodeStatus['network']>;
   /** The running node's budgets besides the store's (network, API). */
   readonly budgets?: () => Promise<Budget[]>;
@@ -343,7 +345,7 @@ export class NodeService {
       storeBytes: await store.diskBytes(),
       strangerPool: { usedBytes: this.node.pool.usedBytes, budgetBytes: this.node.pool.budget },
       trustedIssuers: (await this.node.trust()).reachedCount,
-      api: { url: this.env.url?.() ?? null, requireTokenForReads: this.node.config.api.requireTokenForReads },
+      api: { url: this.env.url?.() ?? null, requireTokenForReads: this.node.config.api.requireTokenForReads, ...(this.env.lan?.() ? { lan: this.env.lan()! } : {}) },
       network: (await this.env.network?.()) ?? null,
       budgets: [
         { name: "strangers' pool", used: this.node.pool.usedBytes, limit: this.node.pool.budget, unit: 'bytes', config: 'limits.strangerPoolBytes' },

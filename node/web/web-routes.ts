@@ -114,7 +114,8 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
       // HttpOnly: page script never sees it. SameSite=Strict: no other site's page can make
       // the browser send it. No Secure flag: the API is plain HTTP on loopback, and a Secure
       // cookie would never be sent back over it.
-      void reply.header('set-cookie', `${cookieName(req)}=${s.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(WEB.sessionTtlMs / 1000)}`);
+      // Secure over HTTPS (the LAN server): the cookie never crosses the network in clear text.
+      void reply.header('set-cookie', `${cookieName(req)}=${s.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(WEB.sessionTtlMs / 1000)}${req.protocol === 'https' ? '; Secure' : ''}`);
       // The CSRF secret goes to this tab only, in the fragment (never sent to a server): the
       // page keeps it in sessionStorage, which is this origin's (scheme, host and port) alone.
       // A cookie is not: browsers send it to every port of 127.0.0.1, so a server on another

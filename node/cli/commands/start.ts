@@ -13,6 +13,7 @@ export function startCommand(cli: Cli): Command {
     .description('run the node: open the store and serve the local HTTP API until stopped (Ctrl-C, SIGTERM)')
     .option('--host <address>', 'address for the API (default 127.0.0.1; config api.host, env CHORUS_API_HOST)')
     .option('--port <port>', 'port for the API (default 7420; 0 picks a free one)', intOption('--port'))
+    .option('--lan', 'also serve the API and web view on the LAN over HTTPS (config api.lan): a certificate the node makes, a login for everything')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--no-net', 'do not join the peer-to-peer network (config net.enabled)')
     .option('--listen <multiaddr...>', 'libp2p listen addresses (default /ip4/0.0.0.0/tcp/7421)')
@@ -23,7 +24,7 @@ export function startCommand(cli: Cli): Command {
     .addOption(new Option('--relay <mode>', 'circuit relay client: off, auto (reserve when no public address is confirmed), always').choices(['off', 'auto', 'always']))
     .option('--relay-server', 'relay for peers behind NAT (for a node with a public address)')
     .addHelpText('after', '\nA data dir without an identity is initialised first (as chorus init does).\nWhile the node runs, the other chorus commands talk to it over the API.\nConfiguration: <data dir>/config.json, then environment variables, then these flags.')
-    .action(action(async (opts: { host?: string; port?: number; logLevel?: string; net: boolean; listen?: string[]; bootstrap?: string[]; mdns: boolean; announce?: string[]; upnp: boolean; relay?: string; relayServer?: boolean }) => {
+    .action(action(async (opts: { lan?: boolean; host?: string; port?: number; logLevel?: string; net: boolean; listen?: string[]; bootstrap?: string[]; mdns: boolean; announce?: string[]; upnp: boolean; relay?: string; relayServer?: boolean }) => {
       const home = cli.home();
       if (!existsSync(home.key)) {
         const id = await initHome(home);
@@ -37,6 +38,7 @@ export function startCommand(cli: Cli): Command {
       const daemon = await startDaemon(home, {
         overrides: {
           'api.host': opts.host,
+          ...(opts.lan ? { 'api.lan': true } : {}),
           'api.port': opts.port,
           'log.level': opts.logLevel,
           'net.listen': opts.listen,

@@ -29,7 +29,7 @@ export function statusCommand(cli: Cli): Command {
             }
           : { network: running ? 'off' : '-' };
         const state = running ? 'running' : 'no node running (start one: chorus start)';
-        const lines = Object.entries({ node: state, ...rest, strangerPool: `${fmtUse(rest.strangerPool.usedBytes, 'bytes')} of ${fmtUse(rest.strangerPool.budgetBytes, 'bytes')}`, api: api.url ?? '-', ...net }).map(([k, v]) => `${k.padEnd(15)} ${String(v)}`);
+        const lines = Object.entries({ node: state, ...rest, strangerPool: `${fmtUse(rest.strangerPool.usedBytes, 'bytes')} of ${fmtUse(rest.strangerPool.budgetBytes, 'bytes')}`, api: api.url ?? '-', ...(api.lan ? { lan: `${api.lan.url}  (certificate SHA-256 ${api.lan.fingerprint})` } : {}), ...net }).map(([k, v]) => `${k.padEnd(15)} ${String(v)}`);
         // Budgets at or past NEAR of their limit, each with the key that sets it (SPEC §14).
         const near = budgets.filter((b) => b.limit > 0 && b.used >= NEAR * b.limit);
         lines.push(`${'budgets'.padEnd(15)} ${near.length === 0 ? `all below ${NEAR * 100}% of their limits (${budgets.length} watched; chorus status --json lists them)` : `${near.length} near the limit:`}`);

@@ -73,8 +73,9 @@ export function uiCommand(cli: Cli): Command {
     .description('open the web view of the running node, logged in: a one-time login code (60 s, never on a command line) becomes a browser session; the printed URL asks for a click. On a machine without a display (or with --remote): the ssh command to run on your laptop and a pairing code to type there (10 minutes, once)')
     .option('--no-open', 'print the URL only; do not start a browser')
     .option('--remote', 'for use from another machine: print the SSH tunnel command and a pairing code (the default when there is no display)')
+    .option('--lan', 'for a browser on the LAN (the node started with --lan): its HTTPS address, the certificate fingerprint to check, and a pairing code')
     .option('--json', 'print {url, expiresAt} as JSON (with --remote: {code, ssh, url, expiresAt})')
-    .action(action(async (o: { open: boolean; json?: boolean; remote?: boolean }) => {
+    .action(action(async (o: { open: boolean; json?: boolean; remote?: boolean; lan?: boolean }) => {
       const home = cli.home();
       const running = await readDaemonInfo(home);
       if (!running) throw new ChorusError('unavailable', `no node is running on ${home.root}: start it with chorus start, then run chorus ui`);
@@ -85,7 +86,13 @@ export function uiCommand(cli: Cli): Command {
         throw new ChorusError('not_initialized', `no API token at ${home.token}; run: chorus init`);
       }
       // No display and nothing asked explicitly (--no-open, --json): the remote instructions, not a silent xdg-open.
-      const remote = o.remote === true || (o.open && o.json !== true && headless());
+      let lan: { url: string; fingerprint: string } | undefined;
+      if (o.lan) {
+        const st = await fetch(`${running.url}/v1/status`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ api?: { lan?: { url: string; fingerprint: string } } }>).catch(() => undefined);
+        lan = st?.api?.lan;
+        if (lan === undefined) throw new ChorusError('unavailable', 'the running node does not serve the LAN: start it with chorus start --lan (config api.lan)');
+      }
+      const remote = o.remote === true || lan !== undefined || (o.open && o.json !== true && headless());
       let res: Response;
       try {
         res = await fetch(`${running.url}/ui/login-code`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(remote ? { pairing: true } : {}) });
@@ -94,6 +101,11 @@ export function uiCommand(cli: Cli): Command {
       }
       const body = await res.json().catch(() => ({})) as { code?: string; message?: string; expiresAt?: string };
       if (!res.ok || body.code === undefined) throw new ChorusError('io_error', `the node refused a login code (${res.status}): ${body.message ?? ''}`);
+      if (lan !== undefined) {
+        if (o.json) cli.json({ code: body.code, url: `${lan.url}/login`, fingerprint: lan.fingerprint, expiresAt: body.expiresAt });
+        else cli.out([`On a device on your LAN, open  ${lan.url}/login`, `The browser will warn about the certificate (the node made it): check that its SHA-256 fingerprint is`, `  ${lan.fingerprint}`, `then enter the pairing code:  ${body.code}`, `(it works once, until ${body.expiresAt ?? '10 minutes from now'})`].join('\n'));
+        return EXIT.ok;
+      }
       if (remote) {
         const port = new URL(running.url).port || '80';
         if (o.json) cli.json({ code: body.code, ssh: `ssh -N -L ${port}:127.0.0.1:${port} ${userInfo().username}@${hostname()}`, url: `http://localhost:${port}/login`, expiresAt: body.expiresAt });
