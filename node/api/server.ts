@@ -165,7 +165,19 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
       return reply.code(w.status).send({ code: w.code, message: w.message });
     }
     if (t === undefined) return unauthorized(reply, 'writes need the API token: Authorization: Bearer <token from api-token in the data dir>');
-    if (!sameToken(t, ctx.token)) return unauthorized(reply, 'wrong API token');
+    if (!tokenOk(req, reply, t)) return reply;
+  };
+  /** Checks a bearer token; wrong ones are bounded per address and node-wide like failed logins (429 past it). */
+  const tokenOk = (req: FastifyRequest, reply: FastifyReply, t: string): boolean => {
+    const wait = sessions.loginWait(req.ip);
+    if (wait > 0) {
+      void reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).send({ code: 'rate_limited', message: `too many wrong tokens or logins from here: retry in ${Math.ceil(wait / 1000)} s` });
+      return false;
+    }
+    if (sameToken(t, ctx.token)) return true;
+    sessions.failed(req.ip);
+    void unauthorized(reply, 'wrong API token');
+    return false;
   };
   if (api.requireTokenForReads) {
     app.addHook('onRequest', async (req, reply) => {
@@ -174,7 +186,8 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
       // the token. The cookie alone does not: browsers send it to every port of 127.0.0.1.
       if (isWebShell(req.url) || sessions.canRead(req)) return;
       const t = bearer(req);
-      if (t === undefined || !sameToken(t, ctx.token)) return unauthorized(reply, 'this node requires the API token for reads');
+      if (t === undefined) return unauthorized(reply, 'this node requires the API token for reads');
+      if (!tokenOk(req, reply, t)) return reply;
     });
   }
 

@@ -87,22 +87,41 @@ export class WebSessions {
     return { code, expiresAt };
   }
 
-  private failures = { tokens: WEB.failedLoginsPerMinute as number, at: 0 };
+  /**
+   * Failed logins and wrong API tokens: WEB.failedLoginsPerMinute per address (so one guesser
+   * does not lock others out), and 6× that node-wide (so many addresses together cannot guess
+   * either). Buckets refill continuously; at most 10,000 addresses are remembered.
+   */
+  private readonly failures = new Map<string, { tokens: number; at: number }>();
 
-  /** Whether a login may be tried now (failed ones are bounded node-wide); ms to wait otherwise. */
-  loginWait(): number {
+  private bucket(key: string, per: number): { tokens: number; at: number; wait: number } {
     const now = this.now();
-    const rate = WEB.failedLoginsPerMinute / 60_000;
-    this.failures.tokens = Math.min(WEB.failedLoginsPerMinute, this.failures.tokens + (now - this.failures.at) * rate);
-    this.failures.at = now;
-    return this.failures.tokens >= 1 ? 0 : Math.ceil((1 - this.failures.tokens) / rate);
+    const rate = per / 60_000;
+    const b = this.failures.get(key) ?? { tokens: per, at: now };
+    b.tokens = Math.min(per, b.tokens + (now - b.at) * rate);
+    b.at = now;
+    this.failures.delete(key);
+    this.failures.set(key, b);
+    while (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string);
+    return Object.assign(b, { wait: b.tokens >= 1 ? 0 : Math.ceil((1 - b.tokens) / rate) });
+  }
+
+  /** Whether `ip` may try a login or a token now; ms to wait otherwise. */
+  loginWait(ip = ''): number {
+    return Math.max(this.bucket(`ip ${ip}`, WEB.failedLoginsPerMinute).wait, this.bucket('all', WEB.failedLoginsPerMinute * 6).wait);
+  }
+
+  /** A failed login or a wrong token from `ip`: counted against both bounds. */
+  failed(ip = ''): void {
+    this.bucket(`ip ${ip}`, WEB.failedLoginsPerMinute).tokens -= 1;
+    this.bucket('all', WEB.failedLoginsPerMinute * 6).tokens -= 1;
   }
 
   /** Exchanges a login code for a new session; undefined when unknown, used or expired (a failure counts against the bound). */
-  redeem(typed: string): WebSession | undefined {
+  redeem(typed: string, ip = ''): WebSession | undefined {
     const code = normalizeCode(typed);
     const expiresAt = this.codes.get(code);
-    if (expiresAt === undefined) this.failures.tokens -= 1;
+    if (expiresAt === undefined) this.failed(ip);
     if (expiresAt === undefined) return undefined;
     this.codes.delete(code);
     if (expiresAt <= this.now()) return undefined;

@@ -104,12 +104,12 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
     app.post('/login', { schema: { hide: true, body: z.object({ code: z.string().max(100) }) } }, async (req, reply) => {
       void reply.header('cache-control', 'no-store');
       // Failed logins are bounded node-wide: past the bound, every attempt waits (no guessing).
-      const wait = sessions.loginWait();
+      const wait = sessions.loginWait(req.ip);
       if (wait > 0) {
         return reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).type('text/html; charset=utf-8').send(page('too many attempts',
           `<h1>Too many failed logins</h1><p>This node takes ${WEB.failedLoginsPerMinute} failed logins a minute. Try again in ${Math.ceil(wait / 1000)} s.</p>`));
       }
-      const s = sessions.redeem(req.body.code);
+      const s = sessions.redeem(req.body.code, req.ip);
       if (s === undefined) return failed(reply);
       // HttpOnly: page script never sees it. SameSite=Strict: no other site's page can make
       // the browser send it. No Secure flag: the API is plain HTTP on loopback, and a Secure

@@ -106,4 +106,17 @@ describe('the node on the LAN, over HTTPS', () => {
     expect(await again.content()).toContain('does not work');
     await ctx.close();
   });
+
+  // Last: it locks this address out for a while.
+  test('guessing tokens from the LAN is bounded: past 10 wrong ones a minute, every attempt from that address waits, the right token too', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await get(`${lan.url}/v1/status`, { authorization: `Bearer guess-${i}` })).status);
+    // 401s, then (within 10 failures, the earlier test's used code counted too) 429s only.
+    const first429 = statuses.indexOf(429);
+    expect(first429, statuses.join(',')).toBeGreaterThanOrEqual(8);
+    expect(first429).toBeLessThanOrEqual(10);
+    expect(statuses.slice(0, first429).every((x) => x === 401)).toBe(true);
+    expect(statuses.slice(first429).every((x) => x === 429)).toBe(true);
+    expect((await get(`${lan.url}/v1/status`, { authorization: `Bearer ${node.token}` })).status).toBe(429);
+  });
 });
