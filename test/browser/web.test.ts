@@ -242,6 +242,11 @@ describe('the web view', () => {
     await page.goto(node.url);
     await expect.poll(() => page.getByTestId('live-state').getAttribute('data-state')).toBe('open');
     expect(await page.getByTestId('did').textContent()).toBe(node.sb.did);
+    // Not empty on load: the newest stored attestations are there before anything new arrives;
+    // an endorsement reads as one of an issuer, not as one about a model.
+    await expect.poll(async () => page.getByTestId('feed').locator('li').count()).toBeGreaterThan(0);
+    const endorsementLine = page.getByTestId('feed').locator('li', { hasText: 'endorsement' }).first();
+    if (await endorsementLine.count() > 0) expect(await endorsementLine.textContent()).not.toMatch(/about sha256:/);
     // The strangers' storage budget in use, against its 1 GiB default.
     expect(await page.getByTestId('pool').textContent()).toMatch(/ of 1\.0 GiB \(\d+%\)$/);
     const digest = randomDigest();

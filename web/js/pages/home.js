@@ -38,28 +38,36 @@ function LiveFeed() {
   const [lines, setLines] = useState([]);
   const [state, setState] = useState('connecting');
   useEffect(() => {
-    return subscribe('/v1/events', {
+    // The newest few stored first (the feed is not empty on load), then what arrives.
+    let close = () => {};
+    let live = true;
+    api('/v1/status').then((st) => st.lastSeq, () => undefined).then((lastSeq) => {
+      if (!live) return;
+      close = subscribe(lastSeq > 0 ? `/v1/events?cursor=${Math.max(0, lastSeq - 10)}` : '/v1/events', handlers, setState);
+    });
+    return () => { live = false; close(); };
+  }, []);
+  const handlers = {
       attestation: (ev) => {
         let a;
         try { a = JSON.parse(ev.data); } catch { return; }
         const st = statementOf(a.envelope);
         const kind = a.kind ?? kindOf(a.predicateType);
-        const line = { key: a.id, id: a.id, kind, issuer: a.issuer, subjects: (a.subjects ?? []).slice(0, 4), at: a.receivedAt, verdict: st?.predicate?.verdict, summary: predicateSummary(kind, st?.predicate) };
-        setLines((l) => [line, ...l].slice(0, FEED_MAX));
+        const line = { key: a.id, id: a.id, kind, issuer: a.issuer, subjects: (a.subjects ?? []).slice(0, 4), at: a.receivedAt, verdict: st?.predicate?.verdict, summary: predicateSummary(kind, st?.predicate), endorsed: kind === 'endorsement' ? st?.predicate?.endorsed : undefined };
+        setLines((l) => (l.some((x) => x.key === line.key) ? l : [line, ...l].slice(0, FEED_MAX)));
       },
       status: (ev) => {
         let c;
         try { c = JSON.parse(ev.data); } catch { return; }
         setLines((l) => [{ key: `s${c.at}${c.digest}`, status: c, at: c.at }, ...l].slice(0, FEED_MAX));
       },
-    }, setState);
-  }, []);
+  };
   return html`
     <h2>Live <span class="small muted" data-testid="live-state" data-state=${state}>(${state === 'open' ? 'connected' : state}; newest first, at most ${FEED_MAX} lines)</span></h2>
-    ${lines.length === 0 ? html`<p class="muted">New attestations appear here as this node accepts them.</p>` : null}
+    ${lines.length === 0 ? html`<p class="muted">New attestations appear here as this node accepts them (the newest stored ones first).</p>` : null}
     <ul class="feed" aria-live="polite" data-testid="feed">${lines.map((x) => x.status
       ? html`<li key=${x.key}>${when(x.at)} · <a href=${`/models/${x.status.digest}`}>${shortDigest(x.status.digest)}</a> is now <${StatusChip} status=${x.status.new} /> <span class="muted">(was ${x.status.old})</span></li>`
-      : html`<li key=${x.key}>${when(x.at)} · <strong>${x.kind}</strong> <${VerdictChip} verdict=${x.verdict} /> by <${IssuerName} did=${x.issuer} names=${names} /> about ${x.subjects.map((s) => html`<a href=${`/models/sha256:${s}`}>${shortDigest(s)}</a> `)}${x.summary ? html`: <${Clipped} text=${x.summary} />` : null}</li>`)}</ul>`;
+      : html`<li key=${x.key}>${when(x.at)} · <strong>${x.kind}</strong> <${VerdictChip} verdict=${x.verdict} /> by <${IssuerName} did=${x.issuer} names=${names} /> ${x.kind === 'endorsement' && x.endorsed ? html`of <${IssuerName} did=${x.endorsed} names=${names} />` : html`about ${x.subjects.map((s) => html`<a href=${`/models/sha256:${s}`}>${shortDigest(s)}</a> `)}`}${x.summary ? html`: <${Clipped} text=${x.summary} />` : null}</li>`)}</ul>`;
 }
 
 export function HomePage() {

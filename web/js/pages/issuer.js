@@ -73,7 +73,8 @@ export function IssuerPage({ did }) {
         <thead><tr><th scope="col">Kind</th><th scope="col">Trust</th><th scope="col">Via</th><th scope="col">Path</th></tr></thead>
         <tbody>${trust.map((t) => html`<tr key=${t.scope}><td>${t.scope}</td><td>${t.trust}</td><td>${t.via}</td><td class="path">you ${t.path.map((h, i) => html`${i === 0 && h.from !== h.to ? html` → <${IssuerName} did=${h.from} note=${h.fromNote} names=${names} />` : null}${h.from === h.to ? null : html` → <${IssuerName} did=${h.to} names=${names} /> (×${h.weight})`}`)}</td></tr>`)}</tbody>
       </table></div>`}
-      ${s?.loggedIn ? html`<${TrustForm} did=${did} onDone=${reload} />` : s ? html`<${LoginHint} what="trust, block or remove this issuer" />` : null}
+      ${info.role === 'self' ? html`<p class="muted" data-testid="self-note">This is this node's own key: its word always counts here (config trust.includeSelf), so there is nothing to trust, block or remove.</p>`
+        : s?.loggedIn ? html`<${TrustForm} did=${did} onDone=${reload} />` : s ? html`<${LoginHint} what="trust, block or remove this issuer" />` : null}
       <h2>Endorsed by</h2>
       ${info.endorsedBy.length === 0 ? html`<p class="muted">No endorsement of it is stored here.</p>` : html`<ul>${info.endorsedBy.map((e) => html`<li key=${e.id}><${IssuerName} did=${e.issuer} names=${names} /> on ${e.scope.join(', ')} (weight ${e.weight}), ${when(e.issuedAt)}</li>`)}</ul>`}
       <h2>It endorses</h2>
