@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startNode, type RunningNode } from '../browser/support.js';
+import { makeInitialisedSandbox } from './run-cli.js';
 
 /*
  * The first week's rough edges (issue 22), each as a new user meets it, against a node
@@ -59,5 +60,20 @@ describe('the first week', () => {
     const st = JSON.parse(Buffer.from(env.payload, 'base64').toString()) as { predicate: { finding: { description: string } } };
     expect(st.predicate.finding.description).toBe('an odd global');
     expect((await node.sb.run(['attest', 'payload', '--subject', digest, '--scanner', 'p@1', '--finding', 'clean', '--severity', 'info', '--summary', 'a', '--description', 'b', '--dry-run'])).code).toBe(2);
+  });
+
+  test('attest with no node running says it was not gossiped yet, and when it will be', async () => {
+    const other = await makeInitialisedSandbox('chorus-first-week-local-');
+    try {
+      const r = await other.expectCode(0, ['attest', 'audit', '--subject', `sha256:${'ef'.repeat(32)}`, '--harness', 'suite@1', '--verdict', 'pass']);
+      expect(r.stdout).toMatch(/^stored audit attestation [0-9a-f]{64}/);
+      expect(r.stderr).toContain('not gossiped yet');
+      expect(r.stderr).toContain('chorus start');
+      // With a node running, it went out: nothing of the kind is said.
+      const d = await node.sb.expectCode(0, ['attest', 'audit', '--subject', `sha256:${'ef'.repeat(32)}`, '--harness', 'suite@1', '--verdict', 'pass']);
+      expect(d.stderr).not.toContain('not gossiped');
+    } finally {
+      await other.cleanup();
+    }
   });
 });

@@ -251,7 +251,11 @@ export function attestCommand(cli: Cli): Command {
         }
         const d = await client.publish(envelope);
         if (o.json) cli.json({ outcome: d.outcome, code: d.code, id: d.id, ...(d.outcome === 'accept' ? {} : { message: d.message }), statement });
-        else if (d.outcome === 'accept') cli.out(`stored ${kind} attestation ${d.id}`);
+        else if (d.outcome === 'accept') {
+          cli.out(`stored ${kind} attestation ${d.id}`);
+          // Without a running node nothing went to the network yet: say so, and when it will.
+          if (client.mode === 'local') cli.err('chorus: no node is running, so it was not gossiped yet: peers get it when the node runs (chorus start) and syncs with them');
+        }
         else cli.err(`chorus: ${d.outcome === 'ignore' ? 'ignored' : 'rejected'} (${d.code}): ${d.message ?? ''}`);
         return d.outcome === 'accept' || d.code === 'duplicate' ? EXIT.ok : EXIT.rejected;
       });
