@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { createServer } from 'node:net';
+import type { Config } from '../home/config.js';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ChorusError, isChorusError } from '../../src/errors.js';
@@ -68,6 +70,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
   }
   const log = opts.logger ?? makeLogger(node.config.log.level);
   try {
+    await checkPorts(node.config);
     const token = (await readFile(home.token, 'utf8').catch(() => {
       throw new ChorusError('not_initialized', `no API token at ${home.token}; run: chorus init`);
     })).trim();
@@ -211,6 +214,37 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
  * A listen failure as one clear error: an address in use or not allowed is a runtime
  * problem (exit 1), an address that cannot be listened on at all is configuration (exit 2).
  */
+/** Whether `host:port` (TCP) can be listened on now: tried and closed again at once. */
+function portFree(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(undefined)));
+  });
+}
+
+/**
+ * Every port this node will listen on, tried before it joins anything: all that are taken
+ * are reported at once (not one per start, nor after a sync from a peer already began).
+ */
+async function checkPorts(cfg: Config): Promise<void> {
+  const wanted: { host: string; port: number; what: string; flag: string }[] = [];
+  if (cfg.api.port !== 0) wanted.push({ host: cfg.api.host, port: cfg.api.port, what: `the API address ${cfg.api.host}:${cfg.api.port}`, flag: '--port' });
+  if (cfg.api.lan && cfg.api.lanPort !== 0) wanted.push({ host: cfg.api.lanHost, port: cfg.api.lanPort, what: `the LAN address ${cfg.api.lanHost}:${cfg.api.lanPort}`, flag: 'api.lanPort' });
+  if (cfg.net.enabled) {
+    for (const addr of cfg.net.listen) {
+      const m = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/.exec(addr);
+      if (m && Number(m[2]) !== 0) wanted.push({ host: m[1]!, port: Number(m[2]), what: `the p2p listen address ${addr}`, flag: '--listen' });
+    }
+  }
+  const busy: string[] = [];
+  for (const w of wanted) {
+    const code = await portFree(w.host, w.port);
+    if (code === 'EADDRINUSE') busy.push(`${w.what} (${w.flag})`);
+  }
+  if (busy.length > 0) throw new ChorusError('unavailable', `${busy.join(' and ')} ${busy.length === 1 ? 'is' : 'are'} in use by another process; choose ${busy.length === 1 ? 'another' : 'others'} (or 0 for any free port): nothing was started`);
+}
+
 function listenError(e: unknown, what: string, flag: string): unknown {
   if (e instanceof ChorusError) return e;
   const text = `${(e as { code?: string } | undefined)?.code ?? ''} ${(e as Error | undefined)?.message ?? String(e)}`;

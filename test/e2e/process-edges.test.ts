@@ -119,6 +119,16 @@ describe('chorus start: failures are one line and the right exit status, never a
     expect(oneLine(r.stderr)).toMatch(new RegExp(`/ip4/127\\.0\\.0\\.1/tcp/${port}.* in use`));
   });
 
+  it('both the API and the p2p port in use: one line naming both, before anything joins the network', async () => {
+    const sb = await sandbox();
+    const [api, p2p] = [await takenPort(), await takenPort()];
+    const r = await sb.run(['start', '--port', String(api), '--no-mdns', '--no-upnp', '--listen', `/ip4/127.0.0.1/tcp/${p2p}`]);
+    expect(r.code, r.stderr).toBe(1);
+    const line = oneLine(r.stderr);
+    expect(line).toMatch(new RegExp(`127\\.0\\.0\\.1:${api}.*/ip4/127\\.0\\.0\\.1/tcp/${p2p}.* are in use`));
+    expect(r.stderr).not.toMatch(/caught up|sync/);
+  });
+
   it('a bad --listen multiaddr: exit 2, one line naming the field and where it came from', async () => {
     const sb = await sandbox();
     const r = await sb.run(['start', '--port', '0', '--listen', 'garbage']);
