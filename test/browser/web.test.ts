@@ -304,6 +304,8 @@ describe('the web view', () => {
     expect(text).toContain('Dangerous');
     expect(text).toContain(file);
     expect(await local.locator('[data-inspection]').getAttribute('data-inspection')).toBe('dangerous');
+    // The page names the model as this machine knows it, not only by its digest.
+    expect(await page.getByTestId('model-name').textContent()).toContain('model.pt');
     await ctx.close();
   });
 

@@ -218,7 +218,7 @@ export function ModelPage({ digest: given }) {
   if (!digest) return html`<main class="page"><${Title}>Not a model digest</${Title}><p>Expected sha256:&lt;64 hex&gt;, got <code>${given}</code>. <a href="/search">Search</a></p></main>`;
   const kinds = view ? Object.entries(view.byPredicate).filter(([, g]) => g.attestations.length > 0) : [];
   return html`<main class="page">
-    <${Title}><span class="muted small">Model</span><br /><span class="mono">${digest}</span></${Title}>
+    <${Title}><span class="muted small">Model</span>${view?.local?.models?.[0]?.name ? html` <span data-testid="model-name">${view.local.models[0].name}</span>` : null}<br /><span class="mono">${digest}</span></${Title}>
     <${ErrorBox} error=${error} />
     ${view && html`
       ${without ? html`<p class="notice" data-testid="what-if">What if: this view leaves out <${IssuerName} did=${without} names=${names} />. <button type="button" onClick=${() => setWithout(undefined)}>stop ignoring</button></p>` : null}
