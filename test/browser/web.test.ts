@@ -206,6 +206,12 @@ describe('the web view', () => {
     // Publish: the CLI's messages for a bad flag, then a signed audit finding.
     const digest = randomDigest();
     await page.getByRole('link', { name: 'Publish' }).click();
+    // A file picked here is hashed in the page and fills the digest (never uploaded).
+    const picked = join(node.sb.dir, 'publish-pick.bin');
+    const pickedBytes = Buffer.from('a model file to publish about');
+    await writeFile(picked, pickedBytes);
+    await page.getByLabel('Or the model file').setInputFiles(picked);
+    await expect.poll(() => page.getByLabel('Model digest').inputValue()).toBe(`sha256:${createHash('sha256').update(pickedBytes).digest('hex')}`);
     await page.getByLabel('Model digest').fill(`sha256:${digest}`);
     await page.getByLabel('Harness (name@version)').fill('lm-eval');
     await page.getByLabel('Verdict').selectOption('fail');

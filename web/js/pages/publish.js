@@ -84,10 +84,26 @@ function Field({ f, value, set }) {
   return html`<div class="field"><label for=${id}>${f.label}</label><input id=${id} type="text" class="wide" value=${value ?? ''} onInput=${(e) => set(e.currentTarget.value)} aria-describedby=${`${id}-hint`} />${hint}</div>`;
 }
 
+/** Hashes a picked file in a worker (never uploaded) and gives its digest to `set`; `say` tells the progress. */
+function hashInto(file, set, say) {
+  if (!file) return;
+  const w = new Worker(new URL('../hash-worker.js', import.meta.url), { type: 'module' });
+  say(`Hashing ${file.name}…`);
+  w.onmessage = (m) => {
+    const msg = m.data;
+    if (msg.type === 'progress') say(`Hashing ${file.name}: ${Math.round((100 * msg.done) / Math.max(1, msg.total))} %`);
+    else if (msg.type === 'done') { w.terminate(); set(msg.digest); say(`${file.name}: ${msg.digest}`); }
+    else if (msg.type === 'error') { w.terminate(); say(`could not read ${file.name}: ${msg.message}`); }
+  };
+  w.onerror = (err) => say(`the hashing worker failed: ${err.message ?? 'unknown error'}`);
+  w.postMessage(file);
+}
+
 export function PublishPage() {
   const [s, setS] = useState(undefined);
   const [kind, setKind] = useState('audit');
   const [subject, setSubject] = useState('');
+  const [hashing, setHashing] = useState(undefined);
   const [expires, setExpires] = useState('');
   const [values, setValues] = useState({});
   const [busy, setBusy] = useState(false);
@@ -128,7 +144,8 @@ export function PublishPage() {
     <form onSubmit=${submit} class="card" novalidate>
       <div class="field"><label for="kind">Kind</label>
         <select id="kind" value=${kind} onChange=${(e) => { setKind(e.currentTarget.value); setValues({}); }}>${Object.keys(KINDS).map((k) => html`<option key=${k} value=${k}>${k}: ${KINDS[k].summary}</option>`)}</select></div>
-      <div class="field"><label for="subject">Model digest</label><input id="subject" type="text" class="wide mono" placeholder="sha256:…" value=${subject} onInput=${(e) => setSubject(e.currentTarget.value)} aria-describedby="subject-hint" /><span id="subject-hint" class="hint">--subject, required</span></div>
+      <div class="field"><label for="subject">Model digest</label><input id="subject" type="text" class="wide mono" placeholder="sha256:…" value=${subject} onInput=${(e) => setSubject(e.currentTarget.value)} aria-describedby="subject-hint" /><span id="subject-hint" class="hint">--subject, required; or pick the file below</span></div>
+      <div class="field"><label for="subject-file">Or the model file</label><input id="subject-file" type="file" onChange=${(e) => hashInto(e.currentTarget.files?.[0], setSubject, setHashing)} aria-describedby="subject-file-hint" /><span id="subject-file-hint" class="hint">${hashing ?? 'Hashed here in your browser (SHA-256, in a worker); never uploaded.'}</span></div>
       ${def.fields.map((f) => html`<${Field} key=${`${kind}-${f.name}`} f=${f} value=${values[f.name]} set=${(x) => setValues({ ...values, [f.name]: x })} />`)}
       <div class="field"><label for="expires">Expires</label><input id="expires" type="text" placeholder="90d, 12h, 30m or an RFC 3339 time" value=${expires} onInput=${(e) => setExpires(e.currentTarget.value)} aria-describedby="expires-hint" /><span id="expires-hint" class="hint">--expires, optional</span></div>
       <button type="submit" class="primary" disabled=${busy || !s?.loggedIn}>Sign and publish</button>
