@@ -53,6 +53,7 @@ export const IdParams = z.strictObject({ id: z.string().max(80).describe('attest
 
 export const PageQuery = z.strictObject({
   after: z.coerce.number().int().min(0).default(0).describe('arrival sequence to start after (the previous page\'s next)'),
+  before: z.coerce.number().int().min(1).optional().describe('the newest first, before this arrival sequence (instead of after)'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

@@ -571,8 +571,8 @@ export class AttestationStore implements IngestStoreView {
     return this.page(key(P.subjectIssuer, hex32(digest), Buffer.from(pub)), opts);
   }
 
-  /** Attestations about a subject digest, in arrival order. */
-  async bySubject(digest: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
+  /** Attestations about a subject digest, in arrival order (with `before`: newest first, before it). */
+  async bySubject(digest: string, opts: { after?: number; before?: number | undefined; limit?: number } = {}): Promise<Page<StoredAttestation>> {
     return this.page(key(P.subject, hex32(digest)), opts);
   }
 
@@ -597,8 +597,8 @@ export class AttestationStore implements IngestStoreView {
     for await (const k of this.db.keys({ gt: key(P.subjectCount), lt: key(P.subjectCount + 1) })) yield decodeKey.subjectCount(k).subject;
   }
 
-  /** Attestations by an issuer, in arrival order. */
-  async byIssuer(issuer: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
+  /** Attestations by an issuer, in arrival order (with `before`: newest first, before it). */
+  async byIssuer(issuer: string, opts: { after?: number; before?: number | undefined; limit?: number } = {}): Promise<Page<StoredAttestation>> {
     const pub = publicKeyFromDidKey(issuer);
     if (pub === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: ${issuer}`);
     return this.page(key(P.issuer, Buffer.from(pub)), opts);
@@ -637,7 +637,7 @@ export class AttestationStore implements IngestStoreView {
     return Buffer.from(found[0]!.subarray(1)).toString('hex');
   }
 
-  private async page(prefix: Buffer, { after = 0, before, limit = Infinity }: { after?: number; before?: number; limit?: number }): Promise<Page<StoredAttestation>> {
+  private async page(prefix: Buffer, { after = 0, before, limit = Infinity }: { after?: number; before?: number | undefined; limit?: number }): Promise<Page<StoredAttestation>> {
     // One native call for the index range (limit + 1 tells whether there is more).
     // `before` pages newest first.
     const range = before === undefined

@@ -142,7 +142,7 @@ describe.concurrent('bad input', () => {
       { args: ['list', '--subject', SOME_DIGEST, '--issuer', SOME_DID], says: 'give at most one of --subject and --issuer' },
       { args: ['show', '12ab'], says: 'expected 8 to 64 hex characters' },
       { args: ['list', '--before', '0'], says: '--before must be an integer of at least 1, got "0"' },
-      { args: ['list', '--subject', SOME_DIGEST, '--before', '5'], says: '--before pages the newest first' },
+      { args: ['list', '--subject', SOME_DIGEST, '--before', '5', '--after', '1'], says: 'give --after (oldest first) or --before (newest first), not both' },
     ];
     // One at a time: some of these open the store, and a store has one owner at a time (exit 7).
     const results = await pool(cases, 1, (c) => sb.run(c.args));
@@ -257,7 +257,7 @@ describe.concurrent('bad input', () => {
     // the good lines landed ...
     const ids = (line: string): string => envelopeId(JSON.parse(line) as { payloadType: string; payload: string });
     const byX = JSON.parse((await sb.expectCode(0, ['list', '--json', '--issuer', x.did])).stdout) as { items: { id: string }[] };
-    expect(byX.items.map((i) => i.id)).toEqual([ids(good1), ids(good3)]);
+    expect(byX.items.map((i) => i.id)).toEqual([ids(good3), ids(good1)]); // the newest first
     const q1 = JSON.parse((await sb.run(['query', '--json', d1])).stdout) as { byPredicate: Record<string, { total: number }> };
     expect(q1.byPredicate['audit']?.total).toBe(2);
     // ... the forged one did not

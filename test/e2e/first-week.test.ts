@@ -76,4 +76,19 @@ describe('the first week', () => {
       await other.cleanup();
     }
   });
+
+  test('list is the newest first with --subject and --issuer too, as without a filter; --after gives arrival order', async () => {
+    const digest = `sha256:${'12'.repeat(32)}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await node.sb.expectCode(0, ['attest', 'audit', '--subject', digest, '--harness', `suite@${i + 1}`, '--verdict', 'pass', '--json']);
+      ids.push((JSON.parse(r.stdout) as { id: string }).id);
+    }
+    const bySubject = (JSON.parse((await node.sb.expectCode(0, ['list', '--subject', digest, '--json'])).stdout) as { items: { id: string }[] }).items.map((x) => x.id);
+    expect(bySubject).toEqual([...ids].reverse());
+    const arrival = (JSON.parse((await node.sb.expectCode(0, ['list', '--subject', digest, '--after', '0', '--json'])).stdout) as { items: { id: string }[] }).items.map((x) => x.id);
+    expect(arrival).toEqual(ids);
+    const byIssuer = (JSON.parse((await node.sb.expectCode(0, ['list', '--issuer', node.sb.did, '--limit', '3', '--json'])).stdout) as { items: { id: string }[] }).items.map((x) => x.id);
+    expect(byIssuer).toEqual([...ids].reverse());
+  });
 });
