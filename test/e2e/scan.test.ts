@@ -131,8 +131,9 @@ describe('chorus scan', () => {
     expect(byName.get('weights.npz')).toMatchObject({ format: 'zip', findings: [] });
     // The Lambda layer, and the __lambda__ function it holds.
     expect(byName.get('model.keras')).toMatchObject({ format: 'zip', findings: [{ kind: 'embedded-code', severity: 'high' }, { kind: 'embedded-code', severity: 'high' }] });
+    // A path that is not there is not "no model files found" (a gate would pass it): exit 4.
     const missing = await sb.run(['scan', join(sb.dir, 'nope')]);
-    expect(missing.code).toBe(0);
-    expect(missing.stdout).toContain('no model files found');
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain('no such file or directory');
   }, 60_000);
 });
