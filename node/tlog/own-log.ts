@@ -86,6 +86,7 @@ export class OwnLog {
 
   /** Whether the log waits to be recovered from peers (after a key import), signing nothing. */
   recovering = false;
+  private adopting = false;
 
   private async finishOpen(): Promise<void> {
     const dir = this.dir;
@@ -119,9 +120,11 @@ export class OwnLog {
    * attestations of the store not among them follow (issuedAt, then id); then it signs.
    */
   async adopt(ids: readonly string[]): Promise<void> {
-    if (!this.recovering) return;
-    this.recovering = false;
+    if (!this.recovering || this.adopting) return;
+    this.adopting = true;
+    // The recovered order first; only then does the log count as recovered.
     await this.append(ids);
+    this.recovering = false;
     await rm(join(this.dir, RECOVER_MARKER), { force: true });
     await this.finishOpen();
     for (const id of this.waiting.splice(0)) void this.append([id]).catch(() => undefined);

@@ -63,7 +63,7 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
         summary: 'A one-time login code for the web view (what `chorus ui` asks for); needs the API token itself',
         tags: ['web'],
         security: [{ bearer: [] }],
-        body: z.strictObject({ pairing: z.boolean().optional().describe('a short code to type on another machine (10 minutes) instead of a link code (60 s)') }).optional(),
+        body: z.strictObject({ pairing: z.boolean().optional().describe('a short code to type on another machine (10 minutes) instead of a link code (60 s)') }).nullish(),
         response: { 200: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }), 401: ErrorBodySchema },
       },
       config: { rateLimit: guards.writeLimit },
