@@ -1,3 +1,4 @@
+/* global Worker, URL */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ErrorBox, html, LoginHint, normalizeDigest, session, Title } from '../lib.js';
 
