@@ -187,9 +187,11 @@ describe.concurrent('README walk-through', () => {
     const lsj = JSON.parse((await sb.expectCode(0, ['list', '--json', '--subject', goodDigest])).stdout) as ListJson;
     expect(lsj.items.map((i) => i.id)).toEqual([passId]);
 
-    // list --issuer: both, in arrival order
+    // list --issuer: both, the newest first (as plain list); --after 0: arrival order
     const li = JSON.parse((await sb.expectCode(0, ['list', '--json', '--issuer', sb.did])).stdout) as ListJson;
-    expect(li.items.map((i) => i.id)).toEqual([failId, passId]);
+    expect(li.items.map((i) => i.id)).toEqual([passId, failId]);
+    const liArrival = JSON.parse((await sb.expectCode(0, ['list', '--json', '--issuer', sb.did, '--after', '0'])).stdout) as ListJson;
+    expect(liArrival.items.map((i) => i.id)).toEqual([failId, passId]);
     expect(li.items.map((i) => i.kind)).toEqual(['audit', 'audit']);
     expect(li.next).toBeNull();
     const liText = await sb.expectCode(0, ['list', '--issuer', sb.did]);
@@ -218,9 +220,9 @@ describe.concurrent('README walk-through', () => {
 
     const im = await b.expectCode(0, ['import', file]);
     expect(im.stdout.trim()).toBe('3 lines: 3 accepted, 0 ignored, 0 rejected');
-    const listB = JSON.parse((await b.expectCode(0, ['list', '--json', '--issuer', a.did])).stdout) as ListJson;
+    const listB = JSON.parse((await b.expectCode(0, ['list', '--json', '--issuer', a.did, '--after', '0'])).stdout) as ListJson;
     expect(listB.items.map((i) => i.id)).toEqual(ids);
-    const listA = JSON.parse((await a.expectCode(0, ['list', '--json', '--issuer', a.did])).stdout) as ListJson;
+    const listA = JSON.parse((await a.expectCode(0, ['list', '--json', '--issuer', a.did, '--after', '0'])).stdout) as ListJson;
     expect(listB.items.map((i) => i.id)).toEqual(listA.items.map((i) => i.id));
     // the imported envelope is byte-for-byte what A stored
     expect((await b.expectCode(0, ['show', ids[1] as string, '--envelope'])).stdout).toBe((await a.expectCode(0, ['show', ids[1] as string, '--envelope'])).stdout);
