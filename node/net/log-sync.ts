@@ -162,13 +162,8 @@ export class LogSync {
     if (note === undefined) return;
     const c = verifyCheckpointNote(note, referenceSuite);
     if (c.issuer !== own.did) return;
-    const ids: string[] = [];
-    for (let start = 0; start < c.checkpoint.size; start += LEAF_PAGE) {
-      const end = Math.min(c.checkpoint.size, start + LEAF_PAGE);
-      const page = LeavesReply.parse(await this.request(peer, { type: 'leaves', issuer: own.did, start, end }));
-      if (page.ids.length !== end - start) return;
-      ids.push(...page.ids);
-    }
+    const ids = await this.fetchLeaves(peer, own.did, 0, c.checkpoint.size).catch(() => undefined);
+    if (ids === undefined) return;
     const range = new CompactRange();
     for (const id of ids) range.append(leafHash(fromHex(id)!));
     if (!equal(range.root(), c.checkpoint.root)) {
@@ -443,13 +438,7 @@ export class LogSync {
       return;
     }
     if (offered.issuer !== did || offered.outcome === 'equivocation' || offered.size <= want.from) return;
-    const ids: string[] = [];
-    for (let start = want.from; start < offered.size; start += LEAF_PAGE) {
-      const end = Math.min(offered.size, start + LEAF_PAGE);
-      const page = LeavesReply.parse(await this.request(peer, { type: 'leaves', issuer: did, start, end }));
-      if (page.ids.length !== end - start) throw new ChorusError('unavailable', 'the peer does not hold the leaves of its own checkpoint');
-      ids.push(...page.ids);
-    }
+    const ids = await this.fetchLeaves(peer, did, want.from, offered.size);
     try {
       const res = await this.mirror.extend(did, note, want.from, ids);
       this.stats.leavesFetched += ids.length;
@@ -460,6 +449,18 @@ export class LogSync {
       this.onAbuse(peer.toString(), 'log: leaves that do not match its checkpoint');
       throw e;
     }
+  }
+
+  /** Leaves [from, to) of `did`'s log from `peer`, in pages; throws when the peer does not hold them all. */
+  private async fetchLeaves(peer: PeerId, did: string, from: number, to: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let start = from; start < to; start += LEAF_PAGE) {
+      const end = Math.min(to, start + LEAF_PAGE);
+      const page = LeavesReply.parse(await this.request(peer, { type: 'leaves', issuer: did, start, end }));
+      if (page.ids.length !== end - start) throw new ChorusError('unavailable', 'the peer does not hold the leaves of its own checkpoint');
+      ids.push(...page.ids);
+    }
+    return ids;
   }
 
   /** The envelopes of the ids this node lacks, through the sync protocol and the ingest path. */

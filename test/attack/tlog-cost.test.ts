@@ -13,6 +13,7 @@ import { LOG_PROTOCOL } from '../../node/net/log-sync.js';
 import type { Mirror } from '../../node/tlog/mirror.js';
 import { makeIssuer } from '../support/fixtures.js';
 import { NetHarness } from '../support/net-harness.js';
+import { until as waitFor } from '../support/until.js';
 
 /*
  * What one peer's proof requests on a mirrored log cost the node (SPEC §16.3, §16.6: "mirrored-log
@@ -29,15 +30,7 @@ const N = 50_000;
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const mirrorOf = (d: Daemon): Mirror => (d.network!.logSync as unknown as { mirror: Mirror }).mirror;
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> => waitFor(what, f, ms);
 
 async function ask(h: Libp2p, d: Daemon, body: unknown): Promise<unknown> {
   const stream: Stream = await h.dialProtocol(multiaddr(d.network!.listenAddrs[0]!), LOG_PROTOCOL, { signal: AbortSignal.timeout(20_000) });

@@ -14,6 +14,7 @@ import { SYNC_PROTOCOL } from '../../node/net/sync.js';
 import type { Mirror } from '../../node/tlog/mirror.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { NetHarness } from '../support/net-harness.js';
+import { until as waitFor } from '../support/until.js';
 
 /*
  * Crash resistance of issuer logs (SPEC §16.3, §16.6): every field of every log-protocol
@@ -28,15 +29,7 @@ afterAll(() => net.stop());
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mirrorOf = (d: Daemon): Mirror => (d.network!.logSync as unknown as { mirror: Mirror }).mirror;
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> => waitFor(what, f, ms);
 const idOfLine = (line: string): string => {
   const e = JSON.parse(line) as { payloadType: string; payload: string };
   return createHash('sha256').update(pae(e.payloadType, Buffer.from(e.payload, 'base64'))).digest('hex');

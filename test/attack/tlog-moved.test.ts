@@ -10,6 +10,7 @@ import { installNodeKeys, readNodeKeys } from '../../node/home/key-backup.js';
 import type { Mirror } from '../../node/tlog/mirror.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
 import { NetHarness } from '../support/net-harness.js';
+import { until as waitFor } from '../support/until.js';
 
 /*
  * Framing an honest issuer without forging anything (SPEC §16.2, §16.5): the README's way
@@ -25,15 +26,7 @@ const net = new NetHarness({ 'transparency.checkpointSeconds': 1, 'api.writeRate
 afterAll(() => net.stop());
 
 const mirrorOf = (d: Daemon): Mirror => (d.network!.logSync as unknown as { mirror: Mirror }).mirror;
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> => waitFor(what, f, ms);
 
 describe('moving a node as the README says', () => {
   it('an honest issuer that moves its key (chorus key import) and copies store/ recovers its log\'s order from a mirror: nobody catches it "equivocating"', async () => {

@@ -18,6 +18,7 @@ import { LOG_PROTOCOL } from '../../node/net/log-sync.js';
 import { SYNC_PROTOCOL } from '../../node/net/sync.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { NetHarness } from '../support/net-harness.js';
+import { until as waitFor } from '../support/until.js';
 
 /*
  * Issuer logs between real nodes on loopback (SPEC §16.3–16.5), attacked by peers: what a
@@ -33,15 +34,7 @@ afterAll(() => net.stop());
 /** The daemon's mirror (held by its log sync; the daemon does not expose it). */
 const mirrorOf = (d: Daemon): Mirror => (d.network!.logSync as unknown as { mirror: Mirror }).mirror;
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> => waitFor(what, f, ms);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 

@@ -12,6 +12,7 @@ import { makeLogger } from '../../node/daemon/logger.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { serveLogPeer, type LogPeerContent } from '../support/log-peer.js';
 import { NetHarness } from '../support/net-harness.js';
+import { until as waitFor } from '../support/until.js';
 
 /*
  * Issuer logs between real nodes on loopback (SPEC §16.3–16.5): a node mirrors the log of
@@ -23,15 +24,7 @@ import { NetHarness } from '../support/net-harness.js';
 const net = new NetHarness({ 'transparency.checkpointSeconds': 1, 'api.writeRateLimitPerMinute': 100_000 });
 afterAll(() => net.stop());
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> => waitFor(what, f, ms);
 
 async function token(d: Daemon): Promise<string> {
   return (await readFile(d.node.home.token, 'utf8')).trim();
