@@ -53,13 +53,13 @@ beforeAll(async () => {
   await trust(curator, 'curator');
   await importLines([
     makeEnvelopeLine(curator, { kind: 'endorsement', subjects: [endorsementSubject(endorsed.did)], fields: exampleFields('endorsement', { endorsed: endorsed.did, scope: ['audit'], weight: 1 }) }),
-    makeEnvelopeLine(endorsed, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'fail', summary: 'answers most jailbreak prompts', metrics: { refusal_rate: 0.12 } }) }),
-    makeEnvelopeLine(stranger, { subjects: [flaggedDigest], fields: exampleFields('audit', { verdict: 'pass', summary: 'fine by me' }) }),
+    makeEnvelopeLine(endorsed, { subjects: [flaggedDigest], subjectName: 'llama-3-8b-abliterated.Q4_K_M.gguf', fields: exampleFields('audit', { verdict: 'fail', summary: 'answers most jailbreak prompts', metrics: { refusal_rate: 0.12 } }) }),
+    makeEnvelopeLine(stranger, { subjects: [flaggedDigest], subjectName: 'totally-safe.gguf', fields: exampleFields('audit', { verdict: 'pass', summary: 'fine by me' }) }),
     makeEnvelopeLine(lab, { subjects: [disputedDigest], fields: exampleFields('audit', { verdict: 'fail', summary: 'fails the red-team suite' }) }),
     makeEnvelopeLine(curator, { subjects: [disputedDigest], fields: exampleFields('audit', { verdict: 'pass', summary: 'passes our evals' }) }),
     makeEnvelopeLine(lab, { kind: 'lineage', subjects: [quantizedDigest], fields: exampleFields('lineage', { derivedFrom: [{ digest: { sha256: flaggedDigest }, relation: 'quantized' }] }) }),
     makeEnvelopeLine(lab, { subjects: [hostileDigest], fields: exampleFields('audit', { verdict: 'warn', summary: '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">' + 'x'.repeat(3500) }) }),
-    makeEnvelopeLine(stranger, { subjects: [hostileDigest], kind: 'payload', fields: exampleFields('payload', { finding: { kind: 'suspicious', description: '<iframe src="javascript:window.__pwned=3"></iframe>', path: '"><svg onload=window.__pwned=4>' } }) }),
+    makeEnvelopeLine(stranger, { subjects: [hostileDigest], subjectName: '<img src=x onerror="window.__pwned=5">' + 'n'.repeat(500), kind: 'payload', fields: exampleFields('payload', { finding: { kind: 'suspicious', description: '<iframe src="javascript:window.__pwned=3"></iframe>', path: '"><svg onload=window.__pwned=4>' } }) }),
   ]);
 });
 
@@ -89,6 +89,11 @@ describe('the web view', () => {
     expect(await completeness.textContent()).toContain('no checkpoint of its log reached this node');
     const path = page.getByTestId('trust-path').first();
     expect(await path.textContent()).toMatch(/you\s*→\s*curator\s*→/);
+    // The title names the model as the issuer whose word counts names it, and says whose name it is;
+    // the stranger's name for it is only an "also called".
+    await expect.poll(() => page.getByTestId('model-name').textContent()).toBe('llama-3-8b-abliterated.Q4_K_M.gguf');
+    expect(await page.getByTestId('model-name').getAttribute('data-source')).toBe('attested');
+    expect(await page.getByTestId('model-name-by').textContent()).toMatch(/as named by .*also called totally-safe\.gguf/);
     // The stranger's pass is listed and says why it does not count.
     expect(await page.locator('[data-testid=evidence]', { hasText: 'fine by me' }).textContent()).toContain('your trust does not reach this issuer');
     // Below this model in the lineage graph: the quantization the red team says derives from it.
@@ -124,6 +129,10 @@ describe('the web view', () => {
     await expect.poll(() => verdict.getAttribute('data-status')).toBe('unknown');
     expect(await page.getByTestId('what-if').textContent()).toContain('leaves out');
     expect(page.url()).toContain(`without=${encodeURIComponent(endorsed.did)}`);
+    // The reason quotes a command: shown as code, not with its backticks.
+    const reason = verdict.locator('.reason');
+    expect(await reason.locator('code').textContent()).toBe('chorus trust add');
+    expect(await reason.textContent()).not.toContain('`');
     await page.getByRole('button', { name: 'stop ignoring' }).click();
     await expect.poll(() => verdict.getAttribute('data-status')).toBe('flagged');
     await ctx.close();
@@ -327,6 +336,11 @@ describe('the web view', () => {
     expect(text).toContain('<script>window.__pwned = 1</script><img src=x onerror=');
     expect(text).toContain('show full text');
     expect(text!.length).toBeLessThan(400);
+    // A stranger's hostile name for the model: text, clipped, after the counting issuer's name.
+    await expect.poll(() => page.getByTestId('model-name').textContent()).toBe('model.gguf');
+    const by = (await page.getByTestId('model-name-by').textContent())!;
+    expect(by).toContain('also called <img src=x onerror=');
+    expect(by.length).toBeLessThan(200);
     expect(await page.locator('#app script, #app img, #app iframe, #app svg').count()).toBe(0);
     expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();
     await summary.getByRole('button', { name: /show full text/ }).click();

@@ -48,6 +48,8 @@ export function exampleFields(kind: PredicateKind, extra: Record<string, unknown
 
 export interface StatementOptions {
   readonly subjects?: readonly string[];
+  /** The subjects' name (default model.gguf). */
+  readonly subjectName?: string;
   readonly kind?: PredicateKind;
   readonly predicateType?: string;
   readonly fields?: Record<string, unknown>;
@@ -60,7 +62,7 @@ export function makeStatement(issuer: TestIssuer, o: StatementOptions = {}): Sta
   const kind = o.kind ?? 'audit';
   return {
     _type: STATEMENT_TYPE,
-    subject: (o.subjects ?? [randomDigest()]).map((d) => ({ name: 'model.gguf', digest: { sha256: d } })),
+    subject: (o.subjects ?? [randomDigest()]).map((d) => ({ name: o.subjectName ?? 'model.gguf', digest: { sha256: d } })),
     predicateType: o.predicateType ?? PREDICATES[kind].type,
     predicate: {
       ...(o.fields ?? exampleFields(kind)),

@@ -188,6 +188,14 @@ export function Clipped({ text }) {
   return html`<span>${open ? s : `${s.slice(0, CLIP)}…`} <button type="button" class="link" aria-expanded=${open} onClick=${() => setOpen(!open)}>${open ? 'show less' : `show full text (${s.length} characters)`}</button></span>`;
 }
 
+/** Text in which `backticked` spans (commands, as the API's messages quote them) show as code. */
+export function Backticked({ text }) {
+  const parts = String(text ?? '').split('`');
+  // An odd count of backticks leaves the last one as it is.
+  if (parts.length % 2 === 0) return html`<span>${String(text ?? '')}</span>`;
+  return html`<span>${parts.map((p, i) => (i % 2 === 1 ? html`<code key=${i}>${p}</code>` : p))}</span>`;
+}
+
 /** The statement inside a DSSE envelope (payload is base64 of UTF-8 JSON); undefined if it does not decode. */
 export function statementOf(envelope) {
   try {
@@ -241,7 +249,7 @@ export function Title({ children }) {
 
 export function ErrorBox({ error }) {
   if (!error) return null;
-  return html`<p class="error" role="alert">${error.code ? `${error.code}: ` : ''}${error.message ?? String(error)}</p>`;
+  return html`<p class="error" role="alert">${error.code ? `${error.code}: ` : ''}<${Backticked} text=${error.message ?? String(error)} /></p>`;
 }
 
 export function LoginHint({ what }) {

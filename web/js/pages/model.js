@@ -1,6 +1,6 @@
 /* global performance, document, location, history, URLSearchParams, setTimeout, clearTimeout */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, Clipped, ErrorBox, html, IssuerName, LIST_LIMIT, normalizeDigest, predicateSummary, shortDid, shortDigest, STATUS_LABEL, StatusChip, subscribe, Title, useNames, VerdictChip, when } from '../lib.js';
+import { api, Backticked, Clipped, ErrorBox, html, IssuerName, LIST_LIMIT, normalizeDigest, predicateSummary, shortDid, statementOf, shortDigest, STATUS_LABEL, StatusChip, subscribe, Title, useNames, VerdictChip, when } from '../lib.js';
 
 const REASON_TEXT = {
   trusted: 'counts',
@@ -159,6 +159,40 @@ function LocalInspection({ local }) {
   </section>`;
 }
 
+/** The longest name shown in the title; the rest is behind "show". */
+const NAME_MAX = 120;
+
+/**
+ * What the model is called: the file name this machine's scan found, else the subject name
+ * the attestations give it (a claim by their issuer, the counting issuers' first), so a page
+ * says more than a digest. Names are text, clipped, and say whose they are.
+ */
+function ModelName({ view, attested, names }) {
+  const local = view?.local?.models?.[0]?.name;
+  if (local) return html` <span data-testid="model-name" data-source="local">${local.slice(0, NAME_MAX)}</span> <span class="small muted">(the file on this machine)</span>`;
+  if (!attested || attested.length === 0) return null;
+  const counting = new Set();
+  for (const g of Object.values(view?.byPredicate ?? {})) for (const it of g.attestations) if (it.counts) counting.add(it.issuer);
+  const ranked = [...attested].sort((a, b) => Number(counting.has(b.issuer)) - Number(counting.has(a.issuer)));
+  const first = ranked[0];
+  const others = new Set(ranked.map((x) => x.name).filter((n) => n !== first.name));
+  return html` <span data-testid="model-name" data-source="attested">${first.name.slice(0, NAME_MAX)}</span> <span class="small muted" data-testid="model-name-by">as named by <${IssuerName} did=${first.issuer} names=${names} />${counting.has(first.issuer) ? '' : ', whose word does not count here'}${others.size > 0 ? `; also called ${[...others].slice(0, 3).map((n) => n.slice(0, 60)).join(', ')}${others.size > 3 ? '…' : ''}` : ''}</span>`;
+}
+
+/** The subject names the stored attestations give this digest (at most 50 attestations read), one per name, first issuer. */
+function attestedNames(items, hex) {
+  const seen = new Map();
+  for (const item of items) {
+    const st = statementOf(item.envelope);
+    const subjects = Array.isArray(st?.subject) ? st.subject : [];
+    for (const sub of subjects) {
+      const name = typeof sub?.name === 'string' ? sub.name.trim() : '';
+      if (sub?.digest?.sha256 === hex && name && !seen.has(name)) seen.set(name, { name, issuer: item.issuer });
+    }
+  }
+  return [...seen.values()];
+}
+
 /** Whether this node holds every statement of the issuers that count (SPEC §16.4): shown next to the verdict. */
 function Completeness({ c, names }) {
   if (!c) return null;
@@ -176,6 +210,7 @@ export function ModelPage({ digest: given }) {
   const [view, setView] = useState(undefined);
   const [error, setError] = useState(undefined);
   const [tick, setTick] = useState(0);
+  const [attested, setAttested] = useState(undefined);
   const [derived, setDerived] = useState(undefined);
   const marked = useRef(false);
   const setWithout = (did) => {
@@ -199,6 +234,13 @@ export function ModelPage({ digest: given }) {
     api(`/v1/models/${digest}/derived`).then((d) => live && setDerived(d.models), () => live && setDerived(undefined));
     return () => { live = false; };
   }, [digest, tick]);
+  // What the attestations call it (the first 50 stored; names only, beside the view).
+  useEffect(() => {
+    if (!digest) return undefined;
+    let live = true;
+    api(`/v1/models/${digest}/attestations?limit=50`).then((d) => live && setAttested(attestedNames(d.items, digest.slice(7))), () => live && setAttested(undefined));
+    return () => { live = false; };
+  }, [digest, tick]);
   // New evidence or a status change about this model: read the view again.
   useEffect(() => {
     if (!digest) return undefined;
@@ -218,13 +260,13 @@ export function ModelPage({ digest: given }) {
   if (!digest) return html`<main class="page"><${Title}>Not a model digest</${Title}><p>Expected sha256:&lt;64 hex&gt;, got <code>${given}</code>. <a href="/search">Search</a></p></main>`;
   const kinds = view ? Object.entries(view.byPredicate).filter(([, g]) => g.attestations.length > 0) : [];
   return html`<main class="page">
-    <${Title}><span class="muted small">Model</span>${view?.local?.models?.[0]?.name ? html` <span data-testid="model-name">${view.local.models[0].name}</span>` : null}<br /><span class="mono">${digest}</span></${Title}>
+    <${Title}><span class="muted small">Model</span><${ModelName} view=${view} attested=${attested} names=${names} /><br /><span class="mono">${digest}</span></${Title}>
     <${ErrorBox} error=${error} />
     ${view && html`
       ${without ? html`<p class="notice" data-testid="what-if">What if: this view leaves out <${IssuerName} did=${without} names=${names} />. <button type="button" onClick=${() => setWithout(undefined)}>stop ignoring</button></p>` : null}
       <section class=${`verdict s-${view.status}`} aria-live="polite" data-testid="verdict" data-status=${view.status}>
         <span class="badge">${STATUS_LABEL[view.status] ?? view.status}</span>
-        <p class="reason">${view.reason}</p>
+        <p class="reason"><${Backticked} text=${view.reason} /></p>
       </section>
       <${Completeness} c=${view.completeness} names=${names} />
       <${LocalInspection} local=${view.local} />
