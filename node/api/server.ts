@@ -186,7 +186,11 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
       // the token. The cookie alone does not: browsers send it to every port of 127.0.0.1.
       if (isWebShell(req.url) || sessions.canRead(req)) return;
       const t = bearer(req);
-      if (t === undefined) return unauthorized(reply, 'this node requires the API token for reads');
+      if (t === undefined) {
+        return unauthorized(reply, sessions.hasCookie(req)
+          ? 'a logged-in page sends its CSRF secret with every request here: the session cookie alone reads and writes nothing'
+          : 'this node requires the API token for reads');
+      }
       if (!tokenOk(req, reply, t)) return reply;
     });
   }

@@ -40,6 +40,19 @@ function wake(res: ServerResponse, hub: EventHub, ms: number): Promise<Wake> {
   });
 }
 
+/** The open streams and the replay budget: one per node, whichever server (loopback, LAN) a stream came in by. */
+interface StreamGate { streams: number; readonly budget: ReplayBudget }
+const gates = new WeakMap<AppContext, StreamGate>();
+function streamGate(ctx: AppContext): StreamGate {
+  let g = gates.get(ctx);
+  if (g === undefined) {
+    const { api } = ctx.node.config;
+    g = { streams: 0, budget: new ReplayBudget(api.eventReplayTotalBytesPerSecond, api.eventReplayBytesPerSecond, (why) => ctx.metrics.eventReplayWaits.inc({ budget: why })) };
+    gates.set(ctx, g);
+  }
+  return g;
+}
+
 /**
  * Server-Sent Events: every accepted attestation, resumable from an arrival-sequence
  * cursor. Each client keeps only its cursor: it reads the store page by page, and while
@@ -54,10 +67,10 @@ function wake(res: ServerResponse, hub: EventHub, ms: number): Promise<Wake> {
  * token replays at most the newest api.eventHistoryWithoutToken sequence numbers.
  */
 export function eventRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsyncZod {
-  let streams = 0;
   const { api } = ctx.node.config;
   const { metrics } = ctx;
-  const budget = new ReplayBudget(api.eventReplayTotalBytesPerSecond, api.eventReplayBytesPerSecond, (why) => metrics.eventReplayWaits.inc({ budget: why }));
+  const gate = streamGate(ctx);
+  const { budget } = gate;
   return async (app) => {
     app.get('/v1/events', {
       schema: {
@@ -74,7 +87,7 @@ export function eventRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
       },
     }, async (req, reply) => {
       const max = ctx.node.config.api.maxEventStreams;
-      if (streams >= max) {
+      if (gate.streams >= max) {
         void reply.header('retry-after', '10');
         throw new ChorusError('unavailable', `too many event streams open (at most ${max}, api.maxEventStreams); retry later`);
       }
@@ -92,7 +105,7 @@ export function eventRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
       const wanted = (a: StoredAttestation): boolean =>
         (subject === undefined || a.statement.subject.some((x) => x.digest.sha256 === subject))
         && (!counting || (ctx.node.trustState.last?.counts(a.issuer) ?? false));
-      streams++;
+      gate.streams++;
       metrics.eventStreams.inc();
       reply.hijack();
       const res = reply.raw;
@@ -181,7 +194,7 @@ export function eventRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsync
         // At shutdown a page read in flight meets the store closing: expected, not worth a warning.
         if (!ctx.events.isClosed) req.log.warn({ err: e }, 'event stream ended with an error');
       } finally {
-        streams--;
+        gate.streams--;
         metrics.eventStreams.dec();
         if (!res.writableEnded && !gone()) res.end();
       }
