@@ -164,3 +164,10 @@ async function main(): Promise<void> {
 }
 
 await main();
+// The LAN server's row (issue 22: TLS adds at most 10 % to GET …/reputation's p50), beside plain
+// HTTP in the same run: the TLS bench, as a child, with the same flags.
+{
+  const tls = spawn(process.execPath, [fileURLToPath(new URL('./tls.js', import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const [code] = (await once(tls, 'exit')) as [number | null];
+  if (code !== 0) process.exitCode = code ?? 1;
+}
