@@ -4,7 +4,7 @@ import { noise } from '@libp2p/noise';
 import { yamux } from '@libp2p/yamux';
 import { identify } from '@libp2p/identify';
 import { ping } from '@libp2p/ping';
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub';
 import { createTopicScoreParams } from '@libp2p/gossipsub/score';
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht';
 import { mdns } from '@libp2p/mdns';
@@ -38,6 +38,60 @@ export type Host = Libp2p<{ pubsub: Pubsub; ping: ReturnType<ReturnType<typeof p
  */
 export function chorusRelayServer() {
   return circuitRelayServer({ reservations: { maxReservations: 32, applyDefaultLimit: false } });
+}
+
+/**
+ * The gossipsub options of a node's host; `appScore` is the application-specific score of a
+ * peer (penalties for abuse). Exported so that tools speaking gossip as a node does (the attack
+ * benchmark's attacker) take these, not a copy.
+ */
+export function gossipsubOptions(appScore: (peer: string) => number): Partial<GossipsubOpts> {
+  return {
+    globalSignaturePolicy: 'StrictNoSign',
+    msgIdFn: (msg) => attestationMessageId(msg.data),
+    allowPublishToZeroTopicPeers: true,
+    floodPublish: true,
+    emitSelf: false,
+    // Peer exchange: a peer pruned from a full mesh learns other peers to connect to,
+    // so a network bootstrapped through one node does not stay a star.
+    doPX: true,
+    // One RPC frame may batch several messages and control: a frame limit of one message
+    // killed the inbound stream of a peer relaying a burst of large envelopes. Each
+    // message's own size is checked by the validator.
+    maxInboundDataLength: MAX_GOSSIP_FRAME,
+    scoreParams: {
+      IPColocationFactorWeight: 0,
+      // Abuse of the sync protocol (and other application-level faults) lowers the score too.
+      appSpecificScore: appScore,
+      appSpecificWeight: 1,
+      topics: {
+        [ATTESTATION_TOPIC]: createTopicScoreParams({
+          topicWeight: 1,
+          // A Reject (invalid attestation) costs -10 × count²: two and a peer is graylisted.
+          invalidMessageDeliveriesWeight: -10,
+          invalidMessageDeliveriesDecay: 0.99,
+          timeInMeshWeight: 0.01,
+          timeInMeshQuantum: 1000,
+          timeInMeshCap: 10,
+          firstMessageDeliveriesWeight: 1,
+          firstMessageDeliveriesDecay: 0.9,
+          firstMessageDeliveriesCap: 10,
+          // Attestations are rare: do not punish quiet peers.
+          meshMessageDeliveriesWeight: 0,
+          meshFailurePenaltyWeight: 0,
+        }),
+        // Checkpoints and equivocation proofs: a forged one costs the sender as an invalid attestation does.
+        ...Object.fromEntries([CHECKPOINT_TOPIC, EQUIVOCATION_TOPIC].map((t) => [t, createTopicScoreParams({
+          topicWeight: 1,
+          invalidMessageDeliveriesWeight: -10,
+          invalidMessageDeliveriesDecay: 0.99,
+          meshMessageDeliveriesWeight: 0,
+          meshFailurePenaltyWeight: 0,
+        })])),
+      },
+    },
+    scoreThresholds: { gossipThreshold: -10, publishThreshold: -20, graylistThreshold: -30, acceptPXThreshold: 0, opportunisticGraftThreshold: 5 },
+  };
 }
 
 export interface HostOptions {
@@ -84,52 +138,7 @@ export async function createHost(o: HostOptions): Promise<Host> {
       identify: identify(),
       ping: ping(),
       internals: (c: Internals) => ({ addressManager: c.addressManager, transportManager: c.transportManager }),
-      pubsub: gossipsub({
-        globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: (msg) => attestationMessageId(msg.data),
-        allowPublishToZeroTopicPeers: true,
-        floodPublish: true,
-        emitSelf: false,
-        // Peer exchange: a peer pruned from a full mesh learns other peers to connect to,
-        // so a network bootstrapped through one node does not stay a star.
-        doPX: true,
-        // One RPC frame may batch several messages and control: a frame limit of one message
-        // killed the inbound stream of a peer relaying a burst of large envelopes. Each
-        // message's own size is checked by the validator.
-        maxInboundDataLength: MAX_GOSSIP_FRAME,
-        scoreParams: {
-          IPColocationFactorWeight: 0,
-          // Abuse of the sync protocol (and other application-level faults) lowers the score too.
-          appSpecificScore: o.appScore,
-          appSpecificWeight: 1,
-          topics: {
-            [ATTESTATION_TOPIC]: createTopicScoreParams({
-              topicWeight: 1,
-              // A Reject (invalid attestation) costs -10 × count²: two and a peer is graylisted.
-              invalidMessageDeliveriesWeight: -10,
-              invalidMessageDeliveriesDecay: 0.99,
-              timeInMeshWeight: 0.01,
-              timeInMeshQuantum: 1000,
-              timeInMeshCap: 10,
-              firstMessageDeliveriesWeight: 1,
-              firstMessageDeliveriesDecay: 0.9,
-              firstMessageDeliveriesCap: 10,
-              // Attestations are rare: do not punish quiet peers.
-              meshMessageDeliveriesWeight: 0,
-              meshFailurePenaltyWeight: 0,
-            }),
-            // Checkpoints and equivocation proofs: a forged one costs the sender as an invalid attestation does.
-            ...Object.fromEntries([CHECKPOINT_TOPIC, EQUIVOCATION_TOPIC].map((t) => [t, createTopicScoreParams({
-              topicWeight: 1,
-              invalidMessageDeliveriesWeight: -10,
-              invalidMessageDeliveriesDecay: 0.99,
-              meshMessageDeliveriesWeight: 0,
-              meshFailurePenaltyWeight: 0,
-            })])),
-          },
-        },
-        scoreThresholds: { gossipThreshold: -10, publishThreshold: -20, graylistThreshold: -30, acceptPXThreshold: 0, opportunisticGraftThreshold: 5 },
-      }),
+      pubsub: gossipsub(gossipsubOptions(o.appScore)),
       // Server mode always, and every address kept (kad-dht's default drops private ones):
       // a LAN or loopback network has only private addresses, and its nodes must still
       // find each other; on the internet the dialer tries public and private in turn.

@@ -10,45 +10,27 @@
  *   4. Daemon RSS idle with that store; start-up to serving.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { replaceRoots } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { makeEnvelopeLine, makeIssuer, exampleFields, type TestIssuer } from '../support/fixtures.js';
-import { startBenchDaemon } from './daemon.js';
+import { FIGURE_HEAD, QUICK, exited, fmt, load, logger, mark, pct, rssMB, sorted, startBenchDaemon, startConstantServer, stopChild, table } from './kit.js';
 
-const QUICK = process.argv.includes('--quick');
 const TOTAL = QUICK ? 10_000 : 100_000;
 const DIGESTS = QUICK ? 1_000 : 10_000;
 const ISSUERS = 1_000;
 const DURATION = QUICK ? 5 : 15;
-const CONSTANT = fileURLToPath(new URL('./constant-server.js', import.meta.url));
 
-const log = (m: string): void => void process.stderr.write(`[bench:api] ${m}\n`);
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+const log = logger('bench:api');
 
 function digestOf(i: number): string {
   return i.toString(16).padStart(64, '0');
 }
 
-
-
-async function rssMB(pid: number): Promise<number> {
-  const s = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) / 1024;
-}
-
-function load(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'chorus-bench-api-'));
@@ -84,10 +66,8 @@ async function main(): Promise<void> {
 
     // 3. Reputation under load vs the constant-body reference.
     const sample = await (await fetch(`${daemon.url}/v1/models/${digestOf(1)}/reputation`)).text();
-    const constant = spawn(process.execPath, [CONSTANT, String(sample.length)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { child: constant, url: constantUrl } = await startConstantServer(sample.length);
     children.push(constant);
-    const [chunk] = (await once(constant.stdout!, 'data')) as [Buffer];
-    const constantUrl = chunk.toString().trim();
     // The working set a model loader or scanner asks about again and again: 1,000 digests.
     const hot = Array.from({ length: 1000 }, (_, i) => ({ method: 'GET' as const, path: `/v1/models/sha256:${digestOf((i * 7919) % DIGESTS)}/reputation` }));
     // Every digest in turn: mostly store reads (the view cache holds ~2,000 digests of 10).
@@ -113,9 +93,9 @@ async function main(): Promise<void> {
       if (i === 0) qFirst = performance.now() - s;
       if (i >= 5) qt.push(performance.now() - s);
     }
-    qt.sort((a, b) => a - b);
-    const q50 = qt[Math.floor(qt.length * 0.5)]!;
-    const q99 = qt[Math.min(qt.length - 1, Math.ceil(qt.length * 0.99) - 1)]!;
+    const q = sorted(qt);
+    const q50 = pct(q, 0.5);
+    const q99 = pct(q, 0.99);
 
     // 5. Publish throughput: distinct pre-signed envelopes, concurrent clients.
     const PUBLISH = QUICK ? 5_000 : 30_000;
@@ -139,8 +119,7 @@ async function main(): Promise<void> {
     log(`publish: ${pub.requests.total} requests in ${pub.duration.toFixed(2)} s, latency p50 ${pub.latency.p50} ms p99 ${pub.latency.p99} ms`);
     const created = pub['2xx'];
 
-    daemon.child.kill('SIGTERM');
-    await once(daemon.child, 'exit');
+    await stopChild(daemon.child);
 
     const rows: [string, string, string, string, string][] = [
       ['reputation GET req/s, 1k-digest working set', fmt(rep.requests.average), `constant JSON: ${fmt(ref.requests.average)}`, `${fmt((rep.requests.average / ref.requests.average) * 100)}% (goal >= 50%)`, mark(rep.requests.average >= 0.5 * ref.requests.average)],
@@ -153,10 +132,8 @@ async function main(): Promise<void> {
       ['daemon RSS idle', `${fmt(idleRss)} MB`, `${fmt(TOTAL)} attestations stored`, '< 150 MB', mark(idleRss < 150)],
       ['start-up to serving', `${fmt(daemon.startupMs)} ms`, 'spawn -> /healthz 200', '< 2,000 ms', mark(daemon.startupMs < 2000)],
     ];
-    const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 8));
     console.log(`\nbench:api — ${fmt(TOTAL)} attestations over ${fmt(DIGESTS)} digests${QUICK ? ' (quick)' : ''}; load from this process, daemon in a child, loopback`);
-    console.log(['figure', 'measured', 'reference (same run)', 'goal', ''].map((h, i) => h.padEnd(w[i]!)).join('  '));
-    for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '));
+    console.log(table(FIGURE_HEAD, rows));
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
@@ -168,6 +145,6 @@ await main();
 // HTTP in the same run: the TLS bench, as a child, with the same flags.
 {
   const tls = spawn(process.execPath, [fileURLToPath(new URL('./tls.js', import.meta.url)), ...process.argv.slice(2)], { stdio: 'inherit' });
-  const [code] = (await once(tls, 'exit')) as [number | null];
+  const code = await exited(tls);
   if (code !== 0) process.exitCode = code ?? 1;
 }

@@ -16,7 +16,8 @@ import type { Decision } from '../../src/ingest/decide.js';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import type { Origin } from '../../node/ingest/origin.js';
-import { fmt, log, met, QUICK, type Row } from './attack-kit.js';
+import { log, type Row } from './attack-kit.js';
+import { fmt, met, percent, QUICK } from './kit.js';
 import { makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
 
 /** Caps far above anything sent: the per-peer rule alone, or the pool alone. */
@@ -129,12 +130,12 @@ export async function figureAdmission(root: string, rows: Row[]): Promise<void> 
   const two = await poolShare(root, 'pool-groups', false, honest.did, honestLines, floodLines);
   const old = await poolShare(root, 'pool-one-group', true, honest.did, honestLines, floodLines);
   const kb = (b: number): string => `${fmt(b / 1024)} KB`;
-  const pct = (b: number): string => `${fmt((b / POOL_BYTES) * 100, 1)}%`;
+  const share = (b: number): string => percent(b / POOL_BYTES, 1);
   const goal = POOL_BYTES / 2 - two.one;
   rows.push([
     `honest stranger's pool share after a ${fmt(FLOOD_KEYS)}-key flood from one /24 (${fmt(POOL_BYTES / 2 ** 20)} MiB pool)`,
-    `${kb(two.honest)} = ${pct(two.honest)} of the pool (${two.groups} groups, pool ${pct(two.used)} used, ${fmt(two.evictions)} evicted)`,
-    `one group, the old per-issuer rule: ${kb(old.honest)} = ${pct(old.honest)}; pool ÷ issuers = ${kb(POOL_BYTES / (FLOOD_KEYS + 1))}`,
+    `${kb(two.honest)} = ${share(two.honest)} of the pool (${two.groups} groups, pool ${share(two.used)} used, ${fmt(two.evictions)} evicted)`,
+    `one group, the old per-issuer rule: ${kb(old.honest)} = ${share(old.honest)}; pool ÷ issuers = ${kb(POOL_BYTES / (FLOOD_KEYS + 1))}`,
     `≥ pool ÷ groups − one attestation (${kb(goal)})`,
     met(two.honest >= goal),
   ]);

@@ -11,16 +11,15 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { replaceRoots } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
-import { endorsementSubject } from '../../node/service/endorsement-subject.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { pae, PAYLOAD_TYPE } from '../../src/dsse/pae.js';
 import { decodeBase64 } from '../../src/encoding/bytes.js';
 import type { Envelope } from '../../src/statement/statement.js';
-import { QUICK, fmt, log, met, pct, rssSampler, sleep, sorted, type Row } from './attack-kit.js';
-import { startBenchDaemon } from './daemon.js';
+import { log, rssSampler, type Row } from './attack-kit.js';
+import { QUICK, cpuSeconds, fmt, met, metricSum, pct, sleep, sorted, startBenchDaemon, stopChild } from './kit.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 
 const CHURN_SECONDS = QUICK ? 10 : 30;
@@ -41,12 +40,6 @@ interface Load {
   cpuCores: number;
   posted: number;
   postFailed: number;
-}
-
-/** Victim CPU time (user + system) in ms, from /proc. */
-async function cpuMs(pid: number): Promise<number> {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
 /** The attestation id: sha256 of PAE(payloadType, payload). */
@@ -92,7 +85,7 @@ async function load(url: string, token: string, pid: number, digests: readonly s
     void p.finally(() => pending.delete(p));
   };
   const rss = rssSampler(pid);
-  const cpu0 = await cpuMs(pid);
+  const cpu0 = await cpuSeconds(pid);
   const t0 = performance.now();
   let g = 0;
   const gets = setInterval(() => {
@@ -124,23 +117,8 @@ async function load(url: string, token: string, pid: number, digests: readonly s
   clearInterval(posts);
   await Promise.all([...pending]);
   const wall = performance.now() - t0;
-  const cpuCores = (await cpuMs(pid) - cpu0) / wall;
+  const cpuCores = ((await cpuSeconds(pid)) - cpu0) * 1000 / wall;
   return { lat: sorted(lat), failed, deferredSeen, rssMax: await rss.stop(), cpuCores, posted, postFailed };
-}
-
-/** A metric's value from /metrics text (summed over labels). */
-function metric(text: string, name: string): number {
-  let sum = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
-  return sum;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(15_000)]);
-  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 export async function figureChurn(root: string, rows: Row[]): Promise<void> {
@@ -185,7 +163,7 @@ export async function figureChurn(root: string, rows: Row[]): Promise<void> {
       const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
       return { idle, churn, metrics };
     } finally {
-      await stop(child);
+      await stopChild(child);
     }
   };
 
@@ -195,7 +173,7 @@ export async function figureChurn(root: string, rows: Row[]): Promise<void> {
   const p99Idle = pct(idle.lat, 0.99);
   const line = (l: Load): string => `GET p50 ${fmt(pct(l.lat, 0.5), 1)} ms, p99 ${fmt(pct(l.lat, 0.99), 1)} ms (${fmt(l.lat.length)} GETs${l.failed ? `, ${l.failed} failed` : ''}${l.deferredSeen ? `, ${fmt(l.deferredSeen)} naming deferred changes` : ''})`;
   const cost = (l: Load): string => `RSS max ${fmt(l.rssMax)} MB, ${fmt(l.cpuCores, 2)} cores`;
-  const recomputes = (m: string): string => `${fmt(metric(m, 'chorus_trust_recomputations_total'))} recomputations, ${fmt(metric(m, 'chorus_trust_deferred_changes'))} changes deferred at the end`;
+  const recomputes = (m: string): string => `${fmt(metricSum(m, 'chorus_trust_recomputations_total'))} recomputations, ${fmt(metricSum(m, 'chorus_trust_deferred_changes'))} changes deferred at the end`;
   rows.push([
     `churn: a trusted issuer's endorsements, ${CHANGES_PER_SECOND}/s over HTTP, ${CHURN_SECONDS} s`,
     `${line(on.churn)}; ${cost(on.churn)}; ${fmt(on.churn.posted)} changes stored${on.churn.postFailed ? ` (${on.churn.postFailed} refused)` : ''}, ${recomputes(on.metrics)}`,

@@ -6,8 +6,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveHome, initHome } from '../../node/home/home.js';
-import { met, type Row } from './attack-kit.js';
-import { startBenchDaemon } from './daemon.js';
+import type { Row } from './attack-kit.js';
+import { met, startBenchDaemon, stopChild } from './kit.js';
 
 export async function figureCookie(root: string, rows: Row[]): Promise<void> {
   const dir = await mkdtemp(join(root, 'cookie-'));
@@ -32,8 +32,7 @@ export async function figureCookie(root: string, rows: Row[]): Promise<void> {
       met(alone === 401 && page !== 401 && withToken !== 401),
     ]);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+    await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -14,7 +14,8 @@ import { makeLogger } from '../../node/daemon/logger.js';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
 import { mountSmallFs, smallFsUnavailable } from '../support/small-fs.js';
-import { fmt, log, met, pct, sleep, sorted, type Row } from './attack-kit.js';
+import { log, type Row } from './attack-kit.js';
+import { fmt, met, pct, sleep, sorted } from './kit.js';
 
 const FIGURE = 'disk full: space freed → first 201';
 const GOAL_MS = 30_000;

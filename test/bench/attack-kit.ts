@@ -1,31 +1,13 @@
 /**
  * The attack benchmark's kit (bench:attack): children driven over IPC, /healthz probes,
- * RSS samplers, percentiles and the figure table's row. Shared by test/bench/attack.ts and
- * the figure modules beside it (attack-*.ts).
+ * RSS samplers and the figure table's row (the general helpers are in kit.ts). Shared by
+ * test/bench/attack.ts and the figure modules beside it (attack-*.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { arg, logger, QUICK, rssMB, sleep, sorted } from './kit.js';
 
-export const QUICK = process.argv.includes('--quick');
-export const ROLE = process.argv.includes('--role') ? process.argv[process.argv.indexOf('--role') + 1]! : 'main';
-export const log = (m: string): void => void process.stderr.write(`[bench:attack${ROLE === 'main' ? '' : `:${ROLE}`}] ${m}\n`);
-export const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : String(n));
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-export const met = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
-
-export function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
-}
-
-export function sorted(xs: readonly number[]): number[] {
-  return [...xs].sort((a, b) => a - b);
-}
-
-export async function rssMB(pid: number): Promise<number> {
-  const s = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) / 1024;
-}
+export const ROLE = arg('--role') ?? 'main';
+export const log = logger(`bench:attack${ROLE === 'main' ? '' : `:${ROLE}`}`);
 
 /** Samples a process's RSS until stopped; resolves to the maximum seen. */
 export function rssSampler(pid: number, everyMs = 100): { stop(): Promise<number>; max(): number } {
@@ -46,8 +28,6 @@ export function rssSampler(pid: number, everyMs = 100): { stop(): Promise<number
     },
   };
 }
-
-
 
 export interface Call { id: number; cmd: string; args: unknown }
 export interface Reply { id: number; ok: boolean; value?: unknown; error?: string }

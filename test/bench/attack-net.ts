@@ -5,15 +5,11 @@
  * one. Each figure is printed beside a baseline from the same run. CHORUS_BENCH_PROF=DIR
  * writes each victim's CPU profile (--cpu-prof) there.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { du } from './attack-du.js';
-import { createLibp2p, type Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@libp2p/noise';
-import { yamux } from '@libp2p/yamux';
-import { identify } from '@libp2p/identify';
+import type { Libp2p } from 'libp2p';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { DEFAULT_CONFIG } from '../../node/home/config.js';
@@ -22,19 +18,13 @@ import { subjectKey } from '../../node/net/providers.js';
 import { SYNC_PROTOCOL } from '../../node/net/sync.js';
 import { randomDigest } from '../support/fixtures.js';
 import { addProviderMessage } from '../support/kad-wire.js';
-import { CLI } from './daemon.js';
 import { fileURLToPath } from 'node:url';
-import { Child, QUICK, ROLE, fmt, healthProbe, log, met, pct, serve, sleep, type Row } from './attack-kit.js';
+import { Child, ROLE, healthProbe, log, serve, type Row } from './attack-kit.js';
+import { QUICK, bareHost, cpuSeconds, daemonUrl, fmt, healthy, met, metric, pct, sleep, spawnCli, stopChild } from './kit.js';
 
 const FLOOD_SECONDS = QUICK ? 15 : 42;
 const CONN_SECONDS = QUICK ? 15 : 30;
 const REDIALS = QUICK ? 100 : 300;
-
-/** CPU seconds a process has used (utime + stime, from /proc). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 interface Victim { child: ChildProcess; url: string; addr: Multiaddr; home: string; stop(): Promise<void> }
 
@@ -48,38 +38,11 @@ async function startVictim(dir: string): Promise<Victim> {
   cfg.api['port'] = 0;
   cfg.log['level'] = 'warn';
   await writeFile(home.config, JSON.stringify(cfg));
-  const child = spawn(process.execPath, [...(process.env['CHORUS_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['CHORUS_BENCH_PROF']}`] : []), CLI, 'start'], { env: { ...process.env, CHORUS_HOME: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const info = JSON.parse(await readFile(join(dir, 'daemon.json'), 'utf8')) as { pid: number; url: string };
-      if (info.pid === child.pid && (await fetch(`${info.url}/healthz`)).ok) {
-        const s = (await (await fetch(`${info.url}/v1/status`)).json()) as { network: { listen: string[] } };
-        return {
-          child, url: info.url, addr: multiaddr(s.network.listen[0]!), home: dir,
-          async stop() {
-            child.kill('SIGTERM');
-            await new Promise((r) => child.once('exit', r));
-          },
-        };
-      }
-    } catch {
-      // not up yet
-    }
-    if (child.exitCode !== null || Date.now() > end) throw new Error('victim did not start');
-    await sleep(20);
-  }
-}
-
-async function bareHost(): Promise<Libp2p> {
-  return createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
+  const prof = process.env['CHORUS_BENCH_PROF'];
+  const child = spawnCli(['start'], { home: dir, nodeArgs: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [], stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = await daemonUrl(child, dir, { timeoutMs: 30_000, pollMs: 20, ready: healthy });
+  const s = (await (await fetch(`${url}/v1/status`)).json()) as { network: { listen: string[] } };
+  return { child, url, addr: multiaddr(s.network.listen[0]!), home: dir, stop: () => stopChild(child) };
 }
 
 /** /healthz p50/p99 and victim CPU over `ms` of idling: the baseline of every figure here. */

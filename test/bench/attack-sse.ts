@@ -14,8 +14,8 @@ import { DEFAULT_CONFIG } from '../../node/home/config.js';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
-import { Child, QUICK, ROLE, fmt, healthProbe, log, met, pct, serve, sleep, type Row } from './attack-kit.js';
-import { startBenchDaemon } from './daemon.js';
+import { Child, ROLE, healthProbe, log, serve, type Row } from './attack-kit.js';
+import { QUICK, cpuSeconds, fmt, met, metric, pct, sleep, startBenchDaemon, stopChild } from './kit.js';
 
 const STREAMS = 64;
 const STORED = QUICK ? 20_000 : 100_000;
@@ -25,14 +25,6 @@ const ISSUERS = 200;
 const GOAL = 'healthz p99 ≤ 2× idle, bytes bounded';
 /** What the replay budget lets through in `s` seconds: the shared rate, its one-second bucket, a page per stream of slack. */
 const bytesBound = (s: number): number => (s + 1) * DEFAULT_CONFIG.api.eventReplayTotalBytesPerSecond + STREAMS * 64 * 1024;
-
-/** The process's CPU time so far, in seconds (utime + stime of /proc/<pid>/stat). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 async function fill(dir: string): Promise<void> {
   const home = resolveHome({}, dir);
@@ -81,11 +73,6 @@ async function replay({ url, headers }: { url: string; headers: Record<string, s
   return { bytes, refused };
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
 export async function figureSse(root: string, rows: Row[]): Promise<void> {
   log(`figure SSE: ${STREAMS} streams replaying ${fmt(STORED)} attestations for ${SECONDS} s, without and with the token…`);
   const dir = await mkdtemp(join(root, 'sse-'));
@@ -124,8 +111,7 @@ export async function figureSse(root: string, rows: Row[]): Promise<void> {
       }
     } finally {
       await readers.stop();
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+      await stopChild(child);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

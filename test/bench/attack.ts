@@ -32,11 +32,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { createLibp2p, type Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@libp2p/noise';
-import { yamux } from '@libp2p/yamux';
-import { identify } from '@libp2p/identify';
+import type { Libp2p } from 'libp2p';
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -46,8 +42,8 @@ import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
 import { makeLogger } from '../../node/daemon/logger.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { Network } from '../../node/net/network.js';
-import { ATTESTATION_TOPIC, MAX_GOSSIP_MESSAGE } from '../../node/net/constants.js';
-import { attestationMessageId } from '../../node/net/gossip.js';
+import { ATTESTATION_TOPIC } from '../../node/net/constants.js';
+import { gossipsubOptions } from '../../node/net/host.js';
 import { answerReconcile, SYNC_PROTOCOL } from '../../node/net/sync.js';
 import { MAX_BOUND, MIN_BOUND, SyncIndex, type Bound } from '../../node/net/sync-index.js';
 import { figureAdmission } from './attack-admission.js';
@@ -56,7 +52,8 @@ import { figureCookie } from './attack-cookie.js';
 import { figureDiskFull } from './attack-disk.js';
 import { figuresNet } from './attack-net.js';
 import { figureSse } from './attack-sse.js';
-import { Child, QUICK, ROLE, fmt, healthProbe, log, met, pct, rssMB, rssSampler, serve, sleep, sorted, timedGet, type Row } from './attack-kit.js';
+import { Child, ROLE, healthProbe, log, rssSampler, serve, timedGet, type Row } from './attack-kit.js';
+import { QUICK, arg, bareHost, fmt, met, pct, rssMB, sleep, sorted, table } from './kit.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 
 // ---------------------------------------------------------------------------------------
@@ -251,28 +248,19 @@ async function victimRole(): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // Attacker: bare libp2p hosts with the node's transports.
 
-async function bareHost(withPubsub: boolean): Promise<Libp2p<{ pubsub?: GossipSub }>> {
-  return (await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      ...(withPubsub
-        ? {
-            pubsub: gossipsub({
-              globalSignaturePolicy: 'StrictNoSign',
-              msgIdFn: (msg) => attestationMessageId(msg.data),
-              allowPublishToZeroTopicPeers: true,
-              floodPublish: true,
-              emitSelf: false,
-              maxInboundDataLength: MAX_GOSSIP_MESSAGE,
-            }),
-          }
-        : {}),
-    },
-  })) as unknown as Libp2p<{ pubsub?: GossipSub }>;
+/**
+ * A bare host; with pubsub, the node's own gossipsub options (node/net/host.ts), so the
+ * attacker speaks gossip as a node does and cannot drift from it (its peers' application
+ * score is 0: a bare host keeps no penalties). One override: the attacker ignores peer
+ * exchange. The node's threshold (0) would let a victim that prunes it hand it the honest
+ * node of figure 2, which it would then flood too; the victim alone is the target, as it
+ * was before these options were shared (gossipsub's default threshold, 10, ignored it).
+ */
+async function attackHost(withPubsub: boolean): Promise<Libp2p<{ pubsub?: GossipSub }>> {
+  if (!withPubsub) return (await bareHost()) as unknown as Libp2p<{ pubsub?: GossipSub }>;
+  const node = gossipsubOptions(() => 0);
+  const pubsub = gossipsub({ ...node, scoreThresholds: { ...node.scoreThresholds, acceptPXThreshold: Infinity } });
+  return (await bareHost({ pubsub })) as unknown as Libp2p<{ pubsub?: GossipSub }>;
 }
 
 interface SyncAttack { addr: string; variant: 'overlap' | 'heavy'; streams: number; seconds: number; rotate: boolean }
@@ -308,7 +296,7 @@ async function syncAttack(a: SyncAttack): Promise<SyncResult> {
   const r: SyncResult = { served: 0, refused: 0, dialFailed: 0, peers: [], firstRefusalMs: null, disconnectedMs: null, requestBytes: body.length, replyBytes: 0, replyMs: [] };
   const t0 = performance.now();
   const end = t0 + a.seconds * 1000;
-  let host = await bareHost(false);
+  let host = await attackHost(false);
   r.peers.push(host.peerId.toString());
   const watch = (h: Libp2p): void => {
     h.addEventListener('peer:disconnect', (e) => {
@@ -321,7 +309,7 @@ async function syncAttack(a: SyncAttack): Promise<SyncResult> {
   const rotate = async (): Promise<void> => {
     rotating ??= (async () => {
       old.push(host);
-      host = await bareHost(false);
+      host = await attackHost(false);
       watch(host);
       r.peers.push(host.peerId.toString());
     })().finally(() => {
@@ -367,7 +355,7 @@ interface FloodAttack { addr: string; keys: number; seconds: number; digest: str
 interface FloodResult { sent: number; bytes: number; failed: number; seconds: number; keysUsed: number; envelopeBytes: number; connectedAtEnd: boolean; victimSubscribedAtEnd: boolean }
 
 async function floodAttack(a: FloodAttack): Promise<FloodResult> {
-  const host = await bareHost(true);
+  const host = await attackHost(true);
   const ps = host.services.pubsub!;
   ps.subscribe(ATTESTATION_TOPIC);
   const ma = multiaddr(a.addr);
@@ -690,8 +678,8 @@ async function figureFlood(root: string, rows: Row[]): Promise<void> {
 }
 
 /** `--only round1,net,sse,churn,disk,admission,cookie`: run only those groups of figures (default: all). */
-const ONLY = process.argv.includes('--only') ? new Set(process.argv[process.argv.indexOf('--only') + 1]!.split(',')) : undefined;
-const want = (group: string): boolean => ONLY === undefined || ONLY.has(group);
+const ONLY = arg('--only')?.split(',');
+const want = (group: string): boolean => ONLY === undefined || ONLY.includes(group);
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'chorus-bench-attack-'));
@@ -724,12 +712,8 @@ async function main(): Promise<void> {
   } finally {
     await rm(root, { recursive: true, force: true });
   }
-  const head: Row = ['figure', 'measured', 'baseline (same run)', 'goal', ''];
-  const w = [0, 1, 2, 3, 4].map((c) => Math.max(...[head, ...rows].map((r) => r[c]!.length)));
   console.log(`\nbench:attack${QUICK ? ' (quick)' : ''} — victim and attacker in their own processes, loopback; ${fmt((performance.now() - t0) / 1000)} s`);
-  console.log(head.map((h, i) => h.padEnd(w[i]!)).join(' | '));
-  console.log(w.map((n) => '-'.repeat(n)).join('-+-'));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join(' | '));
+  console.log(table(['figure', 'measured', 'baseline (same run)', 'goal', ''], rows, { rule: true }));
 }
 
 if (ROLE === 'victim') await victimRole();

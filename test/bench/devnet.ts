@@ -17,104 +17,49 @@
  * options for every node's config.json), --cpu-prof DIR (V8 profile of node n1);
  * BENCH_N1_DEBUG=pattern runs n1 with DEBUG=pattern into chorus-bench-n1.debug.log.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
+import { FIGURE_HEAD, QUICK, arg, cliEnv, cpuSeconds, daemonUrl, fmt, logger, mark, numArg, outputTail, pct, rssMB, runCli, sleep, spawnCli, sseEvents, stopChild, table } from './kit.js';
 
-const QUICK = process.argv.includes('--quick');
-const NODES = process.argv.includes('--nodes') ? Number(process.argv[process.argv.indexOf('--nodes') + 1]) : QUICK ? 8 : 20;
-const PUBLISH = process.argv.includes('--publish') ? Number(process.argv[process.argv.indexOf('--publish') + 1]) : QUICK ? 200 : 1_000;
+const NODES = numArg('--nodes', QUICK ? 8 : 20);
+const PUBLISH = numArg('--publish', QUICK ? 200 : 1_000);
 /** `--cpu-prof DIR`: node n1 writes a V8 CPU profile into DIR when it stops. */
-const PROF = process.argv.includes('--cpu-prof') ? resolve(process.argv[process.argv.indexOf('--cpu-prof') + 1]!) : undefined;
+const PROF = arg('--cpu-prof') !== undefined ? resolve(arg('--cpu-prof')!) : undefined;
 /** `--net JSON`: network options written into every node's config.json (e.g. '{"autonat":false}'). */
-const NET = process.argv.includes('--net') ? (JSON.parse(process.argv[process.argv.indexOf('--net') + 1]!) as Record<string, unknown>) : undefined;
-const CLI = join(resolve(fileURLToPath(new URL('../../..', import.meta.url))), 'dist', 'node', 'cli', 'main.js');
-const log = (m: string): void => void process.stderr.write(`[bench:devnet] ${m}\n`);
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))] ?? NaN;
+const NET = arg('--net') !== undefined ? (JSON.parse(arg('--net')!) as Record<string, unknown>) : undefined;
+const log = logger('bench:devnet');
 
-interface Proc { child: ChildProcess; home: string; url: string; token: string; out: string }
-
-function env(home: string): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, CHORUS_HOME: home, NODE_COMPILE_CACHE: join(tmpdir(), 'chorus-e2e-compile-cache') };
-  delete e['NODE_OPTIONS'];
-  return e;
-}
-
-async function run(args: string[], home: string): Promise<void> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: env(home), stdio: 'ignore' });
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`chorus ${args.join(' ')} exited ${code}`);
-}
+interface Proc { child: ChildProcess; home: string; url: string; token: string }
 
 async function startNode(root: string, name: string, bootstrap: string[]): Promise<Proc> {
   const home = join(root, name);
-  await run(['init'], home);
+  await runCli(['init'], home);
   if (NET) await writeFile(join(home, 'config.json'), JSON.stringify({ net: NET }, null, 2));
   const args = ['start', '--port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-upnp', '--log-level', 'warn', ...(bootstrap.length ? ['--bootstrap', ...bootstrap] : [])];
   const prof = PROF && name === 'n1' ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
   // BENCH_N1_DEBUG=pattern: node n1 runs with DEBUG=pattern, its stderr into chorus-bench-n1.debug.log in the temp dir.
   const debug = name === 'n1' && process.env['BENCH_N1_DEBUG'] ? { DEBUG: process.env['BENCH_N1_DEBUG'] } : {};
-  const child = spawn(process.execPath, [...prof, CLI, ...args], { env: { ...env(home), ...debug }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnCli(args, { home, env: { ...cliEnv(home), ...debug }, nodeArgs: prof, stdio: ['ignore', 'pipe', 'pipe'] });
   if ('DEBUG' in debug) child.stderr?.pipe(createWriteStream(join(tmpdir(), 'chorus-bench-n1.debug.log')));
-  const p: Proc = { child, home, url: '', token: '', out: '' };
-  child.stdout?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
-  child.stderr?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
-      if (info.pid === child.pid) {
-        p.url = info.url;
-        p.token = (await readFile(join(home, 'api-token'), 'utf8')).trim();
-        return p;
-      }
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${p.out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const out = outputTail(child);
+  const url = await daemonUrl(child, home, { timeoutMs: 30_000, what: () => `${name}: ${out()}` });
+  return { child, home, url, token: (await readFile(join(home, 'api-token'), 'utf8')).trim() };
 }
 
 /** Follows a node's event stream, calling `seen(id)` for each accepted attestation. */
 async function follow(p: Proc, signal: AbortSignal, seen: (id: string) => void): Promise<void> {
   const res = await fetch(`${p.url}/v1/events`, { signal });
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += value;
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const ev = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = /^data: (.*)$/m.exec(ev)?.[1];
-        if (data) seen((JSON.parse(data) as { id: string }).id);
-      }
-    }
+    for await (const ev of sseEvents(res.body!)) if (ev.data) seen((JSON.parse(ev.data) as { id: string }).id);
   } catch (e) {
     if (!signal.aborted) throw e;
   }
 }
 
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(stat[11]) + Number(stat[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
 const cpuAll = (procs: Proc[]): Promise<number[]> => Promise.all(procs.map((p) => cpuSeconds(p.child.pid!)));
 
 async function main(): Promise<void> {
@@ -133,17 +78,17 @@ async function main(): Promise<void> {
     }
     const t0 = performance.now();
     const meshed = async () => (await Promise.all(procs.map(async (p) => ((await (await fetch(`${p.url}/v1/peers`)).json()) as { peers: unknown[] }).peers.length))).every((n) => n >= 1);
-    while (!(await meshed())) await new Promise((r) => setTimeout(r, 200));
+    while (!(await meshed())) await sleep(200);
     log(`all connected in ${fmt((performance.now() - t0) / 1000, 1)} s; 10 s to settle, then 10 s measuring idle CPU…`);
-    await new Promise((r) => setTimeout(r, 10_000)); // let the gossip mesh and the DHT's first queries settle
+    await sleep(10_000); // let the gossip mesh and the DHT's first queries settle
     const idle0 = await cpuAll(procs);
-    await new Promise((r) => setTimeout(r, 10_000));
+    await sleep(10_000);
     const idle1 = await cpuAll(procs);
     const idleShare = idle1.reduce((a, x, i) => a + x - idle0[i]!, 0) / 10; // cores busy, all nodes together
 
     const arrived = new Map<string, number[]>();
     const following = procs.map((p) => follow(p, streams.signal, (id) => (arrived.get(id) ?? arrived.set(id, []).get(id)!).push(performance.now())));
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
 
     const issuers = Array.from({ length: 50 }, () => makeIssuer());
     const bodies = Array.from({ length: PUBLISH }, (_, i) => makeEnvelopeLine(issuers[i % issuers.length]!, { fields: { harness: { name: 'bench-devnet', version: String(i) }, metrics: {}, verdict: 'pass' } }));
@@ -160,10 +105,10 @@ async function main(): Promise<void> {
       accepted.push(performance.now() - t);
       if (r.status === 201) sentAt.set(((await r.json()) as { id: string }).id, t);
       else log(`publish answered ${r.status}: ${await r.text()}`);
-      await new Promise((r2) => setTimeout(r2, 5));
+      await sleep(5);
     }
     const end = Date.now() + 30_000;
-    while ([...sentAt.keys()].some((id) => (arrived.get(id)?.length ?? 0) < NODES) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    while ([...sentAt.keys()].some((id) => (arrived.get(id)?.length ?? 0) < NODES) && Date.now() < end) await sleep(100);
 
     const busy1 = await cpuAll(procs);
     const pubSeconds = (performance.now() - tPub) / 1000;
@@ -178,7 +123,7 @@ async function main(): Promise<void> {
     lat.sort((x, y) => x - y);
     accepted.sort((x, y) => x - y);
     const share = sentAt.size === 0 ? 0 : complete / sentAt.size;
-    const rss = await Promise.all(procs.map((p) => rssMb(p.child.pid!)));
+    const rss = await Promise.all(procs.map((p) => rssMB(p.child.pid!)));
 
     // Provider records are announced in the background, after the burst (they wait for a
     // quiet moment): how long until every node's queue is empty, and how many went out.
@@ -191,7 +136,7 @@ async function main(): Promise<void> {
       log(`waiting for the provider queues to drain (${fmt(left(last))} digests queued)…`);
       const drainEnd = Date.now() + (QUICK ? 120_000 : 600_000);
       while (left(last) > 0 && Date.now() < drainEnd) {
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
         last = await providers();
       }
       const announced = last.reduce((a, x) => a + (x?.announced ?? 0), 0);
@@ -204,18 +149,13 @@ async function main(): Promise<void> {
       providerRow,
       ['RSS per node process', `max ${fmt(Math.max(...rss))} MB, mean ${fmt(rss.reduce((a, b) => a + b, 0) / rss.length)} MB`, '-', '< 250 MB', mark(Math.max(...rss) < 250)],
     ];
-    const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 6));
     console.log(`\nbench:devnet — ${NODES} chorus processes (the built CLI), loopback TCP, ${NET ? `network config ${JSON.stringify(NET)}` : 'default network config'}${QUICK ? ' (quick)' : ''}`);
-    for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join(' | '));
+    console.log(table(FIGURE_HEAD, rows));
     streams.abort();
     await Promise.allSettled(following);
   } finally {
     streams.abort();
-    await Promise.all(procs.map(async (p) => {
-      if (p.child.exitCode !== null) return;
-      p.child.kill('SIGTERM');
-      await new Promise((r) => p.child.once('exit', r));
-    }));
+    await Promise.all(procs.map((p) => stopChild(p.child)));
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -11,11 +11,10 @@
  *   4. in-process query (bySubject + reputationView) of a digest with 1,000 attestations;
  *   5. `chorus hash` of a 1 GiB file against `sha256sum` (skipped with --quick).
  */
-import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createReadStream, closeSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Level } from 'level';
@@ -40,11 +39,11 @@ import type { PredicateKind } from '../../src/statement/predicates.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import { makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
 import { prng } from '../support/prng.js';
+import { CLI, QUICK, childJson, fmt, logger, loadAverage, machine, mark, pct as percentile, percent, ratioTable, runMain, timeChild, type RatioRow as Row } from './kit.js';
 
 // ---------------------------------------------------------------------------------------
 // Parameters
 
-const QUICK = process.argv.includes('--quick');
 const ISSUERS = 1_000;
 const PER_ISSUER = QUICK ? 10 : 100;
 const TOTAL = ISSUERS * PER_ISSUER;
@@ -76,26 +75,8 @@ function collect(): void {
   gc?.();
 }
 
-function log(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
-}
-
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function pct(r: number): string {
-  return `${(r * 100).toFixed(1)}%`;
-}
-
-function verdictWord(pass: boolean): 'PASS' | 'MISS' {
-  return pass ? 'PASS' : 'MISS';
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i] as number;
-}
+const log = logger('bench:ingest');
+const pct = (r: number): string => percent(r, 1);
 
 function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -130,25 +111,6 @@ async function dirBreakdown(dir: string): Promise<string> {
     by[kind] = (by[kind] ?? 0) + size;
   }
   return Object.entries(by).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
-}
-
-interface Row {
-  readonly figure: string;
-  readonly measured: string;
-  readonly reference: string;
-  readonly ratio: string;
-  readonly goal: string;
-  readonly result: string;
-}
-
-function table(rows: readonly Row[]): string {
-  const head: Row = { figure: 'figure', measured: 'measured', reference: 'reference (same run)', ratio: 'ratio', goal: 'goal', result: 'result' };
-  const cols = ['figure', 'measured', 'reference', 'ratio', 'goal', 'result'] as const;
-  const all = [head, ...rows];
-  const width = cols.map((c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: Row): string => cols.map((c, i) => r[c].padEnd(width[i] as number)).join(' | ');
-  const sep = width.map((w) => '-'.repeat(w)).join('-+-');
-  return [line(head), sep, ...rows.map(line)].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -542,15 +504,6 @@ interface HashResult {
   readonly match: boolean;
 }
 
-function timeChild(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): { seconds: number; stdout: string } {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return { seconds, stdout: r.stdout };
-}
-
 async function runHash(dir: string): Promise<HashResult> {
   const file = join(dir, 'model.bin');
   log(`writing a ${HASH_FILE_BYTES / 1024 ** 3} GiB file`);
@@ -565,7 +518,6 @@ async function runHash(dir: string): Promise<HashResult> {
     block = undefined;
   }
   collect();
-  const cli = fileURLToPath(new URL('../../node/cli/main.js', import.meta.url));
   const env = { ...process.env, CHORUS_HOME: join(dir, 'home') };
   try {
     let sha = Infinity;
@@ -578,7 +530,7 @@ async function runHash(dir: string): Promise<HashResult> {
       sha = Math.min(sha, a.seconds);
       shaDigest = a.stdout.split(/\s+/)[0] ?? '';
       log(`hash round ${round}: chorus hash`);
-      const b = timeChild(process.execPath, [cli, 'hash', file], env);
+      const b = timeChild(process.execPath, [CLI, 'hash', file], env);
       chorus = Math.min(chorus, b.seconds);
       chorusDigest = (b.stdout.split(/\s+/)[0] ?? '').replace(/^sha256:/, '');
     }
@@ -600,8 +552,8 @@ async function main(): Promise<void> {
   };
   try {
     out(`Chorus ingest benchmark${QUICK ? ' (--quick)' : ''}`);
-    out(`node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), gc exposed: ${gc !== undefined}`);
-    out(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes on the machine skew every figure; compare only within a run)`);
+    out(`${machine()}, gc exposed: ${gc !== undefined}`);
+    out(`load average at start: ${loadAverage()} (other processes on the machine skew every figure; compare only within a run)`);
     out(`data set: ${fmt(TOTAL)} attestations from ${fmt(ISSUERS)} issuers (${PER_ISSUER} each); one digest with ${fmt(HOT)}, the rest over ${fmt(COLD_DIGESTS)} digests`);
     out();
 
@@ -646,10 +598,10 @@ async function main(): Promise<void> {
     out(`   reference: raw node:crypto verify(null, PAE, KeyObject, sig) of the same ${fmt(data.lines)} envelopes, single core: ${fmt(raw.rate)}/s (${fmt(raw.ok)} verified)`);
     out(`   (drift check: raw verify rate on the first ${fmt(Math.min(data.lines, 5_000))} envelopes just before the import: ${fmt(rawBefore)}/s)`);
     out(`   per CPU-second (less sensitive to other load; import counts all its threads, LevelDB's included): import ${fmt(importCpuRate)}/s, raw verify ${fmt(raw.cpuRate)}/s, ratio ${pct(importCpuRate / raw.cpuRate)}`);
-    out(`   import / raw verify = ${pct(importRatio)}   goal >= ${pct(GOALS.importRatio)}   ${verdictWord(importRatio >= GOALS.importRatio)}`);
+    out(`   import / raw verify = ${pct(importRatio)}   goal >= ${pct(GOALS.importRatio)}   ${mark(importRatio >= GOALS.importRatio)}`);
     rows.push({
       figure: '1. import rate', measured: `${fmt(importRate)} att/s`, reference: `raw verify ${fmt(raw.rate)}/s`,
-      ratio: pct(importRatio), goal: `>= ${pct(GOALS.importRatio)}`, result: verdictWord(importRatio >= GOALS.importRatio),
+      ratio: pct(importRatio), goal: `>= ${pct(GOALS.importRatio)}`, result: mark(importRatio >= GOALS.importRatio),
     });
 
     // Breakdown: where the time per attestation goes.
@@ -681,10 +633,10 @@ async function main(): Promise<void> {
     out(`   envelope lines: ${fmt(data.envelopeBytes)} bytes (${fmt(data.envelopeBytes / data.lines)} per attestation)`);
     out(`   LevelDB dir: ${fmt(imp.diskBytesOpen)} bytes via store.diskBytes() while open, ${fmt(imp.diskBytesClosed)} bytes after close (${fmt(imp.diskBytesClosed / data.lines)} per attestation)`);
     out(`   after close, by file kind: ${imp.diskBreakdown} bytes (LevelDB keeps the last write-ahead log uncompacted until the next open)`);
-    out(`   store / envelope bytes (after close, no manual compaction) = ${storeRatio.toFixed(2)}   goal <= ${GOALS.storeRatio}   ${verdictWord(storeRatio <= GOALS.storeRatio)}`);
+    out(`   store / envelope bytes (after close, no manual compaction) = ${storeRatio.toFixed(2)}   goal <= ${GOALS.storeRatio}   ${mark(storeRatio <= GOALS.storeRatio)}`);
     rows.push({
       figure: '2. store bytes / envelope bytes', measured: `${fmt(imp.diskBytesClosed / data.lines)} B/att`, reference: `envelope ${fmt(data.envelopeBytes / data.lines)} B/att`,
-      ratio: storeRatio.toFixed(2), goal: `<= ${GOALS.storeRatio}`, result: verdictWord(storeRatio <= GOALS.storeRatio),
+      ratio: storeRatio.toFixed(2), goal: `<= ${GOALS.storeRatio}`, result: mark(storeRatio <= GOALS.storeRatio),
     });
     out();
 
@@ -695,10 +647,10 @@ async function main(): Promise<void> {
     out(`   peak RSS during import: ${fmt(imp.rssPeakSampledMB)} MB (${imp.samples} samples every ${RSS_SAMPLE_MS} ms plus one per committed chunk); RSS right after: ${fmt(imp.rssAfterMB)} MB`);
     out(`   process maxRSS so far (includes generation): ${fmt(imp.maxRssMB)} MB`);
     out(`   V8 heap used (after gc): ${fmt(imp.heapBaselineMB)} MB before the import, ${fmt(imp.heapAfterMB)} MB after it with the Ingestor still alive, ${fmt(heapAfterReleaseMB)} MB once the Ingestor is dropped`);
-    out(`   peak ${fmt(imp.rssPeakSampledMB)} MB   goal < ${GOALS.peakRssMB} MB   ${verdictWord(rssPass)}`);
+    out(`   peak ${fmt(imp.rssPeakSampledMB)} MB   goal < ${GOALS.peakRssMB} MB   ${mark(rssPass)}`);
     rows.push({
       figure: '3. peak RSS during import', measured: `${fmt(imp.rssPeakSampledMB)} MB`, reference: `baseline ${fmt(imp.rssBaselineMB)} MB`,
-      ratio: `+${fmt(imp.rssPeakSampledMB - imp.rssBaselineMB)} MB`, goal: `< ${GOALS.peakRssMB} MB`, result: verdictWord(rssPass),
+      ratio: `+${fmt(imp.rssPeakSampledMB - imp.rssBaselineMB)} MB`, goal: `< ${GOALS.peakRssMB} MB`, result: mark(rssPass),
     });
     out();
 
@@ -713,10 +665,10 @@ async function main(): Promise<void> {
     out(`   CPU time per query (process, all threads): ${q.cpuMean.toFixed(2)} ms on average`);
     out(`   as the node serves it (LocalNode.view, recently asked digests kept decoded until a commit touches them):`);
     out(`   first (store read) ${served.cold.toFixed(2)} ms, then p50 ${served.p50.toFixed(2)} ms, p99 ${served.p99.toFixed(2)} ms over ${QUERY_RUNS} runs`);
-    out(`   served p99 ${served.p99.toFixed(2)} ms   goal < ${GOALS.queryP99Ms} ms   ${verdictWord(qPass)}   (store-read path p99 ${q.p99.toFixed(2)} ms)`);
+    out(`   served p99 ${served.p99.toFixed(2)} ms   goal < ${GOALS.queryP99Ms} ms   ${mark(qPass)}   (store-read path p99 ${q.p99.toFixed(2)} ms)`);
     rows.push({
       figure: `4. query p99 (${fmt(q.items)} atts)`, measured: `p99 ${served.p99.toFixed(2)} ms served`, reference: `store read p50 ${q.p50.toFixed(2)} / p99 ${q.p99.toFixed(2)} ms`,
-      ratio: '-', goal: `< ${GOALS.queryP99Ms} ms`, result: verdictWord(qPass),
+      ratio: '-', goal: `< ${GOALS.queryP99Ms} ms`, result: mark(qPass),
     });
 
     log('compacting the store (informational)');
@@ -736,17 +688,17 @@ async function main(): Promise<void> {
       const ratio = chorusRate / shaRate;
       out('5. Hash of a 1 GiB file (best of 2, page cache warm, child processes incl. start-up)');
       out(`   sha256sum: ${h.shaSeconds.toFixed(2)} s = ${fmt(shaRate)} MB/s; chorus hash: ${h.chorusSeconds.toFixed(2)} s = ${fmt(chorusRate)} MB/s; digests ${h.match ? 'match' : 'DIFFER'}`);
-      out(`   chorus / sha256sum = ${pct(ratio)}   goal >= ${pct(GOALS.hashRatio)}   ${verdictWord(ratio >= GOALS.hashRatio)}`);
+      out(`   chorus / sha256sum = ${pct(ratio)}   goal >= ${pct(GOALS.hashRatio)}   ${mark(ratio >= GOALS.hashRatio)}`);
       rows.push({
         figure: '5. chorus hash 1 GiB', measured: `${fmt(chorusRate)} MB/s`, reference: `sha256sum ${fmt(shaRate)} MB/s`,
-        ratio: pct(ratio), goal: `>= ${pct(GOALS.hashRatio)}`, result: verdictWord(ratio >= GOALS.hashRatio),
+        ratio: pct(ratio), goal: `>= ${pct(GOALS.hashRatio)}`, result: mark(ratio >= GOALS.hashRatio),
       });
     }
     out();
-    out(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    out(`load average at end: ${loadAverage()}`);
     out();
     out('Summary (MB = 10^6 bytes)');
-    out(table(rows));
+    out(ratioTable(rows, 'result'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -754,31 +706,14 @@ async function main(): Promise<void> {
 
 /** Runs `generate` in a child process (this script with --generate DIR); returns its result. */
 function generateInChild(dir: string): DataSet {
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [self, GENERATE_FLAG, dir, ...(QUICK ? ['--quick'] : [])], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    maxBuffer: 16 << 20,
-  });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`generator exited ${r.status}`);
-  return JSON.parse(r.stdout) as DataSet;
+  return childJson<DataSet>([fileURLToPath(import.meta.url), GENERATE_FLAG, dir, ...(QUICK ? ['--quick'] : [])]);
 }
 
 const GENERATE_FLAG = '--generate';
 const generateAt = process.argv.indexOf(GENERATE_FLAG);
 
-(generateAt >= 0
+runMain(generateAt >= 0
   ? generate(process.argv[generateAt + 1] ?? '.').then((d) => {
       process.stdout.write(JSON.stringify(d));
     })
-  : main()
-).then(
-  () => {
-    process.exitCode = 0;
-  },
-  (e: unknown) => {
-    process.stderr.write(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+  : main());

@@ -22,16 +22,12 @@
  * Withholding runs first: an issuer caught equivocating leaves every view incomplete on the
  * node from then on (the completeness summary counts equivocators), so the order matters.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createLibp2p, type Libp2p } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
-import { noise } from '@libp2p/noise';
-import { yamux } from '@libp2p/yamux';
-import { identify } from '@libp2p/identify';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Libp2p } from 'libp2p';
 import { multiaddr } from '@multiformats/multiaddr';
 import { fromHex, toHex } from '../../src/encoding/bytes.js';
 import { leafHash, MerkleTree } from '../../src/tlog/merkle.js';
@@ -40,17 +36,10 @@ import { logOrigin, timeExtension } from '../../src/tlog/witness.js';
 import { attestationMessageId } from '../../node/net/gossip.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 import { serveLogPeer, type LogPeerContent } from '../support/log-peer.js';
+import { FIGURE_HEAD, QUICK, bareHost, cliEnv, daemonUrl, fmt, logger, mark, numArg, outputTail, quantile as pct, runCli, sleep, spawnCli, sseEvents, stopChild, table } from './kit.js';
 
-const CLI = join(resolve(fileURLToPath(new URL('../../..', import.meta.url))), 'dist', 'node', 'cli', 'main.js');
-const log = (m: string): void => void process.stderr.write(`[bench:log-devnet] ${m}\n`);
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const log = logger('bench:log-devnet');
 const sec = (ms: number): string => `${fmt(ms / 1000, 2)} s`;
-const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(s.length * p) - 1))] ?? NaN;
-};
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const POLL_MS = 150;
 const REFERENCE_PUBLISHES = 5;
 const EQUIVOCATION_GOAL_MS = 30_000;
@@ -58,7 +47,7 @@ const WITHHOLD_GOAL_MS = 10_000;
 /** What each running runLogDevnet must undo (stop its processes and hosts, remove its dir), for a signal. */
 const cleanups = new Set<() => Promise<void>>();
 
-interface Proc { name: string; child: ChildProcess; home: string; url: string; token: string; out: string; addr: string }
+interface Proc { name: string; child: ChildProcess; home: string; url: string; token: string; addr: string }
 
 interface ViewJson {
   completeness?: { complete: boolean; summary: string; missing: number; issuers: { issuer: string; state: string; verified: number; known: number; missing: number }[] };
@@ -67,47 +56,21 @@ interface ViewJson {
 /** The attestation id of an envelope line (sha256 of its DSSE PAE), as the node computes it. */
 const idOf = (line: string): string => toHex(attestationMessageId(new TextEncoder().encode(line)));
 
-function env(home: string): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, CHORUS_HOME: home, NODE_COMPILE_CACHE: join(tmpdir(), 'chorus-e2e-compile-cache') };
-  delete e['NODE_OPTIONS'];
-  return e;
-}
-
-async function run(args: string[], home: string): Promise<void> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: env(home), stdio: 'ignore' });
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`chorus ${args.join(' ')} exited ${code}`);
-}
-
 /** `chorus init`, config.json with a checkpoint every second, then `chorus start`; resolves once its API answers. */
 async function startNode(root: string, name: string, bootstrap: string[], procs: Proc[]): Promise<Proc> {
   const home = join(root, name);
-  await run(['init'], home);
+  await runCli(['init'], home);
   const cfgPath = join(home, 'config.json');
   const cfg = JSON.parse(await readFile(cfgPath, 'utf8').catch(() => '{}')) as Record<string, Record<string, unknown> | undefined>;
   cfg['transparency'] = { ...cfg['transparency'], checkpointSeconds: 1 };
   await writeFile(cfgPath, JSON.stringify(cfg, null, 2));
   const args = ['start', '--port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-upnp', '--log-level', 'warn', ...(bootstrap.length ? ['--bootstrap', ...bootstrap] : [])];
-  const child = spawn(process.execPath, [CLI, ...args], { env: env(home), stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: Proc = { name, child, home, url: '', token: '', out: '', addr: '' };
+  const child = spawnCli(args, { home, env: cliEnv(home), stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: Proc = { name, child, home, url: '', token: '', addr: '' };
   procs.push(p); // stopped at the end whatever happens next
-  child.stdout?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
-  child.stderr?.on('data', (d: Buffer) => (p.out = (p.out + d.toString()).slice(-4000)));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const info = JSON.parse(await readFile(join(home, 'daemon.json'), 'utf8')) as { pid: number; url: string };
-      if (info.pid === child.pid) {
-        p.url = info.url;
-        p.token = (await readFile(join(home, 'api-token'), 'utf8')).trim();
-        break;
-      }
-    } catch {
-      // not written yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${p.out}`);
-    await sleep(50);
-  }
+  const out = outputTail(child);
+  p.url = await daemonUrl(child, home, { timeoutMs: 60_000, what: () => `${name}: ${out()}` });
+  p.token = (await readFile(join(home, 'api-token'), 'utf8')).trim();
   const st = (await (await fetch(`${p.url}/v1/status`)).json()) as { network: { peerId: string; listen: string[] } | null };
   if (!st.network) throw new Error(`${name} runs without the network`);
   const a = st.network.listen.find((x) => x.includes('/ip4/127.0.0.1/tcp/')) ?? st.network.listen[0]!;
@@ -115,43 +78,18 @@ async function startNode(root: string, name: string, bootstrap: string[], procs:
   return p;
 }
 
-async function stopAll(procs: Proc[]): Promise<void> {
-  await Promise.all(procs.map(async (p) => {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-    const exited = new Promise((r) => p.child.once('exit', r));
-    p.child.kill('SIGTERM');
-    const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }));
-}
-
 /** A bare libp2p host on loopback (TCP, Noise, Yamux, identify) serving the log and sync protocols from `content`. */
 async function logPeer(content: LogPeerContent): Promise<Libp2p> {
-  const h = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } });
-  await serveLogPeer(h as unknown as Libp2p, content);
-  return h as unknown as Libp2p;
+  const h = await bareHost();
+  await serveLogPeer(h, content);
+  return h;
 }
 
 /** Follows a node's event stream (attestations only), calling `seen(id)` for each accepted one. */
 async function follow(p: Proc, signal: AbortSignal, seen: (id: string) => void): Promise<void> {
   try {
     const res = await fetch(`${p.url}/v1/events?status=false`, { signal, headers: { authorization: `Bearer ${p.token}` } });
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += value;
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const ev = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (!/^event: attestation$/m.test(ev)) continue;
-        const data = /^data: (.*)$/m.exec(ev)?.[1];
-        if (data) seen((JSON.parse(data) as { id: string }).id);
-      }
-    }
+    for await (const ev of sseEvents(res.body!)) if (ev.event === 'attestation' && ev.data) seen((JSON.parse(ev.data) as { id: string }).id);
   } catch (e) {
     if (!signal.aborted) log(`event stream of ${p.name} ended: ${(e as Error).message}`);
   }
@@ -227,7 +165,7 @@ export async function runLogDevnet(opts: { nodes: number }): Promise<void> {
     streams.abort();
     await Promise.allSettled(following);
     await Promise.all(hosts.map((h) => Promise.resolve(h.stop()).catch(() => undefined)));
-    await stopAll(procs);
+    await Promise.all(procs.map((p) => stopChild(p.child, 10_000)));
     await rm(root, { recursive: true, force: true });
   })());
   cleanups.add(cleanup);
@@ -354,10 +292,8 @@ export async function runLogDevnet(opts: { nodes: number }): Promise<void> {
       ['withholding: views while the retraction is withheld', `${done(seenMissing).length}/${N} nodes saw W verified 4, missing 1 (by ${sec(Math.max(0, ...done(seenMissing)))}); the missing id named right on ${namedRight}/${N}; views that said complete: ${everComplete === 0 ? 'none' : `${everComplete} (on ${[...completeSeen].join(', ')})`}`, '-', 'no view complete', mark(noFalseComplete)],
       ['withholding: complete after an honest peer dials n1', spread(completeAt), refText, `every node < ${WITHHOLD_GOAL_MS / 1000} s`, mark(cOk)],
     ];
-    const head = ['figure', 'measured', 'reference (same run)', 'goal', ''];
-    const wd = head.map((_, c) => Math.max(...[head, ...rows].map((r) => r[c]!.length)));
     console.log(`\nbench:log-devnet — ${N} chorus processes (the built CLI), loopback TCP, transparency.checkpointSeconds 1; run took ${sec(performance.now() - started)}`);
-    for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(wd[i]!)).join(' | '));
+    console.log(table(FIGURE_HEAD, rows));
   } finally {
     await cleanup();
     cleanups.delete(cleanup);
@@ -366,8 +302,7 @@ export async function runLogDevnet(opts: { nodes: number }): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   // Run alone: node dist/test/bench/log-devnet.js [--quick | --nodes N]
-  const argv = process.argv;
-  const nodes = argv.includes('--nodes') ? Number(argv[argv.indexOf('--nodes') + 1]) : argv.includes('--quick') ? 8 : 20;
+  const nodes = numArg('--nodes', QUICK ? 8 : 20);
   if (!Number.isInteger(nodes) || nodes < 2) {
     console.error('--nodes N: at least 2');
     process.exit(2);

@@ -31,12 +31,10 @@ import { openMirror } from '../../node/tlog/open-mirror.js';
 import { fromHex } from '../../src/encoding/bytes.js';
 import { logOrigin, timeExtension, verifyCheckpointNote } from '../../src/tlog/witness.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
+import { FIGURE_HEAD, QUICK, fmt, median, met, table } from './kit.js';
 
-const QUICK = process.argv.includes('--quick');
 const SIZES = QUICK ? [1_000, 10_000, 100_000] : [1_000, 100_000, 1_000_000];
 const INGEST = QUICK ? 5_000 : 20_000;
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rows: string[][] = [];
 
 function leaves(n: number): Uint8Array[] {
@@ -85,7 +83,7 @@ for (const n of SIZES) {
     verifiedBy(parsed, key, suite);
     sigOnly.push(performance.now() - s);
   }
-  rows.push([`log of ${fmt(n)} leaves`, `proof ${bytes} B (${proof.length} hashes); checkpoint + inclusion verified in ${fmt(median(both) * 1000, 0)} µs; a proof served in ${fmt(median(served) * 1000, 0)} µs`, `32·⌈log₂ N⌉ = ${bound} B; the note's signature alone ${fmt(median(sigOnly) * 1000, 0)} µs; a proof from the whole tree ${fmt(recomputeMs)} ms (root ${fmt(rootMs)} ms)`, 'proof ≤ 32·⌈log₂ N⌉; verify < 1 ms', bytes <= bound && median(both) < 1 ? 'met' : 'NOT MET']);
+  rows.push([`log of ${fmt(n)} leaves`, `proof ${bytes} B (${proof.length} hashes); checkpoint + inclusion verified in ${fmt(median(both) * 1000, 0)} µs; a proof served in ${fmt(median(served) * 1000, 0)} µs`, `32·⌈log₂ N⌉ = ${bound} B; the note's signature alone ${fmt(median(sigOnly) * 1000, 0)} µs; a proof from the whole tree ${fmt(recomputeMs)} ms (root ${fmt(rootMs)} ms)`, 'proof ≤ 32·⌈log₂ N⌉; verify < 1 ms', met(bytes <= bound && median(both) < 1)]);
 }
 
 // 3. Own attestations ingested with the log on and off.
@@ -121,7 +119,7 @@ const off1 = await ingestRate(false);
 const on = await ingestRate(true);
 const off2 = await ingestRate(false);
 const off = (off1 + off2) / 2;
-rows.push([`ingest ${fmt(INGEST)} own attestations`, `logs on (own log + mirror): ${fmt(on)}/s (${fmt((100 * on) / off)} %)`, `logs off: ${fmt(off1)} and ${fmt(off2)}/s (before and after)`, '≥ 90 %', on >= 0.9 * off ? 'met' : 'NOT MET']);
+rows.push([`ingest ${fmt(INGEST)} own attestations`, `logs on (own log + mirror): ${fmt(on)}/s (${fmt((100 * on) / off)} %)`, `logs off: ${fmt(off1)} and ${fmt(off2)}/s (before and after)`, '≥ 90 %', met(on >= 0.9 * off)]);
 await mirrorMemory();
 }
 if (process.argv.includes('--devnet') || process.argv.includes('--devnet-only')) {
@@ -172,7 +170,5 @@ async function mirrorMemory(): Promise<void> {
   }
 }
 
-const head = ['figure', 'measured', 'reference (same run)', 'goal', ''];
-const w = head.map((_, c) => Math.max(...[head, ...rows].map((r) => r[c]!.length)));
 console.log(`\nbench:log${QUICK ? ' (quick)' : ''}`);
-for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i]!)).join(' | '));
+console.log(table(FIGURE_HEAD, rows));

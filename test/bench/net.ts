@@ -17,15 +17,13 @@ import { LocalNode } from '../../node/local/local-node.js';
 import { Network } from '../../node/net/network.js';
 import { makeLogger } from '../../node/daemon/logger.js';
 import { makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
+import { FIGURE_HEAD, QUICK, fmt, logger, mark, numArg, pct, sleep, table } from './kit.js';
 
-const QUICK = process.argv.includes('--quick');
 const N = QUICK ? 10_000 : 100_000;
 const DIFFS = QUICK ? [5_000, 100, 10] : [50_000, 1_000, 10];
-const PEERS = process.argv.includes('--peers') ? Number(process.argv[process.argv.indexOf('--peers') + 1]) : QUICK ? 8 : 20;
+const PEERS = numArg('--peers', QUICK ? 8 : 20);
 const PUBLISH = QUICK ? 200 : 1_000;
-const log = (m: string): void => void process.stderr.write(`[bench:net] ${m}\n`);
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+const log = logger('bench:net');
 const silent = makeLogger('silent', false);
 
 interface Peer { node: LocalNode; net: Network }
@@ -44,10 +42,6 @@ let issuers: TestIssuer[] = [];
 let counter = 0;
 function lines(n: number): string[] {
   return Array.from({ length: n }, () => makeEnvelopeLine(issuers[counter % issuers.length]!, { fields: { harness: { name: 'bench', version: String(counter++) }, metrics: {}, verdict: 'pass' } }));
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))] ?? NaN;
 }
 
 async function main(): Promise<void> {
@@ -103,7 +97,7 @@ async function main(): Promise<void> {
     peers.push(first);
     const boot = [first.net.listenAddrs[0]!];
     for (let i = 1; i < PEERS; i++) peers.push(await peer(root, `n${i}`, boot));
-    await new Promise((r) => setTimeout(r, 3000)); // let the gossip mesh settle
+    await sleep(3000); // let the gossip mesh settle
     const arrived = new Map<string, number[]>();
     for (const p of peers) {
       p.node.ingestor.onCommitted((ds) => {
@@ -117,10 +111,10 @@ async function main(): Promise<void> {
       const t = performance.now();
       const d = await p.node.ingestor.ingest(line);
       if (d.outcome === 'accept') sentAt.set(d.id, t);
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
     const end = Date.now() + 30_000;
-    while ([...sentAt.keys()].some((id) => (arrived.get(id)?.length ?? 0) < PEERS) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    while ([...sentAt.keys()].some((id) => (arrived.get(id)?.length ?? 0) < PEERS) && Date.now() < end) await sleep(100);
     const lat: number[] = [];
     let complete = 0;
     for (const [id, t0] of sentAt) {
@@ -144,22 +138,20 @@ async function main(): Promise<void> {
     // Let gossip reach the nodes that are up (they share this process's CPU with the
     // newcomer), then measure the newcomer alone.
     const settle = Date.now() + 180_000;
-    while (peers.some((p) => p.node.store.size < target) && Date.now() < settle) await new Promise((r) => setTimeout(r, 200));
+    while (peers.some((p) => p.node.store.size < target) && Date.now() < settle) await sleep(200);
     const t0 = performance.now();
     const late = await peer(root, 'late', boot);
     peers.push(late);
     const until = Date.now() + 120_000;
-    while (late.node.store.size < target && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (late.node.store.size < target && Date.now() < until) await sleep(50);
     const catchUp = performance.now() - t0;
     rows.push([`catch-up: node away while ${fmt(CATCHUP)} were published`, `${fmt(late.node.store.size)}/${fmt(target)} in ${fmt(catchUp / 1000, 1)} s`, 'start to complete', '< 30 s', mark(late.node.store.size >= target && catchUp < 30_000)]);
     log(rows.at(-1)!.join(' | '));
     const rss = process.memoryUsage().rss / 2 ** 20;
     rows.push([`RSS of this process with ${peers.length} nodes`, `${fmt(rss)} MB (${fmt(rss / peers.length, 1)} MB per node)`, '-', '< 250 MB per node', mark(rss / peers.length < 250)]);
 
-    const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 6));
     console.log(`\nbench:net — all nodes in one process, loopback TCP${QUICK ? ' (quick)' : ''}`);
-    console.log(['figure', 'measured', 'reference (same run)', 'goal', ''].map((h, i) => h.padEnd(w[i]!)).join('  '));
-    for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '));
+    console.log(table(FIGURE_HEAD, rows));
   } finally {
     for (const p of peers) {
       await p.net.stop().catch(() => undefined);

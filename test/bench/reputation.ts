@@ -25,12 +25,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { didKeyFromPublicKey } from '../../src/identity/did-key.js';
 import { SCOPES, TrustPolicyFile, type TrustPolicy } from '../../src/reputation/policy.js';
 import { TrustGraph, type EndorsementInput } from '../../src/reputation/trust-graph.js';
@@ -40,12 +39,12 @@ import { initHome, resolveHome } from '../../node/home/home.js';
 import { loadPolicy, writePolicy } from '../../node/home/trust-list.js';
 import { EndorsementSource } from '../../node/local/endorsements.js';
 import { LocalNode } from '../../node/local/local-node.js';
-import { endorsementSubject } from '../../node/service/node-service.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, type TestIssuer } from '../support/fixtures.js';
 import { prng } from '../support/prng.js';
+import { FIGURE_HEAD, QUICK, arg, firstLine, fmt, load, logger, mark, quantile, rssMB, startConstantServer, stopChild, table } from './kit.js';
 
-const QUICK = process.argv.includes('--quick');
-const PROFILE = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
+const PROFILE = arg('--profile');
 /** The pure computation runs at full size in both modes (it costs seconds). */
 const PURE_ISSUERS = 10_000;
 const PER_ENDORSER = 10;
@@ -63,16 +62,9 @@ const BATCHES = QUICK ? 4 : 20;
 const CHUNK = 10_000;
 const DAY = 86_400_000;
 const SELF = fileURLToPath(import.meta.url);
-const CONSTANT = fileURLToPath(new URL('./constant-server.js', import.meta.url));
 
-const log = (m: string): void => void process.stderr.write(`[bench:reputation] ${m}\n`);
-const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const mark = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(s.length * q) - 1))] as number;
-}
+const log = logger('bench:reputation');
+/** The lower median (nearest rank), as this benchmark has always reported it. */
 const median = (xs: readonly number[]): number => quantile(xs, 0.5);
 
 /** One endorsement of the synthetic graph, by issuer index. */
@@ -131,17 +123,6 @@ function digestOf(i: number): string {
   return createHash('sha256').update(`bench-model-${i}`).digest('hex');
 }
 
-function load(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
-  });
-}
-
-async function rssMB(pid: number): Promise<number> {
-  const s = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]) / 1024;
-}
-
 /** The child: the daemon over a prepared data dir, its URL on stdout. */
 async function serve(root: string): Promise<void> {
   const daemon = await startDaemon(resolveHome({}, root), {
@@ -151,17 +132,6 @@ async function serve(root: string): Promise<void> {
   });
   process.stdout.write(`${daemon.url}\n`);
   process.on('SIGTERM', () => void daemon.stop().then(() => process.exit(0), () => process.exit(1)));
-}
-
-async function firstLine(child: ChildProcess): Promise<string> {
-  let text = '';
-  for (;;) {
-    const [chunk] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => {
-      throw new Error('child exited before printing its URL');
-    })])) as [Buffer];
-    text += chunk.toString();
-    if (text.includes('\n')) return text.split('\n')[0]!.trim();
-  }
 }
 
 type Row = [string, string, string, string, string];
@@ -379,9 +349,8 @@ async function main(): Promise<void> {
     }
     log(`view sample: ${fmt(sample.length)} bytes; over 200 digests ${fmt(countedSum / 200, 1)} counted of ${sampleView.evidence.total} each, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
 
-    const constant = spawn(process.execPath, [CONSTANT, String(sample.length)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const { child: constant, url: constantUrl } = await startConstantServer(sample.length);
     children.push(constant);
-    const constantUrl = await firstLine(constant);
 
     // Empties the daemon's view cache: a trust edit that changes no trust (a root's note) makes a new graph.
     let edits = 0;
@@ -399,8 +368,7 @@ async function main(): Promise<void> {
     log(`load: reference (constant ${fmt(sample.length)}-byte JSON), ${DURATION} s…`);
     await load({ url: constantUrl, connections: CONNECTIONS, duration: 2, requests: roundRobin() });
     const ref = await load({ url: constantUrl, connections: CONNECTIONS, duration: DURATION, requests: roundRobin() });
-    constant.kill('SIGTERM');
-    await once(constant, 'exit');
+    await stopChild(constant);
     // Warm the daemon's HTTP path and JIT on digests it holds nothing about (caching none of the real ones).
     await load({ url, connections: CONNECTIONS, duration: 2, requests: unknown });
     await freshGraph();
@@ -441,13 +409,10 @@ async function main(): Promise<void> {
     say(['POST /v1/query, 1,000 distinct digests, cold (empty view cache)', `p50 ${fmt(median(qt), 1)} / max ${fmt(Math.max(...qt), 1)} ms (${BATCHES} calls)`,
       `the same batch again, cached: p50 ${fmt(median(warm.slice(1)), 1)} ms`, '< 100 ms', mark(quantile(qt, 0.99) < 100)]);
 
-    daemonChild.kill('SIGTERM');
-    await once(daemonChild, 'exit');
+    await stopChild(daemonChild);
 
-    const w = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), 8));
     console.log(`\nbench:reputation${QUICK ? ' (quick)' : ''} — pure graph in process; node over LevelDB in process; daemon and reference in child processes, load from this process over loopback (${CONNECTIONS} connections)`);
-    console.log(['figure', 'measured', 'reference (same run)', 'goal', ''].map((h, i) => h.padEnd(w[i]!)).join('  '));
-    for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '));
+    console.log(table(FIGURE_HEAD, rows));
   } finally {
     await node?.close().catch(() => undefined);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

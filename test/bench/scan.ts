@@ -32,11 +32,10 @@
  * `--corpus` runs figures 4 and 5 only (about a minute).
  * MB = 10^6 bytes, MiB = 2^20. Internally `--inspect-child FILE` runs figure 3's measurement.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
@@ -54,11 +53,11 @@ import { scan, type ScanReport } from '../../node/scan/scan.js';
 import type { NodeClient } from '../../node/client/node-client.js';
 import { PickleWriter, writeGguf } from '../fixtures/scan/builders.js';
 import { prng } from '../support/prng.js';
+import { CLI, QUICK, childJson, fmt, loadAverage, logger, machine, median, met, percent, ratioTable, runMain, timeChild, type RatioRow as Row } from './kit.js';
 
 // ---------------------------------------------------------------------------------------
 // Parameters
 
-const QUICK = process.argv.includes('--quick');
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 const HASH_BYTES = QUICK ? 512 * MiB : 4 * GiB;
@@ -84,34 +83,16 @@ const GOALS = {
 
 const MB = 1e6;
 
-function log(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
-}
+const log = logger('bench:scan');
 
 function out(s = ''): void {
   process.stdout.write(`${s}\n`);
 }
 
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function pct(r: number): string {
-  return `${(r * 100).toFixed(0)}%`;
-}
+const pct = (r: number): string => percent(r);
 
 function secs(s: number): string {
   return s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`;
-}
-
-function met(pass: boolean): string {
-  return pass ? 'met' : 'NOT MET';
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 function best(xs: readonly number[]): number {
@@ -122,16 +103,6 @@ async function timed<T>(f: () => Promise<T>): Promise<{ seconds: number; value: 
   const t0 = performance.now();
   const value = await f();
   return { seconds: (performance.now() - t0) / 1000, value };
-}
-
-/** Runs a child process to completion; wall seconds from spawn to exit, start-up included. */
-function timeChild(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, okCodes: readonly number[] = [0]): { seconds: number; stdout: string } {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 64 << 20 });
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.error) throw r.error;
-  if (!okCodes.includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return { seconds, stdout: r.stdout };
 }
 
 /** Peak resident set of this process so far (VmHWM), in bytes; 0 where /proc is missing. */
@@ -166,26 +137,6 @@ async function readOnce(path: string): Promise<number> {
   return n;
 }
 
-interface Row {
-  readonly figure: string;
-  readonly measured: string;
-  readonly reference: string;
-  readonly ratio: string;
-  readonly goal: string;
-  readonly result: string;
-}
-
-function table(rows: readonly Row[]): string {
-  const head: Row = { figure: 'figure', measured: 'measured', reference: 'reference (same run)', ratio: 'ratio', goal: 'goal', result: 'goal met?' };
-  const cols = ['figure', 'measured', 'reference', 'ratio', 'goal', 'result'] as const;
-  const all = [head, ...rows];
-  const width = cols.map((c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: Row): string => cols.map((c, i) => r[c].padEnd(width[i] as number)).join(' | ').trimEnd();
-  const sep = width.map((w) => '-'.repeat(w)).join('-+-');
-  return [line(head), sep, ...rows.map(line)].join('\n');
-}
-
-const CLI = fileURLToPath(new URL('../../node/cli/main.js', import.meta.url));
 
 // ---------------------------------------------------------------------------------------
 // 1. Hashing a large file
@@ -703,10 +654,7 @@ async function benchInspect(dir: string, rows: Row[]): Promise<void> {
     for (let i = 0; i < 2; i++) hashes.push((await timed(() => hashFile(file))).seconds);
     log(`inspectFile x${INSPECT_RUNS} in a child process`);
     const self = fileURLToPath(import.meta.url);
-    const r = spawnSync(process.execPath, [self, INSPECT_FLAG, file, ...(QUICK ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-    if (r.error) throw r.error;
-    if (r.status !== 0) throw new Error(`inspect child exited ${r.status}`);
-    const c = JSON.parse(r.stdout) as InspectChildResult;
+    const c = childJson<InspectChildResult>([self, INSPECT_FLAG, file, ...(QUICK ? ['--quick'] : [])]);
     const rate = (s: number): number => size / MB / s;
     const first = c.runs[0] as number;
     const med = median(c.runs);
@@ -767,10 +715,7 @@ async function benchHostile(dir: string, rows: Row[]): Promise<void> {
   out('5. Peak RSS on hostile files (inspectFile in a fresh child process each)');
   const self = fileURLToPath(import.meta.url);
   for (const h of writeHostileFiles(dir)) {
-    const r = spawnSync(process.execPath, [self, INSPECT_FLAG, h.path, '--quick'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-    if (r.error) throw r.error;
-    if (r.status !== 0) throw new Error(`inspect child exited ${r.status}`);
-    const c = JSON.parse(r.stdout) as InspectChildResult;
+    const c = childJson<InspectChildResult>([self, INSPECT_FLAG, h.path, '--quick']);
     const peakMB = Math.max(c.sampledPeakMB, c.hwmAfterMB);
     out(`   ${h.what}: format ${c.format}, median ${secs(median(c.runs))}, peak RSS ${fmt(peakMB, 1)} MB (+${fmt(peakMB - c.rssBeforeMB, 1)} MB); findings: ${c.findings.slice(0, 4).join('; ') || 'none'}`);
     rows.push({ figure: `5. peak RSS, ${h.name}`, measured: `${fmt(peakMB, 1)} MB`, reference: `${fmt(c.rssBeforeMB, 1)} MB before`, ratio: `+${fmt(peakMB - c.rssBeforeMB, 1)} MB`, goal: `< ${GOALS.inspectRssMB} MB`, result: met(peakMB < GOALS.inspectRssMB) });
@@ -787,8 +732,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     out(`Chorus scan benchmark${QUICK ? ' (--quick)' : ''}`);
-    out(`node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${fmt(totalmem() / GiB, 0)} GiB RAM`);
-    out(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes on the machine skew every figure; compare only within a run)`);
+    out(`${machine()}, ${fmt(totalmem() / GiB, 0)} GiB RAM`);
+    out(`load average at start: ${loadAverage()} (other processes on the machine skew every figure; compare only within a run)`);
     out();
     if (!CORPUS_ONLY) {
       await benchHash(dir, rows);
@@ -797,10 +742,10 @@ async function main(): Promise<void> {
     }
     await benchCorpus(dir, rows);
     await benchHostile(dir, rows);
-    out(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    out(`load average at end: ${loadAverage()}`);
     out();
     out('Summary (MB = 10^6 bytes; medians unless said; a benchmark: nothing passes or fails)');
-    out(table(rows));
+    out(ratioTable(rows, 'goal met?'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -809,17 +754,8 @@ async function main(): Promise<void> {
 const INSPECT_FLAG = '--inspect-child';
 const inspectAt = process.argv.indexOf(INSPECT_FLAG);
 
-(inspectAt >= 0
+runMain(inspectAt >= 0
   ? inspectChild(process.argv[inspectAt + 1] ?? '').then((r) => {
       process.stdout.write(JSON.stringify(r));
     })
-  : main()
-).then(
-  () => {
-    process.exitCode = 0;
-  },
-  (e: unknown) => {
-    process.stderr.write(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+  : main());

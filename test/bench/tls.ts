@@ -6,25 +6,21 @@
  * alternating rounds: the p50 over HTTPS beside the p50 over plain HTTP in the same run.
  * Goal: TLS adds ≤ 10 % to the p50.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { replaceRoots } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
+import { QUICK, daemonUrl, logger, met, quantile as pct, sleep, spawnCli, stopChild, table } from './kit.js';
 
-const QUICK = process.argv.includes('--quick');
 const DIGESTS = 1_000;
 const ROUNDS = QUICK ? 4 : 10;
 const PER_ROUND = QUICK ? 500 : 2_000;
-const CLI = fileURLToPath(new URL('../../node/cli/main.js', import.meta.url));
-const log = (m: string): void => void process.stderr.write(`[bench:tls] ${m}\n`);
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const log = logger('bench:tls');
 
 const dir = await mkdtemp(join(tmpdir(), 'chorus-bench-tls-'));
 const home = resolveHome({}, dir);
@@ -38,19 +34,14 @@ const digest = (i: number): string => i.toString(16).padStart(64, '0');
   await node.close();
   await replaceRoots(home.trust, [{ issuer: issuer.did }], new Date());
 }
-const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--log-level', 'warn'], { env: { ...process.env, CHORUS_HOME: dir }, stdio: ['ignore', 'inherit', 'inherit'] });
+const child = spawnCli(['start', '--port', '0', '--log-level', 'warn'], { home: dir });
 try {
-  let url = '';
-  for (let i = 0; i < 400 && url === ''; i++) {
-    const info = await readFile(join(dir, 'daemon.json'), 'utf8').then((t) => JSON.parse(t) as { pid: number; url: string }, () => undefined);
-    if (info !== undefined && info.pid === child.pid) url = info.url;
-    else await new Promise((r) => setTimeout(r, 50));
-  }
+  const url = await daemonUrl(child, dir, { timeoutMs: 20_000 });
   const token = (await readFile(home.token, 'utf8')).trim();
   let lanUrl: string | undefined;
   for (let i = 0; i < 100 && lanUrl === undefined; i++) {
     lanUrl = ((await (await fetch(`${url}/v1/status`)).json()) as { api: { lan?: { url: string } } }).api.lan?.url;
-    if (lanUrl === undefined) await new Promise((r) => setTimeout(r, 50));
+    if (lanUrl === undefined) await sleep(50);
   }
   if (lanUrl === undefined) throw new Error('the LAN server did not start');
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
@@ -81,12 +72,12 @@ try {
   const p50 = { plain: pct(plain, 0.5), tls: pct(tls, 0.5) };
   const extra = (100 * (p50.tls - p50.plain)) / p50.plain;
   console.log(`\nbench:tls${QUICK ? ' (quick)' : ''}: GET …/reputation, ${DIGESTS} digests, one kept-alive connection each, ${ROUNDS} alternating rounds of ${PER_ROUND}`);
-  console.log(`figure | measured | reference (same run) | goal`);
-  console.log(`p50 over HTTPS (LAN server) | ${p50.tls.toFixed(3)} ms (p99 ${pct(tls, 0.99).toFixed(3)} ms) | plain HTTP (loopback API): ${p50.plain.toFixed(3)} ms (p99 ${pct(plain, 0.99).toFixed(3)} ms) → TLS adds ${extra.toFixed(1)} % | ≤ 10 %: ${extra <= 10 ? 'met' : 'NOT MET'}`);
+  console.log(table(['figure', 'measured', 'reference (same run)', 'goal'], [
+    ['p50 over HTTPS (LAN server)', `${p50.tls.toFixed(3)} ms (p99 ${pct(tls, 0.99).toFixed(3)} ms)`, `plain HTTP (loopback API): ${p50.plain.toFixed(3)} ms (p99 ${pct(plain, 0.99).toFixed(3)} ms) → TLS adds ${extra.toFixed(1)} %`, `≤ 10 %: ${met(extra <= 10)}`],
+  ]));
   httpAgent.destroy();
   httpsAgent.destroy();
 } finally {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await stopChild(child);
   await rm(dir, { recursive: true, force: true });
 }

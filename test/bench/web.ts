@@ -17,7 +17,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { replaceRoots } from '../../node/home/trust-list.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
-import { startBenchDaemon } from './daemon.js';
+import { logger, mark, median, startBenchDaemon, stopChild } from './kit.js';
 
 const ATTESTATIONS = 1_000;
 const RUNS = 7;
@@ -25,8 +25,7 @@ const COLD_RUNS = 5;
 const GOAL_MS = 300;
 const CHROMIUM = '/usr/bin/chromium';
 
-const log = (m: string): void => void process.stderr.write(`[bench:web] ${m}\n`);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const log = logger('bench:web');
 const ms = (n: number): string => `${n.toFixed(0)} ms`;
 
 
@@ -102,8 +101,8 @@ async function main(): Promise<void> {
     }
     const render = median(warm.map((w) => w.render));
     const rows = [
-      ['model page, 1,000 attestations (same tab, cached assets, median of 7)', ms(render), `< ${GOAL_MS} ms`, render < GOAL_MS ? 'PASS' : 'MISS'],
-      [`model page, first visit (new browser context, median of ${COLD_RUNS})`, ms(cold.render), `< ${GOAL_MS} ms`, cold.render < GOAL_MS ? 'PASS' : 'MISS'],
+      ['model page, 1,000 attestations (same tab, cached assets, median of 7)', ms(render), `< ${GOAL_MS} ms`, mark(render < GOAL_MS)],
+      [`model page, first visit (new browser context, median of ${COLD_RUNS})`, ms(cold.render), `< ${GOAL_MS} ms`, mark(cold.render < GOAL_MS)],
       ['reference: GET …/reputation from this process (median)', ms(median(api)), '', ''],
       ['reference: the same fetch inside the page (median)', ms(median(warm.map((w) => w.fetch))), '', ''],
       ['reference: app shell with no data (/search, same tab, median)', ms(median(shells)), '', ''],
@@ -114,10 +113,7 @@ async function main(): Promise<void> {
     for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
   } finally {
     await browser?.close();
-    if (daemon) {
-      daemon.child.kill('SIGTERM');
-      await new Promise((r) => daemon?.child.once('exit', r));
-    }
+    if (daemon) await stopChild(daemon.child);
     await rm(dir, { recursive: true, force: true });
   }
 }
