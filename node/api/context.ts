@@ -8,7 +8,7 @@ import type { StatusWatch } from '../service/status-watch.js';
 import type { Network } from '../net/network.js';
 import type { OwnLog } from '../tlog/own-log.js';
 import type { Mirror } from '../tlog/mirror.js';
-import type { WebSessions } from '../web/sessions.js';
+import type { FailureScope, WebSessions } from './web-ui/sessions.js';
 
 /** Everything the API's handlers use, built once at start. */
 export interface AppContext {
@@ -40,7 +40,13 @@ export { summarize } from '../service/node-service.js';
 /** Hooks that protect write routes: the token check and the per-client rate limit; and the token check alone. */
 export interface Guards {
   readonly write: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-  /** Whether the request carries the API token. */
+  /** Whether the request carries the API token (a wrong one counts as a failed login, and none is taken while they wait). */
   readonly authed: (req: FastifyRequest) => boolean;
+  /** Whether the request may read what names this machine's files (the local scan): the token, or a logged-in page with its secret. */
+  readonly readsPrivate: (req: FastifyRequest) => boolean;
+  /** Which server this is, for the failed-login bounds. */
+  readonly scope: FailureScope;
+  /** Whether reads need the token or a logged-in page here (the LAN server: always). */
+  readonly readsNeedToken: boolean;
   readonly writeLimit: { max: number; timeWindow: string };
 }

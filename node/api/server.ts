@@ -22,9 +22,9 @@ import { attestationRoutes } from './routes/attestations.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { modelRoutes } from './routes/models.js';
-import { WebSessions } from '../web/sessions.js';
-import { isWebShell, webRoutes } from '../web/web-routes.js';
-import { scanRoutes } from '../web/scan-routes.js';
+import { WebSessions } from './web-ui/sessions.js';
+import { isWebShell, webRoutes } from './web-ui/web-routes.js';
+import { scanRoutes } from './routes/scan.js';
 
 /** The server as built: Fastify on node:http with the zod type provider. */
 export type ChorusServer = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
@@ -154,7 +154,7 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
   });
 
   const unauthorized = (reply: FastifyReply, why: string) => reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: why });
-  // Browsers logged in with `chorus ui` write with their session cookie and its CSRF token (node/web/).
+  // Browsers logged in with `chorus ui` write with their session cookie and its CSRF token (node/api/web-ui/).
   const sessions = lan?.sessions ?? ctx.sessions ?? new WebSessions();
   const write = async (req: FastifyRequest, reply: FastifyReply) => {
     const t = bearer(req);
@@ -168,14 +168,15 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
     if (!tokenOk(req, reply, t)) return reply;
   };
   /** Checks a bearer token; wrong ones are bounded per address and node-wide like failed logins (429 past it). */
+  const scope = lan === undefined ? 'local' as const : 'lan' as const;
   const tokenOk = (req: FastifyRequest, reply: FastifyReply, t: string): boolean => {
-    const wait = sessions.loginWait(req.ip);
+    const wait = sessions.loginWait(req.ip, scope);
     if (wait > 0) {
       void reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).send({ code: 'rate_limited', message: `too many wrong tokens or logins from here: retry in ${Math.ceil(wait / 1000)} s` });
       return false;
     }
     if (sameToken(t, ctx.token)) return true;
-    sessions.failed(req.ip);
+    sessions.failed(req.ip, scope);
     void unauthorized(reply, 'wrong API token');
     return false;
   };
@@ -213,15 +214,19 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
 
   const authed = (req: FastifyRequest): boolean => {
     const t = bearer(req);
-    return t !== undefined && sameToken(t, ctx.token);
+    if (t === undefined || sessions.loginWait(req.ip, scope) > 0) return false;
+    if (sameToken(t, ctx.token)) return true;
+    sessions.failed(req.ip, scope);
+    return false;
   };
-  const guards = { write, authed, writeLimit: { max: api.writeRateLimitPerMinute, timeWindow: '1 minute' } };
-  await app.register(modelRoutes(ctx));
+  const readsPrivate = (req: FastifyRequest): boolean => sessions.canRead(req) || authed(req);
+  const guards = { write, authed, readsPrivate, scope, readsNeedToken: api.requireTokenForReads, writeLimit: { max: api.writeRateLimitPerMinute, timeWindow: '1 minute' } };
+  await app.register(modelRoutes(ctx, guards));
   await app.register(attestationRoutes(ctx, guards));
   await app.register(eventRoutes(ctx, guards));
   await app.register(logRoutes(ctx, guards));
   await app.register(adminRoutes(ctx, guards));
-  await app.register(scanRoutes(ctx, guards, sessions));
+  await app.register(scanRoutes(ctx, guards));
   await app.register(webRoutes(ctx, guards, sessions));
   return app;
 }

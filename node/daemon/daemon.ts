@@ -18,7 +18,7 @@ import { readDaemonInfo, removeDaemonInfo, writeDaemonInfo } from './daemon-file
 import { makeLogger } from './logger.js';
 import { Network } from '../net/network.js';
 import { OwnLog } from '../tlog/own-log.js';
-import { WebSessions } from '../web/sessions.js';
+import { WebSessions } from '../api/web-ui/sessions.js';
 import { openMirror } from '../tlog/open-mirror.js';
 import type { Mirror } from '../tlog/mirror.js';
 

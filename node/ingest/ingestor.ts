@@ -1,5 +1,5 @@
 import { checkSemantics, outcomeOf, type Decision, type IngestStoreView } from '../../src/ingest/decide.js';
-import { badSignature, parseEnvelope, verified as verifiedAttestation, type ParsedEnvelope } from '../../src/ingest/verify-envelope.js';
+import { parseEnvelope, verifyParsed, type ParsedEnvelope } from '../../src/ingest/verify-envelope.js';
 import type { VerifiedAttestation } from '../../src/ingest/verified.js';
 import type { Limits } from '../../src/ingest/limits.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
@@ -256,13 +256,12 @@ export class Ingestor {
     });
     // The chunk's signatures are checked together, off the main thread where the suite can.
     const { suite } = this;
-    const oks = suite.verifyAsync
-      ? await mapLimit(parsed, VERIFY_IN_FLIGHT, ({ p }) => suite.verifyAsync!(p.sig, p.signed, p.issuerKey))
-      : parsed.map(({ p }) => suite.verify(p.sig, p.signed, p.issuerKey));
+    const checked = await mapLimit(parsed, VERIFY_IN_FLIGHT, ({ p }) => verifyParsed(p, suite).then((att) => att, (e: unknown) => e as ChorusError));
     const verified: { index: number; att: VerifiedAttestation }[] = [];
-    parsed.forEach(({ index, p }, i) => {
-      if (oks[i]) verified.push({ index, att: verifiedAttestation(p, suite) });
-      else fail(index, badSignature(p));
+    parsed.forEach(({ index }, i) => {
+      const att = checked[i]!;
+      if (att instanceof ChorusError) fail(index, att);
+      else verified.push({ index, att });
     });
     return { decisions, verified };
   }

@@ -1,11 +1,9 @@
 import type { CryptoSuite } from '../../src/crypto/suite.js';
 import type { Limits } from '../../src/ingest/limits.js';
-import { inheritedVerdict, MAX_BASES, MAX_LINEAGE_DEPTH, type Relation } from '../../src/reputation/lineage.js';
-import { scopeOf } from '../../src/reputation/policy.js';
+import { inheritFrom, lineageBases, lineageWalk, MAX_LINEAGE_DEPTH, type LineageBase, type LineageWalk } from '../../src/reputation/lineage.js';
 import type { TrustGraph } from '../../src/reputation/trust-graph.js';
 import { reputationView, withDeferred, type InheritedInput, type ReputationView } from '../../src/reputation/view.js';
 import type { Completeness, LogCompleteness } from '../../src/reputation/view-schema.js';
-import type { LineagePredicate } from '../../src/statement/predicates.js';
 import { nativeSuite } from '../crypto/native-suite.js';
 import { resolveConfig, limitsOf, type Config } from '../home/config.js';
 import type { HomePaths } from '../home/home.js';
@@ -21,12 +19,6 @@ import { ViewReader } from './view-reader.js';
 const OTHERS_LISTED = 20;
 /** Expired attestations are collected in batches of this many. */
 const GC_BATCH = 500;
-
-/** What one view's lineage walk has left: digests already viewed, base views still allowed. */
-interface LineageWalk {
-  readonly visited: Set<string>;
-  bases: number;
-}
 
 /** A view as the node serves it: the pure view plus what was read. */
 export type NodeView = ReputationView & { evidence: { total: number; listed: number; omitted: number } };
@@ -155,7 +147,7 @@ export class LocalNode {
   async view(digest: string, opts: { now?: number; graph?: TrustGraph; without?: string | undefined } = {}): Promise<NodeView> {
     // What-if: as if the issuer were blocked (its attestations and the trust it passes on go).
     const graph = opts.graph ?? (opts.without !== undefined ? await this.trustState.without(opts.without) : await this.trust());
-    const view = await this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0, { visited: new Set([digest]), bases: MAX_BASES }));
+    const view = await this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0, lineageWalk(digest)));
     // Endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8).
     const out = withDeferred(view, this.trustState.deferred(), graph);
     return this.mirror === undefined ? out : { ...out, completeness: viewCompleteness(this.mirror, out) };
@@ -181,51 +173,11 @@ export class LocalNode {
     return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
   }
 
-  /**
-   * Findings the bases named by counted lineage claims carry over (SPEC §10.5): each base
-   * viewed once per view (a digest already on the walk is skipped, so cycles add nothing),
-   * at most MAX_BASES base views in all, each finding once (by id, and not if it is one of
-   * the model's own), and an issuer's own verdict on the model supersedes what it said
-   * about a base, as does its newest about the bases.
-   */
+  /** The findings the bases named by counted lineage claims carry over (SPEC §10.5): each base viewed here, the rule in `inheritFrom`. */
   private async inherit(own: ReputationView, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<InheritedInput[]> {
-    const claims = (own.byPredicate['lineage']?.attestations ?? []).filter((i) => i.counts);
-    const bases: { digest: string; relation: Relation; by: string; id: string; weight: number }[] = [];
-    for (const c of claims) {
-      for (const d of (c.predicate as unknown as LineagePredicate).derivedFrom) {
-        if (walk.bases <= 0 || walk.visited.has(d.digest.sha256)) continue;
-        walk.visited.add(d.digest.sha256);
-        walk.bases--;
-        bases.push({ digest: d.digest.sha256, relation: d.relation, by: c.issuer, id: c.id, weight: c.weight ?? 0 });
-      }
-    }
-    const ownAudit = (own.byPredicate['audit']?.counted ?? 0) > 0;
-    const ownIds = new Set(Object.values(own.byPredicate).flatMap((g) => g.attestations.map((i) => i.id)));
-    const ownCounted = new Set(Object.entries(own.byPredicate).flatMap(([kind, g]) => g.attestations.filter((i) => i.counts).map((i) => `${i.issuer} ${kind}`)));
-    const best = new Map<string, InheritedInput>();
-    for (const b of bases) {
-      const base = await this.viewAt(b.digest, graph, now, without, depth + 1, walk);
-      for (const [group, summary] of Object.entries(base.byPredicate)) {
-        const kind = scopeOf(group);
-        if (kind === undefined) continue;
-        for (const item of summary.attestations) {
-          if (!item.counts || item.verdict === undefined) continue;
-          const verdict = inheritedVerdict(kind, item.verdict, b.relation, ownAudit);
-          if (verdict === undefined || ownIds.has(item.id) || ownCounted.has(`${item.issuer} ${kind}`)) continue;
-          const key = `${item.issuer} ${kind}`;
-          const prev = best.get(key);
-          if (prev !== undefined && prev.item.issuedAt >= item.issuedAt) continue;
-          best.set(key, {
-            item,
-            kind,
-            verdict,
-            weight: Math.min(item.weight ?? 0, b.weight),
-            inherited: { from: `sha256:${b.digest}`, relation: b.relation, lineageBy: b.by, lineageId: b.id, originalVerdict: item.inherited?.originalVerdict ?? item.verdict },
-          });
-        }
-      }
-    }
-    return [...best.values()];
+    const views: { base: LineageBase; view: ReputationView }[] = [];
+    for (const base of lineageBases(own, walk)) views.push({ base, view: await this.viewAt(base.digest, graph, now, without, depth + 1, walk) });
+    return inheritFrom(own, views);
   }
 
   private viewsRunning = 0;

@@ -6,7 +6,6 @@ import type { NodeClient } from '../client/node-client.js';
 import { hashFile } from '../hash/hash-path.js';
 import { discover, modelRoots, type DiscoveredModel, type DiscoveryProblem, type ModelRoot } from './discover.js';
 import type { HashCache } from './hash-cache.js';
-import { saveLastScan } from './last-scan.js';
 import { findModelSignature, verifyModelSignature, type OmsTrust, type OmsVerification } from './signature/oms.js';
 import { constants } from 'node:fs';
 import { access, open, readFile, stat } from 'node:fs/promises';
@@ -83,8 +82,6 @@ export interface ScanOptions {
   readonly onModel?: (m: ScannedModel) => void;
   /** The key or trusted root model signatures are verified against; none: signatures are read, never called verified. */
   readonly signatureTrust?: OmsTrust | undefined;
-  /** The data dir to keep this scan in as the machine's last (the web view's Local models); none: not kept. */
-  readonly recordIn?: string;
 }
 
 const ORDER: Record<Status, number> = { flagged: 4, disputed: 3, caution: 2, ok: 1, unknown: 0 };
@@ -216,8 +213,6 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
       o.onModel?.(scanned);
     }
   }
-  // A failure to keep it (a data dir this user may not write) costs the web view its list only.
-  if (o.recordIn !== undefined) await saveLastScan(o.recordIn, { at: new Date().toISOString(), paths: [...o.paths], report }).catch(() => undefined);
   return report;
 }
 

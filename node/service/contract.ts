@@ -45,7 +45,7 @@ export const LocalKnowledgeSchema = z.object({
     findings: z.array(z.object({ kind: z.string(), severity: z.string(), detail: z.string(), path: z.string().optional() })).describe('the most severe first, at most 10'),
     findingsTotal: z.int(),
   })),
-}).describe('what this machine\'s own last `chorus scan` found about the digest: local and unsigned, beside (never part of) the network\'s view unless attested');
+}).describe('what this machine\'s own last `chorus scan` found about the digest: local and unsigned, beside (never part of) the network\'s view unless attested; given only to the API token or a logged-in page, as it names files on this machine');
 
 export const ReputationResponse = ReputationViewSchema.extend({ lookup: LookupSchema.optional(), local: LocalKnowledgeSchema.optional() });
 

@@ -12,7 +12,7 @@ import { editPolicy, loadPolicy, replaceRoots, writePolicy, type PolicyEdit } fr
 import type { LocalNode, NodeView } from '../local/local-node.js';
 import type { StoredAttestation } from '../store/attestation-store.js';
 import { VERSION } from '../version.js';
-import { endorsementSubject } from './endorsement-subject.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import type {
   AttestationDetailSchema, AttestationSummarySchema, Budget, DerivedModels, IssuerView, LookupSchema, PublishResult, StatusSchema, TrustGraphView, TrustPut, TrustView,
 } from './contract.js';
@@ -59,7 +59,6 @@ export interface ServiceEnv {
   readonly seen?: (digest: string, view: NodeView) => void;
 }
 
-export { endorsementSubject } from './endorsement-subject.js';
 
 /**
  * The node's operations, once: the HTTP API's routes and the in-process client both call
@@ -72,7 +71,7 @@ export class NodeService {
   ) {}
 
   /** The reputation view of a digest; a node holding nothing about it may ask the network first. */
-  async view(digestText: string, opts: { without?: string | undefined; lookup?: boolean } = {}): Promise<ViewWithLookup> {
+  async view(digestText: string, opts: { without?: string | undefined; lookup?: boolean; local?: boolean } = {}): Promise<ViewWithLookup> {
     const digest = parseDigest(digestText);
     if (opts.without !== undefined && publicKeyFromDidKey(opts.without) === undefined) throw new ChorusError('bad_input', `without: not an Ed25519 did:key: "${opts.without.slice(0, 100)}"`);
     let view: ViewWithLookup = await this.node.view(digest, { without: opts.without });
@@ -81,7 +80,9 @@ export class NodeService {
       view = { ...(lookup.accepted > 0 ? await this.node.view(digest, { without: opts.without }) : view), lookup };
     }
     if (opts.without === undefined) this.env.seen?.(digest, view);
-    // Beside the network's view: what this machine's own scan found about it (local, unsigned).
+    // Beside the network's view: what this machine's own scan found about it (local, unsigned),
+    // for those who may read what names this machine's files.
+    if (opts.local === false) return view;
     const local = await this.localScans.about(digest).catch(() => undefined);
     return local === undefined ? view : { ...view, local };
   }

@@ -2,12 +2,13 @@ import type { PredicateKind } from '../statement/predicates.js';
 import type { Envelope, Statement } from '../statement/statement.js';
 import type { DidKey } from '../identity/did-key.js';
 
-declare const verifiedBrand: unique symbol;
+export declare const verifiedBrand: unique symbol;
 
 /**
  * An attestation whose envelope parsed, whose statement matched its schema and whose
- * signature verified. Only `verifyEnvelope` makes one, so code that takes this type
- * cannot be handed unchecked data.
+ * signature verified. Only the signature check makes one (`verifyParsed`, and
+ * `verifyEnvelope` through it, in verify-envelope.ts), so code that takes this type cannot
+ * be handed unchecked data.
  */
 export interface VerifiedAttestation {
   readonly [verifiedBrand]: true;

@@ -7,7 +7,7 @@ import { kindOfType, PREDICATES } from '../statement/predicates.js';
 import { Envelope, Statement, STATEMENT_TYPE } from '../statement/statement.js';
 import type { CryptoSuite } from '../crypto/suite.js';
 import type { Limits } from './limits.js';
-import type { VerifiedAttestation } from './verified.js';
+import type { VerifiedAttestation, verifiedBrand } from './verified.js';
 
 function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
   throw new ChorusError(code, message, details);
@@ -34,9 +34,12 @@ export interface ParsedEnvelope {
   readonly signed: Uint8Array;
   readonly sig: Uint8Array;
   readonly issuerKey: Uint8Array;
-  /** The attestation, to be handed out only once the signature verified. */
-  readonly unverified: Omit<VerifiedAttestation, 'id'>;
+  /** The attestation's fields, not yet an attestation: `verifyParsed` makes one once the signature verified. */
+  readonly unverified: Unverified;
 }
+
+/** What a parsed envelope says, before its signature is checked: no brand, no id. */
+type Unverified = Omit<VerifiedAttestation, 'id' | typeof verifiedBrand>;
 
 /**
  * Steps 1-3 of the ingest path except the signature check: decode, schema, identity.
@@ -137,18 +140,29 @@ export function parseEnvelope(input: Uint8Array | string, limits: Pick<Limits, '
     issuedAt: issuedAtMs,
     expiresAt: expiresAtMs,
     subjects,
-  } as unknown as Omit<VerifiedAttestation, 'id'>;
+  };
   return { signed, sig, issuerKey, unverified };
 }
 
-/** The attestation of a parsed envelope whose signature verified; its id is sha256(PAE). */
-export function verified(p: ParsedEnvelope, suite: Pick<CryptoSuite, 'sha256'>): VerifiedAttestation {
-  return { ...p.unverified, id: toHex(suite.sha256(p.signed)) } as VerifiedAttestation;
+/**
+ * The one constructor of the verified type, and it checks the signature: the attestation of
+ * a parsed envelope whose signature verifies (its id is sha256(PAE)), or a `bad_signature`
+ * error. With `suite.verifyAsync`, off the main thread (so a node checks many at once).
+ */
+export async function verifyParsed(p: ParsedEnvelope, suite: CryptoSuite): Promise<VerifiedAttestation> {
+  const ok = suite.verifyAsync ? await suite.verifyAsync(p.sig, p.signed, p.issuerKey) : suite.verify(p.sig, p.signed, p.issuerKey);
+  return brand(p, ok, suite);
 }
 
-/** The error of an envelope whose signature did not verify. */
-export function badSignature(p: ParsedEnvelope): ChorusError {
-  return new ChorusError('bad_signature', 'signature does not verify for the issuer key', { issuer: p.unverified.issuer });
+/** `verifyParsed` on this thread. */
+export function verifyParsedSync(p: ParsedEnvelope, suite: CryptoSuite): VerifiedAttestation {
+  return brand(p, suite.verify(p.sig, p.signed, p.issuerKey), suite);
+}
+
+/** Makes the verified type out of a signature check's answer; not exported, so nothing else can. */
+function brand(p: ParsedEnvelope, signatureVerified: boolean, suite: Pick<CryptoSuite, 'sha256'>): VerifiedAttestation {
+  if (!signatureVerified) throw new ChorusError('bad_signature', 'signature does not verify for the issuer key', { issuer: p.unverified.issuer });
+  return { ...p.unverified, id: toHex(suite.sha256(p.signed)) } as VerifiedAttestation;
 }
 
 /**
@@ -156,7 +170,5 @@ export function badSignature(p: ParsedEnvelope): ChorusError {
  * path). Throws a ChorusError with the code of the first rule broken; never anything else.
  */
 export function verifyEnvelope(input: Uint8Array | string, suite: CryptoSuite, limits: Pick<Limits, 'maxEnvelopeBytes'>): VerifiedAttestation {
-  const p = parseEnvelope(input, limits);
-  if (!suite.verify(p.sig, p.signed, p.issuerKey)) throw badSignature(p);
-  return verified(p, suite);
+  return verifyParsedSync(parseEnvelope(input, limits), suite);
 }

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { endorsementSubject } from '../../node/service/endorsement-subject.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { checkpointText, signNote } from '../../src/tlog/note.js';
 import { logOrigin } from '../../src/tlog/witness.js';
 import { PickleWriter, writeZip } from '../fixtures/scan/builders.js';
@@ -307,9 +307,22 @@ describe('the web view', () => {
     const file = join(dir, 'model.pt');
     await writeFile(file, bytes);
     await node.sb.expectCode(3, ['scan', dir]);
+    const modelUrl = `${node.url}/models/sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    // Not logged in: the page does not learn where this machine keeps its files.
+    const anonymous = await fresh();
+    const peek = await anonymous.newPage();
+    await peek.goto(modelUrl);
+    await expect.poll(() => peek.getByTestId('verdict').getAttribute('data-status')).toBe('unknown');
+    expect(await peek.getByTestId('local-inspection').count()).toBe(0);
+    expect(await peek.content()).not.toContain(file);
+    await anonymous.close();
+    // Logged in (chorus ui): it does.
     const ctx = await fresh();
     const page = await ctx.newPage();
-    await page.goto(`${node.url}/models/sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+    await page.goto(await loginCode());
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${node.url}/`);
+    await page.goto(modelUrl);
     await expect.poll(() => page.getByTestId('verdict').getAttribute('data-status')).toBe('unknown');
     const local = page.getByTestId('local-inspection');
     await local.waitFor();

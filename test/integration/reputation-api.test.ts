@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from '../support/test-daemon.js';
-import { endorsementSubject } from '../../node/service/node-service.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 
 let url: string;

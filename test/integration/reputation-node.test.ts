@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { writePolicy } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
-import { endorsementSubject } from '../../node/service/node-service.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { NodeService } from '../../node/service/node-service.js';
 import { TrustPolicyFile } from '../../src/reputation/policy.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';

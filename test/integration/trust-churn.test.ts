@@ -6,7 +6,7 @@ import { Metrics } from '../../node/api/metrics.js';
 import { initHome, resolveHome } from '../../node/home/home.js';
 import { writePolicy } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
-import { endorsementSubject } from '../../node/service/node-service.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { TrustPolicyFile } from '../../src/reputation/policy.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
 

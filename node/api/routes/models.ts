@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CheckResultSchema } from '../../service/check.js';
 import { AttestationSummarySchema, DerivedModels, DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../../service/contract.js';
-import type { AppContext } from '../context.js';
+import type { AppContext, Guards } from '../context.js';
 
 /** Reads about model digests: the reputation view, the raw attestations, batch queries. */
-export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
+export function modelRoutes(ctx: AppContext, guards: Pick<Guards, 'readsPrivate'>): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/v1/models/:digest/reputation', {
       schema: {
@@ -16,7 +16,8 @@ export function modelRoutes(ctx: AppContext): FastifyPluginAsyncZod {
         querystring: ReputationQuery,
         response: { 200: ReputationResponse, 400: ErrorBodySchema },
       },
-    }, (req) => ctx.service.view(req.params.digest, { without: req.query.without, lookup: req.query.lookup !== 'false' }));
+    // `local` names files on this machine: only for the token or a logged-in page, like /v1/scan/last.
+    }, (req) => ctx.service.view(req.params.digest, { without: req.query.without, lookup: req.query.lookup !== 'false', local: guards.readsPrivate(req) }));
 
     app.get('/v1/models/:digest/attestations', {
       schema: {

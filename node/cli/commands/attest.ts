@@ -5,7 +5,7 @@ import { parseDigest } from '../../../src/digest/parse-digest.js';
 import { buildStatement } from '../../../src/statement/build.js';
 import { signStatement } from '../../../src/statement/sign.js';
 import { PREDICATES, type PredicateKind } from '../../../src/statement/predicates.js';
-import { endorsementSubject } from '../../service/endorsement-subject.js';
+import { endorsementSubject } from '../../../src/statement/endorsement-subject.js';
 import { loadIdentity } from '../../home/identity.js';
 import type { Statement, Subject } from '../../../src/statement/statement.js';
 import { action, collect, type Cli } from '../context.js';

@@ -1,12 +1,11 @@
-import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { signStatement } from '../../../src/statement/sign.js';
 import { nativeSuite } from '../../crypto/native-suite.js';
 import { loadIdentity } from '../../home/identity.js';
 import { findingStatements, signatureStatements, unsignedFiles } from '../../scan/attest-findings.js';
 import { trustOf } from './verify-signature.js';
-import { HashCache } from '../../scan/hash-cache.js';
-import { scan, scanFailed, type ScanReport } from '../../scan/scan.js';
+import { scanAndKeep } from '../../scan/run.js';
+import { scanFailed, type ScanReport } from '../../scan/scan.js';
 import { VERSION } from '../../version.js';
 import { action, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -101,15 +100,15 @@ export function scanCommand(cli: Cli): Command {
       const format = opts.json ? 'json' : opts.format;
       const signatureTrust = await trustOf(signatureTrustOptions(opts));
       const home = cli.home();
-      const cache = await HashCache.open(join(home.root, 'scan-cache.json'));
       return cli.withClient(async (client) => {
         const bar = progressBar('hashing');
         let report: ScanReport;
         try {
-          report = await scan({ paths, verify: opts.verify ?? false, cache, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t), recordIn: home.root, signatureTrust });
+          const done = await scanAndKeep(home.root, { paths, verify: opts.verify ?? false, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t), signatureTrust });
+          report = done.report;
+          if (done.notKept !== undefined) cli.err(`chorus: this scan was not kept for the web view's Local models: ${done.notKept.message}`);
         } finally {
           bar.stop();
-          await cache.save().catch(() => undefined);
         }
         // The data goes to stdout: the report, or with --attest --dry-run the envelopes (and the report to stderr).
         const dry = opts.attest === true && opts.dryRun === true;

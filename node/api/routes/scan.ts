@@ -1,14 +1,11 @@
-import { join } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { localClient } from '../client/local-client.js';
-import { nativeSuite } from '../crypto/native-suite.js';
-import type { AppContext, Guards } from '../api/context.js';
-import { HashCache } from '../scan/hash-cache.js';
-import { readLastScan } from '../scan/last-scan.js';
-import { scan } from '../scan/scan.js';
-import { ErrorBodySchema } from '../service/contract.js';
-import type { WebSessions } from './sessions.js';
+import { localClient } from '../../client/local-client.js';
+import { nativeSuite } from '../../crypto/native-suite.js';
+import type { AppContext, Guards } from '../context.js';
+import { scanAndKeep } from '../../scan/run.js';
+import { readLastScan } from '../../scan/last-scan.js';
+import { ErrorBodySchema } from '../../service/contract.js';
 
 const ScanState = z.object({
   running: z.boolean().describe('a rescan started here is running'),
@@ -22,7 +19,7 @@ const ScanState = z.object({
  * needs the API token or a web session's cookie with its CSRF secret (x-chorus-csrf): the
  * cookie alone also reaches servers on other ports of 127.0.0.1.
  */
-export function scanRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions): FastifyPluginAsyncZod {
+export function scanRoutes(ctx: AppContext, guards: Guards): FastifyPluginAsyncZod {
   const dataDir = ctx.node.home.root;
   let running: Promise<void> | undefined;
   let error: string | undefined;
@@ -30,7 +27,7 @@ export function scanRoutes(ctx: AppContext, guards: Guards, sessions: WebSession
     app.get('/v1/scan/last', {
       schema: { summary: 'The last scan of model files on this machine (needs the token, or a web session cookie with its x-chorus-csrf header)', tags: ['scan'], security: [{ bearer: [] }], response: { 200: ScanState, 401: ErrorBodySchema } },
       onRequest: async (req, reply) => {
-        if (guards.authed(req) || sessions.canRead(req)) return;
+        if (guards.readsPrivate(req)) return;
         return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'the last scan names files on this machine: it needs the API token, or a web session (chorus ui) with its x-chorus-csrf header' });
       },
     }, async () => {
@@ -47,12 +44,8 @@ export function scanRoutes(ctx: AppContext, guards: Guards, sessions: WebSession
         error = undefined;
         running = (async () => {
           const last = await readLastScan(dataDir);
-          const cache = await HashCache.open(join(dataDir, 'scan-cache.json'));
-          try {
-            await scan({ paths: last?.paths ?? [], verify: false, cache, client: localClient(ctx.node), suite: nativeSuite(), recordIn: dataDir });
-          } finally {
-            await cache.save().catch(() => undefined);
-          }
+          const { notKept } = await scanAndKeep(dataDir, { paths: last?.paths ?? [], verify: false, client: localClient(ctx.node), suite: nativeSuite() });
+          if (notKept !== undefined) throw notKept;
         })().catch((e: unknown) => {
           error = (e as Error).message;
         }).finally(() => {

@@ -65,6 +65,9 @@ export function cookieName(req: FastifyRequest): string {
  * Codes are single-use and short-lived; sessions expire and the oldest is dropped when
  * there are too many, so neither can grow without bound.
  */
+/** Which server a failed login came in by: the loopback API, or the LAN server. */
+export type FailureScope = 'local' | 'lan';
+
 export class WebSessions {
   private readonly codes = new Map<string, number>();
   // Insertion order is use order (a used session is re-inserted): the first is the least recently used.
@@ -89,8 +92,10 @@ export class WebSessions {
 
   /**
    * Failed logins and wrong API tokens: WEB.failedLoginsPerMinute per address (so one guesser
-   * does not lock others out), and 6× that node-wide (so many addresses together cannot guess
-   * either). Buckets refill continuously; at most 10,000 addresses are remembered.
+   * does not lock others out), and 6× that for the whole server (so many addresses together
+   * cannot guess either). Counted per server (`scope`): guessing on the LAN server makes LAN
+   * logins wait, never the loopback API, where this machine's owner still gets in. Buckets
+   * refill continuously; at most 10,000 addresses are remembered.
    */
   private readonly failures = new Map<string, { tokens: number; at: number }>();
 
@@ -107,21 +112,21 @@ export class WebSessions {
   }
 
   /** Whether `ip` may try a login or a token now; ms to wait otherwise. */
-  loginWait(ip = ''): number {
-    return Math.max(this.bucket(`ip ${ip}`, WEB.failedLoginsPerMinute).wait, this.bucket('all', WEB.failedLoginsPerMinute * 6).wait);
+  loginWait(ip = '', scope: FailureScope = 'local'): number {
+    return Math.max(this.bucket(`${scope} ip ${ip}`, WEB.failedLoginsPerMinute).wait, this.bucket(`${scope} all`, WEB.failedLoginsPerMinute * 6).wait);
   }
 
-  /** A failed login or a wrong token from `ip`: counted against both bounds. */
-  failed(ip = ''): void {
-    this.bucket(`ip ${ip}`, WEB.failedLoginsPerMinute).tokens -= 1;
-    this.bucket('all', WEB.failedLoginsPerMinute * 6).tokens -= 1;
+  /** A failed login or a wrong token from `ip`: counted against both bounds of its server. */
+  failed(ip = '', scope: FailureScope = 'local'): void {
+    this.bucket(`${scope} ip ${ip}`, WEB.failedLoginsPerMinute).tokens -= 1;
+    this.bucket(`${scope} all`, WEB.failedLoginsPerMinute * 6).tokens -= 1;
   }
 
   /** Exchanges a login code for a new session; undefined when unknown, used or expired (a failure counts against the bound). */
-  redeem(typed: string, ip = ''): WebSession | undefined {
+  redeem(typed: string, ip = '', scope: FailureScope = 'local'): WebSession | undefined {
     const code = normalizeCode(typed);
     const expiresAt = this.codes.get(code);
-    if (expiresAt === undefined) this.failed(ip);
+    if (expiresAt === undefined) this.failed(ip, scope);
     if (expiresAt === undefined) return undefined;
     this.codes.delete(code);
     if (expiresAt <= this.now()) return undefined;

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppContext, Guards } from '../api/context.js';
-import { ErrorBodySchema } from '../service/contract.js';
+import type { AppContext, Guards } from '../context.js';
+import { ErrorBodySchema } from '../../service/contract.js';
 import { Assets } from './assets.js';
 import { contentSecurityPolicy, WEB } from './constants.js';
 import { cookieName, type WebSessions } from './sessions.js';
@@ -64,12 +64,16 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
         tags: ['web'],
         security: [{ bearer: [] }],
         body: z.strictObject({ pairing: z.boolean().optional().describe('a short code to type on another machine (10 minutes) instead of a link code (60 s)') }).nullish(),
-        response: { 200: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }), 401: ErrorBodySchema },
+        response: { 200: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }), 401: ErrorBodySchema, 429: ErrorBodySchema },
       },
       config: { rateLimit: guards.writeLimit },
     }, async (req, reply) => {
-      // Only the token mints codes: a browser session cannot extend itself.
-      if (!guards.authed(req)) return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'a login code needs the API token: Authorization: Bearer <token>' });
+      // Only the token mints codes: a browser session cannot extend itself. A wrong token counts as a failed login.
+      if (!guards.authed(req)) {
+        const wait = sessions.loginWait(req.ip, guards.scope);
+        if (wait > 0) return reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).send({ code: 'rate_limited', message: `too many wrong tokens or logins from here: retry in ${Math.ceil(wait / 1000)} s` });
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'a login code needs the API token: Authorization: Bearer <token>' });
+      }
       const { code, expiresAt } = sessions.issueCode(req.body?.pairing === true);
       return { code, url: `${ctx.url}/login?code=${code}`, expiresAt: new Date(expiresAt).toISOString() };
     });
@@ -104,12 +108,12 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
     app.post('/login', { schema: { hide: true, body: z.object({ code: z.string().max(100) }) } }, async (req, reply) => {
       void reply.header('cache-control', 'no-store');
       // Failed logins are bounded node-wide: past the bound, every attempt waits (no guessing).
-      const wait = sessions.loginWait(req.ip);
+      const wait = sessions.loginWait(req.ip, guards.scope);
       if (wait > 0) {
         return reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).type('text/html; charset=utf-8').send(page('too many attempts',
           `<h1>Too many failed logins</h1><p>This node takes ${WEB.failedLoginsPerMinute} failed logins a minute. Try again in ${Math.ceil(wait / 1000)} s.</p>`));
       }
-      const s = sessions.redeem(req.body.code, req.ip);
+      const s = sessions.redeem(req.body.code, req.ip, guards.scope);
       if (s === undefined) return failed(reply);
       // HttpOnly: page script never sees it. SameSite=Strict: no other site's page can make
       // the browser send it. No Secure flag: the API is plain HTTP on loopback, and a Secure
@@ -127,8 +131,8 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
       void reply.header('cache-control', 'no-store');
       const s = sessions.get(req);
       return s === undefined
-        ? { loggedIn: false, readsNeedToken: ctx.node.config.api.requireTokenForReads }
-        : { loggedIn: true, expiresAt: new Date(s.expiresAt).toISOString(), readsNeedToken: ctx.node.config.api.requireTokenForReads };
+        ? { loggedIn: false, readsNeedToken: guards.readsNeedToken }
+        : { loggedIn: true, expiresAt: new Date(s.expiresAt).toISOString(), readsNeedToken: guards.readsNeedToken };
     });
 
     app.post('/ui/logout', { schema: { hide: true }, onRequest: guards.write }, async (req, reply) => {

@@ -3,14 +3,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The browser assets (web/ at the package root), found from this module in the source tree or in dist. */
+/** The browser app (browser/ at the package root), found from this module in the source tree or in dist. */
 export function webRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'web', 'index.html'))) return join(dir, 'web');
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'browser', 'index.html'))) return join(dir, 'browser');
     dir = dirname(dir);
   }
-  throw new Error('web/index.html not found above node/web: the package is incomplete');
+  throw new Error('browser/index.html not found above node/api/web-ui: the package is incomplete');
 }
 
 const TYPES: Record<string, string> = {
@@ -28,7 +28,7 @@ export interface Asset {
 
 /**
  * Everything the page loads, read once at start and kept in memory (about 100 KB): the
- * files of web/ and the third-party ES modules it imports. They are served under
+ * files of browser/ and the third-party ES modules it imports. They are served under
  * /ui/<id>/, where id is a hash of their content, so a browser caches them for good and
  * never revalidates (every round trip is on the page's critical path); a new version of
  * the assets has a new id.
@@ -66,7 +66,7 @@ export class Assets {
     this.id = h.digest('hex').slice(0, 16);
     const index = html.replaceAll('/ui/', `${this.prefix}`);
     const map = /<script type="importmap">([\s\S]*?)<\/script>/.exec(index)?.[1];
-    if (map === undefined) throw new Error('web/index.html has no import map');
+    if (map === undefined) throw new Error('browser/index.html has no import map');
     this.importMap = map;
     this.index = Buffer.from(index);
   }
