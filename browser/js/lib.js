@@ -188,6 +188,15 @@ export function Clipped({ text }) {
   return html`<span>${open ? s : `${s.slice(0, CLIP)}…`} <button type="button" class="link" aria-expanded=${open} onClick=${() => setOpen(!open)}>${open ? 'show less' : `show full text (${s.length} characters)`}</button></span>`;
 }
 
+/**
+ * Text as a stranger wrote it, made safe to show as a name: control characters, bidirectional
+ * overrides and invisible characters (which can make one name look like another) removed.
+ */
+export function printable(text) {
+  // eslint-disable-next-line no-control-regex -- removing control characters is the point
+  return String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, '');
+}
+
 /** Text in which `backticked` spans (commands, as the API's messages quote them) show as code. */
 export function Backticked({ text }) {
   const parts = String(text ?? '').split('`');

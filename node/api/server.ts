@@ -80,7 +80,10 @@ export interface LanOptions {
 export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOptions): Promise<ChorusServer> {
   const api = lan === undefined ? ctx.node.config.api : { ...ctx.node.config.api, host: lan.bindHost, allowedHosts: [...ctx.node.config.api.allowedHosts, ...lan.names], requireTokenForReads: true };
   const app = Fastify({
-    ...(lan === undefined ? {} : { https: lan.https }),
+    // The LAN server: anyone on the network can open connections, so each one is bounded in
+    // time (a TLS handshake in 10 s, a whole request in 2 min, 60 s idle; event streams send a
+    // heartbeat every 15 s) and in number (lanConnectionCap below).
+    ...(lan === undefined ? {} : { https: { ...lan.https, handshakeTimeout: LAN_LIMITS.handshakeMs }, connectionTimeout: LAN_LIMITS.idleMs, requestTimeout: LAN_LIMITS.requestMs }),
     loggerInstance: logger as unknown as FastifyBaseLogger,
     bodyLimit: api.bodyLimitBytes,
     // Per-request logs would dominate a busy node's output; latency goes to /metrics.
@@ -228,5 +231,40 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
   await app.register(adminRoutes(ctx, guards));
   await app.register(scanRoutes(ctx, guards));
   await app.register(webRoutes(ctx, guards, sessions));
+  if (lan !== undefined) lanConnectionCap(app.server);
   return app;
+}
+
+/** What one LAN connection may take (issue 22: a stranger on the LAN is bounded like one on the Internet). */
+export const LAN_LIMITS = {
+  handshakeMs: 10_000,
+  requestMs: 120_000,
+  idleMs: 60_000,
+  /** Open connections in all, and from one address: past them a new connection is closed at once. */
+  connections: 256,
+  connectionsPerAddress: 32,
+} as const;
+
+/**
+ * Caps the LAN server's open connections, in all and per address, so no client on the LAN
+ * can take the node's file descriptors (the loopback API keeps answering). The map holds only
+ * addresses with open connections: at most LAN_LIMITS.connections entries.
+ */
+function lanConnectionCap(server: import('node:net').Server): void {
+  server.maxConnections = LAN_LIMITS.connections;
+  const open = new Map<string, number>();
+  server.on('connection', (socket: import('node:net').Socket) => {
+    const addr = socket.remoteAddress ?? '';
+    const n = open.get(addr) ?? 0;
+    if (n >= LAN_LIMITS.connectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    open.set(addr, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(addr) ?? 1) - 1;
+      if (left <= 0) open.delete(addr);
+      else open.set(addr, left);
+    });
+  });
 }

@@ -1,7 +1,7 @@
 // @peculiar/x509 (through tsyringe) needs the Reflect metadata polyfill before it loads.
 import 'reflect-metadata';
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -17,6 +17,8 @@ export interface NodeTls {
   readonly fingerprint: string;
   /** The names and addresses the certificate is for (and the LAN server answers to). */
   readonly names: readonly string[];
+  /** Why the files in tls/ were replaced by a new certificate, when they were there but could not be used. */
+  readonly replaced?: string;
 }
 
 /** This machine's names and non-loopback addresses: what a browser on the LAN may call it. */
@@ -41,12 +43,28 @@ export async function ensureTls(dir: string, extra: readonly string[] = []): Pro
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
   const [key, certPem] = await Promise.all([readFile(keyPath, 'utf8').catch(() => undefined), readFile(certPath, 'utf8').catch(() => undefined)]);
+  let replaced: string | undefined;
   if (key !== undefined && certPem !== undefined) {
-    const cert = new x509.X509Certificate(certPem);
-    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-    const covered = new Set((san?.names.items ?? []).map((n) => n.value.toLowerCase()));
-    if (cert.notAfter.getTime() > Date.now() + 86_400_000 && names.every((n) => covered.has(n))) {
-      return { key, cert: certPem, fingerprint: fingerprintOf(cert.rawData), names };
+    // Damaged files, or a key that is not the certificate's: made anew, and said so (the fingerprint changes).
+    const usable = ((): string | undefined => {
+      try {
+        if (!new X509Certificate(certPem).checkPrivateKey(createPrivateKey(key))) return 'key.pem is not the key of cert.pem';
+        return undefined;
+      } catch (e) {
+        return `they cannot be read as a certificate and its key (${(e as Error).message.split('\n')[0]})`;
+      }
+    })();
+    if (usable === undefined) {
+      const cert = new x509.X509Certificate(certPem);
+      const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+      const covered = new Set((san?.names.items ?? []).map((n) => n.value.toLowerCase()));
+      if (cert.notAfter.getTime() > Date.now() + 86_400_000 && names.every((n) => covered.has(n))) {
+        // The key stays private whatever was done to the files since: 0600 in a 0700 directory.
+        await Promise.all([chmod(dir, 0o700), chmod(keyPath, 0o600)]);
+        return { key, cert: certPem, fingerprint: fingerprintOf(cert.rawData), names };
+      }
+    } else {
+      replaced = usable;
     }
   }
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -70,7 +88,8 @@ export async function ensureTls(dir: string, extra: readonly string[] = []): Pro
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
   const pem = cert.toString('pem') + '\n';
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
   await writeFileAtomic(keyPath, keyPem, 0o600);
   await writeFileAtomic(certPath, pem, 0o644);
-  return { key: keyPem, cert: pem, fingerprint: fingerprintOf(cert.rawData), names };
+  return { key: keyPem, cert: pem, fingerprint: fingerprintOf(cert.rawData), names, ...(replaced === undefined ? {} : { replaced }) };
 }

@@ -143,6 +143,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
       // Loaded only for a LAN node (it brings the X.509 library and its polyfill).
       const { ensureTls } = await import('../api/tls.js');
       const tls = await ensureTls(join(home.root, 'tls'), [lanHost]);
+      if (tls.replaced !== undefined) log.warn({ dir: join(home.root, 'tls'), fingerprint: tls.fingerprint }, `the LAN certificate in tls/ could not be used (${tls.replaced}): made a new one; browsers will see a new fingerprint`);
       lanApp = await buildServer(ctx, log, { https: { key: tls.key, cert: tls.cert }, bindHost: lanHost, names: tls.names, sessions });
       await lanApp.listen({ host: lanHost, port: lanPort }).catch((e: unknown) => {
         throw listenError(e, `the LAN address ${lanHost}:${lanPort} (api.lanHost, api.lanPort)`, '--lan');

@@ -165,6 +165,20 @@ export function scanFailed(r: ScanReport): boolean {
   return r.models.some((m) => m.status === 'flagged' || m.inspection === 'dangerous' || m.inspection === 'not-inspected');
 }
 
+/**
+ * What this scan could not read, one line each: files it could not hash or read (anywhere),
+ * and, under the paths the user named, whatever discovery could not look at (a directory it
+ * cannot list, a file it cannot read, a broken link, a special file, too deep, too many
+ * entries). A gate never passes a scan with any (`chorus scan` exits 2 and keeps the last
+ * scan): "nothing found" must mean nothing was there, not that nothing could be read.
+ */
+export function unreadParts(r: ScanReport, named: boolean): string[] {
+  const out: string[] = [];
+  for (const m of r.models) for (const f of m.files) if (f.sha256 === '') out.push(`${f.path}: ${f.findings.find((x) => x.kind === 'unreadable')?.detail ?? 'could not be read'}`);
+  if (named) for (const p of r.problems) out.push(`${p.path}: ${p.message}`);
+  return out;
+}
+
 /** Kinds that say what was not read, rather than what was found. */
 const GAP_KINDS = new Set<Finding['kind']>(['not-inspected', 'limit', 'unreadable']);
 

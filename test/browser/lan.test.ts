@@ -243,6 +243,31 @@ describe('the node on the LAN, over HTTPS', () => {
     }
   });
 
+  test('one address on the LAN holds at most 32 connections: past them a new one is closed at once, and the loopback API keeps answering', async () => {
+    const u = new URL(lan.url);
+    const sockets: ReturnType<typeof connect>[] = [];
+    const outcome = (s: ReturnType<typeof connect>): Promise<'open' | 'closed'> => new Promise((resolve) => {
+      s.once('secureConnect', () => resolve('open'));
+      s.once('close', () => resolve('closed'));
+      s.once('error', () => resolve('closed'));
+    });
+    try {
+      const results: ('open' | 'closed')[] = [];
+      for (let i = 0; i < 36; i++) {
+        const s = connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false });
+        sockets.push(s);
+        results.push(await outcome(s));
+      }
+      expect(results.filter((r) => r === 'open').length).toBeLessThanOrEqual(32);
+      expect(results.slice(32)).toEqual(['closed', 'closed', 'closed', 'closed']);
+      expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    // Once they are gone, the address connects again.
+    await expect.poll(async () => (await get(`${lan.url}/healthz`)).status, { timeout: 10_000 }).toBe(200);
+  });
+
   // Last: it locks this address out for a while.
   test('guessing tokens from the LAN is bounded: past 10 wrong ones a minute, every attempt from that address to the LAN server waits, the right token too; the loopback API does not', async () => {
     const statuses: number[] = [];

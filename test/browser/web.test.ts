@@ -59,7 +59,7 @@ beforeAll(async () => {
     makeEnvelopeLine(curator, { subjects: [disputedDigest], fields: exampleFields('audit', { verdict: 'pass', summary: 'passes our evals' }) }),
     makeEnvelopeLine(lab, { kind: 'lineage', subjects: [quantizedDigest], fields: exampleFields('lineage', { derivedFrom: [{ digest: { sha256: flaggedDigest }, relation: 'quantized' }] }) }),
     makeEnvelopeLine(lab, { subjects: [hostileDigest], fields: exampleFields('audit', { verdict: 'warn', summary: '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">' + 'x'.repeat(3500) }) }),
-    makeEnvelopeLine(stranger, { subjects: [hostileDigest], subjectName: '<img src=x onerror="window.__pwned=5">' + 'n'.repeat(500), kind: 'payload', fields: exampleFields('payload', { finding: { kind: 'suspicious', description: '<iframe src="javascript:window.__pwned=3"></iframe>', path: '"><svg onload=window.__pwned=4>' } }) }),
+    makeEnvelopeLine(stranger, { subjects: [hostileDigest], subjectName: '\u202e<img src=x onerror="window.__pwned=5">' + 'n'.repeat(500), kind: 'payload', fields: exampleFields('payload', { finding: { kind: 'suspicious', description: '<iframe src="javascript:window.__pwned=3"></iframe>', path: '"><svg onload=window.__pwned=4>' } }) }),
   ]);
 });
 
@@ -352,7 +352,7 @@ describe('the web view', () => {
     // A stranger's hostile name for the model: text, clipped, after the counting issuer's name.
     await expect.poll(() => page.getByTestId('model-name').textContent()).toBe('model.gguf');
     const by = (await page.getByTestId('model-name-by').textContent())!;
-    expect(by).toContain('also called <img src=x onerror=');
+    expect(by).toContain('also called <img src=x onerror='); // the right-to-left override before it is gone
     expect(by.length).toBeLessThan(200);
     expect(await page.locator('#app script, #app img, #app iframe, #app svg').count()).toBe(0);
     expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();

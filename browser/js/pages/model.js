@@ -1,6 +1,6 @@
 /* global performance, document, location, history, URLSearchParams, setTimeout, clearTimeout */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, Backticked, Clipped, ErrorBox, html, IssuerName, LIST_LIMIT, normalizeDigest, predicateSummary, shortDid, statementOf, shortDigest, STATUS_LABEL, StatusChip, subscribe, Title, useNames, VerdictChip, when } from '../lib.js';
+import { api, Backticked, Clipped, ErrorBox, html, IssuerName, LIST_LIMIT, normalizeDigest, predicateSummary, printable, shortDid, statementOf, shortDigest, STATUS_LABEL, StatusChip, subscribe, Title, useNames, VerdictChip, when } from '../lib.js';
 
 const REASON_TEXT = {
   trusted: 'counts',
@@ -169,7 +169,7 @@ const NAME_MAX = 120;
  */
 function ModelName({ view, attested, names }) {
   const local = view?.local?.models?.[0]?.name;
-  if (local) return html` <span data-testid="model-name" data-source="local">${local.slice(0, NAME_MAX)}</span> <span class="small muted">(the file on this machine)</span>`;
+  if (local) return html` <span data-testid="model-name" data-source="local">${printable(local).slice(0, NAME_MAX)}</span> <span class="small muted">(the file on this machine)</span>`;
   if (!attested || attested.length === 0) return null;
   const counting = new Set();
   for (const g of Object.values(view?.byPredicate ?? {})) for (const it of g.attestations) if (it.counts) counting.add(it.issuer);
@@ -186,7 +186,7 @@ function attestedNames(items, hex) {
     const st = statementOf(item.envelope);
     const subjects = Array.isArray(st?.subject) ? st.subject : [];
     for (const sub of subjects) {
-      const name = typeof sub?.name === 'string' ? sub.name.trim() : '';
+      const name = typeof sub?.name === 'string' ? printable(sub.name).trim() : '';
       if (sub?.digest?.sha256 === hex && name && !seen.has(name)) seen.set(name, { name, issuer: item.issuer });
     }
   }

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { ChorusError } from '../../../src/errors.js';
 import { signStatement } from '../../../src/statement/sign.js';
 import { nativeSuite } from '../../crypto/native-suite.js';
 import { loadIdentity } from '../../home/identity.js';
@@ -64,14 +65,14 @@ function table(r: ScanReport): string {
   if (r.models.length === 0) lines.push('no model files found');
   for (const m of r.models) {
     const mark = m.inspection === 'dangerous' ? 'DANGEROUS' : m.inspection === 'not-inspected' && m.status !== 'flagged' ? 'UNREAD' : m.status.toUpperCase();
-    lines.push(`${mark.padEnd(9)}  ${clean(m.name)}  (${m.runtime}, sha256:${m.digest.slice(0, 16)}…)`);
+    lines.push(`${mark.padEnd(9)}  ${clean(m.name)}  (${m.runtime}, ${m.digest === '' ? 'not hashed: unreadable' : `sha256:${m.digest.slice(0, 16)}…`})`);
     lines.push(`           ${clean(m.reason)}`);
     if (m.signature !== undefined) lines.push(`           ${signatureLine(m.signature)}`);
     for (const f of m.files) {
       if (f.format === 'unknown' && f.findings.length === 0) continue;
       const from = f.digestFrom === 'name' ? ' (digest from its name; --verify re-hashes)' : '';
       const cover = f.coverage.state === 'inspected' ? 'inspected' : `${f.coverage.state.toUpperCase()}${f.coverage.codeCapable ? ' (this format can carry code)' : ''}`;
-      lines.push(`           ${clean(f.name)}: ${f.format}, ${cover}, ${f.size} bytes, sha256:${f.sha256.slice(0, 16)}…${from}`);
+      lines.push(`           ${clean(f.name)}: ${f.format}, ${cover}, ${f.size} bytes, ${f.sha256 === '' ? 'not hashed: unreadable' : `sha256:${f.sha256.slice(0, 16)}…`}${from}`);
       if (f.tampered) lines.push(`             TAMPERED: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}`);
       for (const x of f.findings.slice(0, 10)) lines.push(`             ${x.severity.toUpperCase()} ${x.kind}${x.path ? ` in ${clean(x.path)}` : ''}: ${clean(x.detail)}`);
       if (f.findings.length > 10) lines.push(`             … ${f.findings.length - 10} more (--json)`);
@@ -97,16 +98,19 @@ export function scanCommand(cli: Cli): Command {
     .option('--issuer <url>', 'with --trusted-root: the OIDC issuer that identity must come from')
     .addHelpText('after', '\nExit status: 3 when a model is flagged in your view, inspection finds it dangerous, or a file whose format can carry code was not inspected in full (UNREAD); 0 otherwise.\nWith --attest a file is signed clean only when every part of it was inspected; a file not read in full gets no payload finding.\nNothing is ever unpickled or executed: inspection reads headers and opcodes only.')
     .action(action(async (paths: string[], opts: { verify?: boolean; json?: boolean; format: string; attest?: boolean; dryRun?: boolean } & SignatureOpts) => {
+      if (opts.dryRun === true && opts.attest !== true) throw new ChorusError('bad_input', '--dry-run goes with --attest (it prints the envelopes --attest would publish); a scan alone publishes nothing');
       const format = opts.json ? 'json' : opts.format;
       const signatureTrust = await trustOf(signatureTrustOptions(opts));
       const home = cli.home();
       return cli.withClient(async (client) => {
         const bar = progressBar('hashing');
         let report: ScanReport;
+        let unread: string[];
         try {
           const done = await scanAndKeep(home.root, { paths, verify: opts.verify ?? false, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t), signatureTrust });
           report = done.report;
-          if (done.notKept !== undefined) cli.err(`chorus: this scan was not kept for the web view's Local models: ${done.notKept.message}`);
+          unread = done.unread;
+          if (done.notKept !== undefined && unread.length === 0) cli.err(`chorus: this scan was not kept for the web view's Local models: ${done.notKept.message}`);
         } finally {
           bar.stop();
         }
@@ -140,7 +144,15 @@ export function scanCommand(cli: Cli): Command {
           }
           if (!opts.dryRun) cli.err(`attested: ${stored} stored${refused > 0 ? `, ${refused} refused` : ''}`);
         }
-        return scanFailed(report) ? EXIT.flagged : EXIT.ok;
+        if (scanFailed(report)) return EXIT.flagged;
+        // Not everything could be read: no pass, whatever was found in the rest (the last scan stays).
+        if (unread.length > 0) {
+          cli.err(`chorus: not everything was read, so this scan passes nothing (exit ${EXIT.usage}; the last scan is kept):`);
+          for (const u of unread.slice(0, 10)) cli.err(`  ${clean(u)}`);
+          if (unread.length > 10) cli.err(`  … and ${unread.length - 10} more`);
+          return EXIT.usage;
+        }
+        return EXIT.ok;
       });
     }));
 }
