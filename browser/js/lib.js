@@ -170,14 +170,13 @@ export function IssuerName({ did, note, names }) {
 }
 
 export const STATUS_LABEL = { flagged: '✖ FLAGGED', caution: '⚠ CAUTION', ok: '✔ OK', disputed: '⇄ DISPUTED', unknown: '? UNKNOWN' };
-export const VERDICT_LABEL = { fail: 'fail', warn: 'warn', pass: 'pass', info: 'info', none: 'none' };
 
 export function StatusChip({ status }) {
   return html`<span class=${`chip s-${status}`}>${STATUS_LABEL[status] ?? String(status)}</span>`;
 }
 export function VerdictChip({ verdict }) {
   if (verdict === undefined) return null;
-  return html`<span class=${`chip v-${verdict}`}>${VERDICT_LABEL[verdict] ?? String(verdict)}</span>`;
+  return html`<span class=${`chip v-${verdict}`}>${String(verdict)}</span>`;
 }
 
 /** Text clipped to CLIP characters with a button for the rest. */

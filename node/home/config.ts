@@ -212,11 +212,6 @@ async function readRawConfig(path: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** Reads and validates config.json alone; a missing file means all defaults. */
-export async function loadConfig(path: string): Promise<Config> {
-  return resolveConfig(path);
-}
-
 export function limitsOf(config: Config): Limits {
   return {
     maxEnvelopeBytes: config.limits.maxEnvelopeBytes,

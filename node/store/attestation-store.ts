@@ -82,6 +82,13 @@ const noSpace = (): ChorusError => new ChorusError('storage_full', 'the disk is 
 /** Up to this many records are read synchronously (see getIds). */
 const SYNC_READ_MAX = 64;
 
+/** The index key of an issuer: its public key. A query by something that is not an Ed25519 did:key is `bad_input`, whichever index it asks. */
+function issuerKeyOf(issuer: string): Buffer {
+  const pub = publicKeyFromDidKey(issuer);
+  if (pub === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: "${issuer.slice(0, 100)}"`);
+  return Buffer.from(pub);
+}
+
 /**
  * The replicated local store on LevelDB. One process owns it (LevelDB's lock); every
  * accepted attestation lands in one atomic batch with all its index entries, so a crash
@@ -449,7 +456,7 @@ export class AttestationStore implements IngestStoreView {
       removed.push({ id, issuer: a.issuer, t: Math.floor(a.issuedAt / 1000), subjects: f.subjects });
     });
     for (const [issuer, u] of touched) {
-      const k = key(P.usage, Buffer.from(publicKeyFromDidKey(issuer) as Uint8Array));
+      const k = key(P.usage, issuerKeyOf(issuer));
       if (u.count <= 0) ops.push({ type: 'del', key: k });
       else {
         ops.push({ type: 'put', key: k, value: indexValue.encodeUsage(u.bytes, u.count, u.group) });
@@ -489,9 +496,7 @@ export class AttestationStore implements IngestStoreView {
    * envelope sizes (from the issuer index: no record is read).
    */
   async oldestOf(issuer: string, limit: number, after = 0): Promise<{ id: string; bytes: number; seq: number }[]> {
-    const pub = publicKeyFromDidKey(issuer);
-    if (pub === undefined) return [];
-    const prefix = key(P.issuer, Buffer.from(pub));
+    const prefix = key(P.issuer, issuerKeyOf(issuer));
     const entries = await this.read((db) => db.iterator({ gt: Buffer.concat([prefix, u64(after)]), lt: upperBound(prefix), limit }).all());
     return entries.map(([k, v]) => {
       const { id, bytes } = indexValue.issuer(v);
@@ -521,9 +526,7 @@ export class AttestationStore implements IngestStoreView {
 
   /** One issuer's newest `limit` attestations about a subject, newest first. */
   async newestBySubjectIssuer(digest: string, issuer: string, limit: number): Promise<StoredAttestation[]> {
-    const pub = publicKeyFromDidKey(issuer);
-    if (pub === undefined) return [];
-    const prefix = key(P.subjectIssuer, hex32(digest), Buffer.from(pub));
+    const prefix = key(P.subjectIssuer, hex32(digest), issuerKeyOf(issuer));
     const entries = await this.read((db) => db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all());
     return this.getIds(entries.map(([, v]) => v));
   }
@@ -557,18 +560,14 @@ export class AttestationStore implements IngestStoreView {
 
   /** An issuer's newest `limit` endorsements, newest first. */
   async endorsementsBy(issuer: string, limit: number): Promise<StoredAttestation[]> {
-    const pub = publicKeyFromDidKey(issuer);
-    if (pub === undefined) return [];
-    const prefix = key(P.endorsement, Buffer.from(pub));
+    const prefix = key(P.endorsement, issuerKeyOf(issuer));
     const entries = await this.read((db) => db.iterator({ gt: prefix, lt: upperBound(prefix), reverse: true, limit }).all());
     return this.getIds(entries.map(([, v]) => v));
   }
 
   /** One issuer's attestations about a subject, in arrival order. */
   async bySubjectIssuer(digest: string, issuer: string, opts: { after?: number; limit?: number } = {}): Promise<Page<StoredAttestation>> {
-    const pub = publicKeyFromDidKey(issuer);
-    if (pub === undefined) return { items: [], next: undefined };
-    return this.page(key(P.subjectIssuer, hex32(digest), Buffer.from(pub)), opts);
+    return this.page(key(P.subjectIssuer, hex32(digest), issuerKeyOf(issuer)), opts);
   }
 
   /** Attestations about a subject digest, in arrival order (with `before`: newest first, before it). */
@@ -599,9 +598,7 @@ export class AttestationStore implements IngestStoreView {
 
   /** Attestations by an issuer, in arrival order (with `before`: newest first, before it). */
   async byIssuer(issuer: string, opts: { after?: number; before?: number | undefined; limit?: number } = {}): Promise<Page<StoredAttestation>> {
-    const pub = publicKeyFromDidKey(issuer);
-    if (pub === undefined) throw new ChorusError('bad_input', `not an Ed25519 did:key: ${issuer}`);
-    return this.page(key(P.issuer, Buffer.from(pub)), opts);
+    return this.page(key(P.issuer, issuerKeyOf(issuer)), opts);
   }
 
   /** Every attestation in arrival order after sequence `after`. */

@@ -47,7 +47,9 @@ export const LicensePredicate = z.strictObject({
   notes: LongText.optional(),
 });
 
+/** How much a finding matters: one scale for payload attestations and for local inspection. */
 export const Severity = z.enum(['info', 'low', 'medium', 'high', 'critical']);
+export type Severity = z.infer<typeof Severity>;
 
 export const PayloadPredicate = z.strictObject({
   ...PredicateHeader,
@@ -121,9 +123,6 @@ export const ProvenancePredicate = z.strictObject({
   files: z.int().min(1).max(1_000_000).describe('files the signature covers, each re-hashed and matched'),
   notes: LongText.optional(),
 });
-
-/** Predicates a node does not know: header checked, the rest kept and relayed. */
-export const UnknownPredicate = z.looseObject({ ...PredicateHeader });
 
 /** The v1 vocabulary: kind name -> type URI and schema. */
 export const PREDICATES = {

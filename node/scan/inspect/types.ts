@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Severity } from '../../../src/statement/predicates.js';
 
 /** What an inspector can find in a file. */
 export const FINDING_KINDS = [
@@ -19,7 +20,7 @@ export const FINDING_KINDS = [
 
 export const FindingSchema = z.object({
   kind: z.enum(FINDING_KINDS),
-  severity: z.enum(['critical', 'high', 'medium', 'low', 'info']),
+  severity: Severity,
   /** Where inside the file: an archive member (`archive/data.pkl`, `a.zip!inner/data.pkl`). */
   path: z.string().optional(),
   /** Byte offset of the finding inside `path` (or the file), when known. */
@@ -29,7 +30,7 @@ export const FindingSchema = z.object({
 /** One thing inspection found, with how much it matters. */
 export type Finding = z.infer<typeof FindingSchema>;
 export type FindingKind = Finding['kind'];
-export type Severity = Finding['severity'];
+export type { Severity };
 
 export const ImportClassSchema = z.enum(['dangerous', 'allowed', 'suspicious']);
 /** How a pickle import is judged. */
