@@ -171,6 +171,24 @@ export class Metrics {
     } });
   }
 
+  /** The kept views (issue 24): hits, misses, evictions and invalidations, and what they hold. */
+  watchViewCache(cache: { readonly stats: { hits: number; misses: number; evictions: number; invalidations: number }; readonly size: { entries: number; bytes: number } }): void {
+    const registers = [this.registry];
+    new Counter({ name: 'chorus_views_kept_total', help: 'Reputation views asked of the kept-view cache, by outcome: hit (served as kept), miss (computed), evicted (dropped for room), invalidated (dropped by a change to what it read)', labelNames: ['outcome'], registers, collect() {
+      this.reset();
+      this.inc({ outcome: 'hit' }, cache.stats.hits);
+      this.inc({ outcome: 'miss' }, cache.stats.misses);
+      this.inc({ outcome: 'evicted' }, cache.stats.evictions);
+      this.inc({ outcome: 'invalidated' }, cache.stats.invalidations);
+    } });
+    new Gauge({ name: 'chorus_views_kept', help: 'Reputation views kept computed now', registers, collect() {
+      this.set(cache.size.entries);
+    } });
+    new Gauge({ name: 'chorus_views_kept_bytes', help: 'Memory the kept views take, estimated (bounded by limits.viewCacheBytes)', registers, collect() {
+      this.set(cache.size.bytes);
+    } });
+  }
+
   /** Issuer logs (SPEC §16): mirrors, what they lack, equivocations, and the log protocol's traffic. */
   watchLogs(mirror: { readonly stats: { issuers: number; missing: number; equivocations: number } }, sync?: () => { checkpointsReceived: number; checkpointsRejected: number; leavesFetched: number; envelopesFetched: number; lyingPeers: number; served: number } | undefined): void {
     const registers = [this.registry];

@@ -78,6 +78,7 @@ export async function startDaemon(home: HomePaths, opts: DaemonOptions = {}): Pr
     const metrics = new Metrics(node.store, node.trustState);
     metrics.watchPool(node.pool);
     metrics.watchViews(node.viewCache);
+    metrics.watchViewCache(node.views);
     const health = new Health();
     node.store.onFull((full) => {
       if (full) {

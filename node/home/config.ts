@@ -32,6 +32,8 @@ export const ConfigSchema = z.strictObject({
       newIssuersPerHour: z.int().min(0).default(5000).describe('issuers new to this node that all peers together may bring in per hour'),
       expiredGraceSeconds: z.int().min(0).default(7 * 86_400).describe('expired attestations are deleted this long after they expire'),
       maxConcurrentViews: z.int().min(1).max(64).default(4).describe('reputation views computed at once; more wait'),
+      viewCacheEntries: z.int().min(0).max(10_000_000).default(50_000).describe('views kept computed until something changes them (0: none)'),
+      viewCacheBytes: z.int().min(0).default(128 * 1024 * 1024).describe('memory the kept views may take, estimated'),
       trustChangesPerIssuerPerMinute: z.int().min(1).max(10_000).default(6).describe('times one issuer\'s endorsement changes (endorsements, their retractions, their expiries) may force a trust-graph recomputation per clock minute, trusted or not; past it they are stored but reach the graph at the next minute, together (SPEC §14.8)'),
       trustRecomputesPerSecond: z.int().min(1).max(1000).default(4).describe('trust-graph recomputations per second that endorsement changes may force, all issuers together; past it they wait their turn (SPEC §14.8)'),
     })
@@ -132,6 +134,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   CHORUS_API_CORS_ORIGINS: 'api.corsOrigins',
   CHORUS_API_ALLOWED_HOSTS: 'api.allowedHosts',
   CHORUS_API_MAX_EVENT_STREAMS: 'api.maxEventStreams',
+  CHORUS_LIMITS_VIEW_CACHE_ENTRIES: 'limits.viewCacheEntries',
   CHORUS_LOG_LEVEL: 'log.level',
   CHORUS_NET_ENABLED: 'net.enabled',
   CHORUS_NET_LISTEN: 'net.listen',

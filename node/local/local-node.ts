@@ -13,6 +13,7 @@ import { Ingestor } from '../ingest/ingestor.js';
 import { AttestationStore } from '../store/attestation-store.js';
 import { StrangerPool } from '../store/stranger-pool.js';
 import { TrustState } from './trust-state.js';
+import { ViewCache } from './view-cache.js';
 import { ViewReader } from './view-reader.js';
 
 /** A view lists, besides every counting attestation, at most this many that do not count. */
@@ -72,7 +73,11 @@ export class LocalNode {
     private readonly now: () => number,
   ) {
     this.reader = new ViewReader(store);
+    this.views = new ViewCache(config.limits.viewCacheEntries, config.limits.viewCacheBytes);
   }
+
+  /** Views kept computed until a commit, a removal, a trust change or an expiry changes them (issue 24). */
+  readonly views: ViewCache<NodeView>;
 
   static async open(home: HomePaths, opts: { now?: () => number; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): Promise<LocalNode> {
     const identity = await loadIdentity(home.key);
@@ -94,10 +99,12 @@ export class LocalNode {
     const node = new LocalNode(home, config, identity, store, suite, limits, ingestor, pool, trustState, now);
     trustState.onChange(() => pool.retally());
     ingestor.onCommitted((ds) => {
+      node.views.invalidate(ds.flatMap((d) => (d.outcome === 'accept' ? d.attestation.subjects : [])));
       node.reader.committed(ds);
       trustState.committed(ds);
     });
     store.onRemoved((removed, reason) => {
+      node.views.invalidate(removed.flatMap((r) => r.subjects));
       for (const r of removed) for (const d of r.subjects) node.reader.forgetSubject(d);
       trustState.removed(removed);
       // An eviction's effect on the pool is the plan's own; a collection is recounted.
@@ -146,8 +153,18 @@ export class LocalNode {
    */
   async view(digest: string, opts: { now?: number; graph?: TrustGraph; without?: string | undefined } = {}): Promise<NodeView> {
     // What-if: as if the issuer were blocked (its attestations and the trust it passes on go).
-    const graph = opts.graph ?? (opts.without !== undefined ? await this.trustState.without(opts.without) : await this.trust());
-    const view = await this.viewSlot(() => this.viewAt(digest, graph, opts.now ?? this.now(), opts.without, 0, lineageWalk(digest)));
+    const current = opts.without === undefined ? await this.trust() : undefined;
+    const graph = opts.graph ?? (opts.without !== undefined ? await this.trustState.without(opts.without) : current as TrustGraph);
+    const now = opts.now ?? this.now();
+    // The plain view (no what-if, the node's current graph and its own clock) is kept until something changes it.
+    const keep = opts.without === undefined && graph === current && opts.now === undefined;
+    const view = (keep ? this.views.get(digest, graph, now) : undefined) ?? await this.viewSlot(async () => {
+      const token = this.views.begin();
+      const walk = lineageWalk(digest);
+      const computed = await this.viewAt(digest, graph, now, opts.without, 0, walk);
+      if (keep) this.views.put(token, digest, graph, now, computed, [...walk.visited]);
+      return computed;
+    });
     // Endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8).
     const out = withDeferred(view, this.trustState.deferred(), graph);
     return this.mirror === undefined ? out : { ...out, completeness: viewCompleteness(this.mirror, out) };

@@ -95,11 +95,11 @@ export class NodeService {
   /** Views of up to 1,000 digests: each distinct digest viewed once, evidence sent once. */
   async query(digests: readonly string[], opts: { evidence?: boolean; without?: string | undefined }) {
     const graph = opts.without !== undefined ? await this.node.trustState.without(opts.without) : await this.node.trust();
-    const now = Date.now();
     const views = new Map<string, Promise<NodeView>>();
     const viewOf = (digest: string): Promise<NodeView> => {
       let v = views.get(digest);
-      if (v === undefined) views.set(digest, (v = this.node.view(digest, { now, graph, without: opts.without })));
+      // One graph for the whole query; the node's clock (so a kept view can answer).
+      if (v === undefined) views.set(digest, (v = this.node.view(digest, { graph, without: opts.without })));
       return v;
     };
     const withEvidence = new Set<string>();

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { initHome, resolveHome } from '../../node/home/home.js';
+import { writePolicy } from '../../node/home/trust-list.js';
+import { LocalNode } from '../../node/local/local-node.js';
+import { TrustPolicyFile } from '../../src/reputation/policy.js';
+import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
+import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
+import { tempDir } from '../support/temp-dir.js';
+
+/*
+ * Kept views (issue 24): a view is computed once and served as kept until something that can
+ * change it happens. Each case asks the same digest twice (the second a hit), changes one
+ * thing, and asks again: the answer must be the new one, never the kept one.
+ */
+
+async function withNode<T>(policy: unknown, fn: (node: LocalNode) => Promise<T>, clock?: () => number, overrides: Record<string, unknown> = {}): Promise<T> {
+  await using dir = await tempDir('chorus-kept-');
+  const home = resolveHome({}, dir.path);
+  await initHome(home);
+  await writePolicy(home.trust, TrustPolicyFile.parse(policy));
+  const node = await LocalNode.open(home, { env: {}, overrides: { 'trust.includeSelf': false, ...overrides }, ...(clock ? { now: clock } : {}) });
+  try {
+    return await fn(node);
+  } finally {
+    await node.close();
+  }
+}
+
+const audit = (verdict: string, summary = verdict) => exampleFields('audit', { verdict, summary });
+
+describe('kept views', () => {
+  it('a second read is a hit; a commit about the digest, and a commit about a base it inherits from, are seen at once', async () => {
+    const lab = makeIssuer();
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      const [model, base] = [randomDigest(), randomDigest()];
+      await node.ingestor.ingestMany([
+        makeEnvelopeLine(lab, { subjects: [model], fields: audit('pass') }),
+        makeEnvelopeLine(lab, { kind: 'lineage', subjects: [model], fields: { derivedFrom: [{ digest: { sha256: base }, relation: 'quantized' }] } }),
+      ]);
+      expect((await node.view(model)).status).toBe('ok');
+      const hits = node.views.stats.hits;
+      expect((await node.view(model)).status).toBe('ok');
+      expect(node.views.stats.hits).toBe(hits + 1);
+
+      // A dealignment finding about the base: inherited by the model (it read the base).
+      await node.ingestor.ingestMany([makeEnvelopeLine(lab, { kind: 'dealignment', subjects: [base], fields: exampleFields('dealignment') })]);
+      const after = await node.view(model);
+      expect(after.byPredicate['dealignment']?.counted).toBe(1);
+
+      // About the model itself: a newer failing audit supersedes the pass.
+      await node.ingestor.ingestMany([makeEnvelopeLine(lab, { subjects: [model], fields: audit('fail'), issuedAt: new Date() })]);
+      expect((await node.view(model)).status).toBe('flagged');
+    });
+  });
+
+  it('a trust change is seen at once: a new endorsement makes a stranger count', async () => {
+    const [lab, other] = [makeIssuer(), makeIssuer()];
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      const model = randomDigest();
+      await node.ingestor.ingestMany([makeEnvelopeLine(other, { subjects: [model], fields: audit('fail') })]);
+      expect((await node.view(model)).status).toBe('unknown');
+      expect((await node.view(model)).status).toBe('unknown');
+      await node.ingestor.ingestMany([makeEnvelopeLine(lab, { kind: 'endorsement', subjects: [endorsementSubject(other.did)], fields: { endorsed: other.did, scope: ['*'], weight: 1 } })]);
+      expect((await node.view(model)).status).toBe('flagged');
+    });
+  });
+
+  it('an expiry is seen when it comes, with no commit at all', async () => {
+    const lab = makeIssuer();
+    let now = Date.now();
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      const model = randomDigest();
+      await node.ingestor.ingestMany([makeEnvelopeLine(lab, { subjects: [model], fields: audit('fail'), expiresAt: new Date(now + 60_000) })]);
+      expect((await node.view(model)).status).toBe('flagged');
+      expect((await node.view(model)).status).toBe('flagged');
+      now += 61_000;
+      expect((await node.view(model)).status).toBe('unknown');
+    }, () => now);
+  });
+
+  it('a flood of distinct digests evicts: the kept views never pass their bound', async () => {
+    const lab = makeIssuer();
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      const kept = randomDigest();
+      await node.view(kept);
+      for (let i = 0; i < 300; i++) {
+        await node.view(randomDigest());
+        await node.view(kept); // kept warm: used most recently, never the one evicted
+        expect(node.views.size.entries).toBeLessThanOrEqual(50);
+      }
+      expect(node.views.stats.evictions).toBeGreaterThanOrEqual(250);
+      const hits = node.views.stats.hits;
+      await node.view(kept);
+      expect(node.views.stats.hits).toBe(hits + 1);
+    }, undefined, { 'limits.viewCacheEntries': 50 });
+  });
+});
