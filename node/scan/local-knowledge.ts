@@ -23,13 +23,14 @@ export interface LocalKnowledge {
  */
 export class LocalScanIndex {
   private cache: { mtimeMs: number; byDigest: Map<string, LastScan['report']['models'][number][]>; at: string } | undefined;
-  private checkedAt = 0;
+  /** When the file was last looked at: no scan file is remembered for a second too (a stat per view otherwise). */
+  private checkedAt = -Infinity;
 
   constructor(private readonly dataDir: string) {}
 
   private async load(): Promise<typeof this.cache> {
     const now = Date.now();
-    if (this.cache !== undefined && now - this.checkedAt < 1000) return this.cache;
+    if (now - this.checkedAt < 1000) return this.cache;
     this.checkedAt = now;
     const mtimeMs = await stat(lastScanFile(this.dataDir)).then((s) => s.mtimeMs, () => -1);
     if (mtimeMs < 0) return (this.cache = undefined);
