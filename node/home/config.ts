@@ -5,18 +5,18 @@ import { ChorusError } from '../../src/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/ingest/limits.js';
 
 /** A multiaddr string (`/ip4/127.0.0.1/tcp/7421`), checked when the config is read, not when libp2p starts. */
-const Multiaddr = z.string().min(1).refine((s) => {
+const Multiaddr = z.string().min(1).refine((text) => {
   try {
-    multiaddr(s);
+    multiaddr(text);
     return true;
   } catch {
     return false;
   }
-}, { error: (i) => `not a multiaddr: ${JSON.stringify(i.input)} (expected e.g. /ip4/0.0.0.0/tcp/7421)` });
+}, { error: (issue) => `not a multiaddr: ${JSON.stringify(issue.input)} (expected e.g. /ip4/0.0.0.0/tcp/7421)` });
 
 /** A DNS name as it appears in a Host header, without port: letters, digits, dots, hyphens. */
 const HostName = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i, 'a host name without port or scheme, e.g. "chorus.example.org"')
-  .transform((h) => h.toLowerCase().replace(/\.$/, ''));
+  .transform((host) => host.toLowerCase().replace(/\.$/, ''));
 
 /** config.json in the data dir. Every field has a default; unknown fields are an error. */
 export const ConfigSchema = z.strictObject({
@@ -148,12 +148,12 @@ export const ENV_OVERRIDES: Record<string, string> = {
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
-  let o = target;
-  for (const p of parts.slice(0, -1)) {
-    if (typeof o[p] !== 'object' || o[p] === null) o[p] = {};
-    o = o[p] as Record<string, unknown>;
+  let obj = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof obj[part] !== 'object' || obj[part] === null) obj[part] = {};
+    obj = obj[part] as Record<string, unknown>;
   }
-  o[parts[parts.length - 1] as string] = value;
+  obj[parts[parts.length - 1] as string] = value;
 }
 
 function envValue(raw: string): unknown {
@@ -176,26 +176,26 @@ export async function resolveConfig(path: string, env: NodeJS.ProcessEnv = {}, o
   const raw = await readRawConfig(path);
   const from = new Map<string, string>();
   for (const [name, field] of Object.entries(ENV_OVERRIDES)) {
-    const v = env[name];
-    if (v !== undefined && v !== '') {
-      setPath(raw, field, envValue(v));
+    const value = env[name];
+    if (value !== undefined && value !== '') {
+      setPath(raw, field, envValue(value));
       from.set(field, `environment variable ${name}`);
     }
   }
-  for (const [field, v] of Object.entries(overrides)) {
-    if (v === undefined) continue;
-    setPath(raw, field, v);
+  for (const [field, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    setPath(raw, field, value);
     from.set(field, 'command line');
   }
-  const r = ConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    const field = i && i.path.length > 0 ? i.path.join('.') : '(root)';
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
     // An array item's source is its array's: "net.listen.0" came from where "net.listen" did.
-    const source = i?.path.map((_, n) => from.get(i.path.slice(0, n + 1).join('.'))).findLast((s) => s !== undefined);
-    throw new ChorusError('bad_input', `invalid configuration: field "${field}" (from ${source ?? path}): ${i?.message ?? 'invalid'}`, { field });
+    const source = issue?.path.map((_, depth) => from.get(issue.path.slice(0, depth + 1).join('.'))).findLast((found) => found !== undefined);
+    throw new ChorusError('bad_input', `invalid configuration: field "${field}" (from ${source ?? path}): ${issue?.message ?? 'invalid'}`, { field });
   }
-  return r.data;
+  return parsed.data;
 }
 
 async function readRawConfig(path: string): Promise<Record<string, unknown>> {
@@ -207,9 +207,9 @@ async function readRawConfig(path: string): Promise<Record<string, unknown>> {
     throw new ChorusError('io_error', `cannot read ${path}: ${(e as Error).message}`);
   }
   try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
-    return v as Record<string, unknown>;
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected a JSON object');
+    return parsed as Record<string, unknown>;
   } catch (e) {
     throw new ChorusError('bad_input', `${path} is not valid JSON: ${(e as Error).message}`);
   }

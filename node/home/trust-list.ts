@@ -38,7 +38,7 @@ export async function loadPolicy(path: string): Promise<TrustPolicy> {
   if (v1.success) {
     const policy = TrustPolicyFile.parse({
       version: 2,
-      roots: v1.data.issuers.map((e) => ({ issuer: e.issuer, scope: ['*'], weight: 1, addedAt: e.addedAt, ...(e.note === undefined ? {} : { note: e.note }) })),
+      roots: v1.data.issuers.map((entry) => ({ issuer: entry.issuer, scope: ['*'], weight: 1, addedAt: entry.addedAt, ...(entry.note === undefined ? {} : { note: entry.note }) })),
     });
     await copyFile(path, `${path}.v1`);
     await writePolicy(path, policy);
@@ -83,11 +83,11 @@ export function applyEdit(policy: TrustPolicy, edit: PolicyEdit, now: Date): { p
   }
   checkDid(edit.issuer);
   const without = {
-    roots: policy.roots.filter((r) => r.issuer !== edit.issuer),
-    blocks: policy.blocks.filter((b) => b.issuer !== edit.issuer),
-    subscriptions: policy.subscriptions.filter((s) => s.issuer !== edit.issuer),
+    roots: policy.roots.filter((root) => root.issuer !== edit.issuer),
+    blocks: policy.blocks.filter((block) => block.issuer !== edit.issuer),
+    subscriptions: policy.subscriptions.filter((subscription) => subscription.issuer !== edit.issuer),
   };
-  const was = [...policy.roots, ...policy.blocks, ...policy.subscriptions].find((e) => e.issuer === edit.issuer);
+  const was = [...policy.roots, ...policy.blocks, ...policy.subscriptions].find((entry) => entry.issuer === edit.issuer);
   const addedAt = was?.addedAt ?? stamp(now);
   const note = 'note' in edit && edit.note !== undefined ? edit.note : was?.note;
   const noteField = note === undefined ? {} : { note };
@@ -97,7 +97,7 @@ export function applyEdit(policy: TrustPolicy, edit: PolicyEdit, now: Date): { p
       next = { ...policy, ...without };
       break;
     case 'trust': {
-      const old = policy.roots.find((r) => r.issuer === edit.issuer);
+      const old = policy.roots.find((root) => root.issuer === edit.issuer);
       next = { ...policy, ...without, roots: [...without.roots, { issuer: edit.issuer, scope: [...(edit.scope ?? old?.scope ?? ['*'])], weight: edit.weight ?? old?.weight ?? 1, addedAt, ...noteField }] };
       break;
     }
@@ -105,7 +105,7 @@ export function applyEdit(policy: TrustPolicy, edit: PolicyEdit, now: Date): { p
       next = { ...policy, ...without, blocks: [...without.blocks, { issuer: edit.issuer, addedAt, ...noteField }] };
       break;
     case 'subscribe': {
-      const old = policy.subscriptions.find((s) => s.issuer === edit.issuer);
+      const old = policy.subscriptions.find((subscription) => subscription.issuer === edit.issuer);
       next = { ...policy, ...without, subscriptions: [...without.subscriptions, { issuer: edit.issuer, weight: edit.weight ?? old?.weight ?? 0.5, addedAt, ...noteField }] };
       break;
     }
@@ -116,9 +116,9 @@ export function applyEdit(policy: TrustPolicy, edit: PolicyEdit, now: Date): { p
 
 /** Loads, edits and writes the policy; returns it and whether anything changed. */
 export async function editPolicy(path: string, edit: PolicyEdit, now = new Date()): Promise<{ policy: TrustPolicy; changed: boolean }> {
-  const r = applyEdit(await loadPolicy(path), edit, now);
-  if (r.changed) await writePolicy(path, r.policy);
-  return r;
+  const result = applyEdit(await loadPolicy(path), edit, now);
+  if (result.changed) await writePolicy(path, result.policy);
+  return result;
 }
 
 /**
@@ -127,15 +127,15 @@ export async function editPolicy(path: string, edit: PolicyEdit, now = new Date(
  */
 export async function replaceRoots(path: string, issuers: readonly { issuer: string; note?: string | undefined; scope?: readonly (Scope | '*')[] | undefined; weight?: number | undefined }[], now: Date): Promise<TrustPolicy> {
   const policy = await loadPolicy(path);
-  const before = new Map(policy.roots.map((r) => [r.issuer, r]));
+  const before = new Map(policy.roots.map((root) => [root.issuer, root]));
   const seen = new Set<string>();
-  const roots = issuers.map((e) => {
-    checkDid(e.issuer);
-    if (seen.has(e.issuer)) throw new ChorusError('bad_input', `listed twice: ${e.issuer}`);
-    seen.add(e.issuer);
-    const old = before.get(e.issuer);
-    const note = e.note ?? old?.note;
-    return { issuer: e.issuer, scope: [...(e.scope ?? old?.scope ?? ['*'])], weight: e.weight ?? old?.weight ?? 1, addedAt: old?.addedAt ?? stamp(now), ...(note === undefined ? {} : { note }) };
+  const roots = issuers.map((entry) => {
+    checkDid(entry.issuer);
+    if (seen.has(entry.issuer)) throw new ChorusError('bad_input', `listed twice: ${entry.issuer}`);
+    seen.add(entry.issuer);
+    const old = before.get(entry.issuer);
+    const note = entry.note ?? old?.note;
+    return { issuer: entry.issuer, scope: [...(entry.scope ?? old?.scope ?? ['*'])], weight: entry.weight ?? old?.weight ?? 1, addedAt: old?.addedAt ?? stamp(now), ...(note === undefined ? {} : { note }) };
   });
-  return writePolicy(path, { ...policy, roots, blocks: policy.blocks.filter((b) => !seen.has(b.issuer)), subscriptions: policy.subscriptions.filter((s) => !seen.has(s.issuer)) });
+  return writePolicy(path, { ...policy, roots, blocks: policy.blocks.filter((block) => !seen.has(block.issuer)), subscriptions: policy.subscriptions.filter((subscription) => !seen.has(subscription.issuer)) });
 }

@@ -47,8 +47,8 @@ export type GateRefusal = 'ip-rate' | 'network-rate' | 'rate' | 'ip-open' | 'blo
  */
 export function addressOf(ma: Multiaddr): PeerAddress | undefined {
   const comps = ma.getComponents();
-  if (comps.some((c) => c.name === 'p2p-circuit')) return undefined;
-  for (const c of comps) if ((c.name === 'ip4' || c.name === 'ip6') && c.value !== undefined) return classifyIp(c.value);
+  if (comps.some((component) => component.name === 'p2p-circuit')) return undefined;
+  for (const component of comps) if ((component.name === 'ip4' || component.name === 'ip6') && component.value !== undefined) return classifyIp(component.value);
   return undefined;
 }
 
@@ -86,46 +86,46 @@ export class ConnectionGate {
   /** Whether to refuse an inbound connection from `remote` (true: refuse). Takes a slot when not. */
   deny(remote: Multiaddr): boolean {
     const now = this.now();
-    const a = this.keyed(remote);
-    if (a === undefined) {
+    const addr = this.keyed(remote);
+    if (addr === undefined) {
       // Relayed, or loopback (unless gated): the global rate only.
-      if (addressOf(remote) === undefined && remote.getComponents().some((c) => c.name === 'p2p-circuit')) return false;
+      if (addressOf(remote) === undefined && remote.getComponents().some((component) => component.name === 'p2p-circuit')) return false;
       refill(this.total, this.bounds.totalBurst, this.bounds.totalPerMinute, now);
       if (this.total.tokens < 1) return this.refuse('rate');
       this.total.tokens -= 1;
       return false;
     }
-    const { ip, network } = a;
-    let s = this.suspect.get(ip);
-    if (s !== undefined && s.until <= now) {
+    const { ip, network } = addr;
+    let suspect = this.suspect.get(ip);
+    if (suspect !== undefined && suspect.until <= now) {
       this.suspect.delete(ip);
-      s = undefined;
+      suspect = undefined;
     }
-    if (s !== undefined) {
-      refill(s.bucket, this.bounds.suspectBurst, this.bounds.suspectPerMinute, now);
-      if (s.bucket.tokens < 1) return this.refuse('blocked-address');
+    if (suspect !== undefined) {
+      refill(suspect.bucket, this.bounds.suspectBurst, this.bounds.suspectPerMinute, now);
+      if (suspect.bucket.tokens < 1) return this.refuse('blocked-address');
     }
     if ((this.open.get(ip) ?? 0) >= this.bounds.perIpOpen) return this.refuse('ip-open');
-    const b = this.bucket(this.perIp, ip, this.bounds.perIpBurst, this.bounds.perIpPerMinute, now);
-    if (b.tokens < 1) return this.refuse('ip-rate');
+    const bucket = this.bucket(this.perIp, ip, this.bounds.perIpBurst, this.bounds.perIpPerMinute, now);
+    if (bucket.tokens < 1) return this.refuse('ip-rate');
     // A network (/24, /48) may open four times what one address may: a few hosts of one
     // allocation are fine, a rotation through it is not.
-    const n = network === ip ? undefined : this.bucket(this.perNetwork, network, 2 * this.bounds.perIpBurst, 4 * this.bounds.perIpPerMinute, now);
-    if (n !== undefined && n.tokens < 1) return this.refuse('network-rate');
+    const networkBucket = network === ip ? undefined : this.bucket(this.perNetwork, network, 2 * this.bounds.perIpBurst, 4 * this.bounds.perIpPerMinute, now);
+    if (networkBucket !== undefined && networkBucket.tokens < 1) return this.refuse('network-rate');
     refill(this.total, this.bounds.totalBurst, this.bounds.totalPerMinute, now);
     if (this.total.tokens < 1) return this.refuse('rate');
-    b.tokens -= 1;
-    if (n !== undefined) n.tokens -= 1;
+    bucket.tokens -= 1;
+    if (networkBucket !== undefined) networkBucket.tokens -= 1;
     this.total.tokens -= 1;
-    if (s !== undefined) s.bucket.tokens -= 1;
+    if (suspect !== undefined) suspect.bucket.tokens -= 1;
     return false;
   }
 
   /** The gate's key of an address: undefined when only the global rate applies to it. */
   private keyed(remote: Multiaddr): PeerAddress | undefined {
-    const a = addressOf(remote);
-    if (a === undefined || (a.kind === 'loopback' && !this.bounds.gateLoopback)) return undefined;
-    return a;
+    const addr = addressOf(remote);
+    if (addr === undefined || (addr.kind === 'loopback' && !this.bounds.gateLoopback)) return undefined;
+    return addr;
   }
 
   /** An inbound connection from `remote` opened (after the upgrade) or closed. */
@@ -137,9 +137,9 @@ export class ConnectionGate {
   closed(remote: Multiaddr): void {
     const ip = this.keyed(remote)?.ip;
     if (ip === undefined) return;
-    const n = (this.open.get(ip) ?? 1) - 1;
-    if (n <= 0) this.open.delete(ip);
-    else this.open.set(ip, n);
+    const count = (this.open.get(ip) ?? 1) - 1;
+    if (count <= 0) this.open.delete(ip);
+    else this.open.set(ip, count);
   }
 
   /** A peer connected from `remote` was blocked until `until`: its address is paced meanwhile. */
@@ -153,15 +153,15 @@ export class ConnectionGate {
   /** Inbound connections open now, from how many addresses. */
   get openCount(): { connections: number; addresses: number } {
     let connections = 0;
-    for (const n of this.open.values()) connections += n;
+    for (const count of this.open.values()) connections += count;
     return { connections, addresses: this.open.size };
   }
 
   /** The most inbound connections one address holds open now. */
   get maxOpenPerAddress(): number {
-    let m = 0;
-    for (const n of this.open.values()) m = Math.max(m, n);
-    return m;
+    let most = 0;
+    for (const count of this.open.values()) most = Math.max(most, count);
+    return most;
   }
 
   private refuse(why: GateRefusal): true {
@@ -170,18 +170,18 @@ export class ConnectionGate {
   }
 
   private bucket(table: Map<string, Bucket>, key: string, burst: number, perMinute: number, now: number): Bucket {
-    let b = table.get(key);
-    if (b === undefined) {
+    let bucket = table.get(key);
+    if (bucket === undefined) {
       if (table.size >= MAX_TRACKED) table.delete(table.keys().next().value as string);
-      b = { tokens: burst, at: now };
+      bucket = { tokens: burst, at: now };
     } else table.delete(key);
-    table.set(key, b);
-    refill(b, burst, perMinute, now);
-    return b;
+    table.set(key, bucket);
+    refill(bucket, burst, perMinute, now);
+    return bucket;
   }
 }
 
-function refill(b: Bucket, burst: number, perMinute: number, now: number): void {
-  b.tokens = Math.min(burst, b.tokens + ((now - b.at) * perMinute) / 60_000);
-  b.at = now;
+function refill(bucket: Bucket, burst: number, perMinute: number, now: number): void {
+  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * perMinute) / 60_000);
+  bucket.at = now;
 }

@@ -43,7 +43,7 @@ const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const Size = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Request = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('checkpoints'), issuers: z.array(Did).min(1).max(MAX_ISSUERS_PER_REQUEST) }),
-  z.strictObject({ type: z.literal('leaves'), issuer: Did, start: Size, end: Size }).refine((r) => r.end > r.start && r.end - r.start <= LEAF_PAGE, `a leaf page is 1 to ${LEAF_PAGE} leaves`),
+  z.strictObject({ type: z.literal('leaves'), issuer: Did, start: Size, end: Size }).refine((req) => req.end > req.start && req.end - req.start <= LEAF_PAGE, `a leaf page is 1 to ${LEAF_PAGE} leaves`),
   z.strictObject({ type: z.literal('inclusion'), issuer: Did, id: Hex64 }),
   z.strictObject({ type: z.literal('consistency'), issuer: Did, from: Size, to: Size }),
   z.strictObject({ type: z.literal('equivocations') }),
@@ -54,7 +54,7 @@ const LeavesReply = z.strictObject({ ids: z.array(Hex64).max(LEAF_PAGE) });
 const EquivocationsReply = z.strictObject({ proofs: z.array(z.unknown()).max(100) });
 const ErrorReply = z.strictObject({ error: z.string().max(500) });
 
-const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+const enc = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 /** What the log side of the network did (metrics, tests). */
 export interface LogSyncStats {
@@ -137,7 +137,7 @@ export class LogSync {
     }, RETRY_MS);
     this.timer.unref();
     // The newest own checkpoint goes out once peers are there to hear it.
-    this.host.addEventListener('peer:connect', (e) => void this.exchange(e.detail));
+    this.host.addEventListener('peer:connect', (event) => void this.exchange(event.detail));
     // A node whose key was imported recovers its own log from its peers; when none has it
     // within RECOVERY_MS, the log is rebuilt from the store (SPEC §16.2).
     if (this.ownLog?.recovering) {
@@ -157,16 +157,16 @@ export class LogSync {
   private async recoverOwn(peer: PeerId): Promise<void> {
     const own = this.ownLog;
     if (own === undefined || !own.recovering) return;
-    const r = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: [own.did] }));
-    const note = r.notes[0];
+    const reply = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: [own.did] }));
+    const note = reply.notes[0];
     if (note === undefined) return;
-    const c = verifyCheckpointNote(note, referenceSuite);
-    if (c.issuer !== own.did) return;
-    const ids = await this.fetchLeaves(peer, own.did, 0, c.checkpoint.size).catch(() => undefined);
+    const signed = verifyCheckpointNote(note, referenceSuite);
+    if (signed.issuer !== own.did) return;
+    const ids = await this.fetchLeaves(peer, own.did, 0, signed.checkpoint.size).catch(() => undefined);
     if (ids === undefined) return;
     const range = new CompactRange();
     for (const id of ids) range.append(leafHash(fromHex(id)!));
-    if (!equal(range.root(), c.checkpoint.root)) {
+    if (!equal(range.root(), signed.checkpoint.root)) {
       this.onAbuse(peer.toString(), 'log: leaves that do not match its checkpoint');
       return;
     }
@@ -198,12 +198,12 @@ export class LogSync {
     if (!this.gossipRate.take(peer, data.byteLength)) return TopicValidatorResult.Ignore;
     this.stats.checkpointsReceived++;
     try {
-      const r = await this.mirror.offer(new TextDecoder().decode(data));
-      if (r.outcome === 'new') this.schedule(r.issuer, peer);
-      if (r.outcome === 'new' || r.outcome === 'cosigned' || r.outcome === 'equivocation') return TopicValidatorResult.Accept;
+      const outcome = await this.mirror.offer(new TextDecoder().decode(data));
+      if (outcome.outcome === 'new') this.schedule(outcome.issuer, peer);
+      if (outcome.outcome === 'new' || outcome.outcome === 'cosigned' || outcome.outcome === 'equivocation') return TopicValidatorResult.Accept;
       // A valid checkpoint of an issuer this node holds statements of is relayed, so nodes
       // that count it hear it through nodes that do not; a fresh key's is not.
-      if (r.outcome === 'ignored' && this.store.issuerUsage(r.issuer).attestations > 0) return TopicValidatorResult.Accept;
+      if (outcome.outcome === 'ignored' && this.store.issuerUsage(outcome.issuer).attestations > 0) return TopicValidatorResult.Accept;
       return TopicValidatorResult.Ignore;
     } catch (e) {
       this.stats.checkpointsRejected++;
@@ -224,9 +224,9 @@ export class LogSync {
       return TopicValidatorResult.Ignore;
     }
     try {
-      const r = await this.mirror.addEquivocation(JSON.parse(new TextDecoder().decode(data)) as unknown);
+      const outcome = await this.mirror.addEquivocation(JSON.parse(new TextDecoder().decode(data)) as unknown);
       this.stats.equivocationsReceived++;
-      return r.added ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+      return outcome.added ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
     } catch {
       return TopicValidatorResult.Reject;
     }
@@ -287,35 +287,35 @@ export class LogSync {
         const notes: string[] = [];
         let bytes = 64;
         for (const did of req.issuers) {
-          const n = await this.noteOf(did);
-          if (n === undefined) continue;
-          const size = Buffer.byteLength(JSON.stringify(n));
+          const note = await this.noteOf(did);
+          if (note === undefined) continue;
+          const size = Buffer.byteLength(JSON.stringify(note));
           if (bytes + size + 1 > REPLY_ROOM) break;
           bytes += size + 1;
-          notes.push(n);
+          notes.push(note);
         }
         return { notes };
       }
       case 'leaves': {
-        const o = own(req.issuer);
-        if (o) return { ids: o.leafIds(req.start, Math.min(req.end, o.size)) };
+        const owned = own(req.issuer);
+        if (owned) return { ids: owned.leafIds(req.start, Math.min(req.end, owned.size)) };
         const size = this.mirror.size(req.issuer);
         return { ids: req.start >= size ? [] : await this.mirror.leafIds(req.issuer, req.start, Math.min(req.end, size)) };
       }
       case 'inclusion': {
-        const o = own(req.issuer);
-        if (o) return o.inclusion(req.id);
+        const owned = own(req.issuer);
+        if (owned) return owned.inclusion(req.id);
         this.takeProofToken();
         return this.mirror.inclusion(req.issuer, req.id);
       }
       case 'consistency': {
-        const o = own(req.issuer);
-        if (o) return { proof: o.consistency(req.from, req.to) };
+        const owned = own(req.issuer);
+        if (owned) return { proof: owned.consistency(req.from, req.to) };
         this.takeProofToken();
         return { proof: await this.mirror.consistency(req.issuer, req.from, req.to) };
       }
       case 'equivocations':
-        return { proofs: this.mirror.equivocations(100, REPLY_ROOM).map((e) => e.proof) };
+        return { proofs: this.mirror.equivocations(100, REPLY_ROOM).map((entry) => entry.proof) };
     }
   }
 
@@ -329,13 +329,13 @@ export class LogSync {
 
   private async request(peer: PeerId, body: Request, signal?: AbortSignal): Promise<unknown> {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    const s = signal ? AbortSignal.any([timeout, signal]) : timeout;
-    const stream = await this.host.dialProtocol(peer, LOG_PROTOCOL, { signal: s, runOnLimitedConnection: true });
+    const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    const stream = await this.host.dialProtocol(peer, LOG_PROTOCOL, { signal: combined, runOnLimitedConnection: true });
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_LOG_MESSAGE });
-      await lp.write(enc(body), { signal: s });
-      const res = await lp.read({ signal: s });
-      await stream.close({ signal: s });
+      await lp.write(enc(body), { signal: combined });
+      const res = await lp.read({ signal: combined });
+      await stream.close({ signal: combined });
       const reply = JSON.parse(new TextDecoder().decode(res.subarray())) as unknown;
       const err = ErrorReply.safeParse(reply);
       if (err.success) throw new ChorusError('unavailable', `peer: ${err.data.error}`);
@@ -355,7 +355,7 @@ export class LogSync {
     if (this.ownLog?.recovering) await this.recoverOwn(peer).catch((e: unknown) => this.log.debug({ err: e }, 'own log recovery from peer failed'));
     try {
       const proofs = EquivocationsReply.parse(await this.request(peer, { type: 'equivocations' }));
-      for (const p of proofs.proofs) await this.mirror.addEquivocation(p).catch(() => this.onAbuse(peer.toString(), 'log: a false equivocation proof'));
+      for (const proof of proofs.proofs) await this.mirror.addEquivocation(proof).catch(() => this.onAbuse(peer.toString(), 'log: a false equivocation proof'));
     } catch (e) {
       // A peer that cannot answer this still has checkpoints to give.
       this.log.debug({ err: e, peer: peer.toString() }, 'equivocation exchange with peer failed');
@@ -363,13 +363,13 @@ export class LogSync {
     try {
       const followed = (await this.mirror.followed()).slice(0, 4 * MAX_ISSUERS_PER_REQUEST);
       for (let i = 0; i < followed.length; i += MAX_ISSUERS_PER_REQUEST) {
-        const r = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: followed.slice(i, i + MAX_ISSUERS_PER_REQUEST) }));
-        for (const note of r.notes) {
-          const o = await this.mirror.offer(note).catch(() => {
+        const reply = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: followed.slice(i, i + MAX_ISSUERS_PER_REQUEST) }));
+        for (const note of reply.notes) {
+          const outcome = await this.mirror.offer(note).catch(() => {
             this.onAbuse(peer.toString(), 'log: a forged checkpoint');
             return undefined;
           });
-          if (o?.outcome === 'new') this.schedule(o.issuer, peer.toString());
+          if (outcome?.outcome === 'new') this.schedule(outcome.issuer, peer.toString());
         }
       }
       for (const did of this.mirror.incomplete()) this.schedule(did, peer.toString());
@@ -409,8 +409,8 @@ export class LogSync {
    * others in random order, each at most once. Returns whether it is complete.
    */
   async catchUp(did: string, hint?: string): Promise<boolean> {
-    const peers = this.host.getPeers().filter((p) => p.toString() !== hint).sort(() => Math.random() - 0.5);
-    const first = hint === undefined ? undefined : this.host.getPeers().find((p) => p.toString() === hint);
+    const peers = this.host.getPeers().filter((candidate) => candidate.toString() !== hint).sort(() => Math.random() - 0.5);
+    const first = hint === undefined ? undefined : this.host.getPeers().find((candidate) => candidate.toString() === hint);
     for (const peer of [...(first ? [first] : []), ...peers].slice(0, PEERS_PER_CATCH_UP)) {
       if (this.done(did) || this.stopped) return this.done(did);
       try {
@@ -427,8 +427,8 @@ export class LogSync {
   private async leavesFrom(peer: PeerId, did: string): Promise<void> {
     const want = this.mirror.wants(did);
     if (want === undefined) return;
-    const r = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: [did] }));
-    const note = r.notes[0];
+    const reply = NotesReply.parse(await this.request(peer, { type: 'checkpoints', issuers: [did] }));
+    const note = reply.notes[0];
     if (note === undefined) return;
     let offered;
     try {
@@ -473,7 +473,7 @@ export class LogSync {
       await this.mirror.settled(ds);
       // A peer that gave none of them does not hold them (or withholds them): the next one is asked.
       if (ds.length === 0) return;
-      if (this.mirror.missingIds(did, 200).length === ids.length && ds.every((d) => d.outcome !== 'accept')) return;
+      if (this.mirror.missingIds(did, 200).length === ids.length && ds.every((decision) => decision.outcome !== 'accept')) return;
     }
   }
 }

@@ -85,9 +85,9 @@ export class Network {
     const providerBounds: ProviderBounds = { ...DEFAULT_PROVIDER_BOUNDS, perPeer: cfg.providerRecordsPerPeer, total: cfg.providerRecords };
     const metrics = new NetMetrics(registry, {
       connections: () => {
-        const c = { inbound: 0, outbound: 0 };
-        for (const x of host?.getConnections() ?? []) c[x.direction]++;
-        return c;
+        const counts = { inbound: 0, outbound: 0 };
+        for (const conn of host?.getConnections() ?? []) counts[conn.direction]++;
+        return counts;
       },
       providerRecords: () => ({ records: providers.size, peers: providers.peers }),
       peerRecords: () => ({ memory: datastore.peerRecords, kept: datastore.keptPeerRecords }),
@@ -99,7 +99,7 @@ export class Network {
     const penalties = new PeerPenalties(log, (peer) => {
       metrics.blocks.inc();
       const conns = host?.getConnections(peerIdFromString(peer)) ?? [];
-      for (const c of conns) gate.blockedFrom(c.remoteAddr, Date.now() + BLOCK_MS);
+      for (const conn of conns) gate.blockedFrom(conn.remoteAddr, Date.now() + BLOCK_MS);
       if (conns.length > 0) metrics.disconnects.inc();
       void Promise.resolve(host?.hangUp(peerIdFromString(peer))).catch(() => undefined);
     });
@@ -126,8 +126,8 @@ export class Network {
     }, Date.now, (peer) => {
       // The network the sender is connected from (address.ts); loopback and unknown: one group.
       try {
-        const a = classifyIp(remoteIp(host?.getConnections(peerIdFromString(peer)).map((c) => c.remoteAddr.toString()) ?? []) ?? '');
-        return a === undefined || a.kind === 'loopback' ? 'unknown' : a.network;
+        const ipClass = classifyIp(remoteIp(host?.getConnections(peerIdFromString(peer)).map((conn) => conn.remoteAddr.toString()) ?? []) ?? '');
+        return ipClass === undefined || ipClass.kind === 'loopback' ? 'unknown' : ipClass.network;
       } catch {
         return 'unknown';
       }
@@ -139,9 +139,9 @@ export class Network {
     const ds = datastore;
     try {
       host = await createHost({
-        net: cfg, privateKey, datastore, gate, appScore: (p) => penalties.score(p),
-        denied: (p) => {
-          const no = penalties.isBlocked(p.toString());
+        net: cfg, privateKey, datastore, gate, appScore: (peer) => penalties.score(peer),
+        denied: (peer) => {
+          const no = penalties.isBlocked(peer.toString());
           if (no) metrics.connectionsRefused.inc({ reason: 'blocked-peer' });
           return no;
         },
@@ -150,21 +150,21 @@ export class Network {
       // Kept on disk (p2p-datastore.ts): peers named in the config or by `chorus connect`,
       // and peers that delivered something accepted (below). Not every peer this node
       // dials: a stranger's DHT answer names peers too.
-      host.addEventListener('connection:open', (e) => {
-        if (e.detail.direction === 'inbound') gate.opened(e.detail.remoteAddr);
+      host.addEventListener('connection:open', (event) => {
+        if (event.detail.direction === 'inbound') gate.opened(event.detail.remoteAddr);
       });
-      host.addEventListener('connection:close', (e) => {
-        if (e.detail.direction === 'inbound') gate.closed(e.detail.remoteAddr);
+      host.addEventListener('connection:close', (event) => {
+        if (event.detail.direction === 'inbound') gate.closed(event.detail.remoteAddr);
       });
 
       // The live (time, id) set: expired attestations are left out, evicted and collected ones leave.
       const index = new SyncIndex();
       const expiries = new Map<string, number>();
-      for await (const e of node.store.expiryKeys()) expiries.set(e.id, e.expiresAt);
-      for await (const k of node.store.timeKeys()) index.add(k.t, k.id, expiries.get(k.id));
+      for await (const expiry of node.store.expiryKeys()) expiries.set(expiry.id, expiry.expiresAt);
+      for await (const key of node.store.timeKeys()) index.add(key.t, key.id, expiries.get(key.id));
       expiries.clear();
       node.store.onRemoved((removed) => {
-        for (const r of removed) index.remove(r.t, r.id);
+        for (const entry of removed) index.remove(entry.t, entry.id);
       });
 
       const sync = new SyncService(host, node.store, index, node.ingestor, log, (peer, why) => penalties.abuse(peer.toString(), `sync: ${why}`), (outcome, units) => {
@@ -192,7 +192,7 @@ export class Network {
       net.logSync?.start();
       net.reach.start();
       for (const addr of cfg.bootstrap) {
-        const id = multiaddr(addr).getComponents().find((c) => c.name === 'p2p')?.value;
+        const id = multiaddr(addr).getComponents().find((component) => component.name === 'p2p')?.value;
         if (id) {
           await host.peerStore.merge(peerIdFromString(id), { tags: { [`${KEEP_ALIVE}-chorus`]: { value: 50 } } }).catch(() => undefined);
           ds.keepPeer(id);
@@ -212,52 +212,52 @@ export class Network {
   private wire(index: SyncIndex): void {
     // The new-issuer caps per address and network (admission.ts) need the address a peer's
     // input came from: its connection's remote IP, looked up when the input arrives.
-    this.node.ingestor.setPeerAddress((peer) => remoteIp(this.host.getConnections(peerIdFromString(peer)).map((c) => c.remoteAddr.toString())));
+    this.node.ingestor.setPeerAddress((peer) => remoteIp(this.host.getConnections(peerIdFromString(peer)).map((conn) => conn.remoteAddr.toString())));
     // Every accepted attestation joins the sync set and its subjects are announced in the
     // DHT; those accepted here (API, CLI, import) are also published. What came from the
     // network is already on its way.
     this.node.ingestor.onCommitted((ds: readonly Decision[], origins: readonly Origin[]) => {
-      ds.forEach((d, i) => {
-        if (d.outcome !== 'accept') return;
-        const a = d.attestation;
-        index.add(Math.floor(a.issuedAt / 1000), d.id, a.kind === 'retraction' ? undefined : a.expiresAt);
+      ds.forEach((decision, i) => {
+        if (decision.outcome !== 'accept') return;
+        const attestation = decision.attestation;
+        index.add(Math.floor(attestation.issuedAt / 1000), decision.id, attestation.kind === 'retraction' ? undefined : attestation.expiresAt);
         if (this.announcer) {
           this.announcer.activity();
           const lane = (origins[i]?.via ?? 'local') === 'local' ? 'local' : 'network';
-          for (const s of a.subjects) this.announcer.enqueue(s, lane);
+          for (const subject of attestation.subjects) this.announcer.enqueue(subject, lane);
         }
       });
       this.gossip.onCommitted(ds, origins);
     });
-    if (this.node.config.net.syncOnConnect) this.host.addEventListener('peer:connect', (e) => void this.syncWith(e.detail));
+    if (this.node.config.net.syncOnConnect) this.host.addEventListener('peer:connect', (event) => void this.syncWith(event.detail));
     this.host.addEventListener('peer:connect', () => this.announcer?.peerConnected());
     // Peers discovered (mDNS, the DHT: a stranger's answer names peers too) are dialled at
     // most one a second (bursts of 10), and not once the connection limit is near.
     const dials = { tokens: 10, at: Date.now() };
-    this.host.addEventListener('peer:discovery', (e) => {
-      if (this.host.getConnections(e.detail.id).length > 0 || this.host.getConnections().length >= this.node.config.net.maxConnections * 0.9) return;
+    this.host.addEventListener('peer:discovery', (event) => {
+      if (this.host.getConnections(event.detail.id).length > 0 || this.host.getConnections().length >= this.node.config.net.maxConnections * 0.9) return;
       const now = Date.now();
       dials.tokens = Math.min(10, dials.tokens + (now - dials.at) / 1000);
       dials.at = now;
       if (dials.tokens < 1) return;
       dials.tokens -= 1;
-      void this.host.dial(e.detail.id).catch(() => undefined);
+      void this.host.dial(event.detail.id).catch(() => undefined);
     });
     this.timer = setInterval(() => {
-      for (const p of this.host.getPeers()) void this.syncWith(p);
+      for (const peer of this.host.getPeers()) void this.syncWith(peer);
     }, this.node.config.net.syncIntervalSeconds * 1000);
     this.timer.unref();
   }
 
   /** Dials peers this node knew before a restart (most recently successful first). */
   private async redialKnown(): Promise<void> {
-    const known = (await this.host.peerStore.all()).filter((p) => p.addresses.length > 0 && !p.id.equals(this.host.peerId));
-    const lastOk = (p: (typeof known)[number]): number => {
-      const v = p.metadata.get('last-dial-success');
-      return v ? Number(new TextDecoder().decode(v)) || 0 : 0;
+    const known = (await this.host.peerStore.all()).filter((peer) => peer.addresses.length > 0 && !peer.id.equals(this.host.peerId));
+    const lastOk = (peer: (typeof known)[number]): number => {
+      const value = peer.metadata.get('last-dial-success');
+      return value ? Number(new TextDecoder().decode(value)) || 0 : 0;
     };
     known.sort((a, b) => lastOk(b) - lastOk(a));
-    await Promise.all(known.slice(0, 16).map((p) => this.host.dial(p.id, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)));
+    await Promise.all(known.slice(0, 16).map((peer) => this.host.dial(peer.id, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)));
   }
 
   /** Publishes an attestation accepted here to the network. */
@@ -321,19 +321,19 @@ export class Network {
   async peers(): Promise<PeerInfo[]> {
     const ps = this.host.services.pubsub;
     const byPeer = new Map<string, { -readonly [K in keyof PeerInfo]: PeerInfo[K] }>();
-    for (const c of this.host.getConnections()) {
-      const id = c.remotePeer.toString();
-      const addr = c.remoteAddr.toString();
-      const relayed = c.limits !== undefined || addr.includes('/p2p-circuit');
-      const rtt = c.rtt ?? null;
+    for (const conn of this.host.getConnections()) {
+      const id = conn.remotePeer.toString();
+      const addr = conn.remoteAddr.toString();
+      const relayed = conn.limits !== undefined || addr.includes('/p2p-circuit');
+      const rtt = conn.rtt ?? null;
       const seen = byPeer.get(id);
       if (seen === undefined) {
         const last = this.lastSync.get(id);
-        byPeer.set(id, { peerId: id, addresses: [addr], latencyMs: rtt, gossipScore: ps.getScore(id), direction: c.direction, relayed, lastSync: last ? { at: new Date(last.at).toISOString(), fetched: last.fetched } : null });
+        byPeer.set(id, { peerId: id, addresses: [addr], latencyMs: rtt, gossipScore: ps.getScore(id), direction: conn.direction, relayed, lastSync: last ? { at: new Date(last.at).toISOString(), fetched: last.fetched } : null });
         continue;
       }
       if (!seen.addresses.includes(addr)) seen.addresses.push(addr);
-      if (seen.direction !== c.direction) seen.direction = 'both';
+      if (seen.direction !== conn.direction) seen.direction = 'both';
       if (rtt !== null && (seen.latencyMs === null || rtt < seen.latencyMs)) seen.latencyMs = rtt;
       // Relayed only when every connection to it is.
       seen.relayed = seen.relayed && relayed;

@@ -22,7 +22,7 @@ export const MAX_KEPT_PEERS = 4_096;
  * Lets I/O and timers run. Code written against a datastore that always does I/O may loop
  * on it (walks, retries); answered from memory, such a loop would never yield.
  */
-const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 type AbortOptions = { signal?: AbortSignal };
 
@@ -104,9 +104,9 @@ export class P2pDatastore extends LevelDatastore {
     // Provider records stored before the bounds (or under looser ones) are brought within them.
     for await (const key of super.queryKeys({ prefix: PROVIDER_PREFIX })) this.providers.added(key.toString());
     const excess = this.providers.excess();
-    for (const k of excess) {
-      await super.delete(new Key(k));
-      this.providers.removed(k);
+    for (const key of excess) {
+      await super.delete(new Key(key));
+      this.providers.removed(key);
     }
     this.timer = setInterval(() => void this.flush().catch(() => undefined), PEER_FLUSH_MS);
     this.timer.unref();
@@ -141,8 +141,8 @@ export class P2pDatastore extends LevelDatastore {
     }
     this.kept.add(peerKey);
     this.transient.delete(peerKey);
-    const v = this.peers.get(peerKey);
-    if (v !== undefined) this.dirty.set(peerKey, v);
+    const entry = this.peers.get(peerKey);
+    if (entry !== undefined) this.dirty.set(peerKey, entry);
     if (this.kept.size > MAX_KEPT_PEERS) {
       const oldest = this.kept.values().next().value as string;
       this.kept.delete(oldest);
@@ -153,15 +153,15 @@ export class P2pDatastore extends LevelDatastore {
 
   override async put(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
     if (!P2pDatastore.isPeer(key)) return this.putThrough(key, value, options);
-    const k = key.toString();
+    const keyText = key.toString();
     // A copy: the encoder's output may be a view of a buffer it reuses (LevelDB copies on
     // write; a Map keeps the reference).
     const copy = Uint8Array.prototype.slice.call(value);
-    this.peers.set(k, copy);
-    if (this.kept.has(k)) this.dirty.set(k, copy);
+    this.peers.set(keyText, copy);
+    if (this.kept.has(keyText)) this.dirty.set(keyText, copy);
     else {
-      this.transient.delete(k);
-      this.transient.add(k);
+      this.transient.delete(keyText);
+      this.transient.add(keyText);
       if (this.transient.size > MAX_TRANSIENT_PEERS) {
         const oldest = this.transient.values().next().value as string;
         this.transient.delete(oldest);
@@ -173,29 +173,29 @@ export class P2pDatastore extends LevelDatastore {
 
   /** Writes other than peer records, provider records within their bounds (provider-limits.ts). */
   private async putThrough(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
-    const k = key.toString();
-    if (!k.startsWith(PROVIDER_PREFIX)) return super.put(key, value, options).catch((e: unknown) => this.failed(e));
-    const evict = this.providers.admit(k);
+    const keyText = key.toString();
+    if (!keyText.startsWith(PROVIDER_PREFIX)) return super.put(key, value, options).catch((e: unknown) => this.failed(e));
+    const evict = this.providers.admit(keyText);
     if (evict[0] === DROP) return key;
     try {
-      for (const e of evict) {
-        await super.delete(new Key(e), options);
-        this.providers.removed(e);
+      for (const evicted of evict) {
+        await super.delete(new Key(evicted), options);
+        this.providers.removed(evicted);
       }
       await super.put(key, value, options);
     } catch (e) {
       this.failed(e);
     }
-    this.providers.added(k);
+    this.providers.added(keyText);
     return key;
   }
 
   override async get(key: Key, options?: AbortOptions): Promise<Uint8Array> {
     if (!P2pDatastore.isPeer(key)) return super.get(key, options);
     await yieldToLoop();
-    const v = this.peers.get(key.toString());
-    if (v === undefined) throw new NotFoundError(`no peer record ${key.toString()}`);
-    return v;
+    const entry = this.peers.get(key.toString());
+    if (entry === undefined) throw new NotFoundError(`no peer record ${key.toString()}`);
+    return entry;
   }
 
   override async has(key: Key, options?: AbortOptions): Promise<boolean> {
@@ -205,38 +205,38 @@ export class P2pDatastore extends LevelDatastore {
   }
 
   override async delete(key: Key, options?: AbortOptions): Promise<void> {
-    const k = key.toString();
+    const keyText = key.toString();
     if (!P2pDatastore.isPeer(key)) {
       await super.delete(key, options).catch((e: unknown) => this.failed(e));
-      this.providers.removed(k);
+      this.providers.removed(keyText);
       return;
     }
-    this.peers.delete(k);
-    this.transient.delete(k);
-    if (this.kept.delete(k)) this.dirty.set(k, null);
+    this.peers.delete(keyText);
+    this.transient.delete(keyText);
+    if (this.kept.delete(keyText)) this.dirty.set(keyText, null);
   }
 
   /**
    * Queries see every write: pending peer records are flushed first, and a query of peer
    * records also yields the transient ones (from memory).
    */
-  override async *query(q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
+  override async *query(query: Query, options?: AbortOptions): AsyncGenerator<Pair> {
     // Unflushed records (a full disk) are still answered from memory below when transient;
     // kept ones wait for the next flush.
     await this.flush().catch(() => undefined);
     let n = 0;
-    for await (const pair of super.query(q, options)) {
+    for await (const pair of super.query(query, options)) {
       n++;
       yield pair;
     }
-    if (this.transient.size === 0 || (q.limit !== undefined && n >= q.limit) || (q.prefix !== undefined && !q.prefix.startsWith(PEERS) && !PEERS.startsWith(q.prefix))) return;
-    for (const k of [...this.transient]) {
-      const value = this.peers.get(k);
-      if (value === undefined || (q.prefix !== undefined && !k.startsWith(q.prefix))) continue;
-      const pair = { key: new Key(k), value };
-      if (!(q.filters ?? []).every((f) => f(pair))) continue;
+    if (this.transient.size === 0 || (query.limit !== undefined && n >= query.limit) || (query.prefix !== undefined && !query.prefix.startsWith(PEERS) && !PEERS.startsWith(query.prefix))) return;
+    for (const key of [...this.transient]) {
+      const value = this.peers.get(key);
+      if (value === undefined || (query.prefix !== undefined && !key.startsWith(query.prefix))) continue;
+      const pair = { key: new Key(key), value };
+      if (!(query.filters ?? []).every((filter) => filter(pair))) continue;
       yield pair;
-      if (q.limit !== undefined && ++n >= q.limit) return;
+      if (query.limit !== undefined && ++n >= query.limit) return;
     }
   }
 
@@ -249,15 +249,15 @@ export class P2pDatastore extends LevelDatastore {
       if (this.dirty.size === 0 || this.db.status !== 'open') return;
       const changes = [...this.dirty];
       this.dirty.clear();
-      const b = super.batch();
-      for (const [k, v] of changes) {
-        if (v === null) b.delete(new Key(k));
-        else b.put(new Key(k), v);
+      const batch = super.batch();
+      for (const [key, value] of changes) {
+        if (value === null) batch.delete(new Key(key));
+        else batch.put(new Key(key), value);
       }
       try {
-        await b.commit();
+        await batch.commit();
       } catch (e) {
-        for (const [k, v] of changes) if (!this.dirty.has(k)) this.dirty.set(k, v);
+        for (const [key, value] of changes) if (!this.dirty.has(key)) this.dirty.set(key, value);
         this.failed(e);
       }
     });

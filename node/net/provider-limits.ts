@@ -102,8 +102,8 @@ export class ProviderLimits {
   }
 
   has(key: string): boolean {
-    const p = parseProviderKey(key);
-    return p !== undefined && (this.byPeer.get(p.peer)?.has(key) ?? false);
+    const parsed = parseProviderKey(key);
+    return parsed !== undefined && (this.byPeer.get(parsed.peer)?.has(key) ?? false);
   }
 
   /**
@@ -112,30 +112,30 @@ export class ProviderLimits {
    * room (the caller deletes them, then writes, then calls added()).
    */
   admit(key: string): string[] {
-    const p = parseProviderKey(key);
-    if (p === undefined || p.peer === this.self) return [];
-    const held = this.byPeer.get(p.peer);
+    const parsed = parseProviderKey(key);
+    if (parsed === undefined || parsed.peer === this.self) return [];
+    const held = this.byPeer.get(parsed.peer);
     if (held?.has(key)) return []; // a refresh
-    if (!this.take(p.peer)) {
-      this.events.refused('rate', p.peer);
-      throw new ChorusError('rate_limited', `provider records from ${p.peer} arrive faster than ${this.bounds.perSecond}/s`);
+    if (!this.take(parsed.peer)) {
+      this.events.refused('rate', parsed.peer);
+      throw new ChorusError('rate_limited', `provider records from ${parsed.peer} arrive faster than ${this.bounds.perSecond}/s`);
     }
-    if ((held?.size ?? 0) >= this.bounds.perPeer) return this.drop('per-peer', p.peer);
-    const group = this.peerGroup.get(p.peer) ?? this.groupOf(p.peer);
+    if ((held?.size ?? 0) >= this.bounds.perPeer) return this.drop('per-peer', parsed.peer);
+    const group = this.peerGroup.get(parsed.peer) ?? this.groupOf(parsed.peer);
     const evict: string[] = [];
-    const providers = this.byKey.get(p.cid);
+    const providers = this.byKey.get(parsed.cid);
     if (providers !== undefined && providers.size >= this.bounds.perKey) {
-      const victim = this.crowdedProvider(p.cid, providers, group);
-      if (victim === undefined) return this.drop('per-key', p.peer);
+      const victim = this.crowdedProvider(parsed.cid, providers, group);
+      if (victim === undefined) return this.drop('per-key', parsed.peer);
       evict.push(victim);
     }
     if (this.count - evict.length >= this.bounds.total) {
-      const victim = this.largestRecord(p.peer, group, evict);
-      if (victim === undefined) return this.drop('full', p.peer);
+      const victim = this.largestRecord(parsed.peer, group, evict);
+      if (victim === undefined) return this.drop('full', parsed.peer);
       evict.push(victim);
     }
     if (evict.length > 0) this.events.evicted(evict.length);
-    this.pendingGroup = { peer: p.peer, group };
+    this.pendingGroup = { peer: parsed.peer, group };
     return evict;
   }
 
@@ -149,7 +149,7 @@ export class ProviderLimits {
       let over = held.size - this.bounds.perPeer;
       for (const key of held) if (over-- > 0) out.push(key);
     }
-    for (const k of out) this.removed(k);
+    for (const key of out) this.removed(key);
     while (this.count > this.bounds.total) {
       const victim = this.largestRecord('', '', []);
       if (victim === undefined) break;
@@ -162,48 +162,48 @@ export class ProviderLimits {
 
   /** Records a write admit() allowed (or one found at open: its group is LEGACY_GROUP). */
   added(key: string): void {
-    const p = parseProviderKey(key);
-    if (p === undefined || p.peer === this.self) return;
-    let held = this.byPeer.get(p.peer);
-    if (held === undefined) this.byPeer.set(p.peer, (held = new Set()));
+    const parsed = parseProviderKey(key);
+    if (parsed === undefined || parsed.peer === this.self) return;
+    let held = this.byPeer.get(parsed.peer);
+    if (held === undefined) this.byPeer.set(parsed.peer, (held = new Set()));
     if (held.has(key)) return;
     held.add(key);
-    let group = this.peerGroup.get(p.peer);
+    let group = this.peerGroup.get(parsed.peer);
     if (group === undefined) {
-      group = this.pendingGroup?.peer === p.peer ? this.pendingGroup.group : LEGACY_GROUP;
-      this.peerGroup.set(p.peer, group);
+      group = this.pendingGroup?.peer === parsed.peer ? this.pendingGroup.group : LEGACY_GROUP;
+      this.peerGroup.set(parsed.peer, group);
       let members = this.groupPeers.get(group);
       if (members === undefined) this.groupPeers.set(group, (members = new Set()));
-      members.add(p.peer);
+      members.add(parsed.peer);
     }
     this.pendingGroup = undefined;
     this.groupCount.set(group, (this.groupCount.get(group) ?? 0) + 1);
-    let providers = this.byKey.get(p.cid);
-    if (providers === undefined) this.byKey.set(p.cid, (providers = new Set()));
-    providers.add(p.peer);
+    let providers = this.byKey.get(parsed.cid);
+    if (providers === undefined) this.byKey.set(parsed.cid, (providers = new Set()));
+    providers.add(parsed.peer);
     this.count++;
   }
 
   /** Records a deletion (expiry, eviction, or kad-dht's own removal). */
   removed(key: string): void {
-    const p = parseProviderKey(key);
-    if (p === undefined) return;
-    const held = this.byPeer.get(p.peer);
+    const parsed = parseProviderKey(key);
+    if (parsed === undefined) return;
+    const held = this.byPeer.get(parsed.peer);
     if (held === undefined || !held.delete(key)) return;
-    const group = this.peerGroup.get(p.peer) ?? LEGACY_GROUP;
+    const group = this.peerGroup.get(parsed.peer) ?? LEGACY_GROUP;
     const n = (this.groupCount.get(group) ?? 1) - 1;
     if (n <= 0) this.groupCount.delete(group);
     else this.groupCount.set(group, n);
     if (held.size === 0) {
-      this.byPeer.delete(p.peer);
-      this.peerGroup.delete(p.peer);
+      this.byPeer.delete(parsed.peer);
+      this.peerGroup.delete(parsed.peer);
       const members = this.groupPeers.get(group);
-      members?.delete(p.peer);
+      members?.delete(parsed.peer);
       if (members?.size === 0) this.groupPeers.delete(group);
     }
-    const providers = this.byKey.get(p.cid);
-    providers?.delete(p.peer);
-    if (providers?.size === 0) this.byKey.delete(p.cid);
+    const providers = this.byKey.get(parsed.cid);
+    providers?.delete(parsed.peer);
+    if (providers?.size === 0) this.byKey.delete(parsed.cid);
     this.count--;
   }
 
@@ -216,13 +216,13 @@ export class ProviderLimits {
   private crowdedProvider(cid: string, providers: ReadonlySet<string>, group: string): string | undefined {
     const perGroup = new Map<string, string[]>();
     for (const peer of providers) {
-      const g = this.peerGroup.get(peer) ?? LEGACY_GROUP;
-      const list = perGroup.get(g);
-      if (list === undefined) perGroup.set(g, [peer]);
+      const peerGroup = this.peerGroup.get(peer) ?? LEGACY_GROUP;
+      const list = perGroup.get(peerGroup);
+      if (list === undefined) perGroup.set(peerGroup, [peer]);
       else list.push(peer);
     }
     let best: string[] | undefined;
-    for (const [g, list] of perGroup) if (g !== group && (best === undefined || list.length > best.length)) best = list;
+    for (const [other, list] of perGroup) if (other !== group && (best === undefined || list.length > best.length)) best = list;
     const mine = perGroup.get(group)?.length ?? 0;
     if (best === undefined || best.length <= mine + 1) return undefined;
     // The first of them to have provided it (insertion order): the oldest claim gives way.
@@ -234,7 +234,7 @@ export class ProviderLimits {
     const mineGroup = (this.groupCount.get(group) ?? 0) + 1;
     let bestGroup: string | undefined;
     let bestCount = 0;
-    for (const [g, n] of this.groupCount) if (g !== group && n > bestCount) [bestGroup, bestCount] = [g, n];
+    for (const [other, count] of this.groupCount) if (other !== group && count > bestCount) [bestGroup, bestCount] = [other, count];
     if (bestGroup !== undefined && bestCount > mineGroup) return this.oldestOfLargestPeer(bestGroup, '', 0, taken);
     // Within the newcomer's own group: the largest other peer, if it holds more than the newcomer would.
     return this.oldestOfLargestPeer(group, newcomer, (this.byPeer.get(newcomer)?.size ?? 0) + 1, taken);
@@ -253,16 +253,16 @@ export class ProviderLimits {
 
   private take(peer: string): boolean {
     const now = this.now();
-    let b = this.rates.get(peer);
-    if (b === undefined) {
+    let bucket = this.rates.get(peer);
+    if (bucket === undefined) {
       if (this.rates.size >= 10_000) this.rates.delete(this.rates.keys().next().value as string);
-      b = { tokens: this.bounds.burst, at: now };
+      bucket = { tokens: this.bounds.burst, at: now };
     } else this.rates.delete(peer);
-    this.rates.set(peer, b);
-    b.tokens = Math.min(this.bounds.burst, b.tokens + ((now - b.at) / 1000) * this.bounds.perSecond);
-    b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    this.rates.set(peer, bucket);
+    bucket.tokens = Math.min(this.bounds.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.bounds.perSecond);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
     return true;
   }
 }

@@ -15,8 +15,8 @@ const SHA2_256 = 0x12;
  * Namespaced, so a Chorus provider record never reads as "holds the model's bytes".
  */
 export function subjectKey(digestHex: string): CID {
-  const h = createHash('sha256').update(`chorus/subject/1:${digestHex}`).digest();
-  return CID.createV1(RAW, createDigest(SHA2_256, h));
+  const hash = createHash('sha256').update(`chorus/subject/1:${digestHex}`).digest();
+  return CID.createV1(RAW, createDigest(SHA2_256, hash));
 }
 
 /** Provides one digest at a time. */
@@ -60,8 +60,8 @@ export const EXTRA_PROVIDERS = 3;
 export function volunteers(peerId: string, digest: string, networkSize: number): boolean {
   const share = Math.min(1, EXTRA_PROVIDERS / Math.max(1, networkSize));
   if (share >= 1) return true;
-  const h = createHash('sha256').update(`chorus/volunteer/1:${peerId}:${digest}`).digest();
-  return h.readUInt32BE(0) / 2 ** 32 < share;
+  const hash = createHash('sha256').update(`chorus/volunteer/1:${peerId}:${digest}`).digest();
+  return hash.readUInt32BE(0) / 2 ** 32 < share;
 }
 
 export interface AnnouncerStats {
@@ -125,7 +125,7 @@ export class Announcer {
   ) {
     this.quietMs = timing.quietMs ?? QUIET_MS;
     this.maxDeferMs = timing.maxDeferMs ?? MAX_DEFER_MS;
-    this.jitter = timing.jitter ?? ((q) => Math.random() * (q / 2));
+    this.jitter = timing.jitter ?? ((interval) => Math.random() * (interval / 2));
   }
 
   private marker(digest: string): Key {
@@ -134,9 +134,9 @@ export class Announcer {
 
   /** Queues (slow lane) the digests this node volunteers for and has not announced yet: a background scan at start. */
   async announceMissing(digests: AsyncIterable<string>): Promise<void> {
-    for await (const d of digests) {
+    for await (const digest of digests) {
       if (this.stopped) return;
-      if (volunteers(this.selfId, d, this.networkSize()) && !(await this.datastore.has(this.marker(d)))) this.enqueue(d, 'network');
+      if (volunteers(this.selfId, digest, this.networkSize()) && !(await this.datastore.has(this.marker(digest)))) this.enqueue(digest, 'network');
     }
   }
 
@@ -178,7 +178,7 @@ export class Announcer {
     if (this.retryTimer || this.stopped) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      for (const d of this.waiting) this.pending.set(d, Date.now());
+      for (const digest of this.waiting) this.pending.set(digest, Date.now());
       this.waiting.clear();
       this.pump();
     }, ms);
@@ -191,12 +191,12 @@ export class Announcer {
 
   /** Runs `pump` again in `ms` (after `done`, which forgets the timer); never keeps the process alive. */
   private pumpIn(ms: number, done: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
+    const timer = setTimeout(() => {
       done();
       this.pump();
     }, ms);
-    t.unref();
-    return t;
+    timer.unref();
+    return timer;
   }
 
   private pump(): void {
@@ -207,9 +207,9 @@ export class Announcer {
       return;
     }
     while (!this.stopped && this.running < CONCURRENCY && this.pending.size > 0) {
-      const d = this.pending.keys().next().value as string;
-      this.pending.delete(d);
-      this.start(d);
+      const digest = this.pending.keys().next().value as string;
+      this.pending.delete(digest);
+      this.start(digest);
     }
     if (this.stopped || this.running > 0 || this.pending.size > 0 || this.later.size === 0 || this.paceTimer) return;
     const wait = this.lastLaterStart + NETWORK_PACE_MS - Date.now();
@@ -219,11 +219,11 @@ export class Announcer {
     }
     // Decided again when its turn comes: at start the routing table is still filling, and
     // a node that then thought itself alone would volunteer for everything.
-    for (const d of this.later.keys()) {
-      this.later.delete(d);
-      if (!volunteers(this.selfId, d, this.networkSize())) continue;
+    for (const digest of this.later.keys()) {
+      this.later.delete(digest);
+      if (!volunteers(this.selfId, digest, this.networkSize())) continue;
       this.lastLaterStart = Date.now();
-      this.start(d);
+      this.start(digest);
       return;
     }
   }
@@ -276,7 +276,7 @@ export async function findHolders(dht: KadDHT, self: PeerId, digest: string, max
   try {
     for await (const ev of dht.findProviders(subjectKey(digest), { signal })) {
       if (ev.name !== 'PROVIDER') continue;
-      for (const p of ev.providers) if (!p.id.equals(self)) found.set(p.id.toString(), p.id);
+      for (const provider of ev.providers) if (!provider.id.equals(self)) found.set(provider.id.toString(), provider.id);
       if (found.size >= max) break;
     }
   } catch (e) {

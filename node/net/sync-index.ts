@@ -17,11 +17,11 @@ export const MAX_BOUND: Bound = [Number.MAX_SAFE_INTEGER, ''];
 
 const LIMBS = 8;
 
-function cmpKeyBound(k: SyncKey, b: Bound): number {
-  if (k.t !== b[0]) return k.t < b[0] ? -1 : 1;
-  const h = b[1];
-  if (h === '') return 1; // (t, '') is below every id at t
-  return Buffer.compare(k.id, Buffer.from(h, 'hex'));
+function cmpKeyBound(key: SyncKey, bound: Bound): number {
+  if (key.t !== bound[0]) return key.t < bound[0] ? -1 : 1;
+  const idHex = bound[1];
+  if (idHex === '') return 1; // (t, '') is below every id at t
+  return Buffer.compare(key.id, Buffer.from(idHex, 'hex'));
 }
 
 function cmpKeys(a: SyncKey, b: SyncKey): number {
@@ -37,25 +37,25 @@ export function cmpBounds(a: Bound, b: Bound): number {
   return a[1] < b[1] ? -1 : 1;
 }
 
-export function boundOf(k: SyncKey): Bound {
-  return [k.t, k.id.toString('hex')];
+export function boundOf(key: SyncKey): Bound {
+  return [key.t, key.id.toString('hex')];
 }
 
 /** sum += id, as 256-bit little-endian integers mod 2^256, into `out` at `o`. */
-function addId(out: Uint32Array, o: number, src: Uint32Array, s: number, id: Buffer): void {
+function addId(out: Uint32Array, outAt: number, src: Uint32Array, srcAt: number, id: Buffer): void {
   let carry = 0;
-  for (let l = 0; l < LIMBS; l++) {
-    const v = src[s + l]! + id.readUInt32LE(l * 4) + carry;
-    out[o + l] = v >>> 0;
-    carry = v > 0xffffffff ? 1 : 0;
+  for (let limb = 0; limb < LIMBS; limb++) {
+    const word = src[srcAt + limb]! + id.readUInt32LE(limb * 4) + carry;
+    out[outAt + limb] = word >>> 0;
+    carry = word > 0xffffffff ? 1 : 0;
   }
 }
 
 /** The fingerprint of a set from its id sum and count (SPEC §13.2). */
 function digestOf(sum: Uint32Array, count: number): string {
-  const n = Buffer.alloc(8);
-  n.writeBigUInt64LE(BigInt(count));
-  return createHash('sha256').update(Buffer.from(sum.buffer, sum.byteOffset, LIMBS * 4)).update(n).digest('hex').slice(0, 32);
+  const countLE = Buffer.alloc(8);
+  countLE.writeBigUInt64LE(BigInt(count));
+  return createHash('sha256').update(Buffer.from(sum.buffer, sum.byteOffset, LIMBS * 4)).update(countLE).digest('hex').slice(0, 32);
 }
 
 /**
@@ -97,42 +97,42 @@ export class SyncIndex {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Adds a key; with `expiresAt` (epoch ms) it leaves the set by itself at that time. Past expiry: not added. */
-  add(t: number, idHex: string, expiresAt?: number): void {
+  add(time: number, idHex: string, expiresAt?: number): void {
     if (expiresAt !== undefined && expiresAt <= this.now()) return;
-    const k: SyncKey = { t, id: Buffer.from(idHex, 'hex') };
+    const key: SyncKey = { t: time, id: Buffer.from(idHex, 'hex') };
     if (this.blocks.length === 0) {
-      this.blocks.push({ keys: [k], prefix: undefined });
+      this.blocks.push({ keys: [key], prefix: undefined });
     } else {
-      const b = this.blockFor(k);
-      const block = this.blocks[b] as Block;
-      const i = lowerIn(block.keys, k);
-      if (i < block.keys.length && cmpKeys(block.keys[i] as SyncKey, k) === 0) return;
-      block.keys.splice(i, 0, k);
+      const blockIndex = this.blockFor(key);
+      const block = this.blocks[blockIndex] as Block;
+      const i = lowerIn(block.keys, key);
+      if (i < block.keys.length && cmpKeys(block.keys[i] as SyncKey, key) === 0) return;
+      block.keys.splice(i, 0, key);
       block.prefix = undefined;
-      if (block.keys.length > 2 * BLOCK) this.blocks.splice(b, 1, { keys: block.keys.slice(0, BLOCK), prefix: undefined }, { keys: block.keys.slice(BLOCK), prefix: undefined });
+      if (block.keys.length > 2 * BLOCK) this.blocks.splice(blockIndex, 1, { keys: block.keys.slice(0, BLOCK), prefix: undefined }, { keys: block.keys.slice(BLOCK), prefix: undefined });
     }
     this.sums = undefined;
     if (expiresAt !== undefined) {
       this.expiring.set(idHex, expiresAt);
-      heapPush(this.expiries, { at: expiresAt, key: k });
+      heapPush(this.expiries, { at: expiresAt, key: key });
     }
   }
 
   /** Removes a key (evicted or collected); absent keys are ignored. */
-  remove(t: number, idHex: string): void {
+  remove(time: number, idHex: string): void {
     if (this.expiring.delete(idHex) && this.expiries.length > 2 * this.expiring.size + 1024) {
       // Removed keys leave dead heap entries behind: rebuild before they pile up.
       this.expiries = this.expiries.filter((e) => this.expiring.get(e.key.id.toString('hex')) === e.at).sort((a, b) => a.at - b.at);
     }
     if (this.blocks.length === 0) return;
-    const k: SyncKey = { t, id: Buffer.from(idHex, 'hex') };
-    const b = this.blockFor(k);
-    const block = this.blocks[b] as Block;
-    const i = lowerIn(block.keys, k);
-    if (i >= block.keys.length || cmpKeys(block.keys[i] as SyncKey, k) !== 0) return;
+    const key: SyncKey = { t: time, id: Buffer.from(idHex, 'hex') };
+    const blockIndex = this.blockFor(key);
+    const block = this.blocks[blockIndex] as Block;
+    const i = lowerIn(block.keys, key);
+    if (i >= block.keys.length || cmpKeys(block.keys[i] as SyncKey, key) !== 0) return;
     block.keys.splice(i, 1);
     block.prefix = undefined;
-    if (block.keys.length === 0) this.blocks.splice(b, 1);
+    if (block.keys.length === 0) this.blocks.splice(blockIndex, 1);
     this.sums = undefined;
   }
 
@@ -153,12 +153,12 @@ export class SyncIndex {
   }
 
   /** The block a key belongs in: the last whose first key is <= k (or the first). */
-  private blockFor(k: SyncKey): number {
+  private blockFor(key: SyncKey): number {
     let lo = 0;
     let hi = this.blocks.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (cmpKeys((this.blocks[mid] as Block).keys[0] as SyncKey, k) <= 0) lo = mid;
+      if (cmpKeys((this.blocks[mid] as Block).keys[0] as SyncKey, key) <= 0) lo = mid;
       else hi = mid - 1;
     }
     return lo;
@@ -170,20 +170,20 @@ export class SyncIndex {
     const sums = new Uint32Array((n + 1) * LIMBS);
     this.starts = new Array<number>(n + 1);
     this.starts[0] = 0;
-    for (let b = 0; b < n; b++) {
-      const p = this.prefixOf(this.blocks[b] as Block);
-      const len = (this.blocks[b] as Block).keys.length;
-      add256(sums, (b + 1) * LIMBS, sums, b * LIMBS, p, len * LIMBS);
-      this.starts[b + 1] = (this.starts[b] as number) + len;
+    for (let blockIndex = 0; blockIndex < n; blockIndex++) {
+      const prefix = this.prefixOf(this.blocks[blockIndex] as Block);
+      const len = (this.blocks[blockIndex] as Block).keys.length;
+      add256(sums, (blockIndex + 1) * LIMBS, sums, blockIndex * LIMBS, prefix, len * LIMBS);
+      this.starts[blockIndex + 1] = (this.starts[blockIndex] as number) + len;
     }
     this.sums = sums;
   }
 
   private prefixOf(block: Block): Uint32Array {
     if (block.prefix === undefined) {
-      const p = new Uint32Array((block.keys.length + 1) * LIMBS);
-      block.keys.forEach((k, i) => addId(p, (i + 1) * LIMBS, p, i * LIMBS, k.id));
-      block.prefix = p;
+      const prefix = new Uint32Array((block.keys.length + 1) * LIMBS);
+      block.keys.forEach((key, i) => addId(prefix, (i + 1) * LIMBS, prefix, i * LIMBS, key.id));
+      block.prefix = prefix;
     }
     return block.prefix;
   }
@@ -213,14 +213,14 @@ export class SyncIndex {
     }
     if (lo === this.blocks.length) return this.starts[lo] as number;
     const keys = (this.blocks[lo] as Block).keys;
-    let a = 0;
-    let z = keys.length;
-    while (a < z) {
-      const mid = (a + z) >>> 1;
-      if (cmpKeyBound(keys[mid] as SyncKey, bound) < 0) a = mid + 1;
-      else z = mid;
+    let first = 0;
+    let end = keys.length;
+    while (first < end) {
+      const mid = (first + end) >>> 1;
+      if (cmpKeyBound(keys[mid] as SyncKey, bound) < 0) first = mid + 1;
+      else end = mid;
     }
-    return (this.starts[lo] as number) + a;
+    return (this.starts[lo] as number) + first;
   }
 
   /** The keys in [lo, hi) as global positions. */
@@ -235,8 +235,8 @@ export class SyncIndex {
 
   /** The key at a global position (0 <= pos < size), after `range`. */
   keyAt(pos: number): SyncKey {
-    const { b, o } = this.locate(pos);
-    return (this.blocks[b] as Block).keys[o] as SyncKey;
+    const { b: block, o: offset } = this.locate(pos);
+    return (this.blocks[block] as Block).keys[offset] as SyncKey;
   }
 
   /** The keys at positions [from, to): for small ranges only. */
@@ -253,47 +253,47 @@ export class SyncIndex {
       out.set((this.sums as Uint32Array).subarray(this.blocks.length * LIMBS, (this.blocks.length + 1) * LIMBS));
       return;
     }
-    const { b, o } = this.locate(pos);
-    add256(out, 0, this.sums as Uint32Array, b * LIMBS, this.prefixOf(this.blocks[b] as Block), o * LIMBS);
+    const { b: block, o: offset } = this.locate(pos);
+    add256(out, 0, this.sums as Uint32Array, block * LIMBS, this.prefixOf(this.blocks[block] as Block), offset * LIMBS);
   }
 
   /** Fingerprint of the keys at positions [from, to), in O(log n). */
   fingerprint(from: number, to: number): string {
-    const a = new Uint32Array(LIMBS);
-    const z = new Uint32Array(LIMBS);
-    this.prefixSum(from, a);
-    this.prefixSum(to, z);
+    const sumFrom = new Uint32Array(LIMBS);
+    const sumTo = new Uint32Array(LIMBS);
+    this.prefixSum(from, sumFrom);
+    this.prefixSum(to, sumTo);
     let borrow = 0;
-    for (let l = 0; l < LIMBS; l++) {
-      const v = z[l]! - a[l]! - borrow;
-      borrow = v < 0 ? 1 : 0;
-      z[l] = v >>> 0;
+    for (let limb = 0; limb < LIMBS; limb++) {
+      const diff = sumTo[limb]! - sumFrom[limb]! - borrow;
+      borrow = diff < 0 ? 1 : 0;
+      sumTo[limb] = diff >>> 0;
     }
-    return digestOf(z, to - from);
+    return digestOf(sumTo, to - from);
   }
 
   summary(lo: Bound, hi: Bound): { fp: string; n: number } {
-    const r = this.range(lo, hi);
-    return { fp: this.fingerprint(r.from, r.to), n: r.to - r.from };
+    const range = this.range(lo, hi);
+    return { fp: this.fingerprint(range.from, range.to), n: range.to - range.from };
   }
 }
 
 /** out[o..o+8) = a[ai..] + b[bi..] mod 2^256. */
 function add256(out: Uint32Array, o: number, a: Uint32Array, ai: number, b: Uint32Array, bi: number): void {
   let carry = 0;
-  for (let l = 0; l < LIMBS; l++) {
-    const v = a[ai + l]! + b[bi + l]! + carry;
-    out[o + l] = v >>> 0;
-    carry = v > 0xffffffff ? 1 : 0;
+  for (let limb = 0; limb < LIMBS; limb++) {
+    const word = a[ai + limb]! + b[bi + limb]! + carry;
+    out[o + limb] = word >>> 0;
+    carry = word > 0xffffffff ? 1 : 0;
   }
 }
 
-function lowerIn(keys: readonly SyncKey[], k: SyncKey): number {
+function lowerIn(keys: readonly SyncKey[], key: SyncKey): number {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (cmpKeys(keys[mid] as SyncKey, k) < 0) lo = mid + 1;
+    if (cmpKeys(keys[mid] as SyncKey, key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -301,38 +301,38 @@ function lowerIn(keys: readonly SyncKey[], k: SyncKey): number {
 
 type Expiry = { at: number; key: SyncKey };
 
-function heapPush(h: Expiry[], e: Expiry): void {
-  h.push(e);
-  let i = h.length - 1;
+function heapPush(heap: Expiry[], entry: Expiry): void {
+  heap.push(entry);
+  let i = heap.length - 1;
   while (i > 0) {
-    const p = (i - 1) >> 1;
-    if ((h[p] as Expiry).at <= e.at) break;
-    h[i] = h[p] as Expiry;
-    i = p;
+    const parent = (i - 1) >> 1;
+    if ((heap[parent] as Expiry).at <= entry.at) break;
+    heap[i] = heap[parent] as Expiry;
+    i = parent;
   }
-  h[i] = e;
+  heap[i] = entry;
 }
 
-function heapPop(h: Expiry[]): Expiry {
-  const top = h[0] as Expiry;
-  const last = h.pop() as Expiry;
-  if (h.length > 0) {
+function heapPop(heap: Expiry[]): Expiry {
+  const top = heap[0] as Expiry;
+  const last = heap.pop() as Expiry;
+  if (heap.length > 0) {
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = -1;
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = -1;
       let best = last.at;
-      if (l < h.length && (h[l] as Expiry).at < best) {
-        m = l;
-        best = (h[l] as Expiry).at;
+      if (left < heap.length && (heap[left] as Expiry).at < best) {
+        smallest = left;
+        best = (heap[left] as Expiry).at;
       }
-      if (r < h.length && (h[r] as Expiry).at < best) m = r;
-      if (m === -1) break;
-      h[i] = h[m] as Expiry;
-      i = m;
+      if (right < heap.length && (heap[right] as Expiry).at < best) smallest = right;
+      if (smallest === -1) break;
+      heap[i] = heap[smallest] as Expiry;
+      i = smallest;
     }
-    h[i] = last;
+    heap[i] = last;
   }
   return top;
 }

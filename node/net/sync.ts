@@ -59,7 +59,7 @@ export interface SyncStats {
   accepted: number;
 }
 
-const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+const enc = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 /**
  * Answers one reconcile request from the node's own key set: a matching range is left
@@ -68,24 +68,24 @@ const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(
 export async function answerReconcile(index: SyncIndex, ranges: readonly RangeSummary[]): Promise<RangeReply[]> {
   const out: RangeReply[] = [];
   const fanout = Math.max(2, Math.min(FANOUT, Math.floor(MAX_PARTS_PER_REPLY / ranges.length)));
-  for (const [ri, r] of ranges.entries()) {
+  for (const [ri, range] of ranges.entries()) {
     if (ri > 0 && ri % RANGES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
-    const { from, to } = index.range(r.lo, r.hi);
+    const { from, to } = index.range(range.lo, range.hi);
     const n = to - from;
-    if (n === r.n && index.fingerprint(from, to) === r.fp) continue;
+    if (n === range.n && index.fingerprint(from, to) === range.fp) continue;
     if (n <= LEAF) {
-      out.push({ lo: r.lo, hi: r.hi, ids: index.keysIn(from, to).map((k) => k.id.toString('hex')) });
+      out.push({ lo: range.lo, hi: range.hi, ids: index.keysIn(from, to).map((key) => key.id.toString('hex')) });
       continue;
     }
     const parts: RangeSummary[] = [];
     const step = Math.ceil(n / fanout);
     for (let i = from; i < to; i += step) {
-      const j = Math.min(i + step, to);
-      const lo: Bound = i === from ? r.lo : boundOf(index.keyAt(i));
-      const hi: Bound = j === to ? r.hi : boundOf(index.keyAt(j));
-      parts.push({ lo: [...lo], hi: [...hi], fp: index.fingerprint(i, j), n: j - i });
+      const end = Math.min(i + step, to);
+      const lo: Bound = i === from ? range.lo : boundOf(index.keyAt(i));
+      const hi: Bound = end === to ? range.hi : boundOf(index.keyAt(end));
+      parts.push({ lo: [...lo], hi: [...hi], fp: index.fingerprint(i, end), n: end - i });
     }
-    out.push({ lo: r.lo, hi: r.hi, parts });
+    out.push({ lo: range.lo, hi: range.hi, parts });
   }
   return out;
 }
@@ -93,10 +93,10 @@ export async function answerReconcile(index: SyncIndex, ranges: readonly RangeSu
 /** Why a reconcile request is malformed (unsorted, overlapping or empty ranges), or undefined. */
 export function rangesProblem(ranges: readonly RangeSummary[]): string | undefined {
   let prev: Bound | undefined;
-  for (const r of ranges) {
-    if (cmpBounds(r.lo, r.hi) >= 0) return 'a range whose lower bound is not below its upper bound';
-    if (prev !== undefined && cmpBounds(r.lo, prev) < 0) return 'ranges not sorted or overlapping';
-    prev = r.hi;
+  for (const range of ranges) {
+    if (cmpBounds(range.lo, range.hi) >= 0) return 'a range whose lower bound is not below its upper bound';
+    if (prev !== undefined && cmpBounds(range.lo, prev) < 0) return 'ranges not sorted or overlapping';
+    prev = range.hi;
   }
   return undefined;
 }
@@ -182,7 +182,7 @@ export class SyncService {
         : req.type === 'fetch'
           ? { envelopes: await this.store.envelopes(req.ids, room) }
           : await this.subjectPage(req.digest, req.after, room);
-      if ('ranges' in reply) for (const r of reply.ranges) answered += 'ids' in r ? r.ids.length : r.parts.length;
+      if ('ranges' in reply) for (const range of reply.ranges) answered += 'ids' in range ? range.ids.length : range.parts.length;
       else answered = reply.envelopes.length;
       const bytes = enc(reply);
       const units = 1 + (req.type === 'reconcile' ? req.ranges.length : 0) + answered + Math.ceil(bytes.length / 1024);
@@ -213,7 +213,7 @@ export class SyncService {
       const reply = SubjectReply.parse(await this.request(peer, after === undefined ? { type: 'subject', digest } : { type: 'subject', digest, after }, stats, signal));
       stats.fetched += reply.envelopes.length;
       const ds = await this.ingestor.ingestMany(reply.envelopes, undefined, { via: 'lookup', peer: peer.toString() });
-      stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
+      stats.accepted += ds.filter((decision) => decision.outcome === 'accept').length;
       if (reply.next === undefined || reply.next <= (after ?? 0)) break;
       after = reply.next;
     }
@@ -298,18 +298,18 @@ export class SyncService {
           if (!parsed.success) badReply('malformed reconcile reply');
           // Replies name asked ranges, in order; parts tile their range's inside, in order.
           let at = 0;
-          for (const r of parsed.data!.ranges) {
-            while (at < asked.length && (cmpBounds(asked[at]!.lo, r.lo) !== 0 || cmpBounds(asked[at]!.hi, r.hi) !== 0)) at++;
+          for (const range of parsed.data!.ranges) {
+            while (at < asked.length && (cmpBounds(asked[at]!.lo, range.lo) !== 0 || cmpBounds(asked[at]!.hi, range.hi) !== 0)) at++;
             if (at === asked.length) badReply('a reply range that was not asked about');
             at++;
-            if ('ids' in r) {
-              for (const id of r.ids) offered.add(id);
+            if ('ids' in range) {
+              for (const id of range.ids) offered.add(id);
               if (offered.size > MAX_OFFERED_IDS) throw new SyncStopped('offered-id limit of one sync reached');
               continue;
             }
-            let prev: Bound = r.lo;
-            for (const part of r.parts) {
-              if (cmpBounds(part.lo, prev) < 0 || cmpBounds(part.lo, part.hi) >= 0 || cmpBounds(part.hi, r.hi) > 0) badReply('parts outside their range or out of order');
+            let prev: Bound = range.lo;
+            for (const part of range.parts) {
+              if (cmpBounds(part.lo, prev) < 0 || cmpBounds(part.lo, part.hi) >= 0 || cmpBounds(part.hi, range.hi) > 0) badReply('parts outside their range or out of order');
               prev = part.hi;
               const own = this.index.summary(part.lo, part.hi);
               if ((own.n !== part.n || own.fp !== part.fp) && next.length < MAX_PENDING_RANGES) next.push({ lo: part.lo, hi: part.hi, ...own });
@@ -337,7 +337,7 @@ export class SyncService {
           if (reply.envelopes.length === 0) break;
           stats.fetched += reply.envelopes.length;
           const ds = await this.ingestor.ingestMany(reply.envelopes, undefined, { via: 'sync', peer: peer.toString(), relay: ids.length <= RELAY_SYNCED_MAX });
-          stats.accepted += ds.filter((d) => d.outcome === 'accept').length;
+          stats.accepted += ds.filter((decision) => decision.outcome === 'accept').length;
           batch = batch.slice(reply.envelopes.length);
         }
       }

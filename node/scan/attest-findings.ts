@@ -33,12 +33,12 @@ export interface UnsignedFile {
  * The files of a model that get no payload finding: a file that was not read in full cannot
  * be signed clean (SPEC §15: only an inspected file with no finding is clean).
  */
-export function unsignedFiles(m: ScannedModel): UnsignedFile[] {
+export function unsignedFiles(model: ScannedModel): UnsignedFile[] {
   const out: UnsignedFile[] = [];
-  for (const f of m.files) {
-    if (f.sha256 === '' || f.tampered) continue;
-    if (f.coverage.state !== 'inspected' && !f.findings.some((x) => x.kind in PAYLOAD_KIND)) {
-      out.push({ model: m.name, file: f.name, why: `${f.coverage.state}: ${f.coverage.reasons[0] ?? f.format}` });
+  for (const file of model.files) {
+    if (file.sha256 === '' || file.tampered) continue;
+    if (file.coverage.state !== 'inspected' && !file.findings.some((finding) => finding.kind in PAYLOAD_KIND)) {
+      out.push({ model: model.name, file: file.name, why: `${file.coverage.state}: ${file.coverage.reasons[0] ?? file.format}` });
     }
   }
   return out;
@@ -53,40 +53,40 @@ const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'] as const;
  * a `license` finding where the file's metadata names a license; a `lineage` claim where
  * its metadata names a base model by sha256. Scanner: chorus at this version.
  */
-export function findingStatements(m: ScannedModel, issuer: string, now: Date): Statement[] {
+export function findingStatements(model: ScannedModel, issuer: string, now: Date): Statement[] {
   const out: Statement[] = [];
-  for (const f of m.files) {
-    if (f.sha256 === '') continue;
-    const payload = payloadFields(f);
+  for (const file of model.files) {
+    if (file.sha256 === '') continue;
+    const payload = payloadFields(file);
     // Nothing established, nothing signed: an unread file gets no payload finding at all.
-    if (payload === undefined && f.format === 'unknown') continue;
-    const subjects = [{ name: cut(plain(`${m.name}${m.files.length > 1 ? `/${f.name}` : ''}`), 256) || f.sha256, digest: { sha256: f.sha256 } }];
+    if (payload === undefined && file.format === 'unknown') continue;
+    const subjects = [{ name: cut(plain(`${model.name}${model.files.length > 1 ? `/${file.name}` : ''}`), 256) || file.sha256, digest: { sha256: file.sha256 } }];
     const build = (kind: 'payload' | 'license' | 'lineage', fields: Record<string, unknown>): Statement => buildStatement({ kind, subjects, fields, issuer, issuedAt: now });
     if (payload !== undefined) out.push(build('payload', payload));
-    const license = licenseOf(f);
+    const license = licenseOf(file);
     if (license !== undefined) {
-      out.push(build('license', { declared: license, detected: [license], verdict: 'compliant', notes: `declared in the file's ${f.format} metadata; chorus scan found no other license` }));
+      out.push(build('license', { declared: license, detected: [license], verdict: 'compliant', notes: `declared in the file's ${file.format} metadata; chorus scan found no other license` }));
     }
-    const bases = baseDigests(f);
-    if (bases.length > 0) out.push(build('lineage', { derivedFrom: bases.map((d) => ({ digest: { sha256: d }, relation: 'fine-tuned' })), notes: 'named as a base model in the file\'s metadata' }));
+    const bases = baseDigests(file);
+    if (bases.length > 0) out.push(build('lineage', { derivedFrom: bases.map((digest) => ({ digest: { sha256: digest }, relation: 'fine-tuned' })), notes: 'named as a base model in the file\'s metadata' }));
   }
   return out;
 }
 
 /** The payload finding for one file, or undefined when nothing may be signed (not read in full, nothing found). */
-function payloadFields(f: ScannedFile): Record<string, unknown> | undefined {
+function payloadFields(file: ScannedFile): Record<string, unknown> | undefined {
   const scanner = { ...SCANNER };
-  if (f.tampered) {
-    return { scanner, finding: { kind: 'malicious-code', description: `content does not match its name: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}`.slice(0, 4096) }, severity: 'critical' };
+  if (file.tampered) {
+    return { scanner, finding: { kind: 'malicious-code', description: `content does not match its name: named sha256 ${file.tampered.claimed}, content ${file.tampered.actual}`.slice(0, 4096) }, severity: 'critical' };
   }
-  const counted = f.findings.filter((x) => x.kind in PAYLOAD_KIND);
+  const counted = file.findings.filter((finding) => finding.kind in PAYLOAD_KIND);
   if (counted.length === 0) {
-    if (f.coverage.state !== 'inspected') return undefined;
-    return { scanner, finding: { kind: 'clean', description: `static inspection (${f.format}, chorus inspector revision ${INSPECTOR_REVISION}) read every part and found nothing dangerous` }, severity: 'info' };
+    if (file.coverage.state !== 'inspected') return undefined;
+    return { scanner, finding: { kind: 'clean', description: `static inspection (${file.format}, chorus inspector revision ${INSPECTOR_REVISION}) read every part and found nothing dangerous` }, severity: 'info' };
   }
-  const worst = SEVERITY_ORDER.find((s) => counted.some((x) => x.severity === s)) ?? 'low';
-  const lead = counted.find((x) => x.severity === worst) as (typeof counted)[number];
-  const description = cut(plain(counted.slice(0, 20).map((x) => `${x.path ? `${x.path}: ` : ''}${x.detail}`).join('; ')), 4096);
+  const worst = SEVERITY_ORDER.find((severity) => counted.some((finding) => finding.severity === severity)) ?? 'low';
+  const lead = counted.find((finding) => finding.severity === worst) as (typeof counted)[number];
+  const description = cut(plain(counted.slice(0, 20).map((finding) => `${finding.path ? `${finding.path}: ` : ''}${finding.detail}`).join('; ')), 4096);
   return { scanner, finding: { kind: PAYLOAD_KIND[lead.kind as keyof typeof PAYLOAD_KIND], ...(lead.path ? { path: cut(plain(lead.path), 1024) } : {}), description }, severity: worst };
 }
 
@@ -97,30 +97,30 @@ function payloadFields(f: ScannedFile): Record<string, unknown> | undefined {
  * over files that do not match it, a `payload` finding (the model changed after it was signed).
  * An unpinned signature proves nothing and earns nothing.
  */
-export function signatureStatements(m: ScannedModel, issuer: string, now: Date): Statement[] {
-  const sig = m.signature;
+export function signatureStatements(model: ScannedModel, issuer: string, now: Date): Statement[] {
+  const sig = model.signature;
   if (sig === undefined || !sig.pinned) return [];
-  const v = sig.verification;
-  if (v.verified) {
-    const digests = [v.modelDigest?.replace(/^sha256:/, ''), ...v.files.map((f) => f.actual ?? f.expected)].filter((d): d is string => d !== undefined && /^[0-9a-f]{64}$/.test(d));
-    const subjects = [...new Set(digests)].slice(0, 64).map((d, i) => ({ name: cut(plain(i === 0 && v.modelDigest !== undefined ? m.name : `${m.name}/${v.files.find((f) => (f.actual ?? f.expected) === d)?.name ?? d}`), 256) || d, digest: { sha256: d } }));
+  const verification = sig.verification;
+  if (verification.verified) {
+    const digests = [verification.modelDigest?.replace(/^sha256:/, ''), ...verification.files.map((file) => file.actual ?? file.expected)].filter((sha): sha is string => sha !== undefined && /^[0-9a-f]{64}$/.test(sha));
+    const subjects = [...new Set(digests)].slice(0, 64).map((sha, i) => ({ name: cut(plain(i === 0 && verification.modelDigest !== undefined ? model.name : `${model.name}/${verification.files.find((file) => (file.actual ?? file.expected) === sha)?.name ?? sha}`), 256) || sha, digest: { sha256: sha } }));
     if (subjects.length === 0) return [];
-    const signer = defined({ identity: v.signer.identity && cut(plain(v.signer.identity), 256), oidcIssuer: v.signer.issuer && cut(plain(v.signer.issuer), 256), keyFingerprint: v.signer.publicKeyFingerprint && cut(plain(v.signer.publicKeyFingerprint), 256) });
+    const signer = defined({ identity: verification.signer.identity && cut(plain(verification.signer.identity), 256), oidcIssuer: verification.signer.issuer && cut(plain(verification.signer.issuer), 256), keyFingerprint: verification.signer.publicKeyFingerprint && cut(plain(verification.signer.publicKeyFingerprint), 256) });
     if (signer['identity'] === undefined && signer['keyFingerprint'] === undefined) return [];
-    return [buildStatement({ kind: 'provenance', subjects, issuer, issuedAt: now, fields: { signatureType: OMS_SIGNATURE_TYPE, method: v.method, signer, files: Math.max(1, v.files.length), notes: `OpenSSF model signing signature ${cut(plain(sig.path.split('/').at(-1) ?? 'model.sig'), 200)} verified offline by chorus ${SCANNER.version}; every file re-hashed` } })];
+    return [buildStatement({ kind: 'provenance', subjects, issuer, issuedAt: now, fields: { signatureType: OMS_SIGNATURE_TYPE, method: verification.method, signer, files: Math.max(1, verification.files.length), notes: `OpenSSF model signing signature ${cut(plain(sig.path.split('/').at(-1) ?? 'model.sig'), 200)} verified offline by chorus ${SCANNER.version}; every file re-hashed` } })];
   }
   // A signature that fails against the pinned key may be someone else's, or the wrong key: that
   // is the user's to see, not evidence to spread. A signature that holds over files that do not
   // match it is: the model was changed after it was signed.
-  if (!v.signatureVerified) return [];
-  const digest = m.digest;
+  if (!verification.signatureVerified) return [];
+  const digest = model.digest;
   if (!/^[0-9a-f]{64}$/.test(digest)) return [];
-  const description = cut(plain(`files do not match the model signature that ${v.signer.identity ?? v.signer.publicKeyFingerprint ?? 'its signer'} signed: ${v.problems.slice(0, 10).map((p) => `${p.code}: ${p.detail}`).join('; ')}`), 4096);
-  return [buildStatement({ kind: 'payload', subjects: [{ name: cut(plain(m.name), 256) || digest, digest: { sha256: digest } }], issuer, issuedAt: now, fields: { scanner: { ...SCANNER }, finding: { kind: 'suspicious', description }, severity: 'high' } })];
+  const description = cut(plain(`files do not match the model signature that ${verification.signer.identity ?? verification.signer.publicKeyFingerprint ?? 'its signer'} signed: ${verification.problems.slice(0, 10).map((problem) => `${problem.code}: ${problem.detail}`).join('; ')}`), 4096);
+  return [buildStatement({ kind: 'payload', subjects: [{ name: cut(plain(model.name), 256) || digest, digest: { sha256: digest } }], issuer, issuedAt: now, fields: { scanner: { ...SCANNER }, finding: { kind: 'suspicious', description }, severity: 'high' } })];
 }
 
-function defined(o: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined));
+function defined(fields: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
 /** Text from a file, before it is signed: no control or bidirectional-override characters. */
@@ -130,25 +130,25 @@ function plain(text: string): string {
 }
 
 /** Cuts at `n` UTF-16 units without splitting a surrogate pair. */
-function cut(text: string, n: number): string {
-  const t = text.slice(0, n);
-  return /[\ud800-\udbff]$/.test(t) ? t.slice(0, -1) : t;
+function cut(text: string, max: number): string {
+  const head = text.slice(0, max);
+  return /[\ud800-\udbff]$/.test(head) ? head.slice(0, -1) : head;
 }
 
-function licenseOf(f: ScannedFile): string | undefined {
-  const m = f.meta as { license?: unknown; metadata?: Record<string, unknown> };
-  const l = typeof m.license === 'string' ? m.license : typeof m.metadata?.['license'] === 'string' ? m.metadata['license'] : undefined;
-  const text = l === undefined ? '' : cut(plain(l).trim(), 512);
+function licenseOf(file: ScannedFile): string | undefined {
+  const meta = file.meta as { license?: unknown; metadata?: Record<string, unknown> };
+  const license = typeof meta.license === 'string' ? meta.license : typeof meta.metadata?.['license'] === 'string' ? meta.metadata['license'] : undefined;
+  const text = license === undefined ? '' : cut(plain(license).trim(), 512);
   return text === '' ? undefined : text;
 }
 
-function baseDigests(f: ScannedFile): string[] {
-  const bases = (f.meta as { baseModels?: Record<string, unknown>[] }).baseModels ?? [];
+function baseDigests(file: ScannedFile): string[] {
+  const bases = (file.meta as { baseModels?: Record<string, unknown>[] }).baseModels ?? [];
   const out = new Set<string>();
-  for (const b of bases.slice(0, 64)) {
-    for (const v of Object.values(b)) {
-      const m = typeof v === 'string' ? /(?:^|sha256:)([0-9a-f]{64})$/.exec(v) : null;
-      if (m?.[1] !== undefined) out.add(m[1]);
+  for (const base of bases.slice(0, 64)) {
+    for (const value of Object.values(base)) {
+      const match = typeof value === 'string' ? /(?:^|sha256:)([0-9a-f]{64})$/.exec(value) : null;
+      if (match?.[1] !== undefined) out.add(match[1]);
     }
   }
   return [...out];

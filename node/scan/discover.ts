@@ -51,7 +51,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 export function modelRoots(env: NodeJS.ProcessEnv = process.env, home = homedir()): ModelRoot[] {
   const roots: ModelRoot[] = [];
   const add = (runtime: ModelRoot['runtime'], path: string, source: string): void => {
-    if (!roots.some((r) => r.path === resolve(path))) roots.push({ runtime, path: resolve(path), source });
+    if (!roots.some((root) => root.path === resolve(path))) roots.push({ runtime, path: resolve(path), source });
   };
   if (env['OLLAMA_MODELS']) add('ollama', env['OLLAMA_MODELS'], 'OLLAMA_MODELS');
   add('ollama', join(home, '.ollama', 'models'), 'default');
@@ -67,18 +67,18 @@ export function modelRoots(env: NodeJS.ProcessEnv = process.env, home = homedir(
 }
 
 async function isDir(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isDirectory(), () => false);
+  return stat(path).then((stats) => stats.isDirectory(), () => false);
 }
 
 /** A regular file's size, or a problem (FIFOs, devices, sockets and unreadable files are skipped). */
 async function regularFile(path: string, problems: DiscoveryProblem[]): Promise<number | undefined> {
   try {
-    const s = await stat(path);
-    if (!s.isFile()) {
+    const stats = await stat(path);
+    if (!stats.isFile()) {
       problems.push({ path, message: 'not a regular file (skipped)' });
       return undefined;
     }
-    return s.size;
+    return stats.size;
   } catch (e) {
     problems.push({ path, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
     return undefined;
@@ -104,8 +104,8 @@ async function ollama(root: string, problems: DiscoveryProblem[]): Promise<Disco
     const familiar = host === 'registry.ollama.ai' ? (ns === 'library' ? `${name}:${tag}` : `${ns}/${name}:${tag}`) : `${host}/${ns}/${name}:${tag}`;
     let manifest: { layers?: { mediaType?: unknown; digest?: unknown; size?: unknown }[] };
     try {
-      const s = await stat(file);
-      if (s.size > MAX_MANIFEST_BYTES) throw new Error('manifest too large');
+      const stats = await stat(file);
+      if (stats.size > MAX_MANIFEST_BYTES) throw new Error('manifest too large');
       manifest = JSON.parse(await readFile(file, 'utf8')) as typeof manifest;
     } catch (e) {
       problems.push({ path: file, message: `not an Ollama manifest: ${(e as Error).message}` });
@@ -125,10 +125,10 @@ async function ollama(root: string, problems: DiscoveryProblem[]): Promise<Disco
       }
       if (layer.mediaType !== 'application/vnd.ollama.image.model' && layer.mediaType !== 'application/vnd.ollama.image.projector' && layer.mediaType !== 'application/vnd.ollama.image.adapter') continue;
       const blob = [join(root, 'blobs', `sha256-${hex}`), join(root, 'blobs', `sha256:${hex}`)];
-      for (const b of blob) {
-        const size = await stat(b).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+      for (const blobPath of blob) {
+        const size = await stat(blobPath).then((stats) => (stats.isFile() ? stats.size : undefined), () => undefined);
         if (size !== undefined) {
-          files.push({ path: b, size, claimedSha256: hex, name: String(layer.mediaType).split('.').at(-1) ?? 'model' });
+          files.push({ path: blobPath, size, claimedSha256: hex, name: String(layer.mediaType).split('.').at(-1) ?? 'model' });
           break;
         }
       }
@@ -155,17 +155,17 @@ async function ollamaOrphans(root: string, named: ReadonlySet<string>, problems:
   }
   const out: DiscoveredModel[] = [];
   for (const name of names.slice(0, MAX_ENTRIES)) {
-    const m = /^sha256[-:]([0-9a-f]{64})$/.exec(name);
-    if (m === null) {
+    const match = /^sha256[-:]([0-9a-f]{64})$/.exec(name);
+    if (match === null) {
       if (!/-partial(?:-\d+)?$/.test(name)) problems.push({ path: join(dir, name), message: 'not an Ollama blob name (sha256-<64 hex>)' });
       continue;
     }
-    const hex = m[1] as string;
+    const hex = match[1] as string;
     if (named.has(hex)) continue;
     const path = join(dir, name);
-    const l = await lstat(path).catch(() => undefined);
-    if (l === undefined || !l.isFile()) continue;
-    out.push({ name: `orphan blob sha256:${hex.slice(0, 12)}… (no manifest names it)`, runtime: 'ollama', root, files: [{ path, size: l.size, claimedSha256: hex, name: 'orphan' }] });
+    const linkStats = await lstat(path).catch(() => undefined);
+    if (linkStats === undefined || !linkStats.isFile()) continue;
+    out.push({ name: `orphan blob sha256:${hex.slice(0, 12)}… (no manifest names it)`, runtime: 'ollama', root, files: [{ path, size: linkStats.size, claimedSha256: hex, name: 'orphan' }] });
   }
   if (names.length > MAX_ENTRIES) problems.push({ path: dir, message: `more than ${MAX_ENTRIES} entries: the rest were not looked at` });
   return out;
@@ -213,17 +213,17 @@ async function byPath(root: string, runtime: ModelRoot["runtime"], problems: Dis
     const rel = relative(root, file);
     const dir = rel.includes(sep) ? rel.slice(0, rel.lastIndexOf(sep)) : '';
     const key = dir === '' ? rel : dir;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = []));
-    g.push({ path: file, size, name: dir === '' ? rel : rel.slice(dir.length + 1) });
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = []));
+    group.push({ path: file, size, name: dir === '' ? rel : rel.slice(dir.length + 1) });
   }
   // A directory signed as one model (OpenSSF model signing writes model.sig beside it) is one model.
   if (await regularFile(join(root, OMS_SIGNATURE_NAME), []) !== undefined) {
-    const files = [...groups.values()].flat().map((f) => ({ ...f, name: relative(root, f.path) }));
+    const files = [...groups.values()].flat().map((file) => ({ ...file, name: relative(root, file.path) }));
     return [{ name: basename(root), runtime, root, files, dir: root }];
   }
   // A group named after a subdirectory is that directory's model; a loose top-level file is its own.
-  return [...groups].map(([name, files]) => ({ name: name.split(sep).join('/'), runtime, root, files, ...(files.some((f) => f.name === name) ? {} : { dir: join(root, name) }) }));
+  return [...groups].map(([name, files]) => ({ name: name.split(sep).join('/'), runtime, root, files, ...(files.some((file) => file.name === name) ? {} : { dir: join(root, name) }) }));
 }
 
 /** The file name OpenSSF model signing gives a model's signature. */
@@ -239,16 +239,16 @@ export async function walkFiles(dir: string, problems: DiscoveryProblem[]): Prom
   if (top === undefined) return out;
   const seen = new Set<string>([top]);
   let entries = 0;
-  const walk = async (d: string, depth: number): Promise<void> => {
+  const walk = async (dirPath: string, depth: number): Promise<void> => {
     if (depth > MAX_DEPTH) {
-      problems.push({ path: d, message: `deeper than ${MAX_DEPTH} levels (skipped)` });
+      problems.push({ path: dirPath, message: `deeper than ${MAX_DEPTH} levels (skipped)` });
       return;
     }
     let names: string[];
     try {
-      names = (await readdir(d)).sort();
+      names = (await readdir(dirPath)).sort();
     } catch (e) {
-      problems.push({ path: d, message: `cannot list: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      problems.push({ path: dirPath, message: `cannot list: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
       return;
     }
     for (const name of names) {
@@ -257,24 +257,24 @@ export async function walkFiles(dir: string, problems: DiscoveryProblem[]): Prom
         return;
       }
       if (name.startsWith('.')) continue;
-      const p = join(d, name);
-      const l = await lstat(p).catch(() => undefined);
-      if (l === undefined) continue;
-      if (l.isSymbolicLink()) {
-        const real = await realpath(p).catch(() => undefined);
+      const path = join(dirPath, name);
+      const linkStats = await lstat(path).catch(() => undefined);
+      if (linkStats === undefined) continue;
+      if (linkStats.isSymbolicLink()) {
+        const real = await realpath(path).catch(() => undefined);
         if (real === undefined) {
-          problems.push({ path: p, message: 'broken or looping symbolic link (skipped)' });
+          problems.push({ path: path, message: 'broken or looping symbolic link (skipped)' });
           continue;
         }
-        const s = await stat(real).catch(() => undefined);
-        if (s?.isDirectory()) {
+        const stats = await stat(real).catch(() => undefined);
+        if (stats?.isDirectory()) {
           if (seen.has(real) || !inside(top, real)) continue;
           seen.add(real);
-          await walk(p, depth + 1);
-        } else out.push(p);
-      } else if (l.isDirectory()) {
-        await walk(p, depth + 1);
-      } else out.push(p);
+          await walk(path, depth + 1);
+        } else out.push(path);
+      } else if (linkStats.isDirectory()) {
+        await walk(path, depth + 1);
+      } else out.push(path);
     }
   };
   await walk(top, 0);
@@ -285,7 +285,7 @@ export async function walkFiles(dir: string, problems: DiscoveryProblem[]): Prom
 export async function discover(root: ModelRoot): Promise<{ found: boolean; models: DiscoveredModel[]; problems: DiscoveryProblem[] }> {
   const problems: DiscoveryProblem[] = [];
   if (!(await isDir(root.path))) {
-    const size = root.runtime === 'path' ? await stat(root.path).then((s) => (s.isFile() ? s.size : undefined), () => undefined) : undefined;
+    const size = root.runtime === 'path' ? await stat(root.path).then((stats) => (stats.isFile() ? stats.size : undefined), () => undefined) : undefined;
     if (size === undefined) return { found: false, models: [], problems };
     return { found: true, models: [{ name: root.path, runtime: 'path', root: root.path, files: [{ path: root.path, size, name: basename(root.path) }] }], problems };
   }

@@ -32,37 +32,37 @@ export class LocalScanIndex {
     const now = Date.now();
     if (now - this.checkedAt < 1000) return this.cache;
     this.checkedAt = now;
-    const mtimeMs = await stat(lastScanFile(this.dataDir)).then((s) => s.mtimeMs, () => -1);
+    const mtimeMs = await stat(lastScanFile(this.dataDir)).then((stats) => stats.mtimeMs, () => -1);
     if (mtimeMs < 0) return (this.cache = undefined);
     if (this.cache?.mtimeMs === mtimeMs) return this.cache;
     const last = await readLastScan(this.dataDir);
     if (last === undefined) return (this.cache = undefined);
     const byDigest = new Map<string, LastScan['report']['models'][number][]>();
-    const add = (d: string, m: LastScan['report']['models'][number]): void => {
-      const list = byDigest.get(d) ?? [];
-      if (!list.includes(m)) list.push(m);
-      byDigest.set(d, list);
+    const add = (digest: string, model: LastScan['report']['models'][number]): void => {
+      const list = byDigest.get(digest) ?? [];
+      if (!list.includes(model)) list.push(model);
+      byDigest.set(digest, list);
     };
-    for (const m of last.report.models) {
-      add(m.digest, m);
-      for (const f of m.files) add(f.sha256, m);
+    for (const model of last.report.models) {
+      add(model.digest, model);
+      for (const file of model.files) add(file.sha256, model);
     }
     return (this.cache = { mtimeMs, byDigest, at: last.at });
   }
 
   /** What the last scan of this machine found about `digest` (hex), or undefined when it did not see it. */
   async about(digest: string): Promise<LocalKnowledge | undefined> {
-    const c = await this.load();
-    const models = c?.byDigest.get(digest);
-    if (c === undefined || models === undefined) return undefined;
+    const cache = await this.load();
+    const models = cache?.byDigest.get(digest);
+    if (cache === undefined || models === undefined) return undefined;
     return {
-      scannedAt: c.at,
+      scannedAt: cache.at,
       label: 'this machine\'s own inspection (chorus scan): local and unsigned, not part of the network\'s view unless attested (chorus scan --attest)',
-      models: models.slice(0, 10).map((m) => {
-        const findings = m.files.flatMap((f) => f.findings.map((x) => ({ kind: x.kind, severity: x.severity, detail: x.detail, ...(x.path ? { path: `${f.name}: ${x.path}` } : { path: f.name }) })));
+      models: models.slice(0, 10).map((model) => {
+        const findings = model.files.flatMap((file) => file.findings.map((finding) => ({ kind: finding.kind, severity: finding.severity, detail: finding.detail, ...(finding.path ? { path: `${file.name}: ${finding.path}` } : { path: file.name }) })));
         const order: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
         findings.sort((a, b) => (order[a.severity] ?? 5) - (order[b.severity] ?? 5));
-        return { name: m.name, runtime: m.runtime, path: m.files.length === 1 ? m.files[0]!.path : m.root, inspection: m.inspection, findings: findings.slice(0, 10), findingsTotal: findings.length };
+        return { name: model.name, runtime: model.runtime, path: model.files.length === 1 ? model.files[0]!.path : model.root, inspection: model.inspection, findings: findings.slice(0, 10), findingsTotal: findings.length };
       }),
     };
   }

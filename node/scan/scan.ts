@@ -79,7 +79,7 @@ export interface ScanOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Progress of hashing: bytes done, bytes to do (only files that need reading count). */
   readonly onBytes?: (done: number, total: number) => void;
-  readonly onModel?: (m: ScannedModel) => void;
+  readonly onModel?: (model: ScannedModel) => void;
   /** The key or trusted root model signatures are verified against; none: signatures are read, never called verified. */
   readonly signatureTrust?: OmsTrust | undefined;
 }
@@ -117,8 +117,8 @@ async function hiddenPickle(path: string): Promise<Finding[]> {
   const walk = walkPickle(bytes, { complete: false });
   // Text read as a pickle makes "imports" of whatever follows a `c` or an `i` (Python source
   // starts `import …`): a name Python cannot import fails the load before anything runs.
-  if (!walk.meta.imports.some((i) => PY_NAME.test(i.module) && PY_NAME.test(i.name))) return [];
-  return walk.findings.filter((x) => x.kind.endsWith('-import')).map((x) => ({ ...x, detail: `read as a pickle (no known format): ${x.detail}` }));
+  if (!walk.meta.imports.some((imp) => PY_NAME.test(imp.module) && PY_NAME.test(imp.name))) return [];
+  return walk.findings.filter((finding) => finding.kind.endsWith('-import')).map((finding) => ({ ...finding, detail: `read as a pickle (no known format): ${finding.detail}` }));
 }
 
 /** Files beside a model that carry a chat template transformers renders: `tokenizer_config.json`, `chat_template.json`, `*.jinja`. */
@@ -154,15 +154,15 @@ async function templateFile(path: string, name: string): Promise<Finding[]> {
   } catch {
     return [];
   }
-  const t = (json as { chat_template?: unknown } | null)?.chat_template;
-  const templates: [string, string][] = typeof t === 'string' ? [['chat_template', t]]
-    : Array.isArray(t) ? t.flatMap((x: { name?: unknown; template?: unknown }) => (typeof x?.template === 'string' ? [[`chat_template.${String(x.name ?? '')}`, x.template] as [string, string]] : [])) : [];
+  const template = (json as { chat_template?: unknown } | null)?.chat_template;
+  const templates: [string, string][] = typeof template === 'string' ? [['chat_template', template]]
+    : Array.isArray(template) ? template.flatMap((entry: { name?: unknown; template?: unknown }) => (typeof entry?.template === 'string' ? [[`chat_template.${String(entry.name ?? '')}`, entry.template] as [string, string]] : [])) : [];
   return templates.flatMap(([at, tpl]) => inspectChatTemplate(tpl, at));
 }
 
 /** Whether the scan should fail a gate: a model flagged, inspection found danger, or a file that can carry code was not read. */
-export function scanFailed(r: ScanReport): boolean {
-  return r.models.some((m) => m.status === 'flagged' || m.inspection === 'dangerous' || m.inspection === 'not-inspected');
+export function scanFailed(report: ScanReport): boolean {
+  return report.models.some((model) => model.status === 'flagged' || model.inspection === 'dangerous' || model.inspection === 'not-inspected');
 }
 
 /**
@@ -172,10 +172,10 @@ export function scanFailed(r: ScanReport): boolean {
  * entries). A gate never passes a scan with any (`chorus scan` exits 2 and keeps the last
  * scan): "nothing found" must mean nothing was there, not that nothing could be read.
  */
-export function unreadParts(r: ScanReport, named: boolean): string[] {
+export function unreadParts(report: ScanReport, named: boolean): string[] {
   const out: string[] = [];
-  for (const m of r.models) for (const f of m.files) if (f.sha256 === '') out.push(`${f.path}: ${f.findings.find((x) => x.kind === 'unreadable')?.detail ?? 'could not be read'}`);
-  if (named) for (const p of r.problems) out.push(`${p.path}: ${p.message}`);
+  for (const model of report.models) for (const file of model.files) if (file.sha256 === '') out.push(`${file.path}: ${file.findings.find((finding) => finding.kind === 'unreadable')?.detail ?? 'could not be read'}`);
+  if (named) for (const problem of report.problems) out.push(`${problem.path}: ${problem.message}`);
   return out;
 }
 
@@ -183,13 +183,13 @@ export function unreadParts(r: ScanReport, named: boolean): string[] {
 const GAP_KINDS = new Set<Finding['kind']>(['not-inspected', 'limit', 'unreadable']);
 
 /** A file the gate cannot pass: its format can carry code and it was not read in full. */
-export function uninspectedCode(f: Pick<ScannedFile, 'coverage'>): boolean {
-  return f.coverage.state !== 'inspected' && f.coverage.codeCapable;
+export function uninspectedCode(file: Pick<ScannedFile, 'coverage'>): boolean {
+  return file.coverage.state !== 'inspected' && file.coverage.codeCapable;
 }
 
 /** A finding that condemns a file by what it found (not by what it could not read). */
-export function dangerousFinding(x: Finding): boolean {
-  return (x.severity === 'critical' || x.severity === 'high') && !GAP_KINDS.has(x.kind);
+export function dangerousFinding(finding: Finding): boolean {
+  return (finding.severity === 'critical' || finding.severity === 'high') && !GAP_KINDS.has(finding.kind);
 }
 
 /**
@@ -197,34 +197,34 @@ export function dangerousFinding(x: Finding): boolean {
  * sha256 blob name is used as a claim, or re-hashed with `verify`; other files go through
  * the hash cache), inspects each statically and asks this node's view about each model.
  */
-export async function scan(o: ScanOptions): Promise<ScanReport> {
-  const roots: ModelRoot[] = o.paths.length > 0 ? o.paths.map((p) => ({ runtime: 'path', path: p, source: 'argument' })) : modelRoots(o.env);
+export async function scan(opts: ScanOptions): Promise<ScanReport> {
+  const roots: ModelRoot[] = opts.paths.length > 0 ? opts.paths.map((path) => ({ runtime: 'path', path: path, source: 'argument' })) : modelRoots(opts.env);
   // A path the user named must be there and readable: a typo is an error, never "no model
   // files found" (which a gate would pass), and it replaces no earlier scan.
-  for (const p of o.paths) await checkNamedPath(p);
+  for (const path of opts.paths) await checkNamedPath(path);
   const report: ScanReport = { roots: [], models: [], problems: [] };
   const found: { root: ModelRoot; models: DiscoveredModel[] }[] = [];
   for (const root of roots) {
-    const d = await discover(root);
-    report.roots.push({ runtime: root.runtime, path: root.path, source: root.source, found: d.found, models: d.models.length });
-    report.problems.push(...d.problems);
-    found.push({ root, models: d.models });
+    const discovered = await discover(root);
+    report.roots.push({ runtime: root.runtime, path: root.path, source: root.source, found: discovered.found, models: discovered.models.length });
+    report.problems.push(...discovered.problems);
+    found.push({ root, models: discovered.models });
   }
   // Progress over the bytes that will actually be read.
   let total = 0;
-  for (const { models } of found) for (const m of models) for (const f of m.files) if (f.claimedSha256 === undefined || o.verify) total += f.size;
-  const remoteCode = await remoteCodeFiles(found.flatMap((x) => x.models.flatMap((m) => m.files)));
+  for (const { models } of found) for (const model of models) for (const file of model.files) if (file.claimedSha256 === undefined || opts.verify) total += file.size;
+  const remoteCode = await remoteCodeFiles(found.flatMap((entry) => entry.models.flatMap((model) => model.files)));
   let done = 0;
   const onBytes = (n: number): void => {
     done += n;
-    o.onBytes?.(done, total);
+    opts.onBytes?.(done, total);
   };
   for (const { models } of found) {
-    for (const m of models) {
-      const signature = m.dir === undefined ? undefined : await modelSignature(m.dir, o.signatureTrust, m.linkRoot);
-      const scanned = { ...(await scanModel(m, o, onBytes, remoteCode)), ...(signature === undefined ? {} : { signature }) };
+    for (const model of models) {
+      const signature = model.dir === undefined ? undefined : await modelSignature(model.dir, opts.signatureTrust, model.linkRoot);
+      const scanned = { ...(await scanModel(model, opts, onBytes, remoteCode)), ...(signature === undefined ? {} : { signature }) };
       report.models.push(scanned);
-      o.onModel?.(scanned);
+      opts.onModel?.(scanned);
     }
   }
   return report;
@@ -266,43 +266,43 @@ const CONFIG_BYTES = 1024 * 1024;
  */
 async function remoteCodeFiles(files: readonly { path: string; name: string; size: number }[]): Promise<Set<string>> {
   const out = new Set<string>();
-  const byPath = new Set(files.map((f) => f.path));
-  for (const f of files) {
-    if (!/(?:^|[\\/])(?:tokenizer_)?config\.json$/.test(f.name) || f.size > CONFIG_BYTES) continue;
+  const byPath = new Set(files.map((file) => file.path));
+  for (const file of files) {
+    if (!/(?:^|[\\/])(?:tokenizer_)?config\.json$/.test(file.name) || file.size > CONFIG_BYTES) continue;
     let json: unknown;
     try {
-      json = JSON.parse(await readFile(f.path, 'utf8'));
+      json = JSON.parse(await readFile(file.path, 'utf8'));
     } catch {
       continue;
     }
     const refs: string[] = [];
-    const collect = (v: unknown): void => {
-      if (typeof v === 'string') refs.push(v);
-      else if (Array.isArray(v)) v.forEach(collect);
-      else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect);
+    const collect = (value: unknown): void => {
+      if (typeof value === 'string') refs.push(value);
+      else if (Array.isArray(value)) value.forEach(collect);
+      else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect);
     };
-    const j = json as { auto_map?: unknown; custom_pipelines?: Record<string, { impl?: unknown }> } | null;
-    collect(j?.auto_map);
-    for (const p of Object.values(j?.custom_pipelines ?? {})) collect(p?.impl);
+    const config = json as { auto_map?: unknown; custom_pipelines?: Record<string, { impl?: unknown }> } | null;
+    collect(config?.auto_map);
+    for (const pipeline of Object.values(config?.custom_pipelines ?? {})) collect(pipeline?.impl);
     for (const ref of refs.slice(0, 256)) {
       // "modeling_x.Class" or "org/repo--modeling_x.Class": the module is the part before the class.
       const mod = ref.replace(/^.*--/, '').split('.').slice(0, -1).join('/');
       if (mod === '') continue;
-      const py = join(dirname(f.path), `${mod}.py`);
+      const py = join(dirname(file.path), `${mod}.py`);
       if (byPath.has(py)) out.add(py);
     }
   }
   return out;
 }
 
-async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number) => void, remoteCode: ReadonlySet<string>): Promise<ScannedModel> {
+async function scanModel(model: DiscoveredModel, opts: ScanOptions, onBytes: (n: number) => void, remoteCode: ReadonlySet<string>): Promise<ScannedModel> {
   const files: ScannedFile[] = [];
-  for (const f of m.files) {
+  for (const f of model.files) {
     let sha256: string;
     let digestFrom: ScannedFile['digestFrom'];
     let tampered: ScannedFile['tampered'];
     try {
-      if (f.claimedSha256 !== undefined && !o.verify) {
+      if (f.claimedSha256 !== undefined && !opts.verify) {
         sha256 = f.claimedSha256;
         digestFrom = 'name';
       } else if (f.claimedSha256 !== undefined) {
@@ -310,9 +310,9 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
         digestFrom = 'verified';
         if (sha256 !== f.claimedSha256) tampered = { claimed: f.claimedSha256, actual: sha256 };
       } else {
-        const r = o.cache ? await o.cache.digest(f.path, onBytes) : { sha256: await hashFile(f.path, onBytes), cached: false };
-        sha256 = r.sha256;
-        digestFrom = r.cached ? 'cached' : 'hashed';
+        const hashed = opts.cache ? await opts.cache.digest(f.path, onBytes) : { sha256: await hashFile(f.path, onBytes), cached: false };
+        sha256 = hashed.sha256;
+        digestFrom = hashed.cached ? 'cached' : 'hashed';
       }
     } catch (e) {
       const findings: Finding[] = [{ kind: 'unreadable', severity: 'low', detail: (e as Error).message }];
@@ -321,7 +321,7 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
     }
     // A file unchanged since it was last inspected (same device, inode, size, mtime, ctime)
     // is not inspected again; the gate (no cache) always inspects.
-    const remembered = (await o.cache?.inspection(f.path).catch(() => undefined)) as Inspected | undefined;
+    const remembered = (await opts.cache?.inspection(f.path).catch(() => undefined)) as Inspected | undefined;
     let inspected: Inspected;
     if (remembered !== undefined) inspected = remembered;
     else {
@@ -330,34 +330,34 @@ async function scanModel(m: DiscoveredModel, o: ScanOptions, onBytes: (n: number
       // A pickle need not begin with PROTO: Python's loader runs a file that starts with any
       // opcode. A file no format claims is walked as a pickle too; what it imports is reported.
       if (inspection.format === 'unknown' && f.size > 0) findings = [...findings, ...(await hiddenPickle(f.path)), ...(await templateFile(f.path, f.name))];
-      if (inspection.format === 'unknown' && coverageOf('unknown', findings, f.name).codeCapable && !findings.some((x) => x.kind === 'unreadable')) {
+      if (inspection.format === 'unknown' && coverageOf('unknown', findings, f.name).codeCapable && !findings.some((finding) => finding.kind === 'unreadable')) {
         findings = [...findings, { kind: 'not-inspected', severity: 'high', detail: 'its content is in no format this scanner reads, and its name is one a loader that runs code opens' }];
       }
       inspected = { format: inspection.format, findings, meta: inspection.meta as Record<string, unknown> };
-      await o.cache?.rememberInspection(f.path, inspected).catch(() => undefined);
+      await opts.cache?.rememberInspection(f.path, inspected).catch(() => undefined);
     }
     // Not cached with the file: it depends on another file (the config that names it).
     if (remoteCode.has(f.path)) inspected = { ...inspected, findings: [...inspected.findings, { kind: 'embedded-code', severity: 'high', detail: 'Python code a config auto_map names: transformers imports and runs it when loading with trust_remote_code' }] };
     files.push({ path: f.path, name: f.name, size: f.size, sha256, digestFrom, ...inspected, coverage: coverageOf(inspected.format, inspected.findings, f.name), ...(tampered ? { tampered } : {}) });
   }
-  const modelFiles = files.filter((f) => f.format !== 'unknown' && f.sha256 !== '');
+  const modelFiles = files.filter((file) => file.format !== 'unknown' && file.sha256 !== '');
   // A multi-file model also has a directory digest (what `chorus hash DIR` prints).
   const digest = files.length > 1
-    ? rootDigest(files.filter((f) => f.sha256 !== '').map((f) => ({ path: f.name.split(sep).join('/'), sha256: f.sha256 })), o.suite).root
+    ? rootDigest(files.filter((file) => file.sha256 !== '').map((file) => ({ path: file.name.split(sep).join('/'), sha256: file.sha256 })), opts.suite).root
     : (files[0]?.sha256 ?? '');
   let status: Status = 'unknown';
   let reason = 'nothing is known about it in your view';
-  for (const d of [...new Set([digest, ...modelFiles.map((f) => f.sha256)])].filter((x) => x !== '')) {
-    const v = await o.client.view(d, { lookup: false });
-    if (ORDER[v.status] > ORDER[status] || (status === 'unknown' && d === digest)) {
-      status = v.status;
-      reason = d === digest ? v.reason : `${relative(m.root, files.find((f) => f.sha256 === d)?.path ?? '') || d}: ${v.reason}`;
+  for (const candidate of [...new Set([digest, ...modelFiles.map((file) => file.sha256)])].filter((sha) => sha !== '')) {
+    const view = await opts.client.view(candidate, { lookup: false });
+    if (ORDER[view.status] > ORDER[status] || (status === 'unknown' && candidate === digest)) {
+      status = view.status;
+      reason = candidate === digest ? view.reason : `${relative(model.root, files.find((file) => file.sha256 === candidate)?.path ?? '') || candidate}: ${view.reason}`;
     }
   }
-  const all = files.flatMap((f) => f.findings);
-  const inspection = files.some((f) => f.tampered) || all.some(dangerousFinding) ? 'dangerous'
+  const all = files.flatMap((file) => file.findings);
+  const inspection = files.some((file) => file.tampered) || all.some(dangerousFinding) ? 'dangerous'
     : files.some(uninspectedCode) ? 'not-inspected'
-      : all.some((f) => f.severity !== 'info' && !GAP_KINDS.has(f.kind)) ? 'findings'
-        : files.some((f) => f.coverage.state === 'inspected') ? 'clean' : 'no-model-format';
-  return { name: m.name, runtime: m.runtime, root: m.root, digest, files, status, reason, inspection };
+      : all.some((finding) => finding.severity !== 'info' && !GAP_KINDS.has(finding.kind)) ? 'findings'
+        : files.some((file) => file.coverage.state === 'inspected') ? 'clean' : 'no-model-format';
+  return { name: model.name, runtime: model.runtime, root: model.root, digest, files, status, reason, inspection };
 }

@@ -93,9 +93,9 @@ export interface MirrorDeps {
   readonly now?: () => number;
 }
 
-const utf8Length = (t: string): number => Buffer.byteLength(t, 'utf8');
+const utf8Length = (text: string): number => Buffer.byteLength(text, 'utf8');
 const indexKey = (did: string, id: string): string => `i!${did}!${id}`;
-const leafKey = (did: string, i: number): string => `l!${did}!${i.toString(16).padStart(12, '0')}`;
+const leafKey = (did: string, index: number): string => `l!${did}!${index.toString(16).padStart(12, '0')}`;
 
 /**
  * The logs of other issuers as this node mirrors them (SPEC §16.3): per issuer, the leaf
@@ -118,7 +118,7 @@ export class Mirror {
    */
   private readonly equivocationsHeld = new Map<string, { proof: EquivocationProof; counted: boolean }>();
   private readonly trees: { did: string; size: number; tree: MerkleTree }[] = [];
-  private readonly equivocationListeners = new Set<(p: EquivocationProof, issuer: string) => void>();
+  private readonly equivocationListeners = new Set<(proof: EquivocationProof, issuer: string) => void>();
   private readonly cosignListeners = new Set<(note: string) => void>();
   private readonly changeListeners = new Set<() => void>();
   private readonly now: () => number;
@@ -134,14 +134,14 @@ export class Mirror {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     await db.open();
-    const m = new Mirror(db, deps);
+    const mirror = new Mirror(db, deps);
     try {
-      await m.load();
+      await mirror.load();
     } catch (e) {
       await db.close();
       throw e;
     }
-    return m;
+    return mirror;
   }
 
   private async load(): Promise<void> {
@@ -149,17 +149,17 @@ export class Mirror {
       const did = key.slice(2);
       // One damaged entry costs its issuer's mirror (fetched again), never the node's start.
       try {
-        const p = JSON.parse(value) as PersistedLog;
-        const verified = p.verified === undefined ? undefined : verifyCheckpointNote(p.verified, this.deps.suite);
+        const persisted = JSON.parse(value) as PersistedLog;
+        const verified = persisted.verified === undefined ? undefined : verifyCheckpointNote(persisted.verified, this.deps.suite);
         const log = this.blank(did);
         log.verified = verified;
-        log.range = new CompactRange(verified?.checkpoint.size ?? 0, p.range.map((h) => fromHex(h)!));
-        log.pending = p.pending.map((n) => verifyCheckpointNote(n, this.deps.suite));
+        log.range = new CompactRange(verified?.checkpoint.size ?? 0, persisted.range.map((hex) => fromHex(hex)!));
+        log.pending = persisted.pending.map((note) => verifyCheckpointNote(note, this.deps.suite));
         if (verified) {
           // Verified again at load, each line on its own; their times were checked when they came.
-          for (const line of p.cosignatures.slice(0, MAX_COSIGNATURES)) {
-            const n = parseNote(`${verified.text}\n${line}\n`);
-            for (const c of verifiedCosignatures(verified.text, n.signatures, this.deps.suite, 2 ** 52)) log.cosignatures.set(c.witness, c);
+          for (const line of persisted.cosignatures.slice(0, MAX_COSIGNATURES)) {
+            const parsed = parseNote(`${verified.text}\n${line}\n`);
+            for (const cosignature of verifiedCosignatures(verified.text, parsed.signatures, this.deps.suite, 2 ** 52)) log.cosignatures.set(cosignature.witness, cosignature);
           }
         }
         this.logs.set(did, log);
@@ -169,9 +169,9 @@ export class Mirror {
     }
     for await (const [key, value] of this.db.iterator({ gte: 'e!', lt: 'e"' })) {
       try {
-        const e = JSON.parse(value) as { proof?: EquivocationProof; counted?: boolean } & Partial<EquivocationProof>;
-        const proof = e.proof ?? (e as EquivocationProof);
-        this.equivocationsHeld.set(key.slice(2), { proof, counted: e.counted ?? true });
+        const stored = JSON.parse(value) as { proof?: EquivocationProof; counted?: boolean } & Partial<EquivocationProof>;
+        const proof = stored.proof ?? (stored as EquivocationProof);
+        this.equivocationsHeld.set(key.slice(2), { proof, counted: stored.counted ?? true });
       } catch {
         await this.db.del(key);
       }
@@ -226,7 +226,7 @@ export class Mirror {
   }
 
   /** Hears every new equivocation proof (to gossip it and stop counting the issuer). */
-  onEquivocation(listener: (p: EquivocationProof, issuer: string) => void): void {
+  onEquivocation(listener: (proof: EquivocationProof, issuer: string) => void): void {
     this.equivocationListeners.add(listener);
   }
 
@@ -242,19 +242,19 @@ export class Mirror {
 
   private changed(): void {
     this.summaryCache = undefined;
-    for (const l of this.changeListeners) l();
+    for (const listener of this.changeListeners) listener();
   }
 
   private persist(log: IssuerLog): Promise<void> {
-    const p: PersistedLog = {
+    const persisted: PersistedLog = {
       ...(log.verified ? { verified: noteWith(log.verified, []) } : {}),
       range: log.range.hashes.map(toHex),
-      cosignatures: [...log.cosignatures.values()].map((c) => c.line),
-      pending: log.pending.map((c) => noteWith(c, [])),
+      cosignatures: [...log.cosignatures.values()].map((cosignature) => cosignature.line),
+      pending: log.pending.map((checkpoint) => noteWith(checkpoint, [])),
     };
-    const w = this.writing.catch(() => undefined).then(() => this.db.put(`s!${log.did}`, JSON.stringify(p)));
-    this.writing = w;
-    return w;
+    const write = this.writing.catch(() => undefined).then(() => this.db.put(`s!${log.did}`, JSON.stringify(persisted)));
+    this.writing = write;
+    return write;
   }
 
   /**
@@ -265,30 +265,30 @@ export class Mirror {
    */
   async offer(note: string): Promise<{ outcome: OfferOutcome; issuer: string; size: number }> {
     if (typeof note !== 'string' || note.length > MAX_NOTE_BYTES) throw new ChorusError('too_large', `a checkpoint note is at most ${MAX_NOTE_BYTES} bytes`);
-    const c = verifyCheckpointNote(note, this.deps.suite);
+    const signed = verifyCheckpointNote(note, this.deps.suite);
     await this.deps.refresh?.();
-    const out = (outcome: OfferOutcome) => ({ outcome, issuer: c.issuer, size: c.checkpoint.size });
-    if (!this.follows(c.issuer)) return out('ignored');
-    if (this.equivocationsHeld.has(c.issuer)) return out('known');
-    let log = this.logs.get(c.issuer);
-    if (log === undefined) this.logs.set(c.issuer, (log = this.blank(c.issuer)));
-    const v = log.verified;
-    const size = c.checkpoint.size;
+    const out = (outcome: OfferOutcome) => ({ outcome, issuer: signed.issuer, size: signed.checkpoint.size });
+    if (!this.follows(signed.issuer)) return out('ignored');
+    if (this.equivocationsHeld.has(signed.issuer)) return out('known');
+    let log = this.logs.get(signed.issuer);
+    if (log === undefined) this.logs.set(signed.issuer, (log = this.blank(signed.issuer)));
+    const verified = log.verified;
+    const size = signed.checkpoint.size;
     // The verified checkpoint again (or the same tree, signed again later): merge cosignatures.
-    if (v !== undefined && size === v.checkpoint.size) {
-      if (!equal(c.checkpoint.root, v.checkpoint.root)) return out(await this.equivocated(log, c, v, []));
-      if (c.text !== v.text && (checkpointTime(c.checkpoint) ?? 0) > (checkpointTime(v.checkpoint) ?? 0)) {
+    if (verified !== undefined && size === verified.checkpoint.size) {
+      if (!equal(signed.checkpoint.root, verified.checkpoint.root)) return out(await this.equivocated(log, signed, verified, []));
+      if (signed.text !== verified.text && (checkpointTime(signed.checkpoint) ?? 0) > (checkpointTime(verified.checkpoint) ?? 0)) {
         // A heartbeat: the same tree, signed anew. Cosignatures of the old note do not carry over.
-        log.verified = c;
+        log.verified = signed;
         log.cosignatures.clear();
-        this.mergeCosignatures(log, c);
+        this.mergeCosignatures(log, signed);
         this.cosignIfDue(log);
         await this.persist(log);
         this.changed();
         return out('known');
       }
-      if (c.text !== v.text) return out('known');
-      const added = this.mergeCosignatures(log, c);
+      if (signed.text !== verified.text) return out('known');
+      const added = this.mergeCosignatures(log, signed);
       if (added > 0) {
         await this.persist(log);
         this.changed();
@@ -296,15 +296,15 @@ export class Mirror {
       return out(added > 0 ? 'cosigned' : 'known');
     }
     // Older than what is verified: it must be a prefix of the tree held.
-    if (v !== undefined && size < v.checkpoint.size) {
-      const tree = await this.tree(log.did, v.checkpoint.size);
-      if (equal(tree.root(size), c.checkpoint.root)) return out('known');
-      return out(await this.equivocated(log, c, v, size === 0 ? [] : inconsistencyNodes(size, tree.consistencyProof(size, v.checkpoint.size), tree.root(size))));
+    if (verified !== undefined && size < verified.checkpoint.size) {
+      const tree = await this.tree(log.did, verified.checkpoint.size);
+      if (equal(tree.root(size), signed.checkpoint.root)) return out('known');
+      return out(await this.equivocated(log, signed, verified, size === 0 ? [] : inconsistencyNodes(size, tree.consistencyProof(size, verified.checkpoint.size), tree.root(size))));
     }
     // Larger than what is verified: a pending one of the same size must agree.
-    const same = log.pending.find((p) => p.checkpoint.size === size);
+    const same = log.pending.find((candidate) => candidate.checkpoint.size === size);
     if (same !== undefined) {
-      if (!equal(same.checkpoint.root, c.checkpoint.root)) return out(await this.equivocated(log, c, same, []));
+      if (!equal(same.checkpoint.root, signed.checkpoint.root)) return out(await this.equivocated(log, signed, same, []));
       return out('known');
     }
     const now = this.now();
@@ -314,13 +314,13 @@ export class Mirror {
       // Held in memory (persisted with the next change), not forwarded: the retry loop fetches it.
       const largest = log.pending[log.pending.length - 1]!;
       if (size > largest.checkpoint.size) {
-        log.pending[log.pending.length - 1] = c;
+        log.pending[log.pending.length - 1] = signed;
         this.changed();
       }
       return out('rate_limited');
     }
     log.lastNewAt = now;
-    log.pending.push(c);
+    log.pending.push(signed);
     log.pending.sort((a, b) => a.checkpoint.size - b.checkpoint.size);
     // Keep the smallest and the largest few: the largest says how much is missing.
     if (log.pending.length > MAX_PENDING) log.pending.splice(1, log.pending.length - MAX_PENDING);
@@ -333,22 +333,22 @@ export class Mirror {
    * Keeps the cosignatures a note brings: at most MAX_COSIGNATURES, the policy's witnesses
    * (and this node) first — a crowd of throwaway witnesses gives way to one that settles.
    */
-  private mergeCosignatures(log: IssuerLog, c: SignedCheckpoint): number {
+  private mergeCosignatures(log: IssuerLog, signed: SignedCheckpoint): number {
     const settling = this.settlers().witnesses;
     const me = this.deps.identity.did;
-    const wanted = (w: string): boolean => w === me || settling.has(w);
+    const wanted = (witness: string): boolean => witness === me || settling.has(witness);
     let added = 0;
-    for (const x of verifiedCosignatures(c.text, c.others, this.deps.suite, Math.floor(this.now() / 1000))) {
-      if (x.witness === log.did) continue;
-      const prev = log.cosignatures.get(x.witness);
-      if (prev !== undefined && prev.timestamp >= x.timestamp) continue;
+    for (const cosignature of verifiedCosignatures(signed.text, signed.others, this.deps.suite, Math.floor(this.now() / 1000))) {
+      if (cosignature.witness === log.did) continue;
+      const prev = log.cosignatures.get(cosignature.witness);
+      if (prev !== undefined && prev.timestamp >= cosignature.timestamp) continue;
       if (prev === undefined && log.cosignatures.size >= MAX_COSIGNATURES) {
-        if (!wanted(x.witness)) continue;
-        const victim = [...log.cosignatures.keys()].find((w) => !wanted(w));
+        if (!wanted(cosignature.witness)) continue;
+        const victim = [...log.cosignatures.keys()].find((witness) => !wanted(witness));
         if (victim === undefined) continue;
         log.cosignatures.delete(victim);
       }
-      log.cosignatures.set(x.witness, x);
+      log.cosignatures.set(cosignature.witness, cosignature);
       added++;
     }
     return added;
@@ -356,16 +356,16 @@ export class Mirror {
 
   /** This node's cosignature of the verified checkpoint (SPEC §16.5), at most once per COSIGN_INTERVAL_MS per issuer. */
   private cosignIfDue(log: IssuerLog): void {
-    const v = log.verified;
+    const verified = log.verified;
     const now = this.now();
-    if (!this.deps.config.witness || v === undefined || now - log.lastCosignAt < COSIGN_INTERVAL_MS) return;
+    if (!this.deps.config.witness || verified === undefined || now - log.lastCosignAt < COSIGN_INTERVAL_MS) return;
     log.lastCosignAt = now;
     const me = this.deps.identity.did;
     this.signer ??= nativeSigner(this.deps.identity.secretKey);
-    const mine = cosign(v.text, me, this.deps.identity.secretKey, Math.floor(now / 1000), this.signer);
+    const mine = cosign(verified.text, me, this.deps.identity.secretKey, Math.floor(now / 1000), this.signer);
     log.cosignatures.set(me, mine);
     const note = this.note(log.did)!;
-    for (const l of this.cosignListeners) l(note);
+    for (const listener of this.cosignListeners) listener(note);
   }
 
   /** Where to start fetching leaves of `did`, and up to which size (the newest pending checkpoint), or undefined. */
@@ -390,7 +390,7 @@ export class Mirror {
 
   /** Issuers whose copy is incomplete: leaves to fetch or envelopes missing. */
   incomplete(): string[] {
-    return [...this.logs.values()].filter((l) => !this.equivocationsHeld.has(l.did) && ((l.pending.length > 0 && this.wants(l.did) !== undefined) || l.missing.size > 0) && this.follows(l.did)).map((l) => l.did);
+    return [...this.logs.values()].filter((log) => !this.equivocationsHeld.has(log.did) && ((log.pending.length > 0 && this.wants(log.did) !== undefined) || log.missing.size > 0) && this.follows(log.did)).map((log) => log.did);
   }
 
   /**
@@ -402,23 +402,23 @@ export class Mirror {
    * lied). Returns the ids whose envelopes this node lacks.
    */
   async extend(did: string, note: string, start: number, ids: readonly string[]): Promise<{ missing: string[]; outcome: OfferOutcome }> {
-    const p = verifyCheckpointNote(note, this.deps.suite);
-    if (p.issuer !== did) throw new ChorusError('bad_input', 'the checkpoint is of another log');
+    const signed = verifyCheckpointNote(note, this.deps.suite);
+    if (signed.issuer !== did) throw new ChorusError('bad_input', 'the checkpoint is of another log');
     const log = this.logs.get(did);
     if (log === undefined || this.equivocationsHeld.has(did)) return { missing: [], outcome: 'ignored' };
     const from = log.verified?.checkpoint.size ?? 0;
-    if (start !== from || from + ids.length !== p.checkpoint.size) throw new ChorusError('bad_input', `expected the leaves ${from}..${p.checkpoint.size}`);
-    if (p.checkpoint.size > this.deps.config.maxLeavesPerIssuer) return { missing: [], outcome: 'ignored' };
+    if (start !== from || from + ids.length !== signed.checkpoint.size) throw new ChorusError('bad_input', `expected the leaves ${from}..${signed.checkpoint.size}`);
+    if (signed.checkpoint.size > this.deps.config.maxLeavesPerIssuer) return { missing: [], outcome: 'ignored' };
     const range = log.range.clone();
     const roots = new Map<number, Uint8Array>();
-    const wanted = new Set(log.pending.map((c) => c.checkpoint.size));
+    const wanted = new Set(log.pending.map((pending) => pending.checkpoint.size));
     for (const id of ids) {
-      const b = typeof id === 'string' && /^[0-9a-f]{64}$/.test(id) ? fromHex(id) : undefined;
-      if (b === undefined) throw new ChorusError('bad_input', 'a leaf id is 64 hex characters');
-      range.append(leafHash(b));
+      const idBytes = typeof id === 'string' && /^[0-9a-f]{64}$/.test(id) ? fromHex(id) : undefined;
+      if (idBytes === undefined) throw new ChorusError('bad_input', 'a leaf id is 64 hex characters');
+      range.append(leafHash(idBytes));
       if (wanted.has(range.size)) roots.set(range.size, range.root());
     }
-    if (!equal(range.root(), p.checkpoint.root)) throw new ChorusError('bad_input', `the leaves ${from}..${p.checkpoint.size} do not hash to the peer's checkpoint root`);
+    if (!equal(range.root(), signed.checkpoint.root)) throw new ChorusError('bad_input', `the leaves ${from}..${signed.checkpoint.size} do not hash to the peer's checkpoint root`);
     // The leaves are the issuer's (they hash to its signed root): store them.
     const batch = this.db.batch();
     ids.forEach((id, k) => {
@@ -430,31 +430,31 @@ export class Mirror {
     // checkpoint verified without what it lacks (it would read "complete").
     const lacking = await this.lacking(ids);
     const before = log.verified;
-    log.verified = p;
+    log.verified = signed;
     log.range = range;
     log.cosignatures.clear();
-    this.mergeCosignatures(log, p);
+    this.mergeCosignatures(log, signed);
     // Every pending checkpoint the new tree covers is compared with its root at that size —
     // also one that arrived while the leaves were written (its root is read from the tree).
-    const covered = log.pending.filter((c) => c.checkpoint.size <= p.checkpoint.size);
-    log.pending = log.pending.filter((c) => c.checkpoint.size > p.checkpoint.size);
+    const covered = log.pending.filter((pending) => pending.checkpoint.size <= signed.checkpoint.size);
+    log.pending = log.pending.filter((pending) => pending.checkpoint.size > signed.checkpoint.size);
     this.dropTrees(did);
     this.summaryCache = undefined;
     await this.noteMissing(log, ids, lacking);
-    const unrooted = covered.filter((c) => !roots.has(c.checkpoint.size));
+    const unrooted = covered.filter((pending) => !roots.has(pending.checkpoint.size));
     if (unrooted.length > 0) {
-      const t = await this.tree(did, p.checkpoint.size);
-      for (const c of unrooted) roots.set(c.checkpoint.size, t.root(c.checkpoint.size));
+      const tree = await this.tree(did, signed.checkpoint.size);
+      for (const pending of unrooted) roots.set(pending.checkpoint.size, tree.root(pending.checkpoint.size));
     }
-    const conflicts = covered.filter((c) => !equal(roots.get(c.checkpoint.size)!, c.checkpoint.root));
+    const conflicts = covered.filter((pending) => !equal(roots.get(pending.checkpoint.size)!, pending.checkpoint.root));
     if (conflicts.length > 0) {
-      const x = conflicts[0]!;
-      const tree = await this.tree(did, p.checkpoint.size);
-      const outcome = await this.equivocated(log, x, p, inconsistencyNodes(x.checkpoint.size, tree.consistencyProof(x.checkpoint.size, p.checkpoint.size), tree.root(x.checkpoint.size)));
+      const conflict = conflicts[0]!;
+      const tree = await this.tree(did, signed.checkpoint.size);
+      const outcome = await this.equivocated(log, conflict, signed, inconsistencyNodes(conflict.checkpoint.size, tree.consistencyProof(conflict.checkpoint.size, signed.checkpoint.size), tree.root(conflict.checkpoint.size)));
       return { missing: [...log.missing], outcome };
     }
     // Verified to extend what was held before (same leaves, then more): a witness's statement.
-    if (before === undefined || before.checkpoint.size <= p.checkpoint.size) this.cosignIfDue(log);
+    if (before === undefined || before.checkpoint.size <= signed.checkpoint.size) this.cosignIfDue(log);
     await this.persist(log);
     this.changed();
     return { missing: this.missingIds(did), outcome: 'new' };
@@ -462,44 +462,44 @@ export class Mirror {
 
   /** The tree of `did`'s first `size` leaves, from disk (for proofs; bounded by maxLeavesPerIssuer). */
   private async tree(did: string, size: number): Promise<MerkleTree> {
-    const hit = this.trees.find((t) => t.did === did && t.size >= size);
+    const hit = this.trees.find((cached) => cached.did === did && cached.size >= size);
     if (hit) return hit.tree;
-    const t = new MerkleTree();
-    for (let i = 0; i < size; i += 1000) for (const id of await this.leafIds(did, i, Math.min(size, i + 1000))) t.append(leafHash(fromHex(id)!));
-    this.trees.unshift({ did, size, tree: t });
+    const tree = new MerkleTree();
+    for (let i = 0; i < size; i += 1000) for (const id of await this.leafIds(did, i, Math.min(size, i + 1000))) tree.append(leafHash(fromHex(id)!));
+    this.trees.unshift({ did, size, tree: tree });
     this.trees.splice(TREE_CACHE);
-    return t;
+    return tree;
   }
 
   private dropTrees(did: string): void {
     for (let i = this.trees.length - 1; i >= 0; i--) if (this.trees[i]!.did === did) this.trees.splice(i, 1);
   }
 
-  private async equivocated(log: IssuerLog, x: SignedCheckpoint, y: SignedCheckpoint, nodes: readonly Uint8Array[]): Promise<OfferOutcome> {
-    const proof = equivocationProof(x, y, nodes);
+  private async equivocated(log: IssuerLog, first: SignedCheckpoint, second: SignedCheckpoint, nodes: readonly Uint8Array[]): Promise<OfferOutcome> {
+    const proof = equivocationProof(first, second, nodes);
     verifyEquivocation(proof, this.deps.suite); // never store a proof that does not verify
     return (await this.addEquivocation(proof)).added ? 'equivocation' : 'known';
   }
 
   /** An equivocation proof from anywhere: verified (throws a typed error when it is not one), stored once per issuer. */
   async addEquivocation(raw: unknown): Promise<{ added: boolean; issuer: string }> {
-    const v = verifyEquivocation(raw, this.deps.suite);
-    if (this.equivocationsHeld.has(v.issuer)) return { added: false, issuer: v.issuer };
+    const checked = verifyEquivocation(raw, this.deps.suite);
+    if (this.equivocationsHeld.has(checked.issuer)) return { added: false, issuer: checked.issuer };
     await this.deps.refresh?.();
     // Kept for an issuer that counts here (it makes views incomplete and stops it counting),
     // or one this node holds statements of (bounded); a throwaway key's is not kept.
-    const counted = this.deps.counting().has(v.issuer);
+    const counted = this.deps.counting().has(checked.issuer);
     if (!counted) {
-      const others = [...this.equivocationsHeld.values()].filter((e) => !e.counted).length;
-      if (others >= MAX_OTHER_EQUIVOCATIONS || this.deps.store.issuerUsage(v.issuer).attestations === 0) return { added: false, issuer: v.issuer };
+      const others = [...this.equivocationsHeld.values()].filter((entry) => !entry.counted).length;
+      if (others >= MAX_OTHER_EQUIVOCATIONS || this.deps.store.issuerUsage(checked.issuer).attestations === 0) return { added: false, issuer: checked.issuer };
     }
     // Stored as the two notes with the issuer's signature only, whatever else they carried.
-    const proof = equivocationProof(v.a, v.b, v.proof.nodes.map((h) => fromHex(h)!));
-    this.equivocationsHeld.set(v.issuer, { proof, counted });
-    await this.db.put(`e!${v.issuer}`, JSON.stringify({ proof, counted }));
-    for (const l of this.equivocationListeners) l(proof, v.issuer);
+    const proof = equivocationProof(checked.a, checked.b, checked.proof.nodes.map((hex) => fromHex(hex)!));
+    this.equivocationsHeld.set(checked.issuer, { proof, counted });
+    await this.db.put(`e!${checked.issuer}`, JSON.stringify({ proof, counted }));
+    for (const listener of this.equivocationListeners) listener(proof, checked.issuer);
     this.changed();
-    return { added: true, issuer: v.issuer };
+    return { added: true, issuer: checked.issuer };
   }
 
   equivocation(did: string): EquivocationProof | undefined {
@@ -511,12 +511,12 @@ export class Mirror {
     const out: { issuer: string; proof: EquivocationProof }[] = [];
     let bytes = 0;
     const all = [...this.equivocationsHeld].sort((a, b) => Number(b[1].counted) - Number(a[1].counted));
-    for (const [issuer, e] of all) {
+    for (const [issuer, entry] of all) {
       if (out.length >= limit) break;
-      const n = JSON.stringify(e.proof).length + 1;
-      if (bytes + n > maxBytes) break;
-      bytes += n;
-      out.push({ issuer, proof: e.proof });
+      const size = JSON.stringify(entry.proof).length + 1;
+      if (bytes + size > maxBytes) break;
+      bytes += size;
+      out.push({ issuer, proof: entry.proof });
     }
     return out;
   }
@@ -535,11 +535,11 @@ export class Mirror {
     const sorted = [...log.cosignatures.values()].sort((a, b) => Number(settling.has(b.witness)) - Number(settling.has(a.witness)));
     const kept: Cosignature[] = [];
     let bytes = utf8Length(noteWith(log.verified, []));
-    for (const c of sorted) {
-      const n = utf8Length(c.line) + 1;
-      if (bytes + n > MAX_NOTE_BYTES) continue;
-      bytes += n;
-      kept.push(c);
+    for (const cosignature of sorted) {
+      const size = utf8Length(cosignature.line) + 1;
+      if (bytes + size > MAX_NOTE_BYTES) continue;
+      bytes += size;
+      kept.push(cosignature);
     }
     return noteWith(log.verified, kept);
   }
@@ -553,7 +553,7 @@ export class Mirror {
   async leafIds(did: string, start: number, end: number): Promise<string[]> {
     if (end <= start) return [];
     const out: string[] = [];
-    for await (const v of this.db.values({ gte: leafKey(did, start), lt: leafKey(did, end) })) out.push(v);
+    for await (const leaf of this.db.values({ gte: leafKey(did, start), lt: leafKey(did, end) })) out.push(leaf);
     return out;
   }
 
@@ -579,10 +579,10 @@ export class Mirror {
   /** After a commit: statements of mirrored issuers that arrived are no longer missing. */
   committed(ds: readonly Decision[]): void {
     let changed = false;
-    for (const d of ds) {
-      if (d.outcome !== 'accept') continue;
-      const log = this.logs.get(d.attestation.issuer);
-      if (log?.missing.delete(d.id)) changed = true;
+    for (const decision of ds) {
+      if (decision.outcome !== 'accept') continue;
+      const log = this.logs.get(decision.attestation.issuer);
+      if (log?.missing.delete(decision.id)) changed = true;
     }
     if (changed) this.changed();
   }
@@ -592,7 +592,7 @@ export class Mirror {
    * held once, so not missing. Only ids whose envelope verified (a decision with the id).
    */
   async settled(ds: readonly Decision[]): Promise<void> {
-    const gone = ds.flatMap((d) => (d.outcome === 'ignore' && d.code === 'expired' && d.id !== undefined ? [d.id] : []));
+    const gone = ds.flatMap((decision) => (decision.outcome === 'ignore' && decision.code === 'expired' && decision.id !== undefined ? [decision.id] : []));
     if (gone.length === 0) return;
     await this.db.batch(gone.map((id) => ({ type: 'put' as const, key: `x!${id}`, value: '' })));
     for (const log of this.logs.values()) for (const id of gone) log.missing.delete(id);
@@ -602,9 +602,9 @@ export class Mirror {
   /** Collected after expiry: held once, not missing when it is gone. */
   removed(rs: readonly Removed[], reason: RemovalReason): void {
     if (reason !== 'gc') return;
-    const mirrored = rs.filter((r) => this.logs.has(r.issuer));
+    const mirrored = rs.filter((removed) => this.logs.has(removed.issuer));
     if (mirrored.length === 0) return;
-    void this.db.batch(mirrored.map((r) => ({ type: 'put' as const, key: `x!${r.id}`, value: '' }))).catch(() => undefined);
+    void this.db.batch(mirrored.map((removed) => ({ type: 'put' as const, key: `x!${removed.id}`, value: '' }))).catch(() => undefined);
   }
 
   /** How complete this node's copy of `did`'s log is. */
@@ -612,14 +612,14 @@ export class Mirror {
     const now = this.now();
     if (did === this.deps.identity.did) return { issuer: did, state: 'own', verified: 0, known: 0, missing: 0, checkpointAt: null, witnesses: 0, settled: true };
     const log = this.logs.get(did);
-    const v = log?.verified;
-    const newest = log?.pending[log.pending.length - 1] ?? v;
+    const verifiedNote = log?.verified;
+    const newest = log?.pending[log.pending.length - 1] ?? verifiedNote;
     const known = newest?.checkpoint.size ?? 0;
-    const verified = v?.checkpoint.size ?? 0;
+    const verified = verifiedNote?.checkpoint.size ?? 0;
     const missing = log === undefined ? 0 : known - verified + log.missing.size;
     const at = newest ? checkpointTime(newest.checkpoint) : undefined;
     const policy = settlers ?? this.settlers();
-    const cosigners = new Set(log ? [...log.cosignatures.keys()].filter((w) => policy.witnesses.has(w)) : []);
+    const cosigners = new Set(log ? [...log.cosignatures.keys()].filter((witness) => policy.witnesses.has(witness)) : []);
     const settled = log?.verified !== undefined && policy.satisfied(cosigners);
     const state: LogState = this.equivocationsHeld.has(did) ? 'equivocated'
       : newest === undefined ? 'no-log'
@@ -649,12 +649,12 @@ export class Mirror {
     const counts: Record<LogState, number> = { complete: 0, missing: 0, stale: 0, unsettled: 0, 'no-log': 0, equivocated: 0, own: 0 };
     const notComplete: IssuerCompleteness[] = [];
     let missing = 0;
-    const dids = new Set([...counting, ...[...this.equivocationsHeld].filter(([, e]) => e.counted).map(([did]) => did)]);
+    const dids = new Set([...counting, ...[...this.equivocationsHeld].filter(([, entry]) => entry.counted).map(([did]) => did)]);
     for (const did of dids) {
-      const c = this.completeness(did, settlers);
-      counts[c.state]++;
-      missing += c.missing;
-      if (c.state !== 'complete' && c.state !== 'own' && notComplete.length < 50) notComplete.push(c);
+      const completeness = this.completeness(did, settlers);
+      counts[completeness.state]++;
+      missing += completeness.missing;
+      if (completeness.state !== 'complete' && completeness.state !== 'own' && notComplete.length < 50) notComplete.push(completeness);
     }
     const complete = this.deps.config.mirror && counts.missing + counts.stale + counts.unsettled + counts['no-log'] + counts.equivocated === 0;
     const value: CompletenessSummary = { complete, mirror: this.deps.config.mirror, counts, missing, notComplete };
@@ -665,7 +665,7 @@ export class Mirror {
   /** Memory held for mirrored logs, roughly (bytes): for the benchmark and /metrics. */
   get stats(): { issuers: number; missing: number; equivocations: number } {
     let missing = 0;
-    for (const l of this.logs.values()) missing += l.missing.size;
+    for (const log of this.logs.values()) missing += log.missing.size;
     return { issuers: this.logs.size, missing, equivocations: this.equivocationsHeld.size };
   }
 

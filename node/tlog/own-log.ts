@@ -66,7 +66,7 @@ export class OwnLog {
     const log = new OwnLog(dir, identity, now, intervalMs, store);
     const raw = await readFile(join(dir, 'leaves.bin')).catch(() => Buffer.alloc(0));
     const whole = raw.length - (raw.length % 32);
-    for (let o = 0; o < whole; o += 32) log.push(raw.subarray(o, o + 32).toString('hex'));
+    for (let offset = 0; offset < whole; offset += 32) log.push(raw.subarray(offset, offset + 32).toString('hex'));
     log.file = await openFile(join(dir, 'leaves.bin'), 'a+', 0o600);
     if (whole !== raw.length) await log.file.truncate(whole);
     // A key imported into this data dir (`chorus key import` leaves the marker): the log's
@@ -95,20 +95,20 @@ export class OwnLog {
     const note = await readFile(join(dir, 'checkpoint'), 'utf8').catch(() => undefined);
     if (note !== undefined) {
       this.note = note;
-      const c = parseCheckpoint(parseNote(note).text);
-      this.signedSize = c.size;
-      this.signedAt = checkpointTime(c) ?? (await stat(join(dir, 'checkpoint'))).mtimeMs;
+      const checkpoint = parseCheckpoint(parseNote(note).text);
+      this.signedSize = checkpoint.size;
+      this.signedAt = checkpointTime(checkpoint) ?? (await stat(join(dir, 'checkpoint'))).mtimeMs;
     }
     // Backfill: the node's own attestations the log does not hold yet.
     const missing: { id: string; issuedAt: number }[] = [];
     for (let after = 0; ;) {
       const page = await store.byIssuer(identity.did, { after, limit: 1_000 });
-      for (const a of page.items) if (!this.index.has(a.id)) missing.push({ id: a.id, issuedAt: a.issuedAt });
+      for (const item of page.items) if (!this.index.has(item.id)) missing.push({ id: item.id, issuedAt: item.issuedAt });
       if (page.next === undefined) break;
       after = page.next;
     }
     missing.sort((x, y) => x.issuedAt - y.issuedAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-    await this.append(missing.map((m) => m.id));
+    await this.append(missing.map((entry) => entry.id));
     await this.maybeSign();
     this.timer = setInterval(() => void this.maybeSign().catch(() => undefined), Math.min(this.intervalMs, CHECKPOINT_MIN_MS));
     this.timer.unref();
@@ -166,7 +166,7 @@ export class OwnLog {
 
   /** After a commit: the node's own accepted attestations join its log. */
   committed(ds: readonly Decision[]): void {
-    const own = ds.flatMap((d) => (d.outcome === 'accept' && d.attestation.issuer === this.identity.did ? [d.id] : []));
+    const own = ds.flatMap((decision) => (decision.outcome === 'accept' && decision.attestation.issuer === this.identity.did ? [decision.id] : []));
     if (own.length === 0) return;
     if (this.recovering) this.waiting.push(...own);
     else void this.append(own).catch(() => undefined);
@@ -190,7 +190,7 @@ export class OwnLog {
     this.note = note;
     this.signedSize = size;
     this.signedAt = now;
-    for (const l of this.signedListeners) l(note);
+    for (const listener of this.signedListeners) listener(note);
   }
 
   /** Hears every checkpoint signed (to gossip it). */

@@ -20,9 +20,9 @@ export function comparePaths(a: string, b: string): number {
   const pb = b.split('/');
   const n = Math.min(pa.length, pb.length);
   for (let i = 0; i < n; i++) {
-    const x = pa[i] as string;
-    const y = pb[i] as string;
-    if (x !== y) return compareCodePoints(x, y);
+    const partA = pa[i] as string;
+    const partB = pb[i] as string;
+    if (partA !== partB) return compareCodePoints(partA, partB);
   }
   return pa.length - pb.length;
 }
@@ -32,8 +32,8 @@ function compareCodePoints(x: string, y: string): number {
   const ay = [...y];
   const n = Math.min(ax.length, ay.length);
   for (let i = 0; i < n; i++) {
-    const d = (ax[i] as string).codePointAt(0)! - (ay[i] as string).codePointAt(0)!;
-    if (d !== 0) return d;
+    const diff = (ax[i] as string).codePointAt(0)! - (ay[i] as string).codePointAt(0)!;
+    if (diff !== 0) return diff;
   }
   return ax.length - ay.length;
 }
@@ -50,10 +50,10 @@ export function isIgnoredPath(relative: string): boolean {
  */
 export function rootDigest(files: readonly FileDigest[], suite: Pick<CryptoSuite, 'sha256'>): { root: string; files: FileDigest[] } {
   const ordered = [...files].sort((a, b) => comparePaths(a.path, b.path));
-  const raw = ordered.map((f) => {
-    const b = fromHex(f.sha256);
-    if (!b || b.length !== 32) throw new RangeError(`not a sha256 digest: ${f.sha256}`);
-    return b;
+  const raw = ordered.map((file) => {
+    const digestBytes = fromHex(file.sha256);
+    if (!digestBytes || digestBytes.length !== 32) throw new RangeError(`not a sha256 digest: ${file.sha256}`);
+    return digestBytes;
   });
   return { root: toHex(suite.sha256(concatBytes(...raw))), files: ordered };
 }

@@ -51,9 +51,9 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 
 /** Lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += HEX[b];
-  return s;
+  let hex = '';
+  for (const byte of bytes) hex += HEX[byte];
+  return hex;
 }
 
 /** Parses even-length hex (either case); undefined when not hex. */
@@ -67,18 +67,18 @@ export function fromHex(hex: string): Uint8Array | undefined {
 const encoder = new TextEncoder();
 
 export const utf8 = {
-  encode: (s: string): Uint8Array => encoder.encode(s),
+  encode: (text: string): Uint8Array => encoder.encode(text),
 };
 
 /** Concatenates byte arrays. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let len = 0;
-  for (const p of parts) len += p.length;
+  for (const part of parts) len += part.length;
   const out = new Uint8Array(len);
   let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+  for (const part of parts) {
+    out.set(part, off);
+    off += part.length;
   }
   return out;
 }
@@ -86,7 +86,7 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 /** Constant-shape equality of two byte arrays. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
-  return d === 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
 }

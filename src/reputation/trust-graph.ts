@@ -56,9 +56,9 @@ export class TrustGraph implements TrustLookup {
     /** Live endorsements that took part, after supersession. */
     readonly edges: number,
   ) {
-    for (const e of [...policy.blocks, ...policy.subscriptions, ...policy.roots]) if (e.note !== undefined) this.notes.set(e.issuer, e.note);
+    for (const entry of [...policy.blocks, ...policy.subscriptions, ...policy.roots]) if (entry.note !== undefined) this.notes.set(entry.issuer, entry.note);
     let n = 0;
-    for (const r of this.reached().values()) if (Object.values(r).some((t) => t >= policy.params.minWeight)) n++;
+    for (const trusts of this.reached().values()) if (Object.values(trusts).some((weight) => weight >= policy.params.minWeight)) n++;
     this.reachedCount = n;
   }
 
@@ -73,31 +73,31 @@ export class TrustGraph implements TrustLookup {
   /** Whether the issuer counts in some kind (trust at or above minWeight): not a stranger. */
   counts(issuer: string): boolean {
     if (this.blocked.has(issuer)) return false;
-    for (const m of this.byScope.values()) if ((m.get(issuer)?.trust ?? 0) >= this.policy.params.minWeight) return true;
+    for (const trustByIssuer of this.byScope.values()) if ((trustByIssuer.get(issuer)?.trust ?? 0) >= this.policy.params.minWeight) return true;
     return false;
   }
 
   /** Every issuer that counts in some kind. */
   counting(): Set<string> {
     const out = new Set<string>();
-    for (const m of this.byScope.values()) for (const [issuer, t] of m) if (t.trust >= this.policy.params.minWeight) out.add(issuer);
+    for (const trustByIssuer of this.byScope.values()) for (const [issuer, scoped] of trustByIssuer) if (scoped.trust >= this.policy.params.minWeight) out.add(issuer);
     return out;
   }
 
   static compute(policy: TrustPolicy, endorsements: Iterable<EndorsementInput>, now: number): TrustGraph {
-    const blocked = new Set(policy.blocks.map((b) => b.issuer));
+    const blocked = new Set(policy.blocks.map((block) => block.issuer));
     // Supersession: per (endorser, endorsed), the newest live endorsement is the one that holds.
     const newest = new Map<string, EndorsementInput>();
-    for (const e of endorsements) {
-      const key = `${e.endorser} ${e.endorsed}`;
+    for (const endorsement of endorsements) {
+      const key = `${endorsement.endorser} ${endorsement.endorsed}`;
       const cur = newest.get(key);
-      if (cur === undefined || e.issuedAt > cur.issuedAt || (e.issuedAt === cur.issuedAt && e.id > cur.id)) newest.set(key, e);
+      if (cur === undefined || endorsement.issuedAt > cur.issuedAt || (endorsement.issuedAt === cur.issuedAt && endorsement.id > cur.id)) newest.set(key, endorsement);
     }
-    const live = [...newest.values()].filter((e) =>
-      !e.retracted && (e.expiresAt === undefined || e.expiresAt > now) && e.weight > 0
-      && e.endorser !== e.endorsed && !blocked.has(e.endorser) && !blocked.has(e.endorsed));
+    const live = [...newest.values()].filter((endorsement) =>
+      !endorsement.retracted && (endorsement.expiresAt === undefined || endorsement.expiresAt > now) && endorsement.weight > 0
+      && endorsement.endorser !== endorsement.endorsed && !blocked.has(endorsement.endorser) && !blocked.has(endorsement.endorsed));
     const byScope = new Map<Scope, Map<string, ScopedTrust>>();
-    for (const scope of SCOPES) byScope.set(scope, spread(policy, live.filter((e) => e.scope.includes('*') || e.scope.includes(scope)), scope, blocked));
+    for (const scope of SCOPES) byScope.set(scope, spread(policy, live.filter((endorsement) => endorsement.scope.includes('*') || endorsement.scope.includes(scope)), scope, blocked));
     return new TrustGraph(byScope, blocked, policy, live.length);
   }
 
@@ -114,12 +114,12 @@ export class TrustGraph implements TrustLookup {
   /** Every issuer with some trust in some scope. */
   reached(): Map<string, Partial<Record<Scope, number>>> {
     const out = new Map<string, Partial<Record<Scope, number>>>();
-    for (const [scope, m] of this.byScope) {
-      for (const [issuer, t] of m) {
-        if (t.trust <= 0) continue;
-        let r = out.get(issuer);
-        if (!r) out.set(issuer, (r = {}));
-        r[scope] = t.trust;
+    for (const [scope, trustByIssuer] of this.byScope) {
+      for (const [issuer, scoped] of trustByIssuer) {
+        if (scoped.trust <= 0) continue;
+        let trusts = out.get(issuer);
+        if (!trusts) out.set(issuer, (trusts = {}));
+        trusts[scope] = scoped.trust;
       }
     }
     return out;
@@ -127,13 +127,13 @@ export class TrustGraph implements TrustLookup {
 }
 
 function spread(policy: TrustPolicy, edges: readonly EndorsementInput[], scope: Scope, blocked: ReadonlySet<string>): Map<string, ScopedTrust> {
-  const d = policy.params.spread;
+  const spreadShare = policy.params.spread;
   const out = new Map<string, ScopedTrust>();
   const adj = new Map<string, EndorsementInput[]>();
-  for (const e of edges) {
-    let l = adj.get(e.endorser);
-    if (!l) adj.set(e.endorser, (l = []));
-    l.push(e);
+  for (const edge of edges) {
+    let list = adj.get(edge.endorser);
+    if (!list) adj.set(edge.endorser, (list = []));
+    list.push(edge);
   }
   // Layer 0: roots (trusted as the policy says, and passing `spread` of it on) and
   // subscriptions (passing their whole weight on, trusted themselves only through a root).
@@ -142,53 +142,53 @@ function spread(policy: TrustPolicy, edges: readonly EndorsementInput[], scope: 
   const energy = new Map<string, number>();
   const best = new Map<string, { from: string; edge: EndorsementInput; amount: number }>();
   let layer: { issuer: string; out: number }[] = [];
-  for (const r of policy.roots) {
-    if (blocked.has(r.issuer) || !(r.scope.includes('*') || r.scope.includes(scope))) continue;
-    level.set(r.issuer, 0);
-    roots.add(r.issuer);
-    out.set(r.issuer, { trust: r.weight, via: 'root', path: [] });
-    layer.push({ issuer: r.issuer, out: d * r.weight });
+  for (const root of policy.roots) {
+    if (blocked.has(root.issuer) || !(root.scope.includes('*') || root.scope.includes(scope))) continue;
+    level.set(root.issuer, 0);
+    roots.add(root.issuer);
+    out.set(root.issuer, { trust: root.weight, via: 'root', path: [] });
+    layer.push({ issuer: root.issuer, out: spreadShare * root.weight });
   }
   // A subscription emits at layer 0 but holds no layer: a root may still endorse the curator
   // (its own attestations then count like any endorsed issuer's).
   const subscribed = new Set<string>();
-  for (const s of policy.subscriptions) {
-    if (blocked.has(s.issuer) || level.has(s.issuer)) continue;
-    subscribed.add(s.issuer);
-    layer.push({ issuer: s.issuer, out: s.weight });
+  for (const subscription of policy.subscriptions) {
+    if (blocked.has(subscription.issuer) || level.has(subscription.issuer)) continue;
+    subscribed.add(subscription.issuer);
+    layer.push({ issuer: subscription.issuer, out: subscription.weight });
   }
   for (let k = 0; k < policy.params.maxDepth && layer.length > 0; k++) {
     const next = new Set<string>();
     for (const { issuer, out: amount } of layer) {
       const list = adj.get(issuer);
       if (!list || amount <= 0) continue;
-      const norm = Math.max(1, list.reduce((s, e) => s + e.weight, 0));
-      for (const e of list) {
-        const lv = level.get(e.endorsed);
+      const norm = Math.max(1, list.reduce((sum, edge) => sum + edge.weight, 0));
+      for (const edge of list) {
+        const lv = level.get(edge.endorsed);
         if (lv !== undefined && lv !== k + 1) continue; // back edge, cycle or same layer
         // A curator's own subscription energy must not come back to it through its list.
-        if (lv === undefined && subscribed.has(e.endorsed) && !roots.has(issuer)) continue;
-        level.set(e.endorsed, k + 1);
-        const share = (amount * e.weight) / norm;
-        energy.set(e.endorsed, (energy.get(e.endorsed) ?? 0) + share);
-        const b = best.get(e.endorsed);
-        if (b === undefined || share > b.amount) best.set(e.endorsed, { from: issuer, edge: e, amount: share });
-        next.add(e.endorsed);
+        if (lv === undefined && subscribed.has(edge.endorsed) && !roots.has(issuer)) continue;
+        level.set(edge.endorsed, k + 1);
+        const share = (amount * edge.weight) / norm;
+        energy.set(edge.endorsed, (energy.get(edge.endorsed) ?? 0) + share);
+        const prev = best.get(edge.endorsed);
+        if (prev === undefined || share > prev.amount) best.set(edge.endorsed, { from: issuer, edge: edge, amount: share });
+        next.add(edge.endorsed);
       }
     }
-    layer = [...next].map((issuer) => ({ issuer, out: d * (energy.get(issuer) as number) }));
+    layer = [...next].map((issuer) => ({ issuer, out: spreadShare * (energy.get(issuer) as number) }));
   }
   const pathTo = (issuer: string): TrustHop[] => {
     const hops: TrustHop[] = [];
     let cur = issuer;
     for (let guard = 0; guard <= policy.params.maxDepth; guard++) {
-      const b = best.get(cur);
-      if (b === undefined) break;
-      hops.unshift({ from: b.from, to: cur, endorsement: b.edge.id, weight: b.edge.weight });
-      cur = b.from;
+      const prev = best.get(cur);
+      if (prev === undefined) break;
+      hops.unshift({ from: prev.from, to: cur, endorsement: prev.edge.id, weight: prev.edge.weight });
+      cur = prev.from;
     }
     return hops;
   };
-  for (const [issuer, e] of energy) out.set(issuer, { trust: (1 - d) * e, via: 'endorsed', path: pathTo(issuer) });
+  for (const [issuer, amount] of energy) out.set(issuer, { trust: (1 - spreadShare) * amount, via: 'endorsed', path: pathTo(issuer) });
   return out;
 }

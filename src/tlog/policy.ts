@@ -66,46 +66,46 @@ export function parseWitnessPolicy(text: string): WitnessPolicy {
   let quorum: string | undefined;
   let groups = 0;
   text.split('\n').forEach((raw, i) => {
-    const n = i + 1;
+    const lineNo = i + 1;
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    const f = line.split(/[ \t]+/);
-    switch (f[0]) {
+    const fields = line.split(/[ \t]+/);
+    switch (fields[0]) {
       case 'log':
-        if (f.length < 2 || f.length > 3) throw bad(n, 'log <vkey> [<url>]');
+        if (fields.length < 2 || fields.length > 3) throw bad(lineNo, 'log <vkey> [<url>]');
         return;
       case 'witness': {
-        if (f.length < 3 || f.length > 4) throw bad(n, 'witness <name> <vkey> [<url>]');
-        const [, name, key] = f as [string, string, string];
-        if (names.has(name) || name === 'none') throw bad(n, `the name ${name} is defined twice (or reserved)`);
-        const did = witnessDid(key, n);
-        if (dids.has(did)) throw bad(n, 'a witness key is listed twice');
-        if (dids.size >= MAX_WITNESSES) throw bad(n, `at most ${MAX_WITNESSES} witnesses`);
+        if (fields.length < 3 || fields.length > 4) throw bad(lineNo, 'witness <name> <vkey> [<url>]');
+        const [, name, key] = fields as [string, string, string];
+        if (names.has(name) || name === 'none') throw bad(lineNo, `the name ${name} is defined twice (or reserved)`);
+        const did = witnessDid(key, lineNo);
+        if (dids.has(did)) throw bad(lineNo, 'a witness key is listed twice');
+        if (dids.size >= MAX_WITNESSES) throw bad(lineNo, `at most ${MAX_WITNESSES} witnesses`);
         dids.add(did);
         names.set(name, { kind: 'witness', did });
         return;
       }
       case 'group': {
-        if (f.length < 4) throw bad(n, 'group <name> <k|any|all> <member>...');
-        const [, name, kText, ...members] = f as [string, string, string, ...string[]];
-        if (names.has(name) || name === 'none') throw bad(n, `the name ${name} is defined twice (or reserved)`);
-        if (new Set(members).size !== members.length) throw bad(n, 'a member is listed once');
-        for (const m of members) if (!names.has(m)) throw bad(n, `${m} is not defined on a line before`);
+        if (fields.length < 4) throw bad(lineNo, 'group <name> <k|any|all> <member>...');
+        const [, name, kText, ...members] = fields as [string, string, string, ...string[]];
+        if (names.has(name) || name === 'none') throw bad(lineNo, `the name ${name} is defined twice (or reserved)`);
+        if (new Set(members).size !== members.length) throw bad(lineNo, 'a member is listed once');
+        for (const member of members) if (!names.has(member)) throw bad(lineNo, `${member} is not defined on a line before`);
         const k = kText === 'all' ? members.length : kText === 'any' ? 1 : /^[1-9][0-9]{0,3}$/.test(kText) ? Number(kText) : NaN;
-        if (!(k >= 1 && k <= members.length)) throw bad(n, 'the threshold is all, any, or 1 ≤ k ≤ the number of members');
-        if (++groups > MAX_GROUPS) throw bad(n, `at most ${MAX_GROUPS} groups`);
+        if (!(k >= 1 && k <= members.length)) throw bad(lineNo, 'the threshold is all, any, or 1 ≤ k ≤ the number of members');
+        if (++groups > MAX_GROUPS) throw bad(lineNo, `at most ${MAX_GROUPS} groups`);
         names.set(name, { kind: 'group', k, members });
         return;
       }
       case 'quorum': {
-        if (f.length !== 2) throw bad(n, 'quorum <name>');
-        if (quorum !== undefined) throw bad(n, 'exactly one quorum line');
-        if (f[1] !== 'none' && !names.has(f[1]!)) throw bad(n, `${f[1]} is not defined on a line before`);
-        quorum = f[1]!;
+        if (fields.length !== 2) throw bad(lineNo, 'quorum <name>');
+        if (quorum !== undefined) throw bad(lineNo, 'exactly one quorum line');
+        if (fields[1] !== 'none' && !names.has(fields[1]!)) throw bad(lineNo, `${fields[1]} is not defined on a line before`);
+        quorum = fields[1]!;
         return;
       }
       default:
-        throw bad(n, `unknown line "${f[0]!.slice(0, 40)}" (log, witness, group, quorum)`);
+        throw bad(lineNo, `unknown line "${fields[0]!.slice(0, 40)}" (log, witness, group, quorum)`);
     }
   });
   if (quorum === undefined) throw new ChorusError('bad_input', 'witness policy: a quorum line is required (quorum none: no cosignature needed)');
@@ -120,9 +120,9 @@ export function parseWitnessPolicy(text: string): WitnessPolicy {
         const known = memo.get(name);
         if (known !== undefined) return known;
         const node = names.get(name)!;
-        const v = node.kind === 'witness' ? cosigners.has(node.did) : node.members.filter(holds).length >= node.k;
-        memo.set(name, v);
-        return v;
+        const satisfied = node.kind === 'witness' ? cosigners.has(node.did) : node.members.filter(holds).length >= node.k;
+        memo.set(name, satisfied);
+        return satisfied;
       };
       return holds(q);
     },
@@ -137,7 +137,7 @@ export function anyOf(witnesses: ReadonlySet<string>, k: number): WitnessPolicy 
     satisfied(cosigners) {
       if (k === 0) return true;
       let n = 0;
-      for (const w of cosigners) if (witnesses.has(w) && ++n >= k) return true;
+      for (const witness of cosigners) if (witnesses.has(witness) && ++n >= k) return true;
       return false;
     },
   };

@@ -41,10 +41,10 @@ export function timeExtension(ms: number): string {
 }
 
 /** When the issuer signed a checkpoint (epoch ms), from its time extension line; undefined without one. */
-export function checkpointTime(c: Checkpoint): number | undefined {
-  for (const line of c.extensions) {
-    const m = /^time (0|[1-9][0-9]{0,11})$/.exec(line);
-    if (m) return Number(m[1]) * 1000;
+export function checkpointTime(checkpoint: Checkpoint): number | undefined {
+  for (const line of checkpoint.extensions) {
+    const match = /^time (0|[1-9][0-9]{0,11})$/.exec(line);
+    if (match) return Number(match[1]) * 1000;
   }
   return undefined;
 }
@@ -68,11 +68,11 @@ export interface SignedCheckpoint {
   readonly others: readonly NoteSignature[];
 }
 
-function sigLine(s: NoteSignature): string {
-  const blob = new Uint8Array(4 + s.signature.length);
-  blob.set([s.id >>> 24, (s.id >>> 16) & 0xff, (s.id >>> 8) & 0xff, s.id & 0xff]);
-  blob.set(s.signature, 4);
-  return `\u2014 ${s.name} ${encodeBase64(blob)}`;
+function sigLine(sig: NoteSignature): string {
+  const blob = new Uint8Array(4 + sig.signature.length);
+  blob.set([sig.id >>> 24, (sig.id >>> 16) & 0xff, (sig.id >>> 8) & 0xff, sig.id & 0xff]);
+  blob.set(sig.signature, 4);
+  return `\u2014 ${sig.name} ${encodeBase64(blob)}`;
 }
 
 /**
@@ -82,25 +82,25 @@ function sigLine(s: NoteSignature): string {
  * missing or wrong.
  */
 export function verifyCheckpointNote(note: string, suite: Pick<CryptoSuite, 'verify'>): SignedCheckpoint {
-  const n: Note = parseNote(note);
-  const checkpoint = parseCheckpoint(n.text);
+  const parsed: Note = parseNote(note);
+  const checkpoint = parseCheckpoint(parsed.text);
   const issuer = issuerOfOrigin(checkpoint.origin);
   if (issuer === undefined) throw bad('a checkpoint\'s origin is chorus-log/<did:key>');
   if (checkpoint.size === 0 && !equal(checkpoint.root, EMPTY_ROOT)) throw bad('an empty log\'s root is the hash of nothing');
   const publicKey = publicKeyFromDidKey(issuer)!;
   const id = keyId(checkpoint.origin, publicKey);
-  const message = utf8.encode(n.text);
+  const message = utf8.encode(parsed.text);
   // The first line of the issuer's name and key id is its signature: only that one is
   // checked (its name and id are public, so a note may carry many such lines: one check).
-  const own = n.signatures.find((s) => s.name === checkpoint.origin && s.id === id);
+  const own = parsed.signatures.find((sig) => sig.name === checkpoint.origin && sig.id === id);
   if (own === undefined || own.signature.length !== 64 || !suite.verify(own.signature, message, publicKey)) throw new ChorusError('bad_signature', `the checkpoint is not signed by ${issuer}`);
-  return { issuer, checkpoint, text: n.text, signatureLine: sigLine(own), others: n.signatures.filter((s) => s !== own) };
+  return { issuer, checkpoint, text: parsed.text, signatureLine: sigLine(own), others: parsed.signatures.filter((sig) => sig !== own) };
 }
 
 /** The key id of a witness's cosignature/v1 key (C2SP: SHA-256(name || "\n" || 0x04 || key)[:4]). */
 export function cosignatureKeyId(name: string, publicKey: Uint8Array): number {
-  const h = sha256(Uint8Array.from([...utf8.encode(name), 0x0a, COSIGNATURE_V1, ...publicKey]));
-  return ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+  const hash = sha256(Uint8Array.from([...utf8.encode(name), 0x0a, COSIGNATURE_V1, ...publicKey]));
+  return ((hash[0]! << 24) | (hash[1]! << 16) | (hash[2]! << 8) | hash[3]!) >>> 0;
 }
 
 /** What a cosignature/v1 signs: the header line, the time line, then the checkpoint's text. */
@@ -117,7 +117,7 @@ export interface Cosignature {
 }
 
 /** Cosigns a checkpoint's text as the witness `did` (its Ed25519 seed; `signer`: a faster signer of the same seed): the signature line. */
-export function cosign(text: string, did: string, seed: Uint8Array, timestamp: number, signer: (message: Uint8Array) => Uint8Array = (m) => ed25519Sign(m, seed)): Cosignature {
+export function cosign(text: string, did: string, seed: Uint8Array, timestamp: number, signer: (message: Uint8Array) => Uint8Array = (message) => ed25519Sign(message, seed)): Cosignature {
   const publicKey = publicKeyFromDidKey(did);
   if (publicKey === undefined || !Number.isSafeInteger(timestamp) || timestamp < 0) throw bad('a cosignature needs the witness\'s did:key and a time in seconds');
   const name = witnessName(did);
@@ -139,25 +139,25 @@ export function cosign(text: string, did: string, seed: Uint8Array, timestamp: n
 export function verifiedCosignatures(text: string, lines: readonly NoteSignature[], suite: Pick<CryptoSuite, 'verify'>, nowSeconds: number, max = 32): Cosignature[] {
   const out = new Map<string, Cosignature>();
   let tried = 0;
-  for (const s of lines) {
-    if (!s.name.startsWith(WITNESS_PREFIX) || s.signature.length !== 72) continue;
-    const did = s.name.slice(WITNESS_PREFIX.length);
+  for (const line of lines) {
+    if (!line.name.startsWith(WITNESS_PREFIX) || line.signature.length !== 72) continue;
+    const did = line.name.slice(WITNESS_PREFIX.length);
     const publicKey = publicKeyFromDidKey(did);
-    if (publicKey === undefined || s.id !== cosignatureKeyId(s.name, publicKey)) continue;
-    const ts = new DataView(s.signature.buffer, s.signature.byteOffset, 8).getBigUint64(0);
+    if (publicKey === undefined || line.id !== cosignatureKeyId(line.name, publicKey)) continue;
+    const ts = new DataView(line.signature.buffer, line.signature.byteOffset, 8).getBigUint64(0);
     if (!(ts <= BigInt(Math.floor(Number.isFinite(nowSeconds) ? nowSeconds : 0) + COSIGNATURE_MAX_SKEW_S))) continue;
     if (++tried > max) break;
     const timestamp = Number(ts);
-    if (!suite.verify(s.signature.subarray(8), cosignedMessage(text, timestamp), publicKey)) continue;
+    if (!suite.verify(line.signature.subarray(8), cosignedMessage(text, timestamp), publicKey)) continue;
     const prev = out.get(did);
-    if (prev === undefined || prev.timestamp < timestamp) out.set(did, { witness: did, timestamp, line: sigLine(s) });
+    if (prev === undefined || prev.timestamp < timestamp) out.set(did, { witness: did, timestamp, line: sigLine(line) });
   }
   return [...out.values()];
 }
 
 /** A note: the text, a blank line, the issuer's signature line, then cosignature lines. */
-export function noteWith(c: SignedCheckpoint, cosignatures: readonly Cosignature[]): string {
-  return `${c.text}\n${[c.signatureLine, ...cosignatures.map((x) => x.line)].join('\n')}\n`;
+export function noteWith(signed: SignedCheckpoint, cosignatures: readonly Cosignature[]): string {
+  return `${signed.text}\n${[signed.signatureLine, ...cosignatures.map((cosignature) => cosignature.line)].join('\n')}\n`;
 }
 
 /**
@@ -187,8 +187,8 @@ export interface VerifiedEquivocation {
 export const MAX_EQUIVOCATION_BYTES = 40 * 1024;
 
 /** Builds the proof from two verified checkpoints (and, for different sizes, the larger tree's nodes). */
-export function equivocationProof(x: SignedCheckpoint, y: SignedCheckpoint, nodes: readonly Uint8Array[] = []): EquivocationProof {
-  const [a, b] = x.checkpoint.size < y.checkpoint.size || (x.checkpoint.size === y.checkpoint.size && toHex(x.checkpoint.root) < toHex(y.checkpoint.root)) ? [x, y] : [y, x];
+export function equivocationProof(first: SignedCheckpoint, second: SignedCheckpoint, nodes: readonly Uint8Array[] = []): EquivocationProof {
+  const [a, b] = first.checkpoint.size < second.checkpoint.size || (first.checkpoint.size === second.checkpoint.size && toHex(first.checkpoint.root) < toHex(second.checkpoint.root)) ? [first, second] : [second, first];
   return { type: 'chorus-equivocation/v1', a: noteWith(a, []), b: noteWith(b, []), nodes: nodes.map(toHex) };
 }
 
@@ -198,16 +198,16 @@ export function equivocationProof(x: SignedCheckpoint, y: SignedCheckpoint, node
  * Costs two signature verifications and at most ⌈log₂ n⌉+1 hashes.
  */
 export function verifyEquivocation(raw: unknown, suite: Pick<CryptoSuite, 'verify'>): VerifiedEquivocation {
-  const p = raw as Partial<EquivocationProof> | null;
-  if (typeof p !== 'object' || p === null || p.type !== 'chorus-equivocation/v1' || typeof p.a !== 'string' || typeof p.b !== 'string' || !Array.isArray(p.nodes)) {
+  const parsed = raw as Partial<EquivocationProof> | null;
+  if (typeof parsed !== 'object' || parsed === null || parsed.type !== 'chorus-equivocation/v1' || typeof parsed.a !== 'string' || typeof parsed.b !== 'string' || !Array.isArray(parsed.nodes)) {
     throw bad('an equivocation proof is {type: "chorus-equivocation/v1", a, b, nodes}');
   }
-  if (p.nodes.length > 64 || !p.nodes.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))) throw bad('an equivocation proof\'s nodes are at most 64 hashes in hex');
-  const a = verifyCheckpointNote(p.a, suite);
-  const b = verifyCheckpointNote(p.b, suite);
+  if (parsed.nodes.length > 64 || !parsed.nodes.every((hex) => typeof hex === 'string' && /^[0-9a-f]{64}$/.test(hex))) throw bad('an equivocation proof\'s nodes are at most 64 hashes in hex');
+  const a = verifyCheckpointNote(parsed.a, suite);
+  const b = verifyCheckpointNote(parsed.b, suite);
   if (a.issuer !== b.issuer) throw bad('the two checkpoints are of different logs');
-  const nodes = p.nodes.map((h) => fromHex(h)!);
-  const proof: EquivocationProof = { type: 'chorus-equivocation/v1', a: p.a, b: p.b, nodes: p.nodes };
+  const nodes = parsed.nodes.map((hex) => fromHex(hex)!);
+  const proof: EquivocationProof = { type: 'chorus-equivocation/v1', a: parsed.a, b: parsed.b, nodes: parsed.nodes };
   const [m, n] = [a.checkpoint.size, b.checkpoint.size];
   if (m === n) {
     if (equal(a.checkpoint.root, b.checkpoint.root)) throw new ChorusError('not_equivocation', 'the two checkpoints have the same size and root');

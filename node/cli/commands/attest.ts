@@ -23,22 +23,22 @@ interface CommonOpts {
 
 /** "90d", "12h", "30m" or an RFC 3339 time. */
 export function parseExpiry(text: string, now: Date): Date {
-  const m = /^(\d+)([dhm])$/.exec(text);
-  if (m) {
-    const n = Number(m[1]);
-    const unit = m[2] === 'd' ? 86_400_000 : m[2] === 'h' ? 3_600_000 : 60_000;
-    return new Date(now.getTime() + n * unit);
+  const match = /^(\d+)([dhm])$/.exec(text);
+  if (match) {
+    const count = Number(match[1]);
+    const unit = match[2] === 'd' ? 86_400_000 : match[2] === 'h' ? 3_600_000 : 60_000;
+    return new Date(now.getTime() + count * unit);
   }
-  const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new ChorusError('bad_input', `--expires: expected a duration like 90d/12h/30m or an RFC 3339 time, got "${text}"`);
-  return new Date(t);
+  const time = Date.parse(text);
+  if (Number.isNaN(time)) throw new ChorusError('bad_input', `--expires: expected a duration like 90d/12h/30m or an RFC 3339 time, got "${text}"`);
+  return new Date(time);
 }
 
-function nameVersion(flag: string, v: string | undefined): { name: string; version: string } | undefined {
-  if (v === undefined) return undefined;
-  const at = v.lastIndexOf('@');
-  if (at <= 0 || at === v.length - 1) throw new ChorusError('bad_input', `${flag}: expected NAME@VERSION, got "${v}"`);
-  return { name: v.slice(0, at), version: v.slice(at + 1) };
+function nameVersion(flag: string, value: string | undefined): { name: string; version: string } | undefined {
+  if (value === undefined) return undefined;
+  const at = value.lastIndexOf('@');
+  if (at <= 0 || at === value.length - 1) throw new ChorusError('bad_input', `${flag}: expected NAME@VERSION, got "${value}"`);
+  return { name: value.slice(0, at), version: value.slice(at + 1) };
 }
 
 function metrics(list: string[] | undefined): Record<string, number> | undefined {
@@ -54,8 +54,8 @@ function metrics(list: string[] | undefined): Record<string, number> | undefined
 }
 
 /** Drops undefined values so optional fields stay absent rather than null. */
-function defined(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0 && !Array.isArray(v))));
+function defined(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined && !(typeof value === 'object' && value !== null && Object.keys(value).length === 0 && !Array.isArray(value))));
 }
 
 type Opts = CommonOpts & Record<string, unknown>;
@@ -64,7 +64,7 @@ type Opts = CommonOpts & Record<string, unknown>;
 type HandKind = Exclude<PredicateKind, 'provenance'>;
 
 /** Per-kind flags and how they become predicate fields. */
-const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: Opts) => Record<string, unknown> }> = {
+const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (opts: Opts) => Record<string, unknown> }> = {
   audit: {
     summary: 'publish the result of an evaluation or audit run',
     options: [
@@ -77,12 +77,12 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--dataset <name>', 'dataset the run used'),
       new Option('--uri <uri>', 'where the full report is'),
     ],
-    fields: (o) => defined({
-      harness: defined({ ...nameVersion('--harness', o['harness'] as string), digest: o['harnessDigest'] ? { sha256: parseDigest(o['harnessDigest'] as string) } : undefined }),
-      verdict: o['verdict'],
-      metrics: metrics(o['metric'] as string[] | undefined) ?? {},
-      summary: o['summary'],
-      reproduce: defined({ command: o['reproduce'], dataset: o['dataset'], uri: o['uri'] }),
+    fields: (opts) => defined({
+      harness: defined({ ...nameVersion('--harness', opts['harness'] as string), digest: opts['harnessDigest'] ? { sha256: parseDigest(opts['harnessDigest'] as string) } : undefined }),
+      verdict: opts['verdict'],
+      metrics: metrics(opts['metric'] as string[] | undefined) ?? {},
+      summary: opts['summary'],
+      reproduce: defined({ command: opts['reproduce'], dataset: opts['dataset'], uri: opts['uri'] }),
     }),
   },
   dealignment: {
@@ -93,10 +93,10 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--evidence <text>', 'what shows it').makeOptionMandatory(),
       new Option('--evidence-uri <uri>', 'where the evidence is'),
     ],
-    fields: (o) => ({
-      baseModel: { sha256: parseDigest(o['base'] as string) },
-      method: o['method'],
-      evidence: defined({ description: o['evidence'], uri: o['evidenceUri'] }),
+    fields: (opts) => ({
+      baseModel: { sha256: parseDigest(opts['base'] as string) },
+      method: opts['method'],
+      evidence: defined({ description: opts['evidence'], uri: opts['evidenceUri'] }),
     }),
   },
   license: {
@@ -107,11 +107,11 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--verdict <verdict>', 'compliance').choices(['compliant', 'noncompliant', 'unknown']).makeOptionMandatory(),
       new Option('--notes <text>', 'notes'),
     ],
-    fields: (o) => defined({
-      declared: o['declared'] === 'none' ? null : o['declared'],
-      detected: (o['detected'] as string[] | undefined) ?? [],
-      verdict: o['verdict'],
-      notes: o['notes'],
+    fields: (opts) => defined({
+      declared: opts['declared'] === 'none' ? null : opts['declared'],
+      detected: (opts['detected'] as string[] | undefined) ?? [],
+      verdict: opts['verdict'],
+      notes: opts['notes'],
     }),
   },
   payload: {
@@ -124,10 +124,10 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--summary <text>', 'the same as --description (as the other kinds call it)').conflicts('description'),
       new Option('--path <file>', 'file inside the model where it was found'),
     ],
-    fields: (o) => ({
-      scanner: nameVersion('--scanner', o['scanner'] as string),
-      finding: defined({ kind: o['finding'], description: (o['description'] ?? o['summary'] ?? '') as string, path: o['path'] }),
-      severity: o['severity'],
+    fields: (opts) => ({
+      scanner: nameVersion('--scanner', opts['scanner'] as string),
+      finding: defined({ kind: opts['finding'], description: (opts['description'] ?? opts['summary'] ?? '') as string, path: opts['path'] }),
+      severity: opts['severity'],
     }),
   },
   lineage: {
@@ -137,9 +137,9 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--relation <relation>', 'how it was derived').choices(['quantized', 'fine-tuned', 'merged', 'converted', 'distilled', 'pruned']).makeOptionMandatory(),
       new Option('--notes <text>', 'notes'),
     ],
-    fields: (o) => defined({
-      derivedFrom: (o['from'] as string[]).map((d) => ({ digest: { sha256: parseDigest(d) }, relation: o['relation'] })),
-      notes: o['notes'],
+    fields: (opts) => defined({
+      derivedFrom: (opts['from'] as string[]).map((digest) => ({ digest: { sha256: parseDigest(digest) }, relation: opts['relation'] })),
+      notes: opts['notes'],
     }),
   },
   retraction: {
@@ -148,7 +148,7 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--target <id>', 'id of the attestation to withdraw (or a unique prefix of at least 8 hex)').makeOptionMandatory(),
       new Option('--reason <text>', 'why'),
     ],
-    fields: (o) => defined({ target: String(o['target']).toLowerCase(), reason: o['reason'] }),
+    fields: (opts) => defined({ target: String(opts['target']).toLowerCase(), reason: opts['reason'] }),
   },
   endorsement: {
     summary: 'vouch for another issuer',
@@ -158,11 +158,11 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--weight <number>', 'how much their word counts, 0..1').default('1'),
       new Option('--note <text>', 'note'),
     ],
-    fields: (o) => defined({
-      endorsed: o['endorsed'],
-      scope: String(o['scope']).split(',').map((s) => s.trim()).filter(Boolean),
-      weight: Number(o['weight']),
-      note: o['note'],
+    fields: (opts) => defined({
+      endorsed: opts['endorsed'],
+      scope: String(opts['scope']).split(',').map((part) => part.trim()).filter(Boolean),
+      weight: Number(opts['weight']),
+      note: opts['note'],
     }),
   },
   approval: {
@@ -173,7 +173,7 @@ const KINDS: Record<HandKind, { summary: string; options: Option[]; fields: (o: 
       new Option('--license <spdx>', 'the license it was approved under'),
       new Option('--note <text>', 'note'),
     ],
-    fields: (o) => defined({ name: o['name'], version: o['modelVersion'], license: o['license'], note: o['note'] }),
+    fields: (opts) => defined({ name: opts['name'], version: opts['modelVersion'], license: opts['license'], note: opts['note'] }),
   },
 };
 
@@ -188,9 +188,9 @@ async function predicateJson(arg: string | undefined): Promise<Record<string, un
     }
   }
   try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
   } catch (e) {
     throw new ChorusError('bad_input', `--predicate: expected a JSON object: ${(e as Error).message}`);
   }
@@ -211,25 +211,25 @@ export function attestCommand(cli: Cli): Command {
       .option('--json', 'print the result as JSON');
     // Required options are checked after commander's own checks, so a mistyped flag
     // (--verdikt) is reported as unknown, not as a missing --verdict.
-    const required = def.options.filter((x) => x.mandatory);
-    for (const x of required) x.mandatory = false;
-    for (const o of def.options) sub.addOption(o);
-    sub.action(action(async (o: Opts) => {
-      for (const x of required) {
-        if (o[x.attributeName()] === undefined) sub.error(`error: required option '${x.flags}' not specified`, { exitCode: 2, code: 'commander.missingMandatoryOptionValue' });
+    const required = def.options.filter((option) => option.mandatory);
+    for (const option of required) option.mandatory = false;
+    for (const option of def.options) sub.addOption(option);
+    sub.action(action(async (opts: Opts) => {
+      for (const option of required) {
+        if (opts[option.attributeName()] === undefined) sub.error(`error: required option '${option.flags}' not specified`, { exitCode: 2, code: 'commander.missingMandatoryOptionValue' });
       }
       const identity = await loadIdentity(cli.home().key);
       const now = new Date();
       let subjects: Subject[] = [];
-      for (const s of o.subject ?? []) subjects.push(await resolveSubject(s, { allowSymlinks: o.allowSymlinks ?? false }));
-      const fields = { ...(await predicateJson(o.predicate)), ...def.fields(o) };
+      for (const subject of opts.subject ?? []) subjects.push(await resolveSubject(subject, { allowSymlinks: opts.allowSymlinks ?? false }));
+      const fields = { ...(await predicateJson(opts.predicate)), ...def.fields(opts) };
       return cli.withClient(async (client) => {
         if (kind === 'retraction' && (subjects.length === 0 || !/^[0-9a-f]{64}$/.test(String(fields['target'])))) {
           // A short id (as query and list print it) names the stored attestation it starts.
           const target = await client.get(String(fields['target']));
           if (!target) throw new ChorusError('bad_input', 'retraction: the target is not in the store; give its full id and --subject with its digest');
           fields['target'] = target.id;
-          if (subjects.length === 0) subjects = (target.statement as unknown as Statement).subject.map((s) => ({ name: s.name, digest: { sha256: s.digest.sha256 } }));
+          if (subjects.length === 0) subjects = (target.statement as unknown as Statement).subject.map((subject) => ({ name: subject.name, digest: { sha256: subject.digest.sha256 } }));
         }
         if (subjects.length === 0 && kind === 'endorsement') {
           const did = String(fields['endorsed']);
@@ -242,22 +242,22 @@ export function attestCommand(cli: Cli): Command {
           fields,
           issuer: identity.did,
           issuedAt: now,
-          ...(o.expires === undefined ? {} : { expiresAt: parseExpiry(o.expires, now) }),
+          ...(opts.expires === undefined ? {} : { expiresAt: parseExpiry(opts.expires, now) }),
         });
         const envelope = signStatement(statement, identity.secretKey);
-        if (o.dryRun) {
+        if (opts.dryRun) {
           cli.json(envelope);
           return EXIT.ok;
         }
-        const d = await client.publish(envelope);
-        if (o.json) cli.json({ outcome: d.outcome, code: d.code, id: d.id, ...(d.outcome === 'accept' ? {} : { message: d.message }), statement });
-        else if (d.outcome === 'accept') {
-          cli.out(`stored ${kind} attestation ${d.id}`);
+        const decision = await client.publish(envelope);
+        if (opts.json) cli.json({ outcome: decision.outcome, code: decision.code, id: decision.id, ...(decision.outcome === 'accept' ? {} : { message: decision.message }), statement });
+        else if (decision.outcome === 'accept') {
+          cli.out(`stored ${kind} attestation ${decision.id}`);
           // Without a running node nothing went to the network yet: say so, and when it will.
           if (client.mode === 'local') cli.err('chorus: no node is running, so it was not gossiped yet: peers get it when the node runs (chorus start) and syncs with them');
         }
-        else cli.err(`chorus: ${d.outcome === 'ignore' ? 'ignored' : 'rejected'} (${d.code}): ${d.message ?? ''}`);
-        return d.outcome === 'accept' || d.code === 'duplicate' ? EXIT.ok : EXIT.rejected;
+        else cli.err(`chorus: ${decision.outcome === 'ignore' ? 'ignored' : 'rejected'} (${decision.code}): ${decision.message ?? ''}`);
+        return decision.outcome === 'accept' || decision.code === 'duplicate' ? EXIT.ok : EXIT.rejected;
       });
     }));
   }

@@ -26,11 +26,11 @@ export function logCommand(cli: Cli): Command {
       return cli.withClient(async (client) => {
         const note = await client.logCheckpoint(did);
         if (!opts.json) return void process.stdout.write(note);
-        const n = parseNote(note);
-        const c = parseCheckpoint(n.text);
-        const at = checkpointTime(c);
-        const witnesses = verifiedCosignatures(n.text, n.signatures, referenceSuite, Math.floor(Date.now() / 1000)).map((w) => ({ witness: w.witness, time: new Date(w.timestamp * 1000).toISOString() }));
-        cli.json({ origin: c.origin, size: c.size, root: toHex(c.root), time: at === undefined ? null : new Date(at).toISOString(), witnesses, note });
+        const parsed = parseNote(note);
+        const checkpoint = parseCheckpoint(parsed.text);
+        const at = checkpointTime(checkpoint);
+        const witnesses = verifiedCosignatures(parsed.text, parsed.signatures, referenceSuite, Math.floor(Date.now() / 1000)).map((cosignature) => ({ witness: cosignature.witness, time: new Date(cosignature.timestamp * 1000).toISOString() }));
+        cli.json({ origin: checkpoint.origin, size: checkpoint.size, root: toHex(checkpoint.root), time: at === undefined ? null : new Date(at).toISOString(), witnesses, note });
       });
     }));
   log.command('verify')
@@ -42,17 +42,17 @@ export function logCommand(cli: Cli): Command {
     .action(action(async (did: string, opts: { fetch: boolean; json?: boolean }) => {
       checkDid(did);
       return cli.withClient(async (client) => {
-        const r = await client.logVerify(did, opts.fetch);
-        const c = r.completeness;
-        if (opts.json) cli.json(r);
+        const result = await client.logVerify(did, opts.fetch);
+        const completeness = result.completeness;
+        if (opts.json) cli.json(result);
         else {
-          cli.out(`${did}\n${formatLog(c)}`);
-          if (opts.fetch) cli.out(`fetched now: ${r.fetched.leaves} leaf id(s), ${r.fetched.envelopes} statement(s)`);
-          if (r.missingIds.length > 0) cli.out(`still missing (${c.missing}${c.missing > r.missingIds.length ? `, first ${r.missingIds.length}` : ''}):\n${r.missingIds.map((id) => `  ${id}`).join('\n')}`);
-          if (c.known > c.verified) cli.out(`leaves ${c.verified}..${c.known} not yet fetched: no connected peer served them`);
-          if (r.equivocation) cli.out('EQUIVOCATION: two checkpoints of this issuer that cannot both be true are held (chorus trust explain shows them)');
+          cli.out(`${did}\n${formatLog(completeness)}`);
+          if (opts.fetch) cli.out(`fetched now: ${result.fetched.leaves} leaf id(s), ${result.fetched.envelopes} statement(s)`);
+          if (result.missingIds.length > 0) cli.out(`still missing (${completeness.missing}${completeness.missing > result.missingIds.length ? `, first ${result.missingIds.length}` : ''}):\n${result.missingIds.map((id) => `  ${id}`).join('\n')}`);
+          if (completeness.known > completeness.verified) cli.out(`leaves ${completeness.verified}..${completeness.known} not yet fetched: no connected peer served them`);
+          if (result.equivocation) cli.out('EQUIVOCATION: two checkpoints of this issuer that cannot both be true are held (chorus trust explain shows them)');
         }
-        return c.state === 'complete' || c.state === 'own' ? EXIT.ok : EXIT.flagged;
+        return completeness.state === 'complete' || completeness.state === 'own' ? EXIT.ok : EXIT.flagged;
       });
     }));
   log.command('proof')
@@ -64,12 +64,12 @@ export function logCommand(cli: Cli): Command {
       if (!/^[0-9a-f]{64}$/.test(id)) throw new ChorusError('bad_input', 'an attestation id is 64 lowercase hex characters');
       checkDid(opts.issuer);
       return cli.withClient(async (client) => {
-        const p = await client.logProof(id, opts.issuer);
-        const c = parseCheckpoint(parseNote(p.checkpoint).text);
-        const ok = p.size === c.size && verifyInclusion(leafHash(fromHex(id)!), p.index, p.size, p.proof.map((h) => fromHex(h) ?? new Uint8Array(0)), c.root);
+        const proof = await client.logProof(id, opts.issuer);
+        const checkpoint = parseCheckpoint(parseNote(proof.checkpoint).text);
+        const ok = proof.size === checkpoint.size && verifyInclusion(leafHash(fromHex(id)!), proof.index, proof.size, proof.proof.map((hex) => fromHex(hex) ?? new Uint8Array(0)), checkpoint.root);
         if (!ok) throw new ChorusError('io_error', 'the proof the node gave does not verify against its checkpoint');
-        if (opts.json) return void cli.json({ id, index: p.index, size: p.size, proof: p.proof, root: toHex(c.root), verified: true });
-        cli.out(`leaf ${p.index} of ${p.size} in ${c.origin}\nroot ${toHex(c.root)}\nproof (${p.proof.length} hashes):\n${p.proof.map((h) => `  ${h}`).join('\n')}\nverified against the checkpoint`);
+        if (opts.json) return void cli.json({ id, index: proof.index, size: proof.size, proof: proof.proof, root: toHex(checkpoint.root), verified: true });
+        cli.out(`leaf ${proof.index} of ${proof.size} in ${checkpoint.origin}\nroot ${toHex(checkpoint.root)}\nproof (${proof.proof.length} hashes):\n${proof.proof.map((hex) => `  ${hex}`).join('\n')}\nverified against the checkpoint`);
       });
     }));
   return log;

@@ -22,64 +22,64 @@ export interface SignatureOpts {
 }
 
 /** The scan/check options as verify-signature's (--signature-key is its --key). */
-export function signatureTrustOptions(o: SignatureOpts): { key?: string; trustedRoot?: string; identity?: string; issuer?: string } {
-  return Object.fromEntries(Object.entries({ key: o.signatureKey, trustedRoot: o.trustedRoot, identity: o.identity, issuer: o.issuer }).filter(([, v]) => v !== undefined));
+export function signatureTrustOptions(opts: SignatureOpts): { key?: string; trustedRoot?: string; identity?: string; issuer?: string } {
+  return Object.fromEntries(Object.entries({ key: opts.signatureKey, trustedRoot: opts.trustedRoot, identity: opts.identity, issuer: opts.issuer }).filter(([, value]) => value !== undefined));
 }
 
 const LEVEL: Record<string, string> = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
 
 /** SARIF 2.1.0, for code-scanning dashboards: one result per finding and per flagged model. */
-function sarif(r: ScanReport): unknown {
+function sarif(report: ScanReport): unknown {
   const results: unknown[] = [];
-  for (const m of r.models) {
-    for (const f of m.files) {
-      for (const x of f.findings) {
-        results.push({ ruleId: x.kind, level: LEVEL[x.severity] ?? 'note', message: { text: `${m.name}: ${x.path ? `${x.path}: ` : ''}${x.detail}` }, locations: [{ physicalLocation: { artifactLocation: { uri: f.path } } }], properties: { severity: x.severity, sha256: f.sha256 } });
+  for (const model of report.models) {
+    for (const file of model.files) {
+      for (const finding of file.findings) {
+        results.push({ ruleId: finding.kind, level: LEVEL[finding.severity] ?? 'note', message: { text: `${model.name}: ${finding.path ? `${finding.path}: ` : ''}${finding.detail}` }, locations: [{ physicalLocation: { artifactLocation: { uri: file.path } } }], properties: { severity: finding.severity, sha256: file.sha256 } });
       }
-      if (f.tampered) results.push({ ruleId: 'tampered', level: 'error', message: { text: `${m.name}: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}` }, locations: [{ physicalLocation: { artifactLocation: { uri: f.path } } }] });
+      if (file.tampered) results.push({ ruleId: 'tampered', level: 'error', message: { text: `${model.name}: named sha256 ${file.tampered.claimed}, content ${file.tampered.actual}` }, locations: [{ physicalLocation: { artifactLocation: { uri: file.path } } }] });
     }
-    if (m.signature?.pinned && !m.signature.verification.verified) {
-      results.push({ ruleId: 'signature-invalid', level: 'error', message: { text: `${m.name}: model signature does not verify: ${m.signature.verification.problems.slice(0, 3).map((p) => p.detail).join('; ')}` }, locations: [{ physicalLocation: { artifactLocation: { uri: m.signature.path } } }] });
+    if (model.signature?.pinned && !model.signature.verification.verified) {
+      results.push({ ruleId: 'signature-invalid', level: 'error', message: { text: `${model.name}: model signature does not verify: ${model.signature.verification.problems.slice(0, 3).map((problem) => problem.detail).join('; ')}` }, locations: [{ physicalLocation: { artifactLocation: { uri: model.signature.path } } }] });
     }
-    if (m.status !== 'ok' && m.status !== 'unknown') {
-      results.push({ ruleId: `view-${m.status}`, level: m.status === 'flagged' ? 'error' : 'warning', message: { text: `${m.name}: ${m.reason}` }, locations: [{ physicalLocation: { artifactLocation: { uri: m.files[0]?.path ?? m.root } } }], properties: { digest: `sha256:${m.digest}` } });
+    if (model.status !== 'ok' && model.status !== 'unknown') {
+      results.push({ ruleId: `view-${model.status}`, level: model.status === 'flagged' ? 'error' : 'warning', message: { text: `${model.name}: ${model.reason}` }, locations: [{ physicalLocation: { artifactLocation: { uri: model.files[0]?.path ?? model.root } } }], properties: { digest: `sha256:${model.digest}` } });
     }
   }
-  const rules = [...new Set(results.map((x) => (x as { ruleId: string }).ruleId))].map((id) => ({ id, shortDescription: { text: id } }));
+  const rules = [...new Set(results.map((result) => (result as { ruleId: string }).ruleId))].map((id) => ({ id, shortDescription: { text: id } }));
   return { $schema: 'https://json.schemastore.org/sarif-2.1.0.json', version: '2.1.0', runs: [{ tool: { driver: { name: 'chorus', version: VERSION, informationUri: 'https://chorus.dev', rules } }, results }] };
 }
 
 /** One line on a model's signature: who signed it, and whether that was verified against what the user pinned. */
 function signatureLine(sig: NonNullable<ScanReport['models'][number]['signature']>): string {
-  const v = sig.verification;
-  const who = clean(v.signer.identity !== undefined ? `${v.signer.identity}${v.signer.issuer ? ` (${v.signer.issuer})` : ''}` : v.signer.publicKeyFingerprint !== undefined ? `key sha256:${v.signer.publicKeyFingerprint.slice(0, 16)}…` : v.signer.keyHint !== undefined ? `key hint ${v.signer.keyHint.slice(0, 16)}…` : 'an unnamed signer');
-  if (!sig.pinned) return `signature: ${clean(sig.path)}, ${v.method}, signer claimed ${who}: NOT VERIFIED (pin --signature-key or --trusted-root to verify)${v.problems.some((p) => p.code.startsWith('file-')) ? `; ${clean(v.problems.filter((p) => p.code.startsWith('file-')).slice(0, 3).map((p) => p.detail).join('; '))}` : ''}`;
-  if (v.verified) return `signature: VERIFIED, ${v.method}, signed by ${who}, ${v.files.length} file(s) match`;
-  return `signature: DOES NOT VERIFY (${clean(sig.path)}): ${clean(v.problems.slice(0, 3).map((p) => `${p.code}: ${p.detail}`).join('; '))}`;
+  const verification = sig.verification;
+  const who = clean(verification.signer.identity !== undefined ? `${verification.signer.identity}${verification.signer.issuer ? ` (${verification.signer.issuer})` : ''}` : verification.signer.publicKeyFingerprint !== undefined ? `key sha256:${verification.signer.publicKeyFingerprint.slice(0, 16)}…` : verification.signer.keyHint !== undefined ? `key hint ${verification.signer.keyHint.slice(0, 16)}…` : 'an unnamed signer');
+  if (!sig.pinned) return `signature: ${clean(sig.path)}, ${verification.method}, signer claimed ${who}: NOT VERIFIED (pin --signature-key or --trusted-root to verify)${verification.problems.some((problem) => problem.code.startsWith('file-')) ? `; ${clean(verification.problems.filter((problem) => problem.code.startsWith('file-')).slice(0, 3).map((problem) => problem.detail).join('; '))}` : ''}`;
+  if (verification.verified) return `signature: VERIFIED, ${verification.method}, signed by ${who}, ${verification.files.length} file(s) match`;
+  return `signature: DOES NOT VERIFY (${clean(sig.path)}): ${clean(verification.problems.slice(0, 3).map((problem) => `${problem.code}: ${problem.detail}`).join('; '))}`;
 }
 
-function table(r: ScanReport): string {
+function table(report: ScanReport): string {
   const lines: string[] = [];
-  for (const root of r.roots) if (root.runtime !== 'path') lines.push(`${root.found ? 'found  ' : 'absent '} ${root.runtime.padEnd(11)} ${root.path} (${root.source})${root.found ? `: ${root.models} model(s)` : ''}`);
+  for (const root of report.roots) if (root.runtime !== 'path') lines.push(`${root.found ? 'found  ' : 'absent '} ${root.runtime.padEnd(11)} ${root.path} (${root.source})${root.found ? `: ${root.models} model(s)` : ''}`);
   if (lines.length > 0) lines.push('');
-  if (r.models.length === 0) lines.push('no model files found');
-  for (const m of r.models) {
-    const mark = m.inspection === 'dangerous' ? 'DANGEROUS' : m.inspection === 'not-inspected' && m.status !== 'flagged' ? 'UNREAD' : m.status.toUpperCase();
-    lines.push(`${mark.padEnd(9)}  ${clean(m.name)}  (${m.runtime}, ${m.digest === '' ? 'not hashed: unreadable' : `sha256:${m.digest.slice(0, 16)}…`})`);
-    lines.push(`           ${clean(m.reason)}`);
-    if (m.signature !== undefined) lines.push(`           ${signatureLine(m.signature)}`);
-    for (const f of m.files) {
-      if (f.format === 'unknown' && f.findings.length === 0) continue;
-      const from = f.digestFrom === 'name' ? ' (digest from its name; --verify re-hashes)' : '';
-      const cover = f.coverage.state === 'inspected' ? 'inspected' : `${f.coverage.state.toUpperCase()}${f.coverage.codeCapable ? ' (this format can carry code)' : ''}`;
-      lines.push(`           ${clean(f.name)}: ${f.format}, ${cover}, ${f.size} bytes, ${f.sha256 === '' ? 'not hashed: unreadable' : `sha256:${f.sha256.slice(0, 16)}…`}${from}`);
-      if (f.tampered) lines.push(`             TAMPERED: named sha256 ${f.tampered.claimed}, content ${f.tampered.actual}`);
-      for (const x of f.findings.slice(0, 10)) lines.push(`             ${x.severity.toUpperCase()} ${x.kind}${x.path ? ` in ${clean(x.path)}` : ''}: ${clean(x.detail)}`);
-      if (f.findings.length > 10) lines.push(`             … ${f.findings.length - 10} more (--json)`);
+  if (report.models.length === 0) lines.push('no model files found');
+  for (const model of report.models) {
+    const mark = model.inspection === 'dangerous' ? 'DANGEROUS' : model.inspection === 'not-inspected' && model.status !== 'flagged' ? 'UNREAD' : model.status.toUpperCase();
+    lines.push(`${mark.padEnd(9)}  ${clean(model.name)}  (${model.runtime}, ${model.digest === '' ? 'not hashed: unreadable' : `sha256:${model.digest.slice(0, 16)}…`})`);
+    lines.push(`           ${clean(model.reason)}`);
+    if (model.signature !== undefined) lines.push(`           ${signatureLine(model.signature)}`);
+    for (const file of model.files) {
+      if (file.format === 'unknown' && file.findings.length === 0) continue;
+      const from = file.digestFrom === 'name' ? ' (digest from its name; --verify re-hashes)' : '';
+      const cover = file.coverage.state === 'inspected' ? 'inspected' : `${file.coverage.state.toUpperCase()}${file.coverage.codeCapable ? ' (this format can carry code)' : ''}`;
+      lines.push(`           ${clean(file.name)}: ${file.format}, ${cover}, ${file.size} bytes, ${file.sha256 === '' ? 'not hashed: unreadable' : `sha256:${file.sha256.slice(0, 16)}…`}${from}`);
+      if (file.tampered) lines.push(`             TAMPERED: named sha256 ${file.tampered.claimed}, content ${file.tampered.actual}`);
+      for (const finding of file.findings.slice(0, 10)) lines.push(`             ${finding.severity.toUpperCase()} ${finding.kind}${finding.path ? ` in ${clean(finding.path)}` : ''}: ${clean(finding.detail)}`);
+      if (file.findings.length > 10) lines.push(`             … ${file.findings.length - 10} more (--json)`);
     }
   }
-  for (const p of r.problems.slice(0, 20)) lines.push(`problem: ${clean(p.path)}: ${clean(p.message)}`);
-  if (r.problems.length > 20) lines.push(`… ${r.problems.length - 20} more problem(s) (--json)`);
+  for (const problem of report.problems.slice(0, 20)) lines.push(`problem: ${clean(problem.path)}: ${clean(problem.message)}`);
+  if (report.problems.length > 20) lines.push(`… ${report.problems.length - 20} more problem(s) (--json)`);
   return lines.join('\n');
 }
 
@@ -107,7 +107,7 @@ export function scanCommand(cli: Cli): Command {
         let report: ScanReport;
         let unread: string[];
         try {
-          const done = await scanAndKeep(home.root, { paths, verify: opts.verify ?? false, client, suite: nativeSuite(), onBytes: (d, t) => bar.update(d, t), signatureTrust });
+          const done = await scanAndKeep(home.root, { paths, verify: opts.verify ?? false, client, suite: nativeSuite(), onBytes: (hashed, total) => bar.update(hashed, total), signatureTrust });
           report = done.report;
           unread = done.unread;
           if (done.notKept !== undefined && unread.length === 0) cli.err(`chorus: this scan was not kept for the web view's Local models: ${done.notKept.message}`);
@@ -126,19 +126,19 @@ export function scanCommand(cli: Cli): Command {
           const now = new Date();
           let stored = 0;
           let refused = 0;
-          for (const m of report.models) {
-            for (const u of unsignedFiles(m)) cli.err(`chorus: not signed: ${clean(u.model)}: ${clean(u.file)}: ${clean(u.why)}`);
-            for (const st of [...findingStatements(m, identity.did, now), ...signatureStatements(m, identity.did, now)]) {
+          for (const model of report.models) {
+            for (const unsigned of unsignedFiles(model)) cli.err(`chorus: not signed: ${clean(unsigned.model)}: ${clean(unsigned.file)}: ${clean(unsigned.why)}`);
+            for (const st of [...findingStatements(model, identity.did, now), ...signatureStatements(model, identity.did, now)]) {
               const envelope = signStatement(st, identity.secretKey);
               if (opts.dryRun) {
                 cli.out(JSON.stringify(envelope));
                 continue;
               }
-              const d = await client.publish(envelope);
-              if (d.outcome === 'accept') stored++;
-              else if (d.code !== 'duplicate') {
+              const decision = await client.publish(envelope);
+              if (decision.outcome === 'accept') stored++;
+              else if (decision.code !== 'duplicate') {
                 refused++;
-                cli.err(`chorus: ${m.name}: ${d.code}: ${d.message ?? ''}`);
+                cli.err(`chorus: ${model.name}: ${decision.code}: ${decision.message ?? ''}`);
               }
             }
           }
@@ -148,7 +148,7 @@ export function scanCommand(cli: Cli): Command {
         // Not everything could be read: no pass, whatever was found in the rest (the last scan stays).
         if (unread.length > 0) {
           cli.err(`chorus: not everything was read, so this scan passes nothing (exit ${EXIT.usage}; the last scan is kept):`);
-          for (const u of unread.slice(0, 10)) cli.err(`  ${clean(u)}`);
+          for (const part of unread.slice(0, 10)) cli.err(`  ${clean(part)}`);
           if (unread.length > 10) cli.err(`  … and ${unread.length - 10} more`);
           return EXIT.usage;
         }

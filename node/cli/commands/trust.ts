@@ -12,16 +12,16 @@ function checkDid(did: string): void {
 }
 
 function parseScope(text: string): (Scope | '*')[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const p of parts) if (p !== '*' && !(SCOPES as readonly string[]).includes(p)) throw new InvalidArgumentError(`"${p}" is not a kind: use ${SCOPES.join(', ')} or *`);
+  const parts = text.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  for (const part of parts) if (part !== '*' && !(SCOPES as readonly string[]).includes(part)) throw new InvalidArgumentError(`"${part}" is not a kind: use ${SCOPES.join(', ')} or *`);
   if (parts.length === 0) throw new InvalidArgumentError('name at least one kind');
   return parts as (Scope | '*')[];
 }
 
 function parseWeight(text: string): number {
-  const w = Number(text);
-  if (!(w > 0 && w <= 1)) throw new InvalidArgumentError('a weight is a number above 0, at most 1');
-  return w;
+  const weight = Number(text);
+  if (!(weight > 0 && weight <= 1)) throw new InvalidArgumentError('a weight is a number above 0, at most 1');
+  return weight;
 }
 
 export function trustCommand(cli: Cli): Command {
@@ -36,9 +36,9 @@ export function trustCommand(cli: Cli): Command {
     .action(action(async (did: string, opts: { scope?: (Scope | '*')[]; weight?: number; note?: string }) => {
       checkDid(did);
       return cli.withClient(async (client) => {
-        const r = await client.editTrust({ op: 'trust', issuer: did, scope: opts.scope, weight: opts.weight, note: opts.note });
-        const root = r.policy.roots.find((x) => x.issuer === did);
-        cli.out(r.changed ? `trusted ${did} on ${root?.scope.join(',')} at weight ${root?.weight}` : `${did} was already trusted so`);
+        const reply = await client.editTrust({ op: 'trust', issuer: did, scope: opts.scope, weight: opts.weight, note: opts.note });
+        const root = reply.policy.roots.find((entry) => entry.issuer === did);
+        cli.out(reply.changed ? `trusted ${did} on ${root?.scope.join(',')} at weight ${root?.weight}` : `${did} was already trusted so`);
       });
     }));
   trust
@@ -49,8 +49,8 @@ export function trustCommand(cli: Cli): Command {
     .action(action(async (did: string, opts: { note?: string }) => {
       checkDid(did);
       return cli.withClient(async (client) => {
-        const r = await client.editTrust({ op: 'block', issuer: did, note: opts.note });
-        cli.out(r.changed ? `blocked ${did}` : `${did} was already blocked`);
+        const reply = await client.editTrust({ op: 'block', issuer: did, note: opts.note });
+        cli.out(reply.changed ? `blocked ${did}` : `${did} was already blocked`);
       });
     }));
   trust
@@ -62,8 +62,8 @@ export function trustCommand(cli: Cli): Command {
     .action(action(async (did: string, opts: { weight?: number; note?: string }) => {
       checkDid(did);
       return cli.withClient(async (client) => {
-        const r = await client.editTrust({ op: 'subscribe', issuer: did, weight: opts.weight, note: opts.note });
-        cli.out(r.changed ? `subscribed to ${did}'s endorsements` : `already subscribed to ${did}`);
+        const reply = await client.editTrust({ op: 'subscribe', issuer: did, weight: opts.weight, note: opts.note });
+        cli.out(reply.changed ? `subscribed to ${did}'s endorsements` : `already subscribed to ${did}`);
       });
     }));
   trust
@@ -73,8 +73,8 @@ export function trustCommand(cli: Cli): Command {
     .action(action(async (did: string) => {
       checkDid(did);
       return cli.withClient(async (client) => {
-        const r = await client.editTrust({ op: 'remove', issuer: did });
-        if (!r.changed) {
+        const reply = await client.editTrust({ op: 'remove', issuer: did });
+        if (!reply.changed) {
           cli.err(`chorus: ${did} is not on your trust policy`);
           return EXIT.notFound;
         }
@@ -87,14 +87,14 @@ export function trustCommand(cli: Cli): Command {
     .option('--json', 'print as JSON')
     .action(action(async (opts: { json?: boolean }) => {
       return cli.withClient(async (client) => {
-        const t = await client.trust();
-        if (opts.json) return void cli.json(t);
-        const { roots, subscriptions, blocks } = t.policy;
-        if (t.self && ![...roots, ...subscriptions, ...blocks].some((e) => e.issuer === t.self)) cli.out(`self       ${t.self}  *  1  (this node's own key)`);
-        for (const r of roots) cli.out(`trust      ${r.issuer}  ${r.scope.join(',')}  ${r.weight}${r.note ? `  ${r.note}` : ''}`);
-        for (const s of subscriptions) cli.out(`subscribe  ${s.issuer}  ${s.weight}${s.note ? `  ${s.note}` : ''}`);
-        for (const b of blocks) cli.out(`block      ${b.issuer}${b.note ? `  ${b.note}` : ''}`);
-        if (!t.self && roots.length === 0 && subscriptions.length === 0) cli.out('you trust no issuer: nothing will count (chorus trust add DID)');
+        const listing = await client.trust();
+        if (opts.json) return void cli.json(listing);
+        const { roots, subscriptions, blocks } = listing.policy;
+        if (listing.self && ![...roots, ...subscriptions, ...blocks].some((entry) => entry.issuer === listing.self)) cli.out(`self       ${listing.self}  *  1  (this node's own key)`);
+        for (const root of roots) cli.out(`trust      ${root.issuer}  ${root.scope.join(',')}  ${root.weight}${root.note ? `  ${root.note}` : ''}`);
+        for (const subscription of subscriptions) cli.out(`subscribe  ${subscription.issuer}  ${subscription.weight}${subscription.note ? `  ${subscription.note}` : ''}`);
+        for (const block of blocks) cli.out(`block      ${block.issuer}${block.note ? `  ${block.note}` : ''}`);
+        if (!listing.self && roots.length === 0 && subscriptions.length === 0) cli.out('you trust no issuer: nothing will count (chorus trust add DID)');
       });
     }));
   trust
@@ -105,23 +105,23 @@ export function trustCommand(cli: Cli): Command {
     .action(action(async (did: string, opts: { json?: boolean }) => {
       checkDid(did);
       return cli.withClient(async (client) => {
-        const i = await client.issuer(did);
-        if (opts.json) return void cli.json(i);
-        cli.out(`${did}${i.note ? `  (${i.note})` : ''}`);
-        cli.out(`role: ${i.role}; ${i.counts ? 'counts' : 'does not count'} in your view`);
-        const kinds = Object.values(i.trust);
+        const issuer = await client.issuer(did);
+        if (opts.json) return void cli.json(issuer);
+        cli.out(`${did}${issuer.note ? `  (${issuer.note})` : ''}`);
+        cli.out(`role: ${issuer.role}; ${issuer.counts ? 'counts' : 'does not count'} in your view`);
+        const kinds = Object.values(issuer.trust);
         if (kinds.length === 0) cli.out('no trust in any kind: no path from your roots reaches it');
-        for (const t of kinds) {
-          const path = t.path.length === 0 ? t.via : t.path.map((h, i) => `${i === 0 ? `${h.fromNote ?? shortDid(h.from)} ` : ''}-(${h.weight})-> ${shortDid(h.to)}`).join(' ');
-          cli.out(`  ${t.scope.padEnd(12)} ${String(t.trust).padEnd(7)} ${path}`);
+        for (const kind of kinds) {
+          const path = kind.path.length === 0 ? kind.via : kind.path.map((hop, i) => `${i === 0 ? `${hop.fromNote ?? shortDid(hop.from)} ` : ''}-(${hop.weight})-> ${shortDid(hop.to)}`).join(' ');
+          cli.out(`  ${kind.scope.padEnd(12)} ${String(kind.trust).padEnd(7)} ${path}`);
         }
-        if (i.endorsedBy.length > 0) cli.out(`endorsed by: ${i.endorsedBy.map((e) => `${shortDid(e.issuer)} (${e.scope.join(',')} ${e.weight})`).join(', ')}`);
-        if (i.endorses.length > 0) cli.out(`endorses: ${i.endorses.map((e) => `${shortDid(e.endorsed)} (${e.scope.join(',')} ${e.weight})`).join(', ')}`);
-        cli.out(`published here: ${i.published.attestations} attestation(s), ${i.published.bytes} bytes`);
-        if (i.log) cli.out(formatLog(i.log.completeness));
-        if (i.log?.equivocation) {
-          const [a, b] = [i.log.equivocation.a, i.log.equivocation.b].map((n) => n.split('\n').slice(1, 3).join(' '));
-          cli.out(`EQUIVOCATION: this issuer signed two histories that cannot both be true (proof held; chorus log checkpoint ${shortDid(did)} --json shows it):\n  size/root ${a}\n  size/root ${b}`);
+        if (issuer.endorsedBy.length > 0) cli.out(`endorsed by: ${issuer.endorsedBy.map((endorsement) => `${shortDid(endorsement.issuer)} (${endorsement.scope.join(',')} ${endorsement.weight})`).join(', ')}`);
+        if (issuer.endorses.length > 0) cli.out(`endorses: ${issuer.endorses.map((endorsement) => `${shortDid(endorsement.endorsed)} (${endorsement.scope.join(',')} ${endorsement.weight})`).join(', ')}`);
+        cli.out(`published here: ${issuer.published.attestations} attestation(s), ${issuer.published.bytes} bytes`);
+        if (issuer.log) cli.out(formatLog(issuer.log.completeness));
+        if (issuer.log?.equivocation) {
+          const [first, second] = [issuer.log.equivocation.a, issuer.log.equivocation.b].map((note) => note.split('\n').slice(1, 3).join(' '));
+          cli.out(`EQUIVOCATION: this issuer signed two histories that cannot both be true (proof held; chorus log checkpoint ${shortDid(did)} --json shows it):\n  size/root ${first}\n  size/root ${second}`);
         }
       });
     }));
@@ -131,12 +131,12 @@ export function trustCommand(cli: Cli): Command {
     .option('--json', 'print as JSON')
     .action(action(async (opts: { json?: boolean }) => {
       return cli.withClient(async (client) => {
-        const g = await client.trustGraph();
-        if (opts.json) return void cli.json(g);
-        cli.out(`roots ${g.roots}, subscriptions ${g.subscriptions}, blocks ${g.blocks}; ${g.endorsements} live endorsement(s) in the graph`);
-        cli.out(`issuers that count: ${g.reached}${Object.keys(g.byScope).length > 0 ? ` (${Object.entries(g.byScope).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`);
-        cli.out(`parameters: depth ${g.params.maxDepth}, spread ${g.params.spread}, min weight ${g.params.minWeight}, decide at ${g.params.decideWeight}, dispute ratio ${g.params.disputeRatio}`);
-        for (const i of g.issuers.slice(0, 20)) cli.out(`  ${(i.note ?? shortDid(i.issuer)).padEnd(24)} ${Object.entries(i.trust).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        const graph = await client.trustGraph();
+        if (opts.json) return void cli.json(graph);
+        cli.out(`roots ${graph.roots}, subscriptions ${graph.subscriptions}, blocks ${graph.blocks}; ${graph.endorsements} live endorsement(s) in the graph`);
+        cli.out(`issuers that count: ${graph.reached}${Object.keys(graph.byScope).length > 0 ? ` (${Object.entries(graph.byScope).map(([scope, count]) => `${scope} ${count}`).join(', ')})` : ''}`);
+        cli.out(`parameters: depth ${graph.params.maxDepth}, spread ${graph.params.spread}, min weight ${graph.params.minWeight}, decide at ${graph.params.decideWeight}, dispute ratio ${graph.params.disputeRatio}`);
+        for (const issuer of graph.issuers.slice(0, 20)) cli.out(`  ${(issuer.note ?? shortDid(issuer.issuer)).padEnd(24)} ${Object.entries(issuer.trust).map(([scope, weight]) => `${scope} ${weight}`).join(', ')}`);
       });
     }));
   return trust;

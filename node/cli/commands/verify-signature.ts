@@ -17,9 +17,9 @@ interface Opts {
 }
 
 async function readTrustFile(path: string, what: string): Promise<Buffer> {
-  const r = await readBounded(path, DEFAULT_OMS_LIMITS.maxTrustFileBytes);
-  if ('bytes' in r) return r.bytes;
-  throw new ChorusError('bad_input', `${what} ${clean(path)}: ${'tooLarge' in r ? `larger than ${DEFAULT_OMS_LIMITS.maxTrustFileBytes} bytes` : `cannot read it (${clean(r.error)})`}`);
+  const read = await readBounded(path, DEFAULT_OMS_LIMITS.maxTrustFileBytes);
+  if ('bytes' in read) return read.bytes;
+  throw new ChorusError('bad_input', `${what} ${clean(path)}: ${'tooLarge' in read ? `larger than ${DEFAULT_OMS_LIMITS.maxTrustFileBytes} bytes` : `cannot read it (${clean(read.error)})`}`);
 }
 
 /** The trust the options pin, checked before anything is verified: a bad key or root is bad input (scan and check use it too). */
@@ -40,32 +40,32 @@ export async function trustOf(opts: Pick<Opts, 'key' | 'trustedRoot' | 'identity
   return undefined;
 }
 
-function signerLine(r: OmsVerification): string {
-  const how = r.signatureVerified ? 'verified' : 'claimed, not verified';
-  if (r.method === 'certificate') {
-    return `certificate for ${clean(r.signer.identity ?? 'no identity')}, issuer ${clean(r.signer.issuer ?? 'none')} (${how})`;
+function signerLine(verification: OmsVerification): string {
+  const how = verification.signatureVerified ? 'verified' : 'claimed, not verified';
+  if (verification.method === 'certificate') {
+    return `certificate for ${clean(verification.signer.identity ?? 'no identity')}, issuer ${clean(verification.signer.issuer ?? 'none')} (${how})`;
   }
-  const fp = r.signer.publicKeyFingerprint;
-  const hint = r.signer.keyHint;
+  const fp = verification.signer.publicKeyFingerprint;
+  const hint = verification.signer.keyHint;
   if (fp !== undefined) return `key ${fp}${hint !== undefined && hint === fp ? ' (the key hint in the signature names it)' : ''} (${how})`;
   return `key ${hint !== undefined ? `hint ${clean(hint)}` : '(no hint in the signature)'} (${how})`;
 }
 
-function printText(cli: Cli, path: string, signaturePath: string, r: OmsVerification): void {
-  cli.out(`${r.verified ? 'VERIFIED' : 'NOT VERIFIED'}  ${clean(path)}  (OpenSSF model signature, ${r.method === 'key' ? 'key-based' : 'Sigstore certificate'})`);
+function printText(cli: Cli, path: string, signaturePath: string, verification: OmsVerification): void {
+  cli.out(`${verification.verified ? 'VERIFIED' : 'NOT VERIFIED'}  ${clean(path)}  (OpenSSF model signature, ${verification.method === 'key' ? 'key-based' : 'Sigstore certificate'})`);
   cli.out(`  signature: ${clean(signaturePath)}`);
-  cli.out(`  signer:    ${signerLine(r)}`);
-  if (r.modelDigest !== undefined) cli.out(`  model:     ${r.modelDigest}${r.modelName !== undefined ? `  (${clean(r.modelName)})` : ''}`);
-  if (r.files.length > 0) {
-    const bad = r.files.filter((f) => !f.ok).length;
-    cli.out(`  files:     ${r.files.length} listed, ${r.files.length - bad} match${bad > 0 ? `, ${bad} do not` : ''}`);
+  cli.out(`  signer:    ${signerLine(verification)}`);
+  if (verification.modelDigest !== undefined) cli.out(`  model:     ${verification.modelDigest}${verification.modelName !== undefined ? `  (${clean(verification.modelName)})` : ''}`);
+  if (verification.files.length > 0) {
+    const bad = verification.files.filter((file) => !file.ok).length;
+    cli.out(`  files:     ${verification.files.length} listed, ${verification.files.length - bad} match${bad > 0 ? `, ${bad} do not` : ''}`);
   }
-  if (r.problems.some((p) => p.code === 'no-trust-material')) {
-    cli.out(`  NOTE: no ${r.method === 'key' ? 'public key (--key)' : 'trusted root (--trusted-root, with --identity and --issuer)'} was given, so nothing was verified; what is shown is what the signature claims`);
+  if (verification.problems.some((problem) => problem.code === 'no-trust-material')) {
+    cli.out(`  NOTE: no ${verification.method === 'key' ? 'public key (--key)' : 'trusted root (--trusted-root, with --identity and --issuer)'} was given, so nothing was verified; what is shown is what the signature claims`);
   }
-  for (const p of r.problems.slice(0, 50)) cli.out(`  ${p.code}: ${clean(p.detail)}`);
-  if (r.problems.length > 50) cli.out(`  … ${r.problems.length - 50} more problems (--json lists them all)`);
-  for (const w of r.warnings) cli.out(`  warning: ${clean(w)}`);
+  for (const problem of verification.problems.slice(0, 50)) cli.out(`  ${problem.code}: ${clean(problem.detail)}`);
+  if (verification.problems.length > 50) cli.out(`  … ${verification.problems.length - 50} more problems (--json lists them all)`);
+  for (const warning of verification.warnings) cli.out(`  warning: ${clean(warning)}`);
 }
 
 export function verifySignatureCommand(cli: Cli): Command {
@@ -95,16 +95,16 @@ Exit status: 0 verified, 3 not verified, 2 bad input, 4 no signature found.`)
         const found = await findModelSignature(path);
         if (found.error !== undefined) throw new ChorusError('bad_input', `${clean(path)}: cannot list it (${clean(found.error)})`);
         if (found.signaturePath === undefined) {
-          const seen = found.candidates.map((c) => `${clean(c.path)}: ${c.kind}${c.detail ? ` (${clean(c.detail)})` : ''}`).join('; ');
+          const seen = found.candidates.map((candidate) => `${clean(candidate.path)}: ${candidate.kind}${candidate.detail ? ` (${clean(candidate.detail)})` : ''}`).join('; ');
           throw new ChorusError('not_found', `${clean(path)}: no OpenSSF model signature found (model.sig or *.sig)${seen ? `: ${seen}` : ''}; name it with --signature`);
         }
         signaturePath = found.signaturePath;
       } else if (!existsSync(signaturePath)) {
         throw new ChorusError('bad_input', `--signature ${clean(signaturePath)}: no such file`);
       }
-      const r = await verifyModelSignature({ modelDir: path, signaturePath, trust });
-      if (opts.json) cli.json({ path, signaturePath, ...r });
-      else printText(cli, path, signaturePath, r);
-      return r.verified ? EXIT.ok : EXIT.flagged;
+      const verification = await verifyModelSignature({ modelDir: path, signaturePath, trust });
+      if (opts.json) cli.json({ path, signaturePath, ...verification });
+      else printText(cli, path, signaturePath, verification);
+      return verification.verified ? EXIT.ok : EXIT.flagged;
     }));
 }

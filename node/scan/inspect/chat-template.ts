@@ -76,7 +76,7 @@ function isDunder(name: string): boolean {
 function isInternalName(name: string): boolean {
   return isDunder(name) || INTERNAL_NAMES.has(name) || /^_[A-Za-z][A-Za-z0-9]*__[A-Za-z0-9_]+$/.test(name);
 }
-const quote = (s: string): string => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
+const quote = (text: string): string => JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
 
 /**
  * Judges a chat template without rendering it; see the file comment for what is flagged. Never
@@ -115,8 +115,8 @@ export function inspectChatTemplate(template: string, path?: string, lim: Limits
 function mentions(template: string, at: { path?: string }, what: string): Finding[] {
   const names = new Set<string>();
   const re = new RegExp(INTERNALS_IN_TEXT.source, 'g');
-  for (const m of template.matchAll(re)) {
-    names.add(m[0]);
+  for (const match of template.matchAll(re)) {
+    names.add(match[0]);
     if (names.size >= 8) break;
   }
   if (names.size === 0) return [];
@@ -124,33 +124,33 @@ function mentions(template: string, at: { path?: string }, what: string): Findin
 }
 
 /** JavaScript's `\s`, which the lexer uses. */
-function isSpace(c: number): boolean {
-  if (c < 128) return c === 32 || (c >= 9 && c <= 13);
-  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+function isSpace(charCode: number): boolean {
+  if (charCode < 128) return charCode === 32 || (charCode >= 9 && charCode <= 13);
+  return charCode === 0xa0 || charCode === 0x1680 || (charCode >= 0x2000 && charCode <= 0x200a) || charCode === 0x2028 || charCode === 0x2029 || charCode === 0x202f || charCode === 0x205f || charCode === 0x3000 || charCode === 0xfeff;
 }
 
 /** Cuts whitespace runs to MAX_WHITESPACE_RUN characters: code means the same, and lexing stays linear. */
-function boundWhitespace(s: string): string {
+function boundWhitespace(text: string): string {
   let run = 0;
   let long = false;
-  for (let i = 0; i < s.length; i++) {
-    run = isSpace(s.charCodeAt(i)) ? run + 1 : 0;
+  for (let i = 0; i < text.length; i++) {
+    run = isSpace(text.charCodeAt(i)) ? run + 1 : 0;
     if (run > MAX_WHITESPACE_RUN) { long = true; break; }
   }
-  if (!long) return s;
+  if (!long) return text;
   const out: string[] = [];
   let start = 0;
   run = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (isSpace(s.charCodeAt(i))) {
+  for (let i = 0; i < text.length; i++) {
+    if (isSpace(text.charCodeAt(i))) {
       run++;
-      if (run === MAX_WHITESPACE_RUN + 1) { out.push(s.slice(start, i)); }
+      if (run === MAX_WHITESPACE_RUN + 1) { out.push(text.slice(start, i)); }
       continue;
     }
     if (run > MAX_WHITESPACE_RUN) start = i;
     run = 0;
   }
-  if (run <= MAX_WHITESPACE_RUN) out.push(s.slice(start));
+  if (run <= MAX_WHITESPACE_RUN) out.push(text.slice(start));
   return out.join('');
 }
 
@@ -183,53 +183,53 @@ function rewriteEmptyTuples(tokens: Token[]): void {
 // AST access
 // ---------------------------------------------------------------------------------------------
 
-function isNode(v: unknown): v is Node {
-  return typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
+function isNode(value: unknown): value is Node {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
 }
-const node = (n: Node, k: string): Node | undefined => (isNode(n[k]) ? (n[k] as Node) : undefined);
-const nodes = (n: Node, k: string): Node[] => (Array.isArray(n[k]) ? (n[k] as unknown[]).filter(isNode) : []);
-const str = (n: Node | undefined): string | undefined => (n !== undefined && typeof n.value === 'string' ? n.value : undefined);
-const ident = (n: Node | undefined): string | undefined => (n?.type === 'Identifier' ? str(n) : undefined);
-const operator = (n: Node): string => String((n.operator as { value?: unknown } | undefined)?.value ?? '');
+const node = (ast: Node, key: string): Node | undefined => (isNode(ast[key]) ? (ast[key] as Node) : undefined);
+const nodes = (ast: Node, key: string): Node[] => (Array.isArray(ast[key]) ? (ast[key] as unknown[]).filter(isNode) : []);
+const str = (ast: Node | undefined): string | undefined => (ast !== undefined && typeof ast.value === 'string' ? ast.value : undefined);
+const ident = (ast: Node | undefined): string | undefined => (ast?.type === 'Identifier' ? str(ast) : undefined);
+const operator = (ast: Node): string => String((ast.operator as { value?: unknown } | undefined)?.value ?? '');
 
 /** Where a child sits: in a statement list (template text is a StringLiteral there) or in code. */
 type Role = 'body' | 'code';
 
 /** A node's children, each with its role; undefined for a node type the walker does not know. */
-function childrenOf(n: Node): [Node, Role][] | undefined {
-  const code = (...xs: (Node | undefined)[]): [Node, Role][] => xs.filter((x): x is Node => x !== undefined).map((x) => [x, 'code']);
-  const body = (...lists: Node[][]): [Node, Role][] => lists.flat().map((x) => [x, 'body']);
-  switch (n.type) {
-    case 'Program': return body(nodes(n, 'body'));
-    case 'If': return [...code(node(n, 'test')), ...body(nodes(n, 'body'), nodes(n, 'alternate'))];
-    case 'For': return [...code(node(n, 'loopvar'), node(n, 'iterable')), ...body(nodes(n, 'body'), nodes(n, 'defaultBlock'))];
+function childrenOf(ast: Node): [Node, Role][] | undefined {
+  const code = (...xs: (Node | undefined)[]): [Node, Role][] => xs.filter((child): child is Node => child !== undefined).map((child) => [child, 'code']);
+  const body = (...lists: Node[][]): [Node, Role][] => lists.flat().map((child) => [child, 'body']);
+  switch (ast.type) {
+    case 'Program': return body(nodes(ast, 'body'));
+    case 'If': return [...code(node(ast, 'test')), ...body(nodes(ast, 'body'), nodes(ast, 'alternate'))];
+    case 'For': return [...code(node(ast, 'loopvar'), node(ast, 'iterable')), ...body(nodes(ast, 'body'), nodes(ast, 'defaultBlock'))];
     // A set block's text is a value, not output.
-    case 'Set': return code(node(n, 'assignee'), node(n, 'value'), ...nodes(n, 'body'));
-    case 'Macro': return [...code(node(n, 'name'), ...nodes(n, 'args')), ...body(nodes(n, 'body'))];
-    case 'CallStatement': return [...code(node(n, 'call'), ...nodes(n, 'callerArgs')), ...body(nodes(n, 'body'))];
-    case 'FilterStatement': return [...code(node(n, 'filter')), ...body(nodes(n, 'body'))];
+    case 'Set': return code(node(ast, 'assignee'), node(ast, 'value'), ...nodes(ast, 'body'));
+    case 'Macro': return [...code(node(ast, 'name'), ...nodes(ast, 'args')), ...body(nodes(ast, 'body'))];
+    case 'CallStatement': return [...code(node(ast, 'call'), ...nodes(ast, 'callerArgs')), ...body(nodes(ast, 'body'))];
+    case 'FilterStatement': return [...code(node(ast, 'filter')), ...body(nodes(ast, 'body'))];
     case 'Break': case 'Continue': case 'Comment':
     case 'Identifier': case 'StringLiteral': case 'IntegerLiteral': case 'FloatLiteral':
       return [];
-    case 'MemberExpression': return code(node(n, 'object'), node(n, 'property'));
-    case 'CallExpression': return code(node(n, 'callee'), ...nodes(n, 'args'));
-    case 'ArrayLiteral': case 'TupleLiteral': return code(...nodes(n, 'value'));
-    case 'ObjectLiteral': return n.value instanceof Map ? code(...[...(n.value as Map<unknown, unknown>)].flat().filter(isNode)) : [];
-    case 'BinaryExpression': return code(node(n, 'left'), node(n, 'right'));
-    case 'FilterExpression': return code(node(n, 'operand'), node(n, 'filter'));
-    case 'SelectExpression': return code(node(n, 'lhs'), node(n, 'test'));
-    case 'TestExpression': return code(node(n, 'operand'), node(n, 'test'));
-    case 'UnaryExpression': case 'SpreadExpression': case 'KeywordSpreadExpression': return code(node(n, 'argument'));
-    case 'SliceExpression': return code(node(n, 'start'), node(n, 'stop'), node(n, 'step'));
-    case 'KeywordArgumentExpression': return code(node(n, 'key'), node(n, 'value'));
-    case 'Ternary': return code(node(n, 'condition'), node(n, 'trueExpr'), node(n, 'falseExpr'));
+    case 'MemberExpression': return code(node(ast, 'object'), node(ast, 'property'));
+    case 'CallExpression': return code(node(ast, 'callee'), ...nodes(ast, 'args'));
+    case 'ArrayLiteral': case 'TupleLiteral': return code(...nodes(ast, 'value'));
+    case 'ObjectLiteral': return ast.value instanceof Map ? code(...[...(ast.value as Map<unknown, unknown>)].flat().filter(isNode)) : [];
+    case 'BinaryExpression': return code(node(ast, 'left'), node(ast, 'right'));
+    case 'FilterExpression': return code(node(ast, 'operand'), node(ast, 'filter'));
+    case 'SelectExpression': return code(node(ast, 'lhs'), node(ast, 'test'));
+    case 'TestExpression': return code(node(ast, 'operand'), node(ast, 'test'));
+    case 'UnaryExpression': case 'SpreadExpression': case 'KeywordSpreadExpression': return code(node(ast, 'argument'));
+    case 'SliceExpression': return code(node(ast, 'start'), node(ast, 'stop'), node(ast, 'step'));
+    case 'KeywordArgumentExpression': return code(node(ast, 'key'), node(ast, 'value'));
+    case 'Ternary': return code(node(ast, 'condition'), node(ast, 'trueExpr'), node(ast, 'falseExpr'));
     default: return undefined;
   }
 }
 
 /** The call a filter node makes: `attr('x')` inside `attr('x')()` or `attr('x').y`. */
-function filterCall(f: Node): { name: string; args: Node[] } | undefined {
-  let cur: Node | undefined = f;
+function filterCall(expr: Node): { name: string; args: Node[] } | undefined {
+  let cur: Node | undefined = expr;
   for (let i = 0; cur !== undefined && i < 10_000; i++) {
     if (cur.type === 'Identifier') return { name: str(cur) ?? '', args: [] };
     if (cur.type === 'CallExpression') {
@@ -242,9 +242,9 @@ function filterCall(f: Node): { name: string; args: Node[] } | undefined {
   }
   return undefined;
 }
-const positional = (args: Node[]): Node[] => args.filter((a) => a.type !== 'KeywordArgumentExpression');
+const positional = (args: Node[]): Node[] => args.filter((arg) => arg.type !== 'KeywordArgumentExpression');
 const keyword = (args: Node[], name: string): Node | undefined => {
-  const kw = args.find((a) => a.type === 'KeywordArgumentExpression' && ident(node(a, 'key')) === name);
+  const kw = args.find((arg) => arg.type === 'KeywordArgumentExpression' && ident(node(arg, 'key')) === name);
   return kw === undefined ? undefined : node(kw, 'value');
 };
 
@@ -267,7 +267,7 @@ const PENDING: Folded = { vals: [], unknown: false, taint: false };
 const PENDING_TAINTED: Folded = { vals: [], unknown: false, taint: true };
 const pendingOf = (taint: boolean): Folded => (taint ? PENDING_TAINTED : PENDING);
 const known = (vals: Value[], taint = false): Folded => ({ vals, unknown: false, taint });
-const pending = (f: Folded): boolean => !f.unknown && f.vals.length === 0;
+const pending = (folded: Folded): boolean => !folded.unknown && folded.vals.length === 0;
 
 /** What a name may hold, from the places the template binds it. */
 type Binding =
@@ -281,15 +281,15 @@ function percentFormat(fmt: string, args: Value[]): string | undefined {
   let out = '';
   let k = 0;
   for (let i = 0; i < fmt.length; i++) {
-    const c = fmt[i] as string;
-    if (c !== '%') { out += c; continue; }
+    const char = fmt[i] as string;
+    if (char !== '%') { out += char; continue; }
     const spec = fmt[++i];
     if (spec === '%') { out += '%'; continue; }
-    const a = args[k++];
-    if (a === undefined) return undefined;
-    if (spec === 's') out += String(a);
-    else if ((spec === 'd' || spec === 'i') && typeof a === 'number') out += String(Math.trunc(a));
-    else if (spec === 'c') out += typeof a === 'number' ? String.fromCodePoint(a) : a;
+    const arg = args[k++];
+    if (arg === undefined) return undefined;
+    if (spec === 's') out += String(arg);
+    else if ((spec === 'd' || spec === 'i') && typeof arg === 'number') out += String(Math.trunc(arg));
+    else if (spec === 'c') out += typeof arg === 'number' ? String.fromCodePoint(arg) : arg;
     else return undefined;
   }
   return k === args.length ? out : undefined;
@@ -299,53 +299,53 @@ function percentFormat(fmt: string, args: Value[]): string | undefined {
 function braceFormat(fmt: string, args: Value[]): string | undefined {
   let next = 0;
   let failed = false;
-  const out = fmt.replace(/\{\{|\}\}|\{(\d*)\}|\{[^}]*\}/g, (m, idx: string | undefined) => {
-    if (m === '{{') return '{';
-    if (m === '}}') return '}';
+  const out = fmt.replace(/\{\{|\}\}|\{(\d*)\}|\{[^}]*\}/g, (token, idx: string | undefined) => {
+    if (token === '{{') return '{';
+    if (token === '}}') return '}';
     if (idx === undefined) { failed = true; return ''; }
-    const a = args[idx === '' ? next++ : Number(idx)];
-    if (a === undefined) failed = true;
-    return String(a ?? '');
+    const arg = args[idx === '' ? next++ : Number(idx)];
+    if (arg === undefined) failed = true;
+    return String(arg ?? '');
   });
   return failed ? undefined : out;
 }
 
 /** Python's slice of a string. */
-function pySlice(s: string, start: number | undefined, stop: number | undefined, step: number | undefined): string | undefined {
+function pySlice(text: string, start: number | undefined, stop: number | undefined, step: number | undefined): string | undefined {
   const st = step ?? 1;
   if (st === 0 || !Number.isInteger(st)) return undefined;
-  const len = s.length;
-  const norm = (v: number | undefined, dflt: number, lo: number, hi: number): number => {
-    if (v === undefined) return dflt;
-    const x = v < 0 ? v + len : v;
-    return Math.min(Math.max(x, lo), hi);
+  const len = text.length;
+  const norm = (index: number | undefined, dflt: number, lo: number, hi: number): number => {
+    if (index === undefined) return dflt;
+    const resolved = index < 0 ? index + len : index;
+    return Math.min(Math.max(resolved, lo), hi);
   };
   let out = '';
   if (st > 0) {
-    const a = norm(start, 0, 0, len);
-    const b = norm(stop, len, 0, len);
-    for (let i = a; i < b; i += st) out += s[i];
+    const from = norm(start, 0, 0, len);
+    const to = norm(stop, len, 0, len);
+    for (let i = from; i < to; i += st) out += text[i];
   } else {
-    const a = norm(start, len - 1, -1, len - 1);
-    const b = norm(stop, -1, -1, len - 1);
-    for (let i = a; i > b; i += st) out += s[i];
+    const from = norm(start, len - 1, -1, len - 1);
+    const to = norm(stop, -1, -1, len - 1);
+    for (let i = from; i > to; i += st) out += text[i];
   }
   return out;
 }
 
 /** Every combination of one value from each list, through `f`, capped. */
-function product(lists: readonly (readonly Value[])[], f: (xs: Value[]) => Value | undefined): Value[] | undefined {
+function product(lists: readonly (readonly Value[])[], combine: (xs: Value[]) => Value | undefined): Value[] | undefined {
   let acc: Value[][] = [[]];
-  for (const l of lists) {
+  for (const list of lists) {
     const next: Value[][] = [];
-    for (const a of acc) for (const v of l) { if (next.length < MAX_VALUES) next.push([...a, v]); }
+    for (const prefix of acc) for (const value of list) { if (next.length < MAX_VALUES) next.push([...prefix, value]); }
     acc = next;
   }
   const out: Value[] = [];
   for (const xs of acc) {
-    const v = f(xs);
-    if (v === undefined) return undefined;
-    out.push(v);
+    const result = combine(xs);
+    if (result === undefined) return undefined;
+    out.push(result);
   }
   return out;
 }
@@ -393,9 +393,9 @@ class Walk {
     const out: Finding[] = [];
     let code = 0;
     let more = 0;
-    for (const f of sorted) {
-      if (f.kind === 'template-code' && ++code > MAX_FINDINGS) more++;
-      else out.push(f);
+    for (const finding of sorted) {
+      if (finding.kind === 'template-code' && ++code > MAX_FINDINGS) more++;
+      else out.push(finding);
     }
     if (more > 0) out.push({ kind: 'template-code', severity: 'info', ...this.at, detail: `${more} more findings in the chat template not listed` });
     return out;
@@ -408,10 +408,10 @@ class Walk {
     this.findings.push({ kind, severity, ...this.at, detail });
   }
 
-  private bind(name: string, b: Binding): void {
+  private bind(name: string, binding: Binding): void {
     const list = this.bindings.get(name);
-    if (list === undefined) this.bindings.set(name, [b]);
-    else if (list.length < 64) list.push(b);
+    if (list === undefined) this.bindings.set(name, [binding]);
+    else if (list.length < 64) list.push(binding);
     else list[63] = { unknown: true };
   }
 
@@ -423,7 +423,7 @@ class Walk {
     if (target.type === 'TupleLiteral' || target.type === 'ArrayLiteral') {
       const targets = nodes(target, 'value');
       const vals = 'expr' in value && (value.expr.type === 'TupleLiteral' || value.expr.type === 'ArrayLiteral') ? nodes(value.expr, 'value') : undefined;
-      targets.forEach((t, i) => this.bindTarget(t, vals?.[i] !== undefined && vals.length === targets.length ? { expr: vals[i] as Node } : { unknown: true }));
+      targets.forEach((each, i) => this.bindTarget(each, vals?.[i] !== undefined && vals.length === targets.length ? { expr: vals[i] as Node } : { unknown: true }));
       return;
     }
     if (target.type === 'MemberExpression') {
@@ -439,34 +439,34 @@ class Walk {
     const stack: [Node, Role][] = [[program, 'body']];
     let unknownTypes = 0;
     while (stack.length > 0) {
-      const [n, role] = stack.pop() as [Node, Role];
+      const [ast, role] = stack.pop() as [Node, Role];
       if (this.order.length >= this.lim.chatTemplateNodes) {
         this.flag('high', `chat template has more than ${this.lim.chatTemplateNodes} syntax nodes: the rest was not inspected and could reach Python internals`, 'limit');
         return;
       }
-      this.order.push(n);
-      const kids = childrenOf(n);
+      this.order.push(ast);
+      const kids = childrenOf(ast);
       if (kids === undefined) {
-        if (++unknownTypes <= 3) this.flag('high', `chat template holds a ${n.type} node this inspector does not know: it was not inspected`, 'not-inspected');
+        if (++unknownTypes <= 3) this.flag('high', `chat template holds a ${ast.type} node this inspector does not know: it was not inspected`, 'not-inspected');
         continue;
       }
-      this.visit(n, role);
-      this.kids.set(n, kids.map(([k]) => k));
+      this.visit(ast, role);
+      this.kids.set(ast, kids.map(([child]) => child));
       for (let i = kids.length - 1; i >= 0; i--) {
-        const [k, r] = kids[i] as [Node, Role];
-        this.parent.set(k, n);
-        stack.push([k, r]);
+        const [child, childRole] = kids[i] as [Node, Role];
+        this.parent.set(child, ast);
+        stack.push([child, childRole]);
       }
     }
   }
 
-  private visit(n: Node, role: Role): void {
-    switch (n.type) {
+  private visit(ast: Node, role: Role): void {
+    switch (ast.type) {
       case 'Identifier': {
-        const name = str(n) ?? '';
+        const name = str(ast) ?? '';
         if (isInternalName(name)) {
-          const p = this.parent.get(n);
-          const asAttr = p?.type === 'MemberExpression' && p.computed !== true && node(p, 'property') === n;
+          const parent = this.parent.get(ast);
+          const asAttr = parent?.type === 'MemberExpression' && parent.computed !== true && node(parent, 'property') === ast;
           this.flag('critical', asAttr
             ? `attribute .${name} reaches Python internals: a Jinja sandbox escape (CVE-2024-34359)`
             : `name ${name} reaches Python internals: a Jinja sandbox escape (CVE-2024-34359)`);
@@ -474,35 +474,35 @@ class Walk {
         return;
       }
       case 'StringLiteral': {
-        const s = str(n) ?? '';
-        const m = INTERNALS_IN_TEXT.exec(s);
-        if (m === null) return;
-        if (role === 'body') this.flag('info', `chat template text mentions ${m[0]} (printed, not run)`);
-        else if (!this.sinkLiterals.has(n)) this.flag('critical', `string ${quote(s)} names Python internals (${m[0]}): a Jinja sandbox escape`);
+        const text = str(ast) ?? '';
+        const match = INTERNALS_IN_TEXT.exec(text);
+        if (match === null) return;
+        if (role === 'body') this.flag('info', `chat template text mentions ${match[0]} (printed, not run)`);
+        else if (!this.sinkLiterals.has(ast)) this.flag('critical', `string ${quote(text)} names Python internals (${match[0]}): a Jinja sandbox escape`);
         return;
       }
       case 'Comment': {
-        const m = INTERNALS_IN_TEXT.exec(str(n) ?? '');
-        if (m !== null) this.flag('info', `chat template comment mentions ${m[0]}`);
+        const match = INTERNALS_IN_TEXT.exec(str(ast) ?? '');
+        if (match !== null) this.flag('info', `chat template comment mentions ${match[0]}`);
         return;
       }
       case 'MemberExpression': {
-        const object = node(n, 'object');
-        const property = node(n, 'property');
-        const g = ident(object);
-        if (g !== undefined && JINJA_GLOBALS.has(g)) this.globalUses.push({ name: g, call: false });
-        if (n.computed === true && property !== undefined && property.type !== 'SliceExpression') {
+        const object = node(ast, 'object');
+        const property = node(ast, 'property');
+        const objectName = ident(object);
+        if (objectName !== undefined && JINJA_GLOBALS.has(objectName)) this.globalUses.push({ name: objectName, call: false });
+        if (ast.computed === true && property !== undefined && property.type !== 'SliceExpression') {
           this.sinks.push({ kind: 'key', at: property, via: 'subscript' });
           if (property.type === 'StringLiteral') this.sinkLiterals.add(property);
         }
         return;
       }
       case 'CallExpression': {
-        const callee = node(n, 'callee');
+        const callee = node(ast, 'callee');
         const name = ident(callee);
         if (name !== undefined) {
           if (JINJA_GLOBALS_NEVER_CALLED.has(name)) this.globalUses.push({ name, call: true });
-          this.identCalls.push({ name, at: n });
+          this.identCalls.push({ name, at: ast });
         } else if (callee?.type === 'MemberExpression') {
           const method = callee.computed === true ? undefined : ident(node(callee, 'property'));
           if (callee.computed === true && node(callee, 'property')?.type !== 'SliceExpression') this.dynamicCalls.push(callee);
@@ -513,48 +513,48 @@ class Walk {
       }
       case 'FilterExpression':
       case 'FilterStatement': {
-        const filter = node(n, 'filter');
+        const filter = node(ast, 'filter');
         const call = filter === undefined ? undefined : filterCall(filter);
         if (call !== undefined) this.filterSinks(call.name, call.args);
         return;
       }
       case 'Set': {
-        const value = node(n, 'value');
-        const body = nodes(n, 'body');
-        const assignee = node(n, 'assignee');
+        const value = node(ast, 'value');
+        const body = nodes(ast, 'body');
+        const assignee = node(ast, 'assignee');
         if (value !== undefined) {
           this.bindTarget(assignee, { expr: value });
           // {% set ns = namespace(k='…') %}: ns.k
           const name = ident(assignee);
           if (name !== undefined && value.type === 'CallExpression' && ident(node(value, 'callee')) === 'namespace') {
-            for (const a of nodes(value, 'args')) {
-              const k = ident(node(a, 'key'));
-              const v = node(a, 'value');
-              if (a.type === 'KeywordArgumentExpression' && k !== undefined && v !== undefined) this.bind(`${name}.${k}`, { expr: v });
+            for (const arg of nodes(value, 'args')) {
+              const key = ident(node(arg, 'key'));
+              const argValue = node(arg, 'value');
+              if (arg.type === 'KeywordArgumentExpression' && key !== undefined && argValue !== undefined) this.bind(`${name}.${key}`, { expr: argValue });
             }
           }
         } else {
-          this.bindTarget(assignee, body.every((b) => b.type === 'StringLiteral') ? { text: body.map((b) => str(b) ?? '').join('') } : { unknown: true });
+          this.bindTarget(assignee, body.every((piece) => piece.type === 'StringLiteral') ? { text: body.map((piece) => str(piece) ?? '').join('') } : { unknown: true });
         }
         return;
       }
       case 'For': {
-        const loopvar = node(n, 'loopvar');
-        const iterable = node(n, 'iterable');
+        const loopvar = node(ast, 'loopvar');
+        const iterable = node(ast, 'iterable');
         if (loopvar?.type === 'Identifier' && iterable !== undefined) this.bindTarget(loopvar, { elementOf: iterable });
-        else if (loopvar !== undefined) for (const t of [loopvar, ...nodes(loopvar, 'value')]) if (t.type === 'Identifier') this.bindTarget(t, { unknown: true });
+        else if (loopvar !== undefined) for (const target of [loopvar, ...nodes(loopvar, 'value')]) if (target.type === 'Identifier') this.bindTarget(target, { unknown: true });
         return;
       }
       case 'Macro':
       case 'CallStatement': {
-        const name = ident(node(n, 'name'));
+        const name = ident(node(ast, 'name'));
         if (name !== undefined) this.bind(name, { unknown: true });
-        for (const a of [...nodes(n, 'args'), ...nodes(n, 'callerArgs')]) {
-          if (a.type === 'Identifier') this.bindTarget(a, { unknown: true });
-          else if (a.type === 'KeywordArgumentExpression') {
-            const v = node(a, 'value');
-            this.bindTarget(node(a, 'key'), { unknown: true });
-            if (v !== undefined) this.bindTarget(node(a, 'key'), { expr: v });
+        for (const arg of [...nodes(ast, 'args'), ...nodes(ast, 'callerArgs')]) {
+          if (arg.type === 'Identifier') this.bindTarget(arg, { unknown: true });
+          else if (arg.type === 'KeywordArgumentExpression') {
+            const value = node(arg, 'value');
+            this.bindTarget(node(arg, 'key'), { unknown: true });
+            if (value !== undefined) this.bindTarget(node(arg, 'key'), { expr: value });
           }
         }
         return;
@@ -567,10 +567,10 @@ class Walk {
   /** `|attr(x)`, `|map(attribute=x)`, `|selectattr(x, …)`…: an attribute named by an argument. */
   private filterSinks(name: string, args: Node[]): void {
     const pos = positional(args);
-    const add = (kind: Sink['kind'], a: Node | undefined): void => {
-      if (a === undefined) return;
-      this.sinks.push({ kind, at: a, via: `|${name}` });
-      if (a.type === 'StringLiteral') this.sinkLiterals.add(a);
+    const add = (kind: Sink['kind'], arg: Node | undefined): void => {
+      if (arg === undefined) return;
+      this.sinks.push({ kind, at: arg, via: `|${name}` });
+      if (arg.type === 'StringLiteral') this.sinkLiterals.add(arg);
     };
     if (name === 'attr') { add('attr', pos[0]); return; }
     if (!ATTRIBUTE_FILTERS.has(name)) return;
@@ -589,31 +589,31 @@ class Walk {
       let changed = false;
       this.names.clear();
       for (let i = this.order.length - 1; i >= 0; i--) {
-        const n = this.order[i] as Node;
-        const before = this.memo.get(n);
-        const after = this.evaluate(n);
-        this.memo.set(n, after);
+        const ast = this.order[i] as Node;
+        const before = this.memo.get(ast);
+        const after = this.evaluate(ast);
+        this.memo.set(ast, after);
         if (before === undefined || before.unknown !== after.unknown || before.taint !== after.taint || before.vals.length !== after.vals.length) changed = true;
       }
       if (!changed) break;
     }
     // Whatever is still pending after the last pass is not known.
-    for (const [n, f] of this.memo) if (pending(f)) this.memo.set(n, unknownOf(f.taint));
+    for (const [ast, folded] of this.memo) if (pending(folded)) this.memo.set(ast, unknownOf(folded.taint));
     this.names.clear();
   }
 
-  private get(n: Node | undefined): Folded {
-    return n === undefined ? UNKNOWN : (this.memo.get(n) ?? PENDING);
+  private get(ast: Node | undefined): Folded {
+    return ast === undefined ? UNKNOWN : (this.memo.get(ast) ?? PENDING);
   }
 
   /** Values of a name, from its bindings as folded so far (once per pass). */
   private nameValue(name: string): Folded {
-    let f = this.names.get(name);
-    if (f === undefined) {
-      f = this.computeNameValue(name);
-      this.names.set(name, f);
+    let folded = this.names.get(name);
+    if (folded === undefined) {
+      folded = this.computeNameValue(name);
+      this.names.set(name, folded);
     }
-    return f;
+    return folded;
   }
 
   private computeNameValue(name: string): Folded {
@@ -623,17 +623,17 @@ class Walk {
     const vals: Value[] = [];
     let unknown = false;
     let taint = taintSource;
-    for (const b of bs) {
-      let f: Folded;
-      if ('expr' in b) f = this.get(b.expr);
-      else if ('text' in b) f = b.text.length <= MAX_STRING ? known([b.text]) : UNKNOWN;
-      else if ('elementOf' in b) {
-        const elems = this.listOf(b.elementOf);
-        f = elems === undefined ? unknownOf(this.get(b.elementOf).taint) : this.union(elems);
-      } else f = UNKNOWN;
-      unknown ||= f.unknown;
-      taint ||= f.taint;
-      for (const v of f.vals) if (vals.length < MAX_VALUES && !vals.includes(v)) vals.push(v);
+    for (const binding of bs) {
+      let folded: Folded;
+      if ('expr' in binding) folded = this.get(binding.expr);
+      else if ('text' in binding) folded = binding.text.length <= MAX_STRING ? known([binding.text]) : UNKNOWN;
+      else if ('elementOf' in binding) {
+        const elems = this.listOf(binding.elementOf);
+        folded = elems === undefined ? unknownOf(this.get(binding.elementOf).taint) : this.union(elems);
+      } else folded = UNKNOWN;
+      unknown ||= folded.unknown;
+      taint ||= folded.taint;
+      for (const value of folded.vals) if (vals.length < MAX_VALUES && !vals.includes(value)) vals.push(value);
     }
     return { vals, unknown, taint };
   }
@@ -642,10 +642,10 @@ class Walk {
     const vals: Value[] = [];
     let unknown = false;
     let taint = false;
-    for (const f of fs) {
-      unknown ||= f.unknown;
-      taint ||= f.taint;
-      for (const v of f.vals) if (vals.length < MAX_VALUES && !vals.includes(v)) vals.push(v);
+    for (const folded of fs) {
+      unknown ||= folded.unknown;
+      taint ||= folded.taint;
+      for (const value of folded.vals) if (vals.length < MAX_VALUES && !vals.includes(value)) vals.push(value);
     }
     return { vals, unknown, taint };
   }
@@ -653,10 +653,10 @@ class Walk {
   /** A string value, or unknown when too long to keep (checked for internals first). */
   private keep(vals: Value[] | undefined, taint: boolean): Folded {
     if (vals === undefined || vals.length === 0) return unknownOf(taint);
-    for (const v of vals) {
-      if (typeof v === 'string' && v.length > MAX_STRING) {
-        const m = INTERNALS_IN_TEXT.exec(v);
-        if (m !== null) this.flag('critical', `an expression builds a string naming Python internals (${m[0]}) from constant parts: a Jinja sandbox escape`);
+    for (const value of vals) {
+      if (typeof value === 'string' && value.length > MAX_STRING) {
+        const match = INTERNALS_IN_TEXT.exec(value);
+        if (match !== null) this.flag('critical', `an expression builds a string naming Python internals (${match[0]}) from constant parts: a Jinja sandbox escape`);
         return unknownOf(taint);
       }
     }
@@ -664,42 +664,42 @@ class Walk {
   }
 
   /** The elements of a list-like expression, when known. */
-  private listOf(n: Node, depth = 0): Folded[] | undefined {
+  private listOf(ast: Node, depth = 0): Folded[] | undefined {
     if (depth > 8) return undefined;
-    switch (n.type) {
+    switch (ast.type) {
       case 'ArrayLiteral':
       case 'TupleLiteral':
-        return nodes(n, 'value').map((e) => this.get(e));
+        return nodes(ast, 'value').map((element) => this.get(element));
       case 'Identifier': {
-        const bs = this.bindings.get(str(n) ?? '');
+        const bs = this.bindings.get(str(ast) ?? '');
         if (bs?.length !== 1) return undefined;
-        const b = bs[0] as Binding;
-        return 'expr' in b ? this.listOf(b.expr, depth + 1) : undefined;
+        const binding = bs[0] as Binding;
+        return 'expr' in binding ? this.listOf(binding.expr, depth + 1) : undefined;
       }
       case 'FilterExpression': {
-        const call = filterCall(node(n, 'filter') ?? n);
-        const operand = node(n, 'operand');
+        const call = filterCall(node(ast, 'filter') ?? ast);
+        const operand = node(ast, 'operand');
         if (call === undefined || operand === undefined) return undefined;
         if (call.name === 'reverse') return this.listOf(operand, depth + 1)?.slice().reverse();
         if (call.name === 'list') {
           const inner = this.listOf(operand, depth + 1);
           if (inner !== undefined) return inner;
-          const f = this.get(operand);
-          const s = f.vals[0];
-          return !f.unknown && f.vals.length === 1 && typeof s === 'string' ? [...s].map((c) => known([c], f.taint)) : undefined;
+          const folded = this.get(operand);
+          const single = folded.vals[0];
+          return !folded.unknown && folded.vals.length === 1 && typeof single === 'string' ? [...single].map((char) => known([char], folded.taint)) : undefined;
         }
         return undefined;
       }
       case 'CallExpression': {
-        const callee = node(n, 'callee');
+        const callee = node(ast, 'callee');
         if (callee?.type !== 'MemberExpression' || callee.computed === true || ident(node(callee, 'property')) !== 'split') return undefined;
         const recv = this.get(node(callee, 'object'));
-        const args = nodes(n, 'args').map((a) => this.get(a));
-        const s = recv.vals[0];
+        const args = nodes(ast, 'args').map((arg) => this.get(arg));
+        const single = recv.vals[0];
         const sep = args[0]?.vals[0];
-        if (recv.unknown || recv.vals.length !== 1 || typeof s !== 'string' || args.some((a) => a.unknown) || (sep !== undefined && typeof sep !== 'string')) return undefined;
-        const parts = sep === undefined ? s.split(/\s+/).filter((p) => p !== '') : s.split(sep);
-        return parts.map((p) => known([p], recv.taint));
+        if (recv.unknown || recv.vals.length !== 1 || typeof single !== 'string' || args.some((arg) => arg.unknown) || (sep !== undefined && typeof sep !== 'string')) return undefined;
+        const parts = sep === undefined ? single.split(/\s+/).filter((part) => part !== '') : single.split(sep);
+        return parts.map((part) => known([part], recv.taint));
       }
       default:
         return undefined;
@@ -707,132 +707,132 @@ class Walk {
   }
 
   /** Containers an expression may be: list, tuple and dict literals, namespace(…) calls (at most 16, through 8 names). */
-  private containersOf(n: Node | undefined): Node[] {
+  private containersOf(ast: Node | undefined): Node[] {
     const out: Node[] = [];
     const seen = new Set<string>();
-    const todo: Node[] = n === undefined ? [] : [n];
+    const todo: Node[] = ast === undefined ? [] : [ast];
     while (todo.length > 0 && out.length < 16) {
-      const x = todo.pop() as Node;
-      if (x.type === 'ArrayLiteral' || x.type === 'TupleLiteral' || x.type === 'ObjectLiteral') out.push(x);
-      else if (x.type === 'CallExpression' && ident(node(x, 'callee')) === 'namespace') out.push(x);
-      const name = ident(x);
+      const current = todo.pop() as Node;
+      if (current.type === 'ArrayLiteral' || current.type === 'TupleLiteral' || current.type === 'ObjectLiteral') out.push(current);
+      else if (current.type === 'CallExpression' && ident(node(current, 'callee')) === 'namespace') out.push(current);
+      const name = ident(current);
       if (name === undefined || seen.has(name) || seen.size >= 8) continue;
       seen.add(name);
-      for (const b of this.bindings.get(name) ?? []) if ('expr' in b) todo.push(b.expr);
+      for (const binding of this.bindings.get(name) ?? []) if ('expr' in binding) todo.push(binding.expr);
     }
     return out;
   }
 
-  private evaluate(n: Node): Folded {
+  private evaluate(ast: Node): Folded {
     let taint = false;
-    for (const k of this.kids.get(n) ?? []) taint ||= this.get(k).taint;
-    switch (n.type) {
+    for (const child of this.kids.get(ast) ?? []) taint ||= this.get(child).taint;
+    switch (ast.type) {
       case 'StringLiteral': {
-        const s = str(n) ?? '';
-        return s.length <= MAX_STRING ? known([s]) : UNKNOWN;
+        const text = str(ast) ?? '';
+        return text.length <= MAX_STRING ? known([text]) : UNKNOWN;
       }
       case 'IntegerLiteral':
       case 'FloatLiteral':
-        return typeof n.value === 'number' ? known([n.value]) : UNKNOWN;
+        return typeof ast.value === 'number' ? known([ast.value]) : UNKNOWN;
       case 'Identifier': {
-        const p = this.parent.get(n);
+        const parent = this.parent.get(ast);
         // An attribute's name or a keyword argument's key is not a variable.
-        if (p?.type === 'MemberExpression' && p.computed !== true && node(p, 'property') === n) return UNKNOWN;
-        if (p?.type === 'KeywordArgumentExpression' && node(p, 'key') === n) return UNKNOWN;
-        return this.nameValue(str(n) ?? '');
+        if (parent?.type === 'MemberExpression' && parent.computed !== true && node(parent, 'property') === ast) return UNKNOWN;
+        if (parent?.type === 'KeywordArgumentExpression' && node(parent, 'key') === ast) return UNKNOWN;
+        return this.nameValue(str(ast) ?? '');
       }
       case 'UnaryExpression': {
-        const a = this.get(node(n, 'argument'));
-        if (pending(a)) return pendingOf(taint);
-        if (operator(n) === '-' && !a.unknown && a.vals.every((v) => typeof v === 'number')) return known(a.vals.map((v) => -v), taint);
-        if (operator(n) === '+' && !a.unknown && a.vals.every((v) => typeof v === 'number')) return known([...a.vals], taint);
+        const argument = this.get(node(ast, 'argument'));
+        if (pending(argument)) return pendingOf(taint);
+        if (operator(ast) === '-' && !argument.unknown && argument.vals.every((num) => typeof num === 'number')) return known(argument.vals.map((num) => -num), taint);
+        if (operator(ast) === '+' && !argument.unknown && argument.vals.every((num) => typeof num === 'number')) return known([...argument.vals], taint);
         return unknownOf(taint);
       }
       case 'Ternary':
-        return this.union([this.get(node(n, 'trueExpr')), this.get(node(n, 'falseExpr'))]);
+        return this.union([this.get(node(ast, 'trueExpr')), this.get(node(ast, 'falseExpr'))]);
       case 'BinaryExpression':
-        return this.binary(n, taint);
+        return this.binary(ast, taint);
       case 'FilterExpression':
-        return this.filter(n, taint);
+        return this.filter(ast, taint);
       case 'CallExpression':
-        return this.method(n, taint);
+        return this.method(ast, taint);
       case 'MemberExpression':
-        return this.member(n, taint);
+        return this.member(ast, taint);
       default:
         return unknownOf(taint);
     }
   }
 
-  private binary(n: Node, taint: boolean): Folded {
-    const op = operator(n);
-    const l = this.get(node(n, 'left'));
-    const r = this.get(node(n, 'right'));
-    if (op === 'or' || op === 'and') return this.union([l, r]);
+  private binary(ast: Node, taint: boolean): Folded {
+    const op = operator(ast);
+    const lhs = this.get(node(ast, 'left'));
+    const rhs = this.get(node(ast, 'right'));
+    if (op === 'or' || op === 'and') return this.union([lhs, rhs]);
     if (op === '%') {
-      const right = node(n, 'right');
-      const args = right?.type === 'TupleLiteral' || right?.type === 'ArrayLiteral' ? nodes(right, 'value').map((e) => this.get(e)) : [r];
-      if (l.unknown || args.some((a) => a.unknown)) return unknownOf(taint);
-      if (pending(l) || args.some(pending)) return pendingOf(taint);
-      return this.keep(product([l.vals, ...args.map((a) => a.vals)], ([fmt, ...xs]) => (typeof fmt === 'string' ? percentFormat(fmt, xs) : undefined)), taint);
+      const right = node(ast, 'right');
+      const args = right?.type === 'TupleLiteral' || right?.type === 'ArrayLiteral' ? nodes(right, 'value').map((element) => this.get(element)) : [rhs];
+      if (lhs.unknown || args.some((arg) => arg.unknown)) return unknownOf(taint);
+      if (pending(lhs) || args.some(pending)) return pendingOf(taint);
+      return this.keep(product([lhs.vals, ...args.map((arg) => arg.vals)], ([fmt, ...xs]) => (typeof fmt === 'string' ? percentFormat(fmt, xs) : undefined)), taint);
     }
-    if (l.unknown || r.unknown) return unknownOf(taint);
-    if (pending(l) || pending(r)) return pendingOf(taint);
-    const pair = (f: (a: Value, b: Value) => Value | undefined): Folded => this.keep(product([l.vals, r.vals], ([a, b]) => f(a as Value, b as Value)), taint);
+    if (lhs.unknown || rhs.unknown) return unknownOf(taint);
+    if (pending(lhs) || pending(rhs)) return pendingOf(taint);
+    const pair = (combineVals: (leftVal: Value, rightVal: Value) => Value | undefined): Folded => this.keep(product([lhs.vals, rhs.vals], ([leftVal, rightVal]) => combineVals(leftVal as Value, rightVal as Value)), taint);
     switch (op) {
       case '~':
-        return pair((a, b) => `${a}${b}`);
+        return pair((leftVal, rightVal) => `${leftVal}${rightVal}`);
       case '+':
-        return pair((a, b) => (typeof a === 'string' && typeof b === 'string' ? a + b : typeof a === 'number' && typeof b === 'number' ? a + b : undefined));
+        return pair((leftVal, rightVal) => (typeof leftVal === 'string' && typeof rightVal === 'string' ? leftVal + rightVal : typeof leftVal === 'number' && typeof rightVal === 'number' ? leftVal + rightVal : undefined));
       case '*':
-        return pair((a, b) => {
-          if (typeof a === 'number' && typeof b === 'number') return a * b;
-          const [s, k] = typeof a === 'string' ? [a, b] : [b, a];
-          if (typeof s !== 'string' || typeof k !== 'number' || !Number.isInteger(k)) return undefined;
-          return k <= 0 ? '' : s.length * k > MAX_STRING * 2 ? s.repeat(Math.ceil((MAX_STRING * 2) / Math.max(s.length, 1))) : s.repeat(k);
+        return pair((leftVal, rightVal) => {
+          if (typeof leftVal === 'number' && typeof rightVal === 'number') return leftVal * rightVal;
+          const [text, times] = typeof leftVal === 'string' ? [leftVal, rightVal] : [rightVal, leftVal];
+          if (typeof text !== 'string' || typeof times !== 'number' || !Number.isInteger(times)) return undefined;
+          return times <= 0 ? '' : text.length * times > MAX_STRING * 2 ? text.repeat(Math.ceil((MAX_STRING * 2) / Math.max(text.length, 1))) : text.repeat(times);
         });
       case '-':
-        return pair((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : undefined));
+        return pair((leftVal, rightVal) => (typeof leftVal === 'number' && typeof rightVal === 'number' ? leftVal - rightVal : undefined));
       default:
         return unknownOf(taint);
     }
   }
 
-  private filter(n: Node, taint: boolean): Folded {
-    const operand = node(n, 'operand');
-    const call = filterCall(node(n, 'filter') ?? n);
+  private filter(ast: Node, taint: boolean): Folded {
+    const operand = node(ast, 'operand');
+    const call = filterCall(node(ast, 'filter') ?? ast);
     if (operand === undefined || call === undefined) return unknownOf(taint);
-    const o = this.get(operand);
-    const args = positional(call.args).map((a) => this.get(a));
-    if (args.some((a) => a.unknown)) return unknownOf(taint);
-    if (pending(o) || args.some(pending)) return pendingOf(taint);
-    const strings = (f: (s: string) => string | undefined): Folded =>
-      o.unknown || !o.vals.every((v) => typeof v === 'string') ? unknownOf(taint) : this.keep(product([o.vals], ([s]) => f(s as string)), taint);
+    const input = this.get(operand);
+    const args = positional(call.args).map((arg) => this.get(arg));
+    if (args.some((arg) => arg.unknown)) return unknownOf(taint);
+    if (pending(input) || args.some(pending)) return pendingOf(taint);
+    const strings = (apply: (text: string) => string | undefined): Folded =>
+      input.unknown || !input.vals.every((value) => typeof value === 'string') ? unknownOf(taint) : this.keep(product([input.vals], ([text]) => apply(text as string)), taint);
     switch (call.name) {
-      case 'lower': return strings((s) => s.toLowerCase());
-      case 'upper': return strings((s) => s.toUpperCase());
-      case 'trim': return strings((s) => s.trim());
-      case 'string': return o.unknown ? unknownOf(taint) : this.keep(o.vals.map(String), taint);
-      case 'capitalize': return strings((s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase());
+      case 'lower': return strings((text) => text.toLowerCase());
+      case 'upper': return strings((text) => text.toUpperCase());
+      case 'trim': return strings((text) => text.trim());
+      case 'string': return input.unknown ? unknownOf(taint) : this.keep(input.vals.map(String), taint);
+      case 'capitalize': return strings((text) => text.charAt(0).toUpperCase() + text.slice(1).toLowerCase());
       case 'replace': {
-        const [a, b] = args;
-        if (a === undefined || b === undefined) return unknownOf(taint);
-        return this.keep(product([o.vals, a.vals, b.vals], ([s, x, y]) => (typeof s === 'string' && typeof x === 'string' && typeof y === 'string' ? s.split(x).join(y) : undefined)), taint);
+        const [oldArg, newArg] = args;
+        if (oldArg === undefined || newArg === undefined) return unknownOf(taint);
+        return this.keep(product([input.vals, oldArg.vals, newArg.vals], ([text, oldText, newText]) => (typeof text === 'string' && typeof oldText === 'string' && typeof newText === 'string' ? text.split(oldText).join(newText) : undefined)), taint);
       }
       case 'format':
-        return o.unknown ? unknownOf(taint) : this.keep(product([o.vals, ...args.map((a) => a.vals)], ([fmt, ...xs]) => (typeof fmt === 'string' ? percentFormat(fmt, xs) : undefined)), taint);
+        return input.unknown ? unknownOf(taint) : this.keep(product([input.vals, ...args.map((arg) => arg.vals)], ([fmt, ...xs]) => (typeof fmt === 'string' ? percentFormat(fmt, xs) : undefined)), taint);
       case 'reverse': {
-        if (!o.unknown && o.vals.every((v) => typeof v === 'string')) return strings((s) => [...s].reverse().join(''));
+        if (!input.unknown && input.vals.every((value) => typeof value === 'string')) return strings((text) => [...text].reverse().join(''));
         return unknownOf(taint);
       }
       case 'join': {
         const sep = args[0] ?? known(['']);
         const items = this.listOf(operand);
         if (items !== undefined) {
-          if (items.some((i) => i.unknown)) return unknownOf(taint);
+          if (items.some((item) => item.unknown)) return unknownOf(taint);
           if (items.some(pending)) return pendingOf(taint);
-          return this.keep(product([sep.vals, ...items.map((i) => i.vals)], ([s, ...xs]) => xs.map(String).join(String(s))), taint);
+          return this.keep(product([sep.vals, ...items.map((item) => item.vals)], ([separator, ...xs]) => xs.map(String).join(String(separator))), taint);
         }
-        return strings((s) => [...s].join(String(sep.vals[0] ?? '')));
+        return strings((text) => [...text].join(String(sep.vals[0] ?? '')));
       }
       case 'first':
       case 'last': {
@@ -841,7 +841,7 @@ class Walk {
           const it = call.name === 'first' ? items[0] : items[items.length - 1];
           return it === undefined ? unknownOf(taint) : { ...it, taint: it.taint || taint };
         }
-        return strings((s) => (call.name === 'first' ? s.slice(0, 1) : s.slice(-1)));
+        return strings((text) => (call.name === 'first' ? text.slice(0, 1) : text.slice(-1)));
       }
       default:
         return unknownOf(taint);
@@ -849,78 +849,78 @@ class Walk {
   }
 
   /** String methods on constants: `'__CLASS__'.lower()`, `'_'.join([…])`, `'{}'.format(…)`. */
-  private method(n: Node, taint: boolean): Folded {
-    const callee = node(n, 'callee');
+  private method(ast: Node, taint: boolean): Folded {
+    const callee = node(ast, 'callee');
     if (callee?.type !== 'MemberExpression' || callee.computed === true) return unknownOf(taint);
     const name = ident(node(callee, 'property'));
     const recv = this.get(node(callee, 'object'));
-    const argNodes = nodes(n, 'args');
+    const argNodes = nodes(ast, 'args');
     if (pending(recv)) return pendingOf(taint);
-    if (recv.unknown || !recv.vals.every((v) => typeof v === 'string')) return unknownOf(taint);
+    if (recv.unknown || !recv.vals.every((value) => typeof value === 'string')) return unknownOf(taint);
     if (name === 'join') {
       const items = argNodes[0] === undefined ? undefined : this.listOf(argNodes[0]);
-      if (items === undefined || items.some((i) => i.unknown)) return unknownOf(taint);
+      if (items === undefined || items.some((item) => item.unknown)) return unknownOf(taint);
       if (items.some(pending)) return pendingOf(taint);
-      return this.keep(product([recv.vals, ...items.map((i) => i.vals)], ([s, ...xs]) => xs.map(String).join(String(s))), taint);
+      return this.keep(product([recv.vals, ...items.map((item) => item.vals)], ([separator, ...xs]) => xs.map(String).join(String(separator))), taint);
     }
-    const args = argNodes.map((a) => this.get(a));
-    if (args.some((a) => a.unknown) || argNodes.some((a) => a.type === 'KeywordArgumentExpression')) return unknownOf(taint);
+    const args = argNodes.map((arg) => this.get(arg));
+    if (args.some((arg) => arg.unknown) || argNodes.some((arg) => arg.type === 'KeywordArgumentExpression')) return unknownOf(taint);
     if (args.some(pending)) return pendingOf(taint);
-    const each = (f: (s: string, xs: Value[]) => string | undefined): Folded =>
-      this.keep(product([recv.vals, ...args.map((a) => a.vals)], ([s, ...xs]) => f(s as string, xs)), taint);
+    const each = (apply: (text: string, xs: Value[]) => string | undefined): Folded =>
+      this.keep(product([recv.vals, ...args.map((arg) => arg.vals)], ([text, ...xs]) => apply(text as string, xs)), taint);
     switch (name) {
-      case 'lower': return each((s) => s.toLowerCase());
-      case 'upper': return each((s) => s.toUpperCase());
-      case 'swapcase': return each((s) => [...s].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''));
-      case 'strip': return each((s, [c]) => (c === undefined ? s.trim() : undefined));
-      case 'lstrip': return each((s, [c]) => (c === undefined ? s.trimStart() : undefined));
-      case 'rstrip': return each((s, [c]) => (c === undefined ? s.trimEnd() : undefined));
-      case 'replace': return each((s, [a, b]) => (typeof a === 'string' && typeof b === 'string' ? s.split(a).join(b) : undefined));
-      case 'format': return each((s, xs) => braceFormat(s, xs));
+      case 'lower': return each((text) => text.toLowerCase());
+      case 'upper': return each((text) => text.toUpperCase());
+      case 'swapcase': return each((text) => [...text].map((char) => (char === char.toUpperCase() ? char.toLowerCase() : char.toUpperCase())).join(''));
+      case 'strip': return each((text, [chars]) => (chars === undefined ? text.trim() : undefined));
+      case 'lstrip': return each((text, [chars]) => (chars === undefined ? text.trimStart() : undefined));
+      case 'rstrip': return each((text, [chars]) => (chars === undefined ? text.trimEnd() : undefined));
+      case 'replace': return each((text, [oldText, newText]) => (typeof oldText === 'string' && typeof newText === 'string' ? text.split(oldText).join(newText) : undefined));
+      case 'format': return each((text, xs) => braceFormat(text, xs));
       default: return unknownOf(taint);
     }
   }
 
   /** `'…'[i]`, `'…'[a:b:c]`, `[…][i]`, `{…}['k']`, `d.k`, `ns.k`. */
-  private member(n: Node, taint: boolean): Folded {
-    const object = node(n, 'object');
-    const property = node(n, 'property');
+  private member(ast: Node, taint: boolean): Folded {
+    const object = node(ast, 'object');
+    const property = node(ast, 'property');
     if (object === undefined || property === undefined) return unknownOf(taint);
-    const o = this.get(object);
+    const input = this.get(object);
     if (property.type === 'SliceExpression') {
-      const parts = ['start', 'stop', 'step'].map((k) => node(property, k));
-      const pf = parts.map((p) => (p === undefined ? undefined : this.get(p)));
-      if (pending(o) || pf.some((p) => p !== undefined && pending(p))) return pendingOf(taint);
-      if (o.unknown || pf.some((p) => p !== undefined && (p.unknown || p.vals.length !== 1 || typeof p.vals[0] !== 'number'))) return unknownOf(taint);
-      const [a, b, c] = pf.map((p) => p?.vals[0] as number | undefined);
-      return this.keep(o.vals.map((s) => (typeof s === 'string' ? pySlice(s, a, b, c) : undefined)).filter((s): s is string => s !== undefined), taint);
+      const parts = ['start', 'stop', 'step'].map((key) => node(property, key));
+      const pf = parts.map((part) => (part === undefined ? undefined : this.get(part)));
+      if (pending(input) || pf.some((part) => part !== undefined && pending(part))) return pendingOf(taint);
+      if (input.unknown || pf.some((part) => part !== undefined && (part.unknown || part.vals.length !== 1 || typeof part.vals[0] !== 'number'))) return unknownOf(taint);
+      const [start, stop, step] = pf.map((part) => part?.vals[0] as number | undefined);
+      return this.keep(input.vals.map((text) => (typeof text === 'string' ? pySlice(text, start, stop, step) : undefined)).filter((text): text is string => text !== undefined), taint);
     }
-    const keys: Folded = n.computed === true ? this.get(property) : known([ident(property) ?? (property.value as Value)]);
+    const keys: Folded = ast.computed === true ? this.get(property) : known([ident(property) ?? (property.value as Value)]);
     if (keys.unknown) return unknownOf(taint);
     if (pending(keys)) return pendingOf(taint);
     const found: Folded[] = [];
     let missing = false;
     for (const key of keys.vals) {
       let hit = false;
-      if (!o.unknown && typeof key === 'number') {
-        for (const s of o.vals) if (typeof s === 'string') { const c = key < 0 ? s.at(key) : s[key]; if (c !== undefined) { found.push(known([c], o.taint)); hit = true; } }
+      if (!input.unknown && typeof key === 'number') {
+        for (const text of input.vals) if (typeof text === 'string') { const char = key < 0 ? text.at(key) : text[key]; if (char !== undefined) { found.push(known([char], input.taint)); hit = true; } }
       }
       if (typeof key === 'number') {
-        const e = this.listOf(object)?.at(key);
-        if (e !== undefined) { found.push(e); hit = true; }
+        const element = this.listOf(object)?.at(key);
+        if (element !== undefined) { found.push(element); hit = true; }
       }
-      for (const c of this.containersOf(object)) {
-        if ((c.type === 'ArrayLiteral' || c.type === 'TupleLiteral') && typeof key === 'number') {
-          const e = nodes(c, 'value').at(key);
-          if (e !== undefined) { found.push(this.get(e)); hit = true; }
-        } else if (c.type === 'ObjectLiteral' && c.value instanceof Map) {
-          for (const [k, v] of c.value as Map<unknown, unknown>) {
-            if (isNode(k) && isNode(v) && this.get(k).vals.includes(key)) { found.push(this.get(v)); hit = true; }
+      for (const container of this.containersOf(object)) {
+        if ((container.type === 'ArrayLiteral' || container.type === 'TupleLiteral') && typeof key === 'number') {
+          const element = nodes(container, 'value').at(key);
+          if (element !== undefined) { found.push(this.get(element)); hit = true; }
+        } else if (container.type === 'ObjectLiteral' && container.value instanceof Map) {
+          for (const [entryKey, entryValue] of container.value as Map<unknown, unknown>) {
+            if (isNode(entryKey) && isNode(entryValue) && this.get(entryKey).vals.includes(key)) { found.push(this.get(entryValue)); hit = true; }
           }
-        } else if (c.type === 'CallExpression') {
-          for (const a of nodes(c, 'args')) {
-            const v = node(a, 'value');
-            if (a.type === 'KeywordArgumentExpression' && ident(node(a, 'key')) === key && v !== undefined) { found.push(this.get(v)); hit = true; }
+        } else if (container.type === 'CallExpression') {
+          for (const arg of nodes(container, 'args')) {
+            const value = node(arg, 'value');
+            if (arg.type === 'KeywordArgumentExpression' && ident(node(arg, 'key')) === key && value !== undefined) { found.push(this.get(value)); hit = true; }
           }
         }
       }
@@ -928,8 +928,8 @@ class Walk {
       if (name !== undefined && typeof key === 'string' && this.bindings.has(`${name}.${key}`)) { found.push(this.nameValue(`${name}.${key}`)); hit = true; }
       missing ||= !hit;
     }
-    const u = this.union(found);
-    return { vals: u.vals, unknown: u.unknown || missing, taint: taint || u.taint };
+    const union = this.union(found);
+    return { vals: union.vals, unknown: union.unknown || missing, taint: taint || union.taint };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -941,23 +941,23 @@ class Walk {
   }
 
   /** A subscript key that is a number in any template that means it (`loop.index0 - 1`, `i`…). */
-  private numeric(n: Node | undefined, depth = 0): boolean {
-    if (n === undefined || depth > 32) return false;
-    const cached = this.numericMemo.get(n);
+  private numeric(ast: Node | undefined, depth = 0): boolean {
+    if (ast === undefined || depth > 32) return false;
+    const cached = this.numericMemo.get(ast);
     if (cached !== undefined) return cached;
-    const f = this.get(n);
-    let r = false;
-    if (!f.unknown && f.vals.length > 0) r = f.vals.every((v) => typeof v === 'number');
-    else if (n.type === 'IntegerLiteral' || n.type === 'FloatLiteral' || n.type === 'UnaryExpression') r = true;
-    else if (n.type === 'BinaryExpression') r = ['-', '*', '/', '//', '%', '**', '+'].includes(operator(n)) && (this.numeric(node(n, 'left'), depth + 1) || this.numeric(node(n, 'right'), depth + 1));
-    else if (n.type === 'MemberExpression') r = ident(node(n, 'object')) === 'loop';
-    else if (n.type === 'FilterExpression') r = ['length', 'int', 'count', 'abs', 'round'].includes(filterCall(node(n, 'filter') ?? n)?.name ?? '');
-    this.numericMemo.set(n, r);
-    return r;
+    const folded = this.get(ast);
+    let result = false;
+    if (!folded.unknown && folded.vals.length > 0) result = folded.vals.every((value) => typeof value === 'number');
+    else if (ast.type === 'IntegerLiteral' || ast.type === 'FloatLiteral' || ast.type === 'UnaryExpression') result = true;
+    else if (ast.type === 'BinaryExpression') result = ['-', '*', '/', '//', '%', '**', '+'].includes(operator(ast)) && (this.numeric(node(ast, 'left'), depth + 1) || this.numeric(node(ast, 'right'), depth + 1));
+    else if (ast.type === 'MemberExpression') result = ident(node(ast, 'object')) === 'loop';
+    else if (ast.type === 'FilterExpression') result = ['length', 'int', 'count', 'abs', 'round'].includes(filterCall(node(ast, 'filter') ?? ast)?.name ?? '');
+    this.numericMemo.set(ast, result);
+    return result;
   }
 
   private judge(): void {
-    for (const s of this.sinks) this.judgeSink(s);
+    for (const sink of this.sinks) this.judgeSink(sink);
 
     for (const callee of this.dynamicCalls) {
       const key = node(callee, 'property');
@@ -966,9 +966,9 @@ class Walk {
       }
     }
     for (const { name } of this.identCalls) {
-      for (const b of this.bindings.get(name) ?? []) {
-        if ('expr' in b && b.expr.type === 'MemberExpression' && b.expr.computed === true) {
-          const key = node(b.expr, 'property');
+      for (const binding of this.bindings.get(name) ?? []) {
+        if ('expr' in binding && binding.expr.type === 'MemberExpression' && binding.expr.computed === true) {
+          const key = node(binding.expr, 'property');
           if (key !== undefined && key.type !== 'SliceExpression' && this.get(key).unknown && !this.numeric(key)) {
             this.flag('high', `${name}() calls an attribute whose name is chosen at run time: how sandbox escapes reach functions without naming them`);
           }
@@ -982,50 +982,50 @@ class Walk {
     }
 
     // Names built at run time from a piece that looks like half a dunder.
-    for (const n of this.order) {
-      if (n.type !== 'BinaryExpression' || !['~', '+'].includes(operator(n)) || !this.get(n).unknown) continue;
-      const pieces = [this.get(node(n, 'left')), this.get(node(n, 'right'))].flatMap((f) => f.vals);
-      const half = pieces.find((v) => typeof v === 'string' && v.length >= 2 && (v.startsWith('__') || v.endsWith('__')) && v !== '__');
+    for (const ast of this.order) {
+      if (ast.type !== 'BinaryExpression' || !['~', '+'].includes(operator(ast)) || !this.get(ast).unknown) continue;
+      const pieces = [this.get(node(ast, 'left')), this.get(node(ast, 'right'))].flatMap((folded) => folded.vals);
+      const half = pieces.find((value) => typeof value === 'string' && value.length >= 2 && (value.startsWith('__') || value.endsWith('__')) && value !== '__');
       if (half !== undefined) this.flag('medium', `a name is built at run time from ${quote(String(half))}: a way to spell a dunder without writing it`);
     }
 
     // Constants built from parts (checked where each chain of string operations ends).
-    for (const n of this.order) {
-      if (!['BinaryExpression', 'FilterExpression', 'CallExpression', 'MemberExpression'].includes(n.type)) continue;
-      const p = this.parent.get(n);
-      if (p !== undefined && ['BinaryExpression', 'FilterExpression', 'CallExpression', 'MemberExpression'].includes(p.type)) continue;
-      for (const v of this.get(n).vals) {
-        const m = typeof v === 'string' ? INTERNALS_IN_TEXT.exec(v) : null;
-        if (m === null) continue;
-        this.flag('critical', `an expression builds a string naming Python internals (${m[0]}) from constant parts: a Jinja sandbox escape`);
+    for (const ast of this.order) {
+      if (!['BinaryExpression', 'FilterExpression', 'CallExpression', 'MemberExpression'].includes(ast.type)) continue;
+      const parent = this.parent.get(ast);
+      if (parent !== undefined && ['BinaryExpression', 'FilterExpression', 'CallExpression', 'MemberExpression'].includes(parent.type)) continue;
+      for (const value of this.get(ast).vals) {
+        const match = typeof value === 'string' ? INTERNALS_IN_TEXT.exec(value) : null;
+        if (match === null) continue;
+        this.flag('critical', `an expression builds a string naming Python internals (${match[0]}) from constant parts: a Jinja sandbox escape`);
         break;
       }
     }
   }
 
-  private judgeSink(s: Sink): void {
-    const f = this.get(s.at);
-    const names = f.vals.filter((v): v is string => typeof v === 'string');
-    const bad = (name: string): boolean => (s.kind === 'attribute-arg' ? name.split('.').some(isInternalName) : isInternalName(name)) || (s.kind === 'format' && INTERNALS_IN_TEXT.test(name));
+  private judgeSink(sink: Sink): void {
+    const folded = this.get(sink.at);
+    const names = folded.vals.filter((value): value is string => typeof value === 'string');
+    const bad = (name: string): boolean => (sink.kind === 'attribute-arg' ? name.split('.').some(isInternalName) : isInternalName(name)) || (sink.kind === 'format' && INTERNALS_IN_TEXT.test(name));
     const hit = names.find(bad);
-    const where = s.kind === 'key' ? 'subscript' : s.kind === 'format' ? `format string of ${s.via}` : `argument of ${s.via}`;
+    const where = sink.kind === 'key' ? 'subscript' : sink.kind === 'format' ? `format string of ${sink.via}` : `argument of ${sink.via}`;
     if (hit !== undefined) {
       this.flag('critical', `${where} ${quote(hit)} reaches Python internals: a Jinja sandbox escape (CVE-2024-34359)`);
       return;
     }
-    if (f.taint) {
+    if (folded.taint) {
       this.flag('high', `${where} is built from a token string the model file supplies (bos_token, eos_token…): the file can name any attribute`);
       return;
     }
-    if (!f.unknown) return;
-    if (s.kind === 'attr' || s.kind === 'attribute-arg') {
-      if (this.numeric(s.at)) return;
+    if (!folded.unknown) return;
+    if (sink.kind === 'attr' || sink.kind === 'attribute-arg') {
+      if (this.numeric(sink.at)) return;
       this.flag('high', `${where} names an attribute chosen at run time: it can reach Python internals`);
-    } else if (s.kind === 'format') {
-      this.flag('medium', `${s.via} on a format string chosen at run time: format fields read attributes ({0.__class__})`);
-    } else if (s.kind === 'key' && !this.numeric(s.at)) {
+    } else if (sink.kind === 'format') {
+      this.flag('medium', `${sink.via} on a format string chosen at run time: format fields read attributes ({0.__class__})`);
+    } else if (sink.kind === 'key' && !this.numeric(sink.at)) {
       // x[a][b] with both names unknown: two attribute steps nobody wrote down.
-      const object = this.parent.get(s.at);
+      const object = this.parent.get(sink.at);
       const inner = object === undefined ? undefined : node(object, 'object');
       const innerKey = inner?.type === 'MemberExpression' && inner.computed === true ? node(inner, 'property') : undefined;
       if (innerKey !== undefined && innerKey.type !== 'SliceExpression' && this.get(innerKey).unknown && !this.numeric(innerKey)) {

@@ -166,7 +166,7 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
           } else {
             findings.push({ kind: 'limit', severity: 'high', path: key, offset: at, detail: `${key} not parsed: the file's chat templates together exceed ${lim.chatTemplateBytes * CHAT_TEMPLATE_BUDGET} bytes` });
             // Still named if it mentions Python internals (what the parser would not see).
-            findings.push(...inspectChatTemplate(text, key, { ...lim, chatTemplateBytes: 0 }).filter((f) => f.kind !== 'limit'));
+            findings.push(...inspectChatTemplate(text, key, { ...lim, chatTemplateBytes: 0 }).filter((finding) => finding.kind !== 'limit'));
           }
           meta.hasChatTemplate = true;
         } else {
@@ -176,12 +176,12 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
         }
         continue;
       }
-      const v = value(type, key, 0);
+      const read = value(type, key, 0);
       if (key === 'general.alignment') {
-        if (typeof v !== 'number' || v <= 0 || !Number.isInteger(v) || (v & (v - 1)) !== 0) throw new Stop('malformed', `general.alignment ${String(v)} is not a power of two`);
-        meta.alignment = v;
+        if (typeof read !== 'number' || read <= 0 || !Number.isInteger(read) || (read & (read - 1)) !== 0) throw new Stop('malformed', `general.alignment ${String(read)} is not a power of two`);
+        meta.alignment = read;
       }
-      if (key.startsWith('general.') && v !== undefined && Object.keys(general).length < 256) general[key] = v;
+      if (key.startsWith('general.') && read !== undefined && Object.keys(general).length < 256) general[key] = read;
     }
     meta.general = general;
     fillGeneral(meta, general);
@@ -196,7 +196,7 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
       const dims = u32(`tensor ${name} dimension count`);
       if (dims > lim.ggufDims) throw new Stop('malformed', `tensor ${name} has ${dims} dimensions, more than ${lim.ggufDims}`);
       let elements = 1;
-      for (let d = 0; d < dims; d++) elements *= u64(`tensor ${name} dimension ${d}`);
+      for (let dim = 0; dim < dims; dim++) elements *= u64(`tensor ${name} dimension ${dim}`);
       const typeId = u32(`tensor ${name} type`);
       const offset = u64(`tensor ${name} offset`);
       const type = GGML_TYPES[typeId];
@@ -210,11 +210,11 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
     meta.dataOffset = dataOffset;
     let dataEnd = dataOffset;
     let outside = 0;
-    for (const t of tensors) {
-      const end = dataOffset + t.offset + (t.size ?? 0);
+    for (const tensor of tensors) {
+      const end = dataOffset + tensor.offset + (tensor.size ?? 0);
       dataEnd = Math.max(dataEnd, end);
       if (end > fileSize && ++outside <= 20) {
-        findings.push({ kind: 'malformed', severity: 'high', detail: `tensor ${t.name} data (bytes ${dataOffset + t.offset}–${end}) lies outside the ${fileSize}-byte file` });
+        findings.push({ kind: 'malformed', severity: 'high', detail: `tensor ${tensor.name} data (bytes ${dataOffset + tensor.offset}–${end}) lies outside the ${fileSize}-byte file` });
       }
     }
     if (outside > 20) findings.push({ kind: 'malformed', severity: 'high', detail: `${outside - 20} more tensors lie outside the file` });
@@ -232,7 +232,7 @@ function parseGgufHeader(buf: Buffer, fileSize: number, lim: InspectLimits): Ggu
 }
 
 function fillGeneral(meta: Partial<GgufMeta>, general: Record<string, Scalar>): void {
-  const text = (k: string): string | undefined => (typeof general[k] === 'string' ? (general[k] as string) : undefined);
+  const text = (key: string): string | undefined => (typeof general[key] === 'string' ? (general[key] as string) : undefined);
   const architecture = text('general.architecture');
   const name = text('general.name');
   const license = text('general.license');
@@ -240,13 +240,13 @@ function fillGeneral(meta: Partial<GgufMeta>, general: Record<string, Scalar>): 
   if (name !== undefined) meta.name = name;
   if (license !== undefined) meta.license = license;
   const bases: Record<string, Scalar>[] = [];
-  for (const [k, v] of Object.entries(general)) {
-    const m = /^general\.base_model\.(\d+)\.(.+)$/.exec(k);
-    if (!m) continue;
-    const i = Number(m[1]);
-    if (i >= 64) continue;
-    while (bases.length <= i) bases.push({});
-    (bases[i] as Record<string, Scalar>)[m[2] as string] = v;
+  for (const [key, value] of Object.entries(general)) {
+    const match = /^general\.base_model\.(\d+)\.(.+)$/.exec(key);
+    if (!match) continue;
+    const index = Number(match[1]);
+    if (index >= 64) continue;
+    while (bases.length <= index) bases.push({});
+    (bases[index] as Record<string, Scalar>)[match[2] as string] = value;
   }
   meta.baseModels = bases;
 }

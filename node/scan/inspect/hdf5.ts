@@ -110,7 +110,7 @@ async function inspect(source: ByteSource, lim: InspectLimits): Promise<Hdf5Insp
         readsPerAttempt: HDF5_BOUNDS.readsPerAttempt,
         servedBytesPerAttempt: HDF5_BOUNDS.servedBytesPerAttempt,
         heapBytes: HDF5_BOUNDS.heapBytes,
-      }, timeMs - spent, (p) => partial.set(p.attr, p.value));
+      }, timeMs - spent, (progress) => partial.set(progress.attr, progress.value));
       spent += performance.now() - t0;
       if (reply === 'timeout') {
         const read = [...partial.keys()];
@@ -134,18 +134,18 @@ async function inspect(source: ByteSource, lim: InspectLimits): Promise<Hdf5Insp
 }
 
 /** Why an attempt could not read the root attributes, as a finding. */
-function failure(r: Exclude<AttemptReply, { kind: 'read' | 'missing' }>, lim: InspectLimits): Finding {
-  switch (r.kind) {
+function failure(reply: Exclude<AttemptReply, { kind: 'read' | 'missing' }>, lim: InspectLimits): Finding {
+  switch (reply.kind) {
     case 'bound':
-      return { kind: 'limit', severity: 'high', detail: `${r.detail}: the Keras config was not read` };
+      return { kind: 'limit', severity: 'high', detail: `${reply.detail}: the Keras config was not read` };
     case 'too-big':
-      return { kind: 'limit', severity: 'high', path: r.attr, detail: `HDF5 ${r.attr} attribute ${r.what}, larger than the ${lim.kerasConfigBytes} bytes inspected (kerasConfigBytes): it was not walked` };
+      return { kind: 'limit', severity: 'high', path: reply.attr, detail: `HDF5 ${reply.attr} attribute ${reply.what}, larger than the ${lim.kerasConfigBytes} bytes inspected (kerasConfigBytes): it was not walked` };
     case 'open-failed':
-      return structureError(r.errors);
+      return structureError(reply.errors);
     case 'attr-failed':
-      return { kind: 'not-inspected', severity: 'high', path: r.attr, detail: `HDF5 ${r.attr} attribute could not be read: ${r.reason}` };
+      return { kind: 'not-inspected', severity: 'high', path: reply.attr, detail: `HDF5 ${reply.attr} attribute could not be read: ${reply.reason}` };
     case 'crashed':
-      return { kind: 'not-inspected', severity: 'high', detail: `HDF5 could not be read: the HDF5 library failed on it: ${r.message.slice(0, 300)}` };
+      return { kind: 'not-inspected', severity: 'high', detail: `HDF5 could not be read: the HDF5 library failed on it: ${reply.message.slice(0, 300)}` };
   }
 }
 
@@ -155,9 +155,9 @@ function failure(r: Exclude<AttemptReply, { kind: 'read' | 'missing' }>, lim: In
  */
 function withPartial(partial: Map<string, WireAttr>, finding: Finding, pager: Pager, lim: InspectLimits): Hdf5Inspection {
   if (partial.size === 0) return { findings: [finding], meta: { bytesRead: pager.fetched } };
-  const r = judge(partial, pager, lim);
-  r.findings.push(finding);
-  return r;
+  const verdict = judge(partial, pager, lim);
+  verdict.findings.push(finding);
+  return verdict;
 }
 
 /** The attributes read, judged: each config walked as Keras would load it. */
@@ -165,18 +165,18 @@ function judge(attrs: Map<string, WireAttr>, pager: Pager, lim: InspectLimits): 
   const findings: Finding[] = [];
   const meta: Record<string, unknown> = { keras: false, bytesRead: pager.fetched };
   for (const attr of CONFIG_ATTRS) {
-    const v = attrs.get(attr);
-    if (v === undefined || !v.present) continue;
+    const entry = attrs.get(attr);
+    if (entry === undefined || !entry.present) continue;
     meta['keras'] = true;
     const key = attr === 'model_config' ? 'modelConfig' : 'trainingConfig';
-    meta[`${key}Bytes`] = v.values.reduce((n, b) => n + b.length, 0);
-    if (v.values.length !== 1) meta[`${key}Elements`] = v.values.length;
-    for (const bytes of v.values) findings.push(...inspectKerasConfig(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), lim, attr));
+    meta[`${key}Bytes`] = entry.values.reduce((sum, buf) => sum + buf.length, 0);
+    if (entry.values.length !== 1) meta[`${key}Elements`] = entry.values.length;
+    for (const bytes of entry.values) findings.push(...inspectKerasConfig(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), lim, attr));
   }
   for (const attr of INFO_ATTRS) {
-    const v = attrs.get(attr);
-    if (v === undefined || !v.present || v.values.length !== 1) continue;
-    meta[attr === 'keras_version' ? 'kerasVersion' : 'backend'] = Buffer.from(v.values[0] as Uint8Array).toString('utf8');
+    const entry = attrs.get(attr);
+    if (entry === undefined || !entry.present || entry.values.length !== 1) continue;
+    meta[attr === 'keras_version' ? 'kerasVersion' : 'backend'] = Buffer.from(entry.values[0] as Uint8Array).toString('utf8');
   }
   return { findings, meta };
 }
@@ -199,8 +199,8 @@ function structureError(errors: readonly string[]): Finding {
 function errorReason(errors: readonly string[]): string | undefined {
   let reason: string | undefined;
   for (const line of errors) {
-    const m = /#\d+:.*? in [\w.]+\(\): (.*)$/.exec(line);
-    if (m?.[1] !== undefined) reason = m[1].trim();
+    const match = /#\d+:.*? in [\w.]+\(\): (.*)$/.exec(line);
+    if (match?.[1] !== undefined) reason = match[1].trim();
   }
   return reason?.slice(0, 300);
 }
@@ -213,8 +213,8 @@ function limit(detail: string, pager: Pager): Hdf5Inspection {
   return { findings: [{ kind: 'limit', severity: 'high', detail }], meta: { bytesRead: pager.fetched } };
 }
 
-function pagerFailure(r: 'budget' | 'short', lim: InspectLimits, pager: Pager): Hdf5Inspection {
-  if (r === 'short') return { findings: [{ kind: 'not-inspected', severity: 'high', detail: 'HDF5 could not be read: the file changed while it was read' }], meta: { bytesRead: pager.fetched } };
+function pagerFailure(reason: 'budget' | 'short', lim: InspectLimits, pager: Pager): Hdf5Inspection {
+  if (reason === 'short') return { findings: [{ kind: 'not-inspected', severity: 'high', detail: 'HDF5 could not be read: the file changed while it was read' }], meta: { bytesRead: pager.fetched } };
   return limit(`HDF5 metadata needs more than the ${lim.hdf5Bytes} bytes of the file read (hdf5Bytes): the Keras config was not read`, pager);
 }
 
@@ -252,21 +252,21 @@ class Pager {
     const P = HDF5_BOUNDS.pageBytes;
     const size = this.source.size;
     const want = new Set<number>();
-    for (const r of ranges) {
-      const end = Math.min(r.end, size);
-      for (let p = Math.floor(Math.max(0, r.start) / P); p * P < end; p++) if (!this.pages.has(p)) want.add(p);
+    for (const range of ranges) {
+      const end = Math.min(range.end, size);
+      for (let page = Math.floor(Math.max(0, range.start) / P); page * P < end; page++) if (!this.pages.has(page)) want.add(page);
     }
     let bytes = 0;
-    for (const p of want) bytes += Math.min(P, size - p * P);
+    for (const page of want) bytes += Math.min(P, size - page * P);
     if (this.fetched + bytes > this.budget) return 'budget';
     for (const p of [...want].sort((a, b) => a - b)) {
       const len = Math.min(P, size - p * P);
-      const b = await this.source.read(p * P, len);
-      if (b.length !== len) return 'short';
+      const data = await this.source.read(p * P, len);
+      if (data.length !== len) return 'short';
       this.pages.add(p);
       // A page of its own: a view into a larger buffer (a bufferSource) would be cloned whole when sent.
       const page = new Uint8Array(len);
-      page.set(b);
+      page.set(data);
       this.unsent.push([p, page]);
       this.fetched += len;
     }
@@ -275,9 +275,9 @@ class Pager {
 
   /** Pages fetched since the last call: the reader keeps those it was sent, for this file. */
   takeUnsent(): [number, Uint8Array][] {
-    const u = this.unsent;
+    const unsent = this.unsent;
     this.unsent = [];
-    return u;
+    return unsent;
   }
 
   close(): void {
@@ -337,7 +337,7 @@ interface Progress {
 type WorkerMessage = { readonly kind: 'ready' } | { readonly kind: 'load-failed'; readonly message: string } | Progress | AttemptReply;
 
 class Reader {
-  private pending: { resolve: (r: AttemptReply | 'timeout') => void; reject: (e: Error) => void; timer: NodeJS.Timeout; progress: (p: Progress) => void } | undefined;
+  private pending: { resolve: (reply: AttemptReply | 'timeout') => void; reject: (e: Error) => void; timer: NodeJS.Timeout; progress: (progress: Progress) => void } | undefined;
   private ended = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly worker: Worker;
@@ -345,10 +345,10 @@ class Reader {
   private constructor(worker: Worker) {
     this.worker = worker;
     worker.unref(); // an idle reader never keeps the process alive
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.kind === 'ready' || m.kind === 'load-failed') return;
-      if (m.kind === 'progress') this.pending?.progress(m);
-      else this.settle((p) => p.resolve(m));
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.kind === 'ready' || msg.kind === 'load-failed') return;
+      if (msg.kind === 'progress') this.pending?.progress(msg);
+      else this.settle((pending) => pending.resolve(msg));
     });
     worker.on('error', (e: Error) => this.fail(e));
     worker.on('exit', (code) => this.fail(new Error(`the HDF5 reader exited (${code})`)));
@@ -366,16 +366,16 @@ class Reader {
         void worker.terminate();
         reject(new Error(`the HDF5 reader did not start within ${HDF5_BOUNDS.startMs} ms`));
       }, HDF5_BOUNDS.startMs);
-      const onMessage = (m: WorkerMessage): void => {
-        if (m.kind !== 'ready' && m.kind !== 'load-failed') return;
+      const onMessage = (msg: WorkerMessage): void => {
+        if (msg.kind !== 'ready' && msg.kind !== 'load-failed') return;
         clearTimeout(timer);
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
-        if (m.kind === 'ready') resolve(new Reader(worker));
+        if (msg.kind === 'ready') resolve(new Reader(worker));
         else {
           void worker.terminate();
-          reject(new Error(m.message));
+          reject(new Error(msg.message));
         }
       };
       const onError = (e: Error): void => {
@@ -390,17 +390,17 @@ class Reader {
   }
 
   /** One attempt, within `timeoutMs`: 'timeout' ends the worker (the library may be spinning). */
-  attempt(req: AttemptRequest, timeoutMs: number, progress: (p: Progress) => void): Promise<AttemptReply | 'timeout'> {
+  attempt(req: AttemptRequest, timeoutMs: number, progress: (update: Progress) => void): Promise<AttemptReply | 'timeout'> {
     if (this.ended) return Promise.reject(new Error('the HDF5 reader has ended'));
     clearTimeout(this.idleTimer);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.end();
-        this.settle((p) => p.resolve('timeout'));
+        this.settle((pending) => pending.resolve('timeout'));
       }, Math.max(0, timeoutMs));
       this.pending = { resolve, reject, timer, progress };
       this.worker.ref();
-      this.worker.postMessage(req, req.pages.map(([, b]) => b.buffer as ArrayBuffer)); // moved, not copied
+      this.worker.postMessage(req, req.pages.map(([, page]) => page.buffer as ArrayBuffer)); // moved, not copied
     });
   }
 
@@ -426,18 +426,18 @@ class Reader {
     return !this.ended;
   }
 
-  private settle(f: (p: NonNullable<Reader['pending']>) => void): void {
-    const p = this.pending;
-    if (p === undefined) return;
+  private settle(action: (pending: NonNullable<Reader['pending']>) => void): void {
+    const pending = this.pending;
+    if (pending === undefined) return;
     this.pending = undefined;
-    clearTimeout(p.timer);
+    clearTimeout(pending.timer);
     this.worker.unref();
-    f(p);
+    action(pending);
   }
 
   private fail(e: Error): void {
     this.ended = true; // the next file starts a new reader
-    this.settle((p) => p.reject(e));
+    this.settle((pending) => pending.reject(e));
   }
 }
 
@@ -446,23 +446,23 @@ let reader: Promise<Reader> | undefined;
 function startedReader(): Promise<Reader> {
   const current = reader;
   if (current !== undefined) {
-    return current.then((r) => (r.alive ? r : restart()), () => restart());
+    return current.then((running) => (running.alive ? running : restart()), () => restart());
   }
   return restart();
 }
 
 function restart(): Promise<Reader> {
-  const p = Reader.start();
-  reader = p;
-  p.catch(() => {
-    if (reader === p) reader = undefined; // a failed start is tried again next time
+  const started = Reader.start();
+  reader = started;
+  started.catch(() => {
+    if (reader === started) reader = undefined; // a failed start is tried again next time
   });
-  return p;
+  return started;
 }
 
-function retire(r: Reader): void {
-  r.end();
-  void reader?.then((cur) => { if (cur === r) reader = undefined; }, () => undefined);
+function retire(retired: Reader): void {
+  retired.end();
+  void reader?.then((cur) => { if (cur === retired) reader = undefined; }, () => undefined);
 }
 
 /**
@@ -486,7 +486,7 @@ function hdf5Worker(): void {
   let errorCount = 0; // lines printed, kept or not: a failed lookup is told by it
   const files = new Map<number, Map<number, Uint8Array>>();
   let counter = 0;
-  let m: H5Module | undefined;
+  let h5module: H5Module | undefined;
 
   interface H5Metadata { type: number; size: number; vlen: boolean; shape: number[] | null; total_size: number }
   interface EmNode { usedBytes: number; contents: unknown; stream_ops: Record<string, unknown> }
@@ -575,7 +575,7 @@ function hdf5Worker(): void {
   const attempt = (h5: H5Module, req: AttemptRequest): AttemptReply => {
     let pages = files.get(req.file);
     if (pages === undefined) files.set(req.file, (pages = new Map()));
-    for (const [i, b] of req.pages) pages.set(i, b);
+    for (const [pageNo, page] of req.pages) pages.set(pageNo, page);
     const P = req.pageBytes;
     const size = req.size;
     const known = pages;
@@ -591,16 +591,16 @@ function hdf5Worker(): void {
       if (served > req.servedBytesPerAttempt) stopped ??= `the HDF5 library read more than ${req.servedBytesPerAttempt} bytes of the file in one attempt`;
       if (h5.HEAPU8.length > req.heapBytes) stopped ??= `the HDF5 library grew its heap past ${req.heapBytes} bytes on this file`;
       if (stopped !== undefined) throw new h5.FS.ErrnoError(EIO);
-      for (let p = Math.floor(start / P); p * P < end; p++) {
-        if (!known.has(p)) {
+      for (let page = Math.floor(start / P); page * P < end; page++) {
+        if (!known.has(page)) {
           missing.push({ start, end });
           throw new h5.FS.ErrnoError(EIO);
         }
       }
       for (let at = start; at < end; ) {
-        const p = Math.floor(at / P);
-        const page = known.get(p) as Uint8Array;
-        const from = at - p * P;
+        const pageNo = Math.floor(at / P);
+        const page = known.get(pageNo) as Uint8Array;
+        const from = at - pageNo * P;
         const n = Math.min(end - at, page.length - from);
         into.set(page.subarray(from, from + n), offset + (at - start));
         at += n;
@@ -685,8 +685,8 @@ function hdf5Worker(): void {
   const innermost = (lines: readonly string[]): string | undefined => {
     let reason: string | undefined;
     for (const line of lines) {
-      const r = /#\d+:.*? in [\w.]+\(\): (.*)$/.exec(line);
-      if (r?.[1] !== undefined) reason = r[1].trim();
+      const match = /#\d+:.*? in [\w.]+\(\): (.*)$/.exec(line);
+      if (match?.[1] !== undefined) reason = match[1].trim();
     }
     return reason?.slice(0, 300);
   };
@@ -704,7 +704,7 @@ function hdf5Worker(): void {
     }))
     .then(
       (h5) => {
-        m = h5;
+        h5module = h5;
         port.postMessage({ kind: 'ready' });
       },
       (e: unknown) => port.postMessage({ kind: 'load-failed', message: message(e) }),
@@ -715,8 +715,8 @@ function hdf5Worker(): void {
       files.delete(req.file);
       return;
     }
-    if (m === undefined) return;
-    const reply = attempt(m, req);
+    if (h5module === undefined) return;
+    const reply = attempt(h5module, req);
     if (reply.kind !== 'missing') files.delete(req.file);
     port.postMessage(reply);
   });

@@ -81,53 +81,53 @@ export async function inspectSource(source: ByteSource, opts: InspectOptions = {
   if (format === 'hdf5') return primary;
   const at = await hdf5SignatureAt(source);
   if (at === undefined) return primary;
-  const h = await inspectHdf5(source, lim);
+  const hdf5 = await inspectHdf5(source, lim);
   const tag = `(HDF5 after a ${at}-byte user block)`;
-  return { ...primary, findings: [...primary.findings, ...h.findings.map((f) => ({ ...f, path: `${tag}${f.path === undefined ? '' : `!${f.path}`}` }))] } as Inspection;
+  return { ...primary, findings: [...primary.findings, ...hdf5.findings.map((finding) => ({ ...finding, path: `${tag}${finding.path === undefined ? '' : `!${finding.path}`}` }))] } as Inspection;
 }
 
 async function inspectAs(format: ModelFormat, source: ByteSource, lim: InspectLimits, opts: InspectOptions): Promise<Inspection> {
   switch (format) {
     case 'gguf': {
-      const r = await inspectGguf(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      const result = await inspectGguf(source, lim);
+      return { format, findings: result.findings, meta: result.meta };
     }
     case 'safetensors': {
-      const r = await inspectSafetensors(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      const result = await inspectSafetensors(source, lim);
+      return { format, findings: result.findings, meta: result.meta };
     }
     case 'zip':
     case 'pytorch-zip': {
-      const r = await inspectArchive(source, { limits: lim });
-      return { format: r.pytorch ? 'pytorch-zip' : 'zip', findings: r.findings, meta: r.meta };
+      const result = await inspectArchive(source, { limits: lim });
+      return { format: result.pytorch ? 'pytorch-zip' : 'zip', findings: result.findings, meta: result.meta };
     }
     case 'pickle': {
-      const r = await walkPickleSource(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      const result = await walkPickleSource(source, lim);
+      return { format, findings: result.findings, meta: result.meta };
     }
     case 'onnx': {
-      const r = await inspectOnnx(source, lim);
+      const result = await inspectOnnx(source, lim);
       // ONNX and a TensorFlow SavedModel are both protobufs whose first field can be the same
       // `08 01`: bytes TF would load as a SavedModel can pass for ONNX. Walked as one too, the
       // graph ops it would run are reported.
       const tf = await inspectSavedModel(source, lim);
-      return { format, findings: [...r.findings, ...tf.findings.filter((f) => f.kind === 'dangerous-op').map((f) => ({ ...f, detail: `read as a TensorFlow SavedModel: ${f.detail}` }))], meta: r.meta };
+      return { format, findings: [...result.findings, ...tf.findings.filter((finding) => finding.kind === 'dangerous-op').map((finding) => ({ ...finding, detail: `read as a TensorFlow SavedModel: ${finding.detail}` }))], meta: result.meta };
     }
     case 'tar': {
-      const r = await inspectTar(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      const result = await inspectTar(source, lim);
+      return { format, findings: result.findings, meta: result.meta };
     }
     case 'npy': {
-      const r = await inspectNpy(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      const result = await inspectNpy(source, lim);
+      return { format, findings: result.findings, meta: result.meta };
     }
     case 'hdf5': {
-      const r = await inspectHdf5(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      const result = await inspectHdf5(source, lim);
+      return { format, findings: result.findings, meta: result.meta };
     }
     case 'savedmodel': {
-      const r = await inspectSavedModel(source, lim);
-      return { format, findings: r.findings, meta: r.meta };
+      const result = await inspectSavedModel(source, lim);
+      return { format, findings: result.findings, meta: result.meta };
     }
     case '7z':
       return inspectWith7z(source, lim, opts.depth ?? 0, '7z');
@@ -146,7 +146,7 @@ async function inspectAs(format: ModelFormat, source: ByteSource, lim: InspectLi
 async function inspectCompressed(source: ByteSource, lim: InspectLimits, depth: number): Promise<Inspection> {
   const head = await source.read(0, 16);
   const codec = compressionOf(head) ?? 'unknown';
-  const only = (f: Finding): Inspection => ({ format: 'compressed', findings: [f], meta: { codec } });
+  const only = (finding: Finding): Inspection => ({ format: 'compressed', findings: [finding], meta: { codec } });
   if (codec === 'bz2' || codec === 'xz' || codec === 'lzma') return inspectWith7z(source, lim, depth, codec);
   if (codec !== 'gzip' && codec !== 'zlib') return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream is not decompressed by this scanner: what it holds (joblib writes pickles this way) was not read` });
   if (depth >= MAX_UNWRAP) return only({ kind: 'not-inspected', severity: 'high', detail: `a ${codec} stream inside a compressed stream is not unwrapped` });
@@ -156,10 +156,10 @@ async function inspectCompressed(source: ByteSource, lim: InspectLimits, depth: 
   // A stream that breaks part-way still gave a loader its first bytes: what inflated is inspected.
   if (r0.error !== undefined) findings.push({ kind: 'malformed', severity: 'medium', detail: `${codec} stream is truncated or corrupt after ${r0.bytes.length} bytes: ${r0.error}` });
   if (r0.capped) findings.push({ kind: 'limit', severity: 'high', detail: `${codec} stream inflates past ${lim.compressedBytes} bytes: the rest was not inspected` });
-  const r = await inspectSource(bufferSource(r0.bytes), { limits: lim, depth: depth + 1 });
-  findings.unshift(...r.findings.map((f) => ({ ...f, path: `(${codec})${f.path === undefined ? '' : `!${f.path}`}` })));
-  if (r.format === 'unknown') findings.push({ kind: 'not-inspected', severity: 'high', detail: `the ${codec} stream holds ${r0.bytes.length} bytes in no format this scanner reads` });
-  return { format: 'compressed', findings, meta: { codec, inner: r.format, bytes: r0.bytes.length } };
+  const nested = await inspectSource(bufferSource(r0.bytes), { limits: lim, depth: depth + 1 });
+  findings.unshift(...nested.findings.map((finding) => ({ ...finding, path: `(${codec})${finding.path === undefined ? '' : `!${finding.path}`}` })));
+  if (nested.format === 'unknown') findings.push({ kind: 'not-inspected', severity: 'high', detail: `the ${codec} stream holds ${r0.bytes.length} bytes in no format this scanner reads` });
+  return { format: 'compressed', findings, meta: { codec, inner: nested.format, bytes: r0.bytes.length } };
 }
 
 /**
@@ -170,29 +170,29 @@ async function inspectCompressed(source: ByteSource, lim: InspectLimits, depth: 
 async function inspectWith7z(source: ByteSource, lim: InspectLimits, depth: number, kind: '7z' | 'bz2' | 'xz' | 'lzma'): Promise<Inspection> {
   const format = kind === '7z' ? '7z' : 'compressed';
   const meta: Record<string, unknown> = kind === '7z' ? {} : { codec: kind };
-  const only = (f: Finding): Inspection => ({ format, findings: [f], meta });
+  const only = (finding: Finding): Inspection => ({ format, findings: [finding], meta });
   const what = kind === '7z' ? 'a 7z archive' : `a ${kind} stream`;
   if (depth >= MAX_UNWRAP) return only({ kind: 'not-inspected', severity: 'high', detail: `${what} inside a compressed stream or archive is not unwrapped` });
   if (source.size > lim.sevenZipBytes) return only({ kind: 'limit', severity: 'high', detail: `${what} of ${source.size} bytes is more than the ${lim.sevenZipBytes} read to unpack it` });
-  const r = await unpackWith7z(await source.read(0, source.size), { maxBytes: lim.compressedBytes, maxEntries: lim.sevenZipEntries, timeMs: lim.sevenZipTimeMs });
-  if (!r.ok) return only({ kind: r.why, severity: 'high', detail: `${what}: ${r.detail}` });
+  const unpacked = await unpackWith7z(await source.read(0, source.size), { maxBytes: lim.compressedBytes, maxEntries: lim.sevenZipEntries, timeMs: lim.sevenZipTimeMs });
+  if (!unpacked.ok) return only({ kind: unpacked.why, severity: 'high', detail: `${what}: ${unpacked.detail}` });
   const findings: Finding[] = [];
   const members: string[] = [];
-  for (const m of r.value.members) {
-    const at = kind === '7z' ? m.name : `(${kind})`;
-    members.push(m.name);
-    if (m.encrypted) {
+  for (const member of unpacked.value.members) {
+    const at = kind === '7z' ? member.name : `(${kind})`;
+    members.push(member.name);
+    if (member.encrypted) {
       findings.push({ kind: 'not-inspected', severity: 'high', path: at, detail: 'an encrypted member: what it holds was not read' });
       continue;
     }
-    const inner = await inspectSource(bufferSource(m.bytes), { limits: lim, depth: depth + 1 });
-    findings.push(...inner.findings.map((f) => ({ ...f, path: `${at}${f.path === undefined ? '' : `!${f.path}`}` })));
-    if (inner.format === 'unknown' && (kind !== '7z' || coverageOf('unknown', [], m.name).codeCapable)) {
-      findings.push({ kind: 'not-inspected', severity: 'high', path: at, detail: `${m.bytes.length} bytes in no format this scanner reads` });
+    const inner = await inspectSource(bufferSource(member.bytes), { limits: lim, depth: depth + 1 });
+    findings.push(...inner.findings.map((finding) => ({ ...finding, path: `${at}${finding.path === undefined ? '' : `!${finding.path}`}` })));
+    if (inner.format === 'unknown' && (kind !== '7z' || coverageOf('unknown', [], member.name).codeCapable)) {
+      findings.push({ kind: 'not-inspected', severity: 'high', path: at, detail: `${member.bytes.length} bytes in no format this scanner reads` });
     }
   }
-  if (r.value.capped) findings.push({ kind: 'limit', severity: 'high', detail: `${what} unpacks past ${lim.compressedBytes} bytes: the rest was not inspected` });
-  else if (r.value.error !== undefined) findings.push({ kind: 'malformed', severity: 'high', detail: `7-Zip: ${r.value.error.replace(/\s+/g, ' ').slice(0, 300)}` });
+  if (unpacked.value.capped) findings.push({ kind: 'limit', severity: 'high', detail: `${what} unpacks past ${lim.compressedBytes} bytes: the rest was not inspected` });
+  else if (unpacked.value.error !== undefined) findings.push({ kind: 'malformed', severity: 'high', detail: `7-Zip: ${unpacked.value.error.replace(/\s+/g, ' ').slice(0, 300)}` });
   return { format, findings, meta: { ...meta, members: members.slice(0, 100) } };
 }
 
@@ -204,7 +204,7 @@ const INFLATE_CHUNK = 64 * 1024;
  * output bytes: a bomb costs `cap` of memory and the time to inflate that much, never more.
  */
 async function inflateCapped(source: ByteSource, codec: 'gzip' | 'zlib', cap: number): Promise<{ bytes: Buffer; capped: boolean; error?: string }> {
-  const z = codec === 'gzip' ? createGunzip() : createInflate();
+  const inflater = codec === 'gzip' ? createGunzip() : createInflate();
   // One buffer of the cap, written in place: its pages cost memory only as output fills them,
   // and no concatenation doubles the peak at the end.
   let out: Buffer | undefined;
@@ -212,30 +212,30 @@ async function inflateCapped(source: ByteSource, codec: 'gzip' | 'zlib', cap: nu
   let capped = false;
   let error: string | undefined;
   // 'close' comes last on every path: after the end, after an error, after destroy().
-  const closed = new Promise<void>((resolve) => z.once('close', resolve));
-  z.on('data', (b: Buffer) => {
+  const closed = new Promise<void>((resolve) => inflater.once('close', resolve));
+  inflater.on('data', (chunk: Buffer) => {
     if (capped) return;
     out ??= Buffer.allocUnsafeSlow(cap);
     const room = cap - size;
-    if (b.length > room) {
-      b.copy(out, size, 0, room);
+    if (chunk.length > room) {
+      chunk.copy(out, size, 0, room);
       size = cap;
       capped = true;
-      z.destroy();
+      inflater.destroy();
       return;
     }
-    b.copy(out, size);
-    size += b.length;
+    chunk.copy(out, size);
+    size += chunk.length;
   });
-  z.on('error', (e) => {
+  inflater.on('error', (e) => {
     error = e.message;
   });
-  for (let at = 0; at < source.size && !z.destroyed; at += INFLATE_CHUNK) {
+  for (let at = 0; at < source.size && !inflater.destroyed; at += INFLATE_CHUNK) {
     const chunk = await source.read(at, INFLATE_CHUNK);
-    if (z.destroyed) break;
-    await Promise.race([new Promise<void>((resolve) => z.write(chunk, () => resolve())), closed]);
+    if (inflater.destroyed) break;
+    await Promise.race([new Promise<void>((resolve) => inflater.write(chunk, () => resolve())), closed]);
   }
-  if (!z.destroyed) z.end();
+  if (!inflater.destroyed) inflater.end();
   await closed;
   return { bytes: out === undefined ? Buffer.alloc(0) : out.subarray(0, size), capped, ...(error === undefined ? {} : { error }) };
 }
@@ -243,7 +243,7 @@ async function inflateCapped(source: ByteSource, codec: 'gzip' | 'zlib', cap: nu
 /** The most severe finding's severity, or undefined when there are none. */
 export function worstSeverity(findings: readonly Finding[]): Finding['severity'] | undefined {
   const order = ['critical', 'high', 'medium', 'low', 'info'] as const;
-  return order.find((s) => findings.some((f) => f.severity === s));
+  return order.find((severity) => findings.some((finding) => finding.severity === severity));
 }
 
 function unreadable(detail: string): Inspection {

@@ -63,14 +63,14 @@ export class Window {
   }
   /** A varint at `pos` (after ensure): its value and length. */
   varint(pos: number): [number, number] {
-    let v = 0;
+    let value = 0;
     let mul = 1;
     for (let i = 0; i < 10; i++) {
-      const b = this.buf[pos - this.start + i];
-      if (b === undefined) throw new Stop('malformed', `varint at byte ${pos} runs past the end`);
-      v += (b & 0x7f) * mul;
+      const byte = this.buf[pos - this.start + i];
+      if (byte === undefined) throw new Stop('malformed', `varint at byte ${pos} runs past the end`);
+      value += (byte & 0x7f) * mul;
       mul *= 128;
-      if ((b & 0x80) === 0) return [v, i + 1];
+      if ((byte & 0x80) === 0) return [value, i + 1];
     }
     throw new Stop('malformed', `varint at byte ${pos} is longer than 10 bytes`);
   }
@@ -81,31 +81,31 @@ export class Window {
 
 /** True when a location leaves the directory it is relative to, or is not relative at all. */
 export function escapesDirectory(location: string): boolean {
-  const p = location.replaceAll('\\', '/');
-  if (p.startsWith('/') || /^[A-Za-z]:/.test(p) || p.includes('\0')) return true;
-  const norm = posix.normalize(p);
+  const normalized = location.replaceAll('\\', '/');
+  if (normalized.startsWith('/') || /^[A-Za-z]:/.test(normalized) || normalized.includes('\0')) return true;
+  const norm = posix.normalize(normalized);
   return norm === '..' || norm.startsWith('../');
 }
 
 /** True when a source starts like an ONNX ModelProto: `ir_version` first, then a `graph` field. */
 export async function isOnnx(source: ByteSource): Promise<boolean> {
-  const w = new Window(source, 64);
+  const window = new Window(source, 64);
   let pos = 0;
   try {
     for (let i = 0; i < 32 && pos < source.size; i++) {
-      await w.ensure(pos, 20);
-      const [tag, tl] = w.varint(pos);
+      await window.ensure(pos, 20);
+      const [tag, tl] = window.varint(pos);
       const field = Math.floor(tag / 8);
       const wire = tag % 8;
       if (i === 0 && tag !== 0x08) return false;
       if (!MODEL_FIELDS.has(field)) return false;
       pos += tl;
       if (wire === 0) {
-        const [v, vl] = w.varint(pos);
-        if (i === 0 && (v < 1 || v > 100)) return false;
+        const [value, vl] = window.varint(pos);
+        if (i === 0 && (value < 1 || value > 100)) return false;
         pos += vl;
       } else if (wire === 2) {
-        const [len, ll] = w.varint(pos);
+        const [len, ll] = window.varint(pos);
         pos += ll;
         if (pos + len > source.size) return false;
         if (field === 7) return true;
@@ -134,7 +134,7 @@ export async function inspectOnnx(source: ByteSource, limits: Partial<InspectLim
   const findings: Finding[] = [];
   const meta: OnnxMeta = { initializers: 0, externalData: [] };
   const ops = newOpState();
-  const w = new Window(source, lim.onnxWindow);
+  const window = new Window(source, lim.onnxWindow);
   type Frame = {
     msg: Msg;
     end: number;
@@ -152,8 +152,8 @@ export async function inspectOnnx(source: ByteSource, limits: Partial<InspectLim
   let pos = 0;
   let fields = 0;
   const readString = async (at: number, len: number): Promise<string> => {
-    await w.ensure(at, Math.min(len, lim.onnxString));
-    return w.slice(at, Math.min(len, lim.onnxString)).toString('utf8');
+    await window.ensure(at, Math.min(len, lim.onnxString));
+    return window.slice(at, Math.min(len, lim.onnxString)).toString('utf8');
   };
   try {
     while (stack.length > 0) {
@@ -172,21 +172,21 @@ export async function inspectOnnx(source: ByteSource, limits: Partial<InspectLim
         continue;
       }
       if (++fields > lim.onnxFields) throw new Stop('limit', `more than ${lim.onnxFields} protobuf fields`);
-      await w.ensure(pos, 20);
-      const [tag, tl] = w.varint(pos);
+      await window.ensure(pos, 20);
+      const [tag, tl] = window.varint(pos);
       const field = Math.floor(tag / 8);
       const wire = tag % 8;
       const fieldAt = pos;
       pos += tl;
       if (field === 0) throw new Stop('malformed', `field number 0 at byte ${fieldAt}`);
       if (wire === 0) {
-        const [v, vl] = w.varint(pos);
-        if (frame.msg === 'model' && field === 1) meta.irVersion = v;
+        const [value, vl] = window.varint(pos);
+        if (frame.msg === 'model' && field === 1) meta.irVersion = value;
         pos += vl;
       } else if (wire === 1) pos += 8;
       else if (wire === 5) pos += 4;
       else if (wire === 2) {
-        const [len, ll] = w.varint(pos);
+        const [len, ll] = window.varint(pos);
         pos += ll;
         if (pos + len > frame.end) throw new Stop('malformed', `field ${field} of a ${frame.msg} at byte ${fieldAt} claims ${len} bytes, past its message`);
         const child = CHILDREN[frame.msg][field];
@@ -200,8 +200,8 @@ export async function inspectOnnx(source: ByteSource, limits: Partial<InspectLim
         if (frame.msg === 'tensor' && field === 8) frame.name = await readString(pos, len);
         if (frame.msg === 'tensor' && field === 13) {
           if (len > 2 * lim.onnxString) throw new Stop('limit', `external_data entry of ${len} bytes`);
-          await w.ensure(pos, len);
-          const entry = parseEntry(w.slice(pos, len));
+          await window.ensure(pos, len);
+          const entry = parseEntry(window.slice(pos, len));
           if (entry?.key === 'location') frame.locations?.push(entry.value);
         }
         if (frame.msg === 'node') {
@@ -271,31 +271,31 @@ function endNode(frame: { name?: string; op?: string; domain?: string; attrs?: M
     }
     return;
   }
-  let d = ops.custom.get(domain) ?? (ops.custom.size >= MAX_CUSTOM_DOMAINS ? ops.custom.get(OVERFLOW) : undefined);
-  if (d === undefined) {
-    d = { nodes: 0, ops: new Map() };
-    ops.custom.set(ops.custom.size >= MAX_CUSTOM_DOMAINS ? OVERFLOW : domain, d);
+  let stats = ops.custom.get(domain) ?? (ops.custom.size >= MAX_CUSTOM_DOMAINS ? ops.custom.get(OVERFLOW) : undefined);
+  if (stats === undefined) {
+    stats = { nodes: 0, ops: new Map() };
+    ops.custom.set(ops.custom.size >= MAX_CUSTOM_DOMAINS ? OVERFLOW : domain, stats);
   }
-  d.nodes++;
-  const seen = d.ops.get(op);
-  if (seen !== undefined) d.ops.set(op, seen + 1);
+  stats.nodes++;
+  const seen = stats.ops.get(op);
+  if (seen !== undefined) stats.ops.set(op, seen + 1);
   else if (ops.kinds < MAX_CUSTOM_OPS) {
-    d.ops.set(op, 1);
+    stats.ops.set(op, 1);
     ops.kinds++;
   } // past the cap a node is only counted: never taken for a local function
 }
 
 /** Findings for the operators seen: each custom domain once, Python operators, unused custom opsets. */
 function judgeOps(ops: OpState, findings: Finding[]): void {
-  for (const p of ops.pyops) {
+  for (const pyop of ops.pyops) {
     findings.push({
       kind: 'dangerous-op', severity: 'critical',
-      detail: `PyOp node ${JSON.stringify(p.node.slice(0, 200))} (domain ${JSON.stringify(p.domain.slice(0, 200))}) names Python module ${JSON.stringify(p.module.slice(0, 200))}, class ${JSON.stringify(p.cls.slice(0, 200))}: onnxruntime built with language interop ops imports and runs it`,
+      detail: `PyOp node ${JSON.stringify(pyop.node.slice(0, 200))} (domain ${JSON.stringify(pyop.domain.slice(0, 200))}) names Python module ${JSON.stringify(pyop.module.slice(0, 200))}, class ${JSON.stringify(pyop.cls.slice(0, 200))}: onnxruntime built with language interop ops imports and runs it`,
     });
   }
   if (ops.pyopCount > ops.pyops.length) findings.push({ kind: 'dangerous-op', severity: 'critical', detail: `and ${ops.pyopCount - ops.pyops.length} more PyOp nodes` });
   if (ops.pythonOps > 0) {
-    const named = ops.pythonFuncs.size > 0 ? ` (${[...ops.pythonFuncs].map((f) => JSON.stringify(f)).join(', ')})` : '';
+    const named = ops.pythonFuncs.size > 0 ? ` (${[...ops.pythonFuncs].map((fn) => JSON.stringify(fn)).join(', ')})` : '';
     findings.push({
       kind: 'dangerous-op', severity: 'high',
       detail: `${ops.pythonOps} com.microsoft PythonOp/PythonOpGrad node(s)${named}: onnxruntime training calls the Python torch.autograd.Function registered under that name`,
@@ -303,10 +303,10 @@ function judgeOps(ops: OpState, findings: Finding[]): void {
   }
   let reported = 0;
   let unreported = 0;
-  for (const [domain, d] of ops.custom) {
-    const own = [...d.ops].filter(([op]) => !ops.functions.has(`${domain}\0${op}`));
-    const local = [...d.ops].reduce((n, [op, c]) => n + (ops.functions.has(`${domain}\0${op}`) ? c : 0), 0);
-    const nodes = d.nodes - local;
+  for (const [domain, stats] of ops.custom) {
+    const own = [...stats.ops].filter(([op]) => !ops.functions.has(`${domain}\0${op}`));
+    const local = [...stats.ops].reduce((sum, [op, count]) => sum + (ops.functions.has(`${domain}\0${op}`) ? count : 0), 0);
+    const nodes = stats.nodes - local;
     if (nodes <= 0) continue;
     if (++reported > 50) {
       unreported += nodes;
@@ -320,8 +320,8 @@ function judgeOps(ops: OpState, findings: Finding[]): void {
     });
   }
   if (unreported > 0) findings.push({ kind: 'dangerous-op', severity: 'high', detail: `and ${unreported} more nodes in ${reported - 50} more custom operator domains` });
-  const functionDomains = new Set([...ops.functions].map((f) => f.slice(0, f.indexOf('\0'))));
-  const pyopDomains = new Set(ops.pyops.map((p) => p.domain));
+  const functionDomains = new Set([...ops.functions].map((key) => key.slice(0, key.indexOf('\0'))));
+  const pyopDomains = new Set(ops.pyops.map((pyop) => pyop.domain));
   for (const domain of ops.opsets) {
     if (STANDARD_ONNX_DOMAINS.has(domain) || ops.custom.has(domain) || functionDomains.has(domain) || pyopDomains.has(domain)) continue;
     findings.push({ kind: 'dangerous-op', severity: 'low', detail: `opset_import declares custom operator domain ${JSON.stringify(domain.slice(0, 200))}, which no node uses` });
@@ -349,27 +349,27 @@ function endTensor(frame: { name?: string; locations?: string[] }, findings: Fin
 }
 
 /** A StringStringEntryProto: key (1) and value (2). */
-function parseEntry(b: Buffer): { key: string; value: string } | undefined {
+function parseEntry(buf: Buffer): { key: string; value: string } | undefined {
   let key = '';
   let value = '';
-  let p = 0;
-  while (p < b.length) {
-    const tag = b[p++] as number;
+  let pos = 0;
+  while (pos < buf.length) {
+    const tag = buf[pos++] as number;
     if (tag !== 0x0a && tag !== 0x12) return undefined;
     let len = 0;
     let mul = 1;
     for (;;) {
-      const c = b[p++];
-      if (c === undefined || mul > 2 ** 28) return undefined;
-      len += (c & 0x7f) * mul;
+      const byte = buf[pos++];
+      if (byte === undefined || mul > 2 ** 28) return undefined;
+      len += (byte & 0x7f) * mul;
       mul *= 128;
-      if ((c & 0x80) === 0) break;
+      if ((byte & 0x80) === 0) break;
     }
-    if (p + len > b.length) return undefined;
-    const s = b.toString('utf8', p, p + len);
-    if (tag === 0x0a) key = s;
-    else value = s;
-    p += len;
+    if (pos + len > buf.length) return undefined;
+    const text = buf.toString('utf8', pos, pos + len);
+    if (tag === 0x0a) key = text;
+    else value = text;
+    pos += len;
   }
   return { key, value };
 }

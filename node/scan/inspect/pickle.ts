@@ -47,13 +47,13 @@ class Stop extends Error {
 }
 
 /** Opcodes a protocol 0 or 1 pickle starts with (it has no PROTO to announce it). */
-export const PROTO0_START = new Set('(ci]})NILFSVUTXJKMGPBC'.split('').map((c) => c.charCodeAt(0)));
+export const PROTO0_START = new Set('(ci]})NILFSVUTXJKMGPBC'.split('').map((char) => char.charCodeAt(0)));
 
 /** Whether the byte at `pos` can start a pickle: PROTO 0–5, or an opcode protocol 0/1 starts with. */
 function startsPickle(bytes: Buffer, pos: number): boolean {
-  const b = bytes[pos];
-  if (b === undefined) return false;
-  return b === 0x80 ? (bytes[pos + 1] ?? 0xff) <= 5 : PROTO0_START.has(b);
+  const byte = bytes[pos];
+  if (byte === undefined) return false;
+  return byte === 0x80 ? (bytes[pos + 1] ?? 0xff) <= 5 : PROTO0_START.has(byte);
 }
 
 /** The magic number torch.save's legacy format pickles first: 0x1950a86a20f9469cfc6c. */
@@ -67,31 +67,31 @@ const PY_SPACE = /^[ \t\n\r\x0b\x0c]*|[ \t\n\r\x0b\x0c]*$/g;
  * single underscores between digits. Undefined when Python would raise, or past 2^53.
  */
 export function pythonInt(line: Buffer): number | undefined {
-  const t = line.toString('latin1').replace(PY_SPACE, '');
-  if (!/^[+-]?\d+(?:_\d+)*$/.test(t)) return undefined;
-  const v = Number(t.replace(/_/g, ''));
-  return Number.isSafeInteger(v) ? v : undefined;
+  const text = line.toString('latin1').replace(PY_SPACE, '');
+  if (!/^[+-]?\d+(?:_\d+)*$/.test(text)) return undefined;
+  const value = Number(text.replace(/_/g, ''));
+  return Number.isSafeInteger(value) ? value : undefined;
 }
 
 /** A whole number pushed by one opcode (INT, LONG, BININT*, LONG1/4), or undefined. */
-function intValue(p: Buffer): { value: bigint; end: number } | undefined {
-  const op = p[0];
-  const le = (b: Buffer): bigint => {
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i] as number);
-    return b.length > 0 && ((b[b.length - 1] as number) & 0x80) !== 0 ? v - (1n << BigInt(8 * b.length)) : v;
+function intValue(data: Buffer): { value: bigint; end: number } | undefined {
+  const op = data[0];
+  const le = (raw: Buffer): bigint => {
+    let value = 0n;
+    for (let i = raw.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(raw[i] as number);
+    return raw.length > 0 && ((raw[raw.length - 1] as number) & 0x80) !== 0 ? value - (1n << BigInt(8 * raw.length)) : value;
   };
   if (op === 0x49 || op === 0x4c) { // INT, LONG: decimal text, LONG with a trailing L
-    const nl = p.indexOf(0x0a, 1);
+    const nl = data.indexOf(0x0a, 1);
     if (nl < 0) return undefined;
-    const t = p.toString('latin1', 1, nl).replace(PY_SPACE, '').replace(/L$/, '');
-    return /^[+-]?\d+(?:_\d+)*$/.test(t) ? { value: BigInt(t.replace(/_/g, '')), end: nl + 1 } : undefined;
+    const text = data.toString('latin1', 1, nl).replace(PY_SPACE, '').replace(/L$/, '');
+    return /^[+-]?\d+(?:_\d+)*$/.test(text) ? { value: BigInt(text.replace(/_/g, '')), end: nl + 1 } : undefined;
   }
-  if (op === 0x4a && p.length >= 5) return { value: BigInt(p.readInt32LE(1)), end: 5 }; // BININT
-  if (op === 0x4b && p.length >= 2) return { value: BigInt(p[1] as number), end: 2 }; // BININT1
-  if (op === 0x4d && p.length >= 3) return { value: BigInt(p.readUInt16LE(1)), end: 3 }; // BININT2
-  if (op === 0x8a && p.length >= 2) { const n = p[1] as number; return p.length >= 2 + n ? { value: le(p.subarray(2, 2 + n)), end: 2 + n } : undefined; } // LONG1
-  if (op === 0x8b && p.length >= 5) { const n = p.readInt32LE(1); return n >= 0 && p.length >= 5 + n && n <= 64 ? { value: le(p.subarray(5, 5 + n)), end: 5 + n } : undefined; } // LONG4
+  if (op === 0x4a && data.length >= 5) return { value: BigInt(data.readInt32LE(1)), end: 5 }; // BININT
+  if (op === 0x4b && data.length >= 2) return { value: BigInt(data[1] as number), end: 2 }; // BININT1
+  if (op === 0x4d && data.length >= 3) return { value: BigInt(data.readUInt16LE(1)), end: 3 }; // BININT2
+  if (op === 0x8a && data.length >= 2) { const n = data[1] as number; return data.length >= 2 + n ? { value: le(data.subarray(2, 2 + n)), end: 2 + n } : undefined; } // LONG1
+  if (op === 0x8b && data.length >= 5) { const n = data.readInt32LE(1); return n >= 0 && data.length >= 5 + n && n <= 64 ? { value: le(data.subarray(5, 5 + n)), end: 5 + n } : undefined; } // LONG4
   return undefined;
 }
 
@@ -99,24 +99,24 @@ function intValue(p: Buffer): { value: bigint; end: number } | undefined {
  * Whether one pickle (its bytes, STOP included) is the legacy torch.save magic number in any
  * encoding: PROTO, FRAME and memo opcodes around exactly one whole number that equals it.
  */
-function isTorchLegacyMagic(p: Buffer): boolean {
+function isTorchLegacyMagic(data: Buffer): boolean {
   let i = 0;
   let value: bigint | undefined;
-  while (i < p.length) {
-    const op = p[i] as number;
-    if (op === 0x2e) return value === TORCH_LEGACY_MAGIC_VALUE && i === p.length - 1;
+  while (i < data.length) {
+    const op = data[i] as number;
+    if (op === 0x2e) return value === TORCH_LEGACY_MAGIC_VALUE && i === data.length - 1;
     if (op === 0x80) i += 2; // PROTO
     else if (op === 0x95) i += 9; // FRAME
     else if (op === 0x94) i += 1; // MEMOIZE
     else if (op === 0x71) i += 2; // BINPUT
     else if (op === 0x72) i += 5; // LONG_BINPUT
-    else if (op === 0x70) { const nl = p.indexOf(0x0a, i); if (nl < 0) return false; i = nl + 1; } // PUT
+    else if (op === 0x70) { const nl = data.indexOf(0x0a, i); if (nl < 0) return false; i = nl + 1; } // PUT
     else {
       if (value !== undefined) return false;
-      const v = intValue(p.subarray(i));
-      if (v === undefined) return false;
-      value = v.value;
-      i += v.end;
+      const parsed = intValue(data.subarray(i));
+      if (parsed === undefined) return false;
+      value = parsed.value;
+      i += parsed.end;
     }
   }
   return false;
@@ -154,9 +154,9 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
   let pos = 0;
   let needsMore = false;
   const blobs: { at: number; bytes: Buffer }[] = [];
-  const blob = (b: Buffer, at: number): Buffer => {
-    if (b.length >= 2 && blobs.length < MAX_BLOBS) blobs.push({ at, bytes: b });
-    return b;
+  const blob = (raw: Buffer, at: number): Buffer => {
+    if (raw.length >= 2 && blobs.length < MAX_BLOBS) blobs.push({ at, bytes: raw });
+    return raw;
   };
   const end = bytes.length;
   let legacy = bytes.subarray(0, TORCH_LEGACY_MAGIC.length).equals(TORCH_LEGACY_MAGIC);
@@ -171,17 +171,17 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
   const i32 = (op: number): number => (need(4, op), (pos += 4), bytes.readInt32LE(pos - 4));
   const u64 = (op: number): number => {
     need(8, op);
-    const v = bytes.readBigUInt64LE(pos);
+    const len = bytes.readBigUInt64LE(pos);
     pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Stop('malformed', `length ${v} is impossible`, pos - 8);
-    return Number(v);
+    if (len > BigInt(Number.MAX_SAFE_INTEGER)) throw new Stop('malformed', `length ${len} is impossible`, pos - 8);
+    return Number(len);
   };
   const line = (op: number): Buffer => {
     const nl = bytes.indexOf(0x0a, pos);
     if (nl < 0) throw new Stop('truncated', `opcode 0x${op.toString(16)} has no end of line`, pos);
-    const b = bytes.subarray(pos, nl);
+    const raw = bytes.subarray(pos, nl);
     pos = nl + 1;
-    return b;
+    return raw;
   };
   const take = (n: number, op: number): Buffer => {
     need(n, op);
@@ -189,19 +189,19 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
     return bytes.subarray(pos - n, pos);
   };
   /** Protocol 2 writes bytes as `_codecs.encode(text, 'latin1')`: the text's code points are the bytes. */
-  const latin1Blob = (b: Buffer, at: number): Buffer => {
-    if (blobs.length < MAX_BLOBS && b.length >= 2) {
-      const t = b.toString('utf8');
+  const latin1Blob = (raw: Buffer, at: number): Buffer => {
+    if (blobs.length < MAX_BLOBS && raw.length >= 2) {
+      const decoded = raw.toString('utf8');
       // eslint-disable-next-line no-control-regex -- any code point up to U+00FF is one byte
-      if (/^[\u0000-\u00ff]*$/.test(t)) blob(Buffer.from(t, 'latin1'), at);
+      if (/^[\u0000-\u00ff]*$/.test(decoded)) blob(Buffer.from(decoded, 'latin1'), at);
     }
-    return b;
+    return raw;
   };
-  const text = (b: Buffer, encoding: 'utf8' | 'latin1'): Val => (b.length <= lim.pickleString ? b.toString(encoding) : OTHER);
+  const text = (raw: Buffer, encoding: 'utf8' | 'latin1'): Val => (raw.length <= lim.pickleString ? raw.toString(encoding) : OTHER);
 
-  const push = (v: Val): void => {
+  const push = (value: Val): void => {
     if (stack.length + marks.length >= lim.pickleStack) throw new Stop('limit', `stack deeper than ${lim.pickleStack}`, pos);
-    stack.push(v);
+    stack.push(value);
   };
   const base = (): number => marks[marks.length - 1] ?? 0;
   const pop = (op: number): Val => {
@@ -214,25 +214,25 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
   };
   /** Pops back to the last MARK and returns the first value above it. */
   const popMark = (op: number): Val | undefined => {
-    const m = marks.pop();
-    if (m === undefined) throw new Stop('malformed', `opcode 0x${op.toString(16)} without a MARK`, pos - 1);
-    const first = stack[m];
-    stack.length = m;
+    const mark = marks.pop();
+    if (mark === undefined) throw new Stop('malformed', `opcode 0x${op.toString(16)} without a MARK`, pos - 1);
+    const first = stack[mark];
+    stack.length = mark;
     return first;
   };
   const memoGet = (key: number): void => {
-    const v = memo.get(key);
-    if (v === undefined && !memoFull) throw new Stop('malformed', `memo key ${key} was never stored`, pos);
-    push(v ?? OTHER);
+    const value = memo.get(key);
+    if (value === undefined && !memoFull) throw new Stop('malformed', `memo key ${key} was never stored`, pos);
+    push(value ?? OTHER);
   };
   const memoPut = (key: number, op: number): void => {
-    const v = top(op);
+    const value = top(op);
     if (!memo.has(key) && memo.size >= lim.pickleMemo) {
       if (!memoFull) findings.push({ kind: 'limit', severity: 'medium', ...at, offset: pos, detail: `pickle memo larger than ${lim.pickleMemo} entries: later memo values are unknown` });
       memoFull = true;
       return;
     }
-    memo.set(key, v);
+    memo.set(key, value);
   };
   const addImport = (module: string, name: string, opcode: string, offset: number): number => {
     const key = `${module}\n${name}`;
@@ -254,9 +254,9 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
   const unresolvedImport = (opcode: string, offset: number, detail: string): void => {
     if (++unresolved <= 100) findings.push({ kind: 'unresolved-import', severity: 'high', ...at, offset, detail: `${opcode}: ${detail}` });
   };
-  const called = (v: Val | undefined, opcode: string): void => {
-    if (typeof v !== 'number' || v < 0) return;
-    const imp = imports[v];
+  const called = (value: Val | undefined, opcode: string): void => {
+    if (typeof value !== 'number' || value < 0) return;
+    const imp = imports[value];
     if (imp && !imp.calledBy.includes(opcode)) imp.calledBy.push(opcode);
   };
   const globalFromLines = (opcode: string, op: number): number => {
@@ -308,10 +308,10 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
           case 0x8a: take(u8(op), op); push(OTHER); break; // LONG1
           case 0x8b: { const n = i32(op); if (n < 0) throw new Stop('malformed', 'LONG4 with a negative length', opAt); take(n, op); push(OTHER); break; }
           case 0x4e: case 0x88: case 0x89: push(OTHER); break; // NONE NEWTRUE NEWFALSE
-          case 0x53: { const s = decodeQuotedString(line(op)); if (s === undefined) throw new Stop('malformed', 'STRING argument is not quoted', opAt); push(s.length <= lim.pickleString ? s : OTHER); break; }
+          case 0x53: { const quoted = decodeQuotedString(line(op)); if (quoted === undefined) throw new Stop('malformed', 'STRING argument is not quoted', opAt); push(quoted.length <= lim.pickleString ? quoted : OTHER); break; }
           case 0x54: { const n = i32(op); if (n < 0) throw new Stop('malformed', 'BINSTRING with a negative length', opAt); push(text(blob(take(n, op), opAt), 'latin1')); break; }
           case 0x55: push(text(blob(take(u8(op), op), opAt), 'latin1')); break; // SHORT_BINSTRING
-          case 0x56: { const b = line(op); push(b.length <= lim.pickleString ? decodeRawUnicodeEscape(b) : OTHER); break; } // UNICODE
+          case 0x56: { const raw = line(op); push(raw.length <= lim.pickleString ? decodeRawUnicodeEscape(raw) : OTHER); break; } // UNICODE
           case 0x58: push(text(latin1Blob(take(u32(op), op), opAt), 'utf8')); break; // BINUNICODE
           case 0x8c: push(text(take(u8(op), op), 'utf8')); break; // SHORT_BINUNICODE
           case 0x8d: push(text(latin1Blob(take(u64(op), op), opAt), 'utf8')); break; // BINUNICODE8
@@ -332,7 +332,7 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
           case 0x65: case 0x75: case 0x90: popMark(op); top(op); break; // APPENDS SETITEMS ADDITEMS
           case 0x62: pop(op); top(op); break; // BUILD
           case 0x63: push(globalFromLines('GLOBAL', op)); break;
-          case 0x69: { const g = globalFromLines('INST', op); popMark(op); called(g, 'INST'); push(OTHER); break; }
+          case 0x69: { const callable = globalFromLines('INST', op); popMark(op); called(callable, 'INST'); push(OTHER); break; }
           case 0x93: { // STACK_GLOBAL
             const name = pop(op);
             const module = pop(op);
@@ -353,10 +353,10 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
           case 0x81: { pop(op); called(pop(op), 'NEWOBJ'); push(OTHER); break; } // NEWOBJ
           case 0x92: { pop(op); pop(op); called(pop(op), 'NEWOBJ_EX'); push(OTHER); break; } // NEWOBJ_EX
           case 0x6f: { called(popMark(op), 'OBJ'); push(OTHER); break; } // OBJ
-          case 0x67: { const k = pythonInt(line(op)); if (k === undefined) throw new Stop('malformed', 'GET with a key Python would not read', opAt); memoGet(k); break; }
+          case 0x67: { const key = pythonInt(line(op)); if (key === undefined) throw new Stop('malformed', 'GET with a key Python would not read', opAt); memoGet(key); break; }
           case 0x68: memoGet(u8(op)); break; // BINGET
           case 0x6a: memoGet(u32(op)); break; // LONG_BINGET
-          case 0x70: { const k = pythonInt(line(op)); if (k === undefined || k < 0) throw new Stop('malformed', 'PUT with a key Python would not read', opAt); memoPut(k, op); break; }
+          case 0x70: { const key = pythonInt(line(op)); if (key === undefined || key < 0) throw new Stop('malformed', 'PUT with a key Python would not read', opAt); memoPut(key, op); break; }
           case 0x71: memoPut(u8(op), op); break; // BINPUT
           case 0x72: memoPut(u32(op), op); break; // LONG_BINPUT
           case 0x94: memoPut(memo.size, op); break; // MEMOIZE
@@ -390,18 +390,18 @@ export function walkPickle(bytes: Buffer, opts: PickleWalkOptions = {}): PickleW
  * itself stays off the allow-list, so the gate denies it whatever the bytes are.
  */
 function nestedPickles(imports: readonly PickleImport[], blobs: readonly { at: number; bytes: Buffer }[], opts: PickleWalkOptions, lim: InspectLimits): Finding[] {
-  if (!imports.some((i) => BYTES_LOADERS.has(`${i.module}.${i.name}`))) return [];
+  if (!imports.some((imp) => BYTES_LOADERS.has(`${imp.module}.${imp.name}`))) return [];
   const depth = opts.depth ?? 0;
   const out: Finding[] = [];
-  for (const b of blobs) {
-    if (!startsPickle(b.bytes, 0)) continue;
-    const path = `${opts.path ?? ''}!bytes@${b.at}`;
+  for (const blob of blobs) {
+    if (!startsPickle(blob.bytes, 0)) continue;
+    const path = `${opts.path ?? ''}!bytes@${blob.at}`;
     if (depth + 1 > MAX_NESTED) {
       out.push({ kind: 'limit', severity: 'high', path, detail: `pickle inside a pickle nested deeper than ${MAX_NESTED}: not walked` });
       continue;
     }
-    const inner = walkPickle(b.bytes, { path, limits: lim, depth: depth + 1 });
-    out.push(...inner.findings.map((f) => (f.kind === 'malformed' ? { ...f, severity: 'low' as const } : f)));
+    const inner = walkPickle(blob.bytes, { path, limits: lim, depth: depth + 1 });
+    out.push(...inner.findings.map((finding) => (finding.kind === 'malformed' ? { ...finding, severity: 'low' as const } : finding)));
   }
   return out;
 }

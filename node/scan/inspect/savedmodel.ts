@@ -108,7 +108,7 @@ interface Judged { readonly severity: Severity; readonly why: string; readonly s
 
 /** How an op with these attributes is judged, or undefined when it is not reported. */
 function judgeOp(op: string, attrs: ReadonlyMap<string, string[]>): Judged | undefined {
-  const attr = (k: string): string | undefined => attrs.get(k)?.[0];
+  const attr = (key: string): string | undefined => attrs.get(key)?.[0];
   if (PYTHON_OPS.has(op)) {
     const token = attr('token');
     return { severity: 'critical', saver: false, why: `runs the Python function the loading process registered under token ${token === undefined ? '(none)' : JSON.stringify(token)} (tf.py_function / tf.numpy_function)` };
@@ -119,7 +119,7 @@ function judgeOp(op: string, attrs: ReadonlyMap<string, string[]>): Judged | und
   if (file !== undefined) {
     const urls = attrs.get('debug_urls');
     const region = attr('memory_region_name');
-    const extra = urls !== undefined ? ` ${urls.map((u) => JSON.stringify(u)).join(', ')}` : region !== undefined ? ` ${JSON.stringify(region)}` : '';
+    const extra = urls !== undefined ? ` ${urls.map((url) => JSON.stringify(url)).join(', ')}` : region !== undefined ? ` ${JSON.stringify(region)}` : '';
     return { severity: 'high', saver: false, why: `${file}${extra}` };
   }
   if (op === 'PrintV2') {
@@ -194,13 +194,13 @@ const NODE_NAME = /^[A-Za-z0-9._][A-Za-z0-9_>./-]*$/;
 const OP_NAME = /^[A-Za-z_][A-Za-z0-9_>.]*$/;
 
 /** A varint in a buffer at `p`: [value, bytes], or undefined past its end or 5 bytes (lengths here are small). */
-function bufVarint(b: Buffer, p: number): [number, number] | undefined {
-  let v = 0;
+function bufVarint(buf: Buffer, at: number): [number, number] | undefined {
+  let value = 0;
   for (let i = 0; i < 5; i++) {
-    const c = b[p + i];
-    if (c === undefined) return undefined;
-    v += (c & 0x7f) * 2 ** (7 * i);
-    if ((c & 0x80) === 0) return [v, i + 1];
+    const byte = buf[at + i];
+    if (byte === undefined) return undefined;
+    value += (byte & 0x7f) * 2 ** (7 * i);
+    if ((byte & 0x80) === 0) return [value, i + 1];
   }
   return undefined;
 }
@@ -209,16 +209,16 @@ function bufVarint(b: Buffer, p: number): [number, number] | undefined {
  * The length-delimited fields at the start of a buffer, as [field, start, length] (the last
  * may run past the buffer): up to `n` of them, stopping at any other wire type.
  */
-function leadingFields(b: Buffer, n: number): [number, number, number][] {
+function leadingFields(buf: Buffer, n: number): [number, number, number][] {
   const out: [number, number, number][] = [];
-  let p = 0;
-  while (out.length < n && p < b.length) {
-    const tag = bufVarint(b, p);
+  let pos = 0;
+  while (out.length < n && pos < buf.length) {
+    const tag = bufVarint(buf, pos);
     if (tag === undefined || tag[0] % 8 !== 2) break;
-    const len = bufVarint(b, p + tag[1]);
+    const len = bufVarint(buf, pos + tag[1]);
     if (len === undefined) break;
-    out.push([Math.floor(tag[0] / 8), p + tag[1] + len[1], len[0]]);
-    p += tag[1] + len[1] + len[0];
+    out.push([Math.floor(tag[0] / 8), pos + tag[1] + len[1], len[0]]);
+    pos += tag[1] + len[1] + len[0];
   }
   return out;
 }
@@ -227,46 +227,46 @@ function leadingFields(b: Buffer, n: number): [number, number, number][] {
  * True when bytes begin a NodeDef: its first fields (up to eight) are NodeDef's own (1–7,
  * length-delimited) and among them are a well-formed name (1) and op (2).
  */
-function looksLikeNodeDef(b: Buffer): boolean {
-  const fields = leadingFields(b, 8);
-  if (fields.some(([f]) => f < 1 || f > 7)) return false;
-  const name = fields.find(([f]) => f === 1);
-  const op = fields.find(([f]) => f === 2);
-  if (name === undefined || op === undefined || name[2] === 0 || op[2] === 0 || name[1] + name[2] > b.length || op[1] + op[2] > b.length) return false;
-  return NODE_NAME.test(b.toString('latin1', name[1], name[1] + name[2])) && OP_NAME.test(b.toString('latin1', op[1], op[1] + op[2]));
+function looksLikeNodeDef(buf: Buffer): boolean {
+  const fields = leadingFields(buf, 8);
+  if (fields.some(([fieldNo]) => fieldNo < 1 || fieldNo > 7)) return false;
+  const name = fields.find(([fieldNo]) => fieldNo === 1);
+  const op = fields.find(([fieldNo]) => fieldNo === 2);
+  if (name === undefined || op === undefined || name[2] === 0 || op[2] === 0 || name[1] + name[2] > buf.length || op[1] + op[2] > buf.length) return false;
+  return NODE_NAME.test(buf.toString('latin1', name[1], name[1] + name[2])) && OP_NAME.test(buf.toString('latin1', op[1], op[1] + op[2]));
 }
 
 /** True when bytes begin a FunctionDefLibrary: a FunctionDef whose signature (an OpDef) starts with a well-formed name. */
-function looksLikeLibrary(b: Buffer): boolean {
-  const [fn] = leadingFields(b, 1);
+function looksLikeLibrary(buf: Buffer): boolean {
+  const [fn] = leadingFields(buf, 1);
   if (fn?.[0] !== 1) return false;
-  const [sig] = leadingFields(b.subarray(fn[1]), 1);
+  const [sig] = leadingFields(buf.subarray(fn[1]), 1);
   if (sig?.[0] !== 1) return false;
-  const [name] = leadingFields(b.subarray(fn[1] + sig[1]), 1);
+  const [name] = leadingFields(buf.subarray(fn[1] + sig[1]), 1);
   const at = fn[1] + sig[1] + (name?.[1] ?? 0);
-  return name?.[0] === 1 && name[2] > 0 && at + name[2] <= b.length && OP_NAME.test(b.toString('latin1', at, at + name[2]));
+  return name?.[0] === 1 && name[2] > 0 && at + name[2] <= buf.length && OP_NAME.test(buf.toString('latin1', at, at + name[2]));
 }
 
 /** Reads the tag and (for wire type 2) length of the field at `pos`: [field, wire, value or length, header bytes]. */
-async function header(w: Window, pos: number): Promise<[number, number, number, number]> {
-  await w.ensure(pos, 20);
-  const [tag, tl] = w.varint(pos);
+async function header(window: Window, pos: number): Promise<[number, number, number, number]> {
+  await window.ensure(pos, 20);
+  const [tag, tl] = window.varint(pos);
   const wire = tag % 8;
   if (wire === 0 || wire === 2) {
-    const [v, vl] = w.varint(pos + tl);
-    return [Math.floor(tag / 8), wire, v, tl + vl];
+    const [value, vl] = window.varint(pos + tl);
+    return [Math.floor(tag / 8), wire, value, tl + vl];
   }
   return [Math.floor(tag / 8), wire, 0, tl];
 }
 
 /** True when the message at [pos, end) starts like a GraphDef: a NodeDef first, or a function library, or versions. */
-async function startsLikeGraph(w: Window, pos: number, end: number): Promise<boolean> {
+async function startsLikeGraph(window: Window, pos: number, end: number): Promise<boolean> {
   if (pos >= end) return false;
-  const [field, wire, len, hl] = await header(w, pos);
+  const [field, wire, len, hl] = await header(window, pos);
   if (wire !== 2 || pos + hl + len > end) return false;
   const n = Math.min(len, 4096);
-  await w.ensure(pos + hl, n);
-  const body = w.slice(pos + hl, n);
+  await window.ensure(pos + hl, n);
+  const body = window.slice(pos + hl, n);
   if (field === 1) return looksLikeNodeDef(body);
   if (field === 2) return looksLikeLibrary(body);
   // versions: a VersionDef, a few varints (producer 1, min_consumer 2, bad_consumers 3).
@@ -284,67 +284,67 @@ async function startsLikeGraph(w: Window, pos: number, end: number): Promise<boo
 async function sniffRoot(source: ByteSource): Promise<Root | undefined> {
   const size = source.size;
   if (size < 4) return undefined;
-  const w = new Window(source, 4096);
+  const window = new Window(source, 4096);
   try {
-    const [f0, w0] = await header(w, 0);
+    const [f0, w0] = await header(window, 0);
     if ((f0 === 1 && w0 === 0) || (f0 === 2 && w0 === 2)) {
-      if (await tilesSavedModel(w, size)) return 'saved';
+      if (await tilesSavedModel(window, size)) return 'saved';
     }
-    if ((f0 === 1 || f0 === 2 || f0 === 4) && w0 === 2 && (await startsLikeGraph(w, 0, size))) {
-      if (await tilesGraphPrefix(w, size)) return 'graph';
+    if ((f0 === 1 || f0 === 2 || f0 === 4) && w0 === 2 && (await startsLikeGraph(window, 0, size))) {
+      if (await tilesGraphPrefix(window, size)) return 'graph';
     }
-    if ((f0 === 1 || f0 === 2) && w0 === 2 && (await tilesMetaGraph(w, size))) return 'meta';
+    if ((f0 === 1 || f0 === 2) && w0 === 2 && (await tilesMetaGraph(window, size))) return 'meta';
   } catch {
     return undefined;
   }
   return undefined;
 }
 
-async function tilesSavedModel(w: Window, size: number): Promise<boolean> {
+async function tilesSavedModel(window: Window, size: number): Promise<boolean> {
   let pos = 0;
   let firstMeta: [number, number] | undefined;
   for (let i = 0; i < 64 && pos < size; i++) {
-    const [field, wire, v, hl] = await header(w, pos);
+    const [field, wire, value, hl] = await header(window, pos);
     if (field === 1 && wire === 0) {
-      if (v > 1000) return false;
+      if (value > 1000) return false;
       pos += hl;
     } else if (field === 2 && wire === 2) {
-      if (pos + hl + v > size) return false;
-      firstMeta ??= [pos + hl, pos + hl + v];
-      pos += hl + v;
+      if (pos + hl + value > size) return false;
+      firstMeta ??= [pos + hl, pos + hl + value];
+      pos += hl + value;
     } else return false;
   }
   if (pos !== size || firstMeta === undefined) return false;
   // The first MetaGraphDef: fields 1–7, length-delimited, within it; a graph_def among them.
   const [start, end] = firstMeta;
-  let p = start;
-  for (let i = 0; i < 256 && p < end; i++) {
-    const [field, wire, len, hl] = await header(w, p);
-    if (field < 1 || field > 7 || wire !== 2 || p + hl + len > end) return false;
-    if (field === 2) return startsLikeGraph(w, p + hl, p + hl + len);
-    p += hl + len;
+  let at = start;
+  for (let i = 0; i < 256 && at < end; i++) {
+    const [field, wire, len, hl] = await header(window, at);
+    if (field < 1 || field > 7 || wire !== 2 || at + hl + len > end) return false;
+    if (field === 2) return startsLikeGraph(window, at + hl, at + hl + len);
+    at += hl + len;
   }
   return false;
 }
 
-async function tilesMetaGraph(w: Window, size: number): Promise<boolean> {
+async function tilesMetaGraph(window: Window, size: number): Promise<boolean> {
   let pos = 0;
   let graph: [number, number] | undefined;
   for (let i = 0; i < 256 && pos < size; i++) {
-    const [field, wire, len, hl] = await header(w, pos);
+    const [field, wire, len, hl] = await header(window, pos);
     if (field < 1 || field > 7 || wire !== 2 || pos + hl + len > size) return false;
     if (field === 2) graph ??= [pos + hl, pos + hl + len];
     pos += hl + len;
   }
-  return pos === size && graph !== undefined && startsLikeGraph(w, graph[0], graph[1]);
+  return pos === size && graph !== undefined && startsLikeGraph(window, graph[0], graph[1]);
 }
 
-async function tilesGraphPrefix(w: Window, size: number): Promise<boolean> {
+async function tilesGraphPrefix(window: Window, size: number): Promise<boolean> {
   let pos = 0;
   for (let i = 0; i < 256 && pos < size && pos < 64 * 1024; i++) {
-    const [field, wire, v, hl] = await header(w, pos);
+    const [field, wire, value, hl] = await header(window, pos);
     if (field === 3 && wire === 0) pos += hl;
-    else if ((field === 1 || field === 2 || field === 4) && wire === 2 && pos + hl + v <= size) pos += hl + v;
+    else if ((field === 1 || field === 2 || field === 4) && wire === 2 && pos + hl + value <= size) pos += hl + value;
     else return false;
   }
   return true;
@@ -374,12 +374,12 @@ function nodeOf(ref: string): string {
  * skipped, not read. Never throws for bad bytes; never clean when no graph was reached.
  */
 export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, bounds: Partial<SavedModelBounds> = {}): Promise<SavedModelInspection> {
-  const b = { ...SAVEDMODEL_BOUNDS, ...bounds };
+  const caps = { ...SAVEDMODEL_BOUNDS, ...bounds };
   const findings: Finding[] = [];
-  const w = new Window(source, b.window);
+  const window = new Window(source, caps.window);
   let root: Root;
   try {
-    root = (await sniffRoot(source)) ?? (await guessRoot(source, w));
+    root = (await sniffRoot(source)) ?? (await guessRoot(source, window));
   } catch {
     root = 'saved';
   }
@@ -401,27 +401,27 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
   const scopes: Scope[] = [];
   let scope: Scope | undefined;
   const newScope = (): Scope => {
-    const s: Scope = { index: scopes.length, tags: [], graphs: 0, flagged: [], calls: new Map(), opUsers: new Map(), functions: [], graphAt: [] };
-    scopes.push(s);
-    return s;
+    const created: Scope = { index: scopes.length, tags: [], graphs: 0, flagged: [], calls: new Map(), opUsers: new Map(), functions: [], graphAt: [] };
+    scopes.push(created);
+    return created;
   };
   if (root !== 'saved') scope = newScope();
   if (root === 'meta') metaGraphs = 1;
 
-  const report = (f: Finding): void => {
-    if (++dangerous <= b.findings) findings.push(f);
-    else overflow.set(f.severity, (overflow.get(f.severity) ?? 0) + 1);
+  const report = (finding: Finding): void => {
+    if (++dangerous <= caps.findings) findings.push(finding);
+    else overflow.set(finding.severity, (overflow.get(finding.severity) ?? 0) + 1);
   };
-  const resolve = async (s: Scope): Promise<void> => {
+  const resolve = async (target: Scope): Promise<void> => {
     const saverNodes = new Set<string>();
     let prefix: string | undefined;
-    if (s.saver !== undefined) {
-      for (const ref of [s.saver.filename, s.saver.save, s.saver.restore]) if (ref !== '') saverNodes.add(nodeOf(ref));
-      const named = nodeOf(s.saver.restore || s.saver.save);
+    if (target.saver !== undefined) {
+      for (const ref of [target.saver.filename, target.saver.save, target.saver.restore]) if (ref !== '') saverNodes.add(nodeOf(ref));
+      const named = nodeOf(target.saver.restore || target.saver.save);
       if (named.includes('/')) prefix = named.slice(0, named.lastIndexOf('/') + 1);
     }
     const inSaver = (node: string): boolean => saverNodes.has(node) || (prefix !== undefined && node.startsWith(prefix));
-    const byName = new Map(s.functions.map((f) => [f.name, f]));
+    const byName = new Map(target.functions.map((fn) => [fn.name, fn]));
     const closure = (roots: Iterable<string>): Set<string> => {
       const out = new Set<string>();
       const todo = [...roots];
@@ -437,8 +437,8 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
     // The saver's functions: what the SaverDef's nodes call (TF2: __inference__traced_save/_restore).
     const saverRoots: string[] = [];
     const otherRoots: string[] = [];
-    for (const [node, fns] of s.calls) (inSaver(node) ? saverRoots : otherRoots).push(...fns);
-    for (const [op, users] of s.opUsers) {
+    for (const [node, fns] of target.calls) (inSaver(node) ? saverRoots : otherRoots).push(...fns);
+    for (const [op, users] of target.opUsers) {
       if (!byName.has(op)) continue;
       const saverUsers = users.names.filter(inSaver).length;
       if (saverUsers > 0) saverRoots.push(op);
@@ -446,80 +446,80 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
     }
     const saverFns = closure(saverRoots);
     // A saver function that other code calls too is not the saver's alone.
-    for (const fn of s.functions) if (!saverFns.has(fn.name)) otherRoots.push(...fn.calls);
+    for (const fn of target.functions) if (!saverFns.has(fn.name)) otherRoots.push(...fn.calls);
     const reached = closure(otherRoots);
-    const hasSaverOps = s.flagged.some((f) => f.judged.saver && inSaver(f.node))
-      || s.functions.some((fn) => saverFns.has(fn.name) && fn.flagged.some((f) => f.judged.saver));
+    const hasSaverOps = target.flagged.some((flag) => flag.judged.saver && inSaver(flag.node))
+      || target.functions.some((fn) => saverFns.has(fn.name) && fn.flagged.some((flag) => flag.judged.saver));
     // TF1 and TF2 alike: no node outside the saver takes a saver node as an input.
-    const edges = !hasSaverOps ? undefined : callsCut ? 'unknown' : await saverEdges(w, s.graphAt, inSaver, s.saver?.restore ? nodeOf(s.saver.restore) : undefined, b.fields, lim.savedModelBytes);
+    const edges = !hasSaverOps ? undefined : callsCut ? 'unknown' : await saverEdges(window, target.graphAt, inSaver, target.saver?.restore ? nodeOf(target.saver.restore) : undefined, caps.fields, lim.savedModelBytes);
     const entered = edges === undefined ? undefined : edges === 'unknown' ? 'unknown' : edges.entered;
     const writeOnRestore = edges === undefined || edges === 'unknown' ? undefined : edges.writeOnRestore;
     const why = entered === undefined ? '' : entered === 'unknown'
       ? ' (the saver\'s edges could not be checked)'
       : ` (node ${JSON.stringify(entered[0])} outside the saver takes saver node ${JSON.stringify(entered[1])} as an input)`;
-    const where = s.index > 0 ? ` (meta graph ${s.index}${s.tags.length > 0 ? `, tags ${s.tags.join(',')}` : ''})` : '';
-    const emit = (container: string, f: Flagged, also = ''): void => {
-      report({ kind: 'dangerous-op', severity: f.judged.severity, path: `${container}/${f.node}`, detail: `op ${f.op}: ${f.judged.why}${also}${where}` });
+    const where = target.index > 0 ? ` (meta graph ${target.index}${target.tags.length > 0 ? `, tags ${target.tags.join(',')}` : ''})` : '';
+    const emit = (container: string, flag: Flagged, also = ''): void => {
+      report({ kind: 'dangerous-op', severity: flag.judged.severity, path: `${container}/${flag.node}`, detail: `op ${flag.op}: ${flag.judged.why}${also}${where}` });
     };
-    for (const f of s.flagged) {
-      if (f.node === writeOnRestore) emit('graph', f, ' (the restore op, which loading runs, depends on it: it writes where the graph says on load)');
-      else if (f.judged.saver && inSaver(f.node) && entered === undefined) saverOps++;
-      else emit('graph', f, f.judged.saver && inSaver(f.node) ? why : '');
+    for (const flag of target.flagged) {
+      if (flag.node === writeOnRestore) emit('graph', flag, ' (the restore op, which loading runs, depends on it: it writes where the graph says on load)');
+      else if (flag.judged.saver && inSaver(flag.node) && entered === undefined) saverOps++;
+      else emit('graph', flag, flag.judged.saver && inSaver(flag.node) ? why : '');
     }
-    for (const fn of s.functions) {
+    for (const fn of target.functions) {
       const saverOnly = saverFns.has(fn.name) && !reached.has(fn.name);
-      for (const f of fn.flagged) {
-        if (f.judged.saver && saverOnly && entered === undefined) saverOps++;
-        else emit(fn.name, f, f.judged.saver && saverFns.has(fn.name) ? (saverOnly ? why : ' (the saver\'s function, called from outside the saver too)') : '');
+      for (const flag of fn.flagged) {
+        if (flag.judged.saver && saverOnly && entered === undefined) saverOps++;
+        else emit(fn.name, flag, flag.judged.saver && saverFns.has(fn.name) ? (saverOnly ? why : ' (the saver\'s function, called from outside the saver too)') : '');
       }
     }
-    if (s.graphs === 0) {
-      findings.push({ kind: 'not-inspected', severity: 'high', detail: `meta graph ${s.index}: no graph_def was reached, so its graph was not inspected` });
+    if (target.graphs === 0) {
+      findings.push({ kind: 'not-inspected', severity: 'high', detail: `meta graph ${target.index}: no graph_def was reached, so its graph was not inspected` });
     }
   };
-  const endNode = (n: NodeRec, parent: Frame | undefined): void => {
+  const endNode = (nodeRec: NodeRec, parent: Frame | undefined): void => {
     nodes++;
-    const seen = opCounts.get(n.op);
-    if (seen !== undefined) opCounts.set(n.op, seen + 1);
-    else if (opCounts.size < b.distinctOps) opCounts.set(n.op, 1);
+    const seen = opCounts.get(nodeRec.op);
+    if (seen !== undefined) opCounts.set(nodeRec.op, seen + 1);
+    else if (opCounts.size < caps.distinctOps) opCounts.set(nodeRec.op, 1);
     else moreOps++;
-    const judged = judgeOp(n.op, n.attrs);
-    const flagged = judged === undefined ? undefined : { node: n.name, op: n.op, judged };
+    const judged = judgeOp(nodeRec.op, nodeRec.attrs);
+    const flagged = judged === undefined ? undefined : { node: nodeRec.name, op: nodeRec.op, judged };
     if (parent?.msg === 'function' && parent.fn !== undefined) {
       if (flagged !== undefined) parent.fn.flagged.push(flagged);
-      for (const c of [n.op, ...n.calls]) {
-        if (parent.fn.calls.has(c)) continue;
-        if (calls >= b.calls) callsCut = true;
+      for (const callee of [nodeRec.op, ...nodeRec.calls]) {
+        if (parent.fn.calls.has(callee)) continue;
+        if (calls >= caps.calls) callsCut = true;
         else {
-          parent.fn.calls.add(c);
+          parent.fn.calls.add(callee);
           calls++;
         }
       }
     } else if (scope !== undefined) {
       if (flagged !== undefined) scope.flagged.push(flagged);
-      if (n.calls.length > 0) {
-        if (calls + n.calls.length > b.calls) callsCut = true;
+      if (nodeRec.calls.length > 0) {
+        if (calls + nodeRec.calls.length > caps.calls) callsCut = true;
         else {
-          scope.calls.set(n.name, [...n.calls, ...(scope.calls.get(n.name) ?? [])]);
-          calls += n.calls.length;
+          scope.calls.set(nodeRec.name, [...nodeRec.calls, ...(scope.calls.get(nodeRec.name) ?? [])]);
+          calls += nodeRec.calls.length;
         }
       }
-      const users = scope.opUsers.get(n.op);
+      const users = scope.opUsers.get(nodeRec.op);
       if (users !== undefined) {
         users.count++;
-        if (users.names.length < 4) users.names.push(n.name);
-      } else if (scope.opUsers.size < b.distinctOps) scope.opUsers.set(n.op, { count: 1, names: [n.name] });
+        if (users.names.length < 4) users.names.push(nodeRec.name);
+      } else if (scope.opUsers.size < caps.distinctOps) scope.opUsers.set(nodeRec.op, { count: 1, names: [nodeRec.name] });
       else callsCut = true;
     }
   };
-  const endUserObject = (u: NonNullable<Frame['user']>, index: number): void => {
-    if (!(u.identifier ?? '').startsWith('_tf_keras')) return;
+  const endUserObject = (user: NonNullable<Frame['user']>, index: number): void => {
+    if (!(user.identifier ?? '').startsWith('_tf_keras')) return;
     kerasObjects++;
     const path = `object_graph_def/nodes[${index}]`;
-    if (u.tooBig !== undefined) {
-      findings.push({ kind: 'limit', severity: 'high', path, detail: `Keras metadata of ${u.tooBig} bytes is more than ${lim.kerasConfigBytes}: it was not inspected (a Lambda layer's code would be in it)` });
-    } else if (u.metadata !== undefined && u.metadata.length > 0) {
-      findings.push(...inspectKerasConfig(u.metadata, lim, path));
+    if (user.tooBig !== undefined) {
+      findings.push({ kind: 'limit', severity: 'high', path, detail: `Keras metadata of ${user.tooBig} bytes is more than ${lim.kerasConfigBytes}: it was not inspected (a Lambda layer's code would be in it)` });
+    } else if (user.metadata !== undefined && user.metadata.length > 0) {
+      findings.push(...inspectKerasConfig(user.metadata, lim, path));
     }
   };
 
@@ -532,10 +532,10 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
   const objectIndex: number[] = [];
   let pos = 0;
   let fields = 0;
-  const readString = async (at: number, len: number, cap = b.string): Promise<string> => {
+  const readString = async (at: number, len: number, cap = caps.string): Promise<string> => {
     const n = Math.min(len, cap);
-    await w.ensure(at, n);
-    return w.slice(at, n).toString('utf8');
+    await window.ensure(at, n);
+    return window.slice(at, n).toString('utf8');
   };
   try {
     while (stack.length > 0) {
@@ -555,27 +555,27 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
         continue;
       }
       if (pos >= lim.savedModelBytes) throw new Stop('limit', `the protobuf is ${source.size} bytes; only the first ${lim.savedModelBytes} were walked`);
-      if (++fields > b.fields) throw new Stop('limit', `more than ${b.fields} protobuf fields`);
-      await w.ensure(pos, 20);
-      const [tag, tl] = w.varint(pos);
+      if (++fields > caps.fields) throw new Stop('limit', `more than ${caps.fields} protobuf fields`);
+      await window.ensure(pos, 20);
+      const [tag, tl] = window.varint(pos);
       const field = Math.floor(tag / 8);
       const wire = tag % 8;
       const fieldAt = pos;
       pos += tl;
       if (field === 0) throw new Stop('malformed', `field number 0 at byte ${fieldAt}`);
       if (wire === 0) {
-        const [v, vl] = w.varint(pos);
-        if (frame.msg === 'saved' && field === 1) schemaVersion = v;
+        const [value, vl] = window.varint(pos);
+        if (frame.msg === 'saved' && field === 1) schemaVersion = value;
         pos += vl;
       } else if (wire === 1) pos += 8;
       else if (wire === 5) pos += 4;
       else if (wire === 2) {
-        const [len, ll] = w.varint(pos);
+        const [len, ll] = window.varint(pos);
         pos += ll;
         if (pos + len > frame.end) throw new Stop('malformed', `field ${field} of a ${frame.msg} at byte ${fieldAt} claims ${len} bytes, past its message`);
         const child = CHILDREN[frame.msg][field];
         if (child !== undefined) {
-          if (stack.length >= b.depth) throw new Stop('limit', `messages nested deeper than ${b.depth}`);
+          if (stack.length >= caps.depth) throw new Stop('limit', `messages nested deeper than ${caps.depth}`);
           const next: Frame = { msg: child, end: pos + len };
           if (child === 'meta') {
             metaGraphs++;
@@ -618,10 +618,10 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
           case 'saver':
             if (field >= 1 && field <= 3 && scope !== undefined) {
               scope.saver ??= { filename: '', save: '', restore: '' };
-              const v = await readString(pos, len);
-              if (field === 1) scope.saver.filename = v;
-              else if (field === 2) scope.saver.save = v;
-              else scope.saver.restore = v;
+              const text = await readString(pos, len);
+              if (field === 1) scope.saver.filename = text;
+              else if (field === 2) scope.saver.save = text;
+              else scope.saver.restore = text;
             }
             break;
           case 'signature':
@@ -629,9 +629,9 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
             break;
           case 'node':
             if (frame.node !== undefined && (field === 1 || field === 2)) {
-              const v = await readString(pos, len);
-              if (field === 1) frame.node.name = v;
-              else frame.node.op = v;
+              const text = await readString(pos, len);
+              if (field === 1) frame.node.name = text;
+              else frame.node.op = text;
             }
             break;
           case 'attrEntry':
@@ -650,8 +650,8 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
               else if (field === 3) {
                 if (len > lim.kerasConfigBytes) frame.user.tooBig = len;
                 else {
-                  await w.ensure(pos, len);
-                  frame.user.metadata = Buffer.from(w.slice(pos, len));
+                  await window.ensure(pos, len);
+                  frame.user.metadata = Buffer.from(window.slice(pos, len));
                 }
               }
             }
@@ -678,9 +678,9 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
   if (scopes.length === 0) findings.push({ kind: 'not-inspected', severity: 'high', detail: 'no MetaGraphDef was reached: the graph was not inspected' });
   if (overflow.size > 0) {
     const order: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
-    const worst = order.find((s) => overflow.has(s)) ?? 'high';
-    const n = [...overflow.values()].reduce((a, c) => a + c, 0);
-    findings.push({ kind: 'dangerous-op', severity: worst, detail: `and ${n} more ops that run Python or reach files or the network` });
+    const worst = order.find((severity) => overflow.has(severity)) ?? 'high';
+    const total = [...overflow.values()].reduce((sum, count) => sum + count, 0);
+    findings.push({ kind: 'dangerous-op', severity: worst, detail: `and ${total} more ops that run Python or reach files or the network` });
   }
   const ops = [...opCounts.keys()].sort();
   const meta: Record<string, unknown> = {
@@ -695,7 +695,7 @@ export async function inspectSavedModel(source: ByteSource, lim: InspectLimits, 
   };
   if (schemaVersion !== undefined) meta['schemaVersion'] = schemaVersion;
   if (tfVersion !== undefined) meta['tensorflowVersion'] = tfVersion;
-  if (tags.some((t) => t.length > 0)) meta['tags'] = tags.slice(0, 16);
+  if (tags.some((tag) => tag.length > 0)) meta['tags'] = tags.slice(0, 16);
   if (kerasObjects > 0) meta['kerasObjects'] = kerasObjects;
   return { findings, meta };
 }
@@ -707,33 +707,33 @@ interface GraphNode { readonly name: string; readonly op: string; readonly input
  * The nodes of a graph_def (in the pieces `ranges` name), read again for their edges; yields
  * 'unknown' and stops when the bytes break or a bound is hit.
  */
-async function* graphNodes(w: Window, ranges: readonly [number, number][], maxFields: number, maxBytes: number): AsyncGenerator<GraphNode | 'unknown'> {
+async function* graphNodes(window: Window, ranges: readonly [number, number][], maxFields: number, maxBytes: number): AsyncGenerator<GraphNode | 'unknown'> {
   if (ranges.length === 0 || ranges.some(([, end]) => end > maxBytes)) {
     yield 'unknown';
     return;
   }
-  const str = async (p: number, len: number): Promise<string> => {
+  const str = async (at: number, len: number): Promise<string> => {
     const n = Math.min(len, SAVEDMODEL_BOUNDS.string);
-    await w.ensure(p, n);
-    return w.slice(p, n).toString('utf8');
+    await window.ensure(at, n);
+    return window.slice(at, n).toString('utf8');
   };
   let fields = 0;
   /** The fields of the message at [from, to): [field, wire, start of value, end], or undefined when they break it. */
   const fieldsOf = async function* (from: number, to: number): AsyncGenerator<[number, number, number, number] | undefined> {
-    let p = from;
-    while (p < to) {
+    let pos = from;
+    while (pos < to) {
       if (++fields > maxFields) {
         yield undefined;
         return;
       }
-      const [f, wire, v, hl] = await header(w, p);
-      const end = wire === 2 ? p + hl + v : wire === 0 ? p + hl : wire === 1 ? p + hl + 8 : wire === 5 ? p + hl + 4 : -1;
+      const [field, wire, value, hl] = await header(window, pos);
+      const end = wire === 2 ? pos + hl + value : wire === 0 ? pos + hl : wire === 1 ? pos + hl + 8 : wire === 5 ? pos + hl + 4 : -1;
       if (end < 0 || end > to) {
         yield undefined;
         return;
       }
-      yield [f, wire, p + hl, end];
-      p = end;
+      yield [field, wire, pos + hl, end];
+      pos = end;
     }
   };
   try {
@@ -747,14 +747,14 @@ async function* graphNodes(w: Window, ranges: readonly [number, number][], maxFi
         let name = '';
         let op = '';
         const inputs: string[] = [];
-        for await (const f of fieldsOf(node[2], node[3])) {
-          if (f === undefined) {
+        for await (const field of fieldsOf(node[2], node[3])) {
+          if (field === undefined) {
             yield 'unknown';
             return;
           }
-          if (f[1] === 2 && f[0] === 1) name = await str(f[2], f[3] - f[2]);
-          else if (f[1] === 2 && f[0] === 2) op = await str(f[2], f[3] - f[2]);
-          else if (f[1] === 2 && f[0] === 3) inputs.push(nodeOf(await str(f[2], f[3] - f[2])));
+          if (field[1] === 2 && field[0] === 1) name = await str(field[2], field[3] - field[2]);
+          else if (field[1] === 2 && field[0] === 2) op = await str(field[2], field[3] - field[2]);
+          else if (field[1] === 2 && field[0] === 3) inputs.push(nodeOf(await str(field[2], field[3] - field[2])));
         }
         yield { name, op, inputs };
       }
@@ -779,17 +779,17 @@ const CHECKPOINT_WRITES = new Set(['SaveV2', 'MergeV2Checkpoints', 'Save', 'Save
  * TF1 and TF2 alike: no node outside the saver may take a saver node as an input; and the
  * restore op (what loading runs) may not depend on a node that writes checkpoints.
  */
-async function saverEdges(w: Window, ranges: readonly [number, number][], inSaver: (node: string) => boolean, restore: string | undefined, maxFields: number, maxBytes: number): Promise<SaverEdges> {
+async function saverEdges(window: Window, ranges: readonly [number, number][], inSaver: (node: string) => boolean, restore: string | undefined, maxFields: number, maxBytes: number): Promise<SaverEdges> {
   let entered: SaverEdges['entered'];
   const scope = new Map<string, GraphNode>();
-  for await (const n of graphNodes(w, ranges, maxFields, maxBytes)) {
-    if (n === 'unknown') return { entered: 'unknown', writeOnRestore: undefined };
-    if (inSaver(n.name)) {
-      scope.set(n.name, n);
+  for await (const graphNode of graphNodes(window, ranges, maxFields, maxBytes)) {
+    if (graphNode === 'unknown') return { entered: 'unknown', writeOnRestore: undefined };
+    if (inSaver(graphNode.name)) {
+      scope.set(graphNode.name, graphNode);
       continue;
     }
-    const hit = n.inputs.find(inSaver);
-    if (hit !== undefined && entered === undefined) entered = [n.name, hit];
+    const hit = graphNode.inputs.find(inSaver);
+    if (hit !== undefined && entered === undefined) entered = [graphNode.name, hit];
   }
   let writeOnRestore: string | undefined;
   if (restore !== undefined) {
@@ -799,20 +799,20 @@ async function saverEdges(w: Window, ranges: readonly [number, number][], inSave
       const name = todo.pop() as string;
       if (seen.has(name)) continue;
       seen.add(name);
-      const n = scope.get(name);
-      if (n === undefined) continue;
-      if (CHECKPOINT_WRITES.has(n.op)) writeOnRestore = name;
-      todo.push(...n.inputs);
+      const entry = scope.get(name);
+      if (entry === undefined) continue;
+      if (CHECKPOINT_WRITES.has(entry.op)) writeOnRestore = name;
+      todo.push(...entry.inputs);
     }
   }
   return { entered, writeOnRestore };
 }
 
 /** The root of a file that did not sniff cleanly (truncated, say): by its first field. */
-async function guessRoot(source: ByteSource, w: Window): Promise<Root> {
+async function guessRoot(source: ByteSource, window: Window): Promise<Root> {
   if (source.size === 0) return 'saved';
-  const [field, wire] = await header(w, 0);
-  if (wire === 2 && (field === 1 || field === 4) && (await startsLikeGraph(w, 0, source.size))) return 'graph';
+  const [field, wire] = await header(window, 0);
+  if (wire === 2 && (field === 1 || field === 4) && (await startsLikeGraph(window, 0, source.size))) return 'graph';
   if (wire === 2 && field === 1) return 'meta';
   return 'saved';
 }

@@ -23,26 +23,26 @@ export function isTarHeader(head: Buffer): boolean {
   if (stored === undefined) return false;
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : (head[i] as number);
-  return sum === stored && head.subarray(0, 100).some((b) => b !== 0);
+  return sum === stored && head.subarray(0, 100).some((byte) => byte !== 0);
 }
 
-function octal(b: Buffer, at: number, len: number): number | undefined {
-  const first = b[at] as number;
+function octal(buf: Buffer, at: number, len: number): number | undefined {
+  const first = buf[at] as number;
   if (first & 0x80) {
     // base-256 (GNU): big sizes
-    let n = 0;
-    for (let i = 1; i < len; i++) n = n * 256 + (b[at + i] as number);
-    return Number.isSafeInteger(n) ? n : undefined;
+    let value = 0;
+    for (let i = 1; i < len; i++) value = value * 256 + (buf[at + i] as number);
+    return Number.isSafeInteger(value) ? value : undefined;
   }
-  const text = b.toString('latin1', at, at + len).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const text = buf.toString('latin1', at, at + len).replace(/[\0 ]+$/, '').replace(/^ +/, '');
   if (!/^[0-7]*$/.test(text)) return undefined;
   return text === '' ? 0 : Number.parseInt(text, 8);
 }
 
-function cstring(b: Buffer, at: number, len: number): string {
-  const s = b.subarray(at, at + len);
-  const nul = s.indexOf(0);
-  return s.toString('utf8', 0, nul < 0 ? s.length : nul);
+function cstring(buf: Buffer, at: number, len: number): string {
+  const raw = buf.subarray(at, at + len);
+  const nul = raw.indexOf(0);
+  return raw.toString('utf8', 0, nul < 0 ? raw.length : nul);
 }
 
 /** What inspecting a tar archive found. */
@@ -74,9 +74,9 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
       findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: 'tar: the archive ends inside a header' });
       break;
     }
-    const h = await source.read(off, BLOCK);
-    if (h.every((b) => b === 0)) break;
-    if (!isTarHeader(h)) {
+    const header = await source.read(off, BLOCK);
+    if (header.every((byte) => byte === 0)) break;
+    if (!isTarHeader(header)) {
       findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: 'tar: a header whose checksum does not hold' });
       break;
     }
@@ -84,18 +84,18 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
       findings.push({ kind: 'limit', severity: 'medium', offset: off, detail: `tar: more than ${lim.tarEntries} entries; the rest were not read` });
       break;
     }
-    const type = String.fromCharCode(h[156] as number);
+    const type = String.fromCharCode(header[156] as number);
     const extended = type === 'L' || type === 'x' || type === 'g';
     // A pax `size` record replaces the header's size for the member it applies to (tarfile reads its data that long).
     const paxSize = extended ? undefined : (localPax?.get('size') ?? globalPax.get('size'));
-    const size = paxSize !== undefined ? (/^\d+$/.test(paxSize) ? Number(paxSize) : undefined) : octal(h, 124, 12);
+    const size = paxSize !== undefined ? (/^\d+$/.test(paxSize) ? Number(paxSize) : undefined) : octal(header, 124, 12);
     if (size === undefined || !Number.isSafeInteger(size) || off + BLOCK + size > source.size) {
       findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: 'tar: an entry whose size is unreadable or runs past the end' });
       break;
     }
     const data = off + BLOCK;
-    const ustarPrefix = h.toString('latin1', 257, 262) === 'ustar' ? cstring(h, 345, 155) : '';
-    let name = (ustarPrefix === '' ? '' : `${ustarPrefix}/`) + cstring(h, 0, 100);
+    const ustarPrefix = header.toString('latin1', 257, 262) === 'ustar' ? cstring(header, 345, 155) : '';
+    let name = (ustarPrefix === '' ? '' : `${ustarPrefix}/`) + cstring(header, 0, 100);
     if (extended) {
       // A long name (GNU) or extended header (pax) for the next entry: it renames it.
       if (size > 1024 * 1024) {
@@ -112,7 +112,7 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
           findings.push({ kind: 'malformed', severity: 'high', offset: off, detail: `tar: a pax ${type === 'g' ? 'global' : 'extended'} header whose records do not parse` });
           break;
         }
-        if (type === 'g') for (const [k, v] of records) globalPax.set(k, v);
+        if (type === 'g') for (const [key, value] of records) globalPax.set(key, value);
         else localPax = records;
       }
     } else {
@@ -125,18 +125,18 @@ export async function inspectTar(source: ByteSource, lim: InspectLimits): Promis
     }
     off = data + Math.ceil(size / BLOCK) * BLOCK;
   }
-  meta.torch = TORCH_MEMBERS.every((t) => members.some((m) => m.name === t));
-  for (const m of members) {
-    const role = (TORCH_MEMBERS as readonly string[]).includes(m.name.replace(/\/+$/, '')) ? (m.name.replace(/\/+$/, '') as TorchMember) : undefined;
+  meta.torch = TORCH_MEMBERS.every((wanted) => members.some((member) => member.name === wanted));
+  for (const member of members) {
+    const role = (TORCH_MEMBERS as readonly string[]).includes(member.name.replace(/\/+$/, '')) ? (member.name.replace(/\/+$/, '') as TorchMember) : undefined;
     if (role === undefined) continue;
-    if (m.type === '1' || m.type === '2') {
-      findings.push({ kind: 'malformed', severity: 'high', path: m.name, detail: `tar: ${m.name} is a ${m.type === '1' ? 'hard' : 'symbolic'} link, so torch.load would unpickle the bytes of whatever it names` });
+    if (member.type === '1' || member.type === '2') {
+      findings.push({ kind: 'malformed', severity: 'high', path: member.name, detail: `tar: ${member.name} is a ${member.type === '1' ? 'hard' : 'symbolic'} link, so torch.load would unpickle the bytes of whatever it names` });
       continue;
     }
-    if (m.type !== '0' && m.type !== '\0' && m.type !== '7') continue;
-    const r = await walkMember(source, m, role, lim);
-    findings.push(...r.findings);
-    meta.members.push({ path: m.name, format: 'pickle', meta: r.meta });
+    if (member.type !== '0' && member.type !== '\0' && member.type !== '7') continue;
+    const result = await walkMember(source, member, role, lim);
+    findings.push(...result.findings);
+    meta.members.push({ path: member.name, format: 'pickle', meta: result.meta });
   }
   return { findings, meta };
 }
@@ -179,29 +179,29 @@ class Cursor {
   }
 }
 
-async function walkMember(source: ByteSource, m: Member, role: TorchMember, lim: InspectLimits): Promise<{ findings: Finding[]; meta: PickleMeta }> {
+async function walkMember(source: ByteSource, member: Member, role: TorchMember, lim: InspectLimits): Promise<{ findings: Finding[]; meta: PickleMeta }> {
   const findings: Finding[] = [];
   const meta: PickleMeta = { protocol: 0, pickles: 0, opcodes: 0, bytes: 0, imports: [], persistentIds: 0 };
-  const c = new Cursor(source, m);
+  const cursor = new Cursor(source, member);
   const stop = (kind: 'malformed' | 'limit', at: number, detail: string): { findings: Finding[]; meta: PickleMeta } => {
-    findings.push({ kind, severity: kind === 'limit' ? 'medium' : 'high', path: m.name, offset: at, detail: `tar ${role}: ${detail}` });
+    findings.push({ kind, severity: kind === 'limit' ? 'medium' : 'high', path: member.name, offset: at, detail: `tar ${role}: ${detail}` });
     return { findings, meta };
   };
   /** Walks the one pickle at `pos`; undefined (with a finding) when it cannot be read whole. */
   const one = async (pos: number): Promise<PickleWalk | undefined> => {
     for (let want = 4096; ; want *= 2) {
-      const bytes = await c.bytes(pos, Math.min(want, lim.pickleBytes));
-      const complete = pos + bytes.length >= c.size;
-      const walk = walkPickle(bytes, { complete, path: m.name, limits: { ...lim, picklesPerStream: 1 } });
+      const bytes = await cursor.bytes(pos, Math.min(want, lim.pickleBytes));
+      const complete = pos + bytes.length >= cursor.size;
+      const walk = walkPickle(bytes, { complete, path: member.name, limits: { ...lim, picklesPerStream: 1 } });
       if (walk.needsMore && !complete && want < lim.pickleBytes) continue;
       meta.protocol = Math.max(meta.protocol, walk.meta.protocol);
       meta.pickles += walk.meta.pickles;
       meta.opcodes += walk.meta.opcodes;
       meta.bytes += walk.end;
-      for (const i of walk.meta.imports) if (meta.imports.length < lim.pickleImports && !meta.imports.some((x) => x.module === i.module && x.name === i.name)) meta.imports.push({ ...i, offset: i.offset + pos });
+      for (const imp of walk.meta.imports) if (meta.imports.length < lim.pickleImports && !meta.imports.some((known) => known.module === imp.module && known.name === imp.name)) meta.imports.push({ ...imp, offset: imp.offset + pos });
       meta.persistentIds += walk.meta.persistentIds;
-      findings.push(...walk.findings.map((f) => (f.offset === undefined ? f : { ...f, offset: f.offset + pos })));
-      return walk.findings.some((f) => f.kind === 'malformed' || f.kind === 'limit') ? undefined : walk;
+      findings.push(...walk.findings.map((finding) => (finding.offset === undefined ? finding : { ...finding, offset: finding.offset + pos })));
+      return walk.findings.some((finding) => finding.kind === 'malformed' || finding.kind === 'limit') ? undefined : walk;
     }
   };
   if (role === 'pickle') {
@@ -214,7 +214,7 @@ async function walkMember(source: ByteSource, m: Member, role: TorchMember, lim:
   // strides, an int64 offset.
   const first = await one(0);
   if (first === undefined) return { findings, meta };
-  const count = smallInt(await c.bytes(0, first.end));
+  const count = smallInt(await cursor.bytes(0, first.end));
   if (count === undefined) return stop('limit', 0, 'the record count is not a plain integer: the records were not walked');
   if (count > lim.tarRecords) return stop('limit', 0, `${count} records, more than the ${lim.tarRecords} walked`);
   let pos = first.end;
@@ -223,22 +223,22 @@ async function walkMember(source: ByteSource, m: Member, role: TorchMember, lim:
     if (args === undefined) return { findings, meta };
     pos += args.end;
     if (role === 'storages') {
-      const type = args.meta.imports.map((x) => /^(?:torch|torch\.cuda)$/.test(x.module) ? /^(\w+)Storage$/.exec(x.name)?.[1] : undefined).find((t) => t !== undefined);
+      const type = args.meta.imports.map((imp) => /^(?:torch|torch\.cuda)$/.test(imp.module) ? /^(\w+)Storage$/.exec(imp.name)?.[1] : undefined).find((storage) => storage !== undefined);
       const size = type === undefined ? undefined : ELEMENT_SIZE[type];
       if (size === undefined) return stop('limit', pos, 'a storage record names no storage type known here: the rest was not walked');
-      const n = await c.bytes(pos, 8);
-      if (n.length < 8) return stop('malformed', pos, 'a storage record ends early');
-      const elements = n.readBigUInt64LE(0);
+      const countBytes = await cursor.bytes(pos, 8);
+      if (countBytes.length < 8) return stop('malformed', pos, 'a storage record ends early');
+      const elements = countBytes.readBigUInt64LE(0);
       const next = BigInt(pos) + 8n + elements * BigInt(size);
-      if (next > BigInt(c.size)) return stop('malformed', pos, `a storage declares ${elements} elements, past the end of the member`);
+      if (next > BigInt(cursor.size)) return stop('malformed', pos, `a storage declares ${elements} elements, past the end of the member`);
       pos = Number(next);
     } else {
-      const h = await c.bytes(pos, 8);
-      if (h.length < 8) return stop('malformed', pos, 'a tensor record ends early');
-      const ndim = h.readInt32LE(0);
+      const dims = await cursor.bytes(pos, 8);
+      if (dims.length < 8) return stop('malformed', pos, 'a tensor record ends early');
+      const ndim = dims.readInt32LE(0);
       if (ndim < 0 || ndim > 64) return stop('malformed', pos, `a tensor with ${ndim} dimensions`);
       pos += 8 + 16 * ndim + 8;
-      if (pos > c.size) return stop('malformed', pos, 'a tensor record runs past the end of the member');
+      if (pos > cursor.size) return stop('malformed', pos, 'a tensor record runs past the end of the member');
     }
   }
   if (role === 'storages') await one(pos);
@@ -246,21 +246,21 @@ async function walkMember(source: ByteSource, m: Member, role: TorchMember, lim:
 }
 
 /** The integer a tiny pickle holds (PROTO, BININT1/BININT2/BININT, STOP), if that is all it is. */
-function smallInt(p: Buffer): number | undefined {
+function smallInt(data: Buffer): number | undefined {
   try {
-    return smallIntOf(p);
+    return smallIntOf(data);
   } catch {
     return undefined; // shorter than its opcode says
   }
 }
 
-function smallIntOf(p: Buffer): number | undefined {
-  let i = p[0] === 0x80 ? 2 : 0;
-  const op = p[i++];
-  let n: number | undefined;
-  if (op === 0x4b) n = p[i++];
-  else if (op === 0x4d) { n = p.readUInt16LE(i); i += 2; }
-  else if (op === 0x4a) { n = p.readInt32LE(i); i += 4; }
-  if (p[i] === 0x94) i++; // MEMOIZE
-  return n !== undefined && n >= 0 && p[i] === 0x2e && i === p.length - 1 ? n : undefined;
+function smallIntOf(data: Buffer): number | undefined {
+  let i = data[0] === 0x80 ? 2 : 0;
+  const op = data[i++];
+  let value: number | undefined;
+  if (op === 0x4b) value = data[i++];
+  else if (op === 0x4d) { value = data.readUInt16LE(i); i += 2; }
+  else if (op === 0x4a) { value = data.readInt32LE(i); i += 4; }
+  if (data[i] === 0x94) i++; // MEMOIZE
+  return value !== undefined && value >= 0 && data[i] === 0x2e && i === data.length - 1 ? value : undefined;
 }

@@ -45,9 +45,9 @@ export function isZipMagic(head: Buffer): boolean {
   return head.length >= 4 && (head.readUInt32LE(0) === SIG_LOCAL || head.readUInt32LE(0) === SIG_EOCD);
 }
 
-function u64(b: Buffer, at: number): number {
-  const v = b.readBigUInt64LE(at);
-  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(v);
+function u64(buf: Buffer, at: number): number {
+  const value = buf.readBigUInt64LE(at);
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(value);
 }
 
 /**
@@ -91,42 +91,42 @@ export async function readZipDirectory(source: ByteSource, limits: Partial<Inspe
   if (!(dirOffset + dirSize <= dirLimit)) return bad(`central directory (offset ${dirOffset}, ${dirSize} bytes) lies outside the file`);
   const dir = await source.read(dirOffset, dirSize);
   const entries: ZipEntry[] = [];
-  let p = 0;
+  let pos = 0;
   for (let i = 0; i < count; i++) {
-    if (p + CENTRAL_SIZE > dir.length || dir.readUInt32LE(p) !== SIG_CENTRAL) return bad(`central directory entry ${i} is missing or truncated`);
-    const flags = dir.readUInt16LE(p + 8);
-    const method = dir.readUInt16LE(p + 10);
-    let compressedSize = dir.readUInt32LE(p + 20);
-    let uncompressedSize = dir.readUInt32LE(p + 24);
-    const nameLen = dir.readUInt16LE(p + 28);
-    const extraLen = dir.readUInt16LE(p + 30);
-    const commentLen = dir.readUInt16LE(p + 32);
-    let localHeaderOffset = dir.readUInt32LE(p + 42);
-    const next = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
+    if (pos + CENTRAL_SIZE > dir.length || dir.readUInt32LE(pos) !== SIG_CENTRAL) return bad(`central directory entry ${i} is missing or truncated`);
+    const flags = dir.readUInt16LE(pos + 8);
+    const method = dir.readUInt16LE(pos + 10);
+    let compressedSize = dir.readUInt32LE(pos + 20);
+    let uncompressedSize = dir.readUInt32LE(pos + 24);
+    const nameLen = dir.readUInt16LE(pos + 28);
+    const extraLen = dir.readUInt16LE(pos + 30);
+    const commentLen = dir.readUInt16LE(pos + 32);
+    let localHeaderOffset = dir.readUInt32LE(pos + 42);
+    const next = pos + CENTRAL_SIZE + nameLen + extraLen + commentLen;
     if (next > dir.length) return bad(`central directory entry ${i} runs past the directory`);
-    const name = dir.toString('utf8', p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLen);
-    const extra = dir.subarray(p + CENTRAL_SIZE + nameLen, p + CENTRAL_SIZE + nameLen + extraLen);
-    for (let e = 0; e + 4 <= extra.length; ) {
-      const id = extra.readUInt16LE(e);
-      const len = extra.readUInt16LE(e + 2);
+    const name = dir.toString('utf8', pos + CENTRAL_SIZE, pos + CENTRAL_SIZE + nameLen);
+    const extra = dir.subarray(pos + CENTRAL_SIZE + nameLen, pos + CENTRAL_SIZE + nameLen + extraLen);
+    for (let at = 0; at + 4 <= extra.length; ) {
+      const id = extra.readUInt16LE(at);
+      const len = extra.readUInt16LE(at + 2);
       if (id === 0x0001) {
-        let q = e + 4;
+        let cursor = at + 4;
         const take = (): number => {
-          if (q + 8 > e + 4 + len || q + 8 > extra.length) return Number.NaN;
-          q += 8;
-          return u64(extra, q - 8);
+          if (cursor + 8 > at + 4 + len || cursor + 8 > extra.length) return Number.NaN;
+          cursor += 8;
+          return u64(extra, cursor - 8);
         };
         if (uncompressedSize === U32_MAX) uncompressedSize = take();
         if (compressedSize === U32_MAX) compressedSize = take();
         if (localHeaderOffset === U32_MAX) localHeaderOffset = take();
       }
-      e += 4 + len;
+      at += 4 + len;
     }
     if (![compressedSize, uncompressedSize, localHeaderOffset].every(Number.isFinite)) return bad(`entry ${name}: ZIP64 sizes are missing or impossible`);
     if (localHeaderOffset + LOCAL_SIZE + compressedSize > dirOffset) return bad(`entry ${name}: its data (offset ${localHeaderOffset}, ${compressedSize} bytes) lies outside the archive`);
     const nul = name.indexOf('\u0000');
     entries.push({ name: nul < 0 ? name : name.slice(0, nul), ...(nul < 0 ? {} : { rawName: name }), method, encrypted: (flags & 1) === 1, compressedSize, uncompressedSize, localHeaderOffset });
-    p = next;
+    pos = next;
   }
   return { ok: true, entries, directoryOffset: dirOffset, overlapping: overlaps(entries) };
 }
@@ -136,9 +136,9 @@ function overlaps(entries: readonly ZipEntry[]): string[] {
   const sorted = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
   const out: string[] = [];
   for (let i = 0; i + 1 < sorted.length; i++) {
-    const a = sorted[i] as ZipEntry;
-    const b = sorted[i + 1] as ZipEntry;
-    if (a.localHeaderOffset + LOCAL_SIZE + Buffer.byteLength(a.rawName ?? a.name) + a.compressedSize > b.localHeaderOffset) out.push(a.name);
+    const entry = sorted[i] as ZipEntry;
+    const following = sorted[i + 1] as ZipEntry;
+    if (entry.localHeaderOffset + LOCAL_SIZE + Buffer.byteLength(entry.rawName ?? entry.name) + entry.compressedSize > following.localHeaderOffset) out.push(entry.name);
   }
   return out;
 }
@@ -153,10 +153,10 @@ export async function readLocalHeader(
   entry: ZipEntry,
   peek = 0,
 ): Promise<{ ok: true; dataStart: number; head: Buffer } | { ok: false; detail: string }> {
-  const h = await source.read(entry.localHeaderOffset, LOCAL_SIZE);
-  if (h.length < LOCAL_SIZE || h.readUInt32LE(0) !== SIG_LOCAL) return { ok: false, detail: `entry ${entry.name}: no local header at offset ${entry.localHeaderOffset}` };
-  const nameLen = h.readUInt16LE(26);
-  const extraLen = h.readUInt16LE(28);
+  const header = await source.read(entry.localHeaderOffset, LOCAL_SIZE);
+  if (header.length < LOCAL_SIZE || header.readUInt32LE(0) !== SIG_LOCAL) return { ok: false, detail: `entry ${entry.name}: no local header at offset ${entry.localHeaderOffset}` };
+  const nameLen = header.readUInt16LE(26);
+  const extraLen = header.readUInt16LE(28);
   const dataStart = entry.localHeaderOffset + LOCAL_SIZE + nameLen + extraLen;
   const rest = await source.read(entry.localHeaderOffset + LOCAL_SIZE, nameLen + extraLen + Math.min(peek, entry.compressedSize));
   const localName = rest.toString('utf8', 0, nameLen);

@@ -27,14 +27,14 @@ const CHUNK = 1024 * 1024;
 export const OPEN_READ = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /** Why a resource path is not a plain relative path inside the model dir, or undefined when it is. */
-export function unsafePath(p: string): string | undefined {
-  if (p.length === 0) return 'empty';
-  if (p.includes('\0')) return 'contains NUL';
-  if (p.includes('\\')) return 'contains a backslash';
-  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) return 'absolute';
-  for (const c of p.split('/')) {
-    if (c === '') return 'empty path component';
-    if (c === '.' || c === '..') return `"${c}" component`;
+export function unsafePath(path: string): string | undefined {
+  if (path.length === 0) return 'empty';
+  if (path.includes('\0')) return 'contains NUL';
+  if (path.includes('\\')) return 'contains a backslash';
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return 'absolute';
+  for (const component of path.split('/')) {
+    if (component === '') return 'empty path component';
+    if (component === '.' || component === '..') return `"${component}" component`;
   }
   return undefined;
 }
@@ -56,17 +56,17 @@ export function parseResources(raw: readonly unknown[], ser: OmsSerialization, l
   const fail = (detail: string): void => {
     if (++bad <= 20) problems.push({ code: 'bad-resource', detail });
   };
-  for (const [i, r] of raw.entries()) {
-    const parsed = resourceShape.safeParse(r);
+  for (const [index, resource] of raw.entries()) {
+    const parsed = resourceShape.safeParse(resource);
     if (!parsed.success) {
-      fail(`resource ${i}: not {name, algorithm, digest}`);
+      fail(`resource ${index}: not {name, algorithm, digest}`);
       continue;
     }
     const { name, algorithm } = parsed.data;
     const digest = parsed.data.digest.toLowerCase();
     const shown = JSON.stringify(name.slice(0, 200));
     if (Buffer.byteLength(name, 'utf8') > limits.maxNameBytes) {
-      fail(`resource ${i}: name longer than ${limits.maxNameBytes} bytes`);
+      fail(`resource ${index}: name longer than ${limits.maxNameBytes} bytes`);
       continue;
     }
     if (algorithm !== 'sha256') {
@@ -83,14 +83,14 @@ export function parseResources(raw: readonly unknown[], ser: OmsSerialization, l
     let range: { start: number; end: number } | undefined;
     if (ser.method === 'shards') {
       const parts = name.split(':');
-      const [p, s, e] = parts;
-      const start = Number(s);
-      const end = Number(e);
-      if (parts.length !== 3 || p === undefined || !/^\d+$/.test(s ?? '') || !/^\d+$/.test(e ?? '') || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > end) {
+      const [shardPath, startText, endText] = parts;
+      const start = Number(startText);
+      const end = Number(endText);
+      if (parts.length !== 3 || shardPath === undefined || !/^\d+$/.test(startText ?? '') || !/^\d+$/.test(endText ?? '') || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > end) {
         fail(`resource ${shown}: not a shard name path:start:end`);
         continue;
       }
-      path = p;
+      path = shardPath;
       range = { start, end };
     }
     const why = unsafePath(path);
@@ -111,18 +111,18 @@ export function parseResources(raw: readonly unknown[], ser: OmsSerialization, l
 
 /** sha256 over the raw digests in listed order: the subject digest OMS v1.0 signs. */
 export function subjectDigestOf(rawDigests: readonly Buffer[]): string {
-  const h = createHash('sha256');
-  for (const d of rawDigests) h.update(d);
-  return h.digest('hex');
+  const hash = createHash('sha256');
+  for (const digest of rawDigests) hash.update(digest);
+  return hash.digest('hex');
 }
 
-function inside(root: string, p: string): boolean {
-  const rel = relative(root, p);
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 async function hashFrom(fh: import('node:fs/promises').FileHandle, start: number, end: number | undefined): Promise<string> {
-  const h = createHash('sha256');
+  const hash = createHash('sha256');
   const buf = Buffer.allocUnsafe(CHUNK);
   let pos = start;
   for (;;) {
@@ -130,10 +130,10 @@ async function hashFrom(fh: import('node:fs/promises').FileHandle, start: number
     if (want <= 0) break;
     const { bytesRead } = await fh.read(buf, 0, want, pos);
     if (bytesRead === 0) break;
-    h.update(buf.subarray(0, bytesRead));
+    hash.update(buf.subarray(0, bytesRead));
     pos += bytesRead;
   }
-  return h.digest('hex');
+  return hash.digest('hex');
 }
 
 /**
@@ -145,18 +145,18 @@ export async function checkResources(realRoot: string, resources: readonly Resou
   const files: OmsFileResult[] = [];
   const problems: OmsProblem[] = [];
   const byPath = new Map<string, Resource[]>();
-  for (const r of resources) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r]);
+  for (const resource of resources) byPath.set(resource.path, [...(byPath.get(resource.path) ?? []), resource]);
   for (const [path, items] of byPath) {
     const abs = join(realRoot, ...path.split('/'));
     const failAll = (code: OmsProblem['code'], detail: string): void => {
       problems.push({ code, detail: `${path}: ${detail}` });
-      for (const r of items) files.push({ name: r.name, ok: false, expected: r.digest });
+      for (const resource of items) files.push({ name: resource.name, ok: false, expected: resource.digest });
     };
     let real: string;
     try {
-      const l = await lstat(abs);
+      const linkStats = await lstat(abs);
       real = await realpath(abs);
-      const linked = l.isSymbolicLink() || real !== abs;
+      const linked = linkStats.isSymbolicLink() || real !== abs;
       const inLinkRoot = linkRoot !== undefined && inside(linkRoot, real);
       if (linked && !ser.allow_symlinks && !inLinkRoot) {
         failAll('symlink', 'is (or lies under) a symbolic link, and the signature does not allow links');
@@ -187,12 +187,12 @@ export async function checkResources(realRoot: string, resources: readonly Resou
       }
       const sorted = [...items].sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
       let covered = 0;
-      for (const r of sorted) {
-        const actual = await hashFrom(fh, r.start ?? 0, r.end);
-        const ok = actual === r.digest && (r.end === undefined || r.end <= st.size);
-        files.push({ name: r.name, ok, expected: r.digest, actual });
-        if (!ok) problems.push({ code: 'file-mismatch', detail: `${r.name}: sha256 ${actual}, signed ${r.digest}` });
-        if (r.start !== undefined && r.end !== undefined && r.start === covered) covered = r.end;
+      for (const resource of sorted) {
+        const actual = await hashFrom(fh, resource.start ?? 0, resource.end);
+        const ok = actual === resource.digest && (resource.end === undefined || resource.end <= st.size);
+        files.push({ name: resource.name, ok, expected: resource.digest, actual });
+        if (!ok) problems.push({ code: 'file-mismatch', detail: `${resource.name}: sha256 ${actual}, signed ${resource.digest}` });
+        if (resource.start !== undefined && resource.end !== undefined && resource.start === covered) covered = resource.end;
       }
       if (ser.method === 'shards' && covered !== st.size) {
         problems.push({ code: 'file-mismatch', detail: `${path}: the signed shards cover bytes 0..${covered} of a ${st.size}-byte file` });
@@ -211,17 +211,17 @@ export function ignoreList(ser: OmsSerialization, signatureRel: string | undefin
   const problems: OmsProblem[] = [];
   const ignore: string[] = [...OMS_GIT_PATHS];
   for (const raw of ser.ignore_paths ?? []) {
-    const p = raw.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-    const why = unsafePath(p);
+    const path = raw.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    const why = unsafePath(path);
     if (why !== undefined) problems.push({ code: 'bad-resource', detail: `ignore path ${JSON.stringify(raw.slice(0, 200))} is ${why}; not applied` });
-    else ignore.push(p);
+    else ignore.push(path);
   }
   if (signatureRel !== undefined) ignore.push(signatureRel);
   return { ignore, problems };
 }
 
 function ignored(rel: string, ignore: readonly string[]): boolean {
-  return ignore.some((i) => rel === i || rel.startsWith(i + '/'));
+  return ignore.some((prefix) => rel === prefix || rel.startsWith(prefix + '/'));
 }
 
 /**
@@ -232,9 +232,9 @@ export async function findUncovered(realRoot: string, covered: ReadonlySet<strin
   const problems: OmsProblem[] = [];
   let visited = 0;
   let extras = 0;
-  const report = (p: OmsProblem): void => {
-    if (p.code === 'file-extra' && ++extras > 50) return;
-    problems.push(p);
+  const report = (problem: OmsProblem): void => {
+    if (problem.code === 'file-extra' && ++extras > 50) return;
+    problems.push(problem);
   };
   const stack: string[] = [realRoot];
   while (stack.length > 0) {
@@ -246,20 +246,20 @@ export async function findUncovered(realRoot: string, covered: ReadonlySet<strin
       report({ code: 'model-dir-unreadable', detail: `${relative(realRoot, dir) || '.'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
       continue;
     }
-    for (const e of entries) {
+    for (const entry of entries) {
       if (++visited > limits.maxWalkEntries) {
         problems.push({ code: 'limit', detail: `more than ${limits.maxWalkEntries} entries in the model directory; files past them were not checked for coverage` });
         return problems;
       }
-      const abs = join(dir, e.name);
+      const abs = join(dir, entry.name);
       const rel = relative(realRoot, abs).split(sep).join('/');
       if (ignored(rel, ignore)) continue;
-      if (e.isDirectory()) {
+      if (entry.isDirectory()) {
         stack.push(abs);
         continue;
       }
       if (covered.has(rel)) continue;
-      if (e.isSymbolicLink()) {
+      if (entry.isSymbolicLink()) {
         const target = linkRoot === undefined ? undefined : await realpath(abs).catch(() => undefined);
         if (!ser.allow_symlinks && !(target !== undefined && linkRoot !== undefined && inside(linkRoot, target))) {
           report({ code: 'symlink', detail: `${rel}: a symbolic link, and the signature does not allow links` });
@@ -269,7 +269,7 @@ export async function findUncovered(realRoot: string, covered: ReadonlySet<strin
         if (st?.isFile() && !(ser.method === 'shards' && st.size === 0)) report({ code: 'file-extra', detail: `${rel}: on disk (a link to a file), not covered by the signature` });
         continue;
       }
-      if (e.isFile()) {
+      if (entry.isFile()) {
         // The shard serializer lists no shard for an empty file.
         if (ser.method === 'shards') {
           const st = await lstat(abs).catch(() => undefined);

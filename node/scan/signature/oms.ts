@@ -96,9 +96,9 @@ function parseSignature(bytes: Buffer): ParsedSignature {
   } catch (e) {
     return { problems: [{ code: 'bad-bundle', detail: `not JSON (${(e as Error).message})` }] };
   }
-  const b = bundleShape.safeParse(json);
-  if (!b.success) return { problems: [{ code: 'bad-bundle', detail: `not a Sigstore bundle with a DSSE envelope (${zodDetail(b.error)})` }] };
-  const bundle = b.data;
+  const parsedBundle = bundleShape.safeParse(json);
+  if (!parsedBundle.success) return { problems: [{ code: 'bad-bundle', detail: `not a Sigstore bundle with a DSSE envelope (${zodDetail(parsedBundle.error)})` }] };
+  const bundle = parsedBundle.data;
   if (!isBundleMediaType(bundle.mediaType)) return { problems: [{ code: 'bad-bundle', detail: `media type ${JSON.stringify(bundle.mediaType)} is not a Sigstore bundle's` }] };
   if (bundle.dsseEnvelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return { bundle, json, problems: [{ code: 'bad-statement', detail: `payloadType ${JSON.stringify(bundle.dsseEnvelope.payloadType)}, expected ${IN_TOTO_PAYLOAD_TYPE}` }] };
   let st: unknown;
@@ -107,19 +107,19 @@ function parseSignature(bytes: Buffer): ParsedSignature {
   } catch {
     return { bundle, json, problems: [{ code: 'bad-statement', detail: 'the DSSE payload is not JSON' }] };
   }
-  const s = statementShape.safeParse(st);
-  if (!s.success) return { bundle, json, problems: [{ code: 'bad-statement', detail: `not an in-toto statement (${zodDetail(s.error)})` }] };
-  if (s.data._type !== IN_TOTO_STATEMENT_V1) return { bundle, json, problems: [{ code: 'bad-statement', detail: `statement type ${JSON.stringify(s.data._type)}, expected ${IN_TOTO_STATEMENT_V1}` }] };
-  if (s.data.predicateType !== OMS_PREDICATE_TYPE) {
-    const legacy = s.data.predicateType === OMS_PREDICATE_TYPE_V01 ? ' (the pre-1.0 model_signing format; re-sign with model_signing 1.x)' : '';
-    return { bundle, json, problems: [{ code: 'wrong-predicate-type', detail: `predicate type ${JSON.stringify(s.data.predicateType)}, expected ${OMS_PREDICATE_TYPE}${legacy}` }] };
+  const statement = statementShape.safeParse(st);
+  if (!statement.success) return { bundle, json, problems: [{ code: 'bad-statement', detail: `not an in-toto statement (${zodDetail(statement.error)})` }] };
+  if (statement.data._type !== IN_TOTO_STATEMENT_V1) return { bundle, json, problems: [{ code: 'bad-statement', detail: `statement type ${JSON.stringify(statement.data._type)}, expected ${IN_TOTO_STATEMENT_V1}` }] };
+  if (statement.data.predicateType !== OMS_PREDICATE_TYPE) {
+    const legacy = statement.data.predicateType === OMS_PREDICATE_TYPE_V01 ? ' (the pre-1.0 model_signing format; re-sign with model_signing 1.x)' : '';
+    return { bundle, json, problems: [{ code: 'wrong-predicate-type', detail: `predicate type ${JSON.stringify(statement.data.predicateType)}, expected ${OMS_PREDICATE_TYPE}${legacy}` }] };
   }
-  const subject = s.data.subject;
+  const subject = statement.data.subject;
   const digest = subject[0]?.digest['sha256'];
   if (subject.length !== 1 || digest === undefined || !sha256Hex.safeParse(digest.toLowerCase()).success) {
     return { bundle, json, problems: [{ code: 'bad-statement', detail: 'expected exactly one subject with a sha256 digest' }] };
   }
-  return { bundle, json, statement: { subjectName: subject[0]?.name, subjectDigest: digest.toLowerCase(), predicate: s.data.predicate }, problems: [] };
+  return { bundle, json, statement: { subjectName: subject[0]?.name, subjectDigest: digest.toLowerCase(), predicate: statement.data.predicate }, problems: [] };
 }
 
 function methodOf(bundle: BundleShape | undefined, trust: OmsTrust | undefined): OmsVerification['method'] {
@@ -210,7 +210,7 @@ export async function verifyModelSignature(opts: VerifyModelSignatureOptions): P
     else problems.push({ code: 'subject-digest-mismatch', detail: `the subject digest is ${parsed.statement.subjectDigest}, the listed resources hash to ${computed}` });
   }
   const digest = modelDigest !== undefined ? { modelDigest } : {};
-  if (problems.some((p) => p.code === 'unsupported-serialization' || p.code === 'too-many-resources')) return result(method, sig.signer, sig.ok, { ...named, ...digest });
+  if (problems.some((problem) => problem.code === 'unsupported-serialization' || problem.code === 'too-many-resources')) return result(method, sig.signer, sig.ok, { ...named, ...digest });
 
   let realRoot: string;
   try {
@@ -233,7 +233,7 @@ export async function verifyModelSignature(opts: VerifyModelSignatureOptions): P
   }
   const ig = ignoreList(ser, signatureRel);
   problems.push(...ig.problems);
-  problems.push(...(await findUncovered(realRoot, new Set(res.resources.map((r) => r.path)), ig.ignore, ser, limits, linkRoot)));
+  problems.push(...(await findUncovered(realRoot, new Set(res.resources.map((resource) => resource.path)), ig.ignore, ser, limits, linkRoot)));
   return result(method, sig.signer, sig.ok, { files: checked.files, ...named, ...digest });
 }
 
@@ -263,7 +263,7 @@ export async function findModelSignature(dir: string, limits: Partial<OmsLimits>
   const max = limits.maxSignatureBytes ?? DEFAULT_OMS_LIMITS.maxSignatureBytes;
   let names: string[];
   try {
-    names = (await readdir(dir, { withFileTypes: true })).filter((e) => (e.isFile() || e.isSymbolicLink()) && e.name.endsWith('.sig')).map((e) => e.name);
+    names = (await readdir(dir, { withFileTypes: true })).filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && entry.name.endsWith('.sig')).map((entry) => entry.name);
   } catch (e) {
     return { candidates: [], error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
   }
@@ -275,13 +275,13 @@ export async function findModelSignature(dir: string, limits: Partial<OmsLimits>
     if ('tooLarge' in read) candidates.push({ path, kind: 'too-large', detail: `${read.tooLarge}+ bytes, more than the limit of ${max}` });
     else if ('error' in read) candidates.push({ path, kind: 'unreadable', detail: read.error });
     else {
-      const p = parseSignature(read.bytes);
-      const first = p.problems[0];
-      if (p.statement) candidates.push({ path, kind: 'oms' });
+      const parsed = parseSignature(read.bytes);
+      const first = parsed.problems[0];
+      if (parsed.statement) candidates.push({ path, kind: 'oms' });
       else if (first?.code === 'wrong-predicate-type' && first.detail.includes(OMS_PREDICATE_TYPE_V01)) candidates.push({ path, kind: 'oms-legacy', detail: first.detail });
       else candidates.push({ path, kind: 'not-oms', detail: first?.detail ?? 'not an OMS signature' });
     }
   }
-  const found = candidates.find((c) => c.kind === 'oms');
+  const found = candidates.find((candidate) => candidate.kind === 'oms');
   return { ...(found ? { signaturePath: found.path } : {}), candidates };
 }
