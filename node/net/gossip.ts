@@ -1,31 +1,12 @@
-import { createHash } from 'node:crypto';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Logger } from 'pino';
-import { pae } from '../../src/dsse/pae.js';
-import { decodeBase64 } from '../../src/encoding/bytes.js';
 import type { Decision } from '../../src/ingest/decide.js';
 import type { Ingestor, Origin } from '../ingest/ingestor.js';
 import { ATTESTATION_TOPIC, GOSSIP_BURST, GOSSIP_BYTES_PER_SECOND, GOSSIP_PER_SECOND, MAX_GOSSIP_MESSAGE, PROTOCOL_MAX_ENVELOPE } from './constants.js';
 import type { Pubsub } from './host.js';
 import { PeerRate } from './peer-penalties.js';
 
-/**
- * The message id gossip dedupes by: the attestation id (sha256 of PAE) when the data is an
- * envelope, so the same attestation published by two nodes is one message.
- */
-export function attestationMessageId(data: Uint8Array): Uint8Array {
-  try {
-    const env = JSON.parse(new TextDecoder().decode(data)) as { payloadType?: unknown; payload?: unknown };
-    const payload = typeof env.payload === 'string' ? decodeBase64(env.payload) : undefined;
-    if (typeof env.payloadType === 'string' && payload !== undefined) {
-      // The same bytes the attestation id is the hash of (SPEC §7).
-      return createHash('sha256').update(pae(env.payloadType, payload)).digest();
-    }
-  } catch {
-    // not an envelope: fall through to a content hash
-  }
-  return createHash('sha256').update(data).digest();
-}
+export { attestationMessageId } from './message-id.js';
 
 /**
  * Gossip of attestations: every message a peer delivers runs through the one ingest path

@@ -19,7 +19,7 @@ import type { Datastore } from 'interface-datastore';
 import type { Config } from '../home/config.js';
 import { ATTESTATION_TOPIC, CHECKPOINT_TOPIC, DHT_K, EQUIVOCATION_TOPIC, MAX_GOSSIP_FRAME } from './constants.js';
 import type { ConnectionGate } from './connection-gate.js';
-import { attestationMessageId } from './gossip.js';
+import { attestationMessageId } from './message-id.js';
 
 export type Pubsub = GossipSub & { getScore(peer: string): number; getMeshPeers(topic: string): string[] };
 

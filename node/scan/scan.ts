@@ -2,7 +2,6 @@ import { dirname, join, relative, sep } from 'node:path';
 import { rootDigest } from '../../src/digest/model-digest.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
 import type { Status } from '../../src/reputation/view-schema.js';
-import type { NodeClient } from '../client/node-client.js';
 import { hashFile } from '../hash/hash-path.js';
 import { discover, modelRoots, type DiscoveredModel, type DiscoveryProblem, type ModelRoot } from './discover.js';
 import type { HashCache } from './hash-cache.js';
@@ -68,13 +67,19 @@ export interface ScanReport {
   readonly problems: DiscoveryProblem[];
 }
 
+/** What a scan asks of the node: its view of a digest. */
+export interface ViewSource {
+  view(digest: string, opts?: { lookup?: boolean }): Promise<{ readonly status: Status; readonly reason: string }>;
+}
+
 export interface ScanOptions {
   /** Paths to scan; none: the places local runtimes keep models. */
   readonly paths: readonly string[];
   readonly verify: boolean;
   /** Without a cache every file is hashed (the gate does not trust metadata). */
   readonly cache: HashCache | undefined;
-  readonly client: NodeClient;
+  /** The node's view of a digest (a NodeClient: the running daemon or this process's store). */
+  readonly client: ViewSource;
   readonly suite: Pick<CryptoSuite, 'sha256'>;
   readonly env?: NodeJS.ProcessEnv;
   /** Progress of hashing: bytes done, bytes to do (only files that need reading count). */

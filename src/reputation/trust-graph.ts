@@ -1,5 +1,4 @@
 import { SCOPES, type Scope, type TrustParams, type TrustPolicy } from './policy.js';
-import type { TrustLookup } from './view.js';
 
 /** An endorsement as the trust graph needs it (SPEC §10.2). */
 export interface EndorsementInput {
@@ -32,6 +31,17 @@ export interface ScopedTrust {
   readonly via: 'root' | 'endorsed' | 'blocked';
   /** The strongest path from a root (or subscription) to this issuer; empty for a root. */
   readonly path: readonly TrustHop[];
+}
+
+/** What the view asks of the node's trust (a TrustGraph, SPEC §10.2). */
+export interface TrustLookup {
+  trust(issuer: string, scope: Scope): ScopedTrust;
+  isBlocked(issuer: string): boolean;
+  readonly params: TrustParams;
+  /** Your name for an issuer (its trust-list note). */
+  noteOf(issuer: string): string | undefined;
+  /** How many issuers the trust reaches at or above minWeight. */
+  readonly reachedCount: number;
 }
 
 /**

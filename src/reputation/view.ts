@@ -1,7 +1,9 @@
 import type { PredicateKind, RetractionPredicate } from '../statement/predicates.js';
 import type { Statement } from '../statement/statement.js';
 import { scopeOf, type Scope, type TrustParams } from './policy.js';
-import type { ScopedTrust } from './trust-graph.js';
+import type { ScopedTrust, TrustLookup } from './trust-graph.js';
+
+export type { TrustLookup };
 import { verdictOf, worst } from './verdicts.js';
 import type { CountReason, Dispute, EvidenceItem, Inherited, IssuerTrust, ModelVerdict, PredicateSummary, ReputationView, Status } from './view-schema.js';
 
@@ -17,16 +19,6 @@ export interface ViewInput {
   readonly expiresAt: number | undefined;
 }
 
-/** What the view asks of the node's trust (a TrustGraph, SPEC §10.2). */
-export interface TrustLookup {
-  trust(issuer: string, scope: Scope): ScopedTrust;
-  isBlocked(issuer: string): boolean;
-  readonly params: TrustParams;
-  /** Your name for an issuer (its trust-list note). */
-  noteOf(issuer: string): string | undefined;
-  /** How many issuers the trust reaches at or above minWeight. */
-  readonly reachedCount: number;
-}
 
 /** A counted finding about a base model, carried over by a trusted lineage claim (§10.5). */
 export interface InheritedInput {
