@@ -162,7 +162,9 @@ export class LocalNode {
       const token = this.views.begin();
       const walk = lineageWalk(digest);
       const computed = await this.viewAt(digest, graph, now, opts.without, 0, walk);
-      if (keep) this.views.put(token, digest, graph, now, computed, [...walk.visited]);
+      // A digest nothing is stored about is not kept: a flood of random digests would only push
+      // out the views worth keeping (its view is one empty read to compute again).
+      if (keep && computed.evidence.total > 0) this.views.put(token, digest, graph, now, computed, [...walk.visited]);
       return computed;
     });
     // Endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8).
