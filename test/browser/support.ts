@@ -18,8 +18,8 @@ export interface RunningNode {
 
 export async function startNode(env: Record<string, string> = {}): Promise<RunningNode> {
   const sb = await makeInitialisedSandbox('chorus-web-');
-  // No mDNS: nodes of other test files running at the same time on this machine are not its peers.
-  const { child, url, token } = await startDaemon(sb, [], { CHORUS_API_WRITE_RATE_LIMIT: '100000', CHORUS_NET_MDNS: 'false', ...env });
+  // Isolated (no mDNS, no UPnP, loopback) by run-cli's defaults: nodes of other test files are not its peers.
+  const { child, url, token } = await startDaemon(sb, [], { CHORUS_API_WRITE_RATE_LIMIT: '100000', ...env });
   return {
     sb, child, url, token,
     async stop() {

@@ -7,16 +7,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli } from './run-cli.js';
+import { until as waitFor } from '../support/until.js';
 
 const DEVNET = join(REPO_ROOT, 'deploy', 'devnet.sh');
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The devnet's APIs refuse connections until they are up: a failed fetch is "not yet". */
+const until = (what: string, cond: () => Promise<boolean>, ms = 30_000): Promise<boolean> => waitFor(what, cond, ms, { retryErrors: true, intervalMs: 100 });
 
 describe('deploy/', () => {
   it('devnet.sh brings up 3 nodes from one command; an attestation published on one is answered on another; chorus peers/connect work against it; Ctrl-C stops them', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { alive, makeInitialisedSandbox, REPO_ROOT } from './run-cli.js';
+import { alive, ISOLATED_ENV, makeInitialisedSandbox, REPO_ROOT } from './run-cli.js';
 
 /**
  * The install an operator does (README, "Install"): the packed package installed globally
@@ -24,7 +24,7 @@ function systemEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (k.startsWith('npm_') || k === 'NODE' || k === 'INIT_CWD' || k === 'NODE_OPTIONS' || k.startsWith('VITEST') || k.startsWith('CHORUS_')) continue;
     env[k] = v;
   }
-  return { ...env, PATH: SYSTEM_PATH, CHORUS_NET_MDNS: 'false', CHORUS_NET_LISTEN: '["/ip4/127.0.0.1/tcp/0"]', ...extra };
+  return { ...env, PATH: SYSTEM_PATH, ...ISOLATED_ENV, ...extra };
 }
 
 let work: string;

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../node/daemon/daemon.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
 import { serveLogPeer } from '../support/log-peer.js';
-import { NetHarness } from '../support/net-harness.js';
+import { QUIET, TestNet } from '../support/test-net.js';
+import { until as waitFor } from '../support/until.js';
 import { describeRun, makeInitialisedSandbox, startDaemon, type RunningDaemon, type Sandbox } from './run-cli.js';
 
 /*
@@ -17,7 +18,7 @@ import { describeRun, makeInitialisedSandbox, startDaemon, type RunningDaemon, t
  * its copy becomes complete. Everything on loopback, real stores in temp dirs.
  */
 
-const net = new NetHarness({ 'transparency.checkpointSeconds': 1, 'api.writeRateLimitPerMinute': 100_000 });
+const net = new TestNet({ ...QUIET, 'transparency.checkpointSeconds': 1, 'api.writeRateLimitPerMinute': 100_000 });
 const sandboxes: Sandbox[] = [];
 let node: RunningDaemon | undefined;
 
@@ -39,15 +40,7 @@ afterAll(async () => {
   await Promise.all(sandboxes.map((s) => s.cleanup()));
 });
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${node?.log().slice(-3000) ?? ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T,>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> => waitFor(what, f, ms, { detail: () => node?.log().slice(-3000) ?? '' });
 
 interface LogStatus {
   completeness: { state: string; verified: number; known: number; missing: number };

@@ -3,14 +3,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, test } from 'vitest';
-import { alive, makeInitialisedSandbox, REPO_ROOT } from './run-cli.js';
+import { alive, ISOLATED_ENV, makeInitialisedSandbox, REPO_ROOT } from './run-cli.js';
 
 /** The npm scripts as README gives them: `npm start`, `npm run chorus --silent -- …`. */
 
 const run = promisify(execFile);
 
 function npmEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CHORUS_HOME: home, CHORUS_NET_MDNS: 'false', CHORUS_NET_LISTEN: '["/ip4/127.0.0.1/tcp/0"]', CHORUS_API_PORT: '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, CHORUS_HOME: home, ...ISOLATED_ENV, CHORUS_API_PORT: '0' };
   delete env['NODE_OPTIONS'];
   return env;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeGguf, writeSafetensors } from '../fixtures/scan/builders.js';
-import { CLI_PATH, REPO_ROOT } from './run-cli.js';
+import { CLI_PATH, ISOLATED_ENV, REPO_ROOT } from './run-cli.js';
 
 /**
  * README.md's command blocks, run as written. Every ```sh block runs, in order, in one bash
@@ -97,9 +97,7 @@ describe('README.md', () => {
       READMETEST_LOG: join(work, 'node.log'),
       // Nodes in tests: loopback, a free port, no multicast. README reads the API's address from `chorus status`.
       CHORUS_API_PORT: '0',
-      CHORUS_NET_LISTEN: '["/ip4/127.0.0.1/tcp/0"]',
-      CHORUS_NET_MDNS: 'false',
-      CHORUS_NET_UPNP: 'false',
+      ...ISOLATED_ENV,
       NO_COLOR: '1',
     });
     const child = spawn('bash', ['-c', script(all)], { cwd: join(work, 'cwd'), env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -40,14 +40,24 @@ function assertBuilt(): void {
   }
 }
 
+/**
+ * What every node a test starts from the CLI gets unless the test says otherwise: loopback
+ * only, a free port, no mDNS (nodes of other test files on this machine are not its peers),
+ * no UPnP (nothing asked of the LAN's router). The CLI counterpart of test/support/test-net.ts.
+ */
+export const ISOLATED_ENV: Readonly<Record<string, string>> = Object.freeze({
+  CHORUS_NET_LISTEN: '["/ip4/127.0.0.1/tcp/0"]',
+  CHORUS_NET_MDNS: 'false',
+  CHORUS_NET_UPNP: 'false',
+});
+
 function childEnv(opts: RunOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   // Never let a test touch the real ~/.chorus: without an explicit home, point at nothing.
   env['CHORUS_HOME'] = opts.home ?? join(tmpdir(), 'chorus-e2e-no-home-given');
   delete env['NODE_OPTIONS'];
   // Nodes started by tests listen on loopback only, on a free port, and never multicast.
-  env['CHORUS_NET_LISTEN'] ??= '["/ip4/127.0.0.1/tcp/0"]';
-  env['CHORUS_NET_MDNS'] ??= 'false';
+  for (const [k, v] of Object.entries(ISOLATED_ENV)) env[k] ??= v;
   // Node 22's on-disk compile cache: the CLI is started a few hundred times, this makes
   // every start after the first cheaper. It changes nothing about what the CLI does.
   env['NODE_COMPILE_CACHE'] ??= join(tmpdir(), 'chorus-e2e-compile-cache');

@@ -1,10 +1,6 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
+import { QUIET, TestNet, type TestNode } from '../support/test-net.js';
 import { runCli } from '../e2e/run-cli.js';
 
 /*
@@ -12,24 +8,14 @@ import { runCli } from '../e2e/run-cli.js';
  * a running node exports, and /v1/status lists the budgets with their use.
  */
 
-let dir: string;
-let daemon: Daemon;
+const net = new TestNet();
+let daemon: TestNode;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'chorus-budgets-'));
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  daemon = await startDaemon(home, {
-    env: {},
-    overrides: { 'api.port': 0, 'api.maxEventStreams': 1, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': true, 'net.upnp': false, 'net.autonat': false, 'net.relay': 'off' },
-    logger: makeLogger('silent', false),
-  });
+  daemon = await net.node({ ...QUIET, 'api.maxEventStreams': 1, 'net.dht': true }, { prefix: 'chorus-budgets-' });
 });
 
-afterAll(async () => {
-  await daemon?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => net.stop());
 
 describe('budgets an operator can see', () => {
   it('every metric the Grafana dashboard (deploy/grafana-dashboard.json) queries is exported by a running node', async () => {
@@ -66,7 +52,7 @@ describe('budgets an operator can see', () => {
     const res = await fetch(`${daemon.url}/v1/events`, { signal: ac.signal });
     expect(res.status).toBe(200);
     try {
-      const r = await runCli(['status'], { home: dir });
+      const r = await runCli(['status'], { home: daemon.dir });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/budgets\s+1 near the limit:/);
       expect(r.stdout).toMatch(/AT LIMIT\s+event streams: 1 streams of 1 streams \(100%\), set by api\.maxEventStreams/);

@@ -1,52 +1,22 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLibp2p, type Libp2p } from 'libp2p';
+import { createLibp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@libp2p/noise';
 import { yamux } from '@libp2p/yamux';
 import { identify } from '@libp2p/identify';
-import { initHome, resolveHome, type HomePaths } from '../../node/home/home.js';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
 import { chorusRelayServer } from '../../node/net/network.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
+import { TestNet, until, type TestNode } from '../support/test-net.js';
 
-type Node = Daemon & { token: string; home: HomePaths };
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
-const hosts: Libp2p[] = [];
+type Node = TestNode;
+const testNet = new TestNet({ 'api.writeRateLimitPerMinute': 1_000_000 });
+afterAll(() => testNet.stop());
 
-async function start(home: HomePaths, net: Record<string, unknown>): Promise<Node> {
-  const overrides: Record<string, unknown> = {
-    'api.port': 0,
-    'api.writeRateLimitPerMinute': 1_000_000,
-    'net.listen': ['/ip4/127.0.0.1/tcp/0'],
-    'net.mdns': false,
-    'net.upnp': false,
-  };
-  for (const [k, v] of Object.entries(net)) overrides[`net.${k}`] = v;
-  const d = await startDaemon(home, { env: {}, overrides, logger: makeLogger('silent', false) });
-  daemons.push(d);
-  return Object.assign(d, { token: (await readFile(home.token, 'utf8')).trim(), home });
+/** `net`: net.* config without the prefix. */
+function netConfig(net: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(net).map(([k, v]) => [`net.${k}`, v]));
 }
-
-async function node(net: Record<string, unknown> = {}): Promise<Node> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-disc-'));
-  dirs.push(dir);
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  return start(home, net);
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const node = (net: Record<string, unknown> = {}): Promise<Node> => testNet.node(netConfig(net), { prefix: 'chorus-disc-' });
 
 const publish = async (d: Node, body: string): Promise<string> => {
   const r = await fetch(`${d.url}/v1/attestations`, { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body });
@@ -61,12 +31,6 @@ interface ViewBody {
 }
 const reputation = async (d: Node, digest: string, query = ''): Promise<ViewBody> =>
   (await (await fetch(`${d.url}/v1/models/${digest}/reputation${query}`)).json()) as ViewBody;
-
-afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
-  await Promise.all(hosts.map(async (h) => h.stop()));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
 
 describe('discovery: DHT provider records for digests', () => {
   it('a node asked about a digest it holds nothing about finds the holders in the DHT and answers from what they hold', { timeout: 60_000 }, async () => {
@@ -115,10 +79,9 @@ describe('known peers survive a restart', () => {
     const id = a.network!.peerId;
     const home = a.home;
     await a.stop();
-    daemons.splice(daemons.indexOf(a), 1);
     await until('B saw A go', async () => (await b.network!.peers()).length === 0);
 
-    const again = await start(home, { bootstrap: [] });
+    const again = await testNet.node(netConfig({ bootstrap: [] }), { home });
     expect(again.network!.peerId).toBe(id);
     await until('A redialled B from its peer store', async () => (await b.network!.peers()).some((p) => p.peerId === id));
   });
@@ -135,7 +98,7 @@ describe('NAT traversal: circuit relay, switches, reachability', () => {
       streamMuxers: [yamux()],
       services: { identify: identify(), relay: chorusRelayServer() },
     });
-    hosts.push(relay);
+    testNet.track(relay);
     const relayAddr = relay.getMultiaddrs()[0]!.toString();
 
     const a = await node({ relay: 'always', bootstrap: [relayAddr] });

@@ -1,53 +1,21 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { lpStream } from '@libp2p/utils';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
 import { ATTESTATION_TOPIC } from '../../node/net/network.js';
 import { SYNC_PROTOCOL } from '../../node/net/sync.js';
 import { MAX_BOUND, MIN_BOUND } from '../../node/net/sync-index.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest } from '../support/fixtures.js';
+import { TestNet, until, type TestNode } from '../support/test-net.js';
 
 /*
  * Attacks from issue 11, each against real daemons on loopback: what a stranger's peer or
  * HTTP client can make a node do, and that it is bounded.
  */
 
-const dirs: string[] = [];
-const daemons: Daemon[] = [];
+const net = new TestNet({ 'api.writeRateLimitPerMinute': 1_000_000, 'net.dht': false });
+afterAll(() => net.stop());
 
-async function node(overrides: Record<string, unknown> = {}): Promise<Daemon & { token: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-hostile-'));
-  dirs.push(dir);
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  const d = await startDaemon(home, {
-    env: {},
-    overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 1_000_000, 'net.listen': ['/ip4/127.0.0.1/tcp/0'], 'net.mdns': false, 'net.dht': false, ...overrides },
-    logger: makeLogger('silent', false),
-  });
-  daemons.push(d);
-  return Object.assign(d, { token: (await readFile(home.token, 'utf8')).trim() });
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const post = (d: Daemon & { token: string }, path: string, body: string, type = 'application/json') =>
-  fetch(`${d.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': type }, body });
-
-afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.stop().catch(() => undefined)));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const node = (overrides: Record<string, unknown> = {}): Promise<TestNode> => net.node(overrides, { prefix: 'chorus-hostile-' });
+const post = (d: TestNode, path: string, body: string, type = 'application/json'): Promise<Response> => d.post(path, body, type);
 
 describe('a node survives hostile peers and clients', () => {
   it('overlapping whole-set sync ranges are refused, the sender loses score, is disconnected and refused', async () => {
@@ -153,7 +121,7 @@ describe('a node survives hostile peers and clients', () => {
     const retraction = makeEnvelopeLine(issuer, { kind: 'retraction', subjects: [target.statement.subject[0]!.digest.sha256], fields: { target: target.id }, expiresAt: soon });
     await fetch(`${a.url}/v1/trust`, { method: 'PUT', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ issuers: [{ issuer: issuer.did }] }) });
     expect((await post(a, '/v1/attestations', retraction)).status).toBe(201);
-    await new Promise((r) => setTimeout(r, 2000));
+    await until('the 30 have expired', () => Date.now() > soon.getTime() + 100);
     const b = await node({ 'net.syncOnConnect': false });
     await post(b, '/v1/import', [...live, retraction].join('\n'), 'application/x-ndjson');
     await b.network!.connect(a.network!.listenAddrs[0]!);

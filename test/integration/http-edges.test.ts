@@ -1,48 +1,31 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initHome, resolveHome } from '../../node/home/home.js';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
 import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
-import { tempDir } from '../support/temp-dir.js';
+import { TestNet, until, type TestNode } from '../support/test-net.js';
 
 /**
  * The edges of the HTTP API that a hostile page or client reaches: the Host header (DNS
  * rebinding), event streams that never read, bodies the node stops reading.
  */
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let daemon: Daemon;
+const net = new TestNet({ 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false });
+let daemon: TestNode;
 let token: string;
 let port: number;
 
 beforeAll(async () => {
-  dir = await tempDir('chorus-http-edges-');
-  const home = resolveHome({}, dir.path);
-  await initHome(home);
-  token = (await readFile(home.token, 'utf8')).trim();
-  daemon = await startDaemon(home, {
-    env: {},
-    overrides: {
-      'api.port': 0,
-      'api.writeRateLimitPerMinute': 100_000,
-      'api.allowedHosts': ['chorus.example.org'],
-      'api.maxEventStreams': 3,
-      'api.importLimitBytes': 4096,
-      'net.enabled': false,
-    },
-    logger: makeLogger('silent', false),
-  });
+  daemon = await net.node({
+    'api.allowedHosts': ['chorus.example.org'],
+    'api.maxEventStreams': 3,
+    'api.importLimitBytes': 4096,
+  }, { prefix: 'chorus-http-edges-' });
+  token = daemon.token;
   port = Number(new URL(daemon.url).port);
 });
 
-afterAll(async () => {
-  await daemon?.stop();
-  await dir?.[Symbol.asyncDispose]();
-});
+afterAll(() => net.stop());
 
 /** A GET with a Host header of our choosing (fetch does not let a caller set it). */
 function getWithHost(path: string, host: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -62,15 +45,6 @@ async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${daemon.url}/metrics`)).text();
   const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
   return Number(m?.[1] ?? NaN);
-}
-
-/** Polls `check` until it holds; fails with `what` after `ms` (a bound on an event expected at once). */
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** A raw socket on the API, with what it has received and whether it has closed. */
@@ -102,9 +76,9 @@ describe('/v1/status', () => {
   it('names the data dir only to a caller with the API token', async () => {
     const open = await (await fetch(`${daemon.url}/v1/status`)).json() as Record<string, unknown>;
     expect(open).not.toHaveProperty('home');
-    expect(JSON.stringify(open)).not.toContain(dir.path);
+    expect(JSON.stringify(open)).not.toContain(daemon.dir);
     const authed = await (await fetch(`${daemon.url}/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json() as Record<string, unknown>;
-    expect(authed['home']).toBe(dir.path);
+    expect(authed['home']).toBe(daemon.dir);
   });
 });
 

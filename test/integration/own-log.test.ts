@@ -1,17 +1,14 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceSuite } from '../../src/crypto/reference-suite.js';
 import { fromHex } from '../../src/encoding/bytes.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/tlog/merkle.js';
 import { encodeVerifierKey, parseCheckpoint, parseNote, verifiedBy, parseVerifierKey } from '../../src/tlog/note.js';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
+import type { HomePaths } from '../../node/home/home.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { logOrigin } from '../../node/tlog/own-log.js';
 import { makeEnvelopeLine, makeIssuer } from '../support/fixtures.js';
+import { TestNet, type TestNode } from '../support/test-net.js';
 import { runCli } from '../e2e/run-cli.js';
 
 /*
@@ -21,23 +18,16 @@ import { runCli } from '../e2e/run-cli.js';
  * keeps the order.
  */
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const net = new TestNet({ 'net.enabled': false, 'api.writeRateLimitPerMinute': 100_000 });
+afterAll(() => net.stop());
 
 const hexBytes = (h: string): Uint8Array => fromHex(h)!;
 
-async function start(dir: string): Promise<Daemon> {
-  return startDaemon(resolveHome({}, dir), { env: {}, overrides: { 'api.port': 0, 'net.enabled': false, 'api.writeRateLimitPerMinute': 100_000 }, logger: makeLogger('silent', false) });
-}
+const start = (home: HomePaths): Promise<TestNode> => net.node({}, { home });
 
 describe('the node\'s own issuer log', () => {
   it('backfills, appends, signs checkpoints that verify, proves inclusion and consistency, and keeps its order across a restart', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'chorus-own-log-'));
-    dirs.push(dir);
-    const home = resolveHome({}, dir);
-    await initHome(home);
+    const home = await net.home('chorus-own-log-');
     const token = (await readFile(home.token, 'utf8')).trim();
     // Three attestations signed by the node's own key, stored before any log existed, out of issuedAt order.
     const pre = await LocalNode.open(home, { env: {} });
@@ -50,7 +40,7 @@ describe('the node\'s own issuer log', () => {
     const earlyIds = ds.map((d) => (d.outcome === 'accept' ? d.id : ''));
     await pre.close();
 
-    let daemon = await start(dir);
+    let daemon = await start(home);
     const did = daemon.node.identity.did;
     const get = (path: string) => fetch(`${daemon.url}/v1/issuers/${did}${path}`);
     try {
@@ -96,30 +86,30 @@ describe('the node\'s own issuer log', () => {
     }
 
     // A restart: the same leaves in the same order, the same checkpoint (it is less than a day old).
-    daemon = await start(dir);
+    daemon = await start(home);
     let ids: string[];
     try {
       ids = ((await (await fetch(`${daemon.url}/v1/issuers/${did}/log`)).json()) as { ids: string[] }).ids;
       expect(ids.length).toBe(5);
       expect(parseCheckpoint(parseNote(await (await fetch(`${daemon.url}/v1/issuers/${did}/checkpoint`)).text()).text).size).toBe(5);
       // The built CLI against the running node…
-      const cp = await runCli(['log', 'checkpoint'], { home: dir });
+      const cp = await runCli(['log', 'checkpoint'], { home: home.root });
       expect(cp.code, cp.stderr).toBe(0);
       expect(parseCheckpoint(parseNote(cp.stdout).text)).toMatchObject({ origin: logOrigin(did), size: 5 });
-      const pr = await runCli(['log', 'proof', ids[2]!], { home: dir });
+      const pr = await runCli(['log', 'proof', ids[2]!], { home: home.root });
       expect(pr.code, pr.stderr).toBe(0);
       expect(pr.stdout).toMatch(/leaf 2 of 5[\s\S]*verified against the checkpoint/);
     } finally {
       await daemon.stop();
     }
     // …and on the data dir with no node running; bad input is refused with a clear message.
-    const local = await runCli(['log', 'proof', ids[4]!, '--json'], { home: dir });
+    const local = await runCli(['log', 'proof', ids[4]!, '--json'], { home: home.root });
     expect(local.code, local.stderr).toBe(0);
     expect(JSON.parse(local.stdout)).toMatchObject({ index: 4, size: 5, verified: true });
-    const bad = await runCli(['log', 'proof', 'nope'], { home: dir });
+    const bad = await runCli(['log', 'proof', 'nope'], { home: home.root });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/64 lowercase hex/);
-    const absent = await runCli(['log', 'proof', '0'.repeat(64)], { home: dir });
+    const absent = await runCli(['log', 'proof', '0'.repeat(64)], { home: home.root });
     expect(absent.code).not.toBe(0);
     expect(absent.stderr).toMatch(/not in this log/);
   });

@@ -1,25 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initHome, resolveHome } from '../../node/home/home.js';
 import { writePolicy } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { NodeService } from '../../node/service/node-service.js';
 import { TrustPolicyFile } from '../../src/reputation/policy.js';
 import { exampleFields, makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
+import { TestNet } from '../support/test-net.js';
 
 /** A node's own data dir, opened in process: the trust graph and views over a real store. */
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const net = new TestNet();
+afterAll(() => net.stop());
 async function openNode(policy: unknown): Promise<LocalNode> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-repnode-'));
-  dirs.push(dir);
-  const home = resolveHome({}, dir);
-  await initHome(home);
+  const home = await net.home('chorus-repnode-');
   await writePolicy(home.trust, TrustPolicyFile.parse(policy));
   return LocalNode.open(home, { env: {}, overrides: { 'trust.includeSelf': false } });
 }

@@ -1,24 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../node/api/metrics.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
 import { writePolicy } from '../../node/home/trust-list.js';
 import { LocalNode } from '../../node/local/local-node.js';
 import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
 import { TrustPolicyFile } from '../../src/reputation/policy.js';
 import { makeEnvelopeLine, makeIssuer, randomDigest, type TestIssuer } from '../support/fixtures.js';
+import { TestNet } from '../support/test-net.js';
 
 /**
  * The churn budget (SPEC §14.8) on a real store, with the node's clock in the test's hand:
  * an issuer's endorsement changes past its budget are stored but wait for the next minute,
  * and the view says so; within the budget they apply at once.
  */
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const net = new TestNet();
+afterAll(() => net.stop());
 
 /** A clock that starts a second into the current minute and moves only when told. */
 function testClock(): { now: () => number; advance(ms: number): void; at(ms: number): void } {
@@ -27,10 +22,7 @@ function testClock(): { now: () => number; advance(ms: number): void; at(ms: num
 }
 
 async function openNode(root: TestIssuer, now: () => number, overrides: Record<string, unknown> = {}): Promise<LocalNode> {
-  const dir = await mkdtemp(join(tmpdir(), 'chorus-churn-'));
-  dirs.push(dir);
-  const home = resolveHome({}, dir);
-  await initHome(home);
+  const home = await net.home('chorus-churn-');
   await writePolicy(home.trust, TrustPolicyFile.parse({ version: 2, roots: [{ issuer: root.did }] }));
   return LocalNode.open(home, { env: {}, now, overrides: { 'trust.includeSelf': false, ...overrides } });
 }

@@ -1,9 +1,5 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startDaemon, type Daemon } from '../../node/daemon/daemon.js';
-import { makeLogger } from '../../node/daemon/logger.js';
-import { initHome, resolveHome } from '../../node/home/home.js';
+import type { Daemon } from '../../node/daemon/daemon.js';
+import { TestNet } from './test-net.js';
 
 /** A daemon in this process on a fresh data dir: real LevelDB, real HTTP server, no network. */
 export interface TestDaemon {
@@ -17,16 +13,7 @@ export interface TestDaemon {
 
 /** `overrides`: config fields as dotted paths (as command-line flags set them), over the test defaults. */
 export async function startTestDaemon(prefix = 'chorus-daemon-', overrides: Record<string, unknown> = {}): Promise<TestDaemon> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  const home = resolveHome({}, dir);
-  await initHome(home);
-  const token = (await readFile(home.token, 'utf8')).trim();
-  const daemon = await startDaemon(home, { env: {}, overrides: { 'api.port': 0, 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false, ...overrides }, logger: makeLogger('silent', false) });
-  return {
-    daemon, url: daemon.url, token, dir,
-    async stop() {
-      await daemon.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const net = new TestNet({ 'api.writeRateLimitPerMinute': 100_000, 'net.enabled': false });
+  const daemon = await net.node(overrides, { prefix });
+  return { daemon, url: daemon.url, token: daemon.token, dir: daemon.dir, stop: () => net.stop() };
 }

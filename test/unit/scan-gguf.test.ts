@@ -131,15 +131,17 @@ describe('GGUF header inspection', () => {
 function u32(n: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; }
 function u64(n: number): Buffer { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; }
 
-/** The reference parser, when installed (devDependency `@huggingface/gguf`). */
+/** The reference parser (devDependency `@huggingface/gguf`): a failure to load it fails this file, it does not skip the cross-check. */
 interface HfGguf {
   gguf(uri: string, params: { allowLocalFile: boolean }): Promise<{ metadata: Record<string, unknown>; tensorInfos: { name: string; offset: bigint; shape: bigint[]; dtype: number }[] }>;
   serializeGgufMetadata(typed: Record<string, { value: unknown; type: number; subType?: number }>): Uint8Array;
 }
 const HF_GGUF = '@huggingface/gguf';
-const hf = (await import(HF_GGUF).catch(() => undefined)) as HfGguf | undefined;
+const hf = (await import(HF_GGUF).catch((e: unknown) => {
+  throw new Error(`the GGUF cross-check needs the devDependency ${HF_GGUF} (run npm install): ${String(e)}`);
+})) as HfGguf;
 
-describe.skipIf(hf === undefined)('GGUF cross-check against @huggingface/gguf', () => {
+describe('GGUF cross-check against @huggingface/gguf', () => {
   let dir = '';
   beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'chorus-gguf-')); });
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
@@ -147,7 +149,7 @@ describe.skipIf(hf === undefined)('GGUF cross-check against @huggingface/gguf', 
   it('both parsers read the same header from a generated file', async () => {
     const file = join(dir, 'tiny.gguf');
     await writeFile(file, validGguf());
-    const ref = await (hf as HfGguf).gguf(file, { allowLocalFile: true });
+    const ref = await hf.gguf(file, { allowLocalFile: true });
     const ours = await inspectFile(file);
     expect(ours.format).toBe('gguf');
     if (ours.format !== 'gguf') return;
@@ -163,7 +165,7 @@ describe.skipIf(hf === undefined)('GGUF cross-check against @huggingface/gguf', 
   });
 
   it('our parser reads a header the reference library wrote', async () => {
-    const bytes = (hf as HfGguf).serializeGgufMetadata({
+    const bytes = hf.serializeGgufMetadata({
       version: { value: 3, type: 4 },
       tensor_count: { value: 0n, type: 10 },
       kv_count: { value: 3n, type: 10 },
@@ -179,7 +181,7 @@ describe.skipIf(hf === undefined)('GGUF cross-check against @huggingface/gguf', 
   it('on a truncated file ours reports malformed (the reference reads zeros past the end)', async () => {
     const file = join(dir, 'cut.gguf');
     await writeFile(file, validGguf().subarray(0, 200));
-    const ref = await (hf as HfGguf).gguf(file, { allowLocalFile: true }).catch(() => undefined);
+    const ref = await hf.gguf(file, { allowLocalFile: true }).catch(() => undefined);
     if (ref !== undefined) expect(ref.tensorInfos.map((t) => t.name)).not.toEqual(TENSORS.map((t) => t.name));
     const ours = await inspectFile(file);
     expect(ours.findings.map((f) => f.kind)).toContain('malformed');
