@@ -113,7 +113,17 @@ export class WebSessions {
 
   /** Whether `ip` may try a login or a token now; ms to wait otherwise. */
   loginWait(ip = '', scope: FailureScope = 'local'): number {
-    return Math.max(this.bucket(`${scope} ip ${ip}`, WEB.failedLoginsPerMinute).wait, this.bucket(`${scope} all`, WEB.failedLoginsPerMinute * 6).wait);
+    // Read-only, and nothing to do for an address without failures: this runs on every request with a token.
+    return Math.max(this.waitOf(`${scope} ip ${ip}`, WEB.failedLoginsPerMinute), this.waitOf(`${scope} all`, WEB.failedLoginsPerMinute * 6));
+  }
+
+  /** Ms until the bucket `key` holds one token again (0: now), without touching it. */
+  private waitOf(key: string, per: number): number {
+    const b = this.failures.get(key);
+    if (b === undefined) return 0;
+    const rate = per / 60_000;
+    const tokens = Math.min(per, b.tokens + (this.now() - b.at) * rate);
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / rate);
   }
 
   /** A failed login or a wrong token from `ip`: counted against both bounds of its server. */
