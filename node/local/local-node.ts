@@ -21,6 +21,9 @@ const OTHERS_LISTED = 20;
 /** Expired attestations are collected in batches of this many. */
 const GC_BATCH = 500;
 
+/** A lineage walk that also keeps every view it computed (their expiries bound how long the result is kept). */
+type NodeWalk = LineageWalk & { readonly read: ReputationView[] };
+
 /** A view as the node serves it: the pure view plus what was read. */
 export type NodeView = ReputationView & { evidence: { total: number; listed: number; omitted: number } };
 
@@ -103,6 +106,10 @@ export class LocalNode {
       node.reader.committed(ds);
       trustState.committed(ds);
     });
+    // A store reopened after a full disk may have undone writes without telling who read them: nothing kept stays.
+    store.onFull((full) => {
+      if (!full) node.views.clear();
+    });
     store.onRemoved((removed, reason) => {
       node.views.invalidate(removed.flatMap((r) => r.subjects));
       for (const r of removed) for (const d of r.subjects) node.reader.forgetSubject(d);
@@ -160,11 +167,11 @@ export class LocalNode {
     const keep = opts.without === undefined && graph === current && opts.now === undefined;
     const view = (keep ? this.views.get(digest, graph, now) : undefined) ?? await this.viewSlot(async () => {
       const token = this.views.begin();
-      const walk = lineageWalk(digest);
+      const walk: NodeWalk = { ...lineageWalk(digest), read: [] };
       const computed = await this.viewAt(digest, graph, now, opts.without, 0, walk);
       // A digest nothing is stored about is not kept: a flood of random digests would only push
       // out the views worth keeping (its view is one empty read to compute again).
-      if (keep && computed.evidence.total > 0) this.views.put(token, digest, graph, now, computed, [...walk.visited]);
+      if (keep && computed.evidence.total > 0) this.views.put(token, digest, graph, now, computed, [...walk.visited], walk.read);
       return computed;
     });
     // Endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8).
@@ -189,6 +196,7 @@ export class LocalNode {
     const claims = (own.byPredicate['lineage']?.counted ?? 0) > 0;
     const inherited: InheritedInput[] = claims && depth < MAX_LINEAGE_DEPTH ? await this.inherit(own, graph, now, without, depth, walk) : [];
     const view = inherited.length === 0 ? own : reputationView(digest, inputs, graph, now, { without, inherited });
+    (walk as Partial<NodeWalk>).read?.push(own);
     return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
   }
 

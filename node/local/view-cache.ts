@@ -4,8 +4,6 @@ import type { ReputationView } from '../../src/reputation/view-schema.js';
 /** What one cached view is kept with. */
 interface Entry<V> {
   readonly view: V;
-  /** The trust graph it was computed with: another graph (a trust change) is a miss. */
-  readonly graph: TrustGraph;
   /** When something in it changes by the clock alone: the next expiry among its evidence (or a cap). */
   readonly validUntil: number;
   /** The digests it read: itself and the bases its lineage walk viewed. A commit about any of them drops it. */
@@ -19,7 +17,7 @@ const MAX_AGE_MS = 5 * 60_000;
 /**
  * Materialized views (issue 24): a view is computed once and kept until something that can
  * change it happens — a commit or removal touching the digest or a base it inherits from, a
- * new trust graph, the next expiry among its evidence. Reads of an unchanged digest cost a
+ * new trust graph, the next expiry among the evidence of it or of any base view it read. Reads of an unchanged digest cost a
  * map lookup. Bounded in entries and in (estimated) bytes, least recently used evicted first,
  * so a flood of distinct digests evicts but never grows memory past the bound.
  *
@@ -31,6 +29,12 @@ export class ViewCache<V extends ReputationView> {
   /** dep digest -> cached digests that read it. */
   private readonly dependents = new Map<string, Set<string>>();
   private bytesHeld = 0;
+  /**
+   * The trust graph every kept view was computed with. A new graph (a trust change) empties
+   * the cache: nothing kept under the old one is right any more, and no entry holds an old
+   * graph in memory.
+   */
+  private graph: TrustGraph | undefined;
   /** Bumped by every invalidation: a computation that saw it change is not kept. */
   private epoch = 0;
   readonly stats = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
@@ -45,8 +49,9 @@ export class ViewCache<V extends ReputationView> {
   }
 
   get(digest: string, graph: TrustGraph, now: number): V | undefined {
+    if (graph !== this.graph) this.clear();
     const e = this.entries.get(digest);
-    if (e === undefined || e.graph !== graph || now >= e.validUntil) {
+    if (e === undefined || now >= e.validUntil) {
       if (e !== undefined) this.drop(digest);
       this.stats.misses++;
       return undefined;
@@ -63,12 +68,21 @@ export class ViewCache<V extends ReputationView> {
     return this.epoch;
   }
 
-  put(token: number, digest: string, graph: TrustGraph, now: number, view: V, deps: readonly string[]): void {
+  /**
+   * Keeps `view`, computed at `now` with `graph`, having read the digests `deps` and computed
+   * the views `read` on the way (its own and its bases': an expiry in any of them can change it).
+   */
+  put(token: number, digest: string, graph: TrustGraph, now: number, view: V, deps: readonly string[], read: readonly ReputationView[]): void {
     if (this.maxEntries <= 0 || token !== this.epoch) return;
-    const bytes = estimateBytes(view);
+    if (graph !== this.graph) {
+      this.clear();
+      this.graph = graph;
+    }
+    // Its size as served: what it holds is mostly the predicates it lists, of any size.
+    const bytes = 512 + JSON.stringify(view).length * 2;
     if (bytes > this.maxBytes / 16) return; // one huge view does not push out many
     this.drop(digest);
-    const entry: Entry<V> = { view, graph, validUntil: Math.min(now + MAX_AGE_MS, nextExpiry(view, now)), deps, bytes };
+    const entry: Entry<V> = { view, validUntil: Math.min(now + MAX_AGE_MS, ...read.map((v) => nextExpiry(v, now)), nextExpiry(view, now)), deps, bytes };
     this.entries.set(digest, entry);
     this.bytesHeld += bytes;
     for (const d of deps) {
@@ -98,6 +112,7 @@ export class ViewCache<V extends ReputationView> {
 
   clear(): void {
     this.epoch++;
+    this.graph = undefined;
     this.entries.clear();
     this.dependents.clear();
     this.bytesHeld = 0;
@@ -129,9 +144,3 @@ function nextExpiry(view: ReputationView, now: number): number {
   return next;
 }
 
-/** A view's size in memory, roughly: its listed attestations dominate. */
-function estimateBytes(view: ReputationView): number {
-  let items = 0;
-  for (const group of Object.values(view.byPredicate)) items += group.attestations.length;
-  return 2_048 + items * 1_536;
-}

@@ -78,6 +78,40 @@ describe('kept views', () => {
     }, () => now);
   });
 
+  it('an expiry in a base\'s evidence (not listed in the model\'s own view) is seen when it comes', async () => {
+    const lab = makeIssuer();
+    let now = Date.now();
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      const [model, base, base2] = [randomDigest(), randomDigest(), randomDigest()];
+      const lineage = (subject: string, of: string, o: { expiresAt?: Date } = {}) => makeEnvelopeLine(lab, { kind: 'lineage', subjects: [subject], fields: { derivedFrom: [{ digest: { sha256: of }, relation: 'converted' }] }, ...o });
+      await node.ingestor.ingestMany([
+        lineage(model, base),
+        lineage(base, base2, { expiresAt: new Date(now + 60_000) }), // the base's own claim expires
+        makeEnvelopeLine(lab, { subjects: [base2], fields: audit('fail') }),
+      ]);
+      expect((await node.view(model)).status).toBe('flagged');
+      expect((await node.view(model)).status).toBe('flagged');
+      now += 61_000;
+      expect((await node.view(model)).status).toBe('unknown');
+    }, () => now);
+  });
+
+  it('what is kept is counted at its size (large predicates too), and a new trust graph empties the cache', async () => {
+    const [lab, other] = [makeIssuer(), makeIssuer()];
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      const digests = Array.from({ length: 10 }, () => randomDigest());
+      const big = 'x'.repeat(4_000);
+      await node.ingestor.ingestMany(digests.map((d) => makeEnvelopeLine(lab, { subjects: [d], fields: audit('pass', big) })));
+      for (const d of digests) await node.view(d);
+      expect(node.views.size.entries).toBe(10);
+      expect(node.views.size.bytes).toBeGreaterThan(10 * 2 * 4_000);
+      // A trust change: nothing kept under the old graph stays (nor holds the old graph).
+      await node.ingestor.ingestMany([makeEnvelopeLine(lab, { kind: 'endorsement', subjects: [endorsementSubject(other.did)], fields: { endorsed: other.did, scope: ['*'], weight: 1 } })]);
+      await node.view(digests[0]!);
+      expect(node.views.size.entries).toBe(1);
+    });
+  });
+
   it('a flood of distinct digests evicts the least recently used: the kept views never pass their bound, a warm one stays', async () => {
     const lab = makeIssuer();
     await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
