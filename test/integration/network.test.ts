@@ -138,8 +138,9 @@ describe('the network: real libp2p nodes on loopback', () => {
     await expect(victim.network!.sync.syncWith(liarId)).rejects.toThrow(/too long|length/i);
     // A stalled peer times out.
     mode = 'stall';
-    // A stalled peer times out: the request's own deadline ends the session (TimeoutError), not the test's timeout.
-    await expect(victim.network!.sync.syncWith(liarId)).rejects.toMatchObject({ name: 'TimeoutError' });
+    // A stalled peer times out: the request's own deadline ends the session, not the test's timeout
+    // (the deadline aborts the stream, so it surfaces as the timeout or as the reset it causes).
+    await expect(victim.network!.sync.syncWith(liarId)).rejects.toMatchObject({ name: expect.stringMatching(/^(TimeoutError|StreamResetError|AbortError)$/) });
     expect(victim.node.store.size).toBe(0);
     expect((await fetch(`${victim.url}/healthz`)).status).toBe(200);
   }, 40_000);
