@@ -22,7 +22,7 @@ import { attestationRoutes } from './routes/attestations.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
 import { modelRoutes } from './routes/models.js';
-import { WebSessions } from './web-ui/sessions.js';
+import { tooManyFailures, WebSessions } from './web-ui/sessions.js';
 import { isWebShell, webRoutes } from './web-ui/web-routes.js';
 import { scanRoutes } from './routes/scan.js';
 
@@ -175,7 +175,7 @@ export async function buildServer(ctx: AppContext, logger: Logger, lan?: LanOpti
   const tokenOk = (req: FastifyRequest, reply: FastifyReply, t: string): boolean => {
     const wait = sessions.loginWait(req.ip, scope);
     if (wait > 0) {
-      void reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).send({ code: 'rate_limited', message: `too many wrong tokens or logins from here: retry in ${Math.ceil(wait / 1000)} s` });
+      void tooManyFailures(reply, wait);
       return false;
     }
     if (sameToken(t, ctx.token)) return true;

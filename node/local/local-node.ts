@@ -179,7 +179,7 @@ export class LocalNode {
     return this.mirror === undefined ? out : { ...out, completeness: viewCompleteness(this.mirror, out) };
   }
 
-  private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<NodeView> {
+  private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: NodeWalk): Promise<NodeView> {
     // Most digests have a few attestations: one read returns them all. Only a digest with
     // more than a page costs the counted total and the counting issuers' reads.
     const others = await this.store.bySubject(digest, { limit: OTHERS_LISTED });
@@ -196,12 +196,12 @@ export class LocalNode {
     const claims = (own.byPredicate['lineage']?.counted ?? 0) > 0;
     const inherited: InheritedInput[] = claims && depth < MAX_LINEAGE_DEPTH ? await this.inherit(own, graph, now, without, depth, walk) : [];
     const view = inherited.length === 0 ? own : reputationView(digest, inputs, graph, now, { without, inherited });
-    (walk as Partial<NodeWalk>).read?.push(own);
+    walk.read.push(own);
     return { ...view, evidence: { total, listed: inputs.length, omitted: Math.max(0, total - inputs.length) } };
   }
 
   /** The findings the bases named by counted lineage claims carry over (SPEC §10.5): each base viewed here, the rule in `inheritFrom`. */
-  private async inherit(own: ReputationView, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: LineageWalk): Promise<InheritedInput[]> {
+  private async inherit(own: ReputationView, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: NodeWalk): Promise<InheritedInput[]> {
     const views: { base: LineageBase; view: ReputationView }[] = [];
     for (const base of lineageBases(own, walk)) views.push({ base, view: await this.viewAt(base.digest, graph, now, without, depth + 1, walk) });
     return inheritFrom(own, views);

@@ -239,13 +239,19 @@ describe('completeness, attacked over the network (SPEC §16.3, §16.4)', () => 
   }, 45_000);
 });
 
+/** Three nodes in a line: an attacker, its victim, and an honest node beyond the victim. */
+async function attackerVictimBeyond(): Promise<{ attacker: Daemon; victim: Daemon; beyond: Daemon }> {
+  const attacker = await net.node();
+  const victim = await net.node();
+  const beyond = await net.node();
+  await victim.network!.connect(attacker.network!.listenAddrs[0]!);
+  await beyond.network!.connect(victim.network!.listenAddrs[0]!);
+  return { attacker, victim, beyond };
+}
+
 describe('gossip floods (SPEC §16.3, §16.6)', () => {
   it('held: 60 checkpoints of fresh keys are neither kept nor forwarded; 30 forged equivocation proofs are rejected and cost the sender its score', async () => {
-    const attacker = await net.node();
-    const victim = await net.node();
-    const beyond = await net.node();
-    await victim.network!.connect(attacker.network!.listenAddrs[0]!);
-    await beyond.network!.connect(victim.network!.listenAddrs[0]!);
+    const { attacker, victim, beyond } = await attackerVictimBeyond();
     const ps = attacker.network!.host.services.pubsub;
     const victimId = victim.network!.host.peerId;
     await until('the victim to subscribe the attacker\'s view', () => (ps.getSubscribers(CHECKPOINT_TOPIC).some((p) => p.equals(victimId)) && ps.getSubscribers(EQUIVOCATION_TOPIC).some((p) => p.equals(victimId)) ? true : undefined));
@@ -279,11 +285,7 @@ describe('gossip floods (SPEC §16.3, §16.6)', () => {
   }, 45_000);
 
   it('one gossiped proof of a throwaway key\'s own "equivocation" is neither kept nor forwarded: no node\'s view changes', async () => {
-    const attacker = await net.node();
-    const victim = await net.node();
-    const beyond = await net.node();
-    await victim.network!.connect(attacker.network!.listenAddrs[0]!);
-    await beyond.network!.connect(victim.network!.listenAddrs[0]!);
+    const { attacker, victim, beyond } = await attackerVictimBeyond();
     const ps = attacker.network!.host.services.pubsub;
     await until('the victim to subscribe', () => (ps.getSubscribers(EQUIVOCATION_TOPIC).some((p) => p.toString() === victim.network!.peerId) ? true : undefined));
     await until('the node beyond to subscribe', () => (victim.network!.host.services.pubsub.getSubscribers(EQUIVOCATION_TOPIC).some((p) => p.toString() === beyond.network!.peerId) ? true : undefined));

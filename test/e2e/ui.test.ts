@@ -11,15 +11,21 @@ afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
+/** An initialised data dir with a node started on it, both stopped and removed after the file. */
+async function runningNode(): Promise<{ sb: Sandbox; node: Awaited<ReturnType<typeof startDaemon>> }> {
+  const sb: Sandbox = await makeInitialisedSandbox();
+  cleanup.push(() => sb.cleanup());
+  const node = await startDaemon(sb);
+  cleanup.push(async () => {
+    node.child.kill('SIGTERM');
+    await new Promise((r) => node.child.once('exit', r));
+  });
+  return { sb, node };
+}
+
 describe('chorus ui', () => {
   test('the browser is started with a private page that posts the code, never with the code in its arguments', async () => {
-    const sb: Sandbox = await makeInitialisedSandbox();
-    cleanup.push(() => sb.cleanup());
-    const node = await startDaemon(sb);
-    cleanup.push(async () => {
-      node.child.kill('SIGTERM');
-      await new Promise((r) => node.child.once('exit', r));
-    });
+    const { sb, node } = await runningNode();
     // A stand-in for xdg-open that records the arguments it was given.
     const bin = join(sb.dir, 'bin');
     const seen = join(sb.dir, 'opener-args');
@@ -56,13 +62,7 @@ describe('chorus ui', () => {
   });
 
   test('on a machine with no display: the SSH tunnel command and a pairing code to type on the laptop; wrong codes are bounded', async () => {
-    const sb: Sandbox = await makeInitialisedSandbox();
-    cleanup.push(() => sb.cleanup());
-    const node = await startDaemon(sb);
-    cleanup.push(async () => {
-      node.child.kill('SIGTERM');
-      await new Promise((r) => node.child.once('exit', r));
-    });
+    const { sb, node } = await runningNode();
     const port = new URL(node.url).port;
     // Plain `chorus ui` over SSH (no display): instructions, not a silent xdg-open.
     const r = await sb.run(['ui'], { env: { SSH_CONNECTION: '192.0.2.1 50000 192.0.2.2 22', DISPLAY: '' } });

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { WEB } from './constants.js';
 
 /** One browser logged in with a `chorus ui` code. */
@@ -65,6 +65,12 @@ export function cookieName(req: FastifyRequest): string {
  * Codes are single-use and short-lived; sessions expire and the oldest is dropped when
  * there are too many, so neither can grow without bound.
  */
+/** The answer while an address (or the server) waits out its failed logins and wrong tokens. */
+export function tooManyFailures(reply: FastifyReply, waitMs: number): FastifyReply {
+  const seconds = Math.ceil(waitMs / 1000);
+  return reply.code(429).header('retry-after', String(seconds)).send({ code: 'rate_limited', message: `too many wrong tokens or logins from here: retry in ${seconds} s` });
+}
+
 /** Which server a failed login came in by: the loopback API, or the LAN server. */
 export type FailureScope = 'local' | 'lan';
 

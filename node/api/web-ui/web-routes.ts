@@ -6,7 +6,7 @@ import type { AppContext, Guards } from '../context.js';
 import { ErrorBodySchema } from '../../service/contract.js';
 import { Assets } from './assets.js';
 import { contentSecurityPolicy, WEB } from './constants.js';
-import { cookieName, type WebSessions } from './sessions.js';
+import { cookieName, tooManyFailures, type WebSessions } from './sessions.js';
 
 /** A small icon: a chorus of three voices. */
 const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f3a5f"/><circle cx="9" cy="18" r="4" fill="#fff"/><circle cx="16" cy="12" r="4" fill="#fff"/><circle cx="23" cy="18" r="4" fill="#fff"/></svg>';
@@ -71,7 +71,7 @@ export function webRoutes(ctx: AppContext, guards: Guards, sessions: WebSessions
       // Only the token mints codes: a browser session cannot extend itself. A wrong token counts as a failed login.
       if (!guards.authed(req)) {
         const wait = sessions.loginWait(req.ip, guards.scope);
-        if (wait > 0) return reply.code(429).header('retry-after', String(Math.ceil(wait / 1000))).send({ code: 'rate_limited', message: `too many wrong tokens or logins from here: retry in ${Math.ceil(wait / 1000)} s` });
+        if (wait > 0) return tooManyFailures(reply, wait);
         return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'unauthorized', message: 'a login code needs the API token: Authorization: Bearer <token>' });
       }
       const { code, expiresAt } = sessions.issueCode(req.body?.pairing === true);
