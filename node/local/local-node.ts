@@ -14,6 +14,7 @@ import { AttestationStore } from '../store/attestation-store.js';
 import { StrangerPool } from '../store/stranger-pool.js';
 import { TrustState } from './trust-state.js';
 import { ViewCache } from './view-cache.js';
+import { ServedView } from './served-view.js';
 import { ViewReader } from './view-reader.js';
 
 /** A view lists, besides every counting attestation, at most this many that do not count. */
@@ -100,7 +101,10 @@ export class LocalNode {
     const admission = new NewIssuerAdmission({ perPeer, perIp, perNetwork, global }, now);
     const ingestor = new Ingestor({ store, suite, limits, now, pool, admission, trusted: isTrusted });
     const node = new LocalNode(home, config, identity, store, suite, limits, ingestor, pool, trustState, now);
-    trustState.onChange(() => pool.retally());
+    trustState.onChange((graph) => {
+      node.views.trustChanged(graph);
+      pool.retally();
+    });
     ingestor.onCommitted((ds) => {
       node.views.invalidate(ds.flatMap((d) => (d.outcome === 'accept' ? d.attestation.subjects : [])));
       node.reader.committed(ds);
@@ -165,19 +169,63 @@ export class LocalNode {
     const now = opts.now ?? this.now();
     // The plain view (no what-if, the node's current graph and its own clock) is kept until something changes it.
     const keep = opts.without === undefined && graph === current && opts.now === undefined;
-    const view = (keep ? this.views.get(digest, graph, now) : undefined) ?? await this.viewSlot(async () => {
+    const view = await this.keptOrComputed(digest, graph, now, keep, opts.without);
+    return keep ? this.served(view, graph, now).view : this.finish(view, graph, now);
+  }
+
+  /**
+   * The node's plain view of `digest` as served, with its serialized forms made once per kept
+   * view (issue 24): a read of an unchanged digest costs a map lookup and a write of bytes, no
+   * computation and no serialization. `graph` is the node's current one (`query` passes the
+   * one it holds for all its digests).
+   */
+  async servedView(digest: string, graph?: TrustGraph): Promise<ServedView<NodeView>> {
+    const current = graph ?? await this.trust();
+    const now = this.now();
+    return this.served(await this.keptOrComputed(digest, current, now, true, undefined), current, now);
+  }
+
+  /** The kept view, or a computed one (kept when `keep` and it has evidence). */
+  private async keptOrComputed(digest: string, graph: TrustGraph, now: number, keep: boolean, without: string | undefined): Promise<NodeView> {
+    return (keep ? this.views.get(digest, graph, now) : undefined) ?? await this.viewSlot(async () => {
       const token = this.views.begin();
       const walk: NodeWalk = { ...lineageWalk(digest), read: [] };
-      const computed = await this.viewAt(digest, graph, now, opts.without, 0, walk);
+      const computed = await this.viewAt(digest, graph, now, without, 0, walk);
       // A digest nothing is stored about is not kept: a flood of random digests would only push
       // out the views worth keeping (its view is one empty read to compute again).
       if (keep && computed.evidence.total > 0) this.views.put(token, digest, graph, now, computed, [...walk.visited], walk.read);
       return computed;
     });
-    // Endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8).
-    const out = withDeferred(view, this.trustState.deferred(), graph);
+  }
+
+  /**
+   * What a view carries beyond the pure one, which can change without the view changing:
+   * endorsement changes over their issuers' budget, not yet in the graph (SPEC §14.8), and
+   * the completeness of the mirrored issuer logs (SPEC §16.4).
+   */
+  private finish(view: NodeView, graph: TrustGraph, now: number): NodeView {
+    const out = withDeferred(view, this.trustState.deferred(now), graph);
     return this.mirror === undefined ? out : { ...out, completeness: viewCompleteness(this.mirror, out) };
   }
+
+  /**
+   * `view` finished, its serialized forms kept with it while nothing it carries beyond the
+   * view changes: no deferred endorsement changes, and the same completeness summary (the
+   * mirror recomputes it at most once a second, so a view's completeness is as fresh as the
+   * summary's). Otherwise finished afresh.
+   */
+  private served(view: NodeView, graph: TrustGraph, now: number): ServedView<NodeView> {
+    if (this.trustState.deferred(now).length > 0) return new ServedView(this.finish(view, graph, now));
+    const key = this.mirror?.summary();
+    const kept = this.servedOf.get(view);
+    if (kept !== undefined && kept.key === key) return kept;
+    const fresh = new ServedView(this.finish(view, graph, now), key);
+    this.servedOf.set(view, fresh);
+    return fresh;
+  }
+
+  /** The served form of each kept view (gone with the view). */
+  private readonly servedOf = new WeakMap<NodeView, ServedView<NodeView>>();
 
   private async viewAt(digest: string, graph: TrustGraph, now: number, without: string | undefined, depth: number, walk: NodeWalk): Promise<NodeView> {
     // Most digests have a few attestations: one read returns them all. Only a digest with

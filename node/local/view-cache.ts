@@ -30,9 +30,11 @@ export class ViewCache<V extends ReputationView> {
   private readonly dependents = new Map<string, Set<string>>();
   private bytesHeld = 0;
   /**
-   * The trust graph every kept view was computed with. A new graph (a trust change) empties
-   * the cache: nothing kept under the old one is right any more, and no entry holds an old
-   * graph in memory.
+   * The node's current trust graph, as the trust state announces it (`trustChanged`): every
+   * kept view was computed with it. A new graph (a trust change) empties the cache — nothing
+   * kept under the old one is right any more, and no entry holds an old graph in memory — and
+   * a view asked or computed with any other graph (a computation that began before the change)
+   * is neither served from the cache nor kept.
    */
   private graph: TrustGraph | undefined;
   /** Bumped by every invalidation: a computation that saw it change is not kept. */
@@ -48,9 +50,15 @@ export class ViewCache<V extends ReputationView> {
     return { entries: this.entries.size, bytes: this.bytesHeld };
   }
 
+  /** The trust state computed a new graph: what was kept goes. */
+  trustChanged(graph: TrustGraph): void {
+    if (graph === this.graph) return;
+    this.clear();
+    this.graph = graph;
+  }
+
   get(digest: string, graph: TrustGraph, now: number): V | undefined {
-    if (graph !== this.graph) this.clear();
-    const e = this.entries.get(digest);
+    const e = graph === this.graph ? this.entries.get(digest) : undefined;
     if (e === undefined || now >= e.validUntil) {
       if (e !== undefined) this.drop(digest);
       this.stats.misses++;
@@ -73,11 +81,7 @@ export class ViewCache<V extends ReputationView> {
    * the views `read` on the way (its own and its bases': an expiry in any of them can change it).
    */
   put(token: number, digest: string, graph: TrustGraph, now: number, view: V, deps: readonly string[], read: readonly ReputationView[]): void {
-    if (this.maxEntries <= 0 || token !== this.epoch) return;
-    if (graph !== this.graph) {
-      this.clear();
-      this.graph = graph;
-    }
+    if (this.maxEntries <= 0 || token !== this.epoch || graph !== this.graph) return;
     // Its size as served: what it holds is mostly the predicates it lists, of any size.
     const bytes = 512 + JSON.stringify(view).length * 2;
     if (bytes > this.maxBytes / 16) return; // one huge view does not push out many
@@ -110,9 +114,9 @@ export class ViewCache<V extends ReputationView> {
     }
   }
 
+  /** Drops everything kept (the graph stays the current one). */
   clear(): void {
     this.epoch++;
-    this.graph = undefined;
     this.entries.clear();
     this.dependents.clear();
     this.bytesHeld = 0;

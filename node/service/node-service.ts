@@ -10,6 +10,7 @@ import { decideCheck, type CheckInput, type CheckResult } from './check.js';
 import type { Envelope } from '../../src/statement/statement.js';
 import { editPolicy, loadPolicy, replaceRoots, writePolicy, type PolicyEdit } from '../home/trust-list.js';
 import type { LocalNode, NodeView } from '../local/local-node.js';
+import { viewSummary, type ServedView } from '../local/served-view.js';
 import type { StoredAttestation } from '../store/attestation-store.js';
 import { VERSION } from '../version.js';
 import { endorsementSubject } from '../../src/statement/endorsement-subject.js';
@@ -27,6 +28,11 @@ export type TrustGraphInfo = z.infer<typeof TrustGraphView>;
 export type LookupView = z.infer<typeof LookupSchema>;
 /** A reputation view, with what asking the network did when the node knew nothing. */
 export type ViewWithLookup = NodeView & { lookup?: LookupView; local?: LocalKnowledge };
+/** How a view is asked for: a what-if, whether to ask the network first, whether local scan results may be shown. */
+export interface ViewOptions { without?: string | undefined; lookup?: boolean; local?: boolean }
+export interface QueryOptions { evidence?: boolean; without?: string | undefined }
+/** One digest's answer in a batch query: its view (or summary), or why it could not be read. */
+export type QueryItem = NodeView | { digest: string; error: { code: string; message: string } };
 
 /** The summary form of a stored attestation. */
 export function summarize(a: StoredAttestation): AttestationSummary {
@@ -71,10 +77,20 @@ export class NodeService {
   ) {}
 
   /** The reputation view of a digest; a node holding nothing about it may ask the network first. */
-  async view(digestText: string, opts: { without?: string | undefined; lookup?: boolean; local?: boolean } = {}): Promise<ViewWithLookup> {
+  async view(digestText: string, opts: ViewOptions = {}): Promise<ViewWithLookup> {
+    return (await this.viewAnswer(digestText, opts)).view;
+  }
+
+  /**
+   * The view as `view` answers it, and when the answer is exactly the node's served view
+   * (no what-if, no lookup, nothing local beside it) its JSON, made once per kept view: the
+   * HTTP route writes those bytes without serializing again.
+   */
+  async viewAnswer(digestText: string, opts: ViewOptions = {}): Promise<{ view: ViewWithLookup; json?: Buffer }> {
     const digest = parseDigest(digestText);
     if (opts.without !== undefined && publicKeyFromDidKey(opts.without) === undefined) throw new ChorusError('bad_input', `without: not an Ed25519 did:key: "${opts.without.slice(0, 100)}"`);
-    let view: ViewWithLookup = await this.node.view(digest, { without: opts.without });
+    const served = opts.without === undefined ? await this.node.servedView(digest) : undefined;
+    let view: ViewWithLookup = served?.view ?? await this.node.view(digest, { without: opts.without });
     if (this.env.lookup && opts.lookup !== false && view.evidence.total === 0) {
       const lookup = await this.env.lookup(digest);
       view = { ...(lookup.accepted > 0 ? await this.node.view(digest, { without: opts.without }) : view), lookup };
@@ -82,9 +98,9 @@ export class NodeService {
     if (opts.without === undefined) this.env.seen?.(digest, view);
     // Beside the network's view: what this machine's own scan found about it (local, unsigned),
     // for those who may read what names this machine's files.
-    if (opts.local === false) return view;
-    const local = await this.localScans.about(digest).catch(() => undefined);
-    return local === undefined ? view : { ...view, local };
+    const local = opts.local === false ? undefined : await this.localScans.about(digest).catch(() => undefined);
+    if (local !== undefined) return { view: { ...view, local } };
+    return served !== undefined && view === served.view ? { view, json: served.json() } : { view };
   }
 
   private localScansIndex: LocalScanIndex | undefined;
@@ -93,34 +109,44 @@ export class NodeService {
   }
 
   /** Views of up to 1,000 digests: each distinct digest viewed once, evidence sent once. */
-  async query(digests: readonly string[], opts: { evidence?: boolean; without?: string | undefined }) {
+  async query(digests: readonly string[], opts: QueryOptions): Promise<{ results: QueryItem[] }> {
+    return { results: (await this.queryAnswer(digests, opts)).map((answer) => answer.item) };
+  }
+
+  /**
+   * `query`'s results, each with its JSON when it is a served view's (made once per kept
+   * view): the HTTP route joins those texts instead of serializing 1,000 views again.
+   */
+  async queryAnswer(digests: readonly string[], opts: QueryOptions): Promise<{ item: QueryItem; json?: string }[]> {
     const graph = opts.without !== undefined ? await this.node.trustState.without(opts.without) : await this.node.trust();
-    const views = new Map<string, Promise<NodeView>>();
-    const viewOf = (digest: string): Promise<NodeView> => {
+    const views = new Map<string, Promise<{ view: NodeView; served?: ServedView<NodeView> }>>();
+    const viewOf = (digest: string): Promise<{ view: NodeView; served?: ServedView<NodeView> }> => {
       let v = views.get(digest);
       // One graph for the whole query; the node's clock (so a kept view can answer).
-      if (v === undefined) views.set(digest, (v = this.node.view(digest, { graph, without: opts.without })));
+      if (v === undefined) {
+        views.set(digest, (v = opts.without === undefined
+          ? this.node.servedView(digest, graph).then((served) => ({ view: served.view, served }))
+          : this.node.view(digest, { graph, without: opts.without }).then((view) => ({ view }))));
+      }
       return v;
     };
     const withEvidence = new Set<string>();
-    const results = await Promise.all(digests.map(async (text) => {
+    return Promise.all(digests.map(async (text) => {
       try {
         const digest = parseDigest(text);
-        const view = await viewOf(digest);
+        const { view, served } = await viewOf(digest);
         if (opts.without === undefined) this.env.seen?.(digest, view);
         if (opts.evidence && !withEvidence.has(digest)) {
           withEvidence.add(digest);
-          return view;
+          return { item: view, ...(served ? { json: served.json().toString() } : {}) };
         }
         // Without evidence: each predicate's summary and counts, not its attestations.
-        const byPredicate = Object.fromEntries(Object.entries(view.byPredicate).map(([k, v]) => [k, { ...v, attestations: [] }]));
-        return { ...view, byPredicate };
+        return served ? { item: viewSummary(view), json: served.summaryJson() } : { item: viewSummary(view) };
       } catch (e) {
         if (!isChorusError(e)) throw e;
-        return { digest: text, error: { code: e.code, message: e.message } };
+        return { item: { digest: text, error: { code: e.code, message: e.message } } };
       }
     }));
-    return { results };
   }
 
   async publish(envelope: Envelope): Promise<PublishOutcome> {

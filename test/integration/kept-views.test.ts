@@ -112,6 +112,22 @@ describe('kept views', () => {
     });
   });
 
+  it('views asked at once right after a trust change are all kept: one does not throw out the others', async () => {
+    const [lab, other] = [makeIssuer(), makeIssuer()];
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      const digests = Array.from({ length: 8 }, () => randomDigest());
+      await node.ingestor.ingestMany(digests.map((d) => makeEnvelopeLine(lab, { subjects: [d], fields: audit('pass') })));
+      await Promise.all(digests.map((d) => node.view(d)));
+      await node.ingestor.ingestMany([makeEnvelopeLine(lab, { kind: 'endorsement', subjects: [endorsementSubject(other.did)], fields: { endorsed: other.did, scope: ['*'], weight: 1 } })]);
+      // All eight under the new graph, concurrently: each kept, so each second ask is a hit.
+      await Promise.all(digests.map((d) => node.view(d)));
+      expect(node.views.size.entries).toBe(8);
+      const hits = node.views.stats.hits;
+      await Promise.all(digests.map((d) => node.view(d)));
+      expect(node.views.stats.hits).toBe(hits + 8);
+    });
+  });
+
   it('a flood of distinct digests evicts the least recently used: the kept views never pass their bound, a warm one stays', async () => {
     const lab = makeIssuer();
     await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {

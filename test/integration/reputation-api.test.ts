@@ -130,4 +130,36 @@ describe('reputation over the HTTP API', () => {
     expect(d.models.slice(1).every((m) => !m.counts)).toBe(true);
     expect((await fetch(`${url}/v1/models/not-a-digest/derived`)).status).toBe(400);
   });
+
+  it('a kept view is served as bytes made once: the same answer as computed, changed at once by a publish; query summaries too', async () => {
+    const lab = makeIssuer();
+    const stranger = makeIssuer();
+    const model = randomDigest();
+    expect((await edit({ op: 'trust', issuer: lab.did, scope: ['*'], weight: 1 })).status).toBe(200);
+    expect((await publish(makeEnvelopeLine(lab, { subjects: [model], fields: exampleFields('audit', { verdict: 'pass' }) }))).status).toBe(201);
+    expect((await publish(makeEnvelopeLine(stranger, { subjects: [model], fields: exampleFields('audit', { verdict: 'fail' }) }))).status).toBe(201);
+    const hits = async () => Number(/chorus_views_kept_total\{outcome="hit"\} (\d+)/.exec(await (await fetch(`${url}/metrics`, { headers: auth() })).text())?.[1]);
+    const get = () => fetch(`${url}/v1/models/sha256:${model}/reputation`);
+    const computed = await get();
+    const before = await hits();
+    const kept = await get();
+    expect(await hits()).toBe(before + 1);
+    expect(kept.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const [a, b] = [await computed.json() as { status: string }, await kept.json() as { status: string }];
+    expect(b).toEqual(a);
+    expect(b.status).toBe('ok');
+
+    // A newer failing audit by the trusted lab: the next answer is the new one, not the kept bytes.
+    expect((await publish(makeEnvelopeLine(lab, { subjects: [model], fields: exampleFields('audit', { verdict: 'fail' }), issuedAt: new Date(Date.now() + 1000) }))).status).toBe(201);
+    expect((await (await get()).json() as { status: string }).status).toBe('flagged');
+
+    // The batch: summaries (no attestations) from the same kept view; evidence once per digest; a bad digest its own error.
+    const query = async (body: unknown) => (await (await fetch(`${url}/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { results: { status?: string; byPredicate?: Record<string, { attestations: unknown[]; counted: number }>; error?: { code: string } }[] };
+    const brief = await query({ digests: [`sha256:${model}`, `sha256:${model}`, 'sha256:nothex'] });
+    expect(brief.results.map((r) => r.status ?? r.error?.code)).toEqual(['flagged', 'flagged', 'bad_input']);
+    expect(brief.results[0]!.byPredicate!['audit']).toMatchObject({ attestations: [], counted: 1 });
+    const full = await query({ digests: [`sha256:${model}`, `sha256:${model}`], evidence: true });
+    expect(full.results[0]!.byPredicate!['audit']!.attestations).toHaveLength(3);
+    expect(full.results[1]!.byPredicate!['audit']!.attestations).toHaveLength(0);
+  });
 });

@@ -1,8 +1,17 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { CheckResultSchema } from '../../service/check.js';
 import { AttestationSummarySchema, DerivedModels, DigestParams, ErrorBodySchema, PageQuery, PageSchema, QueryBody, QueryResult, ReputationQuery, ReputationResponse } from '../../service/contract.js';
 import type { AppContext, Guards } from '../context.js';
+
+/**
+ * Sends JSON that is already serialized (the response schema's shape, made from the same
+ * objects): no second serialization, no validation on the way out.
+ */
+function sendJson(reply: FastifyReply, json: Buffer | string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
+}
 
 /** Reads about model digests: the reputation view, the raw attestations, batch queries. */
 export function modelRoutes(ctx: AppContext, guards: Pick<Guards, 'readsPrivate'>): FastifyPluginAsyncZod {
@@ -17,7 +26,11 @@ export function modelRoutes(ctx: AppContext, guards: Pick<Guards, 'readsPrivate'
         response: { 200: ReputationResponse, 400: ErrorBodySchema },
       },
     // `local` names files on this machine: only for the token or a logged-in page, like /v1/scan/last.
-    }, (req) => ctx.service.view(req.params.digest, { without: req.query.without, lookup: req.query.lookup !== 'false', local: guards.readsPrivate(req) }));
+    }, async (req, reply) => {
+      const answer = await ctx.service.viewAnswer(req.params.digest, { without: req.query.without, lookup: req.query.lookup !== 'false', local: guards.readsPrivate(req) });
+      // A kept view's bytes, made once (issue 24); otherwise the view, serialized as usual.
+      return answer.json === undefined ? answer.view : sendJson(reply as FastifyReply, answer.json);
+    });
 
     app.get('/v1/models/:digest/attestations', {
       schema: {
@@ -45,7 +58,11 @@ export function modelRoutes(ctx: AppContext, guards: Pick<Guards, 'readsPrivate'
         body: QueryBody,
         response: { 200: QueryResult, 400: ErrorBodySchema },
       },
-    }, (req) => ctx.service.query(req.body.digests, { evidence: req.body.evidence, without: req.body.without }));
+    }, async (req, reply) => {
+      const answers = await ctx.service.queryAnswer(req.body.digests, { evidence: req.body.evidence, without: req.body.without });
+      // Kept views' summaries are joined as made once (issue 24); the rest serialized here.
+      return sendJson(reply as FastifyReply, `{"results":[${answers.map((answer) => answer.json ?? JSON.stringify(answer.item)).join(',')}]}`);
+    });
 
     app.post('/v1/check', {
       schema: {
