@@ -2,9 +2,17 @@ import * as cryptoModule from 'node:crypto';
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { precheck } from '../../src/crypto/ed25519-rules.js';
 import type { CryptoSuite } from '../../src/crypto/suite.js';
+import { VerifyPool } from './verify-pool.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const KEY_CACHE_SIZE = 4096;
+
+/** The process's signature workers, started on first use (CHORUS_VERIFY_WORKERS: how many; default one per core, at most 4). */
+let pool: VerifyPool | undefined;
+function verifyPool(fallback: (sig: Uint8Array, msg: Uint8Array, key: Uint8Array) => boolean): VerifyPool {
+  const n = Number(process.env['CHORUS_VERIFY_WORKERS']);
+  return (pool ??= new VerifyPool(fallback, Number.isInteger(n) && n >= 1 && n <= 16 ? n : undefined));
+}
 
 /**
  * The node's hot-path suite: OpenSSL through node:crypto (about 14x @noble here).
@@ -36,28 +44,22 @@ export function nativeSuite(): CryptoSuite {
     sha256: (data) => createHash('sha256').update(data).digest(),
     verifyAsync(signature, message, publicKey) {
       if (precheck(signature, publicKey) !== undefined) return Promise.resolve(false);
-      const key = keyFor(publicKey);
-      if (key === null) return Promise.resolve(false);
-      return new Promise((resolve) => {
-        try {
-          // With a callback, OpenSSL runs on the libuv threadpool.
-          verify(null, message, key, signature, (err, ok) => resolve(err === null && ok));
-        } catch {
-          resolve(false);
-        }
-      });
+      // Batched to the worker threads (one per core): see verify-pool.ts.
+      return verifyPool(checkHere).verify(signature, message, publicKey);
     },
-    verify(signature, message, publicKey) {
-      if (precheck(signature, publicKey) !== undefined) return false;
-      const key = keyFor(publicKey);
-      if (key === null) return false;
-      try {
-        return verify(null, message, key, signature);
-      } catch {
-        return false;
-      }
-    },
+    verify: checkHere,
   };
+
+  function checkHere(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+    if (precheck(signature, publicKey) !== undefined) return false;
+    const key = keyFor(publicKey);
+    if (key === null) return false;
+    try {
+      return verify(null, message, key, signature);
+    } catch {
+      return false;
+    }
+  }
 }
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');

@@ -16,27 +16,6 @@ export type { Origin };
 /** How many inputs are checked before their accepted ones are written in one batch. */
 const CHUNK = 512;
 
-/**
- * Signature checks in flight on the libuv threadpool at once. The pool (4 threads) is
- * shared with LevelDB: flooding it with a whole chunk's checks would make the store's
- * reads and writes of the previous chunk wait behind them, serialising the pipeline.
- */
-const VERIFY_IN_FLIGHT = 2;
-
-/** `items.map(fn)` with at most `limit` promises pending at once; results in order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
-}
-
 export interface IngestorOptions {
   readonly store: AttestationStore;
   readonly suite: CryptoSuite;
@@ -254,9 +233,10 @@ export class Ingestor {
         fail(index, e);
       }
     });
-    // The chunk's signatures are checked together, off the main thread where the suite can.
+    // The chunk's signatures are checked together, off the main thread where the suite can
+    // (the native suite batches them to one worker thread per core).
     const { suite } = this;
-    const checked = await mapLimit(parsed, VERIFY_IN_FLIGHT, ({ p }) => verifyParsed(p, suite).then((att) => att, (e: unknown) => e as ChorusError));
+    const checked = await Promise.all(parsed.map(({ p }) => verifyParsed(p, suite).then((att) => att, (e: unknown) => e as ChorusError)));
     const verified: { index: number; att: VerifiedAttestation }[] = [];
     parsed.forEach(({ index }, i) => {
       const att = checked[i]!;
