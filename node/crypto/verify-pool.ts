@@ -103,7 +103,9 @@ export class VerifyPool {
     this.flushing = false;
     const queue = this.queue;
     this.queue = [];
-    for (let i = 0; i < queue.length; i += BATCH) this.send(queue.slice(i, i + BATCH));
+    // A few checks (a publish, a gossip message) are spread over the workers too, not queued behind each other on one.
+    const size = Math.min(BATCH, Math.ceil(queue.length / this.lanes.length));
+    for (let i = 0; i < queue.length; i += size) this.send(queue.slice(i, i + size));
   }
 
   private send(batch: Request[]): void {
