@@ -18,12 +18,12 @@ export function viewSummary<V extends ReputationView>(view: V): V {
 
 /**
  * A view as the node serves it, and its JSON made at most once (issue 24): the whole view as
- * bytes for `GET …/reputation`, the summary as text for `POST /v1/query`. Kept beside a kept
+ * bytes for `GET …/reputation`, the summary as bytes for `POST /v1/query`. Kept beside a kept
  * view, it makes a read of an unchanged digest a lookup and a write of bytes.
  */
 export class ServedView<V extends ReputationView = ReputationView> {
   private full: Buffer | undefined;
-  private brief: string | undefined;
+  private brief: Buffer | undefined;
 
   constructor(
     readonly view: V,
@@ -36,8 +36,8 @@ export class ServedView<V extends ReputationView = ReputationView> {
     return (this.full ??= Buffer.from(JSON.stringify(this.view)));
   }
 
-  /** The summary (no attestations listed), serialized. */
-  summaryJson(): string {
-    return (this.brief ??= JSON.stringify(viewSummary(this.view)));
+  /** The summary (no attestations listed), serialized (UTF-8). */
+  summaryJson(): Buffer {
+    return (this.brief ??= Buffer.from(JSON.stringify(viewSummary(this.view))));
   }
 }

@@ -115,9 +115,9 @@ export class NodeService {
 
   /**
    * `query`'s results, each with its JSON when it is a served view's (made once per kept
-   * view): the HTTP route joins those texts instead of serializing 1,000 views again.
+   * view): the HTTP route joins those bytes instead of serializing 1,000 views again.
    */
-  async queryAnswer(digests: readonly string[], opts: QueryOptions): Promise<{ item: QueryItem; json?: string }[]> {
+  async queryAnswer(digests: readonly string[], opts: QueryOptions): Promise<{ item: QueryItem; json?: Buffer }[]> {
     const graph = opts.without !== undefined ? await this.node.trustState.without(opts.without) : await this.node.trust();
     const views = new Map<string, Promise<{ view: NodeView; served?: ServedView<NodeView> }>>();
     const viewOf = (digest: string): Promise<{ view: NodeView; served?: ServedView<NodeView> }> => {
@@ -138,7 +138,7 @@ export class NodeService {
         if (opts.without === undefined) this.env.seen?.(digest, view);
         if (opts.evidence && !withEvidence.has(digest)) {
           withEvidence.add(digest);
-          return { item: view, ...(served ? { json: served.json().toString() } : {}) };
+          return { item: view, ...(served ? { json: served.json() } : {}) };
         }
         // Without evidence: each predicate's summary and counts, not its attestations.
         return served ? { item: viewSummary(view), json: served.summaryJson() } : { item: viewSummary(view) };
