@@ -96,19 +96,42 @@ export class TrustGraph implements TrustLookup {
 
   static compute(policy: TrustPolicy, endorsements: Iterable<EndorsementInput>, now: number): TrustGraph {
     const blocked = new Set(policy.blocks.map((block) => block.issuer));
-    // Supersession: per (endorser, endorsed), the newest live endorsement is the one that holds.
-    const newest = new Map<string, EndorsementInput>();
+    // Supersession: per (endorser, endorsed), the newest endorsement is the one that holds
+    // (per endorser, a map by endorsed: no pair keys built for every edge).
+    const newest = new Map<string, Map<string, EndorsementInput>>();
     for (const endorsement of endorsements) {
-      const key = `${endorsement.endorser} ${endorsement.endorsed}`;
-      const cur = newest.get(key);
-      if (cur === undefined || endorsement.issuedAt > cur.issuedAt || (endorsement.issuedAt === cur.issuedAt && endorsement.id > cur.id)) newest.set(key, endorsement);
+      let byEndorsed = newest.get(endorsement.endorser);
+      if (byEndorsed === undefined) newest.set(endorsement.endorser, (byEndorsed = new Map()));
+      const cur = byEndorsed.get(endorsement.endorsed);
+      if (cur === undefined || endorsement.issuedAt > cur.issuedAt || (endorsement.issuedAt === cur.issuedAt && endorsement.id > cur.id)) byEndorsed.set(endorsement.endorsed, endorsement);
     }
-    const live = [...newest.values()].filter((endorsement) =>
-      !endorsement.retracted && (endorsement.expiresAt === undefined || endorsement.expiresAt > now) && endorsement.weight > 0
-      && endorsement.endorser !== endorsement.endorsed && !blocked.has(endorsement.endorser) && !blocked.has(endorsement.endorsed));
+    // One adjacency for every kind (each scope filters an endorser's list when the walk
+    // reaches it): the walk touches the endorsers it reaches, not every edge once per kind.
+    const adjacency = new Map<string, EndorsementInput[]>();
+    let live = 0;
+    for (const [endorser, byEndorsed] of newest) {
+      if (blocked.has(endorser)) continue;
+      const list: EndorsementInput[] = [];
+      for (const endorsement of byEndorsed.values()) {
+        if (endorsement.retracted || (endorsement.expiresAt !== undefined && endorsement.expiresAt <= now) || endorsement.weight <= 0
+          || endorsement.endorser === endorsement.endorsed || blocked.has(endorsement.endorsed)) continue;
+        list.push(endorsement);
+      }
+      live += list.length;
+      if (list.length > 0) adjacency.set(endorser, list);
+    }
+    // Kinds no live endorsement names, whose roots are the same, spread the same way: computed once.
+    const named = new Set<string>();
+    for (const list of adjacency.values()) for (const edge of list) for (const kind of edge.scope) named.add(kind);
+    const shared = new Map<string, Map<string, ScopedTrust>>();
     const byScope = new Map<Scope, Map<string, ScopedTrust>>();
-    for (const scope of SCOPES) byScope.set(scope, spread(policy, live.filter((endorsement) => endorsement.scope.includes('*') || endorsement.scope.includes(scope)), scope, blocked));
-    return new TrustGraph(byScope, blocked, policy, live.length);
+    for (const scope of SCOPES) {
+      const key = named.has(scope) ? scope : `unnamed ${policy.roots.map((root) => (root.scope.includes('*') || root.scope.includes(scope) ? 1 : 0)).join('')}`;
+      let trust = shared.get(key);
+      if (trust === undefined) shared.set(key, (trust = spread(policy, adjacency, scope, blocked)));
+      byScope.set(scope, trust);
+    }
+    return new TrustGraph(byScope, blocked, policy, live);
   }
 
   /** The issuer's trust in a scope (0 when unreached or blocked). */
@@ -136,15 +159,14 @@ export class TrustGraph implements TrustLookup {
   }
 }
 
-function spread(policy: TrustPolicy, edges: readonly EndorsementInput[], scope: Scope, blocked: ReadonlySet<string>): Map<string, ScopedTrust> {
+function spread(policy: TrustPolicy, adjacency: ReadonlyMap<string, readonly EndorsementInput[]>, scope: Scope, blocked: ReadonlySet<string>): Map<string, ScopedTrust> {
   const spreadShare = policy.params.spread;
   const out = new Map<string, ScopedTrust>();
-  const adj = new Map<string, EndorsementInput[]>();
-  for (const edge of edges) {
-    let list = adj.get(edge.endorser);
-    if (!list) adj.set(edge.endorser, (list = []));
-    list.push(edge);
-  }
+  /** An endorser's live endorsements in this scope, in input order. */
+  const inScope = (issuer: string): EndorsementInput[] | undefined => {
+    const list = adjacency.get(issuer)?.filter((edge) => edge.scope.includes('*') || edge.scope.includes(scope));
+    return list === undefined || list.length === 0 ? undefined : list;
+  };
   // Layer 0: roots (trusted as the policy says, and passing `spread` of it on) and
   // subscriptions (passing their whole weight on, trusted themselves only through a root).
   const level = new Map<string, number>();
@@ -170,8 +192,9 @@ function spread(policy: TrustPolicy, edges: readonly EndorsementInput[], scope: 
   for (let k = 0; k < policy.params.maxDepth && layer.length > 0; k++) {
     const next = new Set<string>();
     for (const { issuer, out: amount } of layer) {
-      const list = adj.get(issuer);
-      if (!list || amount <= 0) continue;
+      if (amount <= 0) continue;
+      const list = inScope(issuer);
+      if (!list) continue;
       const norm = Math.max(1, list.reduce((sum, edge) => sum + edge.weight, 0));
       for (const edge of list) {
         const lv = level.get(edge.endorsed);

@@ -43,6 +43,22 @@ const RED = did('redteam');
 const ANON = did('anon');
 
 describe('trust graph: transitive, scoped, personalised', () => {
+  it('kinds no endorsement names share one spread only when their roots are the same: a root scoped to audit reaches nobody in payload', () => {
+    const [curator, scanner, auditor] = [did('curator'), did('scanner'), did('auditor')];
+    const edges = [edge(LAB, curator, 1), edge(curator, auditor, 1), edge(curator, scanner, 1, ['license'])];
+    const g = TrustGraph.compute(policy({ roots: [{ issuer: LAB, scope: ['audit', 'dealignment'] }, { issuer: RED, scope: ['payload'] }] }), edges, NOW);
+    // audit and dealignment (named by no edge, same roots): the same trust through the '*' edges.
+    expect(g.trust(auditor, 'audit').trust).toBeGreaterThan(0);
+    expect(g.trust(auditor, 'dealignment').trust).toBe(g.trust(auditor, 'audit').trust);
+    // payload (named by no edge, other roots): LAB's endorsements carry nothing there.
+    expect(g.trust(auditor, 'payload').trust).toBe(0);
+    expect(g.trust(RED, 'payload').via).toBe('root');
+    expect(g.trust(LAB, 'payload').trust).toBe(0);
+    // license: named by an edge, and LAB is no root for it.
+    expect(g.trust(scanner, 'license').trust).toBe(0);
+    expect(g.trust(scanner, 'audit').trust).toBe(0);
+  });
+
   it('1,000 Sybil keys endorsing each other, attached by one weak endorsement, hold in total no more than that edge carries, and change no verdict', () => {
     const weak = did('weak');
     const edges: EndorsementInput[] = [edge(LAB, RED, 1), edge(LAB, weak, 0.1)];
