@@ -87,6 +87,10 @@ async function main(): Promise<void> {
     log(`load: every request a digest not asked before (${fmt(fresh.length)})…`);
     const cold = await load({ url: daemon.url, connections: 10, amount: fresh.length, requests: fresh });
     const coldRate = cold.requests.total / cold.duration;
+    // Its reference: the constant server given the same ${fresh.length} paths the same way (autocannon
+    // with a long request list and a count is slower than with a duration: the load generator's own share).
+    const coldRef = await load({ url: constantUrl, connections: 10, amount: fresh.length, requests: fresh });
+    const coldRefRate = coldRef.requests.total / coldRef.duration;
     constant.kill('SIGTERM');
 
     // 4. Batch query of 1,000 digests: first over digests not asked before, then again and again.
@@ -134,8 +138,8 @@ async function main(): Promise<void> {
     const rows: [string, string, string, string, string][] = [
       ['reputation GET req/s, 1k-digest working set', fmt(rep.requests.average), `constant JSON: ${fmt(ref.requests.average)}`, `${share(rep.requests.average, ref.requests.average)} (goal >= 80%)`, mark(rep.requests.average >= 0.8 * ref.requests.average)],
       ['  latency p50 / p99', `${fmt(rep.latency.p50, 2)} / ${fmt(rep.latency.p99, 2)} ms`, `constant: ${fmt(ref.latency.p50, 2)} / ${fmt(ref.latency.p99, 2)} ms`, 'p99 < 2 ms', mark(rep.latency.p99 < 2)],
-      [`reputation GET req/s, each a new digest (${fmt(fresh.length)})`, fmt(coldRate), `constant JSON: ${fmt(ref.requests.average)}`, `${share(coldRate, ref.requests.average)} (goal >= 50%)`, mark(coldRate >= 0.5 * ref.requests.average)],
-      ['  latency p50 / p99', `${fmt(cold.latency.p50, 2)} / ${fmt(cold.latency.p99, 2)} ms`, '-', 'p99 < 5 ms', mark(cold.latency.p99 < 5)],
+      [`reputation GET req/s, each a new digest (${fmt(fresh.length)})`, fmt(coldRate), `constant JSON, same requests: ${fmt(coldRefRate)}`, `${share(coldRate, coldRefRate)} (goal >= 50%)`, mark(coldRate >= 0.5 * coldRefRate)],
+      ['  latency p50 / p99', `${fmt(cold.latency.p50, 2)} / ${fmt(cold.latency.p99, 2)} ms`, `constant: ${fmt(coldRef.latency.p50, 2)} / ${fmt(coldRef.latency.p99, 2)} ms`, 'p99 < 5 ms', mark(cold.latency.p99 < 5)],
       ['POST /v1/query, 1,000 digests, warm p50 / p99', `${fmt(q50, 1)} / ${fmt(q99, 1)} ms`, `${fmt(qBytes / 1e6, 1)} MB answered`, 'p50 < 20 ms', mark(q50 < 20)],
       ['POST /v1/query, 1,000 digests not asked before', `${fmt(qFirst, 1)} ms`, '-', '< 100 ms', mark(qFirst < 100)],
       ['publish (pre-signed) /s, 32 conns', fmt(publishRate), `bulk import: ${fmt(importRate)}/s`, `${share(publishRate, importRate)} (goal >= 60%)`, mark(publishRate >= 0.6 * importRate)],

@@ -57,7 +57,7 @@ export function modelRoutes(ctx: AppContext, guards: Pick<Guards, 'readsPrivate'
 
     app.post('/v1/query', {
       schema: {
-        summary: 'Reputation views of up to 1,000 digests in one call (summaries; evidence: true for the listed attestations, once per distinct digest)',
+        summary: 'Reputation views of up to 1,000 digests in one call (summaries: no attestations listed, and of completeness only the issuers whose logs are not complete, at most 10; evidence: true for the whole view, once per distinct digest)',
         tags: ['models'],
         body: QueryBody,
         response: { 200: QueryResult, 400: ErrorBodySchema },
