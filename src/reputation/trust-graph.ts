@@ -87,11 +87,14 @@ export class TrustGraph implements TrustLookup {
     return false;
   }
 
-  /** Every issuer that counts in some kind. */
-  counting(): Set<string> {
+  private countingSet: ReadonlySet<string> | undefined;
+
+  /** Every issuer that counts in some kind (made once: the graph never changes). */
+  counting(): ReadonlySet<string> {
+    if (this.countingSet !== undefined) return this.countingSet;
     const out = new Set<string>();
     for (const trustByIssuer of this.byScope.values()) for (const [issuer, scoped] of trustByIssuer) if (scoped.trust >= this.policy.params.minWeight) out.add(issuer);
-    return out;
+    return (this.countingSet = out);
   }
 
   static compute(policy: TrustPolicy, endorsements: Iterable<EndorsementInput>, now: number): TrustGraph {

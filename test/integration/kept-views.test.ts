@@ -128,6 +128,40 @@ describe('kept views', () => {
     });
   });
 
+  it('an endorsement by an issuer at the last layer (it passes no trust on) is not even a recomputation: the graph and the kept views stay; one by an issuer above it changes both', async () => {
+    const [lab, a, b, c, stranger] = [makeIssuer(), makeIssuer(), makeIssuer(), makeIssuer(), makeIssuer()];
+    const endorse = (by: typeof lab, who: typeof lab) => makeEnvelopeLine(by, { kind: 'endorsement', subjects: [endorsementSubject(who.did)], fields: { endorsed: who.did, scope: ['*'], weight: 1 } });
+    // maxDepth 3 (the default): lab (root) -> a -> b -> c; c is at the last layer.
+    await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
+      await node.ingestor.ingestMany([endorse(lab, a), endorse(a, b), endorse(b, c)]);
+      const model = randomDigest();
+      await node.ingestor.ingestMany([makeEnvelopeLine(stranger, { subjects: [model], fields: audit('fail') })]);
+      const before = await node.trust();
+      expect(before.counts(c.did)).toBe(true);
+      expect((await node.view(model)).status).toBe('unknown');
+      const causes: string[] = [];
+      node.trustState.onRecompute((_s, cause) => causes.push(cause));
+
+      // c endorses the stranger: c passes nothing on, so nothing changes — not even the kept view.
+      await node.ingestor.ingestMany([endorse(c, stranger)]);
+      const after = await node.trust();
+      expect(after).toBe(before);
+      expect(causes).toEqual([]);
+      const hits = node.views.stats.hits;
+      expect((await node.view(model)).status).toBe('unknown');
+      expect(node.views.stats.hits).toBe(hits + 1);
+      expect(after.trust(stranger.did, 'audit').trust).toBe(0);
+
+      // b (one layer up) endorses the stranger: recomputed, and the stranger's failing audit counts.
+      await node.ingestor.ingestMany([endorse(b, stranger)]);
+      const changed = await node.trust();
+      expect(changed).not.toBe(before);
+      expect(causes).toEqual(['endorsements']);
+      expect(changed.trust(stranger.did, 'audit').trust).toBeGreaterThan(0);
+      expect((await node.view(model)).status).toBe('flagged');
+    });
+  });
+
   it('a flood of distinct digests evicts the least recently used: the kept views never pass their bound, a warm one stays', async () => {
     const lab = makeIssuer();
     await withNode({ version: 2, roots: [{ issuer: lab.did }] }, async (node) => {
