@@ -9,10 +9,11 @@ const KEY_CACHE_SIZE = 4096;
 
 /** The process's signature workers, started on first use (CHORUS_VERIFY_WORKERS: how many; default one per core, at most 4). */
 let pool: VerifyPool | undefined;
-function verifyPool(fallback: (sig: Uint8Array, msg: Uint8Array, key: Uint8Array) => boolean): VerifyPool {
+function verifyPool(fallback: (sig: Uint8Array, msg: Uint8Array, key: Uint8Array) => boolean, few: (sig: Uint8Array, msg: Uint8Array, key: Uint8Array) => Promise<boolean>): VerifyPool {
   const n = Number(process.env['CHORUS_VERIFY_WORKERS']);
-  return (pool ??= new VerifyPool(fallback, Number.isInteger(n) && n >= 1 && n <= 16 ? n : undefined));
+  return (pool ??= new VerifyPool(fallback, Number.isInteger(n) && n >= 1 && n <= 16 ? n : undefined, few));
 }
+
 
 /**
  * The node's hot-path suite: OpenSSL through node:crypto (about 14x @noble here).
@@ -44,11 +45,24 @@ export function nativeSuite(): CryptoSuite {
     sha256: (data) => createHash('sha256').update(data).digest(),
     verifyAsync(signature, message, publicKey) {
       if (precheck(signature, publicKey) !== undefined) return Promise.resolve(false);
-      // Batched to the worker threads (one per core): see verify-pool.ts.
-      return verifyPool(checkHere).verify(signature, message, publicKey);
+      // Batched to the worker threads (one per core), a few on the threadpool: see verify-pool.ts.
+      return verifyPool(checkHere, onThreadpool).verify(signature, message, publicKey);
     },
     verify: checkHere,
   };
+
+  /** One check on the libuv threadpool (OpenSSL with a callback); the precheck passed. */
+  function onThreadpool(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean> {
+    const key = keyFor(publicKey);
+    if (key === null) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      try {
+        verify(null, message, key, signature, (err, ok) => resolve(err === null && ok));
+      } catch {
+        resolve(false);
+      }
+    });
+  }
 
   function checkHere(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
     if (precheck(signature, publicKey) !== undefined) return false;

@@ -82,8 +82,10 @@ export class ViewCache<V extends ReputationView> {
    */
   put(token: number, digest: string, graph: TrustGraph, now: number, view: V, deps: readonly string[], read: readonly ReputationView[]): void {
     if (this.maxEntries <= 0 || token !== this.epoch || graph !== this.graph) return;
-    // Its size as served: what it holds is mostly the predicates it lists, of any size.
-    const bytes = 512 + JSON.stringify(view).length * 2;
+    // Its size as served: what it holds is mostly the predicates it lists, of any size — the
+    // object (about twice its JSON), and beside it the served bytes of the whole view and of
+    // its summary (served-view.ts; at most its JSON and a half).
+    const bytes = 512 + Math.ceil(JSON.stringify(view).length * 3.5);
     if (bytes > this.maxBytes / 16) return; // one huge view does not push out many
     this.drop(digest);
     const entry: Entry<V> = { view, validUntil: Math.min(now + MAX_AGE_MS, ...read.map((v) => nextExpiry(v, now)), nextExpiry(view, now)), deps, bytes };

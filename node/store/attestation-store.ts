@@ -226,6 +226,9 @@ export class AttestationStore implements IngestStoreView {
   /** Which of the ids are stored, in one round trip. */
   async hasMany(ids: readonly string[]): Promise<boolean[]> {
     if (ids.length === 0) return [];
+    // A group commit's few (a publish, a gossip message): synchronous reads, no round trip
+    // through the threadpool (which took 2 ms of a 16-publish group's commit), as in getIds.
+    if (ids.length <= SYNC_READ_MAX) return this.read((db) => ids.map((id) => db.getSync(key(P.record, hex32(id))) !== undefined));
     const values = await this.read((db) => db.getMany(ids.map((id) => key(P.record, hex32(id)))));
     return values.map((v) => v !== undefined);
   }
