@@ -49,7 +49,8 @@ interface Full {
 }
 
 
-function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number, bytes: number): IndexFacts {
+/** What an attestation's index entries are made from (verify-store computes them the same way). */
+export function factsOf(a: StoredAttestation | VerifiedAttestation, seq: number, bytes: number): IndexFacts {
   const subjects = 'subjects' in a ? a.subjects : [...new Set(a.statement.subject.map((s) => s.digest.sha256))];
   return {
     id: a.id,
@@ -705,6 +706,16 @@ export class AttestationStore implements IngestStoreView {
     for await (const [k, v] of this.db.iterator({ gte: key(P.record), lt: key(P.record + 1) })) {
       yield { id: decodeKey.record(k).id, value: v };
     }
+  }
+
+  /** A record as stored, raw, for verify-store (undefined when there is none). */
+  rawRecord(id: string): Buffer | undefined {
+    return /^[0-9a-f]{64}$/.test(id) ? this.db.getSync(key(P.record, hex32(id))) : undefined;
+  }
+
+  /** An index entry's value, raw, for verify-store. */
+  rawIndex(k: Buffer): Buffer | undefined {
+    return this.db.getSync(k);
   }
 
   /** Every index entry of one kind, raw, for verify-store. */

@@ -146,6 +146,44 @@ describe('AttestationStore on a real LevelDB', () => {
     });
   });
 
+  it('verify-store names what one changed index entry breaks: a missing subject-issuer entry, a wrong size in the issuer index, a subject counter off by one', async () => {
+    await using dir = await tempDir();
+    const [alice, bob] = [makeIssuer(), makeIssuer()];
+    const digest = randomDigest();
+    const ids = await withStore(dir.path, async (_, ingestor) => (await ingestor.ingestMany(Array.from({ length: 40 }, (_, i) => makeEnvelopeLine(i % 2 ? alice : bob, { subjects: [i < 10 ? digest : randomDigest()], fields: exampleFields('audit', { metrics: { run: i } }) })))).map((d) => d.id as string));
+    await withStore(dir.path, async (store) => expect((await verifyStore(store, nativeSuite())).problems).toEqual([]));
+    const db = new Level<Buffer, Buffer>(dir.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    const first = async (prefix: number, lt = prefix + 1): Promise<[Buffer, Buffer]> => (await db.iterator({ gte: Buffer.of(prefix), lt: Buffer.of(lt), limit: 1 }).all())[0]!;
+    const [siKey, siValue] = await first(P.subjectIssuer);
+    await db.del(siKey);
+    const [issuerKey, issuerValue] = await first(P.issuer);
+    const wrong = Buffer.from(issuerValue);
+    wrong.writeUInt32BE(wrong.readUInt32BE(32) + 1, 32);
+    await db.put(issuerKey, wrong);
+    const counter = Buffer.concat([Buffer.of(P.subjectCount), Buffer.from(digest, 'hex')]);
+    const n = (await db.get(counter))!.readUInt32BE(0);
+    expect(n).toBe(10);
+    await db.put(counter, Buffer.from([0, 0, 0, 11]));
+    await db.close();
+    await withStore(dir.path, async (store) => {
+      const report = await verifyStore(store, nativeSuite());
+      expect(report.ok).toBe(false);
+      const missingSi = siValue.toString('hex');
+      const issuerId = issuerValue.subarray(0, 32).toString('hex');
+      expect(ids).toContain(missingSi);
+      expect(report.problems).toEqual(expect.arrayContaining([
+        expect.objectContaining({ kind: 'missing-index', id: missingSi, message: 'the subject-issuer index lacks an entry of this record' }),
+        expect.objectContaining({ kind: 'missing-index', message: 'subject-issuer index has 39 entries; the records need 40' }),
+        expect.objectContaining({ kind: 'dangling-index', id: issuerId, message: 'issuer index entry does not match a record' }),
+        expect.objectContaining({ kind: 'missing-index', id: issuerId, message: 'the issuer index lacks an entry of this record' }),
+        expect.objectContaining({ kind: 'counter', message: `count of ${digest} says 11, the store holds 10` }),
+      ]));
+      // Nothing else: the indexes that were not touched are not named.
+      expect(report.problems.filter((p) => p.message.startsWith('subject index') || p.message.includes('arrival'))).toEqual([]);
+    });
+  });
+
   it('a query over 1,000 attestations of one digest returns them all with evidence', async () => {
     await using dir = await tempDir();
     const issuers = Array.from({ length: 50 }, () => makeIssuer());
